@@ -1,0 +1,58 @@
+"""skillstream: run an agent's skills concurrently and stream their results.
+
+Examples:
+    >>> from pipeline import skill, run
+    >>> @skill(timeout=10)
+    ... async def fetch_stock(symbol: str) -> dict: ...
+    >>> async def main():
+    ...     async for result in run([fetch_stock("AAPL"), fetch_stock("MSFT")]):
+    ...         print(result.key, result.status, result.value)
+"""
+
+from ._errors import DeadlineExceeded as DeadlineExceeded
+from ._errors import DependencyFailed as DependencyFailed
+from ._errors import SkillError as SkillError
+from ._errors import SkillTimeout as SkillTimeout
+from ._result import ErrorInfo as ErrorInfo
+from ._result import Results as Results
+from ._result import SkillResult as SkillResult
+from ._result import Status as Status
+from ._retry import Retry as Retry
+from ._run import ResultStream as ResultStream
+from ._run import gather as gather
+from ._run import run as run
+from ._skill import NO_FALLBACK as NO_FALLBACK
+from ._skill import Skill as Skill
+from ._skill import SkillCall as SkillCall
+from ._skill import SkillOptions as SkillOptions
+from ._skill import skill as skill
+
+__all__ = [
+    "NO_FALLBACK",
+    "DeadlineExceeded",
+    "DependencyFailed",
+    "ErrorInfo",
+    "ResultStream",
+    "Results",
+    "Retry",
+    "Skill",
+    "SkillCall",
+    "SkillError",
+    "SkillOptions",
+    "SkillResult",
+    "SkillTimeout",
+    "Status",
+    "gather",
+    "run",
+    "skill",
+]
+
+# Users see pipeline.SkillResult, not pipeline._result.SkillResult (trio, httpx).
+for _name in __all__:
+    _obj = globals()[_name]
+    if hasattr(_obj, "__module__") and getattr(_obj, "__module__", "").startswith("pipeline."):
+        try:
+            _obj.__module__ = "pipeline"
+        except (AttributeError, TypeError):
+            pass
+del _name, _obj

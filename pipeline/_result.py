@@ -1,0 +1,185 @@
+"""What a run produces: ``SkillResult`` per call, ``Results`` for a whole run."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from enum import Enum
+from typing import Any, overload
+
+from pydantic import BaseModel, ConfigDict
+
+from ._errors import SkillError
+
+__all__ = ["ErrorInfo", "Results", "SkillResult", "Status"]
+
+
+class Status(str, Enum):
+    """How a call ended."""
+
+    SUCCESS = "success"
+    """The skill returned a value."""
+    ERROR = "error"
+    """The skill raised (after its retries); ``value`` is the fallback if it has one."""
+    TIMEOUT = "timeout"
+    """The last attempt hit the skill's timeout, or the run's deadline came first."""
+    SKIPPED = "skipped"
+    """Never started: a dependency had no value, or the run's deadline came first."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class ErrorInfo(BaseModel):
+    """Why a call has no value of its own."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: str
+    """The exception's class name, e.g. ``"ValueError"``, ``"SkillTimeout"``."""
+    message: str
+    """``str()`` of the exception."""
+
+    @classmethod
+    def of(cls, exc: BaseException) -> ErrorInfo:
+        return cls.model_construct(type=type(exc).__name__, message=str(exc))
+
+
+class SkillResult(BaseModel):
+    """The outcome of one call. Built once, frozen.
+
+    Examples:
+        >>> r = SkillResult(name="f", key="f", index=0, status=Status.SUCCESS, value=3)
+        >>> r.ok, r.unwrap()
+        (True, 3)
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    name: str
+    """The skill's name."""
+    key: str
+    """The call's key: the skill's name unless set with ``SkillCall.named()``."""
+    index: int
+    """Position in the order the run took calls from its source (dependencies first)."""
+    status: Status
+    value: Any = None
+    """The skill's value; the fallback when ``fallback_used``; else ``None``."""
+    error: ErrorInfo | None = None
+    fallback_used: bool = False
+    attempts: int = 0
+    """Tries made (0 for a skipped call)."""
+    started_at: float | None = None
+    """Seconds from the run's start to the first attempt's start; ``None`` if never started."""
+    finished_at: float | None = None
+    """Seconds from the run's start to the end of the call."""
+
+    @property
+    def ok(self) -> bool:
+        """True when the skill itself returned a value."""
+        return self.status is Status.SUCCESS
+
+    @property
+    def has_value(self) -> bool:
+        """True when ``value`` is usable: the skill's own, or its fallback."""
+        return self.status is Status.SUCCESS or self.fallback_used
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to finish; ``None`` if never started."""
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return self.finished_at - self.started_at
+
+    def unwrap(self) -> Any:
+        """The value (or the fallback value).
+
+        Raises:
+            SkillError: if the call ended without a value.
+        """
+        if self.status is Status.SUCCESS or self.fallback_used:
+            return self.value
+        raise SkillError(_describe(self), result=self)
+
+
+def _describe(r: SkillResult) -> str:
+    why = f"{r.error.type}: {r.error.message}" if r.error else r.status.value
+    return f"{r.key} ended {r.status.value} ({why})"
+
+
+class Results(Sequence[SkillResult]):
+    """The results of a run in submission order (``index``).
+
+    Examples:
+        >>> rs = Results([SkillResult(name="f", key="f", index=0, status="success", value=1)])
+        >>> rs["f"].value, rs.values(), rs.ok
+        (1, {'f': 1}, True)
+    """
+
+    __slots__ = ("_items",)
+
+    def __init__(self, results: list[SkillResult] | tuple[SkillResult, ...]) -> None:
+        self._items = sorted(results, key=_by_index)
+
+    @overload
+    def __getitem__(self, item: int) -> SkillResult: ...
+    @overload
+    def __getitem__(self, item: slice) -> list[SkillResult]: ...
+    @overload
+    def __getitem__(self, item: str) -> SkillResult: ...
+    def __getitem__(self, item: int | slice | str) -> SkillResult | list[SkillResult]:
+        if isinstance(item, str):
+            found = [r for r in self._items if r.key == item]
+            if len(found) == 1:
+                return found[0]
+            if not found:
+                raise KeyError(f"no result with key {item!r}; keys are {self.keys()}")
+            raise KeyError(
+                f"key {item!r} is ambiguous ({len(found)} results); "
+                "give the calls distinct keys with call.named(...)"
+            )
+        return self._items[item]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[SkillResult]:
+        return iter(self._items)
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{r.key}={r.status.value}" for r in self._items)
+        return f"Results([{inner}])"
+
+    def keys(self) -> list[str]:
+        """Every result's key, in submission order."""
+        return [r.key for r in self._items]
+
+    def values(self) -> dict[str, Any]:
+        """``key -> value`` of every result that has a value (its own or a fallback).
+
+        Raises:
+            KeyError: if two such results share a key (name them with ``call.named()``).
+        """
+        out: dict[str, Any] = {}
+        for r in self._items:
+            if r.has_value:
+                if r.key in out:
+                    raise KeyError(
+                        f"key {r.key!r} is ambiguous; "
+                        "give the calls distinct keys with call.named(...)"
+                    )
+                out[r.key] = r.value
+        return out
+
+    @property
+    def errors(self) -> list[SkillResult]:
+        """The results whose skill did not return a value (fallbacks included)."""
+        return [r for r in self._items if r.status is not Status.SUCCESS]
+
+    @property
+    def ok(self) -> bool:
+        """True when every call succeeded."""
+        return all(r.status is Status.SUCCESS for r in self._items)
+
+
+def _by_index(r: SkillResult) -> int:
+    return r.index

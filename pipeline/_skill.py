@@ -1,0 +1,289 @@
+"""Skills (decorated functions) and SkillCalls (lazy invocations of them)."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Generator
+from typing import Any, Generic, Literal, ParamSpec, TypeVar, overload
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ._retry import Retry
+
+__all__ = ["NO_FALLBACK", "Skill", "SkillCall", "SkillOptions", "skill"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class _NoFallback:
+    """Marks "no fallback": ``None`` is a legitimate fallback value."""
+
+    _instance: _NoFallback | None = None
+
+    def __new__(cls) -> _NoFallback:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "NO_FALLBACK"
+
+    def __reduce__(self) -> str:
+        return "NO_FALLBACK"
+
+
+NO_FALLBACK: Any = _NoFallback()
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+_UNSET: Any = _Unset()
+
+Executor = Literal["auto", "thread", "process"]
+
+
+class SkillOptions(BaseModel):
+    """How every call of a skill runs. Validated once, when the skill is defined."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    name: str = Field(min_length=1)
+    timeout: float | None = Field(default=None, gt=0)
+    """Seconds each attempt may take; ``None``: no limit."""
+    retry: Retry | None = None
+    """Retry policy; ``None``: one attempt."""
+    fallback: Any = NO_FALLBACK
+    """Value used when the call ends without one, or a callable taking the exception."""
+    executor: Executor = "auto"
+    """"auto" (async on the loop, sync in threads), "thread" or "process"."""
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _no_bool(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError("timeout must be a number of seconds, not a bool")
+        return value
+
+
+class Skill(Generic[P, R]):
+    """A function made into a skill by :func:`skill`. Calling it makes a lazy SkillCall.
+
+    Attributes:
+        fn: the original function.
+        options: the validated :class:`SkillOptions`.
+        kind: ``"async"``, ``"asyncgen"``, ``"thread"`` or ``"process"``: where it runs.
+    """
+
+    def __init__(self, fn: Callable[P, Any], options: SkillOptions) -> None:
+        if isinstance(fn, Skill):
+            fn = fn.fn
+        if not callable(fn):
+            raise TypeError(f"skill() needs a function, got {fn!r}")
+        self.fn = fn
+        self.options = options
+        is_async = inspect.iscoroutinefunction(fn)
+        is_agen = inspect.isasyncgenfunction(fn)
+        if options.executor == "process" and (is_async or is_agen):
+            raise TypeError(
+                f"skill {options.name!r}: executor='process' runs plain functions; "
+                f"{fn!r} is async"
+            )
+        if is_agen:
+            self.kind = "asyncgen"
+        elif is_async:
+            self.kind = "async"
+        elif options.executor == "process":
+            self.kind = "process"
+        else:
+            self.kind = "thread"
+        functools.update_wrapper(self, fn)  # type: ignore[arg-type]
+
+    @property
+    def name(self) -> str:
+        return self.options.name
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> SkillCall[R]:
+        return SkillCall(self, args, kwargs)
+
+    def __repr__(self) -> str:
+        return f"<skill {self.options.name} ({self.kind})>"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # A process pool pickles the skill: refer to it by module and name, since the
+        # module attribute is this Skill, not the bare function pickle would look for.
+        return (_lookup_skill, (self.fn.__module__, self.fn.__qualname__))
+
+
+def _lookup_skill(module: str, qualname: str) -> Skill[Any, Any]:
+    import importlib
+
+    obj: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    if not isinstance(obj, Skill):
+        raise TypeError(f"{module}.{qualname} is not a skill")
+    return obj
+
+
+class SkillCall(Generic[R]):
+    """One lazy invocation of a skill: nothing runs until a run takes it (or it is awaited).
+
+    A SkillCall may take other SkillCalls as arguments (positional, keyword, or inside a
+    list, tuple or dict): it then depends on them and starts once they all have values,
+    which replace them.
+
+    Examples:
+        >>> @skill
+        ... async def double(x: int) -> int:
+        ...     return 2 * x
+        >>> call = double(21)
+        >>> call.key, call.args
+        ('double', (21,))
+    """
+
+    __slots__ = ("skill", "args", "kwargs", "key", "options", "after", "_node")
+
+    def __init__(
+        self,
+        skill: Skill[Any, R],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        *,
+        key: str | None = None,
+        options: SkillOptions | None = None,
+        after: tuple[SkillCall[Any], ...] = (),
+    ) -> None:
+        self.skill = skill
+        self.args = args
+        self.kwargs = kwargs
+        self.key: str = key if key is not None else skill.options.name
+        self.options: SkillOptions = options if options is not None else skill.options
+        self.after = after
+        self._node: Any = None  # the run engine's node for this call (see _run.py)
+
+    def _copy(self, **changes: Any) -> SkillCall[R]:
+        fields = {"key": self.key, "options": self.options, "after": self.after}
+        fields.update(changes)
+        return SkillCall(self.skill, self.args, self.kwargs, **fields)
+
+    def named(self, key: str) -> SkillCall[R]:
+        """A copy of this call with another key (to tell apart calls of one skill)."""
+        if not isinstance(key, str) or not key:
+            raise ValueError(f"key must be a non-empty str, got {key!r}")
+        return self._copy(key=key)
+
+    def with_options(
+        self,
+        *,
+        timeout: float | None = _UNSET,
+        retry: Retry | None = _UNSET,
+        fallback: Any = _UNSET,
+    ) -> SkillCall[R]:
+        """A copy of this call with some options replaced (the others are inherited).
+
+        ``None`` disables a timeout or retry; ``NO_FALLBACK`` removes a fallback.
+
+        Raises:
+            pydantic.ValidationError: if an option is invalid.
+        """
+        changes = {
+            k: v
+            for k, v in (("timeout", timeout), ("retry", retry), ("fallback", fallback))
+            if v is not _UNSET
+        }
+        data = {**dict(self.options), **changes}
+        return self._copy(options=SkillOptions(**data))
+
+    def after_calls(self, *calls: SkillCall[Any]) -> SkillCall[R]:
+        """A copy of this call that also waits for ``calls`` (an order-only edge: their
+        values are not passed in; if one ends without a value, this call is skipped)."""
+        for c in calls:
+            if not isinstance(c, SkillCall):
+                raise TypeError(f"after_calls() takes SkillCalls, got {c!r}")
+        return self._copy(after=self.after + calls)
+
+    def __await__(self) -> Generator[Any, None, R]:
+        """Run this call (and its dependencies) alone.
+
+        Returns the value or the fallback value; raises :class:`SkillError` otherwise.
+        """
+        from ._run import ResultStream
+
+        return ResultStream._tracking_roots(self)._unwrap_single().__await__()
+
+    def __repr__(self) -> str:
+        parts = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs.items()]
+        named = f" as {self.key!r}" if self.key != self.skill.options.name else ""
+        return f"{self.skill.options.name}({', '.join(parts)}){named}"
+
+
+@overload
+def skill(fn: Callable[P, R], /) -> Skill[P, R]: ...
+@overload
+def skill(
+    fn: None = None,
+    /,
+    *,
+    name: str | None = None,
+    timeout: float | None = None,
+    retry: Retry | None = None,
+    fallback: Any = NO_FALLBACK,
+    executor: Executor = "auto",
+) -> Callable[[Callable[P, R]], Skill[P, R]]: ...
+def skill(
+    fn: Callable[P, R] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    timeout: float | None = None,
+    retry: Retry | None = None,
+    fallback: Any = NO_FALLBACK,
+    executor: Executor = "auto",
+) -> Skill[P, R] | Callable[[Callable[P, R]], Skill[P, R]]:
+    """Make a function a skill: calling it then returns a lazy :class:`SkillCall`.
+
+    Async functions run on the event loop, sync ones in a thread pool, and with
+    ``executor="process"`` in a process pool (the function must then be defined at a
+    module's top level, and its arguments and value must pickle).
+
+    Examples:
+        >>> @skill(timeout=10, retry=Retry(attempts=3), fallback=None)
+        ... async def fetch_stock(symbol: str) -> dict:
+        ...     return {"symbol": symbol}
+        >>> fetch_stock("AAPL")
+        fetch_stock('AAPL')
+
+    Args:
+        fn: the function (bare ``@skill`` form).
+        name: the skill's name; default the function's ``__name__``.
+        timeout: seconds each attempt may take; ``None``: no limit.
+        retry: a :class:`Retry` policy; ``None``: one attempt.
+        fallback: value for a call that ends without one, or a callable taking the
+            exception and returning it. Default: no fallback.
+        executor: ``"auto"``, ``"thread"`` or ``"process"``.
+
+    Raises:
+        pydantic.ValidationError: if an option is invalid (the error names the field).
+        TypeError: if ``executor="process"`` is given an async function.
+    """
+
+    def decorate(f: Callable[P, R]) -> Skill[P, R]:
+        options = SkillOptions(
+            name=name if name is not None else getattr(f, "__name__", "skill"),
+            timeout=timeout,
+            retry=retry,
+            fallback=fallback,
+            executor=executor,
+        )
+        return Skill(f, options)
+
+    if fn is not None:
+        return decorate(fn)
+    # Validate now, so that a bad @skill(...) fails where it is written, not when applied.
+    SkillOptions(name="_", timeout=timeout, retry=retry, fallback=fallback, executor=executor)
+    return decorate
