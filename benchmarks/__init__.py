@@ -1,0 +1,1 @@
+"""Side-by-side benchmarks of skillstream and its peers: ``python -m benchmarks --help``."""

@@ -1,0 +1,137 @@
+"""skillstream itself: ``@skill`` + ``run(calls, max_concurrency=cap)``; DAGs as nested calls.
+
+Written against the public contract only (``from pipeline import skill, run``), exactly as
+an application would use it.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Iterable, Sized
+from typing import Annotated, Any, TypedDict
+
+from ..workloads import Dag
+from . import Fn, NotApplicable, Peer, Work
+
+
+def _pipeline_missing(*names: str) -> str | None:
+    try:
+        import pipeline
+    except ImportError as e:
+        return f"n/a (pipeline not importable: {e})"
+    absent = [n for n in names if not hasattr(pipeline, n)]
+    if absent:
+        return f"n/a (pipeline has no {', '.join(absent)} yet)"
+    return None
+
+
+class SkillstreamPeer(Peer):
+    key = "skillstream"
+    label = "**skillstream**"
+    note = ("@skill(timeout=...) + run(calls, max_concurrency=cap), each result counted as it arrives; "
+            "DAG = nested SkillCalls, run(sinks)")
+
+    def missing(self) -> str | None:
+        return _pipeline_missing("skill", "run")
+
+    async def map(
+        self,
+        fn: Fn,
+        args: Iterable[Any],
+        cap: int | None,
+        timeout: float | None,
+        on_result: Callable[[], None] | None = None,
+    ) -> int:
+        from pipeline import run, skill
+
+        sk = skill(timeout=timeout)(fn) if timeout is not None else skill(fn)
+        if isinstance(args, Sized):
+            calls: Iterable[Any] = [sk(a) for a in args]
+        else:
+            calls = (sk(a) for a in args)  # a generator: run() pulls it lazily
+        ok = 0
+        async for r in run(calls, max_concurrency=cap):
+            if r.ok:
+                ok += 1
+            if on_result is not None:
+                on_result()
+        return ok
+
+    async def dag(self, dag: Dag, work: Work) -> int:
+        from pipeline import run, skill
+
+        by_id = {n.id: n for n in dag.nodes}
+
+        @skill(timeout=60.0)
+        async def step(node_id: int, *deps: Any) -> Any:
+            return await work(by_id[node_id], *deps)
+
+        calls: dict[int, Any] = {}
+        for node in dag.nodes:  # topological order
+            calls[node.id] = step(node.id, *[calls[d] for d in node.deps]).named(node.name)
+        ok = 0
+        async for r in run([calls[s.id] for s in dag.sinks], max_concurrency=100):
+            if r.ok:
+                ok += 1
+        return ok
+
+
+class _DagState(TypedDict):
+    done: Annotated[list, operator.add]
+
+
+def _graph_api() -> tuple[Any, Any, Any]:
+    import pipeline
+
+    start = getattr(pipeline, "START", None)
+    end = getattr(pipeline, "END", None)
+    if start is None or end is None:
+        import importlib
+
+        for mod in ("pipeline.graph", "pipeline.state_graph", "pipeline._graph"):
+            try:
+                m = importlib.import_module(mod)
+            except ImportError:
+                continue
+            start, end = getattr(m, "START", start), getattr(m, "END", end)
+    return pipeline.StateGraph, start, end
+
+
+class SkillstreamGraphPeer(Peer):
+    key = "skillstream_stategraph"
+    label = "**skillstream StateGraph**"
+    note = "pipeline.StateGraph with one node per skill and add_edge(deps, node) (DAG only)"
+
+    def missing(self) -> str | None:
+        return _pipeline_missing("StateGraph")
+
+    async def map(self, fn: Fn, args: Iterable[Any], cap: int | None, timeout: float | None,
+                  on_result: Callable[[], None] | None = None) -> int:
+        raise NotApplicable("n/a (graph API: DAG workload only)")
+
+    async def dag(self, dag: Dag, work: Work) -> int:
+        StateGraph, START, END = _graph_api()
+        g = StateGraph(_DagState)
+
+        def make(node: Any) -> Callable[[dict[str, Any]], Any]:
+            async def step(state: dict[str, Any]) -> dict[str, Any]:
+                await work(node)
+                return {"done": [node.id]}
+            step.__name__ = node.name
+            return step
+
+        for node in dag.nodes:
+            g.add_node(node.name, make(node))
+        by_id = {n.id: n for n in dag.nodes}
+        for node in dag.nodes:
+            if not node.deps:
+                g.add_edge(START, node.name)
+            elif len(node.deps) == 1:
+                g.add_edge(by_id[node.deps[0]].name, node.name)
+            else:
+                g.add_edge([by_id[d].name for d in node.deps], node.name)
+        for sink in dag.sinks:
+            g.add_edge(sink.name, END)
+        app = g.compile(max_concurrency=100)
+        out = await app.ainvoke({"done": []})
+        return len(out["done"])
