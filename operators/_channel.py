@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import deque
-from typing import Generic, TypeVar
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 __all__ = ["ObserverChannel"]
 
@@ -24,7 +25,17 @@ class ObserverChannel(Generic[_T]):
     is not thread-safe, REACTIVEX-NOTES 1).
     """
 
-    __slots__ = ("_loop", "_thread", "_items", "_waiter", "_done", "_error")
+    __slots__ = (
+        "_loop",
+        "_thread",
+        "_items",
+        "_waiter",
+        "_done",
+        "_error",
+        "_hops",
+        "_hops_lock",
+        "on_take",
+    )
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -33,33 +44,75 @@ class ObserverChannel(Generic[_T]):
         self._waiter: asyncio.Future[None] | None = None
         self._done = False
         self._error: BaseException | None = None
+        # Signals sent from other threads and not yet delivered on the loop. While there
+        # are any, a signal sent on the loop's own thread queues behind them: delivering
+        # it at once could complete the channel before an item sent earlier from a worker
+        # thread arrives (that item would be lost) or reorder one source's items.
+        self._hops = 0
+        self._hops_lock = threading.Lock()
+        self.on_take: Callable[[], None] | None = None
+        """Called after the consumer takes an item: the producer's cue to resume (backpressure)."""
+
+    def __len__(self) -> int:
+        """Items buffered, not yet taken."""
+        return len(self._items)
 
     # -- observer side -------------------------------------------------------------------
 
     def on_next(self, value: _T) -> None:
-        if threading.get_ident() != self._thread:
-            self._loop.call_soon_threadsafe(self.on_next, value)
-            return
+        if threading.get_ident() != self._thread or self._hops:
+            self._hop(self._next, value)
+        else:
+            self._next(value)
+
+    def on_error(self, error: BaseException) -> None:
+        if threading.get_ident() != self._thread or self._hops:
+            self._hop(self._fail, error)
+        else:
+            self._fail(error)
+
+    def on_completed(self) -> None:
+        if threading.get_ident() != self._thread or self._hops:
+            self._hop(self._complete)
+        else:
+            self._complete()
+
+    def _next(self, value: _T) -> None:
         if not self._done:
             self._items.append(value)
             self._wake()
 
-    def on_error(self, error: BaseException) -> None:
-        if threading.get_ident() != self._thread:
-            self._loop.call_soon_threadsafe(self.on_error, error)
-            return
+    def _fail(self, error: BaseException) -> None:
         if not self._done:
             self._done = True
             self._error = error
             self._wake()
 
-    def on_completed(self) -> None:
-        if threading.get_ident() != self._thread:
-            self._loop.call_soon_threadsafe(self.on_completed)
-            return
+    def _complete(self) -> None:
         if not self._done:
             self._done = True
             self._wake()
+
+    def _hop(self, deliver: Callable[..., None], *args: Any) -> None:
+        with self._hops_lock:
+            self._hops += 1
+        try:
+            # call_soon and call_soon_threadsafe append to the same FIFO ready queue, so
+            # signals are delivered in the order they were sent.
+            if threading.get_ident() == self._thread:
+                self._loop.call_soon(self._arrive, deliver, args)
+            else:
+                self._loop.call_soon_threadsafe(self._arrive, deliver, args)
+        except RuntimeError:
+            # The loop is closed: no consumer is left to read the signal. Raising here
+            # would fail the producer's thread for a reader that is gone.
+            with self._hops_lock:
+                self._hops -= 1
+
+    def _arrive(self, deliver: Callable[..., None], args: tuple[Any, ...]) -> None:
+        with self._hops_lock:
+            self._hops -= 1
+        deliver(*args)
 
     def _wake(self) -> None:
         waiter = self._waiter
@@ -80,7 +133,10 @@ class ObserverChannel(Generic[_T]):
         ``StopAsyncIteration`` at the end."""
         while True:
             if self._items:
-                return self._items.popleft()
+                item = self._items.popleft()
+                if self.on_take is not None:
+                    self.on_take()
+                return item
             if self._error is not None:
                 error, self._error = self._error, None
                 raise error

@@ -346,6 +346,11 @@ class _Run:
         self.pump_wakeup: asyncio.Future[None] | None = None
         self.deadline: asyncio.TimerHandle | None = None
         self.abandoned: set[asyncio.Future[Any]] = set()
+        # Backpressure for async iteration: with this many results waiting to be consumed,
+        # no new call starts, so a slow consumer keeps memory O(max_concurrency) too.
+        self.buffer: ObserverChannel[SkillResult] | None = None
+        self.buffer_limit = spec.max_concurrency or 0
+        self.throttled = False
         self.merge: BoundedMerge[SkillResult] = BoundedMerge(
             self, spec.max_concurrency, None, self._pull
         )
@@ -402,7 +407,17 @@ class _Run:
 
     # -- upstream: feeding the merge -------------------------------------------------------
 
+    def _on_take(self) -> None:
+        if self.throttled and len(self.buffer) < self.buffer_limit:  # type: ignore[arg-type]
+            self.throttled = False
+            if not self.closed:
+                self.merge.fill()
+
     def _pull(self) -> _Node | None:
+        buffer = self.buffer
+        if buffer is not None and len(buffer) >= self.buffer_limit:
+            self.throttled = True
+            return None
         while True:
             ready = self.ready
             if ready:
@@ -728,8 +743,11 @@ class ResultStream:
         loop = asyncio.get_running_loop()
         channel: ObserverChannel[SkillResult] = ObserverChannel(loop)
         self._channel = channel
-        self._run = _Run(self._spec, channel, loop)
-        self._run.start()
+        run_ = self._run = _Run(self._spec, channel, loop)
+        if self._spec.max_concurrency is not None:
+            run_.buffer = channel
+            channel.on_take = run_._on_take
+        run_.start()
         return channel
 
     async def _close(self) -> None:

@@ -1,0 +1,44 @@
+"""Instrumented skills for tests: they record when they start and end, and how many run."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from pipeline import skill
+
+
+class Probe:
+    """Counts concurrent runs and remembers every start and end (loop time)."""
+
+    def __init__(self) -> None:
+        self.active = 0
+        self.max_active = 0
+        self.starts: dict[Any, float] = {}
+        self.ends: dict[Any, float] = {}
+        self.cancelled: list[Any] = []
+        self.tasks: list[asyncio.Task[Any]] = []
+
+    def make(self, **options: Any):  # noqa: ANN201 - a Skill
+        probe = self
+
+        @skill(name="work", **options)
+        async def work(tag: Any, seconds: float = 0.0, fail: BaseException | None = None) -> Any:
+            loop = asyncio.get_running_loop()
+            probe.tasks.append(asyncio.current_task())  # type: ignore[arg-type]
+            probe.active += 1
+            probe.max_active = max(probe.max_active, probe.active)
+            probe.starts.setdefault(tag, loop.time())
+            try:
+                await asyncio.sleep(seconds)
+                if fail is not None:
+                    raise fail
+                return tag
+            except asyncio.CancelledError:
+                probe.cancelled.append(tag)
+                raise
+            finally:
+                probe.active -= 1
+                probe.ends[tag] = loop.time()
+
+        return work
