@@ -338,7 +338,8 @@ class _Run:
         self.ready: deque[_Node] = deque()
         self.unstarted: dict[_Node, None] = {}  # insertion-ordered set
         self.source_done = False
-        self.expired = False
+        # None until the deadline; then the DeadlineExceeded that ends unstarted calls.
+        self.expired: DeadlineExceeded | None = None
         self.closed = False
         self.roots: list[int] = []
         self.iterator: Iterator[Any] | None = None
@@ -562,7 +563,7 @@ class _Run:
                     d.state = _READY
                     self.ready.append(d)
                     woke = True
-            elif self._skip(d, _dependency_failed(node)):
+            elif self._skip(d, self.expired or _dependency_failed(node)):
                 woke = True
         if not self.expired:
             if woke:
@@ -619,7 +620,7 @@ class _Run:
                         self.ready.append(d)
                         woke = True
                 else:
-                    stack.append((d, _dependency_failed(n)))
+                    stack.append((d, self.expired or _dependency_failed(n)))
         return woke
 
     # -- the deadline ----------------------------------------------------------------------
@@ -628,9 +629,9 @@ class _Run:
         self.deadline = None
         if self.closed:
             return
-        self.expired = True
-        self.source_done = True
         exc = DeadlineExceeded(f"the run's deadline of {self.spec.timeout:g} s was reached")
+        self.expired = exc
+        self.source_done = True
         for inner in list(self.merge.inners):
             runner = inner.subscription
             if isinstance(runner, _Runner):
