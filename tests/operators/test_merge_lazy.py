@@ -165,7 +165,7 @@ def test_each_subscription_iterates_afresh() -> None:
     b = scheduler.create_cold_observable(on_next(10, "b"), on_completed(10))
     merged = merge_lazy([a, b], 1)
     second = scheduler.create_observer()
-    scheduler.schedule_absolute(400, lambda *_: merged.subscribe(second))
+    scheduler.schedule_absolute(400, lambda sch, _: merged.subscribe(second, scheduler=sch))
 
     first = scheduler.start(lambda: merged)
 
