@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import pickle
 from collections.abc import Callable, Generator
 from typing import Any, Generic, Literal, ParamSpec, TypeVar, overload
 
@@ -116,7 +117,19 @@ class Skill(Generic[P, R]):
     def __reduce__(self) -> tuple[Any, ...]:
         # A process pool pickles the skill: refer to it by module and name, since the
         # module attribute is this Skill, not the bare function pickle would look for.
-        return (_lookup_skill, (self.fn.__module__, self.fn.__qualname__))
+        # Check here, in the parent: a worker that cannot unpickle its job dies, and a
+        # dead worker breaks the whole pool.
+        module, qualname = self.fn.__module__, self.fn.__qualname__
+        try:
+            found = _lookup_skill(module, qualname)
+        except (ImportError, AttributeError, TypeError):
+            found = None
+        if found is not self:
+            raise pickle.PicklingError(
+                f"skill {self.name!r} cannot run in a process: define it at the top level of "
+                f"a module, so that workers can import it ({module}.{qualname} is not importable)"
+            )
+        return (_lookup_skill, (module, qualname))
 
 
 def _lookup_skill(module: str, qualname: str) -> Skill[Any, Any]:
@@ -285,5 +298,11 @@ def skill(
     if fn is not None:
         return decorate(fn)
     # Validate now, so that a bad @skill(...) fails where it is written, not when applied.
-    SkillOptions(name="_", timeout=timeout, retry=retry, fallback=fallback, executor=executor)
+    SkillOptions(
+        name="_" if name is None else name,
+        timeout=timeout,
+        retry=retry,
+        fallback=fallback,
+        executor=executor,
+    )
     return decorate

@@ -1,0 +1,122 @@
+"""Sync skills in threads, CPU-bound skills in processes: real time, real workers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from pipeline import Status, run, skill
+
+pytestmark = pytest.mark.slow
+
+
+@skill
+def blocking_sleep(seconds: float) -> str:
+    time.sleep(seconds)
+    return threading.current_thread().name
+
+
+@skill(timeout=0.2)
+def stuck(seconds: float) -> str:
+    time.sleep(seconds)
+    return "late"
+
+
+@skill(executor="process")
+def crunch(n: int) -> tuple[int, int]:
+    return os.getpid(), sum(i * i for i in range(n))
+
+
+@skill(executor="process")
+def die() -> None:
+    os._exit(3)
+
+
+@skill(executor="process")
+def boom() -> None:
+    raise ValueError("in the worker")
+
+
+async def test_sync_skills_run_in_threads_concurrently(loop_errors: list[Any]) -> None:
+    start = time.monotonic()
+    results = await run([blocking_sleep(0.3) for _ in range(5)]).collect()
+    elapsed = time.monotonic() - start
+    assert all(r.ok for r in results)
+    assert all(r.value.startswith("skillstream") for r in results)  # not the loop's thread
+    # Five 0.3 s sleeps one after another would take 1.5 s; in threads about 0.3 s.
+    # Generous bound for a loaded 2-core machine.
+    assert elapsed < 1.0
+
+
+async def test_thread_timeout_drops_the_late_result_and_keeps_the_pool_usable(loop_errors: list[Any]) -> None:
+    results = await run([stuck(1.0) for _ in range(3)]).collect()
+    assert [r.status for r in results] == [Status.TIMEOUT] * 3
+    # The stuck threads are still sleeping; later calls still get threads at once.
+    start = time.monotonic()
+    more = await run([blocking_sleep(0.05) for _ in range(8)]).collect()
+    assert all(r.ok for r in more)
+    assert time.monotonic() - start < 0.8
+
+
+async def test_process_skill_runs_in_another_process(loop_errors: list[Any]) -> None:
+    results = await run([crunch(10_000), crunch(20_000)]).collect()
+    assert [r.value[1] for r in results] == [sum(i * i for i in range(n)) for n in (10_000, 20_000)]
+    assert all(r.value[0] != os.getpid() for r in results)
+
+
+async def test_process_worker_death_is_an_error_and_the_pool_recovers(loop_errors: list[Any]) -> None:
+    (dead,) = await run([die()]).collect()
+    assert dead.status is Status.ERROR and dead.error and dead.error.type == "BrokenProcessPool"
+    (after,) = await run([crunch(100)]).collect()
+    assert after.ok and after.value[1] == sum(i * i for i in range(100))
+
+
+async def test_process_skill_exception_is_an_error_result(loop_errors: list[Any]) -> None:
+    (r,) = await run([boom()]).collect()
+    assert r.status is Status.ERROR and r.error and (r.error.type, r.error.message) == ("ValueError", "in the worker")
+
+
+async def test_unpicklable_argument_is_a_clear_error_result(loop_errors: list[Any]) -> None:
+    (r,) = await run([crunch(lambda: 1)]).collect()  # type: ignore[arg-type]
+    assert r.status is Status.ERROR and r.error is not None
+    assert "pickle" in r.error.message.lower()
+
+
+async def test_process_skill_defined_in_a_function_is_a_clear_error(loop_errors: list[Any]) -> None:
+    @skill(executor="process")
+    def local(n: int) -> int:
+        return n
+
+    (r,) = await run([local(1)]).collect()
+    assert r.status is Status.ERROR and r.error is not None
+    assert "local" in r.error.message
+
+
+async def test_thread_skill_sees_the_callers_contextvars(loop_errors: list[Any]) -> None:
+    import contextvars
+
+    request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id")
+
+    @skill
+    def read() -> str:
+        return request_id.get()
+
+    request_id.set("req-42")
+    assert await read() == "req-42"
+
+
+async def test_async_skill_is_not_blocked_by_sync_siblings(loop_errors: list[Any]) -> None:
+    @skill
+    async def quick() -> float:
+        await asyncio.sleep(0.01)
+        return time.monotonic()
+
+    start = time.monotonic()
+    order = [r.key async for r in run([blocking_sleep(0.5), quick()])]
+    assert order == ["quick", "blocking_sleep"]
+    assert time.monotonic() - start < 2
