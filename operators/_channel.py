@@ -10,14 +10,16 @@ import asyncio
 import threading
 from collections import deque
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
+
+from reactivex import abc
 
 __all__ = ["ObserverChannel"]
 
 _T = TypeVar("_T")
 
 
-class ObserverChannel(Generic[_T]):
+class ObserverChannel(abc.ObserverBase[_T]):
     """Buffers what an Observable emits until an asyncio consumer takes it.
 
     ``on_next``/``on_error``/``on_completed`` may be called from any thread: calls from

@@ -27,7 +27,7 @@ _T = TypeVar("_T")
 Pull = Callable[[], "Observable[_T] | None"]
 
 
-class _Inner(Generic[_T]):
+class _Inner(abc.ObserverBase[_T]):
     """Observer of one inner source; remembers its subscription so the merge can dispose it."""
 
     __slots__ = ("merge", "subscription", "done")

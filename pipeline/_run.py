@@ -84,10 +84,10 @@ def _abandon(future: asyncio.Future[Any], owner: set[asyncio.Future[Any]]) -> No
 class _Node(Observable[SkillResult]):
     """One call in a run: its per-call source and its place in the dependency graph."""
 
-    def __init__(self, run: _Run, call: SkillCall[Any], index: int) -> None:
+    def __init__(self, run: _Run, call: SkillCall[Any], index: int) -> None:  # noqa: D107
         # Observable.__init__ only builds a lock that nothing here takes; skipping it keeps
         # the per-call cost down (this is the hot path of a run).
-        self.run = run
+        self.owner = run
         self.call = call
         self.index = index
         self.state = _WAITING
@@ -96,7 +96,7 @@ class _Node(Observable[SkillResult]):
         self.dependents: list[_Node] = []
         self.result: SkillResult | None = None
 
-    def subscribe(  # type: ignore[override]
+    def subscribe(
         self,
         on_next: Any = None,
         on_error: Any = None,
@@ -104,7 +104,9 @@ class _Node(Observable[SkillResult]):
         *,
         scheduler: abc.SchedulerBase | None = None,
     ) -> abc.DisposableBase:
-        observer = on_next if hasattr(on_next, "on_next") else Observer(on_next, on_error, on_completed)
+        observer: abc.ObserverBase[SkillResult] = (
+            on_next if isinstance(on_next, abc.ObserverBase) else Observer(on_next, on_error, on_completed)
+        )
         runner = _Runner(self, observer)
         runner.start()
         return runner
@@ -146,7 +148,7 @@ async def _collect_items(agen: AsyncIterator[Any]) -> list[Any]:
     return [item async for item in agen]
 
 
-class _Runner:
+class _Runner(abc.DisposableBase):
     """One subscription to a node: the attempts, their timers, and the one result."""
 
     __slots__ = ("node", "observer", "attempts", "future", "timer", "done", "started")
@@ -161,7 +163,7 @@ class _Runner:
         self.started = 0.0
 
     def start(self) -> None:
-        self.started = self.node.run.loop.time()
+        self.started = self.node.owner.loop.time()
         self._attempt()
 
     def _attempt(self) -> None:
@@ -170,7 +172,7 @@ class _Runner:
             return
         self.attempts += 1
         node = self.node
-        run = node.run
+        run = node.owner
         loop = run.loop
         skill = node.call.skill
         try:
@@ -217,7 +219,7 @@ class _Runner:
         self.timer = None
         future, self.future = self.future, None
         if future is not None:
-            _abandon(future, self.node.run.abandoned)
+            _abandon(future, self.node.owner.abandoned)
         timeout = self.node.call.options.timeout
         self._failed(
             SkillTimeout(f"attempt {self.attempts} exceeded the timeout of {timeout:g} s")
@@ -229,10 +231,10 @@ class _Runner:
         if (
             retry is not None
             and self.attempts < retry.attempts
-            and not node.run.expired
+            and not node.owner.expired
             and retry.matches(exc)
         ):
-            self.timer = node.run.loop.call_later(retry.delay(self.attempts), self._attempt)
+            self.timer = node.owner.loop.call_later(retry.delay(self.attempts), self._attempt)
             return
         status = Status.TIMEOUT if isinstance(exc, (SkillTimeout, DeadlineExceeded)) else Status.ERROR
         self._finish(status, None, exc)
@@ -240,7 +242,7 @@ class _Runner:
     def _finish(self, status: Status, value: Any, exc: BaseException | None) -> None:
         self.done = True
         node = self.node
-        run = node.run
+        run = node.owner
         fallback_used = False
         error = None
         if exc is not None:
@@ -286,7 +288,7 @@ class _Runner:
             self.timer = None
         future, self.future = self.future, None
         if future is not None:
-            _abandon(future, self.node.run.abandoned)
+            _abandon(future, self.node.owner.abandoned)
 
     def dispose(self) -> None:
         if not self.done:
@@ -323,7 +325,7 @@ class _Spec:
         self.track_roots = track_roots
 
 
-class _Run:
+class _Run(abc.ObserverBase[SkillResult]):
     """The state of one run; it is the bounded merge's observer and feeds it nodes."""
 
     def __init__(
@@ -504,11 +506,12 @@ class _Run:
 
     def _register(self, call: SkillCall[Any], path: list[SkillCall[Any]]) -> _Node:
         existing = call._node
-        if existing is not None and existing.run is self:
+        if existing is not None and existing.owner is self:
             if existing.state is None:  # still being registered: we came back round
                 cycle = path[path.index(call) :] + [call]
                 raise ValueError("dependency cycle: " + " -> ".join(c.key for c in cycle))
-            return existing
+            node: _Node = existing
+            return node
         found: list[SkillCall[Any]] = []
         for a in call.args:
             _nested_calls(a, found)
@@ -652,10 +655,10 @@ class _Run:
 class _Marker:
     """Stands in ``call._node`` while the call's dependencies are being registered."""
 
-    __slots__ = ("run", "state")
+    __slots__ = ("owner", "state")
 
     def __init__(self, run: _Run) -> None:
-        self.run = run
+        self.owner = run
         self.state = None
 
 
@@ -672,7 +675,7 @@ def _dependency_failed(dep: _Node) -> DependencyFailed:
 # -- the public face -----------------------------------------------------------------------
 
 
-class _SafeObserver:
+class _SafeObserver(abc.ObserverBase[SkillResult]):
     """Guards a user's Rx observer: an exception in its on_next ends the run and is
     delivered to its on_error, instead of travelling back into the skills (RxPY #380)."""
 

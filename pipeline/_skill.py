@@ -85,7 +85,7 @@ class Skill(Generic[P, R]):
             fn = fn.fn
         if not callable(fn):
             raise TypeError(f"skill() needs a function, got {fn!r}")
-        self.fn = fn
+        self.fn: Callable[P, Any] = fn
         self.options = options
         is_async = inspect.iscoroutinefunction(fn)
         is_agen = inspect.isasyncgenfunction(fn)
@@ -102,7 +102,7 @@ class Skill(Generic[P, R]):
             self.kind = "process"
         else:
             self.kind = "thread"
-        functools.update_wrapper(self, fn)  # type: ignore[arg-type]
+        functools.update_wrapper(self, fn)
 
     @property
     def name(self) -> str:
@@ -180,7 +180,7 @@ class SkillCall(Generic[R]):
         self._node: Any = None  # the run engine's node for this call (see _run.py)
 
     def _copy(self, **changes: Any) -> SkillCall[R]:
-        fields = {"key": self.key, "options": self.options, "after": self.after}
+        fields: dict[str, Any] = {"key": self.key, "options": self.options, "after": self.after}
         fields.update(changes)
         return SkillCall(self.skill, self.args, self.kwargs, **fields)
 
