@@ -413,6 +413,10 @@ def chain_reducers(*reducers: Callable[[_A, Any], _A]) -> Callable[[_A, Any], _A
     ``chain_reducers(r1, r2, r3)(acc, item)`` is ``r3(r2(r1(acc, item), ()), ())``: the
     later reducers run with no new item, as a normalization pass.
 
+    Note:
+        Each step sees only ``acc``: with ``dedupe_by`` before ``top_k``, an item that
+        ``top_k`` has dropped is forgotten, so a later duplicate of it can enter.
+
     .. marble::
         :alt: scan(chain_reducers(dedupe_by("u"), top_k(1, "s")), [])
 
@@ -495,7 +499,10 @@ def from_async_iterable(aiterable: AsyncIterable[_T]) -> Observable[_T]:
     loop given to ``subscribe``) iterates ``aiterable`` and emits every item, then
     completes; an exception from the iterable is signalled with ``on_error``. Disposing
     cancels the task, which closes the iterable (an async generator's ``finally`` runs).
-    An async generator can be iterated only once: subscribe once, or pass a re-iterable.
+    The task gives the loop one turn after each item, so an iterable that never awaits
+    cannot starve the consumer. There is no backpressure: items are pushed as fast as the
+    iterable yields them. An async generator can be iterated only once: subscribe once,
+    or pass a re-iterable.
 
     .. marble::
         :alt: from_async_iterable

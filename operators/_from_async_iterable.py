@@ -38,6 +38,10 @@ def from_async_iterable_(aiterable: AsyncIterable[_T]) -> Observable[_T]:
                         if disposed:
                             return
                         observer.on_next(item)
+                        # An async iterable that never suspends would otherwise push all
+                        # its items before any other task runs: the consumer could not
+                        # even dispose. One loop turn per item keeps the loop fair.
+                        await asyncio.sleep(0)
             except asyncio.CancelledError as exc:
                 if not disposed:
                     # Cancelled by someone else (loop shutdown): an observer waiting for
