@@ -340,8 +340,8 @@ def merge_dicts(acc: Mapping[Any, Any] | None, item: Any) -> dict[Any, Any]:
 
 
 def dedupe_by(
-    key: str | Callable[[_T], Hashable],
-) -> Callable[[Sequence[_T] | None, Any], list[_T]]:
+    key: str | Callable[[Any], Hashable],
+) -> Callable[[Sequence[Any] | None, Any], list[Any]]:
     """Reducer factory: :func:`concat`, then keep the first item seen for each key.
 
     .. marble::
@@ -373,8 +373,8 @@ def dedupe_by(
 
 
 def top_k(
-    k: int, key: str | Callable[[_T], Any]
-) -> Callable[[Sequence[_T] | None, Any], list[_T]]:
+    k: int, key: str | Callable[[Any], Any]
+) -> Callable[[Sequence[Any] | None, Any], list[Any]]:
     """Reducer factory: :func:`concat`, then keep the ``k`` largest by ``key``.
 
     The result is sorted by ``key``, largest first; ties keep their arrival order.

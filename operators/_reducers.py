@@ -80,14 +80,14 @@ def key_function(key: str | Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 
 def dedupe_by_(
-    key: str | Callable[[_T], Hashable],
-) -> Callable[[Sequence[_T] | None, Any], list[_T]]:
+    key: str | Callable[[Any], Hashable],
+) -> Callable[[Sequence[Any] | None, Any], list[Any]]:
     key_of = key_function(key)
 
-    def dedupe_by(acc: Sequence[_T] | None, item: Any) -> list[_T]:
+    def dedupe_by(acc: Sequence[Any] | None, item: Any) -> list[Any]:
         seen: set[Any] = set()
         unhashable: list[Any] = []  # keys like dicts or lists: compared by ==
-        kept: list[_T] = []
+        kept: list[Any] = []
         for element in concat_(acc, item):
             k = key_of(element)
             try:
@@ -105,13 +105,13 @@ def dedupe_by_(
 
 
 def top_k_(
-    k: int, key: str | Callable[[_T], Any]
-) -> Callable[[Sequence[_T] | None, Any], list[_T]]:
+    k: int, key: str | Callable[[Any], Any]
+) -> Callable[[Sequence[Any] | None, Any], list[Any]]:
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be an int >= 1, got {k!r}")
     key_of = key_function(key)
 
-    def top_k(acc: Sequence[_T] | None, item: Any) -> list[_T]:
+    def top_k(acc: Sequence[Any] | None, item: Any) -> list[Any]:
         # sorted() with reverse=True stays stable: equal scores keep arrival order.
         return sorted(concat_(acc, item), key=key_of, reverse=True)[:k]
 

@@ -122,9 +122,10 @@ def retry_backoff_(
                 if wait <= 0:
                     attempt()
                 else:
-                    current.disposable = wait_scheduler.schedule_relative(
-                        wait, lambda _s, _st=None: attempt()
-                    )
+                    current.disposable = wait_scheduler.schedule_relative(wait, retry_now)
+
+            def retry_now(_: abc.SchedulerBase, __: Any = None) -> None:
+                attempt()
 
             attempt()
             return current

@@ -12,6 +12,8 @@ from reactivex.testing import ReactiveTest, TestScheduler
 
 from operators import catch_result
 
+from ._rx import error_of
+
 on_next = ReactiveTest.on_next
 on_completed = ReactiveTest.on_completed
 on_error = ReactiveTest.on_error
@@ -67,7 +69,7 @@ def test_handler_raising_sends_its_exception_to_on_error() -> None:
     results = scheduler.start(lambda: xs.pipe(catch_result(handler)))
 
     assert results.messages == [on_next(210, 1), on_error(230, second)]
-    assert results.messages[-1].value.exception is second
+    assert error_of(results.messages[-1]) is second
     assert xs.subscriptions == [subscribe(200, 230)]
 
 

@@ -49,7 +49,11 @@ async def test_loop_thread_signals_queue_behind_signals_still_hopping(
     loop_errors: list[Any],
 ) -> None:
     channel: ObserverChannel[str] = ObserverChannel(asyncio.get_running_loop())
-    worker = threading.Thread(target=lambda: [channel.on_next(f"w{i}") for i in range(3)])
+    def produce() -> None:
+        for i in range(3):
+            channel.on_next(f"w{i}")
+
+    worker = threading.Thread(target=produce)
     worker.start()
     worker.join()
     # The worker's items are queued on the loop but not delivered yet.

@@ -9,13 +9,14 @@ from typing import Any
 
 import pytest
 import reactivex
+from reactivex import abc
 from reactivex import operators as ops
 from reactivex.scheduler.eventloop import AsyncIOScheduler
 
 from operators import _from_async_iterable, from_async_iterable, to_async_iterable
 
 
-class Recorder:
+class Recorder(abc.ObserverBase[Any]):
     """Observer that records every signal and lets a test await the terminal one."""
 
     def __init__(self) -> None:

@@ -16,6 +16,8 @@ from reactivex.testing.recorded import Recorded
 from operators import merge_bounded
 
 from ._merge_cases import CASES, MergeCase, reference, run_case
+from ._rx import error_of
+
 
 on_next = ReactiveTest.on_next
 on_completed = ReactiveTest.on_completed
@@ -110,7 +112,28 @@ def test_inner_error_is_forwarded_as_is() -> None:
     results = scheduler.start(lambda: xs.pipe(merge_bounded(1)))
 
     assert results.messages == [on_error(220, boom)]
-    assert results.messages[0].value.exception is boom
+    assert error_of(results.messages[0]) is boom
+
+
+@pytest.mark.parametrize("bound", [1, 2, None])
+def test_synchronous_inners_mixed_with_timed_ones_match_reactivex(bound: int | None) -> None:
+    def run(operator: Any) -> tuple[list[Recorded[Any]], list[Any]]:
+        scheduler = TestScheduler()
+        immediate = ImmediateScheduler()
+        slow = scheduler.create_cold_observable(on_next(10, "s1"), on_completed(30))
+        later = scheduler.create_cold_observable(on_next(5, "l1"), on_completed(5))
+        xs = scheduler.create_hot_observable(
+            on_next(210, slow),
+            on_next(215, reactivex.from_iterable(["i1", "i2"], scheduler=immediate)),
+            on_next(215, reactivex.empty(scheduler=immediate)),
+            on_next(220, later),
+            on_next(220, reactivex.from_iterable(["i3"], scheduler=immediate)),
+            on_completed(225),
+        )
+        results = scheduler.start(lambda: xs.pipe(operator))
+        return results.messages, [slow.subscriptions, later.subscriptions, xs.subscriptions]
+
+    assert run(merge_bounded(bound)) == run(reference(bound))
 
 
 def test_many_synchronous_sources_do_not_recurse() -> None:

@@ -11,8 +11,11 @@ from reactivex import Observable
 from reactivex import operators as ops
 from reactivex.scheduler import ImmediateScheduler
 from reactivex.testing import ReactiveTest, TestScheduler
+from reactivex.testing.mockobserver import MockObserver
 
 from operators import merge_lazy
+
+from ._rx import error_of
 
 on_next = ReactiveTest.on_next
 on_completed = ReactiveTest.on_completed
@@ -90,7 +93,7 @@ def test_iterator_error_ends_the_merge_after_the_items_so_far() -> None:
         on_next(220, 2),
         on_error(250, boom),
     ]
-    assert results.messages[-1].value.exception is boom
+    assert error_of(results.messages[-1]) is boom
     assert long.subscriptions == [subscribe(200, 250)]
     assert short.subscriptions == [subscribe(200, 250)]
     assert never_used.subscriptions == []
@@ -177,7 +180,7 @@ def test_each_subscription_iterates_afresh() -> None:
 def test_empty_iterable_completes_at_once() -> None:
     scheduler = TestScheduler()
 
-    results = scheduler.start(lambda: merge_lazy([], 4))
+    results: MockObserver[Any] = scheduler.start(lambda: merge_lazy([], 4))
 
     assert results.messages == [on_completed(200)]
 

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from reactivex import operators as ops
 from reactivex.testing import ReactiveTest, TestScheduler
+from reactivex.testing.mockobserver import MockObserver
 
 from operators import chain_reducers, concat, dedupe_by, merge_dicts, top_k
 
@@ -80,7 +81,7 @@ def test_concat_in_scan_in_virtual_time() -> None:
         on_completed(240),
     )
 
-    results = scheduler.start(lambda: xs.pipe(ops.scan(concat, [])))
+    results: MockObserver[list[Any]] = scheduler.start(lambda: xs.pipe(ops.scan(concat, [])))
 
     assert results.messages == [
         on_next(210, [1]),
@@ -256,7 +257,7 @@ def test_chain_in_scan_in_virtual_time() -> None:
         on_completed(250),
     )
 
-    results = scheduler.start(lambda: xs.pipe(ops.scan(best, [])))
+    results: MockObserver[list[Any]] = scheduler.start(lambda: xs.pipe(ops.scan(best, [])))
 
     assert results.messages == [
         on_next(210, [Hit("a", 1)]),

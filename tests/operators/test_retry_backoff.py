@@ -15,6 +15,8 @@ from reactivex.testing.coldobservable import ColdObservable
 
 from operators import retry_backoff
 
+from ._rx import error_of
+
 on_next = ReactiveTest.on_next
 on_completed = ReactiveTest.on_completed
 on_error = ReactiveTest.on_error
@@ -48,7 +50,7 @@ def test_waits_grow_exponentially_and_the_last_error_is_forwarded() -> None:
         on_next(340, 1),
         on_error(350, boom),
     ]
-    assert results.messages[-1].value.exception is boom
+    assert error_of(results.messages[-1]) is boom
 
 
 def test_success_on_a_later_try_completes() -> None:
@@ -194,7 +196,7 @@ def test_predicate_raising_sends_its_exception() -> None:
     results = scheduler.start(lambda: xs.pipe(retry_backoff(3, on=on)))
 
     assert results.messages == [on_next(210, 1), on_error(220, broken)]
-    assert results.messages[-1].value.exception is broken
+    assert error_of(results.messages[-1]) is broken
     assert xs.subscriptions == [subscribe(200, 220)]
 
 

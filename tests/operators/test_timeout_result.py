@@ -8,10 +8,13 @@ import pytest
 import reactivex
 from reactivex import abc
 from reactivex.disposable import Disposable
+from reactivex.notification import OnNext
 from reactivex.scheduler import ImmediateScheduler
 from reactivex.testing import ReactiveTest, TestScheduler
 
 from operators import timeout_result
+
+from ._rx import error_of
 
 on_next = ReactiveTest.on_next
 on_completed = ReactiveTest.on_completed
@@ -42,7 +45,8 @@ def test_slow_source_is_disposed_and_the_timeout_value_emitted() -> None:
     results = scheduler.start(lambda: xs.pipe(timeout_result(100, late)))
 
     assert results.messages == [on_next(250, 1), on_next(300, _Late()), on_completed(300)]
-    assert isinstance(results.messages[1].value.value, _Late)
+    timed_out = results.messages[1].value
+    assert isinstance(timed_out, OnNext) and isinstance(timed_out.value, _Late)
     assert xs.subscriptions == [subscribe(200, 300)]
     assert calls == 1
 
@@ -100,7 +104,7 @@ def test_source_error_before_the_deadline_is_forwarded() -> None:
     results = scheduler.start(lambda: xs.pipe(timeout_result(100, late)))
 
     assert results.messages == [on_next(210, 1), on_error(220, boom)]
-    assert results.messages[-1].value.exception is boom
+    assert error_of(results.messages[-1]) is boom
     assert xs.subscriptions == [subscribe(200, 220)]
     assert calls == 0
 
@@ -116,7 +120,7 @@ def test_on_timeout_raising_becomes_the_error() -> None:
     results = scheduler.start(lambda: xs.pipe(timeout_result(50, late)))
 
     assert results.messages == [on_next(210, 1), on_error(250, failure)]
-    assert results.messages[-1].value.exception is failure
+    assert error_of(results.messages[-1]) is failure
     assert xs.subscriptions == [subscribe(200, 250)]
 
 

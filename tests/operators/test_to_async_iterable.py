@@ -12,6 +12,7 @@ from aiostream import Stream
 from reactivex import abc
 from reactivex import operators as ops
 from reactivex.disposable import Disposable
+from reactivex.scheduler.eventloop import AsyncIOScheduler
 from reactivex.subject import Subject
 
 from operators import to_async_iterable
@@ -39,8 +40,11 @@ class Probe:
 
 
 async def _read(xs: Stream[Any]) -> list[Any]:
+    got: list[Any] = []
     async with xs.stream() as streamer:
-        return [x async for x in streamer]
+        async for x in streamer:
+            got.append(x)
+    return got
 
 
 async def test_yields_every_item_then_ends(loop_errors: list[Any]) -> None:
@@ -200,6 +204,19 @@ async def test_item_from_a_thread_is_not_lost_when_the_loop_completes_first(
         return Disposable()
 
     assert await _read(to_async_iterable(reactivex.create(subscribe))) == ["from worker"]
+
+
+async def test_explicit_scheduler_is_given_to_subscribe(loop_errors: list[Any]) -> None:
+    given: list[Any] = []
+    mine = AsyncIOScheduler(asyncio.get_running_loop())
+
+    def subscribe(observer: abc.ObserverBase[int], scheduler: Any = None) -> Disposable:
+        given.append(scheduler)
+        observer.on_completed()
+        return Disposable()
+
+    assert await _read(to_async_iterable(reactivex.create(subscribe), scheduler=mine)) == []
+    assert given == [mine]
 
 
 async def test_default_scheduler_is_the_running_loop(loop_errors: list[Any]) -> None:
