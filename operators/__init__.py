@@ -255,6 +255,8 @@ def retry_backoff(
         on: Which errors to retry: exception types, or a predicate on the exception. If
             the predicate raises, its exception is signalled.
         scheduler: Scheduler the waits run on; see the module docstring for the default.
+            An ``AsyncIOScheduler`` is not thread-safe: with a source that fails on a
+            worker thread, move its signals onto the loop first (REACTIVEX-NOTES 1).
         random: ``random(a, b)`` returning a float in ``[a, b]``, for the jitter.
 
     Returns:

@@ -39,15 +39,27 @@ def module(request: pytest.FixtureRequest) -> ModuleType:
 
 def test_all_is_exactly_the_public_callables(module: ModuleType) -> None:
     exported = list(module.__all__)
+    missing = [name for name in exported if not hasattr(module, name)]
+    # Constants such as a graph's START may be exported too; they are not callables.
+    exported_callables = {
+        name for name in exported if name not in missing and callable(getattr(module, name))
+    }
 
     assert len(exported) == len(set(exported)), "duplicates in __all__"
-    assert set(exported) == _public_callables(module)
+    assert missing == [], "__all__ names what the module does not define"
+    assert exported_callables == _public_callables(module)
 
 
-def test_every_export_exists_and_is_documented(module: ModuleType) -> None:
-    for name in module.__all__:
-        obj = getattr(module, name)
-        assert inspect.getdoc(obj), f"{module.__name__}.{name} has no docstring"
+def test_every_exported_callable_is_documented(module: ModuleType) -> None:
+    undocumented = [
+        name
+        for name in module.__all__
+        # __doc__ itself: inspect.getdoc would lend a class its base class's docstring.
+        if callable(getattr(module, name))
+        and not (getattr(getattr(module, name), "__doc__", None) or "").strip()
+    ]
+
+    assert undocumented == []
 
 
 def test_star_import_gives_exactly_all(module: ModuleType) -> None:

@@ -200,6 +200,26 @@ async def test_round_trip_with_early_exit_closes_the_generator(
     assert produced < 10  # stopped right after the consumer left, not after a million
 
 
+async def test_take_one_stops_the_pump_and_closes_the_generator(
+    loop_errors: list[Any],
+) -> None:
+    closed = asyncio.Event()
+    produced = 0
+
+    async def gen() -> AsyncIterator[int]:
+        nonlocal produced
+        try:
+            while True:
+                produced += 1
+                yield produced
+        finally:
+            closed.set()
+
+    assert await from_async_iterable(gen()).pipe(ops.take(1)) == 1
+    await closed.wait()
+    assert produced == 1
+
+
 async def test_composes_with_rx_operators(loop_errors: list[Any]) -> None:
     xs = reactivex.merge(from_async_iterable(_count(3)), from_async_iterable(_count(2)))
 
