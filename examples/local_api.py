@@ -14,8 +14,10 @@ Endpoints (all JSON):
 ``GET /financials/{symbol}``    ~450 ms      yearly figures of a company
 ``GET /sentiment/{symbol}``     ~200 ms      flaky: the first ``sentiment_failures`` requests
                                              for each symbol answer 503 (after ~30 ms)
-``GET /search?q=..&engine=E``   50–400 ms    ~8 hits ``{"url", "title", "score"}``; the
-                                             latency depends on the engine only
+``GET /ratings/{symbol}``       ~10 s        hung: for showing a per-skill timeout
+``GET /search?q=..&engine=E``   50–400 ms    8 hits ``{"url", "title", "score", "engine"}``;
+                                             the latency depends on the engine only;
+                                             engine ``offline`` answers 503
 ==============================  ===========  =============================================
 
 Everything is deterministic — latencies, prices, hits, scores — so examples print the same
@@ -54,6 +56,7 @@ __all__ = [
     "ENGINE_LATENCY_MS",
     "LATENCY_ENV_VAR",
     "LATENCY_MS",
+    "UNAVAILABLE_ENGINES",
     "LocalApiConfig",
     "create_app",
     "engine_latency_ms",
@@ -72,6 +75,8 @@ LATENCY_MS: dict[str, float] = {
     "sentiment": 200.0,
     # A failing backend usually answers fast: the 503 comes before the real work.
     "sentiment_unavailable": 30.0,
+    # A hung backend: far longer than any sensible skill timeout, at any test scale.
+    "ratings": 10_000.0,
 }
 """Unscaled latency of each endpoint, in milliseconds."""
 
@@ -83,6 +88,9 @@ ENGINE_LATENCY_MS: dict[str, float] = {
 }
 """Unscaled latency of the named search engines, in milliseconds. Other engine names get a
 latency between 50 and 400 ms derived from a hash of the name (see :func:`engine_latency_ms`)."""
+
+UNAVAILABLE_ENGINES = frozenset({"offline"})
+"""Search engines that answer 503 (after their latency): a search skill that fails."""
 
 _HITS_PER_SEARCH = 8
 # Every engine samples its hits from the same pool of URLs for a query: with 8 of 14, two
@@ -288,11 +296,25 @@ async def sentiment(request: web.Request) -> web.Response:
     return web.json_response({"symbol": symbol, "score": score, "label": label})
 
 
+async def ratings(request: web.Request) -> web.Response:
+    """``GET /ratings/{symbol}``: ``{"symbol", "rating", "analysts"}`` — after ~10 s.
+
+    It stands for a backend that hangs, so that an example can show a per-skill timeout
+    and its fallback. When the client gives up, the handler is cancelled (see
+    ``handler_cancellation`` in :func:`serve_local_api`).
+    """
+    symbol = _symbol(request)
+    await _delay(request, LATENCY_MS["ratings"])
+    return web.json_response({"symbol": symbol, "rating": "buy", "analysts": 31})
+
+
 async def search(request: web.Request) -> web.Response:
     """``GET /search?q=..&engine=NAME``: ``{"url", "title", "score", "engine"}`` hits."""
     query = _required_query(request)
     engine = request.query.get("engine", "web").strip().lower() or "web"
     await _delay(request, engine_latency_ms(engine))
+    if engine in UNAVAILABLE_ENGINES:
+        return web.json_response({"error": f"search engine {engine!r} is down"}, status=503)
     return web.json_response(search_hits(query, engine))
 
 
@@ -321,6 +343,7 @@ def create_app(
     app.router.add_get("/news", news)
     app.router.add_get("/financials/{symbol}", financials)
     app.router.add_get("/sentiment/{symbol}", sentiment)
+    app.router.add_get("/ratings/{symbol}", ratings)
     app.router.add_get("/search", search)
     return app
 
