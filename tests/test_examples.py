@@ -1,0 +1,222 @@
+"""Every example runs as a user runs it, and prints what its comments promise.
+
+Each test starts ``python examples/<name>.py`` in a subprocess — with the latencies of the
+local API five times shorter (``SKILLSTREAM_LATENCY_SCALE=0.2``), Python's development mode
+and warnings as errors — and checks its output. The examples start their own server on
+127.0.0.1, so these are real-time tests: marked slow.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+import operators
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+SCALE = 0.2
+
+
+def _load_local_api() -> ModuleType:
+    """Import ``examples/local_api.py``: examples are scripts, not a package."""
+    if "local_api" in sys.modules:
+        return sys.modules["local_api"]
+    spec = importlib.util.spec_from_file_location("local_api", EXAMPLES / "local_api.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["local_api"] = module  # dataclasses look their module up while defined
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_example(name: str) -> str:
+    """Run ``examples/<name>`` and return its stdout; fail on a non-zero exit or on
+    anything alarming on stderr (a traceback, a warning, an unclosed resource, a task
+    destroyed while pending)."""
+    env = {**os.environ, "SKILLSTREAM_LATENCY_SCALE": str(SCALE), "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-X", "dev", "-W", "error", str(EXAMPLES / name)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,  # each example takes a few seconds; a hang must not eat the suite
+    )
+    report = f"--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}"
+    assert proc.returncode == 0, report
+    # Development mode turns on asyncio's debug logging, which may note a slow callback
+    # on a loaded machine: that is harmless. Anything else on stderr is not.
+    for marker in ("Traceback", "Warning", "Unclosed", "destroyed but it is pending", "never retrieved"):
+        assert marker not in proc.stderr, report
+    return proc.stdout
+
+
+def _section(output: str, start: str, end: str | None = None) -> str:
+    body = output.split(start, 1)[1]
+    return body.split(end, 1)[0] if end is not None else body
+
+
+# -- quickstart ----------------------------------------------------------------------------
+
+
+def test_quickstart() -> None:
+    out = run_example("quickstart.py")
+
+    # 1. await one call: its value; a failing call raises SkillError naming it.
+    assert "check_weather('Paris') = {'city': 'Paris', 'sky': 'sunny', 'high_c': 24}" in out
+    assert (
+        "SkillError: check_traffic ended error "
+        "(ConnectionError: traffic API unreachable for 'A1 north')" in out
+    )
+
+    # 2. Streaming: completion order, the failure is a result like the others.
+    streamed = _section(out, "2. async for", "3. collect()")
+    keys = re.findall(r"^\s+[\d.]+s\s+(\w+)\s+(success|error)", streamed, re.M)
+    assert keys == [
+        ("check_traffic", "error"),
+        ("fetch_stock_prices", "success"),
+        ("fetch_sports_scores", "success"),
+        ("check_weather", "success"),
+    ]
+    # The wall time is the slowest skill's (0.3 s x scale), not the sum (0.65 s x scale).
+    wall = float(re.search(r"wall time ([\d.]+)s", streamed).group(1))  # type: ignore[union-attr]
+    assert wall < 0.65 * SCALE
+
+    # 3. collect(): submission order, lookups by key, values, errors, ok.
+    collected = _section(out, "3. collect()", "4. with_options")
+    keys = re.findall(r"^\s+[\d.]+s\s+(\w+)\s+(success|error)", collected, re.M)
+    assert [k for k, _ in keys] == [
+        "check_weather",
+        "fetch_stock_prices",
+        "fetch_sports_scores",
+        "check_traffic",
+    ]
+    assert "values() keys = ['check_weather', 'fetch_sports_scores', 'fetch_stock_prices']" in out
+    assert "errors = [('check_traffic', 'ConnectionError')]" in out
+    assert "ok = False" in out
+
+    # 4. A fallback is a value.
+    assert "check_traffic error fallback_used=True value='no traffic data'" in out
+
+    # 5. The pitfall pair: the seed loses everything at its timeout; skillstream keeps it.
+    assert "seed:        TimeoutError, 0 results kept" in out
+    assert "skillstream: 5 results: 3 success, 1 error, 1 timeout (fetch_horoscope)" in out
+
+
+# -- investment briefing -------------------------------------------------------------------
+
+_RESULT_LINE = re.compile(
+    r"^\s+(?P<key>fetch_\w+)\s+(?P<status>\w+)\s+(?P<duration>[\d.]+)s\s+attempts=(?P<attempts>\d+)"
+    r"(?P<rest>.*)$",
+    re.M,
+)
+
+
+def test_investment_briefing() -> None:
+    out = run_example("investment_briefing.py")
+
+    streamed = _section(out, "results as they arrive:", "Fan-in:")
+    lines = {m["key"]: m for m in _RESULT_LINE.finditer(streamed)}
+    # Every skill's line appears, once, with the status and attempts it should have.
+    assert len(_RESULT_LINE.findall(streamed)) == len(lines) == 5
+    assert {key: (m["status"], int(m["attempts"])) for key, m in lines.items()} == {
+        "fetch_stock_price": ("success", 1),
+        "fetch_news": ("success", 1),
+        "fetch_financials": ("success", 1),
+        # 503, 503, then 200: the retry got through on its third and last attempt.
+        "fetch_sentiment": ("success", 3),
+        # The hung API: cut off at 0.5 s, the fallback stands in.
+        "fetch_analyst_rating": ("timeout", 1),
+    }
+    rating = lines["fetch_analyst_rating"]
+    assert "fallback used" in rating["rest"]
+    assert "SkillTimeout: attempt 1 exceeded the timeout of 0.5 s" in rating["rest"]
+    # Streamed in completion order: the hung call last, after its 0.5 s timeout.
+    assert list(lines)[-1] == "fetch_analyst_rating"
+
+    # Fan-in and summary: every value (the fallback included) reached the summary.
+    assert "Fan-in: ok=False, errors: fetch_analyst_rating (timeout)" in out
+    assert (
+        "values(): fetch_stock_price, fetch_news, fetch_financials, "
+        "fetch_sentiment, fetch_analyst_rating" in out
+    )
+    assert "AAPL 63.38 USD (+2.71%)" in out
+    assert "FY2023: revenue 155.4bn, net income 17.4bn, P/E 28.2" in out
+    assert "sentiment neutral (-0.18), analyst rating unavailable" in out
+    assert re.search(r"^headlines: Apple .+; Apple .+; Apple .+$", out, re.M)
+
+    # Speedup: the wall time is below the sequential sum of the printed durations.
+    match = re.search(
+        r"wall time ([\d.]+)s \(parallel\) vs ([\d.]+)s \(sequential sum\): ([\d.]+)x faster", out
+    )
+    assert match, out
+    wall, sequential, speedup = (float(g) for g in match.groups())
+    assert sequential == pytest.approx(sum(float(m["duration"]) for m in lines.values()), abs=0.03)
+    # The wall time is the slowest call's, the rating's 0.5 s timeout (plus overhead).
+    assert 0.5 <= wall < sequential
+    assert speedup > 1.0
+
+    # gather: the seed's asyncio.gather, as a zip fan-in.
+    assert "gather: AAPL 63.38, 5 articles, P/E 28.2" in out
+
+
+# -- multi-search --------------------------------------------------------------------------
+
+_STEP = re.compile(r"^after result (\d+) \([\d.]+s\): (.*)$", re.M)
+_HIT = re.compile(r"^\s+(\d+)\. ([\d.]+)\s+(\S+)\s+(\w+)$", re.M)
+
+
+def test_multi_search() -> None:
+    out = run_example("multi_search.py")
+
+    steps = list(_STEP.finditer(out))
+    assert [int(m.group(1)) for m in steps] == [1, 2, 3, 4, 5]  # one per search
+    tops: list[list[tuple[float, str, str]]] = []
+    for i, step in enumerate(steps):
+        end = steps[i + 1].start() if i + 1 < len(steps) else out.index("\nfinal:")
+        hits = _HIT.findall(out[step.end() : end])
+        if step.group(2).startswith("unchanged"):
+            assert not hits
+            tops.append(tops[-1])
+            continue
+        assert step.group(2) == f"top {len(hits)}"
+        # Ranks 1..n, at most 10 entries, no URL twice, best score first.
+        assert [int(rank) for rank, *_ in hits] == list(range(1, len(hits) + 1))
+        assert 0 < len(hits) <= 10
+        urls = [url for _, _, url, _ in hits]
+        assert len(urls) == len(set(urls))
+        scores = [float(score) for _, score, _, _ in hits]
+        assert scores == sorted(scores, reverse=True)
+        tops.append([(float(score), url, engine) for _, score, url, engine in hits])
+
+    # The offline engine's 503 is a result without a value: the reducers skip it, and the
+    # only "unchanged" step is its own (it answers second, after forum).
+    assert [m.group(2) for m in steps].count("unchanged (a search without hits)") == 1
+    assert steps[1].group(2).startswith("unchanged")
+
+    # The running lists are the reference fold of the engines' hits, in latency order,
+    # with the same reducers: the scan folded every search, in completion order.
+    local_api = _load_local_api()
+    query = "parallel skill execution"
+    top10 = operators.chain_reducers(operators.dedupe_by("url"), operators.top_k(10, key="score"))
+    acc: list[dict[str, object]] = []
+    expected = []
+    for engine in sorted(["web", "news", "scholar", "forum", "offline"], key=local_api.engine_latency_ms):
+        if engine not in local_api.UNAVAILABLE_ENGINES:
+            acc = top10(acc, local_api.search_hits(query, engine))
+        expected.append([(hit["score"], hit["url"], hit["engine"]) for hit in acc])
+    assert tops == expected
+
+    final = tops[-1]
+    assert f"final: {len(final)} unique URLs, best {final[0][0]:.3f} ({final[0][1]})" in out
+    assert len(final) == 10
