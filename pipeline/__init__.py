@@ -13,6 +13,13 @@ from ._errors import DeadlineExceeded as DeadlineExceeded
 from ._errors import DependencyFailed as DependencyFailed
 from ._errors import SkillError as SkillError
 from ._errors import SkillTimeout as SkillTimeout
+from ._graph import END as END
+from ._graph import START as START
+from ._graph import CompiledStateGraph as CompiledStateGraph
+from ._graph import GraphError as GraphError
+from ._graph import InvalidGraphError as InvalidGraphError
+from ._graph import Send as Send
+from ._graph import StateGraph as StateGraph
 from ._result import ErrorInfo as ErrorInfo
 from ._result import Results as Results
 from ._result import SkillResult as SkillResult
@@ -28,19 +35,26 @@ from ._skill import SkillOptions as SkillOptions
 from ._skill import skill as skill
 
 __all__ = [
+    "END",
     "NO_FALLBACK",
+    "START",
+    "CompiledStateGraph",
     "DeadlineExceeded",
     "DependencyFailed",
     "ErrorInfo",
+    "GraphError",
+    "InvalidGraphError",
     "ResultStream",
     "Results",
     "Retry",
+    "Send",
     "Skill",
     "SkillCall",
     "SkillError",
     "SkillOptions",
     "SkillResult",
     "SkillTimeout",
+    "StateGraph",
     "Status",
     "gather",
     "run",
