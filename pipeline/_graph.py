@@ -49,7 +49,7 @@ import sys
 import types
 import typing
 from collections import Counter, abc
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from typing import Annotated, Any, Final, Generic, Literal, TypeVar, overload
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
@@ -384,6 +384,7 @@ class StateGraph(Generic[S]):
     def __init__(self, state_schema: type[S]) -> None:
         self._schema = _Schema(state_schema, sys._getframe(1).f_locals)
         self._nodes: dict[str, Skill[Any, Any]] = {}
+        self._options: dict[str, SkillOptions] = {}  # per node: timeout, retry, fallback
         self._edges: dict[str, list[str]] = {}  # source -> targets, in the order added
         self._joins: list[tuple[tuple[str, ...], str]] = []
         self._branches: dict[str, list[_Branch]] = {}
@@ -416,8 +417,9 @@ class StateGraph(Generic[S]):
             retry: a :class:`Retry` policy; ``None``: one attempt.
             fallback: an update to use when the node fails, or a callable taking the
                 exception and returning one.
-            executor: ``"auto"``, ``"thread"`` or ``"process"`` (process: ``fn`` must be
-                a module-level ``@skill(executor="process")`` function).
+            executor: ``"auto"``, ``"thread"`` or ``"process"``. A process node must be
+                a module-level ``@skill(executor="process")`` function, passed as it is
+                (workers import it by name; the state and its update must pickle).
 
         Returns:
             The graph, so that calls can be chained.
@@ -436,7 +438,7 @@ class StateGraph(Generic[S]):
             raise InvalidGraphError(f"node {name!r} is already in the graph")
         if not callable(fn):
             raise TypeError(f"node {name!r} needs a function or a Skill, got {fn!r}")
-        given = {
+        given: dict[str, Any] = {
             key: value
             for key, value in (
                 ("timeout", timeout),
@@ -448,9 +450,14 @@ class StateGraph(Generic[S]):
         }
         if isinstance(fn, Skill):
             options = SkillOptions(**{**dict(fn.options), **given})
+            # Keep the user's Skill itself: a process skill pickles by reference to its
+            # module attribute, which a copy is not. The options travel with each call.
+            node = fn if options.executor == fn.options.executor else Skill(fn, options)
         else:
             options = SkillOptions(name=name, **given)
-        self._nodes[name] = Skill(fn, options)
+            node = Skill(fn, options)
+        self._nodes[name] = node
+        self._options[name] = options
         return self
 
     def add_edge(self, start: str | list[str] | tuple[str, ...], end: str) -> StateGraph[S]:
@@ -742,6 +749,7 @@ class CompiledStateGraph(Generic[S]):
         """Each invocation's deadline in seconds; ``None``: none."""
         self._schema = graph._schema
         self._nodes = dict(graph._nodes)
+        self._options = dict(graph._options)
         self._edges = {s: tuple(t for t in ts if t != END) for s, ts in graph._edges.items()}
         self._joins_by_source: dict[str, list[tuple[str, ...]]] = {}
         self._join_targets: dict[tuple[str, ...], list[str]] = {}
@@ -811,22 +819,25 @@ class CompiledStateGraph(Generic[S]):
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            return asyncio.run(self.ainvoke(input))
-        raise RuntimeError(
-            "invoke() cannot run inside a running event loop; use `await graph.ainvoke(...)`"
-        )
+            pass  # no loop here: good (run below, not in this block, or every error the
+            # graph raises would be chained to this "no running event loop")
+        else:
+            raise RuntimeError(
+                "invoke() cannot run inside a running event loop; use `await graph.ainvoke(...)`"
+            )
+        return asyncio.run(self.ainvoke(input))
 
     @overload
     def astream(
         self, input: S | Mapping[str, Any], *, stream_mode: Literal["updates"] = "updates"
-    ) -> AsyncIterator[dict[str, Any]]: ...
+    ) -> AsyncGenerator[dict[str, Any], None]: ...
     @overload
     def astream(
         self, input: S | Mapping[str, Any], *, stream_mode: Literal["values"]
-    ) -> AsyncIterator[S]: ...
+    ) -> AsyncGenerator[S, None]: ...
     def astream(
         self, input: S | Mapping[str, Any], *, stream_mode: StreamMode = "updates"
-    ) -> AsyncIterator[Any]:
+    ) -> AsyncGenerator[Any, None]:
         """Run the graph on ``input``, yielding as each node run finishes (completion order).
 
         ``stream_mode="updates"`` yields ``{node_name: update}`` (the update as applied;
@@ -852,7 +863,7 @@ class CompiledStateGraph(Generic[S]):
         values = self._schema.initial(input)
         return self._astream(values, stream_mode)
 
-    async def _astream(self, values: dict[str, Any], mode: StreamMode) -> AsyncIterator[Any]:
+    async def _astream(self, values: dict[str, Any], mode: StreamMode) -> AsyncGenerator[Any, None]:
         invocation = _Invocation(self, values)
         async with contextlib.aclosing(invocation.events(mode)) as events:
             async for item in events:
@@ -902,7 +913,7 @@ class _Invocation:
         self.loop = asyncio.get_running_loop()
         self.t0 = self.loop.time()
 
-    async def events(self, mode: StreamMode | None) -> AsyncIterator[Any]:
+    async def events(self, mode: StreamMode | None) -> AsyncGenerator[Any, None]:
         """Run the invocation, yielding per ``mode`` (nothing for ``None``) as nodes finish."""
         await self._fire(START)
         self._release()
@@ -976,7 +987,9 @@ class _Invocation:
         # The snapshot is taken now: the input plus every ancestor's update.
         value = self.schema.view(self.values) if arg is _STATE else arg
         self.in_flight[key] = node
-        self.queue.put_nowait(self.graph._nodes[node](value).named(key))
+        self.queue.put_nowait(
+            SkillCall(self.graph._nodes[node], (value,), {}, key=key, options=self.graph._options[node])
+        )
 
     def _send(self, source: str, send: Send) -> None:
         node = send.node
@@ -1108,7 +1121,12 @@ class _Invocation:
         """The run is over: report what never ran (the deadline), raise if anything failed."""
         if any(self.live.values()):
             # The run ended with work left: only its deadline does that.
-            exc = DeadlineExceeded(f"the run's deadline of {self.graph.timeout:g} s was reached")
+            timeout = self.graph.timeout
+            exc = DeadlineExceeded(
+                f"the run's deadline of {timeout:g} s was reached"
+                if timeout is not None
+                else "the run ended before this node could start"
+            )
             for key, node in self.in_flight.items():  # handed over, never taken
                 self._skip(node, key, exc)
             for node in self.graph._order:

@@ -322,6 +322,25 @@ def test_router_can_answer_end_a_list_or_a_path_map_key() -> None:
     assert clock.starts == {"a": 0, "b": 1, "c": 1, "d": 2}
 
 
+def test_a_join_with_an_untaken_source_never_fires_but_plain_edges_do() -> None:
+    clock = Clock()
+    graph = routed_graph(clock)
+    # Beside report (plain edges from prep, deep and quick): two nodes after prep and deep.
+    graph.add_node("all_of", clock.node("all_of", 1, {"ran": ["all_of"]}))
+    graph.add_node("any_of", clock.node("any_of", 1, {"ran": ["any_of"]}))
+    graph.add_edge(["prep", "deep"], "all_of")  # join: needs both
+    graph.add_edge("prep", "any_of")  # plain edges: either triggers it ...
+    graph.add_edge("deep", "any_of")  # ... and it waits for the other only if it will run
+
+    async def main() -> Any:
+        return await graph.compile().ainvoke({})
+
+    state, _ = vrun(main)
+    assert "all_of" not in clock.starts  # deep never ran, so the join never fired
+    assert clock.starts["any_of"] == 1  # once the router had decided against deep
+    assert state["ran"] == ["prep", "risk", "quick", "any_of", "report"]
+
+
 def test_a_literal_return_annotation_declares_the_routes() -> None:
     clock = Clock()
     graph = StateGraph(Route)
@@ -415,29 +434,37 @@ def test_send_fans_out_one_run_per_item_and_a_reducer_gathers_them() -> None:
 
 
 def test_send_runs_are_keyed_by_node_and_number() -> None:
+    async def work(topic: str) -> dict[str, Any]:
+        if topic == "boom":
+            raise ValueError("no such topic")
+        return {"findings": [topic]}
+
     graph = StateGraph(MapReduce)
     graph.add_node("fan", lambda state: None)
-    graph.add_node("work", lambda topic: {"findings": [topic]})
+    graph.add_node("work", work)
+    graph.add_node("write", lambda state: {"report": "never"})
     graph.add_edge(START, "fan")
-    graph.add_conditional_edges("fan", lambda state: [Send("work", "x"), Send("work", "y")])
+    graph.add_conditional_edges(
+        "fan", lambda state: [Send("work", "x"), Send("work", "boom"), Send("work", "y")]
+    )
+    graph.add_edge("work", "write")
 
-    async def main() -> Any:
-        try:
-            graph.compile().invoke({})
-        except RuntimeError as exc:
-            assert str(exc) == (
-                "invoke() cannot run inside a running event loop; use `await graph.ainvoke(...)`"
-            )
-        else:
-            raise AssertionError("invoke() ran inside a running loop")
-        return [u async for u in graph.compile().astream({})]
+    async def main() -> GraphError:
+        with pytest.raises(GraphError) as info:
+            await graph.compile().ainvoke({})
+        return info.value
 
-    updates, _ = vrun(main)
-    assert sorted(map(str, updates)) == [
-        "{'fan': None}",
-        "{'work': {'findings': ['x']}}",
-        "{'work': {'findings': ['y']}}",
+    error, _ = vrun(main)
+    assert [(r.key, r.status.value) for r in error.results] == [
+        ("fan", "success"),
+        ("work[0]", "success"),
+        ("work[1]", "error"),
+        ("work[2]", "success"),
+        ("write", "skipped"),
     ]
+    assert error.results["work[1]"].error is not None
+    assert error.results["work[1]"].error.message == "no such topic"
+    assert error.state == {"findings": ["x", "y"]}  # the other runs' updates are kept
 
 
 # -- failures, fallbacks and the deadline ---------------------------------------------------
@@ -710,6 +737,24 @@ def test_a_bare_break_cancels_in_flight_nodes_soon_after() -> None:
     assert sorted(clock.cancelled) == ["financials", "news"]
 
 
+def test_cancelling_ainvoke_cancels_nodes_in_flight() -> None:
+    clock = Clock()
+    app = research_graph(clock).compile()
+
+    async def main() -> float:
+        task = asyncio.ensure_future(app.ainvoke({"query": "AAPL"}))
+        await asyncio.sleep(1.5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return asyncio.get_running_loop().time()
+
+    cancelled_at, _ = vrun(main)
+    assert cancelled_at == 1.5
+    assert sorted(clock.cancelled) == ["financials", "news"]
+    assert "summarize" not in clock.starts
+
+
 def test_astream_checks_its_mode_at_once() -> None:
     app = research_graph(Clock()).compile()
     with pytest.raises(ValueError, match=r"^stream_mode must be 'updates' or 'values', got 'debug'$"):
@@ -732,6 +777,12 @@ def test_max_concurrency_bounds_node_runs_in_flight() -> None:
     state, loop = vrun(main)
     assert clock.max_active == 2 and loop.time() == 3
     assert sorted(state["ran"]) == [f"n{i}" for i in range(6)]
+
+    async def unbounded() -> Any:
+        return await graph.compile(max_concurrency=None).ainvoke({})
+
+    _, loop = vrun(unbounded)
+    assert clock.max_active == 6 and loop.time() == 1
 
 
 # -- bad graphs -----------------------------------------------------------------------------
@@ -1006,6 +1057,28 @@ def test_pydantic_state_rejects_an_invalid_update() -> None:
         "'pages' to an invalid value: Input should be greater than or equal to 0 (got -3))"
     )
     assert info.value.state == Brief(query="AAPL")
+
+
+@skill(executor="process")
+def crunch_node(state: dict[str, Any]) -> dict[str, Any]:
+    """A CPU-bound node: module level, so that process workers can import it."""
+    return {"total": sum(i * i for i in range(state["n"])), "pid": os.getpid()}
+
+
+class Crunch(TypedDict, total=False):
+    n: int
+    total: int
+    pid: int
+
+
+@pytest.mark.slow
+def test_a_process_skill_as_a_node_runs_in_a_worker() -> None:
+    graph = StateGraph(Crunch)
+    graph.add_node("crunch", crunch_node, timeout=60)  # options change; the skill is kept
+    graph.add_edge(START, "crunch")
+    state = graph.compile().invoke({"n": 1000})
+    assert state["total"] == 332833500
+    assert state["pid"] != os.getpid()
 
 
 # -- the example --------------------------------------------------------------------------------
