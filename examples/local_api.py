@@ -140,7 +140,7 @@ def search_hits(query: str, engine: str) -> list[dict[str, Any]]:
         f"https://{_DOMAINS[i % len(_DOMAINS)]}/{slug}/{i}" for i in range(_URL_POOL_SIZE)
     ]
     rng = random.Random(_seed("hits", engine, query))
-    hits = [
+    hits: list[dict[str, Any]] = [
         {
             "url": url,
             "title": f"{query} — {url.split('/', 3)[2].split('.')[0]} #{url.rsplit('/', 1)[1]}",

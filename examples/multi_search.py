@@ -66,7 +66,7 @@ async def main() -> None:
 
         print(f"Searching {len(ENGINES)} engines for {QUERY!r} on {base_url}")
         start = time.perf_counter()
-        previous: list[dict[str, Any]] = []
+        previous: list[dict[str, Any]] = []  # also the seed of the scan: nothing yet
         step = 0
         # The running aggregate after every result, in completion order (scale 1.0):
         #   -> after result 1 (0.08s): top 8      forum's 8 hits
@@ -77,7 +77,7 @@ async def main() -> None:
         #   -> after result 5 (0.43s): top 10     + scholar: reuters/0 (0.750), arxiv/3, docs/13
         # Only the top 10 is carried from one result to the next: forum's reuters/0 (0.121)
         # dropped out at result 4, so scholar's reuters/0 (0.750) is new at result 5.
-        async for top in run(searches, max_concurrency=5, timeout=10).scan(top10, []):
+        async for top in run(searches, max_concurrency=5, timeout=10).scan(top10, previous):
             step += 1
             show(step, time.perf_counter() - start, top, previous)
             previous = top

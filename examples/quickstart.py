@@ -109,7 +109,7 @@ async def main() -> None:
     #    A call that fails raises SkillError, naming the call and the cause.
     #    -> SkillError: check_traffic ended error (ConnectionError: traffic API unreachable ...)
     try:
-        await check_traffic("A1 north")
+        print(await check_traffic("A1 north"))  # never printed: the call raises
     except SkillError as exc:
         print(f"   SkillError: {exc}")
 
