@@ -41,7 +41,7 @@ from operators._merge_bounded import BoundedMerge
 
 from ._errors import DeadlineExceeded, DependencyFailed, SkillError, SkillTimeout
 from ._executors import start_process, start_thread
-from ._result import ErrorInfo, Results, SkillResult, Status
+from ._result import ErrorInfo, Results, SkillResult, Status, new_result
 from ._skill import NO_FALLBACK, SkillCall
 
 __all__ = ["ResultStream", "gather", "run"]
@@ -51,7 +51,6 @@ A = TypeVar("A")
 # Node states.
 _WAITING, _READY, _STARTED, _DONE, _SKIPPED = range(5)
 
-_new_result = SkillResult.model_construct  # built only here, from values of known types
 
 # Futures the run gave up on (timed out, or cancelled by a dropped stream) stay referenced
 # until they end: the loop holds tasks weakly, and a pending task that is garbage
@@ -256,7 +255,7 @@ class _Runner(abc.DisposableBase):
                     return
                 fallback_used = True
         t0 = run.t0
-        result = _new_result(
+        result = new_result(
             name=node.call.skill.options.name,
             key=node.call.key,
             index=node.index,
@@ -417,6 +416,10 @@ class _Run(abc.ObserverBase[SkillResult]):
                 self.merge.fill()
 
     def _pull(self) -> _Node | None:
+        if self.expired:
+            # Past the deadline nothing starts, not even a call that became ready while
+            # every slot was busy: the deadline reports it as skipped.
+            return None
         buffer = self.buffer
         if buffer is not None and len(buffer) >= self.buffer_limit:
             self.throttled = True
@@ -601,7 +604,7 @@ class _Run(abc.ObserverBase[SkillResult]):
                     self.merge.error(fallback_exc)
                     return False
                 fallback_used = True
-            n.result = _new_result(
+            n.result = new_result(
                 name=n.call.skill.options.name,
                 key=n.call.key,
                 index=n.index,
