@@ -18,6 +18,8 @@ from typing import Annotated, Any, Literal, TypedDict
 
 import pydantic
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline import (
     END,
@@ -465,6 +467,76 @@ def test_send_runs_are_keyed_by_node_and_number() -> None:
     assert error.results["work[1]"].error is not None
     assert error.results["work[1]"].error.message == "no such topic"
     assert error.state == {"findings": ["x", "y"]}  # the other runs' updates are kept
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.data())
+def test_random_graphs_run_each_triggered_node_once_when_its_ancestors_are_done(
+    data: st.DataObject,
+) -> None:
+    """Random DAGs of plain edges and declared routers (each choosing a fixed subset of its
+    path_map). A node runs iff a predecessor that ran triggers it, and starts exactly when
+    the last of its ancestors that ran has ended: no level or superstep barrier."""
+    size = data.draw(st.integers(1, 9), label="nodes")
+    names = [f"n{i}" for i in range(size)]
+    seconds = {n: data.draw(st.integers(1, 5), label=f"{n} seconds") for n in names}
+    plain: dict[str, list[str]] = {n: [] for n in [START, *names]}
+    routes: dict[str, list[str]] = {}  # source -> declared targets
+    chosen: dict[str, list[str]] = {}  # source -> what its router answers
+    for j, target in enumerate(names):
+        sources = [START, *names[:j]]
+        picked = data.draw(st.sets(st.sampled_from(sources), min_size=1, max_size=3), label=f"into {target}")
+        for source in sorted(picked):
+            if source != START and data.draw(st.booleans(), label=f"{source}->{target} routed"):
+                routes.setdefault(source, []).append(target)
+            else:
+                plain[source].append(target)
+    for source, targets in routes.items():
+        chosen[source] = data.draw(st.lists(st.sampled_from(targets), unique=True), label=f"{source} picks")
+
+    starts: dict[str, float] = {}
+
+    def make(name: str) -> Any:
+        async def fn(state: Any) -> dict[str, Any]:
+            starts[name] = asyncio.get_running_loop().time()
+            await asyncio.sleep(seconds[name])
+            return {"ran": [name]}
+
+        return fn
+
+    graph = StateGraph(Route)
+    for name in names:
+        graph.add_node(name, make(name))
+    for source, targets in plain.items():
+        for target in targets:
+            graph.add_edge(source, target)
+    for source, targets in routes.items():
+        graph.add_conditional_edges(source, lambda state, s=source: chosen[s], targets)
+
+    async def main() -> Any:
+        return await graph.compile(max_concurrency=None).ainvoke({})
+
+    state, loop = vrun(main)
+
+    # The model: walk the nodes in order (every edge goes forward).
+    ran: set[str] = {START}
+    ancestors: dict[str, set[str]] = {}
+    for target in names:
+        preds = [p for p in [START, *names] if target in plain[p] or target in routes.get(p, [])]
+        ancestors[target] = {p for p in preds if p != START}.union(
+            *(ancestors[p] for p in preds if p != START)
+        )
+        if any(p in ran and (target in plain[p] or target in chosen.get(p, [])) for p in preds):
+            ran.add(target)
+    expected_start: dict[str, float] = {}
+    for name in names:
+        if name in ran:
+            expected_start[name] = max(
+                (expected_start[a] + seconds[a] for a in ancestors[name] if a in ran), default=0
+            )
+    assert starts == expected_start
+    assert sorted(state["ran"]) == sorted(expected_start)  # each ran once
+    assert loop.time() == max((expected_start[n] + seconds[n] for n in expected_start), default=0)
 
 
 # -- failures, fallbacks and the deadline ---------------------------------------------------
