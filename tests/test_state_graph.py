@@ -221,6 +221,40 @@ def test_a_node_sees_its_ancestors_updates() -> None:
     assert state == {"x": 11}
 
 
+def test_the_state_reaches_a_node_as_data_never_as_dependencies() -> None:
+    # The engine runs SkillCalls found in a call's arguments as its dependencies; a state
+    # (or a Send's input) holding one must reach the node as it is, and is never walked.
+    ran: list[str] = []
+
+    @skill
+    async def tool(x: int) -> int:
+        ran.append("tool")
+        return x
+
+    class Plan(TypedDict, total=False):
+        calls: list[Any]
+        seen: Annotated[list[str], operator.add]
+
+    def look(state: Plan) -> dict[str, Any]:
+        return {"seen": [repr(c) for c in state["calls"]]}
+
+    def look_send(arg: list[Any]) -> dict[str, Any]:
+        return {"seen": [f"send {arg[0]!r}"]}
+
+    graph = StateGraph(Plan)
+    graph.add_node("look", look)
+    graph.add_node("look_send", look_send)
+    graph.add_edge(START, "look")
+    graph.add_conditional_edges("look", lambda state: [Send("look_send", state["calls"])])
+
+    async def main() -> Any:
+        return await graph.compile().ainvoke({"calls": [tool(1)]})
+
+    state, _ = vrun(main)
+    assert state["seen"] == ["tool(1)", "send tool(1)"]
+    assert ran == []
+
+
 # -- reducers -------------------------------------------------------------------------------
 
 
