@@ -231,8 +231,11 @@ def w_dag(peers: list[Peer], sz: Sizes, reps: int) -> dict[str, Any]:
 
 
 def w_memory(peers: list[Peer], sz: Sizes, reps: int) -> dict[str, Any]:
+    def n_for(p: Peer) -> int:
+        return min(sz.memory_n, p.inflight_limit or sz.memory_n)
+
     def one(p: Peer) -> float:
-        n = sz.langgraph_memory_n if p.key == "langgraph" else sz.memory_n
+        n = n_for(p)
         args = list(range(n))
 
         async def go() -> float:
@@ -260,9 +263,9 @@ def w_memory(peers: list[Peer], sz: Sizes, reps: int) -> dict[str, Any]:
                     raise RuntimeError(f"only {count} of {n} calls started")
                 current = tracemalloc.get_traced_memory()[0]
             finally:
+                tracemalloc.stop()
                 release.set()
             ok = await task
-            tracemalloc.stop()
             expect(ok, n, p.key)
             return (current - base) / n
 
@@ -270,10 +273,11 @@ def w_memory(peers: list[Peer], sz: Sizes, reps: int) -> dict[str, Any]:
 
     rows = repeat(peers, reps, "memory_inflight", one, "B/call")
     for p in peers:
-        rows[p.key].n = sz.langgraph_memory_n if p.key == "langgraph" else sz.memory_n
+        rows[p.key].n = n_for(p)
     return {"title": f"5a. Memory: {sz.memory_n:,} calls in flight (tracemalloc)",
             "metric": "bytes per in-flight call", "lower_is_better": True, "rows": rows,
-            "params": {"n": sz.memory_n, "langgraph_n": sz.langgraph_memory_n}}
+            "params": {"n": sz.memory_n,
+                       "peer_n": {p.key: n_for(p) for p in peers if n_for(p) != sz.memory_n}}}
 
 
 RSS_CHILD_TIMEOUT = 900
@@ -583,6 +587,13 @@ def results_md(report: dict[str, Any], table: str, peers: list[Peer]) -> str:
     mach = m["machine"]
     pk = ", ".join(f"{k} {v}" for k, v in mach["packages"].items())
     notes = "\n".join(f"- **{p.label.strip('*')}**: {p.note}" for p in peers)
+    footnotes = []
+    for wkey, wl in report["workloads"].items():
+        for p in peers:
+            row = wl["rows"][p.key]
+            for n, why in (row.extra.get("skipped") or {}).items():
+                footnotes.append(f"† {p.label.strip('*')}, {_pow(int(n))} calls: {why}.")
+    foot = ("\n".join(footnotes) + "\n") if footnotes else ""
     return f"""# skillstream benchmarks — results
 
 Latest `--size {m['size']}` run ({m['reps']} repetition(s) per figure, medians; peers' order
@@ -594,6 +605,7 @@ reversed on every other repetition), {m['date']}, {m['duration_s']:.0f} s in all
 
 {table}
 
+{foot}
 Targets are the issue's (throughput's is derived from the overhead target); they are shown,
 never asserted. "vs asyncio (same features)" is the row's figure divided by the hand-written
 asyncio's.
@@ -651,13 +663,18 @@ def main(argv: list[str] | None = None) -> int:
             log(f"  {p.label.strip('*')}: {p.missing()}")
     warm_up(peers, sz)
     report: dict[str, Any] = {"workloads": {}}
+    elapsed: dict[str, float] = {}
     for wkey in wkeys:
         log(f"{wkey} …")
+        t_w = time.perf_counter()
         report["workloads"][wkey] = WORKLOADS[wkey](peers, sz, reps)
+        elapsed[wkey] = round(time.perf_counter() - t_w, 1)
+        log(f"{wkey}: {elapsed[wkey]:.0f} s")
     report["meta"] = {
         "size": sz.name, "reps": reps, "machine": machine(),
         "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "duration_s": round(time.perf_counter() - t_start, 1),
+        "workload_s": elapsed,
         "command": "python -m benchmarks " + " ".join(argv if argv is not None else sys.argv[1:]),
     }
     table = render(report, peers, sz)

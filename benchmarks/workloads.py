@@ -32,7 +32,6 @@ class Sizes:
     dag_n: int
     dag_range: tuple[float, float]  # seconds
     memory_n: int
-    langgraph_memory_n: int
     rss_sizes: tuple[int, ...]
     rss_cap: int
     throughput_n: int
@@ -53,7 +52,6 @@ FULL = Sizes(
     dag_n=30,
     dag_range=(0.020, 0.200),
     memory_n=10_000,
-    langgraph_memory_n=2_000,
     rss_sizes=(10**4, 10**5, 10**6),
     rss_cap=100,
     throughput_n=100_000,
@@ -73,7 +71,6 @@ SMALL = Sizes(
     dag_n=30,
     dag_range=(0.005, 0.050),
     memory_n=500,
-    langgraph_memory_n=100,
     rss_sizes=(10**4,),
     rss_cap=100,
     throughput_n=2_000,

@@ -38,6 +38,8 @@ class Peer:
     label: str = ""
     #: what the peer's figures stand for, printed under the table
     note: str = ""
+    #: most calls this peer holds in flight in the memory workload (None: the workload's size)
+    inflight_limit: int | None = None
     #: largest lazy-source size the peak-RSS workload runs, and why (None: every size)
     rss_limit: tuple[int, str] | None = None
 

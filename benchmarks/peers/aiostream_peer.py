@@ -19,6 +19,9 @@ class AiostreamPeer(Peer):
     key = "aiostream"
     label = "aiostream"
     note = "stream.map(task_limit=cap, ordered=False) over stream.iterate, timeout + try/except per call"
+    # stream.map's task bookkeeping costs O(tasks in flight) per task: 10,000 in flight take
+    # ~100 s to start and minutes to drain, so the in-flight memory figure is taken at 2,000
+    inflight_limit = 2_000
 
     async def map(
         self,
