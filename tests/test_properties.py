@@ -1,0 +1,664 @@
+"""Property tests: hundreds of random runs in virtual time against an oracle.
+
+A scenario is a random set of calls (a DAG when some calls take others as arguments),
+each with a script of attempts (duration, outcome), its own timeout, retry policy and
+fallback, run under a random cap and deadline, from a random source shape, read by a
+random consumer (to the end, ``collect()``, the Rx observable, or leaving early).
+
+What one call does depends only on its own script and the moment it started, so the
+oracle replays each call alone from its ``started_at`` and predicts its status, value,
+attempts, error and finish time exactly. Everything that depends on the other calls
+(when a call starts, how many run at once) is checked as an invariant instead: the cap
+is never exceeded, no call waits while a slot is free and its dependencies are done,
+results arrive at their finish time in completion order, and no task is left behind.
+
+Times are exact: durations are multiples of 1/4 s, skill timeouts sit 1/16 s off that
+grid and deadlines 1/64 s off it, so no two timers of different kinds ever tie and the
+order of events at one instant never decides an outcome. Every value is a dyadic
+fraction, exact in binary floating point.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import gc
+import os
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from reactivex.scheduler.eventloop import AsyncIOScheduler
+
+from pipeline import NO_FALLBACK, Retry, SkillCall, SkillResult, Status, run, skill
+from tests.vloop import vrun
+
+# deadline=None: an example's wall time varies with the machine, not with a bug.
+# max_examples keeps the whole file well under a minute on two cores; set
+# SKILLSTREAM_EXAMPLES=5000 for a deeper search.
+PROPERTY_SETTINGS = settings(
+    max_examples=int(os.environ.get("SKILLSTREAM_EXAMPLES", "150")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _frozen_heap() -> Iterator[None]:
+    # vrun() calls gc.collect() after every example to surface "Task was destroyed but it
+    # is pending"; a full collection walks every object of the test process (~35 ms).
+    # Freezing what exists before the examples leaves only their own objects to walk.
+    gc.collect()
+    gc.freeze()
+    yield
+    gc.unfreeze()
+
+
+# -- scenarios ----------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Attempt:
+    duration: float
+    outcome: str  # "ok", "value-error", "conn-error"
+    swallow: bool  # catches the cancellation and returns a value anyway
+
+
+@dataclasses.dataclass
+class Plan:
+    """One call of a scenario and what the skill does on each attempt."""
+
+    ident: int
+    deps: list[int]
+    attempts: list[Attempt]
+    timeout: float | None
+    retry: Retry | None
+    retry_on: str
+    fallback: str  # "none", "value", "callable"
+
+
+@dataclasses.dataclass
+class Scenario:
+    plans: list[Plan]
+    cap: int | None
+    deadline: float | None
+    shape: str  # "list", "sinks", "generator", "async-generator"
+
+
+RETRY_ON = {
+    # Every Exception (timeouts included): the default.
+    "any": (Exception,),
+    "conn": (ConnectionError,),
+    # A predicate, the form that has retried cancellation in other libraries.
+    "not-value": lambda e: not isinstance(e, ValueError),
+}
+
+
+@st.composite
+def plans(draw: st.DrawFn, ident: int, dag: bool) -> Plan:
+    deps: list[int] = []
+    if dag and ident > 0:
+        deps = sorted(draw(st.sets(st.integers(0, ident - 1), max_size=3)))
+    retry_attempts = draw(st.sampled_from([1, 1, 2, 3]))
+    retry = None
+    retry_on = "any"
+    if retry_attempts > 1 or draw(st.booleans()):
+        retry_on = draw(st.sampled_from(sorted(RETRY_ON)))
+        retry = Retry(
+            attempts=retry_attempts,
+            backoff=draw(st.sampled_from([0.0, 0.25, 0.5, 1.0])),
+            multiplier=draw(st.sampled_from([1.0, 2.0])),
+            on=RETRY_ON[retry_on],
+        )
+    attempts = [
+        Attempt(
+            duration=draw(st.integers(0, 12)) / 4,
+            outcome=draw(st.sampled_from(["ok", "ok", "value-error", "conn-error"])),
+            swallow=draw(st.booleans()),
+        )
+        for _ in range(retry_attempts)
+    ]
+    timeout = None
+    if draw(st.booleans()):
+        timeout = draw(st.integers(0, 8)) / 4 + 1 / 16
+    return Plan(
+        ident=ident,
+        deps=deps,
+        attempts=attempts,
+        timeout=timeout,
+        retry=retry,
+        retry_on=retry_on,
+        fallback=draw(st.sampled_from(["none", "none", "value", "callable"])),
+    )
+
+
+@st.composite
+def scenarios(draw: st.DrawFn, dag: bool | None = None, max_calls: int = 25) -> Scenario:
+    if dag is None:
+        dag = draw(st.booleans())
+    n = draw(st.integers(0, max_calls))
+    ps = [draw(plans(i, dag)) for i in range(n)]
+    cap = draw(st.one_of(st.none(), st.integers(1, 6)))
+    deadline = None
+    if draw(st.booleans()):
+        deadline = draw(st.integers(0, 40)) / 4 + 1 / 64
+    shapes = ["list", "generator", "async-generator"]
+    if dag:
+        # Only the sinks: the run finds every other node through the arguments.
+        shapes.append("sinks")
+    return Scenario(ps, cap, deadline, draw(st.sampled_from(shapes)))
+
+
+# -- the instrumented skill ---------------------------------------------------------------
+
+
+class Recorder:
+    """What the skill saw: attempt starts and ends, live attempts, the source's takes."""
+
+    def __init__(self) -> None:
+        self.live = 0
+        self.peak_live = 0
+        self.attempt_starts: dict[int, list[float]] = {}
+        self.cancelled: list[int] = []
+        self.taken_at: list[float] = []
+
+
+@skill(name="step")
+async def step(plan: Plan, rec: Recorder, *inputs: Any) -> Any:
+    loop = asyncio.get_running_loop()
+    starts = rec.attempt_starts.setdefault(plan.ident, [])
+    starts.append(loop.time())
+    attempt = plan.attempts[len(starts) - 1]
+    rec.live += 1
+    rec.peak_live = max(rec.peak_live, rec.live)
+    try:
+        await asyncio.sleep(attempt.duration)
+    except asyncio.CancelledError:
+        rec.cancelled.append(plan.ident)
+        if attempt.swallow:
+            # Misbehaving skill: swallows the cancellation and returns a value anyway.
+            return ("swallowed", plan.ident)
+        raise
+    finally:
+        rec.live -= 1
+    if attempt.outcome == "value-error":
+        raise ValueError(f"n{plan.ident} attempt {len(starts)}")
+    if attempt.outcome == "conn-error":
+        raise ConnectionError(f"n{plan.ident} attempt {len(starts)}")
+    return ("value", plan.ident, len(starts), list(inputs))
+
+
+def _fallback_for(plan: Plan) -> Any:
+    if plan.fallback == "value":
+        return ("fallback", plan.ident)
+    if plan.fallback == "callable":
+        return lambda exc: ("fallback", plan.ident, type(exc).__name__)
+    return NO_FALLBACK
+
+
+def build_calls(scenario: Scenario, rec: Recorder) -> list[SkillCall[Any]]:
+    calls: list[SkillCall[Any]] = []
+    for plan in scenario.plans:
+        call = step(plan, rec, *(calls[d] for d in plan.deps))
+        calls.append(
+            call.named(f"n{plan.ident}").with_options(
+                timeout=plan.timeout, retry=plan.retry, fallback=_fallback_for(plan)
+            )
+        )
+    return calls
+
+
+def source_of(scenario: Scenario, calls: list[SkillCall[Any]], rec: Recorder) -> Any:
+    if scenario.shape == "list":
+        return calls
+    if scenario.shape == "sinks":
+        used = {d for p in scenario.plans for d in p.deps}
+        return [c for p, c in zip(scenario.plans, calls) if p.ident not in used]
+
+    def generator() -> Iterator[SkillCall[Any]]:
+        for c in calls:
+            rec.taken_at.append(asyncio.get_running_loop().time())
+            yield c
+
+    async def agenerator() -> AsyncIterator[SkillCall[Any]]:
+        for c in calls:
+            rec.taken_at.append(asyncio.get_running_loop().time())
+            yield c
+
+    return generator() if scenario.shape == "generator" else agenerator()
+
+
+# -- the oracle ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Expected:
+    status: Status
+    finished_at: float
+    attempts: int
+    error_type: str | None
+    error_message: str | None
+    own_value: Any  # the skill's value on success
+    attempt_starts: list[float]
+
+
+def _matches(plan: Plan, exc_type: str) -> bool:
+    on = plan.retry_on
+    if on == "any":
+        return True
+    if on == "conn":
+        return exc_type == "ConnectionError"
+    return exc_type != "ValueError"
+
+
+def replay(plan: Plan, started_at: float, deadline: float | None, inputs: list[Any]) -> Expected:
+    """What ``plan`` ends with when its first attempt starts at ``started_at``, alone."""
+    t = started_at
+    starts: list[float] = []
+    retry = plan.retry
+    allowed = retry.attempts if retry is not None else 1
+    for k in range(1, allowed + 1):
+        starts.append(t)
+        attempt = plan.attempts[k - 1]
+        if plan.timeout is not None and attempt.duration > plan.timeout:
+            end, kind = t + plan.timeout, "SkillTimeout"
+        else:
+            end, kind = t + attempt.duration, {
+                "ok": None,
+                "value-error": "ValueError",
+                "conn-error": "ConnectionError",
+            }[attempt.outcome]
+        if deadline is not None and end > deadline:
+            return _at_deadline(deadline, k, starts)
+        if kind is None:
+            return Expected(Status.SUCCESS, end, k, None, None, ("value", plan.ident, k, inputs), starts)
+        if kind == "SkillTimeout":
+            message = f"attempt {k} exceeded the timeout of {plan.timeout:g} s"
+        else:
+            message = f"n{plan.ident} attempt {k}"
+        if retry is not None and k < allowed and _matches(plan, kind):
+            t = end + retry.delay(k)
+            if deadline is not None and t > deadline:
+                # The deadline came during the backoff wait.
+                return _at_deadline(deadline, k, starts)
+            continue
+        status = Status.TIMEOUT if kind == "SkillTimeout" else Status.ERROR
+        return Expected(status, end, k, kind, message, None, starts)
+    raise AssertionError("unreachable")
+
+
+def _at_deadline(deadline: float, attempts: int, starts: list[float]) -> Expected:
+    return Expected(
+        Status.TIMEOUT, deadline, attempts, "DeadlineExceeded", _deadline_message(deadline), None, starts
+    )
+
+
+def _deadline_message(deadline: float) -> str:
+    return f"the run's deadline of {deadline:g} s was reached"
+
+
+def expected_value(plan: Plan, status: Status, own: Any, error_type: str | None) -> tuple[Any, bool]:
+    if status is Status.SUCCESS:
+        return own, False
+    if plan.fallback == "value":
+        return ("fallback", plan.ident), True
+    if plan.fallback == "callable":
+        return ("fallback", plan.ident, error_type), True
+    return None, False
+
+
+# -- consuming ----------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Observed:
+    arrivals: list[tuple[float, SkillResult]]
+    ended_at: float
+    collected: list[SkillResult] | None = None
+
+
+async def consume(scenario: Scenario, mode: str, rec: Recorder) -> Observed:
+    loop = asyncio.get_running_loop()
+    calls = build_calls(scenario, rec)
+    source = source_of(scenario, calls, rec)
+    stream = run(source, max_concurrency=scenario.cap, timeout=scenario.deadline)
+    arrivals: list[tuple[float, SkillResult]] = []
+    if mode == "iter":
+        async for r in stream:
+            arrivals.append((loop.time(), r))
+        return Observed(arrivals, loop.time())
+    if mode == "collect":
+        collected = await stream.collect()
+        return Observed([], loop.time(), list(collected))
+    done: asyncio.Future[None] = loop.create_future()
+    stream.observable.subscribe(
+        lambda r: arrivals.append((loop.time(), r)),
+        done.set_exception,
+        lambda: done.set_result(None),
+        scheduler=AsyncIOScheduler(loop),
+    )
+    await done
+    return Observed(arrivals, loop.time())
+
+
+# -- checks -------------------------------------------------------------------------------
+
+
+def check_cap(results: list[SkillResult], cap: int | None, rec: Recorder) -> None:
+    """No instant has more calls holding a slot (first start to result, backoff waits
+    included) than the cap; nor more attempts running in the skill itself."""
+    if cap is None:
+        return
+    intervals = [(r.started_at, r.finished_at) for r in results if r.started_at is not None]
+    for t, _ in intervals:
+        holding = sum(1 for s, f in intervals if s <= t < f)  # type: ignore[operator]
+        assert holding <= cap, f"{holding} calls in flight at t={t}, cap {cap}"
+    assert rec.peak_live <= cap
+
+
+def check_start_when_ready(
+    scenario: Scenario, by_ident: dict[int, SkillResult], taken_at: dict[int, float]
+) -> None:
+    """A call never starts before its dependencies have finished, and starts the moment
+    the last one finishes unless every slot is busy from then until it starts."""
+    cap = scenario.cap
+    intervals = [
+        (r.started_at, r.finished_at) for r in by_ident.values() if r.started_at is not None
+    ]
+    events = sorted({t for iv in intervals for t in iv})  # type: ignore[misc]
+    for plan in scenario.plans:
+        r = by_ident.get(plan.ident)
+        if r is None or r.started_at is None:
+            continue
+        ready = max([by_ident[d].finished_at for d in plan.deps] + [taken_at.get(plan.ident, 0.0)])  # type: ignore[type-var]
+        assert r.started_at >= ready, f"n{plan.ident} started at {r.started_at} before ready at {ready}"
+        if r.started_at == ready:
+            continue
+        assert cap is not None, f"n{plan.ident} ready at {ready} but started at {r.started_at} with no cap"
+        for t in [ready] + [e for e in events if ready < e < r.started_at]:
+            holding = sum(1 for s, f in intervals if s <= t < f)  # type: ignore[operator]
+            assert holding == cap, (
+                f"n{plan.ident} ready at {ready}, started at {r.started_at}, "
+                f"but only {holding} of {cap} slots were busy at t={t}"
+            )
+
+
+def check_against_oracle(scenario: Scenario, results: list[SkillResult], complete: bool) -> dict[int, SkillResult]:
+    """Every result matches what its call does alone; with ``complete``, every call
+    the run took has exactly one result."""
+    keys = [r.key for r in results]
+    assert len(keys) == len(set(keys)), f"a call has two results: {sorted(keys)}"
+    by_ident = {int(r.key[1:]): r for r in results}
+    plans = {p.ident: p for p in scenario.plans}
+    deadline = scenario.deadline
+    for ident in sorted(by_ident):
+        r = by_ident[ident]
+        plan = plans[ident]
+        assert r.name == "step"
+        if r.finished_at is not None and deadline is not None:
+            assert r.finished_at <= deadline, f"n{ident} finished at {r.finished_at}, after the deadline"
+        # A dependency's result always comes before its dependent's, so even a consumer
+        # that left early has seen the failed dependency a skip names.
+        failed_deps = [d for d in plan.deps if d in by_ident and not by_ident[d].has_value]
+        if r.status is Status.SKIPPED:
+            assert r.started_at is None and r.attempts == 0 and r.error is not None
+            if r.error.type == "DependencyFailed":
+                assert failed_deps, f"n{ident} skipped though its dependencies all have values"
+                assert r.error.message.startswith("dependency 'n"), r.error.message
+                named = int(r.error.message.split("'")[1][1:])
+                assert named in failed_deps
+                assert r.error.message == (
+                    f"dependency 'n{named}' (#{by_ident[named].index}) ended {by_ident[named].status.value}"
+                )
+            else:
+                # Not started by the deadline (or a dependency was cut by it).
+                assert r.error.type == "DeadlineExceeded", r.error
+                assert deadline is not None and r.finished_at == deadline
+                assert r.error.message == _deadline_message(deadline)
+            value, used = expected_value(plan, Status.SKIPPED, None, r.error.type)
+            assert (r.value, r.fallback_used) == (value, used)
+            continue
+        # It started: its dependencies all had values, which were passed in.
+        assert all(d in by_ident for d in plan.deps), f"n{ident} arrived before a dependency"
+        assert not failed_deps, f"n{ident} started though {failed_deps} ended without a value"
+        inputs = [by_ident[d].value for d in plan.deps]
+        assert r.started_at is not None
+        exp = replay(plan, r.started_at, deadline, inputs)
+        got = (r.status, r.finished_at, r.attempts, r.error.type if r.error else None,
+               r.error.message if r.error else None)
+        want = (exp.status, exp.finished_at, exp.attempts, exp.error_type, exp.error_message)
+        assert got == want, f"n{ident}: got {got}, oracle {want}"
+        value, used = expected_value(plan, exp.status, exp.own_value, exp.error_type)
+        assert (r.value, r.fallback_used) == (value, used), f"n{ident}"
+    if complete:
+        # Calls of a sized source all end with a result; a lazy source's calls too,
+        # since every scenario's source is finite and read to its end or its deadline.
+        expected_idents = set(plans)
+        if scenario.shape in ("generator", "async-generator") and deadline is not None:
+            # After the deadline the source is not advanced: only calls taken have results.
+            assert set(by_ident) <= expected_idents
+            taken = len(by_ident)
+            assert set(by_ident) == set(range(taken)), "a call was taken but has no result"
+        else:
+            assert set(by_ident) == expected_idents, (
+                f"missing results for {sorted(expected_idents - set(by_ident))}"
+            )
+    return by_ident
+
+
+def check_indices(scenario: Scenario, by_ident: dict[int, SkillResult]) -> None:
+    """``index`` is the order calls were taken, dependencies first: with every call given
+    in creation order, it is the creation order."""
+    if scenario.shape != "sinks":
+        assert all(r.index == ident for ident, r in by_ident.items())
+    else:
+        assert sorted(r.index for r in by_ident.values()) == list(range(len(by_ident)))
+        for plan in scenario.plans:
+            for d in plan.deps:
+                if plan.ident in by_ident and d in by_ident:
+                    assert by_ident[d].index < by_ident[plan.ident].index
+
+
+def check_attempt_starts(scenario: Scenario, by_ident: dict[int, SkillResult], rec: Recorder) -> None:
+    """The skill really ran each attempt when the oracle says (backoff waits exact)."""
+    for ident, r in by_ident.items():
+        if r.started_at is None:
+            assert ident not in rec.attempt_starts
+            continue
+        plan = scenario.plans[ident]
+        exp = replay(plan, r.started_at, scenario.deadline, [by_ident[d].value for d in plan.deps])
+        assert rec.attempt_starts[ident] == exp.attempt_starts, f"n{ident}"
+
+
+# -- the properties -----------------------------------------------------------------------
+
+
+@PROPERTY_SETTINGS
+@given(scenario=scenarios(), mode=st.sampled_from(["iter", "collect", "observable"]))
+def test_random_runs_match_the_oracle_and_keep_every_invariant(scenario: Scenario, mode: str) -> None:
+    rec = Recorder()
+
+    async def main() -> Observed:
+        return await consume(scenario, mode, rec)
+
+    observed, loop = vrun(main)  # vrun: no task left pending, nothing logged by the loop
+    if mode == "collect":
+        results = observed.collected
+        assert results is not None
+        # collect(): submission order.
+        assert [r.index for r in results] == sorted(r.index for r in results)
+    else:
+        results = [r for _, r in observed.arrivals]
+        # Completion order, each result delivered at the very instant its call finished.
+        finish = [r.finished_at for r in results]
+        assert finish == sorted(finish)  # type: ignore[type-var]
+        assert all(at == r.finished_at for at, r in observed.arrivals)
+    by_ident = check_against_oracle(scenario, results, complete=True)
+    check_indices(scenario, by_ident)
+    check_cap(results, scenario.cap, rec)
+    taken_at = {i: t for i, t in enumerate(rec.taken_at)} if scenario.shape.endswith("generator") else {}
+    check_start_when_ready(scenario, by_ident, taken_at)
+    check_attempt_starts(scenario, by_ident, rec)
+    # The stream completes the moment its last result exists: nothing waits on anything.
+    last = max([r.finished_at for r in results], default=0.0)  # type: ignore[type-var]
+    assert observed.ended_at == last, f"stream ended at {observed.ended_at}, last result at {last}"
+    if scenario.deadline is not None:
+        assert observed.ended_at <= scenario.deadline
+        # A lazy source is never advanced at or after the deadline.
+        assert all(t < scenario.deadline for t in rec.taken_at)
+
+
+@PROPERTY_SETTINGS
+@given(scenario=scenarios(dag=True, max_calls=30))
+def test_random_dags_start_when_ready_and_skip_dependents_of_failures(scenario: Scenario) -> None:
+    rec = Recorder()
+
+    async def main() -> Observed:
+        return await consume(scenario, "iter", rec)
+
+    observed, _ = vrun(main)
+    results = [r for _, r in observed.arrivals]
+    by_ident = check_against_oracle(scenario, results, complete=True)
+    taken_at = {i: t for i, t in enumerate(rec.taken_at)} if scenario.shape.endswith("generator") else {}
+    check_start_when_ready(scenario, by_ident, taken_at)
+    # Every node runs once at most: one attempt series per node, never two.
+    for ident, starts in rec.attempt_starts.items():
+        assert len(starts) == by_ident[ident].attempts
+    # Every dependent of a node without a value is skipped (transitively): the instant
+    # its first failed dependency finished, or, if the run took it from the source only
+    # later (the source is read lazily), the instant it was taken.
+    for plan in scenario.plans:
+        r = by_ident.get(plan.ident)
+        if r is None:
+            continue
+        failed = [by_ident[d] for d in plan.deps if d in by_ident and not by_ident[d].has_value]
+        if failed:
+            assert r.status is Status.SKIPPED, f"n{plan.ident} depends on a failure but ended {r.status}"
+            first_failure = min(f.finished_at for f in failed)  # type: ignore[type-var]
+            if plan.ident in taken_at:
+                assert r.finished_at == max(first_failure, taken_at[plan.ident])
+            else:
+                assert r.finished_at >= first_failure  # type: ignore[operator]
+
+
+@PROPERTY_SETTINGS
+@given(
+    scenario=scenarios(),
+    exit_after=st.integers(0, 10),
+    how=st.sampled_from(["break", "aclose", "async-with", "cancel"]),
+    cancel_at=st.integers(0, 40),
+)
+def test_leaving_early_at_any_point_leaves_nothing_behind(
+    scenario: Scenario, exit_after: int, how: str, cancel_at: int
+) -> None:
+    rec = Recorder()
+
+    async def main() -> list[tuple[float, SkillResult]]:
+        loop = asyncio.get_running_loop()
+        calls = build_calls(scenario, rec)
+        arrivals: list[tuple[float, SkillResult]] = []
+        stream = run(source_of(scenario, calls, rec), max_concurrency=scenario.cap, timeout=scenario.deadline)
+        if how == "cancel":
+
+            async def consumer() -> None:
+                async for r in stream:
+                    arrivals.append((loop.time(), r))
+
+            task = asyncio.ensure_future(consumer())
+            # Cancel at a random virtual time, possibly the instant a result arrives,
+            # possibly after the run already ended.
+            await asyncio.sleep(cancel_at / 4)
+            cancelled = task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                assert cancelled, "cancelled though the consumer had already finished"
+            else:
+                assert not cancelled
+            # Nothing of the run is still running once the consumer's task is done.
+            assert rec.live == 0
+            return arrivals
+        if how == "async-with":
+            async with stream:
+                async for r in stream:
+                    if len(arrivals) == exit_after:
+                        break
+                    arrivals.append((loop.time(), r))
+            assert rec.live == 0  # done before the block was left
+            return arrivals
+        async for r in stream:
+            if len(arrivals) == exit_after:
+                break
+            arrivals.append((loop.time(), r))
+        if how == "aclose":
+            await stream.aclose()
+            assert rec.live == 0  # done before aclose() returned
+        else:
+            del stream  # a bare break: the dropped stream is finalized ...
+            await asyncio.sleep(0)  # ... and its calls end within a loop turn
+            assert rec.live == 0
+        return arrivals
+
+    arrivals, _ = vrun(main)
+    results = [r for _, r in arrivals]
+    check_against_oracle(scenario, results, complete=False)
+    finish = [r.finished_at for r in results]
+    assert finish == sorted(finish)  # type: ignore[type-var]
+    assert all(at == r.finished_at for at, r in arrivals)
+    check_cap(results, scenario.cap, rec)
+
+
+# -- shrunk counterexamples, kept as regression tests ------------------------------------
+
+
+@skill(name="timed")
+async def timed(tag: str, seconds: float, *inputs: Any) -> str:
+    await asyncio.sleep(seconds)
+    return tag
+
+
+def test_regression_ready_calls_waiting_for_a_slot_do_not_start_at_the_deadline() -> None:
+    # Found by the DAG property: with every slot busy, calls whose dependency had
+    # finished waited in the ready queue; at the deadline the expiring calls freed their
+    # slots and the ready calls started then, finishing long after the deadline.
+    root = timed("root", 1)
+    leaves = [timed(f"leaf{i}", 5, root).named(f"leaf{i}") for i in range(6)]
+
+    async def main() -> Any:
+        return await run(leaves, max_concurrency=3, timeout=3).collect()
+
+    results, loop = vrun(main)
+    assert [(r.key, r.status.value, r.finished_at) for r in results] == [
+        ("timed", "success", 1.0),
+        ("leaf0", "timeout", 3.0),
+        ("leaf1", "timeout", 3.0),
+        ("leaf2", "timeout", 3.0),
+        ("leaf3", "skipped", 3.0),
+        ("leaf4", "skipped", 3.0),
+        ("leaf5", "skipped", 3.0),
+    ]
+    assert [r.error.type for r in results[4:]] == ["DeadlineExceeded"] * 3  # type: ignore[union-attr]
+    assert loop.time() == 3
+
+
+def test_regression_a_fallback_at_the_deadline_does_not_start_its_dependents() -> None:
+    # Found by the random-run property: a call cut by the deadline fell back to a value,
+    # which released its dependent; the dependent started at the deadline and finished
+    # after it.
+    source = timed("source", 5).with_options(fallback="cached")
+    report = timed("report", 1, source).named("report")
+
+    async def main() -> Any:
+        return await run([source, report], timeout=2).collect()
+
+    results, loop = vrun(main)
+    assert [(r.key, r.status.value, r.value, r.finished_at) for r in results] == [
+        ("timed", "timeout", "cached", 2.0),
+        ("report", "skipped", None, 2.0),
+    ]
+    assert results[1].error is not None and results[1].error.type == "DeadlineExceeded"
+    assert loop.time() == 2
