@@ -385,7 +385,6 @@ class StateGraph(Generic[S]):
         self._schema = _Schema(state_schema, sys._getframe(1).f_locals)
         self._nodes: dict[str, Skill[Any, Any]] = {}
         self._options: dict[str, SkillOptions] = {}  # per node: timeout, retry, fallback
-        self._boxed: dict[str, bool] = {}  # takes its argument in a _Box
         self._edges: dict[str, list[str]] = {}  # source -> targets, in the order added
         self._joins: list[tuple[tuple[str, ...], str]] = []
         self._branches: dict[str, list[_Branch]] = {}
@@ -449,22 +448,14 @@ class StateGraph(Generic[S]):
             )
             if value is not _UNSET
         }
+        # Keep the user's Skill itself: a process skill pickles by reference to its module
+        # attribute, which a copy would not be. Options travel with each call.
         if isinstance(fn, Skill):
             options = SkillOptions(**{**dict(fn.options), **given})
-            function = fn.fn
+            self._nodes[name] = fn
         else:
             options = SkillOptions(name=name, **given)
-            function = fn
-        unboxing = _unboxing(function)
-        if options.executor == "process" or unboxing is None:
-            # A process skill pickles by reference to its module attribute: keep the
-            # user's Skill itself (a copy would not be that attribute). Its options
-            # travel with each call. Its argument is the bare state.
-            self._nodes[name] = fn if isinstance(fn, Skill) else Skill(fn, options)
-            self._boxed[name] = False
-        else:
-            self._nodes[name] = Skill(unboxing, options)
-            self._boxed[name] = True
+            self._nodes[name] = Skill(fn, options)
         self._options[name] = options
         return self
 
@@ -639,41 +630,6 @@ class StateGraph(Generic[S]):
         return CompiledStateGraph(self, succ, max_concurrency, timeout)
 
 
-class _Box:
-    """A node's argument (the state, or a Send's input), opaque to the engine.
-
-    The engine looks for SkillCalls inside a call's list, tuple and dict arguments (they
-    are its dependencies). A state is neither a dependency nor cheap to walk: a list of
-    100,000 search hits costs ~80 ms per node run. In a box, it is not walked.
-    """
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-
-def _unboxing(fn: Callable[..., Any]) -> Callable[[_Box], Any] | None:
-    """``fn`` taking its argument out of a :class:`_Box`, as async or as sync as ``fn``
-    (so the engine runs it in the same place); ``None`` for an async generator."""
-    if inspect.isasyncgenfunction(fn):
-        return None
-    if inspect.iscoroutinefunction(fn):
-
-        async def node(box: _Box) -> Any:
-            return await fn(box.value)
-
-    else:
-
-        def node(box: _Box) -> Any:  # type: ignore[misc]
-            return fn(box.value)
-
-    node.__name__ = getattr(fn, "__name__", node.__name__)
-    node.__qualname__ = getattr(fn, "__qualname__", node.__qualname__)
-    node.__doc__ = getattr(fn, "__doc__", None)
-    return node
-
-
 def _edge_text(start: Any, end: str) -> str:
     return f"{start!r} -> {end!r}"
 
@@ -793,7 +749,6 @@ class CompiledStateGraph(Generic[S]):
         self._schema = graph._schema
         self._nodes = dict(graph._nodes)
         self._options = dict(graph._options)
-        self._boxed = dict(graph._boxed)
         self._edges = {s: tuple(t for t in ts if t != END) for s, ts in graph._edges.items()}
         self._joins_by_source: dict[str, list[tuple[str, ...]]] = {}
         self._join_targets: dict[tuple[str, ...], list[str]] = {}
@@ -1030,12 +985,10 @@ class _Invocation:
     def _submit(self, node: str, key: str, arg: Any) -> None:
         # The snapshot is taken now: the input plus every ancestor's update.
         value = self.schema.view(self.values) if arg is _STATE else arg
-        if self.graph._boxed[node]:
-            value = _Box(value)
         self.in_flight[key] = node
-        self.queue.put_nowait(
-            SkillCall(self.graph._nodes[node], (value,), {}, key=key, options=self.graph._options[node])
-        )
+        call = SkillCall(self.graph._nodes[node], (value,), {}, key=key, options=self.graph._options[node])
+        call._opaque = True  # the state is data: never scanned for dependencies
+        self.queue.put_nowait(call)
 
     def _send(self, source: str, send: Send) -> None:
         node = send.node

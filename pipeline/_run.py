@@ -121,26 +121,34 @@ class _Node(Observable[SkillResult]):
 
 
 def _substitute(value: Any) -> Any:
+    """``value`` with its calls replaced by their values, as deep as ``_nested_calls`` looks."""
     if isinstance(value, SkillCall):
         return value._node.result.value
     if isinstance(value, list):
-        return [_substitute(v) for v in value]
+        return [_value_of(v) for v in value]
     if isinstance(value, tuple):
-        return tuple(_substitute(v) for v in value)
+        return tuple(_value_of(v) for v in value)
     if isinstance(value, dict):
-        return {k: _substitute(v) for k, v in value.items()}
+        return {k: _value_of(v) for k, v in value.items()}
     return value
 
 
+def _value_of(item: Any) -> Any:
+    return item._node.result.value if isinstance(item, SkillCall) else item
+
+
 def _nested_calls(value: Any, out: list[SkillCall[Any]]) -> None:
+    """Collect the calls ``value`` refers to: itself, or the items of a list, tuple or dict.
+
+    One level, as the contract says: deeper data is data (scanning it would cost time in
+    proportion to its size on every call, and could mistake stored calls for inputs).
+    """
     if isinstance(value, SkillCall):
         out.append(value)
     elif isinstance(value, (list, tuple)):
-        for v in value:
-            _nested_calls(v, out)
+        out.extend(v for v in value if isinstance(v, SkillCall))
     elif isinstance(value, dict):
-        for v in value.values():
-            _nested_calls(v, out)
+        out.extend(v for v in value.values() if isinstance(v, SkillCall))
 
 
 async def _collect_items(agen: AsyncIterator[Any]) -> list[Any]:
@@ -516,11 +524,12 @@ class _Run(abc.ObserverBase[SkillResult]):
             node: _Node = existing
             return node
         found: list[SkillCall[Any]] = []
-        for a in call.args:
-            _nested_calls(a, found)
-        if call.kwargs:
-            for v in call.kwargs.values():
-                _nested_calls(v, found)
+        if not call._opaque:
+            for a in call.args:
+                _nested_calls(a, found)
+            if call.kwargs:
+                for v in call.kwargs.values():
+                    _nested_calls(v, found)
         found.extend(call.after)
         deps: list[_Node] = []
         if found:

@@ -159,7 +159,7 @@ class SkillCall(Generic[R]):
         ('double', (21,))
     """
 
-    __slots__ = ("skill", "args", "kwargs", "key", "options", "after", "_node")
+    __slots__ = ("skill", "args", "kwargs", "key", "options", "after", "_node", "_opaque")
 
     def __init__(
         self,
@@ -178,11 +178,15 @@ class SkillCall(Generic[R]):
         self.options: SkillOptions = options if options is not None else skill.options
         self.after = after
         self._node: Any = None  # the run engine's node for this call (see _run.py)
+        # True when the arguments are plain data, never inputs (StateGraph passes states).
+        self._opaque = False
 
     def _copy(self, **changes: Any) -> SkillCall[R]:
         fields: dict[str, Any] = {"key": self.key, "options": self.options, "after": self.after}
         fields.update(changes)
-        return SkillCall(self.skill, self.args, self.kwargs, **fields)
+        copy: SkillCall[R] = SkillCall(self.skill, self.args, self.kwargs, **fields)
+        copy._opaque = self._opaque
+        return copy
 
     def named(self, key: str) -> SkillCall[R]:
         """A copy of this call with another key (to tell apart calls of one skill)."""
