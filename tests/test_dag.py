@@ -314,3 +314,22 @@ def test_diamond_of_many_runs_every_node_once_in_dependency_order() -> None:
     starts = {r.value: r.started_at for r in results}
     assert all(starts[10 + i] >= max(ends[j] for j in range(5)) for i in range(5))
     assert starts[99] >= max(ends[10 + i] for i in range(5))
+
+
+def test_calls_deeper_than_one_container_level_are_data_not_inputs() -> None:
+    @skill
+    async def tool(x: int) -> int:
+        return x
+
+    @skill
+    async def node(state: dict[str, Any]) -> Any:
+        return state["calls"][0]
+
+    stored = tool(1)
+
+    async def main() -> Any:
+        return await run(node({"calls": [stored]})).collect()
+
+    results, _ = vrun(main)
+    assert len(results) == 1  # tool(1) did not run: it sits two levels down, as data
+    assert results[0].value is stored
