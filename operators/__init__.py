@@ -98,8 +98,8 @@ def merge_lazy(
     Examples:
         >>> import reactivex
         >>> from operators import merge_lazy
-        >>> merge_lazy((reactivex.of(i) for i in range(3)), 2).pipe(
-        ...     reactivex.operators.to_list()).run()
+        >>> sorted(merge_lazy((reactivex.of(i) for i in range(3)), 2).pipe(
+        ...     reactivex.operators.to_list()).run())
         [0, 1, 2]
 
     Args:
