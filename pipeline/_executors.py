@@ -70,11 +70,22 @@ def start_thread(
 ) -> asyncio.Future[Any]:
     # Carry the caller's contextvars into the thread, as asyncio.to_thread does.
     ctx = contextvars.copy_context()
-    return loop.run_in_executor(_threads(), functools.partial(ctx.run, fn, *args, **kwargs))
+    return loop.run_in_executor(_threads(), functools.partial(ctx.run, _call, fn, args, kwargs))
+
+
+def _call(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    try:
+        return fn(*args, **kwargs)
+    except StopIteration as exc:
+        # An asyncio future refuses StopIteration (set_exception raises TypeError inside
+        # the loop's callback, and the future never completes): turn it into the
+        # RuntimeError a coroutine would have raised (PEP 479).
+        name = getattr(fn, "__name__", "function")
+        raise RuntimeError(f"{name} raised StopIteration") from exc
 
 
 def _call_in_process(skill: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    return skill.fn(*args, **kwargs)
+    return _call(skill.fn, args, kwargs)
 
 
 def start_process(

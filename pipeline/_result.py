@@ -41,7 +41,11 @@ class ErrorInfo(BaseModel):
 
     @classmethod
     def of(cls, exc: BaseException) -> ErrorInfo:
-        return cls(type=type(exc).__name__, message=str(exc))
+        try:
+            message = str(exc)
+        except Exception:  # a broken __str__ must not lose the result (traceback's wording)
+            message = "<exception str() failed>"
+        return cls(type=type(exc).__name__, message=message)
 
 
 class SkillResult(BaseModel):

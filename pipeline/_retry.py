@@ -67,5 +67,9 @@ class Retry(BaseModel):
 
     def delay(self, failed_attempt: int, rand: Callable[[], float] = random.random) -> float:
         """Seconds to wait after try number ``failed_attempt`` (1-based) failed."""
-        base = min(self.backoff * self.multiplier ** (failed_attempt - 1), self.max_backoff)
+        try:
+            grown = self.backoff * self.multiplier ** (failed_attempt - 1)
+        except OverflowError:  # float ** overflows after ~1000 doublings: long capped
+            grown = self.max_backoff if self.backoff else 0.0
+        base = min(grown, self.max_backoff)
         return base + self.jitter * rand() if self.jitter else base

@@ -219,8 +219,13 @@ class _Runner(abc.DisposableBase):
             self._finish(Status.SUCCESS, future.result(), None)
         elif isinstance(exc, Exception):
             self._failed(exc)
+        elif isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise exc  # not a skill failure: out of the loop, as asyncio does with tasks
         else:
-            raise exc  # KeyboardInterrupt, SystemExit: not a skill failure
+            # Another BaseException is not a skill failure either, but raised here it
+            # would only be logged by the loop: it ends the run and reaches the consumer.
+            self.done = True
+            self.observer.on_error(exc)  # type: ignore[arg-type]
 
     def _on_timeout(self) -> None:
         self.timer = None
@@ -235,12 +240,19 @@ class _Runner(abc.DisposableBase):
     def _failed(self, exc: Exception) -> None:
         node = self.node
         retry = node.call.options.retry
-        if (
-            retry is not None
-            and self.attempts < retry.attempts
-            and not node.owner.expired
-            and retry.matches(exc)
-        ):
+        try:
+            again = (
+                retry is not None
+                and self.attempts < retry.attempts
+                and not node.owner.expired
+                and retry.matches(exc)
+            )
+        except Exception as predicate_exc:  # the user's Retry(on=...) failed: end the run
+            self.done = True
+            self.observer.on_error(predicate_exc)
+            return
+        if again:
+            assert retry is not None
             self.timer = node.owner.loop.call_later(retry.delay(self.attempts), self._attempt)
             return
         status = Status.TIMEOUT if isinstance(exc, (SkillTimeout, DeadlineExceeded)) else Status.ERROR
@@ -876,8 +888,9 @@ def run(
     included); calls are taken from the source only when a slot frees. A call whose
     arguments include other calls waits for them and gets their values. Errors: a skill's
     exception becomes its result (``status="error"``), never the consumer's; only an
-    exception from the source itself or from a user's fallback ends the stream with that
-    exception. ``timeout`` is a deadline: at it, calls in flight end ``timeout``, calls
+    exception from the source itself, from a user's fallback or ``Retry(on=...)``
+    predicate, or a skill's ``BaseException`` that is not an ``Exception``, ends the
+    stream with that exception. ``timeout`` is a deadline: at it, calls in flight end ``timeout``, calls
     not started end ``skipped``, and the stream completes.
 
     Examples:
