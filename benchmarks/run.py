@@ -539,6 +539,13 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
+def _loadavg() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
+
+
 def machine() -> dict[str, Any]:
     cpu = platform.processor() or "?"
     try:
@@ -600,7 +607,9 @@ Latest `--size {m['size']}` run ({m['reps']} repetition(s) per figure, medians; 
 reversed on every other repetition), {m['date']}, {m['duration_s']:.0f} s in all.
 
 **Machine:** {mach['cpu']}, {mach['cores']} cores, {mach['memory']} RAM; {mach['python']};
-{mach['platform']}.
+{mach['platform']}. 1-minute load average {m['loadavg_1m']['before']} before the run,
+{m['loadavg_1m']['after']} after (a shared machine: absolute µs move with the load, the
+ratios measured side by side much less).
 **Packages:** {pk}.
 
 {table}
@@ -610,6 +619,29 @@ Targets are the issue's (throughput's is derived from the overhead target); they
 never asserted. "vs asyncio (same features)" is the row's figure divided by the hand-written
 asyncio's.
 
+## How each figure is taken
+
+1. **Overhead**: wall time of building the calls, running them and consuming every result,
+   divided by the number of calls (LangGraph runs 2,000: it is ~10× slower per call).
+   skillstream's target also asks it to beat every library peer (aiostream, reactivex,
+   LangGraph); `asyncio.gather` is the featureless floor (no cap, timeout or isolation).
+2. **Latency efficiency**: wall time / the greedy list-scheduling makespan computed
+   analytically (each job, in submission order, to the earliest-free of `cap` machines).
+   `asyncio.gather` has no cap, so its ideal is the longest job.
+3. **Time to first result**: arrival of the first result, measured from the start of the
+   run, minus the fastest skill's duration. The fastest skill is not submitted first.
+4. **DAG**: makespan / critical path of a seeded random layered DAG (durations and edges
+   in `latest.json`). `asyncio.gather` runs it level by level.
+5. **Memory in flight**: `tracemalloc` bytes allocated between before the run and the moment
+   the last of N calls has started (all awaiting one `Event`), divided by N. The consumer
+   keeps no results. aiostream and LangGraph are measured at 2,000 in flight (aiostream's
+   `task_limit` bookkeeping is quadratic in tasks in flight: 10,000 take minutes).
+   **Peak RSS**: each size in a fresh subprocess (`python -m benchmarks._rss_child`), the
+   calls from a generator at cap 100, peak RSS read from `VmHWM` in `/proc/self/status`
+   (`ru_maxrss` is also recorded, but on Linux it carries the parent's high-water mark
+   across fork + exec, which would hide the growth). One repetition at 10^6.
+6. **Throughput**: as overhead, with 100,000 calls in one run.
+
 ## The implementations
 
 {notes}
@@ -618,7 +650,7 @@ asyncio's.
 
 ```
 python -m venv .venv && . .venv/bin/activate
-pip install -e '.[bench]'
+pip install -e '.[bench]'                             # langgraph, aiohttp
 python -m benchmarks --size full --write-results-md   # about {max(1, round(m['duration_s'] / 60))} min here
 python -m benchmarks --size small                      # seconds: the smoke test's run
 ```
@@ -657,6 +689,7 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"unknown workloads {sorted(unknown)}; known: {WORKLOAD_KEYS}")
 
     t_start = time.perf_counter()
+    load_before = _loadavg()
     log(f"skillstream benchmarks: --size {sz.name}, {reps} repetition(s)")
     for p in peers:
         if p.missing():
@@ -675,6 +708,7 @@ def main(argv: list[str] | None = None) -> int:
         "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "duration_s": round(time.perf_counter() - t_start, 1),
         "workload_s": elapsed,
+        "loadavg_1m": {"before": load_before, "after": _loadavg()},
         "command": "python -m benchmarks " + " ".join(argv if argv is not None else sys.argv[1:]),
     }
     table = render(report, peers, sz)
