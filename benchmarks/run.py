@@ -539,6 +539,19 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
+def _git_rev() -> str | None:
+    """The commit the figures were taken at, with ``+dirty`` when pipeline/ or operators/
+    have uncommitted changes."""
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "pipeline", "operators"],
+                               cwd=ROOT, capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return (rev + ("+dirty" if dirty.strip() else "")) or None
+
+
 def _loadavg() -> float | None:
     try:
         return round(os.getloadavg()[0], 2)
@@ -604,7 +617,8 @@ def results_md(report: dict[str, Any], table: str, peers: list[Peer]) -> str:
     return f"""# skillstream benchmarks — results
 
 Latest `--size {m['size']}` run ({m['reps']} repetition(s) per figure, medians; peers' order
-reversed on every other repetition), {m['date']}, {m['duration_s']:.0f} s in all.
+reversed on every other repetition), {m['date']}, {m['duration_s']:.0f} s in all, at commit
+`{m['commit']}`.
 
 **Machine:** {mach['cpu']}, {mach['cores']} cores, {mach['memory']} RAM; {mach['python']};
 {mach['platform']}. 1-minute load average {m['loadavg_1m']['before']} before the run,
@@ -704,7 +718,7 @@ def main(argv: list[str] | None = None) -> int:
         elapsed[wkey] = round(time.perf_counter() - t_w, 1)
         log(f"{wkey}: {elapsed[wkey]:.0f} s")
     report["meta"] = {
-        "size": sz.name, "reps": reps, "machine": machine(),
+        "size": sz.name, "reps": reps, "machine": machine(), "commit": _git_rev(),
         "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "duration_s": round(time.perf_counter() - t_start, 1),
         "workload_s": elapsed,
