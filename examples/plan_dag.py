@@ -129,7 +129,8 @@ def critical_path(deps: dict[str, list[str]], duration: dict[str, float]) -> tup
         finish[node] = (finish[before] if before else 0.0) + duration[node]
         via[node] = before
     end = max(finish, key=lambda n: finish[n])
-    chain, node_or_none = [], end
+    chain: list[str] = []
+    node_or_none: str | None = end
     while node_or_none is not None:
         chain.append(node_or_none)
         node_or_none = via[node_or_none]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import functools
 import inspect
 import pickle
-from collections.abc import Callable, Generator
-from typing import Any, Generic, Literal, ParamSpec, TypeVar, overload
+from collections.abc import AsyncIterator, Callable, Coroutine, Generator
+from typing import Any, Generic, Literal, ParamSpec, Protocol, TypeVar, overload
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -239,6 +239,23 @@ class SkillCall(Generic[R]):
         return f"{self.skill.options.name}({', '.join(parts)}){named}"
 
 
+class SkillDecorator(Protocol):
+    """What ``skill(...)`` with options returns: apply it to a function."""
+
+    @overload
+    def __call__(self, fn: Callable[P, Coroutine[Any, Any, R]], /) -> Skill[P, R]: ...
+    @overload
+    def __call__(self, fn: Callable[P, AsyncIterator[R]], /) -> Skill[P, list[R]]: ...
+    @overload
+    def __call__(self, fn: Callable[P, R], /) -> Skill[P, R]: ...
+
+
+# An async function's calls are awaited for its result, and an async generator's for the
+# list of its items: the overloads say so, so that `await fetch(...)` types as the value.
+@overload
+def skill(fn: Callable[P, Coroutine[Any, Any, R]], /) -> Skill[P, R]: ...
+@overload
+def skill(fn: Callable[P, AsyncIterator[R]], /) -> Skill[P, list[R]]: ...
 @overload
 def skill(fn: Callable[P, R], /) -> Skill[P, R]: ...
 @overload
@@ -251,9 +268,9 @@ def skill(
     retry: Retry | None = None,
     fallback: Any = NO_FALLBACK,
     executor: Executor = "auto",
-) -> Callable[[Callable[P, R]], Skill[P, R]]: ...
+) -> SkillDecorator: ...
 def skill(
-    fn: Callable[P, R] | None = None,
+    fn: Callable[P, Any] | None = None,
     /,
     *,
     name: str | None = None,
@@ -261,7 +278,7 @@ def skill(
     retry: Retry | None = None,
     fallback: Any = NO_FALLBACK,
     executor: Executor = "auto",
-) -> Skill[P, R] | Callable[[Callable[P, R]], Skill[P, R]]:
+) -> Skill[P, Any] | SkillDecorator:
     """Make a function a skill: calling it then returns a lazy :class:`SkillCall`.
 
     Async functions run on the event loop, sync ones in a thread pool, and with
@@ -289,7 +306,7 @@ def skill(
         TypeError: if ``executor="process"`` is given an async function.
     """
 
-    def decorate(f: Callable[P, R]) -> Skill[P, R]:
+    def decorate(f: Callable[P, Any]) -> Skill[P, Any]:
         options = SkillOptions(
             name=name if name is not None else getattr(f, "__name__", "skill"),
             timeout=timeout,
@@ -309,4 +326,4 @@ def skill(
         fallback=fallback,
         executor=executor,
     )
-    return decorate
+    return decorate  # type: ignore[return-value]  # one function serves every overload of SkillDecorator
