@@ -21,6 +21,10 @@ object, never by a generator frame, and leaving a stream early disposes the run:
 in-flight attempts are cancelled and awaited (or, after a bare ``break``, held until they
 end). The run's ``timeout`` is a deadline: in-flight calls end as ``timeout``, calls not
 started end as ``skipped``, and the stream completes with everything that finished before.
+
+A skill that catches its cancellation and keeps running cannot hold the stream: closing
+waits for cancelled tasks at most ``CANCEL_GRACE`` seconds, then logs a warning (logger
+``skillstream``) naming them and leaves them running, still referenced until they end.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import logging
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 from typing import Any, TypeVar
@@ -51,6 +56,12 @@ A = TypeVar("A")
 # Node states.
 _WAITING, _READY, _STARTED, _DONE, _SKIPPED = range(5)
 
+CANCEL_GRACE = 1.0
+"""Seconds closing a run waits for its cancelled tasks to end. A task still running after
+that swallowed its cancellation; the run stops waiting for it (and logs a warning)."""
+
+_log = logging.getLogger("skillstream")
+
 
 # Futures the run gave up on (timed out, or cancelled by a dropped stream) stay referenced
 # until they end: the loop holds tasks weakly, and a pending task that is garbage
@@ -64,15 +75,16 @@ def _reap(future: asyncio.Future[Any]) -> None:
         future.exception()  # retrieved, so a late failure is not logged as never retrieved
 
 
-def _abandon(future: asyncio.Future[Any], owner: set[asyncio.Future[Any]]) -> None:
-    """Cancel ``future`` and keep it referenced (globally and by its run) until it ends."""
+def _abandon(future: asyncio.Future[Any], owner: dict[asyncio.Future[Any], str], label: str) -> None:
+    """Cancel ``future`` and keep it referenced (globally, and by its run with a ``label``
+    for the warning about calls that ignore their cancellation) until it ends."""
     if not future.done():
         future.cancel()
     if not future.done():
         _ABANDONED.add(future)
-        owner.add(future)
+        owner[future] = label
         future.add_done_callback(_reap)
-        future.add_done_callback(owner.discard)
+        future.add_done_callback(lambda f: owner.pop(f, None))
     elif not future.cancelled():
         future.exception()
 
@@ -231,7 +243,7 @@ class _Runner(abc.DisposableBase):
         self.timer = None
         future, self.future = self.future, None
         if future is not None:
-            _abandon(future, self.node.owner.abandoned)
+            _abandon(future, self.node.owner.abandoned, repr(self.node.call))
         timeout = self.node.call.options.timeout
         self._failed(
             SkillTimeout(f"attempt {self.attempts} exceeded the timeout of {timeout:g} s")
@@ -307,7 +319,7 @@ class _Runner(abc.DisposableBase):
             self.timer = None
         future, self.future = self.future, None
         if future is not None:
-            _abandon(future, self.node.owner.abandoned)
+            _abandon(future, self.node.owner.abandoned, repr(self.node.call))
 
     def dispose(self) -> None:
         if not self.done:
@@ -367,7 +379,9 @@ class _Run(abc.ObserverBase[SkillResult]):
         self.pump: asyncio.Task[None] | None = None
         self.pump_wakeup: asyncio.Future[None] | None = None
         self.deadline: asyncio.TimerHandle | None = None
-        self.abandoned: set[asyncio.Future[Any]] = set()
+        self.abandoned: dict[asyncio.Future[Any], str] = {}  # cancelled, not yet ended
+        self.quiet_by: float | None = None  # when closing stops waiting for them
+        self.warned = False
         # Backpressure for async iteration: with this many results waiting to be consumed,
         # no new call starts, so a slow consumer keeps memory O(max_concurrency) too.
         self.buffer: ObserverChannel[SkillResult] | None = None
@@ -400,17 +414,36 @@ class _Run(abc.ObserverBase[SkillResult]):
             self.deadline.cancel()
         self.merge.dispose()
         if self.pump is not None and not self.pump.done():
-            _abandon(self.pump, self.abandoned)
+            _abandon(self.pump, self.abandoned, "the source")
 
     async def wait_quiet(self) -> None:
-        """Wait until no task this run started is still running."""
+        """Wait until no task this run started is still running, or until
+        ``CANCEL_GRACE`` seconds after the first call, whichever comes first."""
+        loop = self.loop
+        if self.quiet_by is None:
+            self.quiet_by = loop.time() + CANCEL_GRACE
         while True:
             pending = [f for f in self.abandoned if not f.done()]
-            if self.pump is not None and not self.pump.done():
+            if self.pump is not None and not self.pump.done() and self.pump not in self.abandoned:
                 pending.append(self.pump)
             if not pending:
                 return
-            await asyncio.wait(pending)
+            left = self.quiet_by - loop.time()
+            if left <= 0:
+                if not self.warned:
+                    self.warned = True
+                    _log.warning(
+                        "%d call%s ignored %s cancellation for %g s; the run no longer waits "
+                        "for %s: %s",
+                        len(pending),
+                        "" if len(pending) == 1 else "s",
+                        "its" if len(pending) == 1 else "their",
+                        CANCEL_GRACE,
+                        "it" if len(pending) == 1 else "them",
+                        ", ".join(sorted(self.abandoned.get(f, "the source") for f in pending)),
+                    )
+                return
+            await asyncio.wait(pending, timeout=left)
 
     # -- downstream: the merge emits into the run ------------------------------------------
 
@@ -664,7 +697,7 @@ class _Run(abc.ObserverBase[SkillResult]):
             if isinstance(runner, _Runner):
                 runner.expire(exc)
         if self.pump is not None and not self.pump.done():
-            _abandon(self.pump, self.abandoned)
+            _abandon(self.pump, self.abandoned, "the source")
         # A sized source is already in memory: its calls not taken yet are reported too.
         if self.spec.sized and self.iterator is not None:
             for item in self.iterator:
