@@ -13,13 +13,14 @@ import contextvars
 import functools
 import multiprocessing
 import os
+import pickle
 import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-__all__ = ["start_process", "start_thread"]
+__all__ = ["RemoteError", "start_process", "start_thread"]
 
 # Threads are made on demand up to this many. A sync skill that blocks past its timeout
 # keeps its thread busy until it returns: a roomy pool keeps such strays from starving
@@ -84,8 +85,37 @@ def _call(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any])
         raise RuntimeError(f"{name} raised StopIteration") from exc
 
 
+class RemoteError(Exception):
+    """Stands in a process skill's exception that cannot be pickled back to the parent.
+
+    Such an exception (one whose ``__init__`` takes other arguments than its ``args``,
+    or that holds a lock or a socket) would fail to unpickle in the pool's result thread,
+    which breaks the whole pool: every sibling call would fail with BrokenProcessPool.
+    ``ErrorInfo`` reports the original type name and message.
+    """
+
+    def __init__(self, remote_type: str, message: str) -> None:
+        super().__init__(remote_type, message)
+        self.remote_type = remote_type
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
 def _call_in_process(skill: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    return _call(skill.fn, args, kwargs)
+    try:
+        return _call(skill.fn, args, kwargs)
+    except Exception as exc:
+        try:
+            pickle.loads(pickle.dumps(exc))
+        except Exception:
+            try:
+                message = str(exc)
+            except Exception:
+                message = "<exception str() failed>"
+            raise RemoteError(type(exc).__name__, message) from None
+        raise
 
 
 def start_process(

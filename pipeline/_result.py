@@ -45,7 +45,9 @@ class ErrorInfo(BaseModel):
             message = str(exc)
         except Exception:  # a broken __str__ must not lose the result (traceback's wording)
             message = "<exception str() failed>"
-        return cls(type=type(exc).__name__, message=message)
+        # A process skill's exception that could not travel back keeps its own type name.
+        name = getattr(exc, "remote_type", None) or type(exc).__name__
+        return cls(type=name, message=message)
 
 
 class SkillResult(BaseModel):
