@@ -415,6 +415,15 @@ class _Run(abc.ObserverBase[SkillResult]):
         self.merge.dispose()
         if self.pump is not None and not self.pump.done():
             _abandon(self.pump, self.abandoned, "the source")
+        self._close_source()
+
+    def _close_source(self) -> None:
+        """Close a generator source the run will not read again, so that its ``finally``
+        runs now (an async source is closed by the pump)."""
+        iterator, self.iterator = self.iterator, None
+        if inspect.isgenerator(iterator):
+            with contextlib.suppress(Exception):
+                iterator.close()
 
     async def wait_quiet(self) -> None:
         """Wait until no task this run started is still running, or until
@@ -458,6 +467,7 @@ class _Run(abc.ObserverBase[SkillResult]):
         self.closed = True
         if self.deadline is not None:
             self.deadline.cancel()
+        self._close_source()  # left unread at the deadline
         self.observer.on_completed()
 
     # -- upstream: feeding the merge -------------------------------------------------------
