@@ -419,3 +419,69 @@ def test_many_runs_cancelled_at_staggered_times_share_nothing() -> None:
         else:
             assert sorted(outcome) == [(k, i) for i in range(6)]
     assert probe.active == 0
+
+
+# -- the source is closed when the run stops reading it (T14) ----------------------------
+
+
+@pytest.mark.parametrize("how", ["async-with", "aclose", "deadline", "error"])
+def test_a_generator_source_is_closed_when_the_run_stops_reading_it(how: str) -> None:
+    # Before the fix only the garbage collector closed it: its `finally` (closing a
+    # file, a cursor) waited for the stream object to be dropped, an async source's
+    # did not. A million calls, of which the run must read about 25.
+    probe = Probe()
+    work = probe.make()
+    taken = 0
+    closed_at: list[float] = []
+
+    def calls() -> Any:
+        nonlocal taken
+        try:
+            for i in range(1_000_000):
+                taken += 1
+                yield work(i, 1 if i != 22 else 100)
+        finally:
+            closed_at.append(asyncio.get_running_loop().time())
+
+    def bad_fallback(exc: BaseException) -> Any:
+        raise LookupError("fallback bug")
+
+    async def main() -> float:
+        loop = asyncio.get_running_loop()
+        if how == "deadline":
+            results = await run(calls(), max_concurrency=5, timeout=4.5).collect()
+            assert len(results) == taken
+        elif how == "error":
+            source = (c.with_options(fallback=bad_fallback, timeout=50) if i == 22 else c for i, c in enumerate(calls()))
+            with pytest.raises(LookupError, match=r"^fallback bug$"):
+                await run(source, max_concurrency=5).collect()
+        else:
+            stream = run(calls(), max_concurrency=5)
+            got = 0
+            if how == "async-with":
+                async with stream:
+                    async for _ in stream:
+                        got += 1
+                        if got == 20:
+                            break
+                    assert closed_at == []  # still open inside the block
+            else:
+                async for _ in stream:
+                    got += 1
+                    if got == 20:
+                        break
+                await stream.aclose()
+            assert got == 20
+        assert closed_at == [loop.time()]  # closed by then, once
+        return loop.time()
+
+    ended, _ = vrun(main)
+    # error: call 22 starts at t=4 (calls take 1 s, five at a time) and times out at 54.
+    expected_end = {"async-with": 4.0, "aclose": 4.0, "deadline": 4.5, "error": 54.0}[how]
+    assert ended == expected_end
+    # At most cap in flight plus cap results waiting plus the one being taken, per the
+    # laziness contract, beyond what was consumed.
+    if how == "error":
+        assert taken <= 4 * 54 + 2 * 5 + 1  # four 1 s slots for 54 s, then the rest
+    else:
+        assert taken <= 25 + 5 + 1
