@@ -485,3 +485,51 @@ def test_a_generator_source_is_closed_when_the_run_stops_reading_it(how: str) ->
         assert taken <= 4 * 54 + 2 * 5 + 1  # four 1 s slots for 54 s, then the rest
     else:
         assert taken <= 25 + 5 + 1
+
+
+@pytest.mark.parametrize("how", ["break", "async-with", "deadline", "timeout"])
+def test_a_skill_whose_cleanup_raises_when_cancelled_disturbs_nobody(how: str) -> None:
+    # T2: the failure happens in a task the run already gave up on. It must not reach
+    # the consumer, nor cancel an unrelated task, nor be logged as "never retrieved".
+    cleanups: list[str] = []
+
+    @skill
+    async def messy(seconds: float) -> str:
+        try:
+            await asyncio.sleep(seconds)
+        except asyncio.CancelledError:
+            cleanups.append("cancelled")
+            raise RuntimeError("cleanup failed") from None
+        return "done"
+
+    async def bystander() -> str:
+        await asyncio.sleep(30)
+        return "untouched"
+
+    async def main() -> list[Any]:
+        other = asyncio.ensure_future(bystander())
+        calls = [messy(1), messy(10)]
+        values: list[Any] = []
+        if how == "break":
+            async for r in run(calls):
+                values.append(r.value)
+                break
+            await asyncio.sleep(0)
+        elif how == "async-with":
+            async with run(calls) as stream:
+                async for r in stream:
+                    values.append(r.value)
+                    break
+        elif how == "deadline":
+            values = [(r.status.value, r.value) for r in await run(calls, timeout=2).collect()]
+        else:
+            values = [(r.status.value, r.value) for r in await run([c.with_options(timeout=2) for c in calls]).collect()]
+        assert await other == "untouched"
+        return values
+
+    values, _ = vrun(main)
+    assert cleanups == ["cancelled"]
+    if how in ("break", "async-with"):
+        assert values == ["done"]
+    else:
+        assert values == [("success", "done"), ("timeout", None)]

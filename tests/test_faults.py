@@ -226,6 +226,10 @@ async def test_stuck_threads_are_abandoned_and_later_runs_still_get_threads(loop
         time.sleep(0.05)
         return i
 
+    # Debug mode makes the loop refuse non-thread-safe calls from worker threads
+    # (REACTIVEX-NOTES 1): every completion must hop onto the loop properly.
+    loop = asyncio.get_running_loop()
+    loop.set_debug(True)
     # The pool is shared with earlier tests and never shrinks: start from what exists.
     before = skillstream_threads()
     for round_ in range(3):
@@ -243,6 +247,7 @@ async def test_stuck_threads_are_abandoned_and_later_runs_still_get_threads(loop
         # 100 threads finds the previous round's idle ones instead of adding 100 more.
         assert skillstream_threads() <= max(before, 100) <= executors.THREAD_POOL_SIZE
         await wait_until(lambda: len(finished) == 40 * (round_ + 1), within=5)
+    loop.set_debug(False)
 
 
 # -- processes --------------------------------------------------------------------------------
