@@ -74,6 +74,7 @@ class Plan:
 
     ident: int
     deps: list[int]
+    order_only: list[int]  # deps given with after_calls(): waited for, value not passed
     attempts: list[Attempt]
     timeout: float | None
     retry: Retry | None
@@ -103,6 +104,7 @@ def plans(draw: st.DrawFn, ident: int, dag: bool) -> Plan:
     deps: list[int] = []
     if dag and ident > 0:
         deps = sorted(draw(st.sets(st.integers(0, ident - 1), max_size=3)))
+    order_only = [d for d in deps if draw(st.integers(0, 3)) == 0]
     retry_attempts = draw(st.sampled_from([1, 1, 2, 3]))
     retry = None
     retry_on = "any"
@@ -128,6 +130,7 @@ def plans(draw: st.DrawFn, ident: int, dag: bool) -> Plan:
     return Plan(
         ident=ident,
         deps=deps,
+        order_only=order_only if dag and ident > 0 else [],
         attempts=attempts,
         timeout=timeout,
         retry=retry,
@@ -146,7 +149,7 @@ def scenarios(draw: st.DrawFn, dag: bool | None = None, max_calls: int = 25) -> 
     deadline = None
     if draw(st.booleans()):
         deadline = draw(st.integers(0, 40)) / 4 + 1 / 64
-    shapes = ["list", "generator", "async-generator"]
+    shapes = ["list", "duplicates", "generator", "async-generator"]
     if dag:
         # Only the sinks: the run finds every other node through the arguments.
         shapes.append("sinks")
@@ -203,7 +206,9 @@ def _fallback_for(plan: Plan) -> Any:
 def build_calls(scenario: Scenario, rec: Recorder) -> list[SkillCall[Any]]:
     calls: list[SkillCall[Any]] = []
     for plan in scenario.plans:
-        call = step(plan, rec, *(calls[d] for d in plan.deps))
+        call = step(plan, rec, *(calls[d] for d in plan.deps if d not in plan.order_only))
+        if plan.order_only:
+            call = call.after_calls(*(calls[d] for d in plan.order_only))
         calls.append(
             call.named(f"n{plan.ident}").with_options(
                 timeout=plan.timeout, retry=plan.retry, fallback=_fallback_for(plan)
@@ -215,6 +220,9 @@ def build_calls(scenario: Scenario, rec: Recorder) -> list[SkillCall[Any]]:
 def source_of(scenario: Scenario, calls: list[SkillCall[Any]], rec: Recorder) -> Any:
     if scenario.shape == "list":
         return calls
+    if scenario.shape == "duplicates":
+        # Every call object twice: each runs once, with one result.
+        return calls + calls[::-1]
     if scenario.shape == "sinks":
         used = {d for p in scenario.plans for d in p.deps}
         return [c for p, c in zip(scenario.plans, calls) if p.ident not in used]
@@ -425,7 +433,7 @@ def check_against_oracle(scenario: Scenario, results: list[SkillResult], complet
         # It started: its dependencies all had values, which were passed in.
         assert all(d in by_ident for d in plan.deps), f"n{ident} arrived before a dependency"
         assert not failed_deps, f"n{ident} started though {failed_deps} ended without a value"
-        inputs = [by_ident[d].value for d in plan.deps]
+        inputs = [by_ident[d].value for d in plan.deps if d not in plan.order_only]
         assert r.started_at is not None
         exp = replay(plan, r.started_at, deadline, inputs)
         got = (r.status, r.finished_at, r.attempts, r.error.type if r.error else None,
@@ -470,7 +478,7 @@ def check_attempt_starts(scenario: Scenario, by_ident: dict[int, SkillResult], r
             assert ident not in rec.attempt_starts
             continue
         plan = scenario.plans[ident]
-        exp = replay(plan, r.started_at, scenario.deadline, [by_ident[d].value for d in plan.deps])
+        exp = replay(plan, r.started_at, scenario.deadline, [by_ident[d].value for d in plan.deps if d not in plan.order_only])
         assert rec.attempt_starts[ident] == exp.attempt_starts, f"n{ident}"
 
 
