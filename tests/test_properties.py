@@ -272,6 +272,7 @@ def replay(plan: Plan, started_at: float, deadline: float | None, inputs: list[A
     for k in range(1, allowed + 1):
         starts.append(t)
         attempt = plan.attempts[k - 1]
+        kind: str | None  # the exception the attempt ends with; None: a value
         if plan.timeout is not None and attempt.duration > plan.timeout:
             end, kind = t + plan.timeout, "SkillTimeout"
         else:
@@ -356,14 +357,24 @@ async def consume(scenario: Scenario, mode: str, rec: Recorder) -> Observed:
 # -- checks -------------------------------------------------------------------------------
 
 
+def finish(r: SkillResult) -> float:
+    assert r.finished_at is not None, r  # every result the run emits has finished
+    return r.finished_at
+
+
+def spans(results: Any) -> list[tuple[float, float]]:
+    """Each started call's slot: from its first start to its result."""
+    return [(r.started_at, finish(r)) for r in results if r.started_at is not None]
+
+
 def check_cap(results: list[SkillResult], cap: int | None, rec: Recorder) -> None:
     """No instant has more calls holding a slot (first start to result, backoff waits
     included) than the cap; nor more attempts running in the skill itself."""
     if cap is None:
         return
-    intervals = [(r.started_at, r.finished_at) for r in results if r.started_at is not None]
+    intervals = spans(results)
     for t, _ in intervals:
-        holding = sum(1 for s, f in intervals if s <= t < f)  # type: ignore[operator]
+        holding = sum(1 for s, f in intervals if s <= t < f)
         assert holding <= cap, f"{holding} calls in flight at t={t}, cap {cap}"
     assert rec.peak_live <= cap
 
@@ -374,21 +385,19 @@ def check_start_when_ready(
     """A call never starts before its dependencies have finished, and starts the moment
     the last one finishes unless every slot is busy from then until it starts."""
     cap = scenario.cap
-    intervals = [
-        (r.started_at, r.finished_at) for r in by_ident.values() if r.started_at is not None
-    ]
-    events = sorted({t for iv in intervals for t in iv})  # type: ignore[misc]
+    intervals = spans(by_ident.values())
+    events = sorted({t for iv in intervals for t in iv})
     for plan in scenario.plans:
         r = by_ident.get(plan.ident)
         if r is None or r.started_at is None:
             continue
-        ready = max([by_ident[d].finished_at for d in plan.deps] + [taken_at.get(plan.ident, 0.0)])  # type: ignore[type-var]
+        ready = max([finish(by_ident[d]) for d in plan.deps] + [taken_at.get(plan.ident, 0.0)])
         assert r.started_at >= ready, f"n{plan.ident} started at {r.started_at} before ready at {ready}"
         if r.started_at == ready:
             continue
         assert cap is not None, f"n{plan.ident} ready at {ready} but started at {r.started_at} with no cap"
         for t in [ready] + [e for e in events if ready < e < r.started_at]:
-            holding = sum(1 for s, f in intervals if s <= t < f)  # type: ignore[operator]
+            holding = sum(1 for s, f in intervals if s <= t < f)
             assert holding == cap, (
                 f"n{plan.ident} ready at {ready}, started at {r.started_at}, "
                 f"but only {holding} of {cap} slots were busy at t={t}"
@@ -502,8 +511,8 @@ def test_random_runs_match_the_oracle_and_keep_every_invariant(scenario: Scenari
     else:
         results = [r for _, r in observed.arrivals]
         # Completion order, each result delivered at the very instant its call finished.
-        finish = [r.finished_at for r in results]
-        assert finish == sorted(finish)  # type: ignore[type-var]
+        finished = [finish(r) for r in results]
+        assert finished == sorted(finished)
         assert all(at == r.finished_at for at, r in observed.arrivals)
     by_ident = check_against_oracle(scenario, results, complete=True)
     check_indices(scenario, by_ident)
@@ -512,7 +521,7 @@ def test_random_runs_match_the_oracle_and_keep_every_invariant(scenario: Scenari
     check_start_when_ready(scenario, by_ident, taken_at)
     check_attempt_starts(scenario, by_ident, rec)
     # The stream completes the moment its last result exists: nothing waits on anything.
-    last = max([r.finished_at for r in results], default=0.0)  # type: ignore[type-var]
+    last = max([finish(r) for r in results], default=0.0)
     assert observed.ended_at == last, f"stream ended at {observed.ended_at}, last result at {last}"
     if scenario.deadline is not None:
         assert observed.ended_at <= scenario.deadline
@@ -546,11 +555,11 @@ def test_random_dags_start_when_ready_and_skip_dependents_of_failures(scenario: 
         failed = [by_ident[d] for d in plan.deps if d in by_ident and not by_ident[d].has_value]
         if failed:
             assert r.status is Status.SKIPPED, f"n{plan.ident} depends on a failure but ended {r.status}"
-            first_failure = min(f.finished_at for f in failed)  # type: ignore[type-var]
+            first_failure = min(finish(f) for f in failed)
             if plan.ident in taken_at:
                 assert r.finished_at == max(first_failure, taken_at[plan.ident])
             else:
-                assert r.finished_at >= first_failure  # type: ignore[operator]
+                assert finish(r) >= first_failure
 
 
 @PROPERTY_SETTINGS
@@ -614,8 +623,8 @@ def test_leaving_early_at_any_point_leaves_nothing_behind(
     arrivals, _ = vrun(main)
     results = [r for _, r in arrivals]
     check_against_oracle(scenario, results, complete=False)
-    finish = [r.finished_at for r in results]
-    assert finish == sorted(finish)  # type: ignore[type-var]
+    finished = [finish(r) for r in results]
+    assert finished == sorted(finished)
     assert all(at == r.finished_at for at, r in arrivals)
     check_cap(results, scenario.cap, rec)
 
