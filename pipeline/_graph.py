@@ -57,7 +57,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from ._errors import DeadlineExceeded, DependencyFailed, SkillError
 from ._result import ErrorInfo, Results, SkillResult, Status
 from ._retry import Retry
-from ._run import run
+from ._run import check_run_options, run
 from ._skill import _UNSET, Executor, Skill, SkillCall, SkillOptions
 
 __all__ = [
@@ -562,7 +562,7 @@ class StateGraph(Generic[S]):
                 reached from START.
             ValueError, TypeError: if ``max_concurrency`` or ``timeout`` is invalid.
         """
-        _check_run_options(max_concurrency, timeout)
+        check_run_options(max_concurrency, timeout)
         nodes = self._nodes
         for source, targets in self._edges.items():
             for target in targets:
@@ -632,21 +632,6 @@ class StateGraph(Generic[S]):
 
 def _edge_text(start: Any, end: str) -> str:
     return f"{start!r} -> {end!r}"
-
-
-def _check_run_options(max_concurrency: Any, timeout: Any) -> None:
-    # The same rules run() applies, checked here so a bad value fails at compile().
-    if max_concurrency is not None and (
-        isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int)
-    ):
-        raise TypeError(f"max_concurrency must be an int or None, got {max_concurrency!r}")
-    if max_concurrency is not None and max_concurrency < 1:
-        raise ValueError(f"max_concurrency must be >= 1 or None, got {max_concurrency}")
-    if timeout is not None:
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-            raise TypeError(f"timeout must be a number of seconds or None, got {timeout!r}")
-        if not timeout > 0:
-            raise ValueError(f"timeout must be > 0 seconds, got {timeout}")
 
 
 def _literal_targets(router: Callable[..., Any]) -> tuple[str, ...] | None:

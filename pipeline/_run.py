@@ -75,7 +75,7 @@ def _reap(future: asyncio.Future[Any]) -> None:
         future.exception()  # retrieved, so a late failure is not logged as never retrieved
 
 
-def _abandon(future: asyncio.Future[Any], owner: dict[asyncio.Future[Any], str], label: str) -> None:
+def _abandon(future: asyncio.Future[Any], owner: dict[asyncio.Future[Any], object], label: object) -> None:
     """Cancel ``future`` and keep it referenced (globally, and by its run with a ``label``
     for the warning about calls that ignore their cancellation) until it ends."""
     if not future.done():
@@ -243,7 +243,7 @@ class _Runner(abc.DisposableBase):
         self.timer = None
         future, self.future = self.future, None
         if future is not None:
-            _abandon(future, self.node.owner.abandoned, repr(self.node.call))
+            _abandon(future, self.node.owner.abandoned, self.node.call)
         timeout = self.node.call.options.timeout
         self._failed(
             SkillTimeout(f"attempt {self.attempts} exceeded the timeout of {timeout:g} s")
@@ -319,7 +319,7 @@ class _Runner(abc.DisposableBase):
             self.timer = None
         future, self.future = self.future, None
         if future is not None:
-            _abandon(future, self.node.owner.abandoned, repr(self.node.call))
+            _abandon(future, self.node.owner.abandoned, self.node.call)
 
     def dispose(self) -> None:
         if not self.done:
@@ -379,7 +379,9 @@ class _Run(abc.ObserverBase[SkillResult]):
         self.pump: asyncio.Task[None] | None = None
         self.pump_wakeup: asyncio.Future[None] | None = None
         self.deadline: asyncio.TimerHandle | None = None
-        self.abandoned: dict[asyncio.Future[Any], str] = {}  # cancelled, not yet ended
+        # Cancelled, not yet ended -> what they ran (a call, or "the source"); the call's
+        # repr is taken only for the warning, as its arguments may be large.
+        self.abandoned: dict[asyncio.Future[Any], object] = {}
         self.quiet_by: float | None = None  # when closing stops waiting for them
         self.warned = False
         # Backpressure for async iteration: with this many results waiting to be consumed,
@@ -449,7 +451,7 @@ class _Run(abc.ObserverBase[SkillResult]):
                         "its" if len(pending) == 1 else "their",
                         CANCEL_GRACE,
                         "it" if len(pending) == 1 else "them",
-                        ", ".join(sorted(self.abandoned.get(f, "the source") for f in pending)),
+                        ", ".join(sorted(_label(self.abandoned.get(f, "the source")) for f in pending)),
                     )
                 return
             await asyncio.wait(pending, timeout=left)
@@ -733,6 +735,10 @@ def _node_index(node: _Node) -> int:
     return node.index
 
 
+def _label(what: object) -> str:
+    return what if isinstance(what, str) else repr(what)
+
+
 def _dependency_failed(dep: _Node) -> DependencyFailed:
     r = dep.result
     status = r.status.value if r is not None else "without a value"
@@ -958,7 +964,8 @@ def run(
     return ResultStream(_make_spec(calls, max_concurrency, timeout, track_roots=False))
 
 
-def _make_spec(calls: Any, max_concurrency: Any, timeout: Any, *, track_roots: bool) -> _Spec:
+def check_run_options(max_concurrency: Any, timeout: Any) -> None:
+    """The rules for ``max_concurrency`` and ``timeout``, shared with StateGraph.compile()."""
     if max_concurrency is not None and (
         isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int)
     ):
@@ -970,6 +977,10 @@ def _make_spec(calls: Any, max_concurrency: Any, timeout: Any, *, track_roots: b
             raise TypeError(f"timeout must be a number of seconds or None, got {timeout!r}")
         if not timeout > 0:
             raise ValueError(f"timeout must be > 0 seconds, got {timeout}")
+
+
+def _make_spec(calls: Any, max_concurrency: Any, timeout: Any, *, track_roots: bool) -> _Spec:
+    check_run_options(max_concurrency, timeout)
     is_async = False
     sized = False
     if isinstance(calls, SkillCall):
