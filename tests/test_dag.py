@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pipeline import Retry, Status, run, skill
+from pipeline import Retry, run, skill
 from tests.vloop import vrun
 
 

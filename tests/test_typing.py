@@ -3,8 +3,6 @@ the examples, and a file of typical uses whose revealed types are asserted."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 

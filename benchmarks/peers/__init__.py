@@ -61,6 +61,33 @@ class Peer:
         raise NotApplicable("no dependency-graph primitive")
 
 
+def wire_state_graph(graph: Any, dag: Dag, work: Work, start: Any, end: Any) -> None:
+    """Add the DAG's nodes and edges to a LangGraph-shaped ``StateGraph`` (LangGraph's or
+    skillstream's: the builder calls are the same), each node doing ``work`` and appending
+    its id to the state's ``done`` reducer field."""
+
+    def make(node: Node) -> Callable[[dict[str, Any]], Any]:
+        async def step(state: dict[str, Any]) -> dict[str, Any]:
+            await work(node)  # dependency values live in the state, not in arguments
+            return {"done": [node.id]}
+
+        step.__name__ = node.name
+        return step
+
+    for node in dag.nodes:
+        graph.add_node(node.name, make(node))
+    by_id = {n.id: n for n in dag.nodes}
+    for node in dag.nodes:
+        if not node.deps:
+            graph.add_edge(start, node.name)
+        elif len(node.deps) == 1:
+            graph.add_edge(by_id[node.deps[0]].name, node.name)
+        else:
+            graph.add_edge([by_id[d].name for d in node.deps], node.name)
+    for sink in dag.sinks:
+        graph.add_edge(sink.name, end)
+
+
 def all_peers() -> list[Peer]:
     """Every implementation, skillstream first, in the table's order."""
     from .aiostream_peer import AiostreamPeer

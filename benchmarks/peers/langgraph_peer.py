@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import Annotated, Any, TypedDict
 
 from ..workloads import Dag
-from . import BENCH_EXTRA_HINT, Fn, Peer, Work
+from . import BENCH_EXTRA_HINT, Fn, Peer, Work, wire_state_graph
 
 
 class _FanState(TypedDict):
@@ -79,25 +79,7 @@ class LangGraphPeer(Peer):
         from langgraph.graph import END, START, StateGraph
 
         g = StateGraph(_DagState)
-
-        def make(node: Any) -> Callable[[dict[str, Any]], Any]:
-            async def step(state: dict[str, Any]) -> dict[str, Any]:
-                await work(node)  # dependency values live in the state, not in arguments
-                return {"done": [node.id]}
-            return step
-
-        for node in dag.nodes:
-            g.add_node(node.name, make(node))
-        by_id = {n.id: n for n in dag.nodes}
-        for node in dag.nodes:
-            if not node.deps:
-                g.add_edge(START, node.name)
-            elif len(node.deps) == 1:
-                g.add_edge(by_id[node.deps[0]].name, node.name)
-            else:
-                g.add_edge([by_id[d].name for d in node.deps], node.name)
-        for sink in dag.sinks:
-            g.add_edge(sink.name, END)
+        wire_state_graph(g, dag, work, START, END)
         app = g.compile()
         out = await app.ainvoke({"done": []}, config={"recursion_limit": 100})
         return len(out["done"])

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Sized
 from typing import Annotated, Any, TypedDict
 
 from ..workloads import Dag
-from . import Fn, NotApplicable, Peer, Work
+from . import Fn, NotApplicable, Peer, Work, wire_state_graph
 
 
 def _pipeline_missing(*names: str) -> str | None:
@@ -112,26 +112,7 @@ class SkillstreamGraphPeer(Peer):
     async def dag(self, dag: Dag, work: Work) -> int:
         StateGraph, START, END = _graph_api()
         g = StateGraph(_DagState)
-
-        def make(node: Any) -> Callable[[dict[str, Any]], Any]:
-            async def step(state: dict[str, Any]) -> dict[str, Any]:
-                await work(node)
-                return {"done": [node.id]}
-            step.__name__ = node.name
-            return step
-
-        for node in dag.nodes:
-            g.add_node(node.name, make(node))
-        by_id = {n.id: n for n in dag.nodes}
-        for node in dag.nodes:
-            if not node.deps:
-                g.add_edge(START, node.name)
-            elif len(node.deps) == 1:
-                g.add_edge(by_id[node.deps[0]].name, node.name)
-            else:
-                g.add_edge([by_id[d].name for d in node.deps], node.name)
-        for sink in dag.sinks:
-            g.add_edge(sink.name, END)
+        wire_state_graph(g, dag, work, START, END)
         app = g.compile(max_concurrency=100)
         out = await app.ainvoke({"done": []})
         return len(out["done"])
