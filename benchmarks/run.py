@@ -131,21 +131,26 @@ async def dag_work(node: Node, *deps: Any) -> int:
 # --------------------------------------------------------------------------- workloads
 
 
+def timed_noops(p: Peer, n: int, cap: int) -> float:
+    """Seconds ``p`` takes to run ``n`` no-op skills at ``cap``, on a fresh loop."""
+    args = list(range(n))
+
+    async def go() -> float:
+        t0 = time.perf_counter()
+        ok = await p.map(noop, args, cap, CALL_TIMEOUT)
+        dt = time.perf_counter() - t0
+        expect(ok, n, p.key)
+        return dt
+
+    return fresh_loop(go)
+
+
 def w_overhead(peers: list[Peer], sz: Sizes, reps: int) -> dict[str, Any]:
     cap = sz.overhead_cap
 
     def one(p: Peer) -> float:
         n = sz.langgraph_n if p.key == "langgraph" else sz.overhead_n
-        args = list(range(n))
-
-        async def go() -> float:
-            t0 = time.perf_counter()
-            ok = await p.map(noop, args, cap, CALL_TIMEOUT)
-            dt = time.perf_counter() - t0
-            expect(ok, n, p.key)
-            return dt / n * 1e6
-
-        return fresh_loop(go)
+        return timed_noops(p, n, cap) / n * 1e6
 
     rows = repeat(peers, reps, "overhead", one, "µs/skill")
     for p in peers:
@@ -365,16 +370,7 @@ def w_throughput(peers: list[Peer], sz: Sizes, reps: int) -> dict[str, Any]:
 
     def one(p: Peer) -> float:
         n = sz.langgraph_n if p.key == "langgraph" else sz.throughput_n
-        args = list(range(n))
-
-        async def go() -> float:
-            t0 = time.perf_counter()
-            ok = await p.map(noop, args, cap, CALL_TIMEOUT)
-            dt = time.perf_counter() - t0
-            expect(ok, n, p.key)
-            return n / dt
-
-        return fresh_loop(go)
+        return n / timed_noops(p, n, cap)
 
     rows = repeat(peers, reps, "throughput", one, "calls/s")
     for p in peers:

@@ -8,17 +8,17 @@ and warnings as errors — and checks its output. The examples start their own s
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+
+from tests.local_api_loader import load_local_api
 
 import operators
 
@@ -29,16 +29,6 @@ EXAMPLES = ROOT / "examples"
 SCALE = 0.2
 
 
-def _load_local_api() -> ModuleType:
-    """Import ``examples/local_api.py``: examples are scripts, not a package."""
-    if "local_api" in sys.modules:
-        return sys.modules["local_api"]
-    spec = importlib.util.spec_from_file_location("local_api", EXAMPLES / "local_api.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["local_api"] = module  # dataclasses look their module up while defined
-    spec.loader.exec_module(module)
-    return module
 
 
 def run_example(name: str) -> str:
@@ -209,7 +199,7 @@ def test_multi_search() -> None:
     # search at a time, in completion order. That order is the latency order (forum,
     # offline, web, news, scholar), but at scale 0.2 offline and web are 6 ms apart, too
     # close to promise on a loaded machine: any order the searches can finish in passes.
-    local_api = _load_local_api()
+    local_api = load_local_api()
     query = "parallel skill execution"
     top10 = operators.chain_reducers(operators.dedupe_by("url"), operators.top_k(10, key="score"))
 

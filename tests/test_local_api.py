@@ -9,35 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import importlib.util
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import aiohttp
 import pytest
 
+from tests.local_api_loader import load_local_api
+
 pytestmark = pytest.mark.slow
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-def _load_local_api() -> ModuleType:
-    """Import ``examples/local_api.py``: examples are scripts, not a package."""
-    if "local_api" in sys.modules:
-        return sys.modules["local_api"]
-    spec = importlib.util.spec_from_file_location("local_api", EXAMPLES / "local_api.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["local_api"] = module  # dataclasses look their module up while defined
-    spec.loader.exec_module(module)
-    return module
 
 
-local_api = _load_local_api()
+local_api = load_local_api()
 
 # A sleep on the loop never ends early (the loop may run a timer one clock resolution
 # early: 1e-9 s on Linux; 5 ms covers coarser clocks). Late is another matter: on a
