@@ -84,7 +84,10 @@ async def test_process_skill_exception_is_an_error_result(loop_errors: list[Any]
 async def test_unpicklable_argument_is_a_clear_error_result(loop_errors: list[Any]) -> None:
     (r,) = await run([crunch(lambda: 1)]).collect()  # type: ignore[arg-type]
     assert r.status is Status.ERROR and r.error is not None
-    assert "pickle" in r.error.message.lower()
+    assert r.error.message == (
+        "Can't pickle local object "
+        "'test_unpicklable_argument_is_a_clear_error_result.<locals>.<lambda>'"
+    )
 
 
 async def test_process_skill_defined_in_a_function_is_a_clear_error(loop_errors: list[Any]) -> None:
@@ -94,7 +97,12 @@ async def test_process_skill_defined_in_a_function_is_a_clear_error(loop_errors:
 
     (r,) = await run([local(1)]).collect()
     assert r.status is Status.ERROR and r.error is not None
-    assert "local" in r.error.message
+    assert (r.error.type, r.error.message) == (
+        "PicklingError",
+        "skill 'local' cannot run in a process: define it at the top level of a module, so "
+        "that workers can import it (tests.test_executors."
+        "test_process_skill_defined_in_a_function_is_a_clear_error.<locals>.local is not importable)",
+    )
 
 
 async def test_thread_skill_sees_the_callers_contextvars(loop_errors: list[Any]) -> None:
