@@ -116,7 +116,7 @@ class FaultServer:
 
     async def _flaky(self, request: web.Request) -> web.StreamResponse:
         self._count(request)
-        name, n = request.match_info["name"], int(request.match_info["n"])
+        n = int(request.match_info["n"])  # the first n requests to this path are reset
         if self.requests[request.path] <= n:
             return await self._reset_midway(request)
         return web.json_response({"ok": True, "path": request.path})

@@ -8,7 +8,6 @@ retrieved"); both go through the loop's exception handler, which vrun captures.
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Any
 
 import pytest
