@@ -9,6 +9,7 @@ Examples:
     ...         print(result.key, result.status, result.value)
 """
 
+from ._cleanup import CANCEL_GRACE as CANCEL_GRACE
 from ._errors import DeadlineExceeded as DeadlineExceeded
 from ._errors import DependencyFailed as DependencyFailed
 from ._errors import SkillError as SkillError
@@ -20,14 +21,16 @@ from ._graph import GraphError as GraphError
 from ._graph import InvalidGraphError as InvalidGraphError
 from ._graph import Send as Send
 from ._graph import StateGraph as StateGraph
+from ._instruments import Instrument as Instrument
+from ._instruments import Phase as Phase
 from ._result import ErrorInfo as ErrorInfo
 from ._result import Results as Results
 from ._result import SkillResult as SkillResult
 from ._result import Status as Status
 from ._retry import Retry as Retry
-from ._run import ResultStream as ResultStream
-from ._run import gather as gather
-from ._run import run as run
+from ._stream import ResultStream as ResultStream
+from ._stream import gather as gather
+from ._stream import run as run
 from ._skill import NO_FALLBACK as NO_FALLBACK
 from ._skill import Skill as Skill
 from ._skill import SkillCall as SkillCall
@@ -35,6 +38,7 @@ from ._skill import SkillOptions as SkillOptions
 from ._skill import skill as skill
 
 __all__ = [
+    "CANCEL_GRACE",
     "END",
     "NO_FALLBACK",
     "START",
@@ -43,10 +47,12 @@ __all__ = [
     "DependencyFailed",
     "ErrorInfo",
     "GraphError",
+    "Instrument",
     "InvalidGraphError",
     "ResultStream",
     "Results",
     "Retry",
+    "Phase",
     "Send",
     "Skill",
     "SkillCall",

@@ -57,7 +57,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from ._errors import DeadlineExceeded, DependencyFailed, SkillError
 from ._result import ErrorInfo, Results, SkillResult, Status
 from ._retry import Retry
-from ._run import check_run_options, run
+from ._stream import check_run_options, run
 from ._skill import _UNSET, Executor, Skill, SkillCall, SkillOptions
 
 __all__ = [

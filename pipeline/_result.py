@@ -78,6 +78,9 @@ class SkillResult(BaseModel):
     """Seconds from the run's start to the first attempt's start; ``None`` if never started."""
     finished_at: float | None = None
     """Seconds from the run's start to the end of the call."""
+    attempt_spans: tuple[tuple[float, float], ...] = ()
+    """``(start, end)`` of each attempt, in seconds from the run's start: the gaps between
+    them are backoff (or settling) waits, the gap before the first a permit wait."""
 
     @property
     def ok(self) -> bool:
@@ -123,6 +126,7 @@ def new_result(
     attempts: int,
     started_at: float | None,
     finished_at: float | None,
+    attempt_spans: tuple[tuple[float, float], ...] = (),
 ) -> SkillResult:
     """Build a SkillResult from values the engine already knows to be valid.
 
@@ -145,6 +149,7 @@ def new_result(
             "attempts": attempts,
             "started_at": started_at,
             "finished_at": finished_at,
+            "attempt_spans": attempt_spans,
         },
     )
     _object_setattr(result, "__pydantic_fields_set__", set(_FIELDS))

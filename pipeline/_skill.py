@@ -159,7 +159,9 @@ class SkillCall(Generic[R]):
         ('double', (21,))
     """
 
-    __slots__ = ("skill", "args", "kwargs", "key", "options", "after", "_node", "_opaque")
+    # __weakref__: a run reading a lazy source forgets a finished call once nobody else
+    # can list it again (its map of finished calls is weak).
+    __slots__ = ("skill", "args", "kwargs", "key", "options", "after", "_opaque", "__weakref__")
 
     def __init__(
         self,
@@ -177,7 +179,6 @@ class SkillCall(Generic[R]):
         self.key: str = key if key is not None else skill.options.name
         self.options: SkillOptions = options if options is not None else skill.options
         self.after = after
-        self._node: Any = None  # the run engine's node for this call (see _run.py)
         # True when the arguments are plain data, never inputs (StateGraph passes states).
         self._opaque = False
 
@@ -229,7 +230,7 @@ class SkillCall(Generic[R]):
 
         Returns the value or the fallback value; raises :class:`SkillError` otherwise.
         """
-        from ._run import ResultStream
+        from ._stream import ResultStream
 
         return ResultStream._tracking_roots(self)._unwrap_single().__await__()
 

@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline import Retry, SkillResult, Status, gather, run, skill
-from pipeline import _run as engine
+from pipeline import CANCEL_GRACE
 from tests.probes import Probe
 from tests.test_properties import (
     PROPERTY_SETTINGS,
@@ -130,7 +130,7 @@ class Stubborn:
         self.skill = work
 
 
-GRACE = engine.CANCEL_GRACE
+GRACE = CANCEL_GRACE
 
 
 def _warned(caplog: pytest.LogCaptureFixture) -> list[str]:

@@ -268,15 +268,35 @@ def test_results_lookup_values_errors_and_ambiguity() -> None:
     assert results.keys() == ["first", "second", "explode", "after", "after"]
 
 
-def test_a_stream_is_iterated_once() -> None:
+def test_a_stream_is_iterated_once_and_a_second_iteration_says_so() -> None:
     async def main() -> list[int]:
         stream = run([after(0, 1)])
         first = [r.value async for r in stream]
-        second = [r.value async for r in stream]
-        return first + second
+        with pytest.raises(RuntimeError, match="already consumed"):
+            [r async for r in stream]
+        with pytest.raises(RuntimeError, match="already consumed"):
+            await stream.collect()
+        return first
 
     values, _ = vrun(main)
     assert values == [1]
+
+
+def test_two_tasks_reading_one_stream_is_an_error_not_a_hang() -> None:
+    async def main() -> list[int]:
+        stream = run([after(1, 1), after(2, 2)])
+
+        async def read() -> list[int]:
+            return [r.value async for r in stream]
+
+        first = asyncio.ensure_future(read())
+        await asyncio.sleep(0.5)  # the first reader is waiting for a result
+        with pytest.raises(RuntimeError, match="already being read by another task"):
+            await read()
+        return await first
+
+    values, loop = vrun(main)
+    assert values == [1, 2] and loop.time() == 2
 
 
 def test_nothing_starts_before_iteration() -> None:

@@ -13,7 +13,7 @@ from pipeline._result import new_result
 FIELDS = dict(
     name="fetch", key="fetch", index=3, status=Status.ERROR, value={"fallback": True},
     error=ErrorInfo(type="ValueError", message="bad"), fallback_used=True, attempts=2,
-    started_at=0.5, finished_at=1.25,
+    started_at=0.5, finished_at=1.25, attempt_spans=((0.5, 0.75), (1.0, 1.25)),
 )
 
 

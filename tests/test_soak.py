@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from pipeline import Retry, SkillCall, Status, run, skill
-from pipeline import _run as engine
+from pipeline import _cleanup
 
 pytestmark = pytest.mark.slow
 
@@ -121,7 +121,7 @@ async def test_a_thousand_runs_leave_no_tasks_threads_or_memory_behind(loop_erro
     )
     assert tasks1 == tasks0 == 0  # not a single task of any run is left
     assert threads1 == threads0  # threads are reused, never added per run
-    assert not engine._ABANDONED  # every cancelled task ended and was let go
+    assert _cleanup.alive() == 0  # every cancelled task ended and was let go
     # A leak of one small object per call (8 calls a run) would be >= 8 * 1000 * 56 B
     # = 448 KB; allow 256 KB for allocator and cache noise.
     assert memory1 - memory0 < 256 * 1024

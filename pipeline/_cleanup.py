@@ -1,0 +1,104 @@
+"""Work a run gave up on: cancelled tasks and jobs that have not ended yet.
+
+The loop holds tasks weakly, so a pending task that nobody references is garbage collected
+and logs "Task was destroyed but it is pending". Everything a run cancels therefore stays
+referenced here until it ends. Closing a run waits for the work that *can* stop (tasks,
+process jobs) at most a grace period; work that cannot be interrupted (a thread) is never
+waited for at close, only kept referenced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+__all__ = ["CANCEL_GRACE", "Abandoned", "keep_until_done"]
+
+CANCEL_GRACE = 1.0
+"""Default seconds closing a run waits for its cancelled calls to end (``run(...,
+cancel_grace=...)`` sets it per run). A call still running after that ignored its
+cancellation: the run stops waiting for it, logs a warning naming it, and leaves it
+running, still referenced until it ends."""
+
+_log = logging.getLogger("skillstream")
+
+# Every future given up on by any run, until it ends (see the module docstring).
+_ALIVE: set[asyncio.Future[Any]] = set()
+
+
+def _reap(future: asyncio.Future[Any]) -> None:
+    _ALIVE.discard(future)
+    if not future.cancelled():
+        future.exception()  # retrieved, so a late failure is not logged as never retrieved
+
+
+def keep_until_done(future: asyncio.Future[Any]) -> None:
+    """Reference ``future`` until it ends, and retrieve its outcome then."""
+    if future.done():
+        _reap(future)
+    elif future not in _ALIVE:
+        _ALIVE.add(future)
+        future.add_done_callback(_reap)
+
+
+def alive() -> int:
+    """How many given-up futures have not ended yet (tests, soak)."""
+    return len(_ALIVE)
+
+
+class Abandoned:
+    """One run's cancelled work that has not ended: what closing the run waits for."""
+
+    __slots__ = ("futures", "grace", "quiet_by", "warned")
+
+    def __init__(self, grace: float) -> None:
+        # future -> what it ran (a call, or "the source"); a call's repr is taken only for
+        # the warning, as its arguments may be large.
+        self.futures: dict[asyncio.Future[Any], object] = {}
+        self.grace = grace
+        self.quiet_by: float | None = None
+        self.warned = False
+
+    def add(self, future: asyncio.Future[Any], label: object) -> None:
+        """Wait for ``future`` at close (it was asked to stop and will end soon)."""
+        keep_until_done(future)
+        if not future.done():
+            self.futures[future] = label
+            future.add_done_callback(self._forget)
+
+    def _forget(self, future: asyncio.Future[Any]) -> None:
+        self.futures.pop(future, None)
+
+    async def wait(self, loop: asyncio.AbstractEventLoop, extra: asyncio.Future[Any] | None) -> None:
+        """Wait until every abandoned future (and ``extra``) has ended, or until ``grace``
+        seconds after the first call, whichever comes first; then warn once."""
+        if self.quiet_by is None:
+            self.quiet_by = loop.time() + self.grace
+        while True:
+            pending = [f for f in self.futures if not f.done()]
+            if extra is not None and not extra.done() and extra not in self.futures:
+                pending.append(extra)
+            if not pending:
+                return
+            left = self.quiet_by - loop.time()
+            if left <= 0:
+                if not self.warned:
+                    self.warned = True
+                    one = len(pending) == 1
+                    _log.warning(
+                        "%d call%s ignored %s cancellation for %g s; the run no longer waits "
+                        "for %s: %s",
+                        len(pending),
+                        "" if one else "s",
+                        "its" if one else "their",
+                        self.grace,
+                        "it" if one else "them",
+                        ", ".join(sorted(_label(self.futures.get(f, "the source")) for f in pending)),
+                    )
+                return
+            await asyncio.wait(pending, timeout=left)
+
+
+def _label(what: object) -> str:
+    return what if isinstance(what, str) else repr(what)

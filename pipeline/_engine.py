@@ -1,0 +1,1109 @@
+"""The engine: one run's scheduler, its nodes, and each call's attempt state machine.
+
+Execution model
+---------------
+A :class:`Run` takes SkillCalls from its source (a call, an iterable, an async iterable, or
+a :class:`Feeder` such as a StateGraph invocation) and turns each into a :class:`CallNode`,
+kept in the run's own map (nothing of a run is stored on a SkillCall, so one call object
+can be shared by several runs at once). A node is a cold Observable of one
+:class:`SkillResult`: on subscription an :class:`Attempts` machine moves it through its
+phases (permit, attempt, backoff, settling, fallback; see :class:`Phase`) and finally emits
+one result, catching the skill's exception into it. No exception of a skill ever reaches
+the merge, so one failure never disposes its siblings.
+
+Nodes are subscribed through one :class:`operators.BoundedMerge` in pull mode: whenever a
+slot frees, the merge asks the run for the next node. The run hands out nodes whose
+dependencies all have values (a DAG runs start-when-ready, with no level barriers), and
+only when none is ready does it take the next call from the source, so a generator of a
+million calls is held in memory ``max_concurrency`` at a time (with no cap, it is read in
+batches, giving the loop back between them).
+
+Every callback runs on the event loop thread: tasks complete there, executor jobs resolve
+asyncio futures, timers are loop timers. The run's tasks are owned by the run object,
+never by a generator frame. The run's ``timeout`` is a deadline: in-flight calls end as
+``timeout``, calls not started end as ``skipped``, and the stream completes with
+everything that finished before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import inspect
+import weakref
+from collections import deque
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
+from enum import IntEnum
+from typing import Any, Protocol
+
+from reactivex import Observable, abc
+from reactivex.observer import Observer
+
+from operators._merge_bounded import BoundedMerge
+
+from ._cleanup import Abandoned, keep_until_done
+from ._errors import DeadlineExceeded, DependencyFailed, SkillTimeout
+from ._executors import start_process, start_thread
+from ._instruments import Instrument, Phase
+from ._result import ErrorInfo, SkillResult, Status, new_result
+from ._skill import NO_FALLBACK, Skill, SkillCall
+
+__all__ = ["Attempts", "CallNode", "Feeder", "NodeState", "Run", "RunSpec"]
+
+# With no cap, an iterable source is read this many calls per loop turn: enough to keep
+# the loop busy, few enough that the deadline, early exit and results are not held back.
+UNBOUNDED_BATCH = 256
+
+
+class NodeState(IntEnum):
+    """Where a node is in its run. One vocabulary for runs and graphs."""
+
+    REGISTERING = 0
+    """Its dependencies are being registered (seeing it again means a cycle)."""
+    WAITING = 1
+    """Some dependency has no result yet."""
+    READY = 2
+    """Every dependency has a value; waiting for a slot."""
+    STARTED = 3
+    """Handed to the merge: its attempts are running."""
+    DONE = 4
+    """It ran and has its result."""
+    SKIPPED = 5
+    """It never ran and has its (skipped) result."""
+
+
+_ENDED = (NodeState.DONE, NodeState.SKIPPED)
+
+
+class Feeder(Protocol):
+    """A source the engine pulls from directly (StateGraph's invocation is one).
+
+    The engine calls :meth:`pull` whenever it could start a call; ``None`` means nothing
+    right now. The feeder calls ``run.wake()`` when it has calls again, and
+    ``run.feeder_done()`` once it never will. :meth:`on_result` sees every result before
+    the consumer does, on the loop thread, and may make new calls available.
+    """
+
+    def attach(self, run: Run) -> None: ...
+    def pull(self) -> SkillCall[Any] | None: ...
+    def on_result(self, result: SkillResult) -> None: ...
+
+
+class RunSpec:
+    """What ``run()`` was given, validated; every subscription starts a fresh Run from it."""
+
+    __slots__ = (
+        "calls",
+        "sized",
+        "is_async",
+        "feeder",
+        "max_concurrency",
+        "timeout",
+        "track_roots",
+        "cancel_grace",
+        "instruments",
+    )
+
+    def __init__(
+        self,
+        calls: Any,
+        *,
+        sized: bool = False,
+        is_async: bool = False,
+        feeder: Callable[[], Feeder] | None = None,
+        max_concurrency: int | None,
+        timeout: float | None,
+        track_roots: bool = False,
+        cancel_grace: float,
+        instruments: tuple[Instrument, ...] = (),
+    ) -> None:
+        self.calls = calls
+        self.sized = sized
+        self.is_async = is_async
+        self.feeder = feeder
+        self.max_concurrency = max_concurrency
+        self.timeout = timeout
+        self.track_roots = track_roots
+        self.cancel_grace = cancel_grace
+        self.instruments = instruments
+
+
+# -- executors (the engine's view) ---------------------------------------------------------
+
+
+def _start(
+    loop: asyncio.AbstractEventLoop,
+    skill: Skill[Any, Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    on_item: Callable[[Any], None] | None,
+) -> asyncio.Future[Any]:
+    kind = skill.kind
+    if kind == "async":
+        return loop.create_task(skill.fn(*args, **kwargs))
+    if kind == "thread":
+        return start_thread(loop, skill.fn, args, kwargs)
+    if kind == "process":
+        return start_process(loop, skill, args, kwargs)
+    return loop.create_task(_collect_items(skill.fn(*args, **kwargs), on_item))
+
+
+def _interruptible(skill: Skill[Any, Any]) -> bool:
+    return skill.kind != "thread"
+
+
+async def _collect_items(agen: AsyncIterator[Any], on_item: Callable[[Any], None] | None) -> list[Any]:
+    items: list[Any] = []
+    try:
+        async for item in agen:
+            items.append(item)
+            if on_item is not None:
+                on_item(item)
+    finally:
+        # Closed whenever the call ends early (timeout, deadline, leaving), not at GC.
+        aclose = getattr(agen, "aclose", None)
+        if aclose is not None:
+            await aclose()
+    return items
+
+
+# -- one call ------------------------------------------------------------------------------
+
+
+class CallNode(Observable[SkillResult]):
+    """One call in one run: its per-call source and its place in the dependency graph."""
+
+    def __init__(self, run: Run, call: SkillCall[Any], index: int) -> None:  # noqa: D107
+        # Observable.__init__ only builds a lock that nothing here takes; skipping it keeps
+        # the per-call cost down (this is the hot path of a run).
+        self.owner = run  # (not `run`: Observable.run() blocks for the last value)
+        self.call = call
+        self.index = index
+        self.state = NodeState.REGISTERING
+        self.pending = 0
+        self.deps: tuple[CallNode, ...] = ()
+        self.dependents: list[CallNode] = []
+        self.result: SkillResult | None = None
+        # Which arguments hold calls (and are replaced by values): none for most calls.
+        self.fill_args: tuple[int, ...] = ()
+        self.fill_kwargs: tuple[str, ...] = ()
+        self.inputs: dict[SkillCall[Any], CallNode] = {}  # only for calls with inputs
+
+    def subscribe(
+        self,
+        on_next: Any = None,
+        on_error: Any = None,
+        on_completed: Any = None,
+        *,
+        scheduler: abc.SchedulerBase | None = None,
+    ) -> abc.DisposableBase:
+        observer: abc.ObserverBase[SkillResult] = (
+            on_next if isinstance(on_next, abc.ObserverBase) else Observer(on_next, on_error, on_completed)
+        )
+        attempts = Attempts(self, observer)
+        attempts.start()
+        return attempts
+
+    def arguments(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """The call's arguments, its input calls replaced by their values.
+
+        Only a container that holds calls is replaced, by a copy of the same type (a
+        NamedTuple stays one, a defaultdict keeps its factory); every other argument is the
+        caller's own object.
+        """
+        call = self.call
+        args, kwargs = call.args, call.kwargs
+        if not (self.fill_args or self.fill_kwargs):
+            return args, kwargs
+        nodes = self.inputs
+        if self.fill_args:
+            filled = list(args)
+            for i in self.fill_args:
+                filled[i] = _fill(filled[i], nodes)
+            args = tuple(filled)
+        if self.fill_kwargs:
+            kwargs = dict(kwargs)
+            for k in self.fill_kwargs:
+                kwargs[k] = _fill(kwargs[k], nodes)
+        return args, kwargs
+
+
+def _value(call: SkillCall[Any], nodes: dict[SkillCall[Any], CallNode]) -> Any:
+    return nodes[call].result.value  # type: ignore[union-attr]
+
+
+def _fill(value: Any, nodes: dict[SkillCall[Any], CallNode]) -> Any:
+    if isinstance(value, SkillCall):
+        return _value(value, nodes)
+    if isinstance(value, list):
+        filled = copy.copy(value)
+        for i, v in enumerate(filled):
+            if isinstance(v, SkillCall):
+                filled[i] = _value(v, nodes)
+        return filled
+    if isinstance(value, dict):
+        filled_dict = copy.copy(value)
+        for k, v in filled_dict.items():
+            if isinstance(v, SkillCall):
+                filled_dict[k] = _value(v, nodes)
+        return filled_dict
+    items = [_value(v, nodes) if isinstance(v, SkillCall) else v for v in value]
+    kind = type(value)
+    if kind is tuple:
+        return tuple(items)
+    make = getattr(kind, "_make", None)  # a NamedTuple
+    if make is not None:
+        return make(items)
+    try:
+        return kind(items)
+    except Exception:  # a tuple subclass with another constructor: a plain tuple, then
+        return tuple(items)
+
+
+def _holds_calls(value: Any) -> bool:
+    """Whether ``value`` is a call or a list, tuple or dict with calls in it.
+
+    One level, as the contract says: deeper data is data (scanning it would cost time in
+    proportion to its size on every call, and could mistake stored calls for inputs).
+    """
+    if isinstance(value, SkillCall):
+        return True
+    if isinstance(value, (list, tuple)):
+        return any(isinstance(v, SkillCall) for v in value)
+    if isinstance(value, dict):
+        return any(isinstance(v, SkillCall) for v in value.values())
+    return False
+
+
+def _calls_in(value: Any, out: list[SkillCall[Any]]) -> None:
+    if isinstance(value, SkillCall):
+        out.append(value)
+    elif isinstance(value, (list, tuple)):
+        out.extend(v for v in value if isinstance(v, SkillCall))
+    elif isinstance(value, dict):
+        out.extend(v for v in value.values() if isinstance(v, SkillCall))
+
+
+class _ExternalCancel(Exception):
+    """Stands in the result of a skill whose task was cancelled from outside the run."""
+
+
+class Attempts(abc.DisposableBase):
+    """One subscription to a node: the call's attempt state machine and its one result.
+
+    Phases: ``ATTEMPT`` (a job on the skill's executor, bounded by a loop timer for the
+    timeout), ``BACKOFF`` (a loop timer before the next attempt), ``SETTLING`` (an
+    abandoned thread attempt must end before the next starts, so the cap bounds bodies
+    really running), ``FALLBACK`` (an async fallback). Every attempt's start and end time
+    is recorded in the result (``attempt_spans``).
+    """
+
+    __slots__ = (
+        "node",
+        "observer",
+        "attempts",
+        "future",
+        "timer",
+        "done",
+        "started",
+        "spans",
+        "stray",
+        "attempt_start",
+    )
+
+    def __init__(self, node: CallNode, observer: abc.ObserverBase[SkillResult]) -> None:
+        self.node = node
+        self.observer = observer
+        self.attempts = 0
+        self.future: asyncio.Future[Any] | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.done = False
+        self.started = 0.0
+        self.attempt_start = 0.0
+        self.spans: list[tuple[float, float]] = []
+        # An abandoned attempt that cannot be interrupted (a thread) and still runs.
+        self.stray: asyncio.Future[Any] | None = None
+
+    def start(self) -> None:
+        self.started = self.node.owner.loop.time()
+        self._attempt()
+
+    # -- phases ----------------------------------------------------------------------------
+
+    def _attempt(self) -> None:
+        self.timer = None
+        if self.done:
+            return
+        node = self.node
+        run = node.owner
+        stray = self.stray
+        if stray is not None and not stray.done():
+            if run.instruments:
+                run.emit_phase(node, Phase.SETTLING)
+            stray.add_done_callback(self._after_stray)
+            return
+        self.stray = None
+        self.attempts += 1
+        loop = run.loop
+        self.attempt_start = now = loop.time()
+        if run.instruments:
+            run.emit("call_started", node.call, node.index, self.attempts, now - run.t0)
+            if self.done:
+                return
+        skill = node.call.skill
+        try:
+            args, kwargs = node.arguments()
+            future = _start(loop, skill, args, kwargs, self._on_item if run.instruments else None)
+        except Exception as exc:  # e.g. wrong arguments for the function: the call fails
+            self._end_span()
+            self._failed(exc)
+            return
+        self.future = future
+        future.add_done_callback(self._on_done)
+        timeout = node.call.options.timeout
+        if timeout is not None:
+            self.timer = loop.call_later(timeout, self._on_timeout)
+
+    def _after_stray(self, _: asyncio.Future[Any]) -> None:
+        if not self.done and self.timer is None and self.future is None:
+            self._attempt()
+
+    def _on_item(self, item: Any) -> None:
+        run = self.node.owner
+        if not self.done:
+            run.emit("call_item", self.node.call, self.node.index, self.attempts, item, run.loop.time() - run.t0)
+
+    def _end_span(self) -> None:
+        run = self.node.owner
+        t0 = run.t0
+        self.spans.append((self.attempt_start - t0, run.loop.time() - t0))
+
+    def _on_done(self, future: asyncio.Future[Any]) -> None:
+        if future is not self.future:
+            return
+        if future.cancelled():
+            self._stop_attempt()
+            # Not cancelled by the run (it forgets the future first): the skill cancelled
+            # itself, or someone outside cancelled its task.
+            self._failed(_ExternalCancel("the skill's task was cancelled outside the run"))
+            return
+        exc = future.exception()
+        if exc is None:
+            value = future.result()
+            if self.node.call.skill.kind == "thread" and inspect.isawaitable(value):
+                # A sync callable that returned an awaitable (a lambda around a coroutine):
+                # await it on the loop, within the same attempt and timeout.
+                self.future = asyncio.ensure_future(value)
+                self.future.add_done_callback(self._on_done)
+                return
+            self._stop_attempt()
+            self._finish(Status.SUCCESS, value, None)
+        elif isinstance(exc, Exception):
+            self._stop_attempt()
+            self._failed(exc)
+        elif isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            self._stop_attempt()
+            raise exc  # not a skill failure: out of the loop, as asyncio does with tasks
+        else:
+            self._stop_attempt()
+            # Another BaseException is not a skill failure either, but raised here it
+            # would only be logged by the loop: it ends the run and reaches the consumer.
+            self.done = True
+            self.observer.on_error(exc)  # type: ignore[arg-type]
+
+    def _stop_attempt(self) -> None:
+        self.future = None
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self._end_span()
+
+    def _on_timeout(self) -> None:
+        self.timer = None
+        self._abandon_attempt()
+        self._end_span()
+        timeout = self.node.call.options.timeout
+        self._failed(SkillTimeout(f"attempt {self.attempts} exceeded the timeout of {timeout:g} s"))
+
+    def _abandon_attempt(self) -> None:
+        future, self.future = self.future, None
+        if future is None:
+            return
+        node = self.node
+        if not future.done():
+            future.cancel()
+        if _interruptible(node.call.skill):
+            node.owner.abandoned.add(future, node.call)
+        else:
+            keep_until_done(future)
+            if not future.done():
+                self.stray = future
+
+    def _failed(self, exc: Exception) -> None:
+        node = self.node
+        run = node.owner
+        retry = node.call.options.retry
+        try:
+            again = (
+                retry is not None
+                and self.attempts < retry.attempts
+                and not run.expired
+                and retry.matches(exc)
+            )
+        except Exception as predicate_exc:  # the user's Retry(on=...) failed: end the run
+            self.done = True
+            self.observer.on_error(predicate_exc)
+            return
+        if again:
+            assert retry is not None
+            wait = retry.delay(self.attempts)
+            if run.instruments:
+                run.emit(
+                    "call_retrying", node.call, node.index, self.attempts, exc, wait, run.loop.time() - run.t0
+                )
+                if self.done:
+                    return
+            self.timer = run.loop.call_later(wait, self._attempt)
+            return
+        status = Status.TIMEOUT if isinstance(exc, (SkillTimeout, DeadlineExceeded)) else Status.ERROR
+        self._finish(status, None, exc)
+
+    def _finish(self, status: Status, value: Any, exc: BaseException | None) -> None:
+        node = self.node
+        run = node.owner
+        fallback_used = False
+        error = None
+        if exc is not None:
+            error = ErrorInfo.of(exc)
+            fallback = node.call.options.fallback
+            if fallback is not NO_FALLBACK:
+                try:
+                    value = fallback(exc) if callable(fallback) else fallback
+                except Exception as fallback_exc:  # the user's fallback failed: end the run
+                    self.done = True
+                    self.observer.on_error(fallback_exc)
+                    return
+                if inspect.isawaitable(value):
+                    self._await_fallback(value, status, error)
+                    return
+                fallback_used = True
+        self._emit_result(status, value, error, fallback_used)
+
+    def _await_fallback(self, awaitable: Any, status: Status, error: ErrorInfo) -> None:
+        """Await an async fallback, bounded by the call's timeout; at the deadline there is
+        no time left, so it is not awaited."""
+        node = self.node
+        run = node.owner
+        if run.expired:
+            with contextlib.suppress(Exception):
+                awaitable.close()  # a coroutine never awaited would warn
+            self._emit_result(status, None, error, False)
+            return
+        if run.instruments:
+            run.emit_phase(node, Phase.FALLBACK)
+        future = asyncio.ensure_future(awaitable)
+        self.future = future
+
+        def done(f: asyncio.Future[Any]) -> None:
+            if f is not self.future:
+                return
+            self.future = None
+            if self.timer is not None:
+                self.timer.cancel()
+                self.timer = None
+            if f.cancelled():
+                self._emit_result(status, None, error, False)
+                return
+            fexc = f.exception()
+            if fexc is None:
+                self._emit_result(status, f.result(), error, True)
+            else:  # the user's fallback failed: end the run, as a sync fallback does
+                self.done = True
+                self.observer.on_error(fexc)  # type: ignore[arg-type]
+
+        def expired() -> None:
+            self.timer = None
+            f, self.future = self.future, None
+            if f is not None:
+                f.cancel()
+                run.abandoned.add(f, node.call)
+            self._emit_result(status, None, error, False)
+
+        future.add_done_callback(done)
+        timeout = node.call.options.timeout
+        if timeout is not None:
+            self.timer = run.loop.call_later(timeout, expired)
+
+    def _emit_result(self, status: Status, value: Any, error: ErrorInfo | None, fallback_used: bool) -> None:
+        self.done = True
+        node = self.node
+        run = node.owner
+        t0 = run.t0
+        result = new_result(
+            name=node.call.skill.options.name,
+            key=node.call.key,
+            index=node.index,
+            status=status,
+            value=value,
+            error=error,
+            fallback_used=fallback_used,
+            attempts=self.attempts,
+            started_at=self.started - t0,
+            finished_at=run.loop.time() - t0,
+            attempt_spans=tuple(self.spans),
+        )
+        node.result = result
+        node.state = NodeState.DONE
+        self.observer.on_next(result)
+        if node.dependents:
+            run.resolved(node)
+        stray = self.stray
+        if stray is not None and not stray.done() and not run.expired and not run.closed:
+            # The result is out, but the slot stays taken while the abandoned thread runs.
+            stray.add_done_callback(lambda _: self.observer.on_completed())
+        else:
+            self.observer.on_completed()
+
+    def expire(self, exc: DeadlineExceeded) -> None:
+        """The run's deadline: end now as ``timeout``."""
+        if self.done:
+            return
+        in_attempt = self.future is not None
+        self._cancel()
+        if in_attempt:
+            self._end_span()
+        self._finish(Status.TIMEOUT, None, exc)
+
+    def _cancel(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self._abandon_attempt()
+
+    def dispose(self) -> None:
+        if not self.done:
+            self.done = True
+            self._cancel()
+
+
+# -- one run -------------------------------------------------------------------------------
+
+
+class Run(abc.ObserverBase[SkillResult]):
+    """The state of one run; it is the bounded merge's observer and feeds it nodes."""
+
+    def __init__(
+        self, spec: RunSpec, observer: abc.ObserverBase[SkillResult], loop: asyncio.AbstractEventLoop
+    ) -> None:
+        self.spec = spec
+        self.observer = observer
+        self.loop = loop
+        self.t0 = 0.0
+        self.taken = 0
+        self.next_index = 0
+        # The run's own map from calls to nodes (never stored on a call, so one call can
+        # be shared by runs). A lazy source's finished calls move to a weak map: once
+        # nobody else holds a call it cannot be listed again, and memory stays O(cap).
+        self.nodes: dict[SkillCall[Any], CallNode] = {}
+        self.ended: weakref.WeakKeyDictionary[SkillCall[Any], SkillResult] | None = (
+            None if spec.sized else weakref.WeakKeyDictionary()
+        )
+        self.by_index: dict[int, CallNode] = {}  # a lazy source's unfinished nodes
+        self.ready: deque[CallNode] = deque()
+        self.unstarted: dict[CallNode, None] = {}  # insertion-ordered set
+        self.open = 0  # nodes registered and without a result
+        self.source_done = False
+        # None until the deadline; then the DeadlineExceeded that ends unstarted calls.
+        self.expired: DeadlineExceeded | None = None
+        self.closed = False
+        self.roots: list[int] = []
+        self.iterator: Iterator[Any] | None = None
+        self.feeder: Feeder | None = None
+        self.pump: asyncio.Task[None] | None = None
+        self.pump_wakeup: asyncio.Future[None] | None = None
+        self.batch: asyncio.Handle | None = None
+        self.deadline: asyncio.TimerHandle | None = None
+        self.abandoned = Abandoned(spec.cancel_grace)
+        self.instruments = spec.instruments
+        # Backpressure for async iteration: with this many results waiting to be consumed,
+        # no new call starts, so a slow consumer keeps memory O(max_concurrency) too.
+        self.buffer: Any = None
+        self.buffer_limit = spec.max_concurrency or 0
+        self.throttled = False
+        self.merge: BoundedMerge[SkillResult] = BoundedMerge(
+            self, spec.max_concurrency, None, self._pull
+        )
+
+    # -- instruments -----------------------------------------------------------------------
+
+    def emit(self, hook: str, *args: Any) -> None:
+        """Call ``hook`` on every instrument; an exception from one ends the run."""
+        for instrument in self.instruments:
+            try:
+                getattr(instrument, hook)(*args)
+            except Exception as exc:
+                self.fail(exc)
+                return
+
+    def emit_phase(self, node: CallNode, phase: Phase) -> None:
+        self.emit("call_phase", node.call, node.index, phase, self.loop.time() - self.t0)
+
+    def fail(self, exc: Exception) -> None:
+        """End the run with ``exc`` (after the results already emitted)."""
+        if not self.closed:
+            self.source_done = True
+            self.merge.error(exc)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.t0 = self.loop.time()
+        spec = self.spec
+        if self.instruments:
+            self.emit("run_started", len(spec.calls) if spec.sized else None)
+        if spec.timeout is not None:
+            self.deadline = self.loop.call_later(spec.timeout, self._on_deadline)
+        if spec.feeder is not None:
+            self.feeder = spec.feeder()
+            self.feeder.attach(self)
+        elif spec.is_async:
+            self.pump = self.loop.create_task(self._pump(spec.calls))
+        else:
+            self.iterator = iter(spec.calls)
+        self.merge.fill()
+        self._maybe_complete()
+
+    def dispose(self, error: BaseException | None = None) -> None:
+        """Cancel everything in flight; emit nothing more."""
+        if self.closed:
+            return
+        self.closed = True
+        self.source_done = True
+        if self.deadline is not None:
+            self.deadline.cancel()
+        if self.batch is not None:
+            self.batch.cancel()
+        self.merge.dispose()
+        if self.pump is not None and not self.pump.done():
+            self.pump.cancel()
+            self.abandoned.add(self.pump, "the source")
+        self._close_source()
+        if self.instruments:
+            self._finished(error)
+
+    def _finished(self, error: BaseException | None) -> None:
+        instruments, self.instruments = self.instruments, ()
+        for instrument in instruments:
+            with contextlib.suppress(Exception):  # the run is over: nowhere left to raise
+                instrument.run_finished(self.loop.time() - self.t0, error)
+
+    def _close_source(self) -> None:
+        """Close a generator source the run will not read again, so that its ``finally``
+        runs now (an async source is closed by the pump)."""
+        iterator, self.iterator = self.iterator, None
+        if inspect.isgenerator(iterator):
+            with contextlib.suppress(Exception):
+                iterator.close()
+
+    async def wait_quiet(self) -> None:
+        """Wait until no task this run started is still running, at most the grace."""
+        await self.abandoned.wait(self.loop, self.pump)
+
+    # -- downstream: the merge emits into the run ------------------------------------------
+
+    def on_next(self, result: SkillResult) -> None:
+        if self.closed:
+            return
+        self.open -= 1
+        if self.ended is not None:
+            self._forget(result)
+        if self.instruments:
+            self.emit("call_finished", result)
+            if self.closed:
+                return
+        feeder = self.feeder
+        if feeder is not None:
+            try:
+                feeder.on_result(result)
+            except Exception as exc:
+                self.observer.on_next(result)
+                self.fail(exc)
+                return
+        self.observer.on_next(result)
+        self._maybe_complete()
+
+    def on_error(self, error: Exception) -> None:
+        if self.closed:
+            return
+        self.dispose(error)
+        self.observer.on_error(error)
+
+    def on_completed(self) -> None:
+        self._complete()
+
+    def _maybe_complete(self) -> None:
+        # Every registered call has its result and no more will come: the stream ends,
+        # even while an abandoned thread still holds its slot in the merge.
+        if self.source_done and self.open == 0 and not self.closed and not self.unstarted:
+            self._complete()
+
+    def _complete(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self.deadline is not None:
+            self.deadline.cancel()
+        if self.batch is not None:
+            self.batch.cancel()
+        self.merge.dispose()  # only slots held by abandoned threads are left
+        self._close_source()  # left unread at the deadline
+        if self.instruments:
+            self._finished(None)
+        self.observer.on_completed()
+
+    # -- upstream: feeding the merge -------------------------------------------------------
+
+    def on_take(self) -> None:
+        """The consumer took a result: resume if backpressure had paused the run."""
+        if self.throttled and len(self.buffer) < self.buffer_limit:
+            self.throttled = False
+            if not self.closed:
+                self.merge.fill()
+
+    def wake(self) -> None:
+        """A feeder has calls again: fill the free slots."""
+        if not self.closed and not self.expired:
+            self.merge.fill()
+            self._maybe_complete()
+
+    def feeder_done(self) -> None:
+        """The feeder will give no more calls."""
+        self.source_done = True
+        if not self.closed:
+            self._maybe_complete()
+
+    def _pull(self) -> CallNode | None:
+        if self.expired:
+            # Past the deadline nothing starts, not even a call that became ready while
+            # every slot was busy: the deadline reports it as skipped.
+            return None
+        buffer = self.buffer
+        if buffer is not None and len(buffer) >= self.buffer_limit:
+            self.throttled = True
+            return None
+        iterator = self.iterator
+        unbounded = iterator is not None and self.spec.max_concurrency is None
+        read = 0
+        while True:
+            ready = self.ready
+            if ready:
+                node = ready.popleft()
+                del self.unstarted[node]
+                node.state = NodeState.STARTED
+                return node
+            if self.feeder is not None:
+                if self.source_done:
+                    return None
+                call = self.feeder.pull()
+                if call is None or not self._take(call):
+                    return None
+                continue
+            if self.source_done or iterator is None:
+                if self.pump_wakeup is not None and not self.pump_wakeup.done():
+                    self.pump_wakeup.set_result(None)
+                return None
+            if unbounded:
+                if read >= UNBOUNDED_BATCH:
+                    # Give the loop back (results, the deadline, the consumer), then read on.
+                    if self.batch is None:
+                        self.batch = self.loop.call_soon(self._next_batch)
+                    return None
+                read += 1
+            try:
+                item = next(iterator)
+            except StopIteration:
+                self.source_done = True
+                self._maybe_complete()
+                return None
+            except Exception as exc:  # the source itself failed: that ends the run
+                self.fail(exc)
+                return None
+            if not self._take(item):
+                return None
+
+    def _forget(self, result: SkillResult) -> None:
+        node = self.by_index.pop(result.index, None)
+        if node is not None:
+            call = node.call
+            self.nodes.pop(call, None)
+            self.ended[call] = result  # type: ignore[index]
+
+    def _next_batch(self) -> None:
+        self.batch = None
+        if not self.closed:
+            self.merge.fill()
+            self._maybe_complete()
+
+    def _take(self, item: Any) -> bool:
+        position = self.taken
+        self.taken += 1
+        if not isinstance(item, SkillCall):
+            self.fail(TypeError(f"run() takes SkillCalls; item {position} of the source is {item!r}"))
+            return False
+        try:
+            node = self._register(item, [])
+        except ValueError as exc:  # a dependency cycle
+            self.fail(exc)
+            return False
+        if self.spec.track_roots:
+            self.roots.append(node.index)
+        return True
+
+    async def _pump(self, source: AsyncIterable[SkillCall[Any]]) -> None:
+        """Take calls from an async source, one whenever a slot is free."""
+        iterator = aiter(source)
+        merge = self.merge
+        try:
+            while not self.source_done:
+                while not (merge.has_free_slot() and not self.ready):
+                    self.pump_wakeup = self.loop.create_future()
+                    await self.pump_wakeup
+                    if self.source_done:
+                        return
+                try:
+                    item = await anext(iterator)
+                except StopAsyncIteration:
+                    break
+                if self.source_done or not self._take(item):
+                    return
+                merge.fill()
+        except Exception as exc:
+            self.fail(exc)
+            return
+        finally:
+            aclose = getattr(iterator, "aclose", None)
+            if aclose is not None:
+                with contextlib.suppress(Exception):
+                    await aclose()
+        self.source_done = True
+        self._maybe_complete()
+
+    # -- the dependency graph --------------------------------------------------------------
+
+    def _register(self, call: SkillCall[Any], path: list[SkillCall[Any]]) -> CallNode:
+        nodes = self.nodes
+        existing = nodes.get(call)
+        if existing is not None:
+            if existing.state is NodeState.REGISTERING:  # we came back round
+                cycle = path[path.index(call) :] + [call]
+                raise ValueError("dependency cycle: " + " -> ".join(c.key for c in cycle))
+            return existing
+        if self.ended is not None:
+            result = self.ended.get(call)
+            if result is not None:  # finished and forgotten: it does not run again
+                done = CallNode(self, call, result.index)
+                done.state = NodeState.SKIPPED if result.status is Status.SKIPPED else NodeState.DONE
+                done.result = result
+                return done
+        found: list[SkillCall[Any]] = []
+        fill_args: list[int] = []
+        fill_kwargs: list[str] = []
+        if not call._opaque:
+            for i, a in enumerate(call.args):
+                if _holds_calls(a):
+                    fill_args.append(i)
+                    _calls_in(a, found)
+            if call.kwargs:
+                for k, v in call.kwargs.items():
+                    if _holds_calls(v):
+                        fill_kwargs.append(k)
+                        _calls_in(v, found)
+        found.extend(call.after)
+        node = CallNode(self, call, -1)
+        deps: list[CallNode] = []
+        if found:
+            nodes[call] = node
+            path.append(call)
+            try:
+                for dep_call in found:
+                    dep = self._register(dep_call, path)
+                    if dep not in deps:
+                        deps.append(dep)
+            except ValueError:
+                del nodes[call]
+                raise
+            path.pop()
+            node.fill_args = tuple(fill_args)
+            node.fill_kwargs = tuple(fill_kwargs)
+            node.inputs = {d.call: d for d in deps}
+        node.index = self.next_index
+        self.next_index += 1
+        nodes[call] = node
+        if self.ended is not None:
+            self.by_index[node.index] = node
+        self.unstarted[node] = None
+        self.open += 1
+        if not deps:
+            node.state = NodeState.READY
+            self.ready.append(node)
+            return node
+        node.state = NodeState.WAITING
+        node.deps = tuple(deps)
+        failed: CallNode | None = None
+        for dep in deps:
+            if dep.state in _ENDED:
+                if not dep.result.has_value:  # type: ignore[union-attr]
+                    failed = dep
+            else:
+                node.pending += 1
+                dep.dependents.append(node)
+        if failed is not None:
+            self._skip(node, _dependency_failed(failed))
+        elif node.pending == 0:
+            node.state = NodeState.READY
+            self.ready.append(node)
+        return node
+
+    def skipped(self, call: SkillCall[Any], exc: Exception) -> None:
+        """Report ``call`` as skipped without running it (a feeder's untaken branch)."""
+        if self.closed:
+            return
+        self._take(call)
+        node = self.nodes.get(call)
+        if node is not None and node.state not in _ENDED:
+            self._skip(node, exc)
+        self._maybe_complete()
+
+    def resolved(self, node: CallNode) -> None:
+        """``node`` has its result: release or skip its dependents."""
+        dependents, node.dependents = node.dependents, []
+        has_value = node.result.has_value  # type: ignore[union-attr]
+        woke = False
+        for d in dependents:
+            if d.state is not NodeState.WAITING:
+                continue
+            if has_value:
+                d.pending -= 1
+                if d.pending == 0:
+                    d.state = NodeState.READY
+                    self.ready.append(d)
+                    woke = True
+            elif self._skip(d, self.expired or _dependency_failed(node)):
+                woke = True
+        if not self.expired and woke:
+            self.merge.fill()
+        self._maybe_complete()
+
+    def _skip(self, node: CallNode, exc: Exception) -> bool:
+        """End ``node`` as ``skipped`` (with its fallback, if any), then its dependents.
+
+        Returns whether a dependent became ready (a skipped call's fallback is a value).
+        Feeding the merge is left to the caller, which may be inside the merge's pull.
+        An async fallback is not awaited for a call that never ran.
+        """
+        woke = False
+        stack = [(node, exc)]
+        while stack:
+            n, e = stack.pop()
+            if n.state in _ENDED:
+                continue
+            if n.state is NodeState.READY:
+                with contextlib.suppress(ValueError):
+                    self.ready.remove(n)
+            self.unstarted.pop(n, None)
+            n.state = NodeState.SKIPPED
+            value = None
+            fallback_used = False
+            fallback = n.call.options.fallback
+            if fallback is not NO_FALLBACK:
+                try:
+                    value = fallback(e) if callable(fallback) else fallback
+                except Exception as fallback_exc:
+                    self.fail(fallback_exc)
+                    return False
+                if inspect.isawaitable(value):
+                    with contextlib.suppress(Exception):
+                        value.close()  # type: ignore[attr-defined]
+                    value = None
+                else:
+                    fallback_used = True
+            n.result = new_result(
+                name=n.call.skill.options.name,
+                key=n.call.key,
+                index=n.index,
+                status=Status.SKIPPED,
+                value=value,
+                error=ErrorInfo.of(e),
+                fallback_used=fallback_used,
+                attempts=0,
+                started_at=None,
+                finished_at=self.loop.time() - self.t0,
+                attempt_spans=(),
+            )
+            self.open -= 1
+            if self.ended is not None:
+                self._forget(n.result)
+            if self.instruments:
+                self.emit("call_skipped", n.result)
+                if self.closed:
+                    return False
+            if self.feeder is not None:
+                try:
+                    self.feeder.on_result(n.result)
+                except Exception as feeder_exc:
+                    self.observer.on_next(n.result)
+                    self.fail(feeder_exc)
+                    return False
+            self.observer.on_next(n.result)
+            dependents, n.dependents = n.dependents, []
+            for d in reversed(dependents):
+                if fallback_used and not self.expired:
+                    d.pending -= 1
+                    if d.pending == 0 and d.state is NodeState.WAITING:
+                        d.state = NodeState.READY
+                        self.ready.append(d)
+                        woke = True
+                else:
+                    stack.append((d, self.expired or _dependency_failed(n)))
+        return woke
+
+    # -- the deadline ----------------------------------------------------------------------
+
+    def _on_deadline(self) -> None:
+        self.deadline = None
+        if self.closed:
+            return
+        exc = DeadlineExceeded(f"the run's deadline of {self.spec.timeout:g} s was reached")
+        self.expired = exc
+        # source_done is set last: until the unstarted calls are reported, the results
+        # of the expired ones must not complete the stream.
+        if self.instruments:
+            self.emit("run_deadline", self.loop.time() - self.t0)
+        for inner in list(self.merge.inners):
+            attempts = inner.subscription
+            if isinstance(attempts, Attempts):
+                attempts.expire(exc)
+        if self.pump is not None and not self.pump.done():
+            self.pump.cancel()
+            self.abandoned.add(self.pump, "the source")
+        # A sized source is already in memory: its calls not taken yet are reported too.
+        if self.spec.sized and self.iterator is not None:
+            for item in self.iterator:
+                if isinstance(item, SkillCall):
+                    with contextlib.suppress(ValueError):
+                        self._register(item, [])
+        for node in sorted(self.unstarted, key=_node_index):
+            self._skip(node, exc)
+        self.source_done = True
+        self._maybe_complete()
+
+
+def _node_index(node: CallNode) -> int:
+    return node.index
+
+
+def _dependency_failed(dep: CallNode) -> DependencyFailed:
+    r = dep.result
+    status = r.status.value if r is not None else "without a value"
+    return DependencyFailed(f"dependency {dep.call.key!r} (#{dep.index}) ended {status}")

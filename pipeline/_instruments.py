@@ -1,0 +1,94 @@
+"""Instruments: hooks the engine calls at each moment of a call's life.
+
+Events, progress views, timelines, tracing and journals are all instruments. A run with
+none pays nothing (the engine tests ``if instruments:`` before dispatching); a run with
+some calls every hook on the event loop thread, in the order things happen, synchronously
+(an instrument that must do I/O queues the work). An exception raised by a hook ends the
+run with that exception, as one raised by a reducer does.
+
+Times are seconds since the run started (``loop.time()`` based, like ``SkillResult``'s).
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._result import SkillResult
+    from ._skill import SkillCall
+
+__all__ = ["Instrument", "Phase"]
+
+
+class Phase(str, Enum):
+    """The named phases of one call, as the attempt state machine moves through them.
+
+    A call holds its concurrency slot in every phase from ``PERMIT`` on: the slot is taken
+    first, so a call waiting for a permit (a rate-limit token) keeps others of its run
+    from starting, and the run's deadline applies while it waits. The per-attempt
+    ``timeout`` starts with ``ATTEMPT``.
+    """
+
+    PERMIT = "permit"
+    """Waiting for a policy's permit before an attempt (e.g. a rate-limit token)."""
+    ATTEMPT = "attempt"
+    """An attempt is running on its executor."""
+    BACKOFF = "backoff"
+    """Waiting after a failed attempt before the next one (``Retry``'s backoff)."""
+    SETTLING = "settling"
+    """Waiting for an abandoned attempt that cannot be interrupted (a thread past its
+    timeout) to end before the next attempt starts, so that bodies running at once never
+    exceed the cap."""
+    FALLBACK = "fallback"
+    """Awaiting an async fallback."""
+
+
+class Instrument:
+    """Override the hooks you need; each default does nothing.
+
+    Examples:
+        >>> class Count(Instrument):
+        ...     def __init__(self) -> None:
+        ...         self.started = 0
+        ...     def call_started(self, call, index, attempt, at):
+        ...         self.started += 1
+        >>> count = Count()
+        >>> # async for r in run(calls, instruments=[count]): ...
+    """
+
+    def run_started(self, sized: int | None) -> None:
+        """The run began; ``sized`` is the number of calls of a sized source, else None."""
+
+    def call_phase(self, call: SkillCall[Any], index: int, phase: Phase, at: float) -> None:
+        """The call entered ``phase`` (``PERMIT``, ``BACKOFF``, ``SETTLING``, ``FALLBACK``);
+        ``ATTEMPT`` is reported by :meth:`call_started`."""
+
+    def call_started(self, call: SkillCall[Any], index: int, attempt: int, at: float) -> None:
+        """Attempt number ``attempt`` (1-based) of the call started."""
+
+    def call_item(self, call: SkillCall[Any], index: int, attempt: int, item: Any, at: float) -> None:
+        """A streaming skill (a generator) yielded ``item`` during ``attempt``."""
+
+    def call_retrying(
+        self,
+        call: SkillCall[Any],
+        index: int,
+        attempt: int,
+        error: BaseException,
+        wait: float,
+        at: float,
+    ) -> None:
+        """Attempt ``attempt`` failed with ``error``; the next starts after ``wait`` seconds."""
+
+    def call_finished(self, result: SkillResult) -> None:
+        """The call ran and ended (any status but ``skipped``): its one result."""
+
+    def call_skipped(self, result: SkillResult) -> None:
+        """The call never started (a dependency had no value, or the deadline came)."""
+
+    def run_deadline(self, at: float) -> None:
+        """The run's deadline was reached."""
+
+    def run_finished(self, at: float, error: BaseException | None) -> None:
+        """The run ended: completed (``error`` None), failed, or was closed early."""

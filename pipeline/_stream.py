@@ -1,0 +1,476 @@
+"""The public face of a run: ``run()``, ``gather()`` and the ``ResultStream`` they return.
+
+A ``ResultStream`` is cold: each iteration (or Rx subscription) starts a fresh
+:class:`~pipeline._engine.Run` from the validated :class:`~pipeline._engine.RunSpec`.
+Leaving early disposes the run: in-flight attempts are cancelled and awaited (after a bare
+``break``, when the dropped stream is finalized). A skill that catches its cancellation
+and keeps running cannot hold the stream: closing waits at most the run's ``cancel_grace``
+(``CANCEL_GRACE``, 1 s, by default), then logs a warning (logger ``skillstream``) naming
+it and leaves it running, still referenced until it ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
+from typing import Any, TypeVar, overload
+
+from reactivex import Observable, abc
+from reactivex.disposable import Disposable
+
+from operators._channel import ObserverChannel
+
+from ._cleanup import CANCEL_GRACE
+from ._engine import Feeder, Run, RunSpec
+from ._errors import SkillError
+from ._instruments import Instrument
+from ._result import Results, SkillResult
+from ._skill import SkillCall
+
+__all__ = ["ResultStream", "check_run_options", "gather", "run"]
+
+A = TypeVar("A")
+T1 = TypeVar("T1")
+T2 = TypeVar("T2")
+T3 = TypeVar("T3")
+T4 = TypeVar("T4")
+T5 = TypeVar("T5")
+T6 = TypeVar("T6")
+
+
+class _SafeObserver(abc.ObserverBase[SkillResult]):
+    """Guards a user's Rx observer: an exception in its on_next ends the run and is
+    delivered to its on_error, instead of travelling back into the skills (RxPY #380)."""
+
+    __slots__ = ("observer", "run")
+
+    def __init__(self, observer: abc.ObserverBase[SkillResult]) -> None:
+        self.observer = observer
+        self.run: Run | None = None
+
+    def on_next(self, value: SkillResult) -> None:
+        try:
+            self.observer.on_next(value)
+        except Exception as exc:
+            if self.run is not None:
+                self.run.dispose(exc)
+            self.observer.on_error(exc)
+
+    def on_error(self, error: Exception) -> None:
+        self.observer.on_error(error)
+
+    def on_completed(self) -> None:
+        self.observer.on_completed()
+
+
+class ResultStream:
+    """The results of a run, each the moment its call finishes (completion order).
+
+    Cold: nothing starts before iteration begins. Iterate it once, from one task at a
+    time (a second iteration, or a second task reading it at once, raises
+    ``RuntimeError``). Leaving early (``break``, ``aclose()``, the end of ``async with``,
+    cancellation) cancels every call in flight; ``async with`` and ``aclose()`` also wait
+    for them before returning.
+
+    Examples:
+        >>> async def main():
+        ...     async with run([fetch(1), fetch(2)], max_concurrency=5) as stream:
+        ...         async for result in stream:
+        ...             print(result.key, result.status)
+    """
+
+    def __init__(self, spec: RunSpec) -> None:
+        self._spec = spec
+        self._run: Run | None = None
+        self._channel: ObserverChannel[SkillResult] | None = None
+        self._state = "new"  # "new" -> "running" -> "consumed" | "closed"
+        self._reading = False
+
+    # -- async iteration -------------------------------------------------------------------
+
+    def __aiter__(self) -> ResultStream:
+        if self._state == "consumed":
+            raise RuntimeError(
+                "this ResultStream was already consumed: a stream runs once; "
+                "call run() again for a new run"
+            )
+        return self
+
+    async def __anext__(self) -> SkillResult:
+        if self._reading:
+            raise RuntimeError(
+                "this ResultStream is already being read by another task; a stream has "
+                "one consumer (share its results, or start one run() per consumer)"
+            )
+        channel = self._channel
+        if channel is None:
+            if self._state != "new":
+                raise StopAsyncIteration
+            channel = self._start()
+        self._reading = True
+        try:
+            return await channel.get()
+        except StopAsyncIteration:
+            self._state = "consumed"
+            await self._close()
+            raise
+        except BaseException:
+            # The run failed (a fallback raised, the source raised) or the consumer was
+            # cancelled: in-flight calls are cancelled and awaited before this propagates.
+            self._state = "consumed"
+            await self._close()
+            raise
+        finally:
+            self._reading = False
+
+    def _start(self) -> ObserverChannel[SkillResult]:
+        self._state = "running"
+        loop = asyncio.get_running_loop()
+        channel: ObserverChannel[SkillResult] = ObserverChannel(loop)
+        self._channel = channel
+        run_ = self._run = Run(self._spec, channel, loop)
+        if self._spec.max_concurrency is not None:
+            run_.buffer = channel
+            channel.on_take = run_.on_take
+        run_.start()
+        return channel
+
+    async def _close(self) -> None:
+        run = self._run
+        if run is None:
+            return
+        run.dispose()
+        self._channel = None
+        await run.wait_quiet()
+
+    async def aclose(self) -> None:
+        """Stop the run: cancel every call in flight and wait until they have ended."""
+        if self._state in ("new", "running"):
+            self._state = "closed"
+        await self._close()
+
+    async def __aenter__(self) -> ResultStream:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def __del__(self) -> None:
+        # After a bare `break` nothing closes the stream; its finalizer at least cancels
+        # what is in flight (the futures stay referenced until they end).
+        run = self._run
+        if run is not None and not run.closed:
+            with contextlib.suppress(Exception):
+                run.dispose()
+
+    # -- fan-in ----------------------------------------------------------------------------
+
+    async def collect(self) -> Results:
+        """Run to the end; every result in submission order (zip-like fan-in)."""
+        async with self:
+            return Results([r async for r in self])
+
+    async def scan(self, reducer: Callable[[A, SkillResult], A], seed: A) -> AsyncIterator[A]:
+        """The running aggregate ``reducer(acc, result)``, after every result.
+
+        An exception raised by ``reducer`` ends the run (in-flight calls are cancelled)
+        and reaches the consumer after the aggregates already yielded.
+
+        Examples:
+            >>> async for top in run(searches).scan(operators.top_k(10, "score"), []):
+            ...     print(top)
+        """
+        acc = seed
+        async with self:
+            async for result in self:
+                acc = reducer(acc, result)
+                yield acc
+
+    async def reduce(self, reducer: Callable[[A, SkillResult], A], seed: A) -> A:
+        """The final aggregate of ``reducer(acc, result)`` over every result."""
+        acc = seed
+        async with self:
+            async for result in self:
+                acc = reducer(acc, result)
+        return acc
+
+    @property
+    def observable(self) -> Observable[SkillResult]:
+        """The run as a reactivex Observable. Each subscription starts a fresh run and
+        must happen on a running event loop (or pass ``scheduler=AsyncIOScheduler(loop)``);
+        disposing the subscription cancels the calls in flight."""
+        spec = self._spec
+
+        def subscribe(
+            observer: abc.ObserverBase[SkillResult], scheduler: abc.SchedulerBase | None = None
+        ) -> abc.DisposableBase:
+            loop = getattr(scheduler, "_loop", None)
+            if loop is None:
+                try:
+                    loop = asyncio.get_running_loop()
+                except RuntimeError:
+                    raise RuntimeError(
+                        "subscribe to ResultStream.observable on a running event loop, "
+                        "or pass scheduler=AsyncIOScheduler(loop)"
+                    ) from None
+            safe = _SafeObserver(observer)
+            run_ = Run(spec, safe, loop)
+            safe.run = run_
+            run_.start()
+            return Disposable(run_.dispose)
+
+        return Observable(subscribe)
+
+    async def _unwrap_single(self) -> Any:
+        async with self:
+            results = Results([r async for r in self])
+        run_ = self._run
+        assert run_ is not None
+        by_index = {r.index: r for r in results}
+        return by_index[run_.roots[0]].unwrap()
+
+    @classmethod
+    def _tracking_roots(cls, calls: Any, max_concurrency: int | None = 10, timeout: float | None = None) -> ResultStream:
+        return cls(_make_spec(calls, max_concurrency, timeout, CANCEL_GRACE, (), track_roots=True))
+
+    @classmethod
+    def _fed(
+        cls,
+        feeder: Callable[[], Feeder],
+        max_concurrency: int | None,
+        timeout: float | None,
+        cancel_grace: float = CANCEL_GRACE,
+    ) -> ResultStream:
+        """A stream whose calls come from a :class:`Feeder` (StateGraph's invocation)."""
+        check_run_options(max_concurrency, timeout)
+        spec = RunSpec(
+            None,
+            feeder=feeder,
+            max_concurrency=max_concurrency,
+            timeout=timeout,
+            cancel_grace=cancel_grace,
+        )
+        return cls(spec)
+
+
+def run(
+    calls: SkillCall[Any] | Iterable[SkillCall[Any]] | AsyncIterable[SkillCall[Any]],
+    *,
+    max_concurrency: int | None = 10,
+    timeout: float | None = None,
+    cancel_grace: float = CANCEL_GRACE,
+    instruments: Iterable[Instrument] = (),
+) -> ResultStream:
+    """Run calls concurrently; results stream in completion order.
+
+    Concurrency: at most ``max_concurrency`` calls in flight (retries, backoff waits and
+    thread attempts abandoned past their timeout included); calls are taken from the source
+    only when a slot frees. A call whose arguments include other calls waits for them and
+    gets their values. Errors: a skill's exception becomes its result
+    (``status="error"``), never the consumer's; only an exception from the source itself,
+    from a user's fallback, ``Retry(on=...)`` predicate or instrument, or a skill's
+    ``BaseException`` that is not an ``Exception``, ends the stream with that exception.
+    ``timeout`` is a deadline: at it, calls in flight end ``timeout``, calls not started
+    end ``skipped``, and the stream completes.
+
+    Examples:
+        >>> async for r in run([fetch_stock("AAPL"), fetch_news("Apple")], max_concurrency=5):
+        ...     print(r.key, r.status, r.value)
+        >>> results = await run(calls).collect()
+
+    Args:
+        calls: a SkillCall, an iterable of them (a list is taken whole, a generator
+            lazily), or an async iterable of them.
+        max_concurrency: most calls in flight; ``None`` for no bound (an iterable is then
+            still read lazily, in batches).
+        timeout: the run's deadline in seconds; ``None`` for none.
+        cancel_grace: seconds closing the run waits for cancelled calls to end.
+        instruments: :class:`Instrument` objects whose hooks see every moment of every
+            call (events, progress, tracing).
+
+    Returns:
+        A cold :class:`ResultStream`.
+
+    Raises:
+        TypeError: if ``calls`` is not a call, an iterable or an async iterable of calls
+            (for a list, naming the first item that is not a call and its position), or
+            an option has the wrong type.
+        ValueError: if ``max_concurrency`` < 1, ``timeout`` <= 0 or ``cancel_grace`` < 0.
+    """
+    return ResultStream(
+        _make_spec(calls, max_concurrency, timeout, cancel_grace, instruments, track_roots=False)
+    )
+
+
+def check_run_options(max_concurrency: Any, timeout: Any) -> None:
+    """The rules for ``max_concurrency`` and ``timeout``, shared with StateGraph.compile()."""
+    if max_concurrency is not None and (
+        isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int)
+    ):
+        raise TypeError(f"max_concurrency must be an int or None, got {max_concurrency!r}")
+    if max_concurrency is not None and max_concurrency < 1:
+        raise ValueError(f"max_concurrency must be >= 1 or None, got {max_concurrency}")
+    if timeout is not None:
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+            raise TypeError(f"timeout must be a number of seconds or None, got {timeout!r}")
+        if not timeout > 0:
+            raise ValueError(f"timeout must be > 0 seconds, got {timeout}")
+
+
+def _check_grace(cancel_grace: Any) -> None:
+    if isinstance(cancel_grace, bool) or not isinstance(cancel_grace, (int, float)):
+        raise TypeError(f"cancel_grace must be a number of seconds, got {cancel_grace!r}")
+    if not cancel_grace >= 0:
+        raise ValueError(f"cancel_grace must be >= 0 seconds, got {cancel_grace}")
+
+
+def _make_spec(
+    calls: Any,
+    max_concurrency: Any,
+    timeout: Any,
+    cancel_grace: Any,
+    instruments: Iterable[Instrument],
+    *,
+    track_roots: bool,
+) -> RunSpec:
+    check_run_options(max_concurrency, timeout)
+    _check_grace(cancel_grace)
+    hooks = tuple(instruments)
+    for hook in hooks:
+        if not isinstance(hook, Instrument):
+            raise TypeError(f"instruments must be Instrument objects, got {hook!r}")
+    is_async = False
+    sized = False
+    if isinstance(calls, SkillCall):
+        calls = (calls,)
+        sized = True
+    elif isinstance(calls, (list, tuple)):
+        for position, item in enumerate(calls):
+            if not isinstance(item, SkillCall):
+                raise TypeError(f"run() takes SkillCalls; item {position} is {item!r}")
+        sized = True
+    elif isinstance(calls, (str, bytes, dict)) or inspect.iscoroutine(calls):
+        raise TypeError(
+            f"run() takes a SkillCall, or an iterable or async iterable of them; got {calls!r}"
+        )
+    elif isinstance(calls, AsyncIterable):
+        is_async = True
+    elif isinstance(calls, Iterable):
+        sized = hasattr(calls, "__len__")
+    else:
+        raise TypeError(
+            f"run() takes a SkillCall, or an iterable or async iterable of them; got {calls!r}"
+        )
+    return RunSpec(
+        calls,
+        sized=sized,
+        is_async=is_async,
+        max_concurrency=max_concurrency,
+        timeout=timeout,
+        track_roots=track_roots,
+        cancel_grace=float(cancel_grace),
+        instruments=hooks,
+    )
+
+
+@overload
+async def gather(
+    c1: SkillCall[T1], /, *, max_concurrency: int | None = 10, timeout: float | None = None
+) -> tuple[T1]: ...
+@overload
+async def gather(
+    c1: SkillCall[T1],
+    c2: SkillCall[T2],
+    /,
+    *,
+    max_concurrency: int | None = 10,
+    timeout: float | None = None,
+) -> tuple[T1, T2]: ...
+@overload
+async def gather(
+    c1: SkillCall[T1],
+    c2: SkillCall[T2],
+    c3: SkillCall[T3],
+    /,
+    *,
+    max_concurrency: int | None = 10,
+    timeout: float | None = None,
+) -> tuple[T1, T2, T3]: ...
+@overload
+async def gather(
+    c1: SkillCall[T1],
+    c2: SkillCall[T2],
+    c3: SkillCall[T3],
+    c4: SkillCall[T4],
+    /,
+    *,
+    max_concurrency: int | None = 10,
+    timeout: float | None = None,
+) -> tuple[T1, T2, T3, T4]: ...
+@overload
+async def gather(
+    c1: SkillCall[T1],
+    c2: SkillCall[T2],
+    c3: SkillCall[T3],
+    c4: SkillCall[T4],
+    c5: SkillCall[T5],
+    /,
+    *,
+    max_concurrency: int | None = 10,
+    timeout: float | None = None,
+) -> tuple[T1, T2, T3, T4, T5]: ...
+@overload
+async def gather(
+    c1: SkillCall[T1],
+    c2: SkillCall[T2],
+    c3: SkillCall[T3],
+    c4: SkillCall[T4],
+    c5: SkillCall[T5],
+    c6: SkillCall[T6],
+    /,
+    *,
+    max_concurrency: int | None = 10,
+    timeout: float | None = None,
+) -> tuple[T1, T2, T3, T4, T5, T6]: ...
+@overload
+async def gather(
+    *calls: SkillCall[Any], max_concurrency: int | None = 10, timeout: float | None = None
+) -> tuple[Any, ...]: ...
+async def gather(
+    *calls: SkillCall[Any], max_concurrency: int | None = 10, timeout: float | None = None
+) -> tuple[Any, ...]:
+    """Run calls at once and return their values in argument order (zip-like fan-in).
+
+    A call that failed with a fallback contributes its fallback value. The result keeps
+    each argument's type (``gather(a, b)`` with ``SkillCall[int]`` and ``SkillCall[str]``
+    types as ``tuple[int, str]``).
+
+    Examples:
+        >>> stock, news = await gather(fetch_stock("AAPL"), fetch_news("Apple"))
+
+    Raises:
+        SkillError: after every call has finished, if any call ended without a value;
+            it names each such call and carries every result as ``.results``.
+    """
+    stream = ResultStream._tracking_roots(list(calls), max_concurrency, timeout)
+    results = await stream.collect()
+    run_ = stream._run
+    assert run_ is not None
+    by_index = {r.index: r for r in results}
+    picked = [by_index[i] for i in run_.roots]
+    failed = [r for r in picked if not r.has_value]
+    if failed:
+        described = "; ".join(
+            f"{r.key} ({r.status.value}: {r.error.type}: {r.error.message})"
+            if r.error
+            else f"{r.key} ({r.status.value})"
+            for r in failed
+        )
+        raise SkillError(
+            f"{len(failed)} of {len(picked)} calls ended without a value: {described}",
+            result=failed[0],
+            results=results,
+        )
+    return tuple(r.value for r in picked)
