@@ -431,11 +431,13 @@ class Attempts(abc.DisposableBase):
         if future is None:
             return
         node = self.node
-        if not future.done():
-            future.cancel()
         if _interruptible(node.call.skill):
+            if not future.done():
+                future.cancel()
             node.owner.abandoned.add(future, node.call)
         else:
+            # Nothing can stop a thread: its future is left to resolve when the body
+            # returns (the result is dropped), and until then it holds the call's slot.
             keep_until_done(future)
             if not future.done():
                 self.stray = future
@@ -623,6 +625,7 @@ class Run(abc.ObserverBase[SkillResult]):
         self.pump: asyncio.Task[None] | None = None
         self.pump_wakeup: asyncio.Future[None] | None = None
         self.batch: asyncio.Handle | None = None
+        self.batch_read = 0  # calls read from an unbounded iterable since the last batch
         self.deadline: asyncio.TimerHandle | None = None
         self.abandoned = Abandoned(spec.cancel_grace)
         self.instruments = spec.instruments
@@ -794,7 +797,6 @@ class Run(abc.ObserverBase[SkillResult]):
             return None
         iterator = self.iterator
         unbounded = iterator is not None and self.spec.max_concurrency is None
-        read = 0
         while True:
             ready = self.ready
             if ready:
@@ -814,12 +816,12 @@ class Run(abc.ObserverBase[SkillResult]):
                     self.pump_wakeup.set_result(None)
                 return None
             if unbounded:
-                if read >= UNBOUNDED_BATCH:
+                if self.batch_read >= UNBOUNDED_BATCH:
                     # Give the loop back (results, the deadline, the consumer), then read on.
                     if self.batch is None:
                         self.batch = self.loop.call_soon(self._next_batch)
                     return None
-                read += 1
+                self.batch_read += 1
             try:
                 item = next(iterator)
             except StopIteration:
@@ -841,6 +843,7 @@ class Run(abc.ObserverBase[SkillResult]):
 
     def _next_batch(self) -> None:
         self.batch = None
+        self.batch_read = 0
         if not self.closed:
             self.merge.fill()
             self._maybe_complete()

@@ -85,10 +85,16 @@ class Skill(Generic[P, R]):
             fn = fn.fn
         if not callable(fn):
             raise TypeError(f"skill() needs a function, got {fn!r}")
+        # @skill over @staticmethod: the function itself, never bound to an instance.
+        self._static = isinstance(fn, staticmethod)
+        if isinstance(fn, staticmethod):
+            fn = fn.__func__
         self.fn: Callable[P, Any] = fn
         self.options = options
-        is_async = inspect.iscoroutinefunction(fn)
-        is_agen = inspect.isasyncgenfunction(fn)
+        is_async = _is_async_callable(fn)
+        is_agen = inspect.isasyncgenfunction(fn) or inspect.isasyncgenfunction(
+            getattr(fn, "__call__", None)
+        )
         if options.executor == "process" and (is_async or is_agen):
             raise TypeError(
                 f"skill {options.name!r}: executor='process' runs plain functions; "
@@ -107,6 +113,16 @@ class Skill(Generic[P, R]):
     @property
     def name(self) -> str:
         return self.options.name
+
+    def __get__(self, instance: Any, owner: type[Any] | None = None) -> Skill[Any, R]:
+        """``@skill`` on a method: ``agent.greet`` is a skill bound to ``agent``, as a
+        function would be a bound method (its name stays the method's)."""
+        if instance is None or self._static:
+            return self
+        bound: Skill[Any, R] = object.__new__(type(self))
+        bound.__dict__.update(self.__dict__)
+        bound.fn = self.fn.__get__(instance, owner)
+        return bound
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> SkillCall[R]:
         return SkillCall(self, args, kwargs)
@@ -130,6 +146,15 @@ class Skill(Generic[P, R]):
                 f"a module, so that workers can import it ({module}.{qualname} is not importable)"
             )
         return (_lookup_skill, (module, qualname))
+
+
+def _is_async_callable(fn: Any) -> bool:
+    """A coroutine function, or an object whose ``__call__`` is one (a functools.partial
+    of one counts too, as inspect unwraps partials)."""
+    if inspect.iscoroutinefunction(fn):
+        return True
+    call = getattr(fn, "__call__", None)
+    return call is not None and not inspect.isfunction(fn) and inspect.iscoroutinefunction(call)
 
 
 def _lookup_skill(module: str, qualname: str) -> Skill[Any, Any]:

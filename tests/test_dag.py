@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pipeline import Retry, run, skill
+from pipeline import Retry, SkillCall, run, skill
 from tests.vloop import vrun
 
 
@@ -333,3 +333,82 @@ def test_calls_deeper_than_one_container_level_are_data_not_inputs() -> None:
     results, _ = vrun(main)
     assert len(results) == 1  # tool(1) did not run: it sits two levels down, as data
     assert results[0].value is stored
+
+
+# -- regressions (defects issue) ------------------------------------------------------------
+
+
+def test_one_call_shared_by_two_runs_at_once_runs_in_each() -> None:
+    # The engine kept its node on the call object: the second run overwrote the first's
+    # and run A's dependent failed with "'NoneType' object has no attribute 'value'".
+    rec = Recorder()
+    step = rec.make()
+    shared = step("dep", 0.1)
+
+    async def main() -> Any:
+        return await asyncio.gather(
+            run([step("A", 0.1, shared)]).collect(), run([step("B", 0.2, shared)]).collect()
+        )
+
+    (a, b), _ = vrun(main)
+    assert [r.status.value for r in a] == ["success", "success"]
+    assert [r.status.value for r in b] == ["success", "success"]
+    assert a[1].value["inputs"][0]["tag"] == "dep" and b[1].value["inputs"][0]["tag"] == "dep"
+    assert rec.runs["dep"] == 2  # once in each run: each run has its own node for it
+    assert not hasattr(shared, "_node")  # nothing of a run is stored on the call
+
+
+def test_containers_without_calls_are_passed_as_they_are_and_with_calls_keep_their_type() -> None:
+    from collections import defaultdict
+    from typing import NamedTuple
+
+    class Pair(NamedTuple):
+        left: Any
+        right: Any
+
+    seen: dict[str, Any] = {}
+
+    @skill
+    async def value(x: int) -> int:
+        return x
+
+    @skill
+    async def look(dep: int, plain: list[int], pair: Pair, table: defaultdict[str, Any], **kw: Any) -> None:
+        seen.update(dep=dep, plain=plain, pair=pair, table=table, kw=kw)
+        plain.append(99)
+
+    mine = [1, 2]
+    table: defaultdict[str, Any] = defaultdict(list, {"a": value(3)})
+
+    async def main() -> Any:
+        return await run(look(value(1), mine, Pair(value(2), "r"), table, more=[value(4), 5])).collect()
+
+    results, _ = vrun(main)
+    assert all(r.ok for r in results), results
+    assert seen["plain"] is mine and mine == [1, 2, 99]  # the caller's own list
+    assert type(seen["pair"]) is Pair and seen["pair"] == Pair(2, "r")
+    assert type(seen["table"]) is defaultdict and seen["table"]["a"] == 3
+    assert seen["table"].default_factory is list and isinstance(table["a"], SkillCall)
+    assert seen["kw"] == {"more": [4, 5]}
+
+
+def test_a_generator_dag_whose_input_finished_long_before_does_not_run_it_again() -> None:
+    # A lazy source's finished calls are forgotten once nobody holds them (memory stays
+    # O(cap)); one still held is remembered, so a later dependent gets its value.
+    rec = Recorder()
+    step = rec.make()
+
+    def source() -> Any:
+        first = step("first", 0.1)
+        yield first
+        for i in range(20):
+            yield step(f"filler{i}", 0.1)
+        yield step("late", 0.1, first)
+
+    async def main() -> Any:
+        return await run(source(), max_concurrency=2).collect()
+
+    results, _ = vrun(main)
+    assert rec.runs["first"] == 1 and len(results) == 22
+    assert results[-1].value["tag"] == "late"
+    assert results[-1].value["inputs"][0]["tag"] == "first"

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from pipeline import NO_FALLBACK, Retry, SkillCall, run, skill
+from pipeline import NO_FALLBACK, Retry, Skill, SkillCall, run, skill
 
 
 async def noop() -> None:
@@ -139,3 +139,27 @@ def test_empty_run_completes() -> None:
         return await run([]).collect()
 
     assert len(asyncio.run(main())) == 0
+
+
+def test_a_skill_on_a_method_binds_self_like_a_function() -> None:
+    class Agent:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        @skill(timeout=5)
+        async def greet(self, who: str) -> str:
+            return f"{self.name} greets {who}"
+
+        @skill
+        def shout(self, who: str) -> str:  # sync: runs in a thread, still bound
+            return f"{self.name.upper()} SHOUTS {who}"
+
+    async def main() -> Any:
+        alice, bob = Agent("alice"), Agent("bob")
+        return await run([alice.greet("x"), bob.greet("y"), bob.shout("z")]).collect()
+
+    results = asyncio.run(main())
+    assert [r.value for r in results] == ["alice greets x", "bob greets y", "BOB SHOUTS z"]
+    assert [r.name for r in results] == ["greet", "greet", "shout"]  # the method's name
+    assert isinstance(Agent.__dict__["greet"], Skill) and Agent.greet.options.timeout == 5
+

@@ -464,3 +464,135 @@ def test_collect_returns_submission_order() -> None:
     results, _ = vrun(main)
     assert [r.value for r in results] == list(range(10))
     assert [r.index for r in results] == list(range(10))
+
+
+# -- regressions (defects issue) ------------------------------------------------------------
+
+
+def test_unbounded_runs_still_read_a_generator_lazily_and_keep_the_deadline() -> None:
+    # max_concurrency=None used to drain the whole generator before anything ran (200k
+    # calls: first result at 10 s, 1.1 GB; itertools.count(): never). Real time: the
+    # engine gives the loop back between batches, which a virtual clock never sees idle.
+    import itertools
+    import time
+
+    taken = 0
+
+    @skill
+    async def instant(i: int) -> int:
+        return i
+
+    def endless() -> Any:
+        nonlocal taken
+        for i in itertools.count():
+            taken += 1
+            yield instant(i)
+
+    async def main() -> Any:
+        first_at = None
+        count = 0
+        start = time.monotonic()
+        async for _ in run(endless(), max_concurrency=None, timeout=0.2):
+            if first_at is None:
+                first_at = time.monotonic() - start
+            count += 1
+        return first_at, count, time.monotonic() - start
+
+    first_at, count, elapsed = asyncio.run(main())
+    assert first_at is not None and first_at < 0.2  # results flow before the deadline
+    assert elapsed < 3  # the deadline ended an endless source (generous on a loaded machine)
+    assert count == taken > 0  # every call taken has its result, and nothing more was read
+
+
+def test_async_fallbacks_are_awaited_and_bounded_by_the_timeout() -> None:
+    async def slow_default(exc: BaseException) -> str:
+        await asyncio.sleep(0.5)
+        return f"default after {type(exc).__name__}"
+
+    async def stuck_default(exc: BaseException) -> str:
+        await asyncio.sleep(100)
+        return "never"
+
+    @skill(fallback=slow_default, timeout=1)
+    async def flaky() -> str:
+        raise ConnectionError("down")
+
+    @skill(fallback=stuck_default, timeout=1)
+    async def flaky_stuck() -> str:
+        raise ConnectionError("down")
+
+    async def main() -> Any:
+        return await run([flaky(), flaky_stuck()]).collect()
+
+    results, loop = vrun(main)
+    ok, stuck = results
+    assert (ok.status, ok.value, ok.fallback_used, ok.finished_at) == (
+        Status.ERROR, "default after ConnectionError", True, 0.5
+    )
+    # The fallback itself ran past the call's timeout: no value, the original error kept.
+    assert (stuck.status, stuck.value, stuck.fallback_used) == (Status.ERROR, None, False)
+    assert stuck.error is not None and stuck.error.type == "ConnectionError"
+    assert stuck.finished_at == 1
+
+
+def test_awaitables_are_awaited_whatever_makes_them() -> None:
+    class Adder:
+        async def __call__(self, x: int) -> int:
+            await asyncio.sleep(0.1)
+            return x + 1
+
+    class Tools:
+        @skill
+        @staticmethod
+        async def double(x: int) -> int:
+            return 2 * x
+
+    async def coro(x: int) -> int:
+        await asyncio.sleep(0.1)
+        return x * 3
+
+    add = skill(Adder(), name="add")
+    triple = skill(lambda x: coro(x), name="triple")  # sync callable returning a coroutine
+
+    async def main() -> Any:
+        return await run([add(1), Tools.double(2), Tools().double(3), triple(4)]).collect()
+
+    results, _ = vrun(main)
+    assert [r.value for r in results] == [2, 4, 6, 12]
+    assert add.kind == "async"
+
+
+def test_timed_out_thread_attempts_count_toward_the_cap() -> None:
+    # At cap 1, timeout 0.05, three attempts, four calls of a 0.3 s blocking body, ten
+    # bodies used to run at once: abandoned threads did not hold their slot.
+    import threading
+    import time
+
+    lock = threading.Lock()
+    running = 0
+    most = 0
+
+    @skill(timeout=0.05, retry=Retry(attempts=3, backoff=0))
+    def blocking(i: int) -> int:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        try:
+            time.sleep(0.3)
+        finally:
+            with lock:
+                running -= 1
+        return i
+
+    async def main() -> Any:
+        return await run([blocking(i) for i in range(4)], max_concurrency=1).collect()
+
+    started = time.monotonic()
+    results = asyncio.run(main())
+    elapsed = time.monotonic() - started
+    assert [r.status for r in results] == [Status.TIMEOUT] * 4
+    assert [r.attempts for r in results] == [3] * 4
+    assert most == 1
+    # Each attempt waited for the one before it to end: 12 bodies of 0.3 s one at a time.
+    assert elapsed >= 12 * 0.3 * 0.9
