@@ -14,6 +14,8 @@ from ._errors import DeadlineExceeded as DeadlineExceeded
 from ._errors import DependencyFailed as DependencyFailed
 from ._errors import SkillError as SkillError
 from ._errors import SkillTimeout as SkillTimeout
+from ._executors import Executor as Executor
+from ._executors import shutdown as shutdown
 from ._graph import END as END
 from ._graph import START as START
 from ._graph import CompiledStateGraph as CompiledStateGraph
@@ -46,6 +48,7 @@ __all__ = [
     "DeadlineExceeded",
     "DependencyFailed",
     "ErrorInfo",
+    "Executor",
     "GraphError",
     "Instrument",
     "InvalidGraphError",
@@ -64,6 +67,7 @@ __all__ = [
     "Status",
     "gather",
     "run",
+    "shutdown",
     "skill",
 ]
 

@@ -13,7 +13,7 @@ import asyncio
 import logging
 from typing import Any
 
-__all__ = ["CANCEL_GRACE", "Abandoned", "keep_until_done"]
+__all__ = ["CANCEL_GRACE", "Abandoned", "keep_until_done", "retrieve_when_done"]
 
 CANCEL_GRACE = 1.0
 """Default seconds closing a run waits for its cancelled calls to end (``run(...,
@@ -40,6 +40,18 @@ def keep_until_done(future: asyncio.Future[Any]) -> None:
     elif future not in _ALIVE:
         _ALIVE.add(future)
         future.add_done_callback(_reap)
+
+
+def retrieve_when_done(future: asyncio.Future[Any]) -> None:
+    """Retrieve ``future``'s outcome when it ends, so a late failure is not logged as
+    never retrieved. For work the loop does not own (a thread's future is referenced by
+    its job until the body returns, and may never resolve if the loop closes first)."""
+    future.add_done_callback(_retrieve)
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def alive() -> int:

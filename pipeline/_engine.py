@@ -33,7 +33,7 @@ import copy
 import inspect
 import weakref
 from collections import deque
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterable, Callable, Iterator
 from enum import IntEnum
 from typing import Any, Protocol
 
@@ -42,9 +42,9 @@ from reactivex.observer import Observer
 
 from operators._merge_bounded import BoundedMerge
 
-from ._cleanup import Abandoned, keep_until_done
+from ._cleanup import Abandoned, retrieve_when_done
 from ._errors import DeadlineExceeded, DependencyFailed, SkillTimeout
-from ._executors import start_process, start_thread
+from ._executors import EXECUTORS, Executor
 from ._instruments import Instrument, Phase
 from ._result import ErrorInfo, SkillResult, Status, new_result
 from ._skill import NO_FALLBACK, Skill, SkillCall
@@ -132,40 +132,11 @@ class RunSpec:
 # -- executors (the engine's view) ---------------------------------------------------------
 
 
-def _start(
-    loop: asyncio.AbstractEventLoop,
-    skill: Skill[Any, Any],
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-    on_item: Callable[[Any], None] | None,
-) -> asyncio.Future[Any]:
+def _executor(skill: Skill[Any, Any]) -> Executor:
     kind = skill.kind
-    if kind == "async":
-        return loop.create_task(skill.fn(*args, **kwargs))
-    if kind == "thread":
-        return start_thread(loop, skill.fn, args, kwargs)
-    if kind == "process":
-        return start_process(loop, skill, args, kwargs)
-    return loop.create_task(_collect_items(skill.fn(*args, **kwargs), on_item))
-
-
-def _interruptible(skill: Skill[Any, Any]) -> bool:
-    return skill.kind != "thread"
-
-
-async def _collect_items(agen: AsyncIterator[Any], on_item: Callable[[Any], None] | None) -> list[Any]:
-    items: list[Any] = []
-    try:
-        async for item in agen:
-            items.append(item)
-            if on_item is not None:
-                on_item(item)
-    finally:
-        # Closed whenever the call ends early (timeout, deadline, leaving), not at GC.
-        aclose = getattr(agen, "aclose", None)
-        if aclose is not None:
-            await aclose()
-    return items
+    if kind == "async" or kind == "asyncgen":
+        return EXECUTORS.loop
+    return EXECUTORS.get(kind)
 
 
 # -- one call ------------------------------------------------------------------------------
@@ -354,7 +325,9 @@ class Attempts(abc.DisposableBase):
         skill = node.call.skill
         try:
             args, kwargs = node.arguments()
-            future = _start(loop, skill, args, kwargs, self._on_item if run.instruments else None)
+            future = _executor(skill).start(
+                loop, skill, args, kwargs, self._on_item if run.instruments else None
+            )
         except Exception as exc:  # e.g. wrong arguments for the function: the call fails
             self._end_span()
             self._failed(exc)
@@ -431,14 +404,17 @@ class Attempts(abc.DisposableBase):
         if future is None:
             return
         node = self.node
-        if _interruptible(node.call.skill):
-            if not future.done():
-                future.cancel()
+        executor = _executor(node.call.skill)
+        # A task (an awaitable a sync skill returned, awaited on the loop) can always stop.
+        interruptible = executor.interruptible or isinstance(future, asyncio.Task)
+        if not future.done():
+            future.cancel() if interruptible else executor.cancel(future)
+        if interruptible:
             node.owner.abandoned.add(future, node.call)
         else:
             # Nothing can stop a thread: its future is left to resolve when the body
             # returns (the result is dropped), and until then it holds the call's slot.
-            keep_until_done(future)
+            retrieve_when_done(future)
             if not future.done():
                 self.stray = future
 

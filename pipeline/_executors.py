@@ -1,77 +1,281 @@
 """Where one attempt of a skill runs: the event loop, a thread pool, or a process pool.
 
-Each ``start_*`` returns an asyncio future on the loop, so completion always reaches the
-run on the loop thread (reactivex's AsyncIOScheduler is not thread-safe). Cancelling that
-future abandons a thread or process job: neither can be interrupted, so a late result is
-simply dropped.
+Every executor follows one protocol (:class:`Executor`): ``start`` returns an asyncio
+future that resolves *on the loop* (reactivex's AsyncIOScheduler is not thread-safe) with
+the value or the exception, and only once the work has stopped running; ``cancel`` asks
+the work to stop. The loop's tasks can be cancelled; a thread cannot be interrupted (its
+late result is dropped, and a generator it consumes is closed at its next item); a
+process job that is already running is abandoned like a thread.
+
+The pools belong to one :class:`Executors` registry with an explicit lifetime: created
+lazily on first use, closed by :func:`shutdown` and at interpreter exit, and reset in the
+child after ``os.fork()`` (a child cannot use its parent's threads or pipes).
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextvars
-import functools
+import inspect
 import multiprocessing
 import os
 import pickle
+import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-__all__ = ["RemoteError", "start_process", "start_thread"]
+if TYPE_CHECKING:
+    from ._skill import Skill
+
+__all__ = [
+    "EXECUTORS",
+    "Executor",
+    "Executors",
+    "LoopExecutor",
+    "ProcessExecutor",
+    "RemoteError",
+    "ThreadExecutor",
+    "shutdown",
+]
 
 # Threads are made on demand up to this many. A sync skill that blocks past its timeout
 # keeps its thread busy until it returns: a roomy pool keeps such strays from starving
 # later calls, which run_in_executor's default (cpu_count + 4 workers) would not.
 THREAD_POOL_SIZE = 128
 
-_lock = threading.Lock()
-_thread_pool: ThreadPoolExecutor | None = None
-_process_pool: ProcessPoolExecutor | None = None
+OnItem = Callable[[Any], None]
 
 
-def _threads() -> ThreadPoolExecutor:
-    global _thread_pool
-    if _thread_pool is None:
-        with _lock:
-            if _thread_pool is None:
-                _thread_pool = ThreadPoolExecutor(
-                    THREAD_POOL_SIZE, thread_name_prefix="skillstream"
+class Executor(Protocol):
+    """Runs attempts of skills. Implement it to run skills elsewhere (e.g. on Ray)."""
+
+    name: str
+    interruptible: bool
+    """Whether :meth:`cancel` really stops the work (else the engine keeps the call's
+    concurrency slot taken until the work ends)."""
+
+    def start(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        skill: Skill[Any, Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        on_item: OnItem | None = None,
+    ) -> asyncio.Future[Any]:
+        """Start ``skill.fn(*args, **kwargs)``; ``on_item`` (on the loop) sees each item a
+        generator skill yields, and the value is then the list of items."""
+        ...
+
+    def cancel(self, future: asyncio.Future[Any]) -> None:
+        """Ask the work behind ``future`` to stop."""
+        ...
+
+    def close(self) -> None:
+        """Release the executor's workers."""
+        ...
+
+
+# -- the event loop ------------------------------------------------------------------------
+
+
+class LoopExecutor:
+    """Async skills: a task on the run's event loop."""
+
+    name = "loop"
+    interruptible = True
+
+    def start(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        skill: Skill[Any, Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        on_item: OnItem | None = None,
+    ) -> asyncio.Future[Any]:
+        made = skill.fn(*args, **kwargs)
+        if inspect.isasyncgen(made):
+            return loop.create_task(_collect_items(made, on_item))
+        if inspect.iscoroutine(made):
+            return loop.create_task(made)
+        future: asyncio.Future[Any] = asyncio.ensure_future(made, loop=loop)
+        return future
+
+    def cancel(self, future: asyncio.Future[Any]) -> None:
+        future.cancel()
+
+    def close(self) -> None:
+        pass
+
+
+async def _collect_items(agen: Any, on_item: OnItem | None) -> list[Any]:
+    items: list[Any] = []
+    try:
+        async for item in agen:
+            items.append(item)
+            if on_item is not None:
+                on_item(item)
+    finally:
+        # Closed whenever the call ends early (timeout, deadline, leaving), not at GC.
+        await agen.aclose()
+    return items
+
+
+# -- threads -------------------------------------------------------------------------------
+
+
+class _ThreadJob:
+    __slots__ = ("loop", "future", "fn", "args", "kwargs", "ctx", "on_item", "cancelled")
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        future: asyncio.Future[Any],
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        on_item: OnItem | None,
+    ) -> None:
+        self.loop = loop
+        self.future = future
+        self.fn = fn
+        self.args = args
+        self.kwargs = kwargs
+        # Carry the caller's contextvars into the thread, as asyncio.to_thread does.
+        self.ctx = contextvars.copy_context()
+        self.on_item = on_item
+        self.cancelled = False
+
+    def run(self) -> None:
+        try:
+            value = self.ctx.run(self._call)
+        except BaseException as exc:  # delivered to the loop, never raised in the thread
+            self._deliver(None, exc)
+        else:
+            self._deliver(value, None)
+
+    def _call(self) -> Any:
+        value = _call(self.fn, self.args, self.kwargs)
+        if inspect.isgenerator(value):
+            # A sync generator is consumed here, in its thread, under the call's timeout:
+            # at its next item after the run gave up on it, it is closed.
+            items = []
+            try:
+                for item in value:
+                    if self.cancelled:
+                        break
+                    items.append(item)
+                    if self.on_item is not None:
+                        self._send_item(item)
+            finally:
+                value.close()
+            return items
+        return value
+
+    def _send_item(self, item: Any) -> None:
+        with_loop_open(self.loop, self.on_item, item)  # type: ignore[arg-type]
+
+    def _deliver(self, value: Any, exc: BaseException | None) -> None:
+        with_loop_open(self.loop, _settle, self.future, value, exc)
+
+
+def with_loop_open(loop: asyncio.AbstractEventLoop, fn: Callable[..., None], *args: Any) -> None:
+    """``loop.call_soon_threadsafe(fn, *args)``, or nothing once the loop is closed: the
+    run that wanted the outcome is gone, and raising in a worker thread helps nobody."""
+    try:
+        loop.call_soon_threadsafe(fn, *args)
+    except RuntimeError:
+        pass
+
+
+def _settle(future: asyncio.Future[Any], value: Any, exc: BaseException | None) -> None:
+    if future.done():
+        return
+    if exc is None:
+        future.set_result(value)
+    else:
+        future.set_exception(exc)
+
+
+class ThreadExecutor:
+    """Sync skills: a pool of daemon threads, made on demand up to ``max_workers``.
+
+    Daemon threads, because a thread stuck past its timeout cannot be stopped, and
+    ``concurrent.futures``' workers would keep the interpreter from exiting until it
+    returns. At exit, such a thread is simply dropped with the process.
+
+    Examples:
+        >>> @skill(executor=ThreadExecutor(max_workers=4))  # doctest: +SKIP
+        ... def parse(text: str) -> dict: ...
+    """
+
+    name = "thread"
+    interruptible = False
+
+    def __init__(self, max_workers: int = THREAD_POOL_SIZE) -> None:
+        if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
+            raise ValueError(f"max_workers must be an int >= 1, got {max_workers!r}")
+        self.max_workers = max_workers
+        self._queue: queue.SimpleQueue[_ThreadJob | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._threads: set[threading.Thread] = set()
+        # Released by a worker each time it finishes a job, as concurrent.futures does:
+        # a job that can acquire it will be taken by an idle thread.
+        self._idle = threading.Semaphore(0)
+        self._closed = False
+
+    def start(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        skill: Skill[Any, Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        on_item: OnItem | None = None,
+    ) -> asyncio.Future[Any]:
+        future: asyncio.Future[Any] = loop.create_future()
+        job = _ThreadJob(loop, future, skill.fn, args, kwargs, on_item)
+        future._skillstream_job = job  # type: ignore[attr-defined]
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("this ThreadExecutor is closed")
+            self._queue.put(job)
+            if not self._idle.acquire(timeout=0) and len(self._threads) < self.max_workers:
+                thread = threading.Thread(
+                    target=self._work, name=f"skillstream-{len(self._threads)}", daemon=True
                 )
-    return _thread_pool
+                self._threads.add(thread)
+                thread.start()
+        return future
 
+    def _work(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                break
+            job.run()
+            del job
+            self._idle.release()
+        with self._lock:
+            self._threads.discard(threading.current_thread())
 
-def _processes() -> ProcessPoolExecutor:
-    global _process_pool
-    if _process_pool is None:
-        with _lock:
-            if _process_pool is None:
-                # forkserver: forking the parent would copy its threads' locks mid-use.
-                method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-                _process_pool = ProcessPoolExecutor(
-                    max_workers=os.cpu_count() or 2,
-                    mp_context=multiprocessing.get_context(method),
-                )
-    return _process_pool
+    def cancel(self, future: asyncio.Future[Any]) -> None:
+        job = getattr(future, "_skillstream_job", None)
+        if job is not None:
+            job.cancelled = True  # a generator stops at its next item; nothing else can
 
+    def threads(self) -> int:
+        """Worker threads alive (tests, soak)."""
+        return len(self._threads)
 
-def _discard_broken(pool: Executor) -> None:
-    """A dead worker breaks a ProcessPoolExecutor for good: replace it for later calls."""
-    global _process_pool
-    with _lock:
-        if _process_pool is pool:
-            _process_pool = None
-    pool.shutdown(wait=False, cancel_futures=True)
-
-
-def start_thread(
-    loop: asyncio.AbstractEventLoop, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> asyncio.Future[Any]:
-    # Carry the caller's contextvars into the thread, as asyncio.to_thread does.
-    ctx = contextvars.copy_context()
-    return loop.run_in_executor(_threads(), functools.partial(ctx.run, _call, fn, args, kwargs))
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            count = len(self._threads)
+        for _ in range(count):
+            self._queue.put(None)
 
 
 def _call(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -83,6 +287,9 @@ def _call(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any])
         # RuntimeError a coroutine would have raised (PEP 479).
         name = getattr(fn, "__name__", "function")
         raise RuntimeError(f"{name} raised StopIteration") from exc
+
+
+# -- processes -----------------------------------------------------------------------------
 
 
 class RemoteError(Exception):
@@ -118,31 +325,125 @@ def _call_in_process(skill: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) 
         raise
 
 
-def start_process(
-    loop: asyncio.AbstractEventLoop, skill: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> asyncio.Future[Any]:
-    pool = _processes()
-    try:
-        future = loop.run_in_executor(pool, _call_in_process, skill, args, kwargs)
-    except BrokenProcessPool:
-        _discard_broken(pool)
-        future = loop.run_in_executor(_processes(), _call_in_process, skill, args, kwargs)
+class ProcessExecutor:
+    """CPU-bound sync skills: a process pool of ``max_workers`` (default: the CPU count).
 
-    def check(f: asyncio.Future[Any]) -> None:
-        if not f.cancelled() and isinstance(f.exception(), BrokenProcessPool):
-            _discard_broken(pool)
+    Workers start by ``forkserver`` where available (forking the parent would copy its
+    threads' locks mid-use). A worker that dies fails its own job, and the pool is
+    replaced for later calls.
 
-    future.add_done_callback(check)
-    return future
+    Examples:
+        >>> @skill(executor=ProcessExecutor(max_workers=2))  # doctest: +SKIP
+        ... def crunch(n: int) -> int: ...
+    """
+
+    name = "process"
+    interruptible = True  # a job not yet running is withdrawn; a running one is left
+
+    def __init__(self, max_workers: int | None = None) -> None:
+        if max_workers is not None and (
+            isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1
+        ):
+            raise ValueError(f"max_workers must be None or an int >= 1, got {max_workers!r}")
+        self.max_workers = max_workers or os.cpu_count() or 2
+        self._lock = threading.Lock()
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _processes(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+                self._pool = ProcessPoolExecutor(
+                    max_workers=self.max_workers, mp_context=multiprocessing.get_context(method)
+                )
+            return self._pool
+
+    def _discard_broken(self, pool: ProcessPoolExecutor) -> None:
+        """A dead worker breaks a ProcessPoolExecutor for good: replace it for later calls."""
+        with self._lock:
+            if self._pool is pool:
+                self._pool = None
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    def start(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        skill: Skill[Any, Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        on_item: OnItem | None = None,
+    ) -> asyncio.Future[Any]:
+        pool = self._processes()
+        try:
+            future = loop.run_in_executor(pool, _call_in_process, skill, args, kwargs)
+        except BrokenProcessPool:
+            self._discard_broken(pool)
+            pool = self._processes()
+            future = loop.run_in_executor(pool, _call_in_process, skill, args, kwargs)
+
+        def check(f: asyncio.Future[Any]) -> None:
+            if not f.cancelled() and isinstance(f.exception(), BrokenProcessPool):
+                self._discard_broken(pool)
+
+        future.add_done_callback(check)
+        return future
+
+    def cancel(self, future: asyncio.Future[Any]) -> None:
+        future.cancel()
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+# -- the registry --------------------------------------------------------------------------
+
+
+class Executors:
+    """Owns the shared executors: made on first use, closed by :meth:`close`."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._made: dict[str, Executor] = {}
+        self.loop = LoopExecutor()
+
+    def get(self, kind: str) -> Executor:
+        """The shared executor for ``kind``: ``"thread"`` or ``"process"``."""
+        made = self._made.get(kind)
+        if made is None:
+            with self._lock:
+                made = self._made.get(kind)
+                if made is None:
+                    made = ThreadExecutor() if kind == "thread" else ProcessExecutor()
+                    self._made[kind] = made
+        return made
+
+    def close(self) -> None:
+        with self._lock:
+            made, self._made = self._made, {}
+        for executor in made.values():
+            executor.close()
+
+    def _forget_after_fork(self) -> None:
+        # In a forked child the parent's threads do not exist and its pool's pipes are
+        # shared with the parent: start afresh, touching nothing of theirs.
+        self._lock = threading.Lock()
+        self._made = {}
+
+
+EXECUTORS = Executors()
+atexit.register(EXECUTORS.close)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=EXECUTORS._forget_after_fork)
 
 
 def shutdown() -> None:
-    """Shut the pools down (tests, and programs that want their threads back)."""
-    global _thread_pool, _process_pool
-    with _lock:
-        threads, _thread_pool = _thread_pool, None
-        processes, _process_pool = _process_pool, None
-    if threads is not None:
-        threads.shutdown(wait=False, cancel_futures=True)
-    if processes is not None:
-        processes.shutdown(wait=True, cancel_futures=True)
+    """Close the shared thread and process pools (they are made again on next use).
+
+    Examples:
+        >>> from pipeline import shutdown
+        >>> shutdown()
+    """
+    EXECUTORS.close()

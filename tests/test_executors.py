@@ -128,3 +128,26 @@ async def test_async_skill_is_not_blocked_by_sync_siblings(loop_errors: list[Any
     order = [r.key async for r in run([blocking_sleep(0.5), quick()])]
     assert order == ["quick", "blocking_sleep"]
     assert time.monotonic() - start < 2
+
+
+@skill(timeout=5)
+def pages(n: int) -> Any:
+    for i in range(n):
+        yield (threading.current_thread().name, i)
+
+
+@skill(timeout=0.2)
+def endless_pages() -> Any:
+    i = 0
+    while True:
+        time.sleep(0.02)
+        yield i
+        i += 1
+
+
+async def test_a_sync_generator_is_consumed_in_its_thread_under_the_timeout(loop_errors: list[Any]) -> None:
+    ok, endless = await run([pages(3), endless_pages()]).collect()
+    assert ok.status is Status.SUCCESS
+    assert [i for _, i in ok.value] == [0, 1, 2]
+    assert all(name.startswith("skillstream") for name, _ in ok.value)  # not the loop's thread
+    assert endless.status is Status.TIMEOUT  # the timeout applied to the generator's body

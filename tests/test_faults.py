@@ -279,7 +279,7 @@ async def test_a_dying_worker_fails_its_siblings_once_and_retries_recover_them(l
 
 
 async def test_values_and_exceptions_that_cannot_travel_back_from_a_worker(loop_errors: list[Any]) -> None:
-    pool_before = executors._processes()
+    pool_before = executors.EXECUTORS.get("process")._processes()  # type: ignore[attr-defined]
     results = await run(
         [
             fault_skills.returns_a_lock(),
@@ -302,6 +302,6 @@ async def test_values_and_exceptions_that_cannot_travel_back_from_a_worker(loop_
         ("pid_after", "success", None, None),
     ]
     # None of it broke the pool.
-    assert executors._processes() is pool_before
+    assert executors.EXECUTORS.get("process")._processes() is pool_before  # type: ignore[attr-defined]
     (after,) = await run([fault_skills.double(4)]).collect()
     assert after.value == 8

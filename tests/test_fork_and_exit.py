@@ -1,0 +1,104 @@
+"""Processes that fork, and interpreters that exit while skill work is still running.
+
+Real subprocesses: a forked child must not inherit its parent's dead pools, and a thread
+stuck past its timeout must not keep the interpreter from exiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from pipeline import run, shutdown, skill
+from pipeline._executors import EXECUTORS, ThreadExecutor
+
+pytestmark = pytest.mark.slow
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@skill
+def double(x: int) -> int:
+    return 2 * x
+
+
+def _python(code: str, timeout: float) -> tuple[subprocess.CompletedProcess[str], float]:
+    start = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    return done, time.monotonic() - start
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX-only")
+def test_thread_skills_work_in_a_forked_child() -> None:
+    # Warm the parent's thread pool first: the child inherits the pool object, not its
+    # threads, and used to hang forever waiting for them.
+    assert [r.value for r in asyncio.run(run([double(1), double(2)]).collect())] == [2, 4]
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: exit code 0 only if the run worked
+        try:
+            values = [r.value for r in asyncio.run(run([double(3), double(4)]).collect())]
+            os.write(write, repr(values).encode())
+            os._exit(0)
+        except BaseException:
+            os._exit(1)
+    os.close(write)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        finished, status = os.waitpid(pid, os.WNOHANG)
+        if finished:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child hung running a thread skill")
+    out = os.read(read, 1000).decode()
+    os.close(read)
+    assert os.waitstatus_to_exitcode(status) == 0 and out == "[6, 8]"
+
+
+def test_a_thread_stuck_past_its_timeout_does_not_hold_the_exit() -> None:
+    done, elapsed = _python(
+        """
+        import asyncio, time
+        from pipeline import run, skill
+
+        @skill(timeout=0.1)
+        def stuck() -> str:
+            time.sleep(10)
+            return "late"
+
+        results = asyncio.run(run([stuck()]).collect())
+        print(results[0].status.value)
+        """,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "timeout"
+    assert elapsed < 5, f"the interpreter waited {elapsed:.1f} s for the abandoned thread"
+
+
+def test_shutdown_closes_the_pools_and_later_calls_make_new_ones() -> None:
+    asyncio.run(run([double(1)]).collect())
+    first = EXECUTORS.get("thread")
+    assert isinstance(first, ThreadExecutor) and first.threads() >= 1
+    shutdown()
+    deadline = time.monotonic() + 5
+    while first.threads() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert first.threads() == 0  # its workers ended
+    assert [r.value for r in asyncio.run(run([double(5)]).collect())] == [10]
+    assert EXECUTORS.get("thread") is not first
