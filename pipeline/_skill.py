@@ -100,6 +100,8 @@ class Skill(Generic[P, R]):
                 f"skill {options.name!r}: executor='process' runs plain functions; "
                 f"{fn!r} is async"
             )
+        if options.executor == "process":
+            _check_importable(fn, options.name)
         if is_agen:
             self.kind = "asyncgen"
         elif is_async:
@@ -131,21 +133,53 @@ class Skill(Generic[P, R]):
         return f"<skill {self.options.name} ({self.kind})>"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # A process pool pickles the skill: refer to it by module and name, since the
-        # module attribute is this Skill, not the bare function pickle would look for.
-        # Check here, in the parent: a worker that cannot unpickle its job dies, and a
-        # dead worker breaks the whole pool.
+        # A process pool pickles the skill; the worker needs only its function, found by
+        # reference. Check here, in the parent: a worker that cannot unpickle its job dies,
+        # and a dead worker breaks the whole pool.
         module, qualname = self.fn.__module__, self.fn.__qualname__
         try:
-            found = _lookup_skill(module, qualname)
-        except (ImportError, AttributeError, TypeError):
+            found = _lookup(module, qualname)
+        except (ImportError, AttributeError):
             found = None
-        if found is not self:
-            raise pickle.PicklingError(
-                f"skill {self.name!r} cannot run in a process: define it at the top level of "
-                f"a module, so that workers can import it ({module}.{qualname} is not importable)"
-            )
-        return (_lookup_skill, (module, qualname))
+        if found is self:  # @skill(...) over a module-level def: the name is the skill
+            return (_lookup, (module, qualname))
+        if found is self.fn:  # skill(fn, ...) under another name: the name is the function
+            return (_worker_skill, (self.fn, self.options.name))
+        raise pickle.PicklingError(
+            f"skill {self.name!r} cannot run in a process: workers import its function by "
+            f"name, and {module}.{qualname} is neither this skill nor its function"
+        )
+
+
+def _lookup(module: str, qualname: str) -> Any:
+    import importlib
+
+    obj: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _worker_skill(fn: Callable[..., Any], name: str) -> Skill[Any, Any]:
+    """The skill as a worker process needs it: its function (shipped by reference)."""
+    return Skill(fn, SkillOptions(name=name))
+
+
+def _check_importable(fn: Any, name: str) -> None:
+    """A process skill's function must be importable by workers: refuse, where it is
+    written, what never can be (a lambda, a function defined inside another)."""
+    qualname = getattr(fn, "__qualname__", "")
+    if getattr(fn, "__name__", "") == "<lambda>":
+        raise TypeError(
+            f"skill {name!r}: executor='process' cannot run a lambda (workers import the "
+            "function by name); define it with def at the top level of a module"
+        )
+    if "<locals>" in qualname:
+        raise TypeError(
+            f"skill {name!r}: executor='process' cannot run {qualname}, a function defined "
+            "inside another (workers import the function by name); move it to the top "
+            "level of a module"
+        )
 
 
 def _is_async_callable(fn: Any) -> bool:
@@ -155,17 +189,6 @@ def _is_async_callable(fn: Any) -> bool:
         return True
     call = getattr(fn, "__call__", None)
     return call is not None and not inspect.isfunction(fn) and inspect.iscoroutinefunction(call)
-
-
-def _lookup_skill(module: str, qualname: str) -> Skill[Any, Any]:
-    import importlib
-
-    obj: Any = importlib.import_module(module)
-    for part in qualname.split("."):
-        obj = getattr(obj, part)
-    if not isinstance(obj, Skill):
-        raise TypeError(f"{module}.{qualname} is not a skill")
-    return obj
 
 
 class SkillCall(Generic[R]):

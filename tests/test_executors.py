@@ -84,25 +84,37 @@ async def test_process_skill_exception_is_an_error_result(loop_errors: list[Any]
 async def test_unpicklable_argument_is_a_clear_error_result(loop_errors: list[Any]) -> None:
     (r,) = await run([crunch(lambda: 1)]).collect()  # type: ignore[arg-type]
     assert r.status is Status.ERROR and r.error is not None
-    assert r.error.message == (
-        "Can't pickle local object "
-        "'test_unpicklable_argument_is_a_clear_error_result.<locals>.<lambda>'"
-    )
+    # What a user relies on, not CPython's wording (it changed in 3.13): the pickling
+    # error names the argument that cannot travel, and the pool still works.
+    assert r.error.type in ("PicklingError", "AttributeError", "TypeError")
+    assert "<lambda>" in r.error.message and "pickle" in r.error.message.lower()
+    (after,) = await run([crunch(10)]).collect()
+    assert after.ok
 
 
-async def test_process_skill_defined_in_a_function_is_a_clear_error(loop_errors: list[Any]) -> None:
-    @skill(executor="process")
+def test_process_skills_that_workers_could_never_import_fail_at_decoration() -> None:
     def local(n: int) -> int:
         return n
 
-    (r,) = await run([local(1)]).collect()
-    assert r.status is Status.ERROR and r.error is not None
-    assert (r.error.type, r.error.message) == (
-        "PicklingError",
-        "skill 'local' cannot run in a process: define it at the top level of a module, so "
-        "that workers can import it (tests.test_executors."
-        "test_process_skill_defined_in_a_function_is_a_clear_error.<locals>.local is not importable)",
-    )
+    with pytest.raises(TypeError, match=r"skill 'local'.*defined inside another.*top level"):
+        skill(executor="process")(local)
+    with pytest.raises(TypeError, match=r"skill 'square': executor='process' cannot run a lambda"):
+        skill(lambda n: n * n, name="square", executor="process")
+
+
+def square(n: int) -> tuple[int, int]:
+    return os.getpid(), n * n
+
+
+fast_square = skill(square, executor="process")  # the functional form, under another name
+
+
+async def test_a_process_skill_made_from_a_module_function_under_another_name_runs(
+    loop_errors: list[Any],
+) -> None:
+    (r,) = await run([fast_square(7)]).collect()
+    assert r.ok, r.error
+    assert r.value[1] == 49 and r.value[0] != os.getpid()
 
 
 async def test_thread_skill_sees_the_callers_contextvars(loop_errors: list[Any]) -> None:
