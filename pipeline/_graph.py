@@ -157,6 +157,16 @@ class Send:
 # -- the state's schema --------------------------------------------------------------------
 
 
+def _is_typeddict(tp: Any) -> bool:
+    # typing.is_typeddict is False for typing_extensions.TypedDict before 3.13, which
+    # LangGraph's users (and pydantic < 3.12) use; typing_extensions knows both.
+    try:
+        import typing_extensions
+    except ImportError:  # pydantic depends on it, but do not make it ours
+        return typing.is_typeddict(tp)
+    return typing_extensions.is_typeddict(tp) or typing.is_typeddict(tp)
+
+
 class _Schema:
     """What the graph knows about its State type: fields, reducers, validators."""
 
@@ -164,7 +174,7 @@ class _Schema:
         self.type = state_type
         self.name = getattr(state_type, "__name__", repr(state_type))
         self.is_model = isinstance(state_type, type) and issubclass(state_type, BaseModel)
-        if not self.is_model and not typing.is_typeddict(state_type):
+        if not self.is_model and not _is_typeddict(state_type):
             raise TypeError(
                 f"StateGraph() takes a TypedDict or a pydantic model class, got {state_type!r}"
             )

@@ -1214,3 +1214,33 @@ def test_research_graph_example_runs() -> None:
     # The slowest lookup is 450 ms x 0.2 = 90 ms; sequential would be 174 ms. Generous
     # upper band for a loaded CI machine (process start is not counted).
     assert 0.09 <= seconds < 1.0, done.stdout
+
+
+import typing_extensions  # noqa: E402  (LangGraph's tests all import TypedDict from here)
+
+
+class ExtState(typing_extensions.TypedDict):
+    topic: str
+    hits: Annotated[list[str], operator.add]
+
+
+def test_a_typing_extensions_typeddict_state_with_a_reducer_runs() -> None:
+    # typing.is_typeddict() is False for it before Python 3.13: it used to be refused.
+    async def web(state: ExtState) -> dict[str, Any]:
+        await asyncio.sleep(0.2)
+        return {"hits": [f"web:{state['topic']}"]}
+
+    async def news(state: ExtState) -> dict[str, Any]:
+        await asyncio.sleep(0.1)
+        return {"hits": [f"news:{state['topic']}"]}
+
+    graph = StateGraph(ExtState)
+    graph.add_node("web", web)
+    graph.add_node("news", news)
+    graph.add_edge(START, "web")
+    graph.add_edge(START, "news")
+    graph.add_edge(["web", "news"], END)
+    app = graph.compile()
+
+    final, _ = vrun(lambda: app.ainvoke({"topic": "ai", "hits": []}))
+    assert sorted(final["hits"]) == ["news:ai", "web:ai"]
