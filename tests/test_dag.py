@@ -163,12 +163,12 @@ def test_skipped_call_with_fallback_unblocks_its_dependents() -> None:
 def test_sequential_chain_reads_naturally() -> None:
     @skill
     async def rewrite(q: str) -> str:
-        await asyncio.sleep(1)
+        await asyncio.sleep(0.01)  # the chain's shape is the point, not its time
         return q.upper()
 
     @skill
     async def search(q: str) -> list[str]:
-        await asyncio.sleep(1)
+        await asyncio.sleep(0.01)  # the chain's shape is the point, not its time
         return [f"{q}-1", f"{q}-2"]
 
     @skill
