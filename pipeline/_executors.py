@@ -150,6 +150,9 @@ class _ThreadJob:
         self.cancelled = False
 
     def run(self) -> None:
+        if self.cancelled:  # given up before a thread took it: it never runs
+            with_loop_open(self.loop, self.future.cancel)
+            return
         try:
             value = self.ctx.run(self._call)
         except BaseException as exc:  # delivered to the loop, never raised in the thread
@@ -264,7 +267,9 @@ class ThreadExecutor:
     def cancel(self, future: asyncio.Future[Any]) -> None:
         job = getattr(future, "_skillstream_job", None)
         if job is not None:
-            job.cancelled = True  # a generator stops at its next item; nothing else can
+            # A job not yet taken by a thread never runs; a generator stops at its next
+            # item; a running body cannot be stopped.
+            job.cancelled = True
 
     def threads(self) -> int:
         """Worker threads alive (tests, soak)."""

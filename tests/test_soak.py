@@ -120,7 +120,10 @@ async def test_a_thousand_runs_leave_no_tasks_threads_or_memory_behind(loop_erro
         f"traced memory {memory0 / 1024:.0f} KiB -> {memory1 / 1024:.0f} KiB ({(memory1 - memory0) / 1000:+.0f} B/run)"
     )
     assert tasks1 == tasks0 == 0  # not a single task of any run is left
-    assert threads1 == threads0  # threads are reused, never added per run
+    # Threads are reused, never added per run: two thread calls overlap per run, so a
+    # pool that grew per run would have 1000s; allow the couple a loaded machine adds when
+    # one run's thread work overlaps the next's.
+    assert threads1 <= threads0 + 2
     assert _cleanup.alive() == 0  # every cancelled task ended and was let go
     # A leak of one small object per call (8 calls a run) would be >= 8 * 1000 * 56 B
     # = 448 KB; allow 256 KB for allocator and cache noise.
