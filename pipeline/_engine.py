@@ -74,6 +74,7 @@ class NodeState(IntEnum):
 
 
 _ENDED = (NodeState.DONE, NodeState.SKIPPED)
+_SCALARS = frozenset({int, float, str, bool, bytes, type(None)})
 
 
 class Feeder(Protocol):
@@ -325,7 +326,8 @@ class Attempts(abc.DisposableBase):
         skill = node.call.skill
         try:
             args, kwargs = node.arguments()
-            future = _executor(skill).start(
+            executor = EXECUTORS.loop if skill.kind == "async" else _executor(skill)
+            future = executor.start(
                 loop, skill, args, kwargs, self._on_item if run.instruments else None
             )
         except Exception as exc:  # e.g. wrong arguments for the function: the call fails
@@ -370,8 +372,15 @@ class Attempts(abc.DisposableBase):
                 self.future = asyncio.ensure_future(value)
                 self.future.add_done_callback(self._on_done)
                 return
-            self._stop_attempt()
-            self._finish(Status.SUCCESS, value, None)
+            # The hot path: _stop_attempt() inlined.
+            self.future = None
+            if self.timer is not None:
+                self.timer.cancel()
+                self.timer = None
+            run = self.node.owner
+            t0 = run.t0
+            self.spans.append((self.attempt_start - t0, run.loop.time() - t0))
+            self._emit_result(Status.SUCCESS, value, None, False)
         elif isinstance(exc, Exception):
             self._stop_attempt()
             self._failed(exc)
@@ -710,7 +719,8 @@ class Run(abc.ObserverBase[SkillResult]):
                 self.fail(exc)
                 return
         self.observer.on_next(result)
-        self._maybe_complete()
+        if self.source_done and self.open == 0:
+            self._maybe_complete()
 
     def on_error(self, error: Exception) -> None:
         if self.closed:
@@ -889,16 +899,20 @@ class Run(abc.ObserverBase[SkillResult]):
         fill_args: list[int] = []
         fill_kwargs: list[str] = []
         if not call._opaque:
-            for i, a in enumerate(call.args):
-                if _holds_calls(a):
+            i = 0
+            for a in call.args:
+                # Most arguments are plain scalars: skip them without a call.
+                if type(a) not in _SCALARS and _holds_calls(a):
                     fill_args.append(i)
                     _calls_in(a, found)
+                i += 1
             if call.kwargs:
                 for k, v in call.kwargs.items():
-                    if _holds_calls(v):
+                    if type(v) not in _SCALARS and _holds_calls(v):
                         fill_kwargs.append(k)
                         _calls_in(v, found)
-        found.extend(call.after)
+        if call.after:
+            found.extend(call.after)
         node = CallNode(self, call, -1)
         deps: list[CallNode] = []
         if found:

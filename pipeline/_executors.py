@@ -23,6 +23,7 @@ import os
 import pickle
 import queue
 import threading
+import types
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -48,6 +49,7 @@ __all__ = [
 THREAD_POOL_SIZE = 128
 
 OnItem = Callable[[Any], None]
+_Coroutine = types.CoroutineType
 
 
 class Executor(Protocol):
@@ -97,6 +99,8 @@ class LoopExecutor:
         on_item: OnItem | None = None,
     ) -> asyncio.Future[Any]:
         made = skill.fn(*args, **kwargs)
+        if type(made) is _Coroutine:  # the common case, tested first
+            return loop.create_task(made)
         if inspect.isasyncgen(made):
             return loop.create_task(_collect_items(made, on_item))
         if inspect.iscoroutine(made):
@@ -151,7 +155,7 @@ class _ThreadJob:
 
     def run(self) -> None:
         if self.cancelled:  # given up before a thread took it: it never runs
-            with_loop_open(self.loop, self.future.cancel)
+            with_loop_open(self.loop, _cancel, self.future)
             return
         try:
             value = self.ctx.run(self._call)
@@ -192,6 +196,10 @@ def with_loop_open(loop: asyncio.AbstractEventLoop, fn: Callable[..., None], *ar
         loop.call_soon_threadsafe(fn, *args)
     except RuntimeError:
         pass
+
+
+def _cancel(future: asyncio.Future[Any]) -> None:
+    future.cancel()
 
 
 def _settle(future: asyncio.Future[Any], value: Any, exc: BaseException | None) -> None:
