@@ -52,4 +52,47 @@ def test_awaiting_a_call_types_as_the_skills_value(tmp_path: Path) -> None:
         '"list[str]"',
         '"list[int]"',
     ]
-    assert 'Argument 1 to "__call__" of "Skill" has incompatible type "int"; expected "str"' in out
+    # With the project's mypy plugin a parameter takes a value or a call of its type.
+    assert 'Argument 1 to "__call__" of "Skill" has incompatible type "int"; expected "str | SkillCall[str]"' in out
+
+
+DAG_USES = '''
+from pipeline import gather, skill
+
+@skill
+async def fetch_stock(symbol: str) -> dict[str, float]:
+    return {}
+
+@skill
+async def fetch_news(query: str) -> list[str]:
+    return []
+
+@skill
+def summarize(stock: dict[str, float], news: list[str]) -> str:
+    return ""
+
+@skill
+async def count(n: int) -> int:
+    return n
+
+async def main() -> None:
+    reveal_type(await summarize(fetch_stock("AAPL"), fetch_news("Apple")))
+    reveal_type(await gather(fetch_stock("AAPL"), count(1)))
+    await summarize(stock=fetch_stock("AAPL"), news=["x"])
+    summarize(count(1), ["x"])
+'''
+
+
+def test_a_skill_takes_a_value_or_a_call_of_its_type_and_gather_keeps_types(tmp_path: Path) -> None:
+    # The README's DAG snippet failed mypy (arg-type) before the plugin.
+    source = tmp_path / "dag.py"
+    source.write_text(DAG_USES)
+    config = tmp_path / "mypy.ini"
+    config.write_text("[mypy]\nplugins = pipeline.mypy_plugin\n")
+    out, _, _ = mypy_api.run(["--strict", "--no-incremental", "--config-file", str(config), str(source)])
+    notes = [line.split("Revealed type is ")[1] for line in out.splitlines() if "Revealed type" in line]
+    assert [n.replace("builtins.", "") for n in notes] == ['"str"', '"tuple[dict[str, float], int]"']
+    errors = [line for line in out.splitlines() if "error:" in line]
+    # Only the call of the wrong type is refused.
+    assert len(errors) == 1, out
+    assert 'incompatible type "SkillCall[int]"; expected "dict[str, float] | SkillCall[dict[str, float]]"' in errors[0]
