@@ -8,12 +8,13 @@ scheduler, else the running asyncio loop, and only outside any loop a thread tim
 
 from __future__ import annotations
 
-import math
 import random as _random
 from collections.abc import AsyncIterable, Callable, Hashable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from reactivex import Observable, abc
+
+from ._policy import DEFAULT_ATTEMPTS, DEFAULT_BACKOFF, DEFAULT_MAX_BACKOFF, DEFAULT_MULTIPLIER
 
 if TYPE_CHECKING:
     from aiostream import Stream
@@ -207,10 +208,10 @@ def catch_result(
 
 
 def retry_backoff(
-    attempts: int,
-    backoff: float = 0.0,
-    multiplier: float = 2.0,
-    max_backoff: float = math.inf,
+    attempts: int = DEFAULT_ATTEMPTS,
+    backoff: float = DEFAULT_BACKOFF,
+    multiplier: float = DEFAULT_MULTIPLIER,
+    max_backoff: float = DEFAULT_MAX_BACKOFF,
     jitter: float = 0.0,
     on: type[BaseException]
     | tuple[type[BaseException], ...]
@@ -219,6 +220,9 @@ def retry_backoff(
     random: Callable[[float, float], float] = _random.uniform,
 ) -> Callable[[Observable[_T]], Observable[_T]]:
     """Re-subscribe to the source after a matching error, waiting longer each time.
+
+    The same policy, with the same defaults, as ``pipeline.Retry`` (3 tries, 0.1 s, x2,
+    at most 10 s): both compute their waits with one function (``operators._policy``).
 
     After failed try ``n`` the source is re-subscribed (a fresh subscription) once
     ``min(backoff * multiplier ** (n - 1), max_backoff) + random(0, jitter)`` seconds

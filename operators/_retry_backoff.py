@@ -7,7 +7,6 @@ gets its own budget (the shared-budget bug of RxPY 4, #765).
 
 from __future__ import annotations
 
-import math
 import random as _random
 import threading
 from collections.abc import Callable
@@ -16,6 +15,14 @@ from typing import Any, TypeVar, Union
 from reactivex import Observable, abc
 from reactivex.disposable import SerialDisposable, SingleAssignmentDisposable
 
+from ._policy import (
+    DEFAULT_ATTEMPTS,
+    DEFAULT_BACKOFF,
+    DEFAULT_MAX_BACKOFF,
+    DEFAULT_MULTIPLIER,
+    backoff_wait,
+    error_matcher,
+)
 from ._scheduling import time_scheduler
 from ._timeout_result import check_seconds
 
@@ -31,10 +38,10 @@ RetryOn = Union[
 
 
 def retry_backoff_(
-    attempts: int,
-    backoff: float = 0.0,
-    multiplier: float = 2.0,
-    max_backoff: float = math.inf,
+    attempts: int = DEFAULT_ATTEMPTS,
+    backoff: float = DEFAULT_BACKOFF,
+    multiplier: float = DEFAULT_MULTIPLIER,
+    max_backoff: float = DEFAULT_MAX_BACKOFF,
     jitter: float = 0.0,
     on: RetryOn = (Exception,),
     scheduler: abc.SchedulerBase | None = None,
@@ -54,13 +61,7 @@ def retry_backoff_(
     matches = _matcher(on)
 
     def delay_after(failures: int) -> float:
-        wait = 0.0
-        if backoff > 0:
-            try:
-                wait = backoff * multiplier ** (failures - 1)
-            except OverflowError:
-                wait = math.inf
-            wait = min(wait, max_backoff)
+        wait = backoff_wait(failures, backoff, multiplier, max_backoff)
         if jitter > 0:
             wait += random(0.0, jitter)
         return wait
@@ -136,17 +137,4 @@ def retry_backoff_(
 
 
 def _matcher(on: Any) -> Callable[[Exception], bool]:
-    if isinstance(on, type) and issubclass(on, BaseException):
-        on = (on,)
-    if isinstance(on, tuple):
-        types: tuple[type[BaseException], ...] = on
-        for kind in types:
-            if not (isinstance(kind, type) and issubclass(kind, BaseException)):
-                raise TypeError(f"on must hold exception types, got {kind!r}")
-        return lambda error: isinstance(error, types)
-    if callable(on):
-        predicate: Callable[[Exception], bool] = on
-        return lambda error: bool(predicate(error))
-    raise TypeError(
-        f"on must be an exception type, a tuple of them, or a predicate, got {on!r}"
-    )
+    return error_matcher(on)

@@ -41,6 +41,7 @@ from reactivex import Observable, abc
 from reactivex.observer import Observer
 
 from operators._merge_bounded import BoundedMerge
+from operators._policy import apply_fallback
 
 from ._cleanup import Abandoned, retrieve_when_done
 from ._errors import DeadlineExceeded, DependencyFailed, SkillTimeout
@@ -466,7 +467,7 @@ class Attempts(abc.DisposableBase):
             fallback = node.call.options.fallback
             if fallback is not NO_FALLBACK:
                 try:
-                    value = fallback(exc) if callable(fallback) else fallback
+                    value = apply_fallback(fallback, exc)
                 except Exception as fallback_exc:  # the user's fallback failed: end the run
                     self.done = True
                     self.observer.on_error(fallback_exc)
@@ -1011,7 +1012,7 @@ class Run(abc.ObserverBase[SkillResult]):
             fallback = n.call.options.fallback
             if fallback is not NO_FALLBACK:
                 try:
-                    value = fallback(e) if callable(fallback) else fallback
+                    value = apply_fallback(fallback, e)
                 except Exception as fallback_exc:
                     self.fail(fallback_exc)
                     return False

@@ -8,6 +8,8 @@ from typing import Any, overload
 
 from pydantic import BaseModel, ConfigDict
 
+from operators._policy import safe_str
+
 from ._errors import SkillError
 
 __all__ = ["ErrorInfo", "Results", "SkillResult", "Status"]
@@ -41,10 +43,7 @@ class ErrorInfo(BaseModel):
 
     @classmethod
     def of(cls, exc: BaseException) -> ErrorInfo:
-        try:
-            message = str(exc)
-        except Exception:  # a broken __str__ must not lose the result (traceback's wording)
-            message = "<exception str() failed>"
+        message = safe_str(exc)
         # A process skill's exception that could not travel back keeps its own type name.
         name = getattr(exc, "remote_type", None) or type(exc).__name__
         return cls(type=name, message=message)

@@ -8,6 +8,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from operators._policy import (
+    DEFAULT_ATTEMPTS,
+    DEFAULT_BACKOFF,
+    DEFAULT_MAX_BACKOFF,
+    DEFAULT_MULTIPLIER,
+    backoff_wait,
+    error_matcher,
+)
+
 __all__ = ["Retry"]
 
 RetryOn = tuple[type[BaseException], ...] | Callable[[BaseException], bool]
@@ -29,13 +38,13 @@ class Retry(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
-    attempts: int = Field(default=3, ge=1)
+    attempts: int = Field(default=DEFAULT_ATTEMPTS, ge=1)
     """Tries made in all, the first one included. Default 3."""
-    backoff: float = Field(default=0.1, ge=0)
+    backoff: float = Field(default=DEFAULT_BACKOFF, ge=0)
     """Seconds to wait before the second try. Default 0.1."""
-    multiplier: float = Field(default=2.0, ge=1)
+    multiplier: float = Field(default=DEFAULT_MULTIPLIER, ge=1)
     """Factor applied to the wait after each further failure. Default 2."""
-    max_backoff: float = Field(default=10.0, ge=0)
+    max_backoff: float = Field(default=DEFAULT_MAX_BACKOFF, ge=0)
     """Longest wait in seconds, before jitter. Default 10."""
     jitter: float = Field(default=0.0, ge=0)
     """Most seconds of uniform random delay added to each wait. Default 0."""
@@ -58,18 +67,9 @@ class Retry(BaseModel):
 
     def matches(self, exc: BaseException) -> bool:
         """Whether ``exc`` should be retried (``Exception``s only, never cancellation)."""
-        if not isinstance(exc, Exception):
-            return False
-        on = self.on
-        if isinstance(on, tuple):
-            return isinstance(exc, on)
-        return bool(on(exc))
+        return error_matcher(self.on)(exc)
 
     def delay(self, failed_attempt: int, rand: Callable[[], float] = random.random) -> float:
         """Seconds to wait after try number ``failed_attempt`` (1-based) failed."""
-        try:
-            grown = self.backoff * self.multiplier ** (failed_attempt - 1)
-        except OverflowError:  # float ** overflows after ~1000 doublings: long capped
-            grown = self.max_backoff if self.backoff else 0.0
-        base = min(grown, self.max_backoff)
+        base = backoff_wait(failed_attempt, self.backoff, self.multiplier, self.max_backoff)
         return base + self.jitter * rand() if self.jitter else base

@@ -10,32 +10,14 @@ from typing import Any, Generic, Literal, ParamSpec, Protocol, TypeVar, overload
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from operators._policy import NO_FALLBACK
+
 from ._retry import Retry
 
 __all__ = ["NO_FALLBACK", "Skill", "SkillCall", "SkillOptions", "skill"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-class _NoFallback:
-    """Marks "no fallback": ``None`` is a legitimate fallback value."""
-
-    _instance: _NoFallback | None = None
-
-    def __new__(cls) -> _NoFallback:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __repr__(self) -> str:
-        return "NO_FALLBACK"
-
-    def __reduce__(self) -> str:
-        return "NO_FALLBACK"
-
-
-NO_FALLBACK: Any = _NoFallback()
 
 
 class _Unset:

@@ -33,7 +33,7 @@ def test_waits_grow_exponentially_and_the_last_error_is_forwarded() -> None:
     xs = _flaky(scheduler, boom)
 
     results = scheduler.start(
-        lambda: xs.pipe(retry_backoff(4, backoff=10, multiplier=2)), disposed=2000
+        lambda: xs.pipe(retry_backoff(4, backoff=10, multiplier=2, max_backoff=100)), disposed=2000
     )
 
     # tries at 200, 230 (+10), 270 (+20), 330 (+40); each fails 20 after it starts.
@@ -69,7 +69,7 @@ def test_success_on_a_later_try_completes() -> None:
         return tries[made - 1]
 
     results = scheduler.start(
-        lambda: reactivex.defer(next_try).pipe(retry_backoff(5, backoff=100))
+        lambda: reactivex.defer(next_try).pipe(retry_backoff(5, backoff=100, max_backoff=1000))
     )
 
     assert results.messages == [
@@ -114,7 +114,7 @@ def test_jitter_adds_a_uniform_draw_to_each_wait() -> None:
         return b - 1  # whole ticks: ColdObservable records disposal times as ints
 
     scheduler.start(
-        lambda: xs.pipe(retry_backoff(3, backoff=10, jitter=5, random=fake_uniform))
+        lambda: xs.pipe(retry_backoff(3, backoff=10, max_backoff=1000, jitter=5, random=fake_uniform))
     )
 
     assert draws == [(0.0, 5), (0.0, 5)]
@@ -129,7 +129,7 @@ def test_jitter_alone_without_backoff() -> None:
     scheduler = TestScheduler()
     xs = _flaky(scheduler, OSError())
 
-    scheduler.start(lambda: xs.pipe(retry_backoff(2, jitter=4, random=lambda a, b: b)))
+    scheduler.start(lambda: xs.pipe(retry_backoff(2, backoff=0, jitter=4, random=lambda a, b: b)))
 
     assert xs.subscriptions == [subscribe(200, 220), subscribe(224, 244)]
 
@@ -138,7 +138,7 @@ def test_no_backoff_resubscribes_at_once() -> None:
     scheduler = TestScheduler()
     xs = _flaky(scheduler, OSError())
 
-    results = scheduler.start(lambda: xs.pipe(retry_backoff(3)))
+    results = scheduler.start(lambda: xs.pipe(retry_backoff(3, backoff=0)))
 
     assert xs.subscriptions == [subscribe(200, 220), subscribe(220, 240), subscribe(240, 260)]
     assert [m.time for m in results.messages] == [210, 230, 250, 260]
@@ -193,7 +193,7 @@ def test_predicate_raising_sends_its_exception() -> None:
     def on(exc: Exception) -> bool:
         raise broken
 
-    results = scheduler.start(lambda: xs.pipe(retry_backoff(3, on=on)))
+    results = scheduler.start(lambda: xs.pipe(retry_backoff(3, backoff=0, on=on)))
 
     assert results.messages == [on_next(210, 1), on_error(220, broken)]
     assert error_of(results.messages[-1]) is broken
@@ -213,7 +213,7 @@ def test_base_exceptions_are_never_retried(signal: BaseException) -> None:
 
     errors: list[BaseException] = []
     reactivex.create(fail_at_20).pipe(
-        retry_backoff(5, on=(BaseException,))
+        retry_backoff(5, backoff=0, on=(BaseException,))
     ).subscribe(on_error=errors.append, scheduler=scheduler)
     scheduler.advance_to(500)
 
@@ -226,7 +226,7 @@ def test_disposing_during_a_wait_cancels_the_retry() -> None:
     xs = _flaky(scheduler, OSError())
 
     results = scheduler.start(
-        lambda: xs.pipe(retry_backoff(3, backoff=100)), disposed=250
+        lambda: xs.pipe(retry_backoff(3, backoff=100, max_backoff=1000)), disposed=250
     )
 
     assert results.messages == [on_next(210, 1)]
@@ -273,7 +273,7 @@ def test_synchronous_failures_without_backoff_do_not_recurse() -> None:
         return Disposable()
 
     errors: list[Exception] = []
-    reactivex.create(fail_now).pipe(retry_backoff(attempts)).subscribe(
+    reactivex.create(fail_now).pipe(retry_backoff(attempts, backoff=0)).subscribe(
         on_error=errors.append
     )
 
@@ -314,3 +314,26 @@ def test_rejects_bad_numbers(kwargs: dict[str, Any], message: str) -> None:
 def test_rejects_bad_on(on: Any) -> None:
     with pytest.raises(TypeError, match=r"^on must "):
         retry_backoff(2, on=on)
+
+
+def test_the_defaults_and_waits_are_pipeline_retrys() -> None:
+    # One policy behind both faces: the same defaults, the same wait for every try
+    # (overflow included), the same matching.
+    import inspect
+
+    from pipeline import Retry
+
+    params = inspect.signature(retry_backoff).parameters
+    r = Retry()
+    assert (params["attempts"].default, params["backoff"].default, params["multiplier"].default,
+            params["max_backoff"].default, params["jitter"].default) == (
+        r.attempts, r.backoff, r.multiplier, r.max_backoff, r.jitter)
+    # The operator waits what Retry.delay says (one function computes both).
+    scheduler = TestScheduler()
+    xs = scheduler.create_cold_observable(on_error(0, OSError("x")))
+    scheduler.start(lambda: xs.pipe(retry_backoff(4, backoff=0.5, multiplier=3, max_backoff=7)),
+                    created=0, subscribed=0, disposed=10**9)
+    starts = [s.subscribe for s in xs.subscriptions]
+    policy = Retry(attempts=4, backoff=0.5, multiplier=3, max_backoff=7)
+    assert [b - a for a, b in zip(starts, starts[1:])] == [policy.delay(n) for n in (1, 2, 3)] == [0.5, 1.5, 4.5]
+    assert policy.delay(2000) == 7  # overflow-safe: capped
