@@ -218,3 +218,23 @@ def test_multi_search() -> None:
     final = tops[-1]
     assert f"final: {len(final)} unique URLs, best {final[0][0]:.3f} ({final[0][1]})" in out
     assert len(final) == 10
+
+
+# -- instruments ---------------------------------------------------------------------------
+
+
+def test_instruments() -> None:
+    out = run_example("instruments.py")
+    lines = [line.split("s  ", 1)[1] for line in out.splitlines() if "s  " in line]
+    # Each moment, in the order it happened for each call.
+    flaky = [line for line in lines if "flaky_quote" in line]
+    assert [line.split()[0] for line in flaky] == ["start", "retry", "start", "retry", "start", "success"]
+    assert [line for line in lines if line.startswith("item")] == [
+        "item    pages: 'apple page 1'",
+        "item    pages: 'apple page 2'",
+        "item    pages: 'apple page 3'",
+    ]
+    assert lines.index("timeout slow_report") < lines.index(
+        "skipped summary: dependency 'slow_report' (#2) ended timeout"
+    )
+    assert "flaky_quote: 187.5 after 3 attempts, spans " in out
