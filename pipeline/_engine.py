@@ -83,8 +83,11 @@ class Feeder(Protocol):
 
     The engine calls :meth:`pull` whenever it could start a call; ``None`` means nothing
     right now. The feeder calls ``run.wake()`` when it has calls again, and
-    ``run.feeder_done()`` once it never will. :meth:`on_result` sees every result before
-    the consumer does, on the loop thread, and may make new calls available.
+    ``run.feeder_done()`` once it never will; ``run.skipped(call, exc)`` reports a call
+    without running it. :meth:`on_result` sees every result the moment it is queued for
+    the consumer (before the consumer can run), on the loop thread, and may make new calls
+    available. At the deadline the engine takes what the feeder still holds and reports it
+    as skipped.
     """
 
     def attach(self, run: Run) -> None: ...
@@ -711,15 +714,14 @@ class Run(abc.ObserverBase[SkillResult]):
             self.emit("call_finished", result)
             if self.closed:
                 return
+        self.observer.on_next(result)
         feeder = self.feeder
         if feeder is not None:
             try:
                 feeder.on_result(result)
             except Exception as exc:
-                self.observer.on_next(result)
                 self.fail(exc)
                 return
-        self.observer.on_next(result)
         if self.source_done and self.open == 0:
             self._maybe_complete()
 
@@ -1042,14 +1044,13 @@ class Run(abc.ObserverBase[SkillResult]):
                 self.emit("call_skipped", n.result)
                 if self.closed:
                     return False
+            self.observer.on_next(n.result)
             if self.feeder is not None:
                 try:
                     self.feeder.on_result(n.result)
                 except Exception as feeder_exc:
-                    self.observer.on_next(n.result)
                     self.fail(feeder_exc)
                     return False
-            self.observer.on_next(n.result)
             dependents, n.dependents = n.dependents, []
             for d in reversed(dependents):
                 if fallback_used and not self.expired:
@@ -1081,6 +1082,12 @@ class Run(abc.ObserverBase[SkillResult]):
         if self.pump is not None and not self.pump.done():
             self.pump.cancel()
             self.abandoned.add(self.pump, "the source")
+        # A feeder's calls not taken yet are reported, as are a sized source's (it is
+        # already in memory).
+        if self.feeder is not None:
+            while not self.closed and (call := self.feeder.pull()) is not None:
+                with contextlib.suppress(ValueError):
+                    self._register(call, [])
         # A sized source is already in memory: its calls not taken yet are reported too.
         if self.spec.sized and self.iterator is not None:
             for item in self.iterator:
