@@ -49,6 +49,7 @@ __all__ = [
 THREAD_POOL_SIZE = 128
 
 OnItem = Callable[[Any], None]
+_forked = False  # set in a child after os.fork()
 _Coroutine = types.CoroutineType
 
 
@@ -153,15 +154,21 @@ class _ThreadJob:
         self.on_item = on_item
         self.cancelled = False
 
-    def run(self) -> None:
+    def run(self, idle: Callable[[], None]) -> None:
+        # ``idle()`` is called before the outcome is posted: the loop may start the next
+        # thread job the moment it sees this one's result, and must find this thread
+        # counted as idle, or it makes a new one each time (the pool would creep up).
         if self.cancelled:  # given up before a thread took it: it never runs
+            idle()
             with_loop_open(self.loop, _cancel, self.future)
             return
         try:
             value = self.ctx.run(self._call)
         except BaseException as exc:  # delivered to the loop, never raised in the thread
+            idle()
             self._deliver(None, exc)
         else:
+            idle()
             self._deliver(value, None)
 
     def _call(self) -> Any:
@@ -266,9 +273,8 @@ class ThreadExecutor:
             job = self._queue.get()
             if job is None:
                 break
-            job.run()
+            job.run(self._idle.release)
             del job
-            self._idle.release()
         with self._lock:
             self._threads.discard(threading.current_thread())
 
@@ -365,7 +371,13 @@ class ProcessExecutor:
     def _processes(self) -> ProcessPoolExecutor:
         with self._lock:
             if self._pool is None:
-                method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+                # In a forked child the parent's forkserver is not ours to use (waiting
+                # on it fails with ECHILD): spawn workers there instead.
+                method = (
+                    "forkserver"
+                    if "forkserver" in multiprocessing.get_all_start_methods() and not _forked
+                    else "spawn"
+                )
                 self._pool = ProcessPoolExecutor(
                     max_workers=self.max_workers, mp_context=multiprocessing.get_context(method)
                 )
@@ -442,6 +454,8 @@ class Executors:
     def _forget_after_fork(self) -> None:
         # In a forked child the parent's threads do not exist and its pool's pipes are
         # shared with the parent: start afresh, touching nothing of theirs.
+        global _forked
+        _forked = True
         self._lock = threading.Lock()
         self._made = {}
 

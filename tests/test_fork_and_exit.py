@@ -28,6 +28,11 @@ def double(x: int) -> int:
     return 2 * x
 
 
+@skill(executor="process")
+def triple(x: int) -> int:
+    return 3 * x
+
+
 def _python(code: str, timeout: float) -> tuple[subprocess.CompletedProcess[str], float]:
     start = time.monotonic()
     done = subprocess.run(
@@ -41,15 +46,15 @@ def _python(code: str, timeout: float) -> tuple[subprocess.CompletedProcess[str]
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX-only")
-def test_thread_skills_work_in_a_forked_child() -> None:
-    # Warm the parent's thread pool first: the child inherits the pool object, not its
+def test_thread_and_process_skills_work_in_a_forked_child() -> None:
+    # Warm the parent's pools first: the child inherits the pool objects, not their
     # threads, and used to hang forever waiting for them.
-    assert [r.value for r in asyncio.run(run([double(1), double(2)]).collect())] == [2, 4]
+    assert [r.value for r in asyncio.run(run([double(1), triple(2)]).collect())] == [2, 6]
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: exit code 0 only if the run worked
         try:
-            values = [r.value for r in asyncio.run(run([double(3), double(4)]).collect())]
+            values = [r.value for r in asyncio.run(run([double(3), triple(4)]).collect())]
             os.write(write, repr(values).encode())
             os._exit(0)
         except BaseException:
@@ -64,10 +69,10 @@ def test_thread_skills_work_in_a_forked_child() -> None:
     else:
         os.kill(pid, 9)
         os.waitpid(pid, 0)
-        pytest.fail("the forked child hung running a thread skill")
+        pytest.fail("the forked child hung running a thread or process skill")
     out = os.read(read, 1000).decode()
     os.close(read)
-    assert os.waitstatus_to_exitcode(status) == 0 and out == "[6, 8]"
+    assert os.waitstatus_to_exitcode(status) == 0 and out == "[6, 12]"
 
 
 def test_a_thread_stuck_past_its_timeout_does_not_hold_the_exit() -> None:
