@@ -421,7 +421,7 @@ class Attempts(abc.DisposableBase):
         # A task (an awaitable a sync skill returned, awaited on the loop) can always stop.
         interruptible = executor.interruptible or isinstance(future, asyncio.Task)
         if not future.done():
-            future.cancel() if interruptible else executor.cancel(future)
+            future.cancel() if isinstance(future, asyncio.Task) else executor.cancel(future)
         if interruptible:
             node.owner.abandoned.add(future, node.call)
         else:

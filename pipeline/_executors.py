@@ -19,13 +19,16 @@ import atexit
 import contextvars
 import inspect
 import multiprocessing
+import multiprocessing.connection
+# Imported before this module registers its atexit hook, so that hook runs first (LIFO):
+# multiprocessing's own would otherwise wait for busy workers before ours stops them.
+import multiprocessing.util
 import os
 import pickle
 import queue
 import threading
 import types
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -333,23 +336,107 @@ def _call_in_process(skill: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) 
     try:
         return _call(skill.fn, args, kwargs)
     except Exception as exc:
+        raise _portable(exc) from None
+
+
+class _ProcessJob:
+    __slots__ = ("loop", "future", "skill", "args", "kwargs", "cancelled", "worker")
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        future: asyncio.Future[Any],
+        skill: Skill[Any, Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> None:
+        self.loop = loop
+        self.future = future
+        self.skill = skill
+        self.args = args
+        self.kwargs = kwargs
+        self.cancelled = False
+        self.worker: _Worker | None = None  # the process running it, while it runs
+
+
+class _Worker:
+    """One worker process and the parent's end of its pipe."""
+
+    def __init__(self, context: Any) -> None:
+        parent, child = context.Pipe(duplex=True)
+        self.process = context.Process(target=_worker_main, args=(child,), name="skillstream-process")
+        self.process.start()
+        child.close()  # else the worker never sees EOF when the parent goes
+        self.conn = parent
+
+    def stop(self) -> None:
+        """Terminate the process (from any thread): its job, if any, is abandoned."""
         try:
-            pickle.loads(pickle.dumps(exc))
-        except Exception:
-            try:
-                message = str(exc)
-            except Exception:
-                message = "<exception str() failed>"
-            raise RemoteError(type(exc).__name__, message) from None
-        raise
+            self.process.terminate()
+        except Exception:  # already gone, or never started
+            pass
+
+    def reap(self) -> int | None:
+        self.conn.close()
+        self.process.join(1.0)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+        code: int | None = self.process.exitcode
+        return code
+
+
+def _worker_main(conn: Any) -> None:
+    # Ctrl-C reaches the whole process group: the parent decides what stops, not the
+    # worker (an interrupted worker would look like a crash).
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    while True:
+        try:
+            payload = conn.recv_bytes()
+        except (EOFError, OSError):  # the parent is gone: so is the work
+            return
+        try:
+            skill, args, kwargs = pickle.loads(payload)
+            reply: tuple[bool, Any] = (True, _call_in_process(skill, args, kwargs))
+        except Exception as exc:
+            reply = (False, exc)
+        try:
+            data = pickle.dumps(reply)
+        except Exception as exc:  # the value cannot travel back: say so, as an error
+            data = pickle.dumps((False, _portable(exc)))
+        try:
+            conn.send_bytes(data)
+        except (EOFError, OSError):
+            return
+
+
+def _portable(exc: BaseException) -> BaseException:
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:
+        return RemoteError(type(exc).__name__, _safe_str(exc))
+
+
+def _safe_str(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:
+        return "<exception str() failed>"
 
 
 class ProcessExecutor:
-    """CPU-bound sync skills: a process pool of ``max_workers`` (default: the CPU count).
+    """CPU-bound sync skills: worker processes, ``max_workers`` of them at most (default:
+    the CPU count), each started on first need and kept for later jobs.
 
-    Workers start by ``forkserver`` where available (forking the parent would copy its
-    threads' locks mid-use). A worker that dies fails its own job, and the pool is
-    replaced for later calls.
+    A job runs in one worker at a time, so a timed-out or cancelled job is stopped by
+    terminating its worker (a fresh one replaces it on next need), and a worker that dies
+    fails only its own job, with ``BrokenProcessPool``. Workers start by ``forkserver``
+    where available (forking the parent would copy its threads' locks mid-use), by
+    ``spawn`` in a forked child. At shutdown and at interpreter exit, workers are
+    terminated, so none holds the exit.
 
     Examples:
         >>> @skill(executor=ProcessExecutor(max_workers=2))  # doctest: +SKIP
@@ -357,7 +444,7 @@ class ProcessExecutor:
     """
 
     name = "process"
-    interruptible = True  # a job not yet running is withdrawn; a running one is left
+    interruptible = True
 
     def __init__(self, max_workers: int | None = None) -> None:
         if max_workers is not None and (
@@ -365,30 +452,18 @@ class ProcessExecutor:
         ):
             raise ValueError(f"max_workers must be None or an int >= 1, got {max_workers!r}")
         self.max_workers = max_workers or os.cpu_count() or 2
+        self._jobs: queue.SimpleQueue[_ProcessJob | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._pool: ProcessPoolExecutor | None = None
-
-    def _processes(self) -> ProcessPoolExecutor:
-        with self._lock:
-            if self._pool is None:
-                # In a forked child the parent's forkserver is not ours to use (waiting
-                # on it fails with ECHILD): spawn workers there instead.
-                method = (
-                    "forkserver"
-                    if "forkserver" in multiprocessing.get_all_start_methods() and not _forked
-                    else "spawn"
-                )
-                self._pool = ProcessPoolExecutor(
-                    max_workers=self.max_workers, mp_context=multiprocessing.get_context(method)
-                )
-            return self._pool
-
-    def _discard_broken(self, pool: ProcessPoolExecutor) -> None:
-        """A dead worker breaks a ProcessPoolExecutor for good: replace it for later calls."""
-        with self._lock:
-            if self._pool is pool:
-                self._pool = None
-        pool.shutdown(wait=False, cancel_futures=True)
+        self._slots = 0
+        self._workers: set[_Worker] = set()
+        self._idle = threading.Semaphore(0)  # as ThreadExecutor's
+        self._closed = False
+        # In a forked child the parent's forkserver is not ours to use (waiting on it
+        # fails with ECHILD): spawn workers there instead.
+        method = (
+            "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() and not _forked else "spawn"
+        )
+        self._context = multiprocessing.get_context(method)
 
     def start(
         self,
@@ -398,29 +473,135 @@ class ProcessExecutor:
         kwargs: dict[str, Any],
         on_item: OnItem | None = None,
     ) -> asyncio.Future[Any]:
-        pool = self._processes()
-        try:
-            future = loop.run_in_executor(pool, _call_in_process, skill, args, kwargs)
-        except BrokenProcessPool:
-            self._discard_broken(pool)
-            pool = self._processes()
-            future = loop.run_in_executor(pool, _call_in_process, skill, args, kwargs)
-
-        def check(f: asyncio.Future[Any]) -> None:
-            if not f.cancelled() and isinstance(f.exception(), BrokenProcessPool):
-                self._discard_broken(pool)
-
-        future.add_done_callback(check)
+        future: asyncio.Future[Any] = loop.create_future()
+        job = _ProcessJob(loop, future, skill, args, kwargs)
+        future._skillstream_job = job  # type: ignore[attr-defined]
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("this ProcessExecutor is closed")
+            self._jobs.put(job)
+            if not self._idle.acquire(timeout=0) and self._slots < self.max_workers:
+                # A slot is a thread in this process that feeds one worker process and
+                # waits for its answer, so the loop never blocks on a pipe.
+                self._slots += 1
+                threading.Thread(target=self._serve, name="skillstream-process-slot", daemon=True).start()
         return future
 
+    def _serve(self) -> None:
+        worker: _Worker | None = None
+        try:
+            while True:
+                job = self._jobs.get()
+                if job is None:
+                    break
+                worker = self._run(job, worker)
+                del job
+        finally:
+            if worker is not None:
+                self._retire(worker)
+            with self._lock:
+                self._slots -= 1
+
+    def _run(self, job: _ProcessJob, worker: _Worker | None) -> _Worker | None:
+        """Run one job; returns the worker to keep (None once it died or was stopped)."""
+        if job.cancelled:
+            self._idle.release()
+            with_loop_open(job.loop, _cancel, job.future)
+            return worker
+        try:
+            payload = pickle.dumps((job.skill, job.args, job.kwargs))
+        except Exception as pickle_exc:
+            self._idle.release()
+            message = (
+                f"the arguments of {job.skill.options.name} cannot be sent to a worker process: "
+                f"{_safe_str(pickle_exc)}"
+            )
+            with_loop_open(job.loop, _settle, job.future, None, pickle.PicklingError(message))
+            return worker
+        try:
+            with self._lock:
+                if self._closed:
+                    raise RuntimeError("this ProcessExecutor is closed")
+                if worker is None or not worker.process.is_alive():
+                    if worker is not None:
+                        self._retire(worker)
+                    worker = _Worker(self._context)
+                    self._workers.add(worker)
+                if job.cancelled:  # given up while the worker started
+                    raise asyncio.CancelledError
+                job.worker = worker
+            worker.conn.send_bytes(payload)
+            ready = multiprocessing.connection.wait([worker.conn, worker.process.sentinel])
+            data = worker.conn.recv_bytes() if worker.conn in ready else None
+        except (asyncio.CancelledError, EOFError, OSError):
+            data, failure = None, None
+        except Exception as start_exc:  # the worker could not start, or we are closing
+            data, failure = None, start_exc
+        else:
+            failure = None
+        job.worker = None
+        self._idle.release()
+        if data is not None:
+            try:
+                ok, value = pickle.loads(data)
+            except Exception as load_exc:  # e.g. a class the parent cannot import
+                ok, value = False, RemoteError(type(load_exc).__name__, _safe_str(load_exc))
+            if ok:
+                with_loop_open(job.loop, _settle, job.future, value, None)
+            else:
+                with_loop_open(job.loop, _settle, job.future, None, value)
+            return worker
+        # The worker is gone: stopped because the run gave up on the job, or dead.
+        code = None
+        if worker is not None:
+            code = self._retire(worker)
+        if job.cancelled:
+            with_loop_open(job.loop, _cancel, job.future)
+        else:
+            if failure is None and self._closed:
+                failure = BrokenProcessPool(f"the process pool was shut down while {job.skill.options.name} ran")
+            elif failure is None:
+                failure = BrokenProcessPool(
+                    f"the worker process running {job.skill.options.name} died (exit code {code}); "
+                    "a new one takes later calls"
+                )
+            with_loop_open(job.loop, _settle, job.future, None, failure)
+        return None
+
+    def _retire(self, worker: _Worker) -> int | None:
+        with self._lock:
+            self._workers.discard(worker)
+        worker.stop()
+        return worker.reap()
+
     def cancel(self, future: asyncio.Future[Any]) -> None:
-        future.cancel()
+        job = getattr(future, "_skillstream_job", None)
+        if job is None:
+            return
+        with self._lock:
+            # Not yet started: it never runs. Running: its worker is terminated, which
+            # really stops the work (a thread could not be).
+            job.cancelled = True
+            worker = job.worker
+        if worker is not None:
+            worker.stop()
+
+    def workers(self) -> int:
+        """Worker processes alive (tests)."""
+        with self._lock:
+            return len(self._workers)
 
     def close(self) -> None:
         with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+            self._closed = True
+            slots = self._slots
+            workers = list(self._workers)
+        for _ in range(slots):
+            self._jobs.put(None)
+        # Jobs still running end with an error (their workers are terminated): at exit
+        # no worker may hold the interpreter, and after shutdown() none may linger.
+        for worker in workers:
+            worker.stop()  # each slot thread reaps its own
 
 
 # -- the registry --------------------------------------------------------------------------

@@ -22,6 +22,14 @@ def pid_after(seconds: float) -> int:
 
 
 @skill(executor="process")
+def sleeps_after_writing_pid(path: str, seconds: float) -> str:
+    with open(path, "w") as f:
+        f.write(str(os.getpid()))
+    time.sleep(seconds)
+    return "late"
+
+
+@skill(executor="process")
 def dies_after(seconds: float) -> None:
     time.sleep(seconds)
     os._exit(7)  # the worker vanishes mid-call, as a segfault or the OOM killer would do

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -206,7 +207,7 @@ async def test_a_fan_out_of_mixed_faults_never_hangs(server: FaultServer, loop_e
 
 
 def skillstream_threads() -> int:
-    return sum(1 for t in threading.enumerate() if t.name.startswith("skillstream"))
+    return executors.EXECUTORS.get("thread").threads()  # type: ignore[attr-defined]
 
 
 async def test_stuck_threads_are_abandoned_and_later_runs_still_get_threads(loop_errors: list[Any]) -> None:
@@ -253,33 +254,32 @@ async def test_stuck_threads_are_abandoned_and_later_runs_still_get_threads(loop
 # -- processes --------------------------------------------------------------------------------
 
 
-async def test_a_dying_worker_fails_its_siblings_once_and_retries_recover_them(loop_errors: list[Any]) -> None:
-    broken = Retry(attempts=2, backoff=0, on=lambda e: type(e).__name__ == "BrokenProcessPool")
+async def test_a_dying_worker_fails_only_its_own_call_and_is_replaced(loop_errors: list[Any]) -> None:
     results = await run(
-        [fault_skills.dies_after(0.2)]
-        + [fault_skills.pid_after(0.6).named(f"plain{i}") for i in range(2)]
-        + [fault_skills.pid_after(0.6).named(f"retried{i}").with_options(retry=broken) for i in range(2)],
+        [fault_skills.dies_after(0.2)] + [fault_skills.pid_after(0.6).named(f"sibling{i}") for i in range(2)],
         max_concurrency=None,
     ).collect()
     got = [(r.key, r.status.value, r.error.type if r.error else None, r.attempts) for r in results]
-    # The death breaks the pool: every call in it fails (CPython gives them all
-    # BrokenProcessPool); the ones allowed to retry succeed on the replacement pool.
+    # Each job has a worker of its own: the death fails that job alone (a
+    # ProcessPoolExecutor would have failed every sibling with BrokenProcessPool).
     assert got == [
         ("dies_after", "error", "BrokenProcessPool", 1),
-        ("plain0", "error", "BrokenProcessPool", 1),
-        ("plain1", "error", "BrokenProcessPool", 1),
-        ("retried0", "success", None, 2),
-        ("retried1", "success", None, 2),
+        ("sibling0", "success", None, 1),
+        ("sibling1", "success", None, 1),
     ]
     assert results[0].error.message == (  # type: ignore[union-attr]
-        "A process in the process pool was terminated abruptly while the future was running or pending."
+        "the worker process running dies_after died (exit code 7); a new one takes later calls"
     )
     (after,) = await run([fault_skills.double(21)]).collect()
     assert after.value == 42
 
 
 async def test_values_and_exceptions_that_cannot_travel_back_from_a_worker(loop_errors: list[Any]) -> None:
-    pool_before = executors.EXECUTORS.get("process")._processes()  # type: ignore[attr-defined]
+    def worker_pids() -> set[int]:
+        return {w.process.pid for w in executors.EXECUTORS.get("process")._workers}  # type: ignore[attr-defined]
+
+    await run([fault_skills.pid_after(0) for _ in range(5)], max_concurrency=None).collect()
+    pids_before = worker_pids()
     results = await run(
         [
             fault_skills.returns_a_lock(),
@@ -301,7 +301,47 @@ async def test_values_and_exceptions_that_cannot_travel_back_from_a_worker(loop_
         ("raises_stop_iteration", "error", "RuntimeError", "raises_stop_iteration raised StopIteration"),
         ("pid_after", "success", None, None),
     ]
-    # None of it broke the pool.
-    assert executors.EXECUTORS.get("process")._processes() is pool_before  # type: ignore[attr-defined]
+    # None of it cost a worker.
+    assert worker_pids() == pids_before
     (after,) = await run([fault_skills.double(4)]).collect()
     assert after.value == 8
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+async def _pid_from(path: Any) -> int:
+    await wait_until(lambda: path.exists() and path.read_text() != "", within=10)
+    return int(path.read_text())
+
+
+@pytest.mark.parametrize("how", ["timeout", "deadline", "leaving early"])
+async def test_a_process_job_given_up_is_stopped_and_its_worker_replaced(
+    how: str, tmp_path: Any, loop_errors: list[Any]
+) -> None:
+    await run([fault_skills.pid_after(0)]).collect()  # a worker started: the timeout is the body's
+    pid_file = tmp_path / "pid"
+    call = fault_skills.sleeps_after_writing_pid(str(pid_file), 60)
+    if how == "timeout":
+        (r,) = await run([call.with_options(timeout=1.0)]).collect()
+        assert r.status is Status.TIMEOUT
+    elif how == "deadline":
+        (r,) = await run([call], timeout=1.0).collect()
+        assert r.status is Status.TIMEOUT
+    else:
+        async with run([call, fault_skills.double(1)]) as stream:
+            async for first in stream:
+                assert first.value == 2
+                await _pid_from(pid_file)  # the sleeper is really running
+                break
+    pid = await _pid_from(pid_file)
+    # The worker running the abandoned job is terminated: the body does not run on for
+    # a minute holding a CPU (a thread could not be stopped; a process can).
+    await wait_until(lambda: _gone(pid), within=10)
+    (after,) = await run([fault_skills.pid_after(0)]).collect()
+    assert after.ok and after.value != pid

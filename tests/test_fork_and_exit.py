@@ -96,6 +96,32 @@ def test_a_thread_stuck_past_its_timeout_does_not_hold_the_exit() -> None:
     assert elapsed < 5, f"the interpreter waited {elapsed:.1f} s for the abandoned thread"
 
 
+def test_a_process_job_still_running_does_not_hold_the_exit() -> None:
+    # A job abandoned at its timeout is stopped, and one still running when the program
+    # ends (left by an early exit) is stopped at exit: neither keeps the interpreter.
+    done, elapsed = _python(
+        """
+        import asyncio
+        from pipeline import run
+        from tests.fault_skills import double, pid_after
+
+        async def main() -> None:
+            (r,) = await run([pid_after(30).with_options(timeout=0.5)]).collect()
+            print(r.status.value)
+            async with run([pid_after(30), double(2)]) as stream:
+                async for first in stream:
+                    print(first.value)
+                    break
+
+        asyncio.run(main())
+        """,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["timeout", "4"]
+    assert elapsed < 20, f"the interpreter waited {elapsed:.1f} s for a process job"
+
+
 def test_shutdown_closes_the_pools_and_later_calls_make_new_ones() -> None:
     asyncio.run(run([double(1)]).collect())
     first = EXECUTORS.get("thread")
