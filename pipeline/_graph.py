@@ -24,10 +24,13 @@ every ancestor's update (and possibly some unrelated node's).
 
 *Where it runs.* Every node run is a :class:`SkillCall` of the node's skill (its timeout,
 retry, fallback and executor), keyed by the node's name (``name[i]`` for the i-th Send).
-The coordinator feeds them, as they become ready, to one :func:`pipeline.run` through an
-async generator, and consumes that run's results under ``async with``. So the concurrency
-cap, the deadline, per-node timeouts and retries, failure isolation, cancellation and
-clean-up all come from the engine; this module only decides what to start next.
+The coordinator is the engine's feeder (:class:`pipeline._engine.Feeder`) for one run:
+the engine pulls released node runs from it whenever a slot is free, and tells it each
+result the moment it exists, so a node starts when its inputs exist however slowly the
+stream is read, and an async router decides beside the run, holding back only the nodes
+after it. So the concurrency cap, the deadline, per-node timeouts and retries, failure
+isolation, cancellation and clean-up all come from the engine; this module only decides
+what to start next (and reports to the engine, as skipped, what never will).
 
 *Failures.* A node run that ends without a value (an error or timeout without fallback)
 contributes no update; its descendants in the graph do not run (each one that was
@@ -48,8 +51,8 @@ import inspect
 import sys
 import types
 import typing
-from collections import Counter, abc
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from collections import Counter, abc, deque
+from collections.abc import AsyncGenerator, Callable, Mapping
 from typing import Annotated, Any, Final, Generic, Literal, TypeVar, overload
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
@@ -57,8 +60,9 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from ._errors import DeadlineExceeded, DependencyFailed, SkillError
 from ._result import ErrorInfo, Results, SkillResult, Status
 from ._retry import Retry
-from ._stream import check_run_options, run
-from ._skill import _UNSET, Executor, Skill, SkillCall, SkillOptions
+from ._engine import Run
+from ._skill import _UNSET, NO_FALLBACK, Executor, Skill, SkillCall, SkillOptions
+from ._stream import ResultStream, check_run_options
 
 __all__ = [
     "END",
@@ -793,8 +797,8 @@ class CompiledStateGraph(Generic[S]):
             pydantic.ValidationError, TypeError, ValueError: if ``input`` is invalid.
         """
         values = self._schema.initial(input)
-        invocation = _Invocation(self, values)
-        async with contextlib.aclosing(invocation.events(None)) as events:
+        invocation = _Invocation(self, values, None)
+        async with contextlib.aclosing(invocation.events()) as events:
             async for _ in events:
                 pass
         return self._schema.view(invocation.values)  # type: ignore[no-any-return]
@@ -858,8 +862,8 @@ class CompiledStateGraph(Generic[S]):
         return self._astream(values, stream_mode)
 
     async def _astream(self, values: dict[str, Any], mode: StreamMode) -> AsyncGenerator[Any, None]:
-        invocation = _Invocation(self, values)
-        async with contextlib.aclosing(invocation.events(mode)) as events:
+        invocation = _Invocation(self, values, mode)
+        async with contextlib.aclosing(invocation.events()) as events:
             async for item in events:
                 yield item
 
@@ -885,15 +889,21 @@ _STATE: Any = object()  # "give the node the state" (not a Send's input)
 class _Invocation:
     """One run of a compiled graph: the running state and the coordinator's book-keeping.
 
-    Everything here runs on the consumer's task, between results: the engine owns the
-    node runs, this object only decides which SkillCall to hand it next.
+    It is the run's :class:`~pipeline._engine.Feeder`: the engine pulls ready node runs
+    from it when a slot frees, and tells it every result the moment the result exists
+    (on the loop, before the consumer sees it), so the next nodes are released at once,
+    not when the consumer gets round to them. A node that cannot run is reported to the
+    engine as skipped, so it is a result of the run like any other.
     """
 
-    def __init__(self, graph: CompiledStateGraph[Any], values: dict[str, Any]) -> None:
+    def __init__(self, graph: CompiledStateGraph[Any], values: dict[str, Any], mode: StreamMode | None) -> None:
         self.graph = graph
         self.schema = graph._schema
         self.values = values
-        self.queue: asyncio.Queue[SkillCall[Any] | None] = asyncio.Queue()
+        self.mode = mode
+        self.run: Run | None = None
+        self.calls: deque[SkillCall[Any]] = deque()  # released, waiting for a slot
+        self.outbox: deque[Any] = deque()  # stream items made by on_result, for the consumer
         self.status: dict[str, int] = {}
         self.pending: set[str] = set()  # triggered, waiting for an ancestor
         self.in_flight: dict[str, str] = {}  # key -> node, handed to the run
@@ -901,45 +911,101 @@ class _Invocation:
         self.finished: set[str] = {START}  # nodes with a run that ended with a value
         self.blocked: dict[str, SkillResult] = {}  # node -> the failed ancestor's result
         self.results: list[SkillResult] = []
-        self.skipped: list[tuple[str, str, Exception, float]] = []  # never handed to the run
+        self.skipping: set[str] = set()  # keys reported skipped through the engine
+        self.skipped: list[tuple[str, str, Exception, float]] = []  # after the run ended
         self.sends: Counter[str] = Counter()
+        self.routing: set[asyncio.Task[Any]] = set()  # async routers deciding
+        self.error: Exception | None = None  # an async router's failure before the run
         self.source_ended = False
         self.loop = asyncio.get_running_loop()
         self.t0 = self.loop.time()
 
-    async def events(self, mode: StreamMode | None) -> AsyncGenerator[Any, None]:
+    async def events(self) -> AsyncGenerator[Any, None]:
         """Run the invocation, yielding per ``mode`` (nothing for ``None``) as nodes finish."""
-        await self._fire(START)
-        self._release()
-        self._end_source_if_idle()
-        stream = run(
-            self._source(),
-            max_concurrency=self.graph.max_concurrency,
-            timeout=self.graph.timeout,
-        )
-        # `async with`: leaving this generator early (or an error below) cancels and
-        # awaits every node run in flight before the exception or the close goes on.
-        async with stream:
-            async for result in stream:
-                update = await self._on_result(result)
-                if update is not None and mode is not None:
-                    node, value = update
-                    yield {node: value} if mode == "updates" else self.schema.view(self.values)
+        try:
+            self._fire(START)
+            while self.routing:  # START's async routers decide before anything runs
+                await asyncio.wait(set(self.routing))
+            if self.error is not None:
+                raise self.error
+            self._release()
+            self._end_source_if_idle()
+            stream = ResultStream._fed(
+                lambda: self, max_concurrency=self.graph.max_concurrency, timeout=self.graph.timeout
+            )
+            # `async with`: leaving this generator early (or an error below) cancels and
+            # awaits every node run in flight before the exception or the close goes on.
+            async with stream:
+                async for _ in stream:
+                    outbox = self.outbox
+                    while outbox:
+                        yield outbox.popleft()
+        finally:
+            for task in self.routing:
+                task.cancel()
         self._after_run()
 
-    async def _source(self) -> AsyncIterator[SkillCall[Any]]:
-        """The run's source: each node run as it becomes ready; ends when nothing is left.
+    # -- the Feeder protocol -----------------------------------------------------------------
 
-        The engine pulls from it only when a slot is free, so the concurrency cap holds
-        ready nodes here (their state snapshots already taken) until one is.
-        """
-        while True:
-            call = await self.queue.get()
-            if call is None:
-                return
-            yield call
+    def attach(self, run: Run) -> None:
+        self.run = run
+        if self.source_ended:
+            run.feeder_done()
 
-    # -- deciding what runs ------------------------------------------------------------------
+    def pull(self) -> SkillCall[Any] | None:
+        return self.calls.popleft() if self.calls else None
+
+    def on_result(self, result: SkillResult) -> None:
+        key = result.key
+        if key in self.skipping:  # a skip this invocation reported: already accounted for
+            self.skipping.discard(key)
+            self.results.append(result)
+            return
+        node = self.in_flight.pop(key)
+        self.live[node] -= 1
+        normal = key == node
+        update = None
+        if result.has_value:
+            try:
+                update = self.schema.check_update(node, result.value)
+            except (TypeError, ValueError) as exc:
+                # Not an update: a bug in the node (or its fallback), which fails it; the
+                # fallback is for what the node calls, not for this.
+                result = result.model_copy(
+                    update={
+                        "status": Status.ERROR if result.ok else result.status,
+                        "value": None,
+                        "fallback_used": False,
+                        "error": ErrorInfo.of(exc),
+                    }
+                )
+        self.results.append(result)
+        if result.has_value:
+            if update:
+                try:
+                    self.schema.apply(self.values, update)
+                except Exception as exc:
+                    raise self._error(
+                        f"a reducer raised {type(exc).__name__}: {exc} "
+                        f"(folding the update of {key!r})"
+                    ) from exc
+            if normal:
+                self.status[node] = _DONE
+            self.finished.add(node)
+            if self.mode == "updates":
+                self.outbox.append({node: update})
+            elif self.mode == "values":
+                self.outbox.append(self.schema.view(self.values))
+            self._fire(node)
+        else:
+            if normal:
+                self.status[node] = _FAILED
+            for descendant in self.graph._descendants[node]:
+                self.blocked.setdefault(descendant, result)
+        self._release()
+        self._end_source_if_idle()
+        if self.calls and self.run is not None:
+            self.run.wake()  # every free slot, not only the one this result frees
 
     def _trigger(self, node: str, origin: str) -> None:
         status = self.status.get(node)
@@ -983,7 +1049,7 @@ class _Invocation:
         self.in_flight[key] = node
         call = SkillCall(self.graph._nodes[node], (value,), {}, key=key, options=self.graph._options[node])
         call._opaque = True  # the state is data: never scanned for dependencies
-        self.queue.put_nowait(call)
+        self.calls.append(call)
 
     def _send(self, source: str, send: Send) -> None:
         node = send.node
@@ -997,61 +1063,24 @@ class _Invocation:
         self._submit(node, key, send.arg)
 
     def _skip(self, node: str, key: str, exc: Exception) -> None:
-        self.skipped.append((node, key, exc, self.loop.time() - self.t0))
+        run = self.run
+        if run is None or run.closed:  # no run to report it to (any more)
+            self.skipped.append((node, key, exc, self.loop.time() - self.t0))
+            return
+        # A node that never runs gets its fallback no more than an untaken branch does.
+        options = self.graph._options[node].model_copy(update={"fallback": NO_FALLBACK})
+        call = SkillCall(self.graph._nodes[node], (None,), {}, key=key, options=options)
+        call._opaque = True
+        self.skipping.add(key)
+        run.skipped(call, exc)
 
     def _end_source_if_idle(self) -> None:
-        if not self.source_ended and not any(self.live.values()):
+        if not self.source_ended and not self.routing and not any(self.live.values()):
             self.source_ended = True
-            self.queue.put_nowait(None)
+            if self.run is not None:
+                self.run.feeder_done()
 
-    # -- a node run finished -----------------------------------------------------------------
-
-    async def _on_result(self, result: SkillResult) -> tuple[str, Any] | None:
-        key = result.key
-        node = self.in_flight.pop(key)
-        self.live[node] -= 1
-        normal = key == node
-        update = None
-        if result.has_value:
-            try:
-                update = self.schema.check_update(node, result.value)
-            except (TypeError, ValueError) as exc:
-                # Not an update: a bug in the node (or its fallback), which fails it; the
-                # fallback is for what the node calls, not for this.
-                result = result.model_copy(
-                    update={
-                        "status": Status.ERROR if result.ok else result.status,
-                        "value": None,
-                        "fallback_used": False,
-                        "error": ErrorInfo.of(exc),
-                    }
-                )
-        self.results.append(result)
-        event = None
-        if result.has_value:
-            if update:
-                try:
-                    self.schema.apply(self.values, update)
-                except Exception as exc:
-                    raise self._error(
-                        f"a reducer raised {type(exc).__name__}: {exc} "
-                        f"(folding the update of {key!r})"
-                    ) from exc
-            if normal:
-                self.status[node] = _DONE
-            self.finished.add(node)
-            await self._fire(node)
-            event = (node, update)
-        else:
-            if normal:
-                self.status[node] = _FAILED
-            for descendant in self.graph._descendants[node]:
-                self.blocked.setdefault(descendant, result)
-        self._release()
-        self._end_source_if_idle()
-        return event
-
-    async def _fire(self, node: str) -> None:
+    def _fire(self, node: str) -> None:
         """``node`` finished with a value: trigger what its edges and routers point to."""
         graph = self.graph
         for target in graph._edges.get(node, ()):
@@ -1061,17 +1090,48 @@ class _Invocation:
                 for target in graph._join_targets[sources]:
                     self._trigger(target, node)
         for branch in graph._branches.get(node, ()):
-            await self._route(node, branch)
+            self._route(node, branch)
 
-    async def _route(self, source: str, branch: _Branch) -> None:
+    def _route(self, source: str, branch: _Branch) -> None:
         try:
             answer = branch.router(self.schema.view(self.values))
-            if inspect.isawaitable(answer):
-                answer = await answer
         except Exception as exc:
-            raise self._error(
-                f"the router of {source!r} raised {type(exc).__name__}: {exc}"
-            ) from exc
+            raise self._router_failed(source, exc) from exc
+        if not inspect.isawaitable(answer):
+            self._follow(source, branch, answer)
+            return
+        # An async router decides while the rest of the graph runs on; until it has, the
+        # invocation is not idle, and its targets' ancestors count as live.
+        self.live[source] += 1
+        task = asyncio.ensure_future(answer)
+        self.routing.add(task)
+        task.add_done_callback(lambda t: self._routed(source, branch, t))
+
+    def _routed(self, source: str, branch: _Branch, task: asyncio.Future[Any]) -> None:
+        self.routing.discard(task)
+        self.live[source] -= 1
+        if task.cancelled():
+            return
+        try:
+            exc = task.exception()
+            if exc is not None:
+                raise self._router_failed(source, exc) from exc  # type: ignore[arg-type]
+            self._follow(source, branch, task.result())
+            self._release()
+            self._end_source_if_idle()
+        except Exception as failure:
+            if self.run is None:
+                self.error = self.error or failure
+            else:
+                self.run.fail(failure)
+            return
+        if self.run is not None:
+            self.run.wake()
+
+    def _router_failed(self, source: str, exc: Exception) -> GraphError:
+        return self._error(f"the router of {source!r} raised {type(exc).__name__}: {exc}")
+
+    def _follow(self, source: str, branch: _Branch, answer: Any) -> None:
         items = list(answer) if isinstance(answer, (list, tuple, set, frozenset)) else [answer]
         for item in items:
             if isinstance(item, Send):

@@ -1244,3 +1244,94 @@ def test_a_typing_extensions_typeddict_state_with_a_reducer_runs() -> None:
 
     final, _ = vrun(lambda: app.ainvoke({"topic": "ai", "hits": []}))
     assert sorted(final["hits"]) == ["news:ai", "web:ai"]
+
+
+# -- the invocation is the engine's feeder ------------------------------------------------
+
+
+class Ran(TypedDict, total=False):
+    ran: Annotated[list[str], operator.add]
+
+
+def test_an_async_router_deciding_does_not_hold_back_the_other_branches() -> None:
+    # a's router takes 5 s to decide; meanwhile b finishes and c (after b) must start at
+    # once: the router is awaited beside the run, not by the consumer in its way.
+    clock = Clock()
+    graph = StateGraph(Ran)
+    graph.add_node("a", clock.node("a", 1, {"ran": ["a"]}))
+    graph.add_node("b", clock.node("b", 2, {"ran": ["b"]}))
+    graph.add_node("c", clock.node("c", 1, {"ran": ["c"]}))
+    graph.add_node("d", clock.node("d", 1, {"ran": ["d"]}))
+    graph.add_edge(START, "a")
+    graph.add_edge(START, "b")
+    graph.add_edge("b", "c")
+
+    async def slow_router(state: Any) -> Literal["d", "__end__"]:
+        await asyncio.sleep(5)
+        return "d"
+
+    graph.add_conditional_edges("a", slow_router)
+
+    async def main() -> Any:
+        return await graph.compile().ainvoke({})
+
+    state, _ = vrun(main)
+    assert clock.starts == {"a": 0, "b": 0, "c": 2, "d": 6}
+    assert sorted(state["ran"]) == ["a", "b", "c", "d"]
+
+
+def test_nodes_start_when_their_inputs_exist_however_slowly_the_stream_is_read() -> None:
+    # The consumer dawdles 10 s over each update; b starts when a finishes (t=1), not when
+    # the consumer reads a's update: the engine tells the invocation of every result.
+    clock = Clock()
+    graph = StateGraph(Ran)
+    graph.add_node("a", clock.node("a", 1, {"ran": ["a"]}))
+    graph.add_node("b", clock.node("b", 1, {"ran": ["b"]}))
+    graph.add_node("c", clock.node("c", 1, {"ran": ["c"]}))
+    graph.add_edge(START, "a")
+    graph.add_edge("a", "b")
+    graph.add_edge("b", "c")
+
+    async def main() -> list[Any]:
+        seen = []
+        async with contextlib.aclosing(graph.compile().astream({})) as updates:
+            async for update in updates:
+                seen.append(update)
+                await asyncio.sleep(10)
+        return seen
+
+    seen, _ = vrun(main)
+    assert clock.starts == {"a": 0, "b": 1, "c": 2}
+    assert seen == [{"a": {"ran": ["a"]}}, {"b": {"ran": ["b"]}}, {"c": {"ran": ["c"]}}]
+
+
+def test_skipped_nodes_are_results_of_the_run_in_the_order_they_happened() -> None:
+    clock = Clock()
+    graph = StateGraph(Ran)
+    graph.add_node("quick", clock.node("quick", 0.5, {"ran": ["quick"]}))
+    graph.add_node("fails", clock.node("fails", 1, fail=ValueError("down")))
+    graph.add_node("slow", clock.node("slow", 3, {"ran": ["slow"]}))
+    graph.add_node("after", clock.node("after", 1, {"ran": ["after"]}))
+    graph.add_edge(START, "quick")
+    graph.add_edge(START, "fails")
+    graph.add_edge(START, "slow")
+    graph.add_edge("quick", "after")  # triggered at 0.5, waits for its ancestor "fails"
+    graph.add_edge("fails", "after")
+
+    async def main() -> Any:
+        with pytest.raises(GraphError) as caught:
+            await graph.compile().ainvoke({})
+        return caught.value
+
+    error, _ = vrun(main)
+    got = [(r.key, r.status, r.index, r.finished_at) for r in error.results]
+    # "after" is skipped the moment "fails" fails (t=1), before "slow" ends (t=3): the
+    # engine numbered and timed it as one of its own results (results are in run order).
+    assert got == [
+        ("quick", Status.SUCCESS, 0, 0.5),
+        ("fails", Status.ERROR, 1, 1.0),
+        ("slow", Status.SUCCESS, 2, 3.0),
+        ("after", Status.SKIPPED, 3, 1.0),
+    ]
+    assert "after" not in clock.starts
+    assert error.state["ran"] == ["quick", "slow"]
