@@ -462,7 +462,6 @@ class Attempts(abc.DisposableBase):
 
     def _finish(self, status: Status, value: Any, exc: BaseException | None) -> None:
         node = self.node
-        run = node.owner
         fallback_used = False
         error = None
         if exc is not None:
