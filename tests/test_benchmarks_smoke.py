@@ -13,10 +13,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-WORKLOADS = {"overhead", "latency", "first_result", "dag", "memory_inflight", "memory_rss",
+WORKLOADS = {"overhead", "overhead_suspending", "latency", "first_result", "dag", "memory_inflight", "memory_rss",
              "throughput"}
 PEERS = {"skillstream", "skillstream_stategraph", "asyncio_gather", "asyncio_features",
-         "aiostream", "reactivex", "langgraph"}
+         "asyncio_workers", "aiostream", "reactivex", "langgraph"}
 
 
 @pytest.mark.slow

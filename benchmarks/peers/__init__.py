@@ -93,6 +93,7 @@ def all_peers() -> list[Peer]:
     from .aiostream_peer import AiostreamPeer
     from .asyncio_features import AsyncioFeaturesPeer
     from .asyncio_gather import AsyncioGatherPeer
+    from .asyncio_workers import AsyncioWorkersPeer
     from .langgraph_peer import LangGraphPeer
     from .reactivex_peer import ReactivexPeer
     from .skillstream_peer import SkillstreamGraphPeer, SkillstreamPeer
@@ -102,6 +103,7 @@ def all_peers() -> list[Peer]:
         SkillstreamGraphPeer(),
         AsyncioGatherPeer(),
         AsyncioFeaturesPeer(),
+        AsyncioWorkersPeer(),
         AiostreamPeer(),
         ReactivexPeer(),
         LangGraphPeer(),
