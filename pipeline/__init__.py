@@ -12,6 +12,7 @@ Examples:
 from ._cleanup import CANCEL_GRACE as CANCEL_GRACE
 from ._errors import DeadlineExceeded as DeadlineExceeded
 from ._errors import DependencyFailed as DependencyFailed
+from ._errors import RetryAfter as RetryAfter
 from ._errors import SkillError as SkillError
 from ._errors import SkillTimeout as SkillTimeout
 from ._executors import Executor as Executor
@@ -25,6 +26,7 @@ from ._graph import Send as Send
 from ._graph import StateGraph as StateGraph
 from ._instruments import Instrument as Instrument
 from ._instruments import Phase as Phase
+from ._ratelimit import RateLimit as RateLimit
 from ._result import ErrorInfo as ErrorInfo
 from ._result import Results as Results
 from ._result import SkillResult as SkillResult
@@ -55,7 +57,9 @@ __all__ = [
     "ResultStream",
     "Results",
     "Retry",
+    "RetryAfter",
     "Phase",
+    "RateLimit",
     "Send",
     "Skill",
     "SkillCall",

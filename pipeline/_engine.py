@@ -47,6 +47,7 @@ from ._cleanup import Abandoned, retrieve_when_done
 from ._errors import DeadlineExceeded, DependencyFailed, SkillTimeout
 from ._executors import EXECUTORS, Executor
 from ._instruments import Instrument, Phase
+from ._ratelimit import Permit, limiter_for, retry_after_of
 from ._result import ErrorInfo, SkillResult, Status, new_result
 from ._skill import NO_FALLBACK, Skill, SkillCall
 
@@ -286,6 +287,7 @@ class Attempts(abc.DisposableBase):
         "spans",
         "stray",
         "attempt_start",
+        "permit",
     )
 
     def __init__(self, node: CallNode, observer: abc.ObserverBase[SkillResult]) -> None:
@@ -300,6 +302,7 @@ class Attempts(abc.DisposableBase):
         self.spans: list[tuple[float, float]] = []
         # An abandoned attempt that cannot be interrupted (a thread) and still runs.
         self.stray: asyncio.Future[Any] | None = None
+        self.permit: Permit | None = None  # this attempt's place at its rate limiter
 
     def start(self) -> None:
         self.started = self.node.owner.loop.time()
@@ -320,6 +323,15 @@ class Attempts(abc.DisposableBase):
             stray.add_done_callback(self._after_stray)
             return
         self.stray = None
+        limit = node.call.options.rate_limit
+        if limit is not None:
+            permit = self.permit
+            if permit is None:
+                self.permit = permit = limiter_for(node.call.skill, limit).request(run.loop, self._attempt)
+            if not permit.granted:  # _attempt runs again when it is
+                if run.instruments:
+                    run.emit_phase(node, Phase.PERMIT)
+                return
         self.attempts += 1
         loop = run.loop
         self.attempt_start = now = loop.time()
@@ -381,6 +393,10 @@ class Attempts(abc.DisposableBase):
             if self.timer is not None:
                 self.timer.cancel()
                 self.timer = None
+            permit = self.permit
+            if permit is not None:
+                self.permit = None
+                permit.release()
             run = self.node.owner
             t0 = run.t0
             self.spans.append((self.attempt_start - t0, run.loop.time() - t0))
@@ -426,15 +442,29 @@ class Attempts(abc.DisposableBase):
             node.owner.abandoned.add(future, node.call)
         else:
             # Nothing can stop a thread: its future is left to resolve when the body
-            # returns (the result is dropped), and until then it holds the call's slot.
+            # returns (the result is dropped), and until then it holds the call's slot
+            # (and its rate limiter's concurrency slot).
             retrieve_when_done(future)
             if not future.done():
                 self.stray = future
+                permit, self.permit = self.permit, None
+                if permit is not None:
+                    timed_out = SkillTimeout("abandoned")
+                    future.add_done_callback(lambda _: permit.release(timed_out))
 
     def _failed(self, exc: Exception) -> None:
         node = self.node
         run = node.owner
-        retry = node.call.options.retry
+        options = node.call.options
+        retry = options.retry
+        permit = self.permit
+        if permit is not None:
+            self.permit = None
+            permit.release(exc)
+        retry_after = retry_after_of(exc)
+        if retry_after is not None and options.rate_limit is not None:
+            # The API said when: every call to it waits that long, not only this one.
+            limiter_for(node.call.skill, options.rate_limit).pause(retry_after, run.loop)
         try:
             again = (
                 retry is not None
@@ -448,7 +478,7 @@ class Attempts(abc.DisposableBase):
             return
         if again:
             assert retry is not None
-            wait = retry.delay(self.attempts)
+            wait = retry.delay(self.attempts) if retry_after is None else retry_after
             if run.instruments:
                 run.emit(
                     "call_retrying", node.call, node.index, self.attempts, exc, wait, run.loop.time() - run.t0
@@ -556,20 +586,24 @@ class Attempts(abc.DisposableBase):
             self.observer.on_completed()
 
     def expire(self, exc: DeadlineExceeded) -> None:
-        """The run's deadline: end now as ``timeout``."""
+        """The run's deadline: end now as ``timeout`` (``skipped`` if no attempt began:
+        the call waited all along for its rate limiter's permit)."""
         if self.done:
             return
         in_attempt = self.future is not None
         self._cancel()
         if in_attempt:
             self._end_span()
-        self._finish(Status.TIMEOUT, None, exc)
+        self._finish(Status.TIMEOUT if self.attempts else Status.SKIPPED, None, exc)
 
     def _cancel(self) -> None:
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
         self._abandon_attempt()
+        permit, self.permit = self.permit, None
+        if permit is not None:
+            permit.cancel()
 
     def dispose(self) -> None:
         if not self.done:

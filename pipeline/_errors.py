@@ -3,6 +3,7 @@
     Exception
     ├── SkillError            a call ended without a value (raised by await call, gather, unwrap)
     ├── DependencyFailed      stands in a skipped call's result: a dependency had no value
+    ├── RetryAfter            the API said "not now" (429/503), maybe with how long to wait
     └── TimeoutError
         ├── SkillTimeout      one attempt ran past the skill's timeout
         └── DeadlineExceeded  the run's deadline came first
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ._result import Results, SkillResult
 
-__all__ = ["DeadlineExceeded", "DependencyFailed", "SkillError", "SkillTimeout"]
+__all__ = ["DeadlineExceeded", "DependencyFailed", "RetryAfter", "SkillError", "SkillTimeout"]
 
 
 class SkillError(Exception):
@@ -53,3 +54,51 @@ class DeadlineExceeded(TimeoutError):
 
 class DependencyFailed(Exception):
     """Raised inside the run for a call whose dependency ended without a value."""
+
+
+class RetryAfter(Exception):
+    """Raised by a skill when the API it calls pushes back (HTTP 429 or 503).
+
+    A retry then waits ``retry_after`` seconds instead of its backoff, and with a keyed
+    :class:`RateLimit` every call to that API waits too (the whole bucket pauses). Any
+    exception with a numeric ``retry_after`` attribute is read the same way. Use
+    :meth:`check` on an aiohttp or httpx response.
+
+    Examples:
+        >>> RetryAfter(2.0, status=429).retry_after
+        2.0
+    """
+
+    def __init__(self, retry_after: float | None = None, *, status: int | None = None, message: str = "") -> None:
+        self.retry_after = retry_after
+        self.status = status
+        wait = f"retry after {retry_after:g} s" if retry_after is not None else "no Retry-After"
+        super().__init__(message or f"HTTP {status}: {wait}" if status else message or wait)
+
+    def __reduce__(self) -> tuple[object, ...]:  # pickles back from process workers
+        return (_rebuild_retry_after, (self.retry_after, self.status, str(self)))
+
+    @classmethod
+    def check(cls, response: object) -> None:
+        """Raise RetryAfter if ``response`` (aiohttp or httpx) has status 429 or 503, with
+        the seconds of its ``Retry-After`` header (a number or an HTTP date).
+
+        Examples:
+            >>> async with session.get(url) as response:  # doctest: +SKIP
+            ...     RetryAfter.check(response)
+            ...     return await response.json()
+        """
+        from ._ratelimit import parse_retry_after
+
+        status = getattr(response, "status", None)
+        if not isinstance(status, int):
+            status = getattr(response, "status_code", None)
+        if status not in (429, 503):
+            return
+        headers = getattr(response, "headers", None)
+        raw = headers.get("Retry-After") if headers is not None else None
+        raise cls(parse_retry_after(raw), status=status)
+
+
+def _rebuild_retry_after(retry_after: float | None, status: int | None, message: str) -> RetryAfter:
+    return RetryAfter(retry_after, status=status, message=message)

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from operators._policy import NO_FALLBACK
 
+from ._ratelimit import RateLimit, check_key
 from ._retry import Retry
 
 __all__ = ["NO_FALLBACK", "Skill", "SkillCall", "SkillOptions", "skill"]
@@ -44,6 +45,15 @@ class SkillOptions(BaseModel):
     """Value used when the call ends without one, or a callable taking the exception."""
     executor: Executor = "auto"
     """"auto" (async on the loop, sync in threads), "thread" or "process"."""
+    rate_limit: RateLimit | None = None
+    """The API's limit, shared by every skill with its key; ``None``: none."""
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _one_limit_per_key(cls, value: RateLimit | None) -> RateLimit | None:
+        if value is not None:
+            check_key(value)
+        return value
 
     @field_validator("timeout", mode="before")
     @classmethod
@@ -231,17 +241,18 @@ class SkillCall(Generic[R]):
         timeout: float | None = _UNSET,
         retry: Retry | None = _UNSET,
         fallback: Any = _UNSET,
+        rate_limit: RateLimit | None = _UNSET,
     ) -> SkillCall[R]:
         """A copy of this call with some options replaced (the others are inherited).
 
-        ``None`` disables a timeout or retry; ``NO_FALLBACK`` removes a fallback.
+        ``None`` disables a timeout, retry or rate limit; ``NO_FALLBACK`` removes a fallback.
 
         Raises:
             pydantic.ValidationError: if an option is invalid.
         """
         changes = {
             k: v
-            for k, v in (("timeout", timeout), ("retry", retry), ("fallback", fallback))
+            for k, v in (("timeout", timeout), ("retry", retry), ("fallback", fallback), ("rate_limit", rate_limit))
             if v is not _UNSET
         }
         data = {**dict(self.options), **changes}
@@ -299,6 +310,7 @@ def skill(
     retry: Retry | None = None,
     fallback: Any = NO_FALLBACK,
     executor: Executor = "auto",
+    rate_limit: RateLimit | None = None,
 ) -> SkillDecorator: ...
 def skill(
     fn: Callable[P, Any] | None = None,
@@ -309,6 +321,7 @@ def skill(
     retry: Retry | None = None,
     fallback: Any = NO_FALLBACK,
     executor: Executor = "auto",
+    rate_limit: RateLimit | None = None,
 ) -> Skill[P, Any] | SkillDecorator:
     """Make a function a skill: calling it then returns a lazy :class:`SkillCall`.
 
@@ -331,6 +344,7 @@ def skill(
         fallback: value for a call that ends without one, or a callable taking the
             exception and returning it. Default: no fallback.
         executor: ``"auto"``, ``"thread"`` or ``"process"``.
+        rate_limit: a :class:`RateLimit` every attempt waits for (shared by key).
 
     Raises:
         pydantic.ValidationError: if an option is invalid (the error names the field).
@@ -344,6 +358,7 @@ def skill(
             retry=retry,
             fallback=fallback,
             executor=executor,
+            rate_limit=rate_limit,
         )
         return Skill(f, options)
 
@@ -356,5 +371,6 @@ def skill(
         retry=retry,
         fallback=fallback,
         executor=executor,
+        rate_limit=rate_limit,
     )
     return decorate  # type: ignore[return-value]  # one function serves every overload of SkillDecorator

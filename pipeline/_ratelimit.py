@@ -1,0 +1,327 @@
+"""Rate limits: a property of the API a skill calls, enforced across every run in the process.
+
+A :class:`RateLimit` is a frozen value given to ``@skill(rate_limit=...)``. Skills whose
+limits share a ``key`` share one :class:`Limiter` (one token bucket and one optional
+concurrency limit) for as long as the process lives; a limit without a key is its skill's
+own. Before each attempt, a call asks its limiter for a permit (a concurrency slot if the
+limit has one, then a token) and waits in the ``PERMIT`` phase until it has one.
+
+The bucket is GCRA (the "virtual scheduling" form of a token bucket): each permit reserves
+the next time the rate allows, so waiters are served in order, no timer runs while nobody
+waits, and the bucket's clock is the asking loop's (virtual time in tests, real time
+otherwise; every asyncio loop's clock is ``time.monotonic`` by default).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import math
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ._errors import RetryAfter, SkillTimeout
+
+if TYPE_CHECKING:
+    from ._skill import Skill
+
+__all__ = ["Limiter", "Permit", "RateLimit", "limiter_for", "overloaded", "retry_after_of"]
+
+
+class RateLimit(BaseModel):
+    """At most ``rate`` attempts per ``per`` seconds (``burst`` of them at once), and at
+    most ``max_concurrency`` in flight, across every run in the process.
+
+    Skills whose RateLimit has the same ``key`` share one bucket and one concurrency limit
+    (one API, several skills); without a key the limit is the skill's own. Each attempt
+    (retries included) takes a permit. With ``adaptive=True`` the concurrency limit moves
+    between 1 and ``max_concurrency``: up by one after as many successes as the limit,
+    halved when the API pushes back (429/503, ``RetryAfter``, a timeout).
+
+    Examples:
+        >>> OPENAI = RateLimit(rate=50, per=1.0, burst=5, key="openai", max_concurrency=8)
+        >>> @skill(rate_limit=OPENAI)  # doctest: +SKIP
+        ... async def complete(prompt: str) -> str: ...
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rate: float = Field(gt=0)
+    """Attempts allowed per ``per`` seconds."""
+    per: float = Field(default=1.0, gt=0)
+    """The period of ``rate``, in seconds. Default 1."""
+    burst: int = Field(default=1, ge=1)
+    """Attempts that may start at once after a quiet spell. Default 1 (evenly spaced)."""
+    key: str | None = Field(default=None, min_length=1)
+    """The API's name: skills with the same key share the limit. Default: the skill's own."""
+    max_concurrency: int | None = Field(default=None, ge=1)
+    """Most attempts in flight under this limit at once (every run together)."""
+    adaptive: bool = False
+    """Adapt the concurrency limit to the API's push-back (AIMD); needs ``max_concurrency``."""
+
+    @model_validator(mode="after")
+    def _adaptive_needs_a_cap(self) -> RateLimit:
+        if self.adaptive and self.max_concurrency is None:
+            raise ValueError("adaptive=True needs max_concurrency (the most it may grow to)")
+        return self
+
+    @property
+    def interval(self) -> float:
+        """Seconds between two permits at the steady rate."""
+        return self.per / self.rate
+
+
+class Permit:
+    """One attempt's place at a limiter: waiting, then granted, then released."""
+
+    __slots__ = ("limiter", "loop", "on_grant", "granted", "slot", "done")
+
+    def __init__(self, limiter: Limiter, loop: asyncio.AbstractEventLoop, on_grant: Callable[[], None]) -> None:
+        self.limiter = limiter
+        self.loop = loop
+        self.on_grant = on_grant
+        self.granted = False
+        self.slot = False  # holds one of the limiter's concurrency slots
+        self.done = False
+
+    def release(self, failure: BaseException | None = None) -> None:
+        """The attempt ended (``failure``: how, if it failed): free the slot, feed AIMD."""
+        if self.done:
+            return
+        self.done = True
+        self.limiter._release(self, failure)
+
+    def cancel(self) -> None:
+        """Withdraw: the call ended before or while it held this permit."""
+        if self.done:
+            return
+        self.done = True
+        self.limiter._withdraw(self)
+
+
+class Limiter:
+    """One key's token bucket and concurrency limit (see :class:`RateLimit`).
+
+    Waiters queue in order, first for a concurrency slot, then for a token; only the
+    first waiter for a token has a timer. A waiter that leaves (its call timed out, hit
+    the deadline, or its run was left) takes nothing with it: nobody reserved time for it.
+    """
+
+    def __init__(self, limit: RateLimit) -> None:
+        self.limit = limit
+        self.interval = limit.interval
+        self.tolerance = (limit.burst - 1) * self.interval
+        self.tat = -math.inf  # GCRA's theoretical arrival time of the next token
+        self.paused_until = -math.inf
+        self.cap = limit.max_concurrency
+        self.current_limit = limit.max_concurrency  # moves under AIMD
+        self.active = 0
+        self.successes = 0
+        self.slots: deque[Permit] = deque()  # waiting for a concurrency slot
+        self.tokens: deque[Permit] = deque()  # waiting for a token
+        self.timer: asyncio.TimerHandle | None = None
+
+    # -- asking ------------------------------------------------------------------------------
+
+    def request(self, loop: asyncio.AbstractEventLoop, on_grant: Callable[[], None]) -> Permit:
+        """A permit for one attempt. If it is ``granted`` at once, ``on_grant`` is not
+        called; else it is called (on ``loop``) when the permit is granted."""
+        permit = Permit(self, loop, on_grant)
+        if self.current_limit is not None:
+            if self.active >= self.current_limit or self.slots:
+                self.slots.append(permit)
+                return permit
+            self.active += 1
+            permit.slot = True
+        self._want_token(permit, at_once=True)
+        return permit
+
+    def _start(self, loop: asyncio.AbstractEventLoop) -> tuple[float, float]:
+        """(now, the earliest time the next token may go) on ``loop``'s clock."""
+        now = loop.time()
+        return now, max(now, self.tat - self.tolerance, self.paused_until)
+
+    def _want_token(self, permit: Permit, at_once: bool = False) -> None:
+        if not self.tokens:
+            now, start = self._start(permit.loop)
+            if start <= now:
+                self.tat = max(self.tat, start) + self.interval
+                permit.granted = True
+                if not at_once:
+                    permit.on_grant()
+                return
+        self.tokens.append(permit)
+        if self.timer is None:
+            self._arm()
+
+    def _arm(self) -> None:
+        head = self.tokens[0]
+        _, start = self._start(head.loop)
+        try:
+            self.timer = head.loop.call_at(start, self._due)
+        except RuntimeError:  # its loop is closed: its run is gone
+            self.tokens.popleft()
+            if self.tokens:
+                self._arm()
+
+    def _due(self) -> None:
+        self.timer = None
+        while self.tokens:
+            head = self.tokens[0]
+            now, start = self._start(head.loop)
+            if start > now:  # the bucket was paused meanwhile
+                self._arm()
+                return
+            self.tokens.popleft()
+            self.tat = max(self.tat, start) + self.interval
+            head.granted = True
+            head.on_grant()
+
+    # -- the API pushed back -----------------------------------------------------------------
+
+    def pause(self, seconds: float, loop: asyncio.AbstractEventLoop) -> None:
+        """No token for ``seconds`` (a Retry-After for the whole API), then one at a time."""
+        until = loop.time() + seconds
+        if until > self.paused_until:
+            self.paused_until = until
+            self.tat = max(self.tat, until + self.tolerance)
+            if self.timer is not None:
+                self.timer.cancel()
+                self._arm()
+
+    # -- ending ------------------------------------------------------------------------------
+
+    def _release(self, permit: Permit, failure: BaseException | None) -> None:
+        if self.limit.adaptive and self.current_limit is not None and self.cap is not None:
+            if failure is not None and overloaded(failure):
+                self.current_limit = max(1, self.current_limit // 2)
+                self.successes = 0
+            elif failure is None:
+                self.successes += 1
+                if self.successes >= self.current_limit:
+                    self.successes = 0
+                    self.current_limit = min(self.cap, self.current_limit + 1)
+        self._free_slot(permit)
+
+    def _withdraw(self, permit: Permit) -> None:
+        if not permit.granted:
+            if self.tokens and self.tokens[0] is permit:
+                self.tokens.popleft()
+                if self.timer is not None:
+                    self.timer.cancel()
+                    self.timer = None
+                if self.tokens:
+                    self._arm()
+            else:
+                for queue in (self.tokens, self.slots):
+                    try:
+                        queue.remove(permit)
+                    except ValueError:
+                        pass
+        self._free_slot(permit)
+
+    def _free_slot(self, permit: Permit) -> None:
+        if not permit.slot:
+            return
+        permit.slot = False
+        self.active -= 1
+        limit = self.current_limit
+        while self.slots and limit is not None and self.active < limit:
+            waiting = self.slots.popleft()
+            self.active += 1
+            waiting.slot = True
+            self._want_token(waiting)
+
+
+# -- the process's limiters ----------------------------------------------------------------
+
+_KEYED: dict[str, Limiter] = {}
+_OWN: weakref.WeakKeyDictionary[Skill[Any, Any], dict[RateLimit, Limiter]] = weakref.WeakKeyDictionary()
+
+
+def check_key(limit: RateLimit) -> None:
+    """A key names one API: refuse a second, different limit under the same key."""
+    if limit.key is None:
+        return
+    existing = _KEYED.get(limit.key)
+    if existing is None:
+        _KEYED[limit.key] = Limiter(limit)
+    elif existing.limit != limit:
+        raise ValueError(
+            f"rate limit key {limit.key!r} is already {existing.limit!r}; a key names one API "
+            f"and has one limit: use the same RateLimit (or another key), not {limit!r}"
+        )
+
+
+def limiter_for(skill: Skill[Any, Any], limit: RateLimit) -> Limiter:
+    """The limiter an attempt of ``skill`` under ``limit`` asks for a permit."""
+    if limit.key is not None:
+        found = _KEYED.get(limit.key)
+        if found is None:
+            check_key(limit)
+            found = _KEYED[limit.key]
+        return found
+    own = _OWN.setdefault(skill, {})
+    limiter = own.get(limit)
+    if limiter is None:
+        limiter = own[limit] = Limiter(limit)
+    return limiter
+
+
+# -- reading the API's push-back ----------------------------------------------------------
+
+
+def _status(exc: BaseException) -> int | None:
+    for value in (
+        getattr(exc, "status", None),  # aiohttp.ClientResponseError, RetryAfter
+        getattr(exc, "status_code", None),  # openai / anthropic APIStatusError
+        getattr(getattr(exc, "response", None), "status_code", None),  # httpx.HTTPStatusError
+    ):
+        if isinstance(value, int):
+            return value
+    return None
+
+
+def overloaded(exc: BaseException) -> bool:
+    """Whether ``exc`` says the API is overloaded: 429/503, a Retry-After, a timeout."""
+    return (
+        isinstance(exc, (SkillTimeout, RetryAfter))
+        or retry_after_of(exc) is not None
+        or _status(exc) in (429, 503)
+    )
+
+
+def retry_after_of(exc: BaseException) -> float | None:
+    """Seconds the API asked to wait: ``exc.retry_after``, else a ``Retry-After`` header
+    of the response the exception carries (httpx, openai, anthropic errors), else None."""
+    value = getattr(exc, "retry_after", None)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    headers = getattr(getattr(exc, "response", None), "headers", None) or getattr(exc, "headers", None)
+    if headers is not None and _status(exc) in (429, 503):
+        try:
+            return parse_retry_after(headers.get("Retry-After"))
+        except Exception:
+            return None
+    return None
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """A ``Retry-After`` header's seconds: a number, or an HTTP date (seconds from now)."""
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    return max(0.0, seconds) if math.isfinite(seconds) else None
