@@ -178,7 +178,11 @@ class Limiter:
                 self._arm()
                 return
             self.tokens.popleft()
-            self.tat = max(self.tat, start) + self.interval
+            # From the time the token was due, not from when the timer ran: a loop that is
+            # a little late each time must not slow the rate down (up to one interval of
+            # lateness is made up; more than that is lost, so a stalled loop cannot burst).
+            due = max(self.tat - self.tolerance, self.paused_until, now - self.interval)
+            self.tat = max(self.tat, due) + self.interval
             head.granted = True
             head.on_grant()
 

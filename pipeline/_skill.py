@@ -295,11 +295,41 @@ class SkillDecorator(Protocol):
 # An async function's calls are awaited for its result, and an async generator's for the
 # list of its items: the overloads say so, so that `await fetch(...)` types as the value.
 @overload
-def skill(fn: Callable[P, Coroutine[Any, Any, R]], /) -> Skill[P, R]: ...
+def skill(
+    fn: Callable[P, Coroutine[Any, Any, R]],
+    /,
+    *,
+    name: str | None = None,
+    timeout: float | None = None,
+    retry: Retry | None = None,
+    fallback: Any = NO_FALLBACK,
+    executor: Executor = "auto",
+    rate_limit: RateLimit | None = None,
+) -> Skill[P, R]: ...
 @overload
-def skill(fn: Callable[P, AsyncIterator[R]], /) -> Skill[P, list[R]]: ...
+def skill(
+    fn: Callable[P, AsyncIterator[R]],
+    /,
+    *,
+    name: str | None = None,
+    timeout: float | None = None,
+    retry: Retry | None = None,
+    fallback: Any = NO_FALLBACK,
+    executor: Executor = "auto",
+    rate_limit: RateLimit | None = None,
+) -> Skill[P, list[R]]: ...
 @overload
-def skill(fn: Callable[P, R], /) -> Skill[P, R]: ...
+def skill(
+    fn: Callable[P, R],
+    /,
+    *,
+    name: str | None = None,
+    timeout: float | None = None,
+    retry: Retry | None = None,
+    fallback: Any = NO_FALLBACK,
+    executor: Executor = "auto",
+    rate_limit: RateLimit | None = None,
+) -> Skill[P, R]: ...
 @overload
 def skill(
     fn: None = None,

@@ -19,3 +19,14 @@ def load_local_api() -> ModuleType:
     sys.modules["local_api"] = module  # dataclasses look their module up while defined
     spec.loader.exec_module(module)
     return module
+
+
+def load_nginx_api() -> ModuleType:
+    if "nginx_api" in sys.modules:
+        return sys.modules["nginx_api"]
+    spec = importlib.util.spec_from_file_location("nginx_api", EXAMPLES / "nginx_api.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["nginx_api"] = module
+    spec.loader.exec_module(module)
+    return module

@@ -238,3 +238,18 @@ def test_instruments() -> None:
         "skipped summary: dependency 'slow_report' (#2) ended timeout"
     )
     assert "flaky_quote: 187.5 after 3 attempts, spans " in out
+
+
+# -- rate_limited (a real nginx) ------------------------------------------------------------
+
+
+@pytest.mark.nginx
+def test_rate_limited() -> None:
+    out = run_example("rate_limited.py")
+    unlimited = _section(out, "no limit:", "\n")
+    limited = _section(out, "RateLimit:", "\n")
+    rejected = int(unlimited.split(" RetryAfter")[0])
+    assert rejected > 100  # nginx is strict: most of 200 calls at once are refused
+    assert limited.startswith("  200 ok in ")  # none is, under the limit
+    elapsed = float(limited.split(" in ")[1].split(" s")[0])
+    assert 3.98 * 0.95 <= elapsed <= 3.98 * 1.15
