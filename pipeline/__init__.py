@@ -9,7 +9,9 @@ Examples:
     ...         print(result.key, result.status, result.value)
 """
 
+from ._breaker import CircuitBreaker as CircuitBreaker
 from ._cleanup import CANCEL_GRACE as CANCEL_GRACE
+from ._errors import CircuitOpen as CircuitOpen
 from ._errors import DeadlineExceeded as DeadlineExceeded
 from ._errors import DependencyFailed as DependencyFailed
 from ._errors import RetryAfter as RetryAfter
@@ -46,6 +48,8 @@ __all__ = [
     "END",
     "NO_FALLBACK",
     "START",
+    "CircuitBreaker",
+    "CircuitOpen",
     "CompiledStateGraph",
     "DeadlineExceeded",
     "DependencyFailed",

@@ -47,6 +47,7 @@ from ._cleanup import Abandoned, retrieve_when_done
 from ._errors import DeadlineExceeded, DependencyFailed, SkillTimeout
 from ._executors import EXECUTORS, Executor
 from ._instruments import Instrument, Phase
+from ._breaker import Circuit, circuit_for
 from ._ratelimit import Permit, limiter_for, retry_after_of
 from ._result import ErrorInfo, SkillResult, Status, new_result
 from ._skill import NO_FALLBACK, Skill, SkillCall
@@ -288,6 +289,7 @@ class Attempts(abc.DisposableBase):
         "stray",
         "attempt_start",
         "permit",
+        "circuit",
     )
 
     def __init__(self, node: CallNode, observer: abc.ObserverBase[SkillResult]) -> None:
@@ -303,6 +305,7 @@ class Attempts(abc.DisposableBase):
         # An abandoned attempt that cannot be interrupted (a thread) and still runs.
         self.stray: asyncio.Future[Any] | None = None
         self.permit: Permit | None = None  # this attempt's place at its rate limiter
+        self.circuit: Circuit | None = None  # the breaker this attempt went through
 
     def start(self) -> None:
         self.started = self.node.owner.loop.time()
@@ -323,7 +326,16 @@ class Attempts(abc.DisposableBase):
             stray.add_done_callback(self._after_stray)
             return
         self.stray = None
-        limit = node.call.options.rate_limit
+        options = node.call.options
+        breaker = options.circuit_breaker
+        if breaker is not None and self.circuit is None:
+            circuit = circuit_for(node.call.skill, breaker)
+            refused = circuit.admit(run.loop.time())
+            if refused is not None:  # fail fast, without running (nor retrying)
+                self._finish(Status.ERROR, None, refused)
+                return
+            self.circuit = circuit
+        limit = options.rate_limit
         if limit is not None:
             permit = self.permit
             if permit is None:
@@ -397,6 +409,10 @@ class Attempts(abc.DisposableBase):
             if permit is not None:
                 self.permit = None
                 permit.release()
+            circuit = self.circuit
+            if circuit is not None:
+                self.circuit = None
+                circuit.succeeded()
             run = self.node.owner
             t0 = run.t0
             self.spans.append((self.attempt_start - t0, run.loop.time() - t0))
@@ -461,6 +477,10 @@ class Attempts(abc.DisposableBase):
         if permit is not None:
             self.permit = None
             permit.release(exc)
+        circuit = self.circuit
+        if circuit is not None:
+            self.circuit = None
+            circuit.failed_at(run.loop.time())
         retry_after = retry_after_of(exc)
         if retry_after is not None and options.rate_limit is not None:
             # The API said when: every call to it waits that long, not only this one.
@@ -604,6 +624,9 @@ class Attempts(abc.DisposableBase):
         permit, self.permit = self.permit, None
         if permit is not None:
             permit.cancel()
+        circuit, self.circuit = self.circuit, None
+        if circuit is not None:
+            circuit.withdrawn()
 
     def dispose(self) -> None:
         if not self.done:

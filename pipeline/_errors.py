@@ -4,6 +4,7 @@
     ├── SkillError            a call ended without a value (raised by await call, gather, unwrap)
     ├── DependencyFailed      stands in a skipped call's result: a dependency had no value
     ├── RetryAfter            the API said "not now" (429/503), maybe with how long to wait
+    ├── CircuitOpen           the API's circuit breaker is open: the call did not run
     └── TimeoutError
         ├── SkillTimeout      one attempt ran past the skill's timeout
         └── DeadlineExceeded  the run's deadline came first
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ._result import Results, SkillResult
 
-__all__ = ["DeadlineExceeded", "DependencyFailed", "RetryAfter", "SkillError", "SkillTimeout"]
+__all__ = ["CircuitOpen", "DeadlineExceeded", "DependencyFailed", "RetryAfter", "SkillError", "SkillTimeout"]
 
 
 class SkillError(Exception):
@@ -102,3 +103,8 @@ class RetryAfter(Exception):
 
 def _rebuild_retry_after(retry_after: float | None, status: int | None, message: str) -> RetryAfter:
     return RetryAfter(retry_after, status=status, message=message)
+
+
+class CircuitOpen(Exception):
+    """Stands in the result of a call that did not run because its circuit breaker is open
+    (its API failed too often lately). Never retried: failing fast is the point."""

@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from operators._policy import NO_FALLBACK
 
+from ._breaker import CircuitBreaker
+from ._breaker import check_key as check_breaker_key
 from ._ratelimit import RateLimit, check_key
 from ._retry import Retry
 
@@ -47,12 +49,21 @@ class SkillOptions(BaseModel):
     """"auto" (async on the loop, sync in threads), "thread" or "process"."""
     rate_limit: RateLimit | None = None
     """The API's limit, shared by every skill with its key; ``None``: none."""
+    circuit_breaker: CircuitBreaker | None = None
+    """Fail fast while the API keeps failing (shared by key); ``None``: none."""
 
     @field_validator("rate_limit")
     @classmethod
     def _one_limit_per_key(cls, value: RateLimit | None) -> RateLimit | None:
         if value is not None:
             check_key(value)
+        return value
+
+    @field_validator("circuit_breaker")
+    @classmethod
+    def _one_breaker_per_key(cls, value: CircuitBreaker | None) -> CircuitBreaker | None:
+        if value is not None:
+            check_breaker_key(value)
         return value
 
     @field_validator("timeout", mode="before")
@@ -242,17 +253,19 @@ class SkillCall(Generic[R]):
         retry: Retry | None = _UNSET,
         fallback: Any = _UNSET,
         rate_limit: RateLimit | None = _UNSET,
+        circuit_breaker: CircuitBreaker | None = _UNSET,
     ) -> SkillCall[R]:
         """A copy of this call with some options replaced (the others are inherited).
 
-        ``None`` disables a timeout, retry or rate limit; ``NO_FALLBACK`` removes a fallback.
+        ``None`` disables a timeout, retry, rate limit or circuit breaker; ``NO_FALLBACK`` removes a fallback.
 
         Raises:
             pydantic.ValidationError: if an option is invalid.
         """
         changes = {
             k: v
-            for k, v in (("timeout", timeout), ("retry", retry), ("fallback", fallback), ("rate_limit", rate_limit))
+            for k, v in (("timeout", timeout), ("retry", retry), ("fallback", fallback), ("rate_limit", rate_limit),
+                         ("circuit_breaker", circuit_breaker))
             if v is not _UNSET
         }
         data = {**dict(self.options), **changes}
@@ -305,6 +318,7 @@ def skill(
     fallback: Any = NO_FALLBACK,
     executor: Executor = "auto",
     rate_limit: RateLimit | None = None,
+    circuit_breaker: CircuitBreaker | None = None,
 ) -> Skill[P, R]: ...
 @overload
 def skill(
@@ -317,6 +331,7 @@ def skill(
     fallback: Any = NO_FALLBACK,
     executor: Executor = "auto",
     rate_limit: RateLimit | None = None,
+    circuit_breaker: CircuitBreaker | None = None,
 ) -> Skill[P, list[R]]: ...
 @overload
 def skill(
@@ -329,6 +344,7 @@ def skill(
     fallback: Any = NO_FALLBACK,
     executor: Executor = "auto",
     rate_limit: RateLimit | None = None,
+    circuit_breaker: CircuitBreaker | None = None,
 ) -> Skill[P, R]: ...
 @overload
 def skill(
@@ -341,6 +357,7 @@ def skill(
     fallback: Any = NO_FALLBACK,
     executor: Executor = "auto",
     rate_limit: RateLimit | None = None,
+    circuit_breaker: CircuitBreaker | None = None,
 ) -> SkillDecorator: ...
 def skill(
     fn: Callable[P, Any] | None = None,
@@ -352,6 +369,7 @@ def skill(
     fallback: Any = NO_FALLBACK,
     executor: Executor = "auto",
     rate_limit: RateLimit | None = None,
+    circuit_breaker: CircuitBreaker | None = None,
 ) -> Skill[P, Any] | SkillDecorator:
     """Make a function a skill: calling it then returns a lazy :class:`SkillCall`.
 
@@ -375,6 +393,7 @@ def skill(
             exception and returning it. Default: no fallback.
         executor: ``"auto"``, ``"thread"`` or ``"process"``.
         rate_limit: a :class:`RateLimit` every attempt waits for (shared by key).
+        circuit_breaker: a :class:`CircuitBreaker` (shared by key).
 
     Raises:
         pydantic.ValidationError: if an option is invalid (the error names the field).
@@ -389,6 +408,7 @@ def skill(
             fallback=fallback,
             executor=executor,
             rate_limit=rate_limit,
+            circuit_breaker=circuit_breaker,
         )
         return Skill(f, options)
 
@@ -402,5 +422,6 @@ def skill(
         fallback=fallback,
         executor=executor,
         rate_limit=rate_limit,
+        circuit_breaker=circuit_breaker,
     )
     return decorate  # type: ignore[return-value]  # one function serves every overload of SkillDecorator
