@@ -175,12 +175,18 @@ def check_ray_options(options: dict[str, Any]) -> dict[str, Any]:
 
 def _task_body(fn: Callable[..., Any], name: str) -> Callable[..., Any]:
     """The function Ray runs for one skill: ``fn`` (bound to ``owner`` for a method),
-    then whatever it made (a coroutine, a generator) run to its value. It returns
-    ``(True, value)``: the first is what the driver awaits, the second stays in Ray."""
+    then whatever it made (a coroutine, a generator) run to its value.
 
-    def run_skill(owner: Any, /, *args: Any, **kwargs: Any) -> tuple[bool, Any]:
+    It returns two objects: what the driver awaits, and what stays in Ray. A small value
+    of plain data comes back in the first, ``(value,)`` (Ray sends small returns to the
+    caller anyway, and a second fetch per call would cost more than the value); any other
+    comes back as ``None`` and the value is the second, left in the object store.
+    """
+
+    def run_skill(owner: Any, /, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
         call = fn if owner is None else fn.__get__(owner)
-        return True, _invoke(call, args, kwargs)
+        value = _invoke(call, args, kwargs)
+        return ((value,), None) if _is_small(value) else (None, value)
 
     # Ray names the task after the function: the dashboard and the state API show the skill.
     run_skill.__name__ = run_skill.__qualname__ = name
@@ -199,6 +205,42 @@ def _invoke(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any
         finally:
             made.close()
     return made
+
+
+# Plain data under this many bytes (estimated) rides back with the task's completion.
+SMALL = 64 * 1024
+_SCALARS = frozenset({int, float, bool, complex, type(None)})
+_SIZED = frozenset({str, bytes, bytearray})
+_SEQUENCES = frozenset({list, tuple, set, frozenset})
+
+
+def _is_small(value: Any) -> bool:
+    """Whether ``value`` is plain data (scalars, strings, bytes, lists, tuples, sets and
+    dicts of them) under :data:`SMALL` bytes. Bounded work: it gives up after 1,000 items,
+    and on any other type (an array, an object), which stays in Ray."""
+    budget = SMALL
+    stack = [value]
+    for _ in range(1000):
+        if not stack:
+            return True
+        v = stack.pop()
+        kind = type(v)
+        if kind in _SCALARS:
+            budget -= 16
+        elif kind in _SIZED:
+            budget -= len(v)
+        elif kind in _SEQUENCES:
+            budget -= 8 * len(v)
+            stack.extend(v)
+        elif kind is dict:
+            budget -= 16 * len(v)
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        else:
+            return False
+        if budget < 0:
+            return False
+    return not stack
 
 
 async def _collect_async(agen: Any) -> list[Any]:
@@ -330,7 +372,7 @@ class RayExecutor:
         skill: Skill[Any, Any],
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
-    ) -> RayValue:
+    ) -> Any:
         ray = self._ray
         if ray is None or not ray.is_initialized():
             ray = await loop.run_in_executor(None, self._connect)
@@ -343,7 +385,7 @@ class RayExecutor:
             kwargs = {k: v.ref if type(v) is RayValue else v for k, v in kwargs.items()}
         done, value = task.remote(ray).remote(owner, *args, **kwargs)
         try:
-            await done
+            inline = await done
         except asyncio.CancelledError:
             _retrieve(value)
             await _stop(ray, done, self.force_after)
@@ -355,6 +397,8 @@ class RayExecutor:
             if isinstance(exc, ray.exceptions.RayTaskError) and isinstance(exc.cause, Exception):
                 raise exc.cause from exc
             raise
+        if inline is not None:
+            return inline[0]
         return RayValue(value)
 
     def _connect(self) -> Any:
