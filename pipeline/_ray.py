@@ -77,7 +77,11 @@ def require_ray() -> None:
     Raises:
         ImportError: naming ``pip install 'skillstream[ray]'``.
     """
-    if importlib.util.find_spec("ray") is None:
+    try:
+        found = importlib.util.find_spec("ray") is not None
+    except ValueError:  # sys.modules["ray"] is None: importing it is blocked
+        found = False
+    if not found:
         raise ImportError(f"executor='ray' needs Ray, which is not installed: {INSTALL}")
 
 
