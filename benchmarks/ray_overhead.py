@@ -11,6 +11,8 @@ every other one, after a warm-up; figures are medians of wall time / calls:
   the driver at the end);
 - ``skillstream``: ``run([...], max_concurrency=cap).collect()`` and every ``value`` read
   (the same work: each value reaches the driver);
+- ``raw_ray_two_returns``: ``raw_ray`` with ``num_returns=2``, awaiting the first, as a
+  Ray skill's task does (its value stays in Ray): how much of the overhead is Ray's own;
 - ``ray_get_batch``: ``ray.get([f.remote(i) for i in ...])``, no cap, for context.
 
 The ratio is ``skillstream / raw_ray`` (target <= 1.2). Prints a table, writes JSON.
@@ -54,6 +56,22 @@ async def _raw(f: Any, calls: int, cap: int) -> None:
     assert values[-1] == calls - 1
 
 
+def noop_two(i: int) -> tuple[tuple[int], None]:
+    return (i,), None
+
+
+async def _raw_two(f: Any, calls: int, cap: int) -> None:
+    sem = asyncio.Semaphore(cap)
+
+    async def one(i: int) -> Any:
+        async with sem:
+            done, _ = f.remote(i)
+            return (await done)[0]
+
+    values = await asyncio.gather(*(one(i) for i in range(calls)))
+    assert values[-1] == calls - 1
+
+
 async def _skillstream(calls: int, cap: int) -> None:
     results = await run([noop_skill(i) for i in range(calls)], max_concurrency=cap).collect()
     values = [r.value for r in results]
@@ -89,10 +107,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
     try:
         f = ray.remote(max_retries=0)(noop)
+        f2 = ray.remote(max_retries=0, num_returns=2)(noop_two)
         calls, cap = args.calls, args.cap
         variants: dict[str, Callable[[], Awaitable[None]]] = {
             "raw_ray": lambda: _raw(f, calls, cap),
             "skillstream": lambda: _skillstream(calls, cap),
+            "raw_ray_two_returns": lambda: _raw_two(f2, calls, cap),
             "ray_get_batch": lambda: _batch(ray, f, calls),
         }
         for make in variants.values():  # warm-up: workers leased, functions exported

@@ -10,9 +10,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import socket
 import time
 
 from pipeline import Retry, run, skill
+
+
+@skill(executor="ray")
+def where_am_i() -> str:
+    return f"{socket.gethostname()} (pid {os.getpid()})"
 
 
 @skill(executor="ray", ray_options={"num_cpus": 1})
@@ -45,6 +51,11 @@ def stuck(seconds: float) -> str:
 
 
 async def main() -> None:
+    # 0. The first Ray skill joins Ray, or starts a local instance (a log line says which).
+    started = time.perf_counter()
+    where = await where_am_i()
+    print(f"0. Ray ready in {time.perf_counter() - started:.1f} s; a worker on {where}")
+
     # 1. A fan-out of CPU-bound chunks, capped, streamed as they finish.
     print("1. primes below 200,000, in 8 chunks on Ray")
     chunks = [count_primes(i * 25_000, (i + 1) * 25_000).named(f"chunk{i}") for i in range(8)]
