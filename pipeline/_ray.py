@@ -3,10 +3,11 @@
 How a call runs
 ---------------
 :meth:`RayExecutor.start` returns an asyncio task that submits the skill's function as a
-Ray task with *two* returns: a tiny "done" marker and the value. The run awaits only the
-marker, on its event loop (Ray completes it from its own thread), so the value itself
-stays in Ray's object store: the future resolves to a :class:`RayValue` holding the
-value's ObjectRef. The engine keeps it in the node and
+Ray task with *two* returns: what the run awaits, on its event loop (Ray completes it from
+its own thread), and the value, which stays in Ray's object store. Small plain data (under
+about 64 KB, see :func:`_is_small`) rides back in the first, as Ray sends small returns to
+the caller anyway; for any other value the future resolves to a :class:`RayValue` holding
+its ObjectRef. The engine keeps it in the node and
 
 - hands it to a Ray consumer as it is (the executor's ``takes_deferred``): a top-level
   argument becomes the ObjectRef, which Ray resolves on the worker; one inside a list,
