@@ -49,7 +49,7 @@ from ._executors import EXECUTORS, Executor
 from ._instruments import Instrument, Phase
 from ._breaker import Circuit, circuit_for
 from ._ratelimit import Permit, limiter_for, retry_after_of
-from ._result import ErrorInfo, SkillResult, Status, new_result
+from ._result import ErrorInfo, SkillResult, Status, new_result, stored_value
 from ._skill import NO_FALLBACK, Skill, SkillCall
 
 __all__ = ["Attempts", "CallNode", "Feeder", "NodeState", "Run", "RunSpec"]
@@ -183,50 +183,59 @@ class CallNode(Observable[SkillResult]):
         attempts.start()
         return attempts
 
-    def arguments(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    def arguments(self, deferred: bool = False) -> tuple[tuple[Any, ...], dict[str, Any]]:
         """The call's arguments, its input calls replaced by their values.
 
         Only a container that holds calls is replaced, by a copy of the same type (a
         NamedTuple stays one, a defaultdict keeps its factory); every other argument is the
-        caller's own object.
+        caller's own object. With ``deferred``, an input's :class:`Deferred` value (a Ray
+        skill's ObjectRef) is passed as it is instead of being fetched.
         """
         call = self.call
         args, kwargs = call.args, call.kwargs
         if not (self.fill_args or self.fill_kwargs):
             return args, kwargs
         nodes = self.inputs
+        value = _stored if deferred else _value
         if self.fill_args:
             filled = list(args)
             for i in self.fill_args:
-                filled[i] = _fill(filled[i], nodes)
+                filled[i] = _fill(filled[i], nodes, value)
             args = tuple(filled)
         if self.fill_kwargs:
             kwargs = dict(kwargs)
             for k in self.fill_kwargs:
-                kwargs[k] = _fill(kwargs[k], nodes)
+                kwargs[k] = _fill(kwargs[k], nodes, value)
         return args, kwargs
 
 
-def _value(call: SkillCall[Any], nodes: dict[SkillCall[Any], CallNode]) -> Any:
+_Nodes = dict[SkillCall[Any], CallNode]
+
+
+def _value(call: SkillCall[Any], nodes: _Nodes) -> Any:
     return nodes[call].result.value  # type: ignore[union-attr]
 
 
-def _fill(value: Any, nodes: dict[SkillCall[Any], CallNode]) -> Any:
+def _stored(call: SkillCall[Any], nodes: _Nodes) -> Any:
+    return stored_value(nodes[call].result)  # type: ignore[arg-type]
+
+
+def _fill(value: Any, nodes: _Nodes, get: Callable[[SkillCall[Any], _Nodes], Any]) -> Any:
     if isinstance(value, SkillCall):
-        return _value(value, nodes)
+        return get(value, nodes)
     if isinstance(value, list):
         filled = copy.copy(value)
         for i, v in enumerate(filled):
             if isinstance(v, SkillCall):
-                filled[i] = _value(v, nodes)
+                filled[i] = get(v, nodes)
         return filled
     if isinstance(value, dict):
         filled_dict = copy.copy(value)
         for k, v in filled_dict.items():
             if isinstance(v, SkillCall):
-                filled_dict[k] = _value(v, nodes)
+                filled_dict[k] = get(v, nodes)
         return filled_dict
-    items = [_value(v, nodes) if isinstance(v, SkillCall) else v for v in value]
+    items = [get(v, nodes) if isinstance(v, SkillCall) else v for v in value]
     kind = type(value)
     if kind is tuple:
         return tuple(items)
@@ -353,8 +362,9 @@ class Attempts(abc.DisposableBase):
                 return
         skill = node.call.skill
         try:
-            args, kwargs = node.arguments()
             executor = EXECUTORS.loop if skill.kind == "async" else _executor(skill)
+            # A Ray skill takes its Ray inputs by reference: the values stay in Ray.
+            args, kwargs = node.arguments(getattr(executor, "takes_deferred", False))
             future = executor.start(
                 loop, skill, args, kwargs, self._on_item if run.instruments else None
             )

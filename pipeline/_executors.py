@@ -621,6 +621,10 @@ class Executors:
         if made is None:
             with self._lock:
                 made = self._made.get(kind)
+                if made is None and kind == "ray":  # Ray is imported only if a skill uses it
+                    from ._ray import RayExecutor
+
+                    made = self._made[kind] = RayExecutor()
                 if made is None:
                     made = ThreadExecutor() if kind == "thread" else ProcessExecutor()
                     self._made[kind] = made

@@ -12,7 +12,7 @@ from operators._policy import safe_str
 
 from ._errors import SkillError
 
-__all__ = ["ErrorInfo", "Results", "SkillResult", "Status"]
+__all__ = ["Deferred", "ErrorInfo", "Results", "SkillResult", "Status"]
 
 
 class Status(str, Enum):
@@ -109,6 +109,56 @@ class SkillResult(BaseModel):
         raise SkillError(_describe(self), result=self)
 
 
+class Deferred:
+    """A value kept where its skill made it (Ray's object store) until something reads it.
+
+    An executor's future may resolve to one: the engine hands it as it is to consumers on
+    an executor that takes deferred values (Ray skills get the ObjectRef), and the result
+    the user sees reads it on first access of ``value``.
+    """
+
+    __slots__ = ()
+
+    def resolve(self) -> Any:
+        """The value itself (fetched once, then kept)."""
+        raise NotImplementedError
+
+
+class _DeferredResult(SkillResult):
+    """A SkillResult whose value is fetched on first read. ``__dict__["value"]`` keeps the
+    Deferred (so a later Ray consumer still gets the reference, not a copy)."""
+
+    def __repr_name__(self) -> str:
+        return "SkillResult"
+
+    def model_dump(self, **kwargs: Any) -> dict[str, Any]:
+        return _materialized(self).model_dump(**kwargs)
+
+    def model_dump_json(self, **kwargs: Any) -> str:
+        return _materialized(self).model_dump_json(**kwargs)
+
+
+def _read_value(self: SkillResult) -> Any:
+    stored = self.__dict__["value"]
+    return stored.resolve() if isinstance(stored, Deferred) else stored
+
+
+# Set after the class is made: in its body, pydantic would take ``value`` for the field.
+# A property is a data descriptor, so it wins over the instance's ``__dict__``.
+_DeferredResult.value = property(_read_value)
+
+
+def _materialized(r: SkillResult) -> SkillResult:
+    fields = dict(r.__dict__)
+    fields["value"] = r.value
+    return SkillResult.model_construct(**fields)
+
+
+def stored_value(r: SkillResult) -> Any:
+    """``r``'s value as the run holds it: a :class:`Deferred` is not fetched."""
+    return r.__dict__["value"]
+
+
 _FIELDS = frozenset(SkillResult.model_fields)
 _object_new = object.__new__
 _object_setattr = object.__setattr__
@@ -133,7 +183,7 @@ def new_result(
     way ``model_construct`` does, in a third of the time of validation and a sixth of
     ``model_construct`` (which loops over fields and defaults). Equal to the validated model.
     """
-    result = _object_new(SkillResult)
+    result = _object_new(_DeferredResult if isinstance(value, Deferred) else SkillResult)
     _object_setattr(
         result,
         "__dict__",

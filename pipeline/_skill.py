@@ -8,7 +8,7 @@ import pickle
 from collections.abc import AsyncIterator, Callable, Coroutine, Generator
 from typing import Any, Generic, Literal, ParamSpec, Protocol, TypeVar, overload
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from operators._policy import NO_FALLBACK
 
@@ -30,7 +30,7 @@ class _Unset:
 
 _UNSET: Any = _Unset()
 
-Executor = Literal["auto", "thread", "process"]
+Executor = Literal["auto", "thread", "process", "ray"]
 
 
 class SkillOptions(BaseModel):
@@ -46,7 +46,11 @@ class SkillOptions(BaseModel):
     fallback: Any = NO_FALLBACK
     """Value used when the call ends without one, or a callable taking the exception."""
     executor: Executor = "auto"
-    """"auto" (async on the loop, sync in threads), "thread" or "process"."""
+    """"auto" (async on the loop, sync in threads), "thread", "process" or "ray"."""
+    ray_options: dict[str, Any] | None = None
+    """With ``executor="ray"``: options for Ray's ``.options()`` (``num_cpus``,
+    ``num_gpus``, ``resources``, ``memory``, ``runtime_env``, ...). ``max_retries``
+    defaults to 0: skillstream's ``retry`` governs retries. Default: Ray's defaults."""
     rate_limit: RateLimit | None = None
     """The API's limit, shared by every skill with its key; ``None``: none."""
     circuit_breaker: CircuitBreaker | None = None
@@ -73,6 +77,19 @@ class SkillOptions(BaseModel):
             raise ValueError("timeout must be a number of seconds, not a bool")
         return value
 
+    @field_validator("ray_options")
+    @classmethod
+    def _check_ray_options(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        from ._ray import check_ray_options  # no Ray import: the check is by name and type
+
+        return None if value is None else check_ray_options(value)
+
+    @model_validator(mode="after")
+    def _ray_options_need_ray(self) -> SkillOptions:
+        if self.ray_options is not None and self.executor != "ray":
+            raise ValueError("ray_options is for executor='ray' only")
+        return self
+
 
 class Skill(Generic[P, R]):
     """A function made into a skill by :func:`skill`. Calling it makes a lazy SkillCall.
@@ -80,7 +97,8 @@ class Skill(Generic[P, R]):
     Attributes:
         fn: the original function.
         options: the validated :class:`SkillOptions`.
-        kind: ``"async"``, ``"asyncgen"``, ``"thread"`` or ``"process"``: where it runs.
+        kind: ``"async"``, ``"asyncgen"``, ``"thread"``, ``"process"`` or ``"ray"``: where
+            it runs.
     """
 
     def __init__(self, fn: Callable[P, Any], options: SkillOptions) -> None:
@@ -98,6 +116,14 @@ class Skill(Generic[P, R]):
         is_agen = inspect.isasyncgenfunction(fn) or inspect.isasyncgenfunction(
             getattr(fn, "__call__", None)
         )
+        if options.executor == "ray":
+            from ._ray import RayTask
+
+            # Any function runs on Ray (async ones and closures too: Ray ships it by value).
+            self.kind = "ray"
+            self._ray_task = RayTask(fn, options)  # bound copies (methods) share it
+            functools.update_wrapper(self, fn)
+            return
         if options.executor == "process" and (is_async or is_agen):
             raise TypeError(
                 f"skill {options.name!r}: executor='process' runs plain functions; "
@@ -319,6 +345,7 @@ def skill(
     executor: Executor = "auto",
     rate_limit: RateLimit | None = None,
     circuit_breaker: CircuitBreaker | None = None,
+    ray_options: dict[str, Any] | None = None,
 ) -> Skill[P, R]: ...
 @overload
 def skill(
@@ -332,6 +359,7 @@ def skill(
     executor: Executor = "auto",
     rate_limit: RateLimit | None = None,
     circuit_breaker: CircuitBreaker | None = None,
+    ray_options: dict[str, Any] | None = None,
 ) -> Skill[P, list[R]]: ...
 @overload
 def skill(
@@ -345,6 +373,7 @@ def skill(
     executor: Executor = "auto",
     rate_limit: RateLimit | None = None,
     circuit_breaker: CircuitBreaker | None = None,
+    ray_options: dict[str, Any] | None = None,
 ) -> Skill[P, R]: ...
 @overload
 def skill(
@@ -358,6 +387,7 @@ def skill(
     executor: Executor = "auto",
     rate_limit: RateLimit | None = None,
     circuit_breaker: CircuitBreaker | None = None,
+    ray_options: dict[str, Any] | None = None,
 ) -> SkillDecorator: ...
 def skill(
     fn: Callable[P, Any] | None = None,
@@ -370,12 +400,15 @@ def skill(
     executor: Executor = "auto",
     rate_limit: RateLimit | None = None,
     circuit_breaker: CircuitBreaker | None = None,
+    ray_options: dict[str, Any] | None = None,
 ) -> Skill[P, Any] | SkillDecorator:
     """Make a function a skill: calling it then returns a lazy :class:`SkillCall`.
 
     Async functions run on the event loop, sync ones in a thread pool, and with
     ``executor="process"`` in a process pool (the function must then be defined at a
-    module's top level, and its arguments and value must pickle).
+    module's top level, and its arguments and value must pickle). With ``executor="ray"``
+    each attempt is a Ray task (any function, async ones too; arguments and value must
+    pickle), and a Ray skill's value given to another Ray skill stays in Ray.
 
     Examples:
         >>> @skill(timeout=10, retry=Retry(attempts=3), fallback=None)
@@ -391,13 +424,16 @@ def skill(
         retry: a :class:`Retry` policy; ``None``: one attempt.
         fallback: value for a call that ends without one, or a callable taking the
             exception and returning it. Default: no fallback.
-        executor: ``"auto"``, ``"thread"`` or ``"process"``.
+        executor: ``"auto"``, ``"thread"``, ``"process"`` or ``"ray"``.
+        ray_options: with ``executor="ray"``, options for Ray's ``.options()``, e.g.
+            ``{"num_cpus": 2, "resources": {"worker": 1}}``. Needs ``skillstream[ray]``.
         rate_limit: a :class:`RateLimit` every attempt waits for (shared by key).
         circuit_breaker: a :class:`CircuitBreaker` (shared by key).
 
     Raises:
         pydantic.ValidationError: if an option is invalid (the error names the field).
         TypeError: if ``executor="process"`` is given an async function.
+        ImportError: if ``executor="ray"`` and Ray is not installed.
     """
 
     def decorate(f: Callable[P, Any]) -> Skill[P, Any]:
@@ -409,6 +445,7 @@ def skill(
             executor=executor,
             rate_limit=rate_limit,
             circuit_breaker=circuit_breaker,
+            ray_options=ray_options,
         )
         return Skill(f, options)
 
@@ -423,5 +460,10 @@ def skill(
         executor=executor,
         rate_limit=rate_limit,
         circuit_breaker=circuit_breaker,
+        ray_options=ray_options,
     )
+    if executor == "ray":
+        from ._ray import require_ray
+
+        require_ray()
     return decorate  # type: ignore[return-value]  # one function serves every overload of SkillDecorator

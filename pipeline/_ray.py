@@ -1,0 +1,480 @@
+"""Skills on Ray: every attempt of a ``@skill(executor="ray")`` is a Ray task.
+
+How a call runs
+---------------
+:meth:`RayExecutor.start` returns an asyncio task that submits the skill's function as a
+Ray task with *two* returns: what the run awaits, on its event loop (Ray completes it from
+its own thread), and the value, which stays in Ray's object store. Small plain data (under
+about 64 KB, see :func:`_is_small`) rides back in the first, as Ray sends small returns to
+the caller anyway; for any other value the future resolves to a :class:`RayValue` holding
+its ObjectRef. The engine keeps it in the node and
+
+- hands it to a Ray consumer as it is (the executor's ``takes_deferred``): a top-level
+  argument becomes the ObjectRef, which Ray resolves on the worker; one inside a list,
+  tuple or dict is fetched by the worker when the arguments are unpickled. The value
+  never travels through the driver;
+- gives every other consumer (a thread, process or async skill, a StateGraph's state)
+  the value, and so does the ``SkillResult`` the user reads: ``result.value`` fetches it
+  on first read (the task has finished, so this copies, it does not wait).
+
+Retries are skillstream's: Ray's ``max_retries`` defaults to 0 for these tasks.
+
+What cancel can stop
+--------------------
+A timeout, the run's deadline and leaving early cancel the asyncio task; it calls
+``ray.cancel(ref)`` and waits for Ray to report the task ended. A task still queued is
+withdrawn; one running Python code gets ``KeyboardInterrupt`` at its next bytecode (an
+async skill is cancelled inside its own loop, which the worker wakes every 50 ms so that
+it notices). A body blocked in C (``time.sleep``, a socket read, a long numpy call) does
+not see the interrupt: after ``force_after`` seconds (0.5 s by default) the worker process
+is killed (``ray.cancel(force=True)``). The run's closing waits for that, so when
+``aclose()`` returns none of its tasks is running on the cluster.
+
+Connecting
+----------
+On first use: an existing connection (``ray.init()`` already called) is used as it is;
+else ``RAY_ADDRESS`` names the cluster to join; else a local instance is started with one
+CPU per core of the machine (one log line says so). Connecting runs in a thread, so the
+loop keeps going (it counts against the first calls' timeouts: call ``ray.init()`` first
+to keep it out of them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import inspect
+import logging
+import os
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ._result import Deferred
+
+if TYPE_CHECKING:
+    from ._skill import Skill, SkillOptions
+
+__all__ = ["FORCE_AFTER", "RayExecutor", "RayTask", "RayValue", "check_ray_options", "require_ray"]
+
+INSTALL = "pip install 'skillstream[ray]'"
+
+FORCE_AFTER = 0.5
+"""Seconds a cancelled Ray task has to stop on its own before its worker is killed."""
+
+# An idle asyncio loop sits in select(), where Ray's interrupt cannot reach it: waking it
+# this often bounds how long a cancelled async skill keeps running on its worker.
+_WAKE_EVERY = 0.05
+
+_log = logging.getLogger("skillstream")
+
+
+# -- Ray itself, imported lazily --------------------------------------------------------------
+
+
+def require_ray() -> None:
+    """Fail where a Ray skill is written when Ray is not installed (without importing it).
+
+    Raises:
+        ImportError: naming ``pip install 'skillstream[ray]'``.
+    """
+    try:
+        found = importlib.util.find_spec("ray") is not None
+    except ValueError:  # sys.modules["ray"] is None: importing it is blocked
+        found = False
+    if not found:
+        raise ImportError(f"executor='ray' needs Ray, which is not installed: {INSTALL}")
+
+
+def _import_ray() -> Any:
+    try:
+        import ray  # type: ignore[import-not-found, unused-ignore]
+    except ImportError as exc:
+        raise ImportError(f"executor='ray' needs Ray, which is not installed: {INSTALL}") from exc
+    return ray
+
+
+# -- options ---------------------------------------------------------------------------------
+
+
+def _number(key: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ValueError(f"ray_options[{key!r}] must be a number >= 0, got {value!r}")
+
+
+def _int_at_least(low: int) -> Callable[[str, Any], None]:
+    def check(key: str, value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"ray_options[{key!r}] must be an int >= {low}, got {value!r}")
+
+    return check
+
+
+def _of_type(*types: type) -> Callable[[str, Any], None]:
+    def check(key: str, value: Any) -> None:
+        if not isinstance(value, types):
+            names = " or ".join(t.__name__ for t in types)
+            raise ValueError(f"ray_options[{key!r}] must be a {names}, got {value!r}")
+
+    return check
+
+
+def _resources(key: str, value: Any) -> None:
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise ValueError(f"ray_options[{key!r}] must be a dict of resource name to amount, got {value!r}")
+    for name, amount in value.items():
+        _number(f"{key}'][{name!r}", amount)
+
+
+def _anything(key: str, value: Any) -> None:
+    pass
+
+
+# The task options of Ray's .options() that make sense per skill. Checked here by name and
+# shape, without importing Ray; Ray checks the values again when the skill first runs.
+_OPTIONS: dict[str, Callable[[str, Any], None]] = {
+    "num_cpus": _number,
+    "num_gpus": _number,
+    "memory": _number,
+    "resources": _resources,
+    "runtime_env": _of_type(dict),
+    "accelerator_type": _of_type(str),
+    "max_retries": _int_at_least(-1),
+    "retry_exceptions": _of_type(bool, list),
+    "name": _of_type(str),
+    "scheduling_strategy": _anything,
+    "placement_group": _anything,
+    "placement_group_bundle_index": _int_at_least(-1),
+    "placement_group_capture_child_tasks": _of_type(bool),
+    "label_selector": _of_type(dict),
+    "fallback_strategy": _of_type(list),
+    "enable_task_events": _of_type(bool),
+}
+
+
+def check_ray_options(options: dict[str, Any]) -> dict[str, Any]:
+    """Check ``@skill(ray_options=...)`` by name and shape; return a copy.
+
+    Examples:
+        >>> check_ray_options({"num_cpus": 2, "resources": {"worker": 1}})
+        {'num_cpus': 2, 'resources': {'worker': 1}}
+
+    Raises:
+        ValueError: naming the key that is unknown or has a value of the wrong shape.
+    """
+    for key, value in options.items():
+        if key == "num_returns":
+            raise ValueError(
+                "ray_options['num_returns'] is skillstream's: a Ray skill returns its value "
+                "(a generator skill the list of its items)"
+            )
+        check = _OPTIONS.get(key)
+        if check is None:
+            raise ValueError(f"unknown ray_options key {key!r}; known: {', '.join(sorted(_OPTIONS))}")
+        check(key, value)
+    return dict(options)
+
+
+# -- the worker's side -----------------------------------------------------------------------
+
+
+def _task_body(fn: Callable[..., Any], name: str) -> Callable[..., Any]:
+    """The function Ray runs for one skill: ``fn`` (bound to ``owner`` for a method),
+    then whatever it made (a coroutine, a generator) run to its value.
+
+    It returns two objects: what the driver awaits, and what stays in Ray. A small value
+    of plain data comes back in the first, ``(value,)`` (Ray sends small returns to the
+    caller anyway, and a second fetch per call would cost more than the value); any other
+    comes back as ``None`` and the value is the second, left in the object store.
+    """
+
+    def run_skill(owner: Any, /, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+        call = fn if owner is None else fn.__get__(owner)
+        value = _invoke(call, args, kwargs)
+        return ((value,), None) if _is_small(value) else (None, value)
+
+    # Ray names the task after the function: the dashboard and the state API show the skill.
+    run_skill.__name__ = run_skill.__qualname__ = name
+    return run_skill
+
+
+def _invoke(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    made = fn(*args, **kwargs)
+    if inspect.isasyncgen(made):
+        return _run_async(_collect_async(made))
+    if inspect.isawaitable(made):
+        return _run_async(made)
+    if inspect.isgenerator(made):
+        try:
+            return list(made)
+        finally:
+            made.close()
+    return made
+
+
+# Plain data under this many bytes (estimated) rides back with the task's completion.
+SMALL = 64 * 1024
+_SCALARS = frozenset({int, float, bool, complex, type(None)})
+_SIZED = frozenset({str, bytes, bytearray})
+_SEQUENCES = frozenset({list, tuple, set, frozenset})
+
+
+def _is_small(value: Any) -> bool:
+    """Whether ``value`` is plain data (scalars, strings, bytes, lists, tuples, sets and
+    dicts of them) under :data:`SMALL` bytes. Bounded work: it gives up after 1,000 items,
+    and on any other type (an array, an object), which stays in Ray."""
+    budget = SMALL
+    stack = [value]
+    for _ in range(1000):
+        if not stack:
+            return True
+        v = stack.pop()
+        kind = type(v)
+        if kind in _SCALARS:
+            budget -= 16
+        elif kind in _SIZED:
+            budget -= len(v)
+        elif kind in _SEQUENCES:
+            budget -= 8 * len(v)
+            stack.extend(v)
+        elif kind is dict:
+            budget -= 16 * len(v)
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        else:
+            return False
+        if budget < 0:
+            return False
+    return not stack
+
+
+async def _collect_async(agen: Any) -> list[Any]:
+    try:
+        return [item async for item in agen]
+    finally:
+        await agen.aclose()
+
+
+def _run_async(awaitable: Any) -> Any:
+    async def main() -> Any:
+        waker = asyncio.ensure_future(_wake())
+        try:
+            return await awaitable
+        finally:
+            waker.cancel()
+
+    return asyncio.run(main())
+
+
+async def _wake() -> None:
+    while True:
+        await asyncio.sleep(_WAKE_EVERY)
+
+
+def _fetch(ref: Any) -> Any:
+    return _import_ray().get(ref)
+
+
+# -- the driver's side -----------------------------------------------------------------------
+
+
+class RayValue(Deferred):
+    """A Ray skill's value, kept in Ray's object store; ``resolve()`` fetches it once.
+
+    Pickled (inside a list, tuple or dict given to another Ray skill), it is fetched where
+    it is unpickled: on the worker that needs it.
+    """
+
+    __slots__ = ("ref", "_value", "_fetched")
+
+    def __init__(self, ref: Any) -> None:
+        self.ref = ref
+        self._value: Any = None
+        self._fetched = False
+
+    def resolve(self) -> Any:
+        if not self._fetched:
+            self._value = _fetch(self.ref)
+            self._fetched = True
+        return self._value
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_fetch, (self.ref,))
+
+    def __repr__(self) -> str:
+        return f"<in Ray: {self.ref!r}>"
+
+
+class RayTask:
+    """One skill's Ray remote function, made on first use and shared by its bound copies."""
+
+    __slots__ = ("fn", "options", "_remote", "_lock")
+
+    def __init__(self, fn: Callable[..., Any], options: SkillOptions) -> None:
+        require_ray()
+        self.fn = fn
+        self.options = options
+        self._remote: Any = None
+        self._lock = threading.Lock()
+
+    def remote(self, ray: Any) -> Any:
+        """The remote function with this skill's options applied."""
+        made = self._remote
+        if made is None:
+            with self._lock:
+                made = self._remote
+                if made is None:
+                    options = {
+                        "max_retries": 0,  # retries are skillstream's, so none happens twice
+                        **(self.options.ray_options or {}),
+                        "num_returns": 2,
+                    }
+                    body = _task_body(self.fn, self.options.name)
+                    made = self._remote = ray.remote(body).options(**options)
+        return made
+
+
+class RayExecutor:
+    """Ray skills: each attempt is a Ray task; see the module docstring.
+
+    Examples:
+        >>> @skill(executor="ray", ray_options={"num_cpus": 1})  # doctest: +SKIP
+        ... def embed(chunk: str) -> list[float]: ...
+
+    Args:
+        force_after: seconds a cancelled task may take to stop before its worker process
+            is killed; ``None``: never kill (the run then waits ``cancel_grace`` for it,
+            then warns, and the task may go on running).
+    """
+
+    name = "ray"
+    interruptible = True
+    """Cancel stops a Ray task: queued ones are withdrawn, running ones interrupted or
+    killed (see the module docstring)."""
+    takes_deferred = True
+    """The engine passes a Ray input's :class:`RayValue` as it is (its value stays in Ray)."""
+
+    def __init__(self, force_after: float | None = FORCE_AFTER) -> None:
+        self.force_after = force_after
+        self._ray: Any = None
+        self._started_local = False
+        self._lock = threading.Lock()
+
+    def start(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        skill: Skill[Any, Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        on_item: Callable[[Any], None] | None = None,
+    ) -> asyncio.Future[Any]:
+        # Submitted inside the task: a task cancelled before its first step never submits.
+        return loop.create_task(self._attempt(loop, skill, args, kwargs))
+
+    async def _attempt(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        skill: Skill[Any, Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        ray = self._ray
+        if ray is None or not ray.is_initialized():
+            ray = await loop.run_in_executor(None, self._connect)
+        task: RayTask = skill._ray_task
+        fn = skill.fn
+        owner = None if fn is task.fn else fn.__self__  # type: ignore[attr-defined]
+        # A top-level ObjectRef is resolved by Ray on the worker, with no driver round trip.
+        args = tuple(a.ref if type(a) is RayValue else a for a in args)
+        if kwargs:
+            kwargs = {k: v.ref if type(v) is RayValue else v for k, v in kwargs.items()}
+        done, value = task.remote(ray).remote(owner, *args, **kwargs)
+        try:
+            inline = await done
+        except asyncio.CancelledError:
+            _retrieve(value)
+            await _stop(ray, done, self.force_after)
+            raise
+        except Exception as exc:
+            _retrieve(value)  # holds the same error: read, so Ray does not log it unhandled
+            # The skill's own exception (Retry(on=...) and ErrorInfo see its type), with
+            # Ray's error, which carries the remote traceback, as its cause.
+            if isinstance(exc, ray.exceptions.RayTaskError) and isinstance(exc.cause, Exception):
+                raise exc.cause from exc
+            raise
+        if inline is not None:
+            return inline[0]
+        return RayValue(value)
+
+    def _connect(self) -> Any:
+        ray = _import_ray()
+        with self._lock:
+            if not ray.is_initialized():
+                if os.environ.get("RAY_ADDRESS"):
+                    _log.info("skillstream: joining the Ray cluster at RAY_ADDRESS")
+                    ray.init()  # reads RAY_ADDRESS
+                else:
+                    cpus = _cpus()
+                    _log.warning(
+                        "skillstream: starting a local Ray instance with %d CPUs "
+                        "(set RAY_ADDRESS or call ray.init() to use a cluster)",
+                        cpus,
+                    )
+                    ray.init(address="local", num_cpus=cpus)
+                    self._started_local = True
+            self._ray = ray
+        return ray
+
+    def cancel(self, future: asyncio.Future[Any]) -> None:
+        future.cancel()
+
+    def close(self) -> None:
+        """Forget the connection; shut down the local instance if this executor started it."""
+        with self._lock:
+            ray, self._ray = self._ray, None
+            started, self._started_local = self._started_local, False
+        if started and ray is not None:
+            ray.shutdown()
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+async def _stop(ray: Any, ref: Any, force_after: float | None) -> None:
+    """Cancel the task behind ``ref`` and wait until Ray says it ended; kill its worker
+    if it has not stopped after ``force_after`` seconds."""
+    try:
+        ray.cancel(ref)
+        if not await _ended(ref, force_after):
+            ray.cancel(ref, force=True)
+            await _ended(ref, None)
+    except asyncio.CancelledError:
+        # Cancelled again while stopping it (the loop is closing): kill it rather than
+        # leave it running on the cluster.
+        ray.cancel(ref, force=True)
+        raise
+
+
+def _retrieve(ref: Any) -> None:
+    ref.future().add_done_callback(_read_outcome)
+
+
+def _read_outcome(future: Any) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+async def _ended(ref: Any, timeout: float | None) -> bool:
+    future = asyncio.wrap_future(ref.future())
+    try:
+        done, _ = await asyncio.wait((future,), timeout=timeout)
+    finally:
+        if not future.done():
+            future.cancel()
+    if done and not future.cancelled():
+        future.exception()  # retrieved: a cancelled task ends in TaskCancelledError
+    return bool(done)
