@@ -14,6 +14,14 @@ from ._errors import DeadlineExceeded as DeadlineExceeded
 from ._errors import DependencyFailed as DependencyFailed
 from ._errors import SkillError as SkillError
 from ._errors import SkillTimeout as SkillTimeout
+from ._events import DeadlineEvent as DeadlineEvent
+from ._events import Event as Event
+from ._events import EventStream as EventStream
+from ._events import FinishedEvent as FinishedEvent
+from ._events import PartialEvent as PartialEvent
+from ._events import RetryingEvent as RetryingEvent
+from ._events import SkippedEvent as SkippedEvent
+from ._events import StartedEvent as StartedEvent
 from ._executors import Executor as Executor
 from ._executors import shutdown as shutdown
 from ._graph import END as END
@@ -45,16 +53,22 @@ __all__ = [
     "NO_FALLBACK",
     "START",
     "CompiledStateGraph",
+    "DeadlineEvent",
     "DeadlineExceeded",
     "DependencyFailed",
     "ErrorInfo",
+    "Event",
+    "EventStream",
     "Executor",
+    "FinishedEvent",
     "GraphError",
     "Instrument",
     "InvalidGraphError",
+    "PartialEvent",
     "ResultStream",
     "Results",
     "Retry",
+    "RetryingEvent",
     "Phase",
     "Send",
     "Skill",
@@ -63,6 +77,8 @@ __all__ = [
     "SkillOptions",
     "SkillResult",
     "SkillTimeout",
+    "SkippedEvent",
+    "StartedEvent",
     "StateGraph",
     "Status",
     "gather",

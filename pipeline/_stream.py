@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import inspect
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from reactivex import Observable, abc
 from reactivex.disposable import Disposable
@@ -28,6 +28,9 @@ from ._errors import SkillError
 from ._instruments import Instrument
 from ._result import Results, SkillResult
 from ._skill import SkillCall
+
+if TYPE_CHECKING:
+    from ._events import EventStream
 
 __all__ = ["ResultStream", "check_run_options", "gather", "run"]
 
@@ -125,12 +128,15 @@ class ResultStream:
         finally:
             self._reading = False
 
-    def _start(self) -> ObserverChannel[SkillResult]:
+    def _start(
+        self, channel: ObserverChannel[Any] | None = None, spec: RunSpec | None = None
+    ) -> ObserverChannel[SkillResult]:
         self._state = "running"
         loop = asyncio.get_running_loop()
-        channel: ObserverChannel[SkillResult] = ObserverChannel(loop)
+        if channel is None:  # events() brings its own channel and spec
+            channel = ObserverChannel(loop)
         self._channel = channel
-        run_ = self._run = Run(self._spec, channel, loop)
+        run_ = self._run = Run(spec or self._spec, channel, loop)
         if self._spec.max_concurrency is not None:
             run_.buffer = channel
             channel.on_take = run_.on_take
@@ -164,6 +170,25 @@ class ResultStream:
         if run is not None and not run.closed:
             with contextlib.suppress(Exception):
                 run.dispose()
+
+    def events(self) -> EventStream:
+        """The same run seen as typed :data:`~pipeline.Event` s, in the order they happen.
+
+        "started" (each attempt), "retrying" (error and wait), "partial" (an item a
+        streaming skill yielded, with its attempt number), "finished" (the call's
+        ``SkillResult``), "skipped" and "deadline". Each call's result arrives exactly once
+        (in its "finished" or "skipped" event); the cap, the deadline and leaving early are
+        those of iterating the results. A stream runs once: iterate its results or its
+        events.
+
+        Examples:
+            >>> async with run(calls).events() as events:
+            ...     async for event in events:
+            ...         print(event.kind, getattr(event, "key", ""))
+        """
+        from ._events import EventStream
+
+        return EventStream(self)
 
     # -- fan-in ----------------------------------------------------------------------------
 
