@@ -28,6 +28,7 @@ from ._errors import SkillError
 from ._instruments import Instrument
 from ._result import Results, SkillResult
 from ._skill import SkillCall
+from ._timeline import dependency_edges
 
 if TYPE_CHECKING:
     from ._events import EventStream
@@ -195,7 +196,10 @@ class ResultStream:
     async def collect(self) -> Results:
         """Run to the end; every result in submission order (zip-like fan-in)."""
         async with self:
-            return Results([r async for r in self])
+            results = Results([r async for r in self])
+        if self._run is not None:  # for timeline() and plot(): the run's dependency edges
+            results._edges = dependency_edges(self._run.nodes.values())
+        return results
 
     async def scan(self, reducer: Callable[[A, SkillResult], A], seed: A) -> AsyncIterator[A]:
         """The running aggregate ``reducer(acc, result)``, after every result.
