@@ -33,6 +33,7 @@ from ._graph import Send as Send
 from ._graph import StateGraph as StateGraph
 from ._instruments import Instrument as Instrument
 from ._instruments import Phase as Phase
+from ._progress import ProgressView as ProgressView
 from ._result import ErrorInfo as ErrorInfo
 from ._result import Results as Results
 from ._result import SkillResult as SkillResult
@@ -70,6 +71,7 @@ __all__ = [
     "Retry",
     "RetryingEvent",
     "Phase",
+    "ProgressView",
     "Send",
     "Skill",
     "SkillCall",

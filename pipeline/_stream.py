@@ -32,6 +32,7 @@ from ._timeline import dependency_edges
 
 if TYPE_CHECKING:
     from ._events import EventStream
+    from ._progress import ProgressView
 
 __all__ = ["ResultStream", "check_run_options", "gather", "run"]
 
@@ -291,6 +292,7 @@ def run(
     timeout: float | None = None,
     cancel_grace: float = CANCEL_GRACE,
     instruments: Iterable[Instrument] = (),
+    progress: bool | ProgressView = False,
 ) -> ResultStream:
     """Run calls concurrently; results stream in completion order.
 
@@ -318,6 +320,9 @@ def run(
         cancel_grace: seconds closing the run waits for cancelled calls to end.
         instruments: :class:`Instrument` objects whose hooks see every moment of every
             call (events, progress, tracing).
+        progress: ``True`` for a live view in the terminal while the run goes (the
+            ``progress`` extra; nothing is drawn when stdout is not a terminal), or a
+            :class:`ProgressView` to draw on a console of your own.
 
     Returns:
         A cold :class:`ResultStream`.
@@ -328,6 +333,10 @@ def run(
             an option has the wrong type.
         ValueError: if ``max_concurrency`` < 1, ``timeout`` <= 0 or ``cancel_grace`` < 0.
     """
+    if progress is not False:
+        from ._progress import progress_instrument
+
+        instruments = (*instruments, *progress_instrument(progress))
     return ResultStream(
         _make_spec(calls, max_concurrency, timeout, cancel_grace, instruments, track_roots=False)
     )
