@@ -131,16 +131,25 @@ Examples:
 setattr(Event, "__module__", __name__)
 
 _RESULT_KINDS = frozenset(("finished", "skipped"))
+_ALL_FIELDS: dict[type[BaseModel], set[str]] = {
+    cls: set(cls.model_fields)
+    for cls in (StartedEvent, RetryingEvent, PartialEvent, FinishedEvent, SkippedEvent, DeadlineEvent)
+}
 
 
 # The engine already validated everything it reports, so events are built the way
 # ``new_result`` builds results: no validation on the run's hot path.
+_new = object.__new__
+_set = object.__setattr__
+
+
 def _make(cls: type[BaseModel], fields: dict[str, Any]) -> Any:
-    event = object.__new__(cls)
-    object.__setattr__(event, "__dict__", fields)
-    object.__setattr__(event, "__pydantic_fields_set__", set(fields))
-    object.__setattr__(event, "__pydantic_extra__", None)
-    object.__setattr__(event, "__pydantic_private__", None)
+    event = _new(cls)
+    _set(event, "__dict__", fields)
+    # Every field is always given; a frozen model never changes this set.
+    _set(event, "__pydantic_fields_set__", _ALL_FIELDS[cls])
+    _set(event, "__pydantic_extra__", None)
+    _set(event, "__pydantic_private__", None)
     return event
 
 
@@ -269,10 +278,20 @@ class EventStream:
             if stream._state != "new":
                 raise StopAsyncIteration
             channel = self._start()
+        items = channel._items
+        if items:
+            # The common case: events already queued. Taken without a coroutine for
+            # get(), as a run queues several events per result.
+            event: Any = items.popleft()
+            if event.kind in _RESULT_KINDS:
+                channel.unread -= 1
+                if channel.resume is not None:
+                    channel.resume()
+            return event  # type: ignore[no-any-return]
         stream._reading = True
         try:
-            event: Event = await channel.get()
-            return event
+            event = await channel.get()
+            return event  # type: ignore[no-any-return]
         except BaseException:
             # The end, the run's failure or the consumer's cancellation: in-flight calls
             # are cancelled and awaited before this propagates, as for results.

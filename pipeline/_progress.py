@@ -79,6 +79,15 @@ class ProgressView(Instrument):
         self.failed = 0
         self.skipped = 0
         self.retries = 0
+        # What run(..., progress=view) counted of each source, DAG nodes included, in the
+        # order the runs were made (a run with instruments=[view] counts its listed calls).
+        self._expected: list[int | None] = []
+        if self.enabled:
+            # Imported now, not when the run starts: the run's clock is already going then.
+            _rich()
+            import rich.live
+            import rich.progress_bar
+            import rich.table  # noqa: F401
 
     # -- display -------------------------------------------------------------------------
 
@@ -174,11 +183,12 @@ class ProgressView(Instrument):
         import asyncio
 
         self._loop = asyncio.get_running_loop()
+        expected = self._expected.pop(0) if self._expected else sized
         with self._lock:
-            if sized is None or self.total is None:
+            if expected is None or self.total is None:
                 self.total = None
             else:
-                self.total += sized
+                self.total += max(expected, sized or 0)
         if not self._scoped:
             self._open()
 
@@ -222,17 +232,41 @@ class ProgressView(Instrument):
             self._close()
 
 
-def progress_instrument(progress: bool | ProgressView) -> tuple[Instrument, ...]:
+def count_calls(calls: Any) -> int | None:
+    """How many calls a sized source runs, its dependencies included (a DAG's nodes);
+    ``None`` for a lazy source."""
+    from ._engine import _calls_in
+    from ._skill import SkillCall
+
+    if isinstance(calls, SkillCall):
+        calls = (calls,)
+    if not isinstance(calls, (list, tuple)):
+        return None
+    seen: set[int] = set()
+    todo: list[Any] = list(calls)
+    while todo:
+        call = todo.pop()
+        if not isinstance(call, SkillCall) or id(call) in seen:
+            continue
+        seen.add(id(call))
+        if not call._opaque:
+            for a in (*call.args, *call.kwargs.values()):
+                _calls_in(a, todo)
+        todo.extend(call.after)
+    return len(seen)
+
+
+def progress_instrument(progress: bool | ProgressView, calls: Any) -> tuple[Instrument, ...]:
     """What ``run(..., progress=...)`` adds to the instruments: nothing when off or when
     stdout is not a terminal."""
     if progress is False:
         return ()
     if progress is True:
-        view = ProgressView()
-        if not view.enabled:
+        progress = ProgressView()
+        if not progress.enabled:
             return ()
-        _rich()
-        return (view,)
     if isinstance(progress, ProgressView):
+        # The source's size counts only the calls it lists, not their dependencies.
+        progress._expected.append(count_calls(calls))
         return (progress,)
     raise TypeError(f"progress must be True, False or a ProgressView, got {progress!r}")

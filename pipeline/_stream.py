@@ -336,7 +336,7 @@ def run(
     if progress is not False:
         from ._progress import progress_instrument
 
-        instruments = (*instruments, *progress_instrument(progress))
+        instruments = (*instruments, *progress_instrument(progress, calls))
     return ResultStream(
         _make_spec(calls, max_concurrency, timeout, cancel_grace, instruments, track_roots=False)
     )

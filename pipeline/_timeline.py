@@ -73,18 +73,19 @@ def critical_path(results: Sequence[SkillResult], edges: Edges) -> list[int]:
     return path
 
 
-def _gaps(r: SkillResult) -> list[tuple[float, float, str]]:
-    """The waits of one call: (start, end, what)."""
+def _gaps(r: SkillResult, min_gap: float) -> list[tuple[float, float, str]]:
+    """The waits of one call longer than ``min_gap``: (start, end, what). Shorter ones are
+    the few microseconds between the engine's own steps, not waits."""
     spans = r.attempt_spans
     if not spans or r.started_at is None:
         return []
     out: list[tuple[float, float, str]] = []
-    if spans[0][0] > r.started_at:
+    if spans[0][0] - r.started_at > min_gap:
         out.append((r.started_at, spans[0][0], "permit"))
     for (_, end), (start, _) in zip(spans, spans[1:]):
-        if start > end:
+        if start - end > min_gap:
             out.append((end, start, "backoff"))
-    if r.finished_at is not None and r.finished_at > spans[-1][1]:
+    if r.fallback_used and r.finished_at is not None and r.finished_at - spans[-1][1] > min_gap:
         out.append((spans[-1][1], r.finished_at, "fallback"))
     return out
 
@@ -122,7 +123,7 @@ def timeline(results: Sequence[SkillResult], edges: Edges, width: int | None = N
     lines.append(head.ljust(head_w) + "".join(scale))
     for r in results:
         cells = [" "] * bar_w
-        for start, stop, _ in _gaps(r):
+        for start, stop, _ in _gaps(r, end / bar_w / 2):
             for c in range(col(start), max(upto(stop), col(start) + 1)):
                 cells[c] = _WAIT
         spans = r.attempt_spans
@@ -180,11 +181,12 @@ def plot(
     path_set = set(on_path)
     path_edges = set(zip(on_path, on_path[1:]))
     row = {r.index: n - 1 - i for i, r in enumerate(results)}  # first call on top
+    run_end = max((r.finished_at or 0.0) for r in results) if results else 0.0
     by_index = {r.index: r for r in results}
     for r in results:
         y = row[r.index]
         bold = r.index in path_set
-        for start, stop, what in _gaps(r):
+        for start, stop, what in _gaps(r, run_end * 0.002):
             ax.barh(
                 y, stop - start, left=start, height=0.5, fill=False, hatch="///",
                 edgecolor="#555555", linewidth=0.6, gid=f"wait:{what}",
@@ -239,9 +241,9 @@ def plot(
         handles.append(Line2D([], [], marker="x", color=_COLOUR[Status.SKIPPED], linestyle="", label="skipped"))
     if edges:
         handles.append(Patch(facecolor="white", edgecolor="black", linewidth=2, label="critical path"))
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.12 - 0.3 / max(n, 1)),
-              ncol=len(handles), fontsize="small", frameon=False)
-    ax.set_title(title or f"{n} calls, {max((r.finished_at or 0.0) for r in results):.2f} s")
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.08 - 0.3 / max(n, 1)),
+              ncol=min(len(handles), 4), fontsize="small", frameon=False)
+    ax.set_title(title or f"{n} calls, {run_end:.2f} s")
     if path is not None:
         fig.savefig(path, dpi=120)
     return fig

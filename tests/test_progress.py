@@ -160,3 +160,16 @@ def test_the_view_renders_its_screenshot(tmp_path: Any) -> None:
     console.print(view.render())
     svg = console.export_svg(title="skillstream")
     assert svg.startswith("<svg") and "done" in svg
+
+
+def test_the_bar_of_a_dag_counts_its_dependencies() -> None:
+    @skill
+    async def add(a: float, b: float) -> float:
+        return a + b
+
+    view = ProgressView(console=recorder())
+    shared = sleep(1)
+    stream = run([add(shared, sleep(2)), add(shared, 1.0).named("again")], progress=view)
+    vrun(lambda: stream.collect())
+    shot = snapshot(view)
+    assert "done 4" in shot and "4/4" in shot  # two listed calls, two dependencies (one shared)
