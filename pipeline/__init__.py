@@ -40,6 +40,7 @@ from ._result import SkillResult as SkillResult
 from ._result import Status as Status
 from ._retry import Retry as Retry
 from ._stream import ResultStream as ResultStream
+from ._tracing import Tracing as Tracing
 from ._stream import gather as gather
 from ._stream import run as run
 from ._skill import NO_FALLBACK as NO_FALLBACK
@@ -83,6 +84,7 @@ __all__ = [
     "StartedEvent",
     "StateGraph",
     "Status",
+    "Tracing",
     "gather",
     "run",
     "shutdown",
