@@ -186,7 +186,12 @@ class _EventChannel(ObserverChannel[Any]):
         )
 
     def put(self, event: BaseModel) -> None:
-        ObserverChannel.on_next(self, event)
+        # Hooks run on the loop thread: unless a worker thread's signal is still on its
+        # way (then order matters), the event is queued at once.
+        if self._hops:
+            ObserverChannel.on_next(self, event)
+        else:
+            self._next(event)
 
     async def get(self) -> Any:
         event = await super().get()
