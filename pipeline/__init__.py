@@ -17,6 +17,14 @@ from ._errors import DependencyFailed as DependencyFailed
 from ._errors import RetryAfter as RetryAfter
 from ._errors import SkillError as SkillError
 from ._errors import SkillTimeout as SkillTimeout
+from ._events import DeadlineEvent as DeadlineEvent
+from ._events import Event as Event
+from ._events import EventStream as EventStream
+from ._events import FinishedEvent as FinishedEvent
+from ._events import PartialEvent as PartialEvent
+from ._events import RetryingEvent as RetryingEvent
+from ._events import SkippedEvent as SkippedEvent
+from ._events import StartedEvent as StartedEvent
 from ._executors import Executor as Executor
 from ._executors import shutdown as shutdown
 from ._graph import END as END
@@ -28,6 +36,7 @@ from ._graph import Send as Send
 from ._graph import StateGraph as StateGraph
 from ._instruments import Instrument as Instrument
 from ._instruments import Phase as Phase
+from ._progress import ProgressView as ProgressView
 from ._ratelimit import RateLimit as RateLimit
 from ._result import ErrorInfo as ErrorInfo
 from ._result import Results as Results
@@ -35,6 +44,7 @@ from ._result import SkillResult as SkillResult
 from ._result import Status as Status
 from ._retry import Retry as Retry
 from ._stream import ResultStream as ResultStream
+from ._tracing import Tracing as Tracing
 from ._stream import gather as gather
 from ._stream import run as run
 from ._skill import NO_FALLBACK as NO_FALLBACK
@@ -51,19 +61,26 @@ __all__ = [
     "CircuitBreaker",
     "CircuitOpen",
     "CompiledStateGraph",
+    "DeadlineEvent",
     "DeadlineExceeded",
     "DependencyFailed",
     "ErrorInfo",
+    "Event",
+    "EventStream",
     "Executor",
+    "FinishedEvent",
     "GraphError",
     "Instrument",
     "InvalidGraphError",
+    "PartialEvent",
     "ResultStream",
     "Results",
     "Retry",
-    "RetryAfter",
     "Phase",
+    "ProgressView",
     "RateLimit",
+    "RetryAfter",
+    "RetryingEvent",
     "Send",
     "Skill",
     "SkillCall",
@@ -71,8 +88,11 @@ __all__ = [
     "SkillOptions",
     "SkillResult",
     "SkillTimeout",
+    "SkippedEvent",
+    "StartedEvent",
     "StateGraph",
     "Status",
+    "Tracing",
     "gather",
     "run",
     "shutdown",

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from enum import Enum
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 from pydantic import BaseModel, ConfigDict
 
 from operators._policy import safe_str
 
 from ._errors import SkillError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["Deferred", "ErrorInfo", "Results", "SkillResult", "Status"]
 
@@ -221,10 +225,12 @@ class Results(Sequence[SkillResult]):
         (1, {'f': 1}, True)
     """
 
-    __slots__ = ("_items",)
+    __slots__ = ("_items", "_edges")
 
     def __init__(self, results: list[SkillResult] | tuple[SkillResult, ...]) -> None:
         self._items = sorted(results, key=_by_index)
+        # index -> dependency indices; ``collect()`` fills it in from its run.
+        self._edges: dict[int, tuple[int, ...]] = {}
 
     @overload
     def __getitem__(self, item: int) -> SkillResult: ...
@@ -254,6 +260,52 @@ class Results(Sequence[SkillResult]):
     def __repr__(self) -> str:
         inner = ", ".join(f"{r.key}={r.status.value}" for r in self._items)
         return f"Results([{inner}])"
+
+    def __str__(self) -> str:
+        """A table: key, status, duration, attempts, value or error, cut to the terminal."""
+        from ._timeline import table
+
+        return table(self._items)
+
+    def _repr_html_(self) -> str:
+        from ._timeline import table_html
+
+        return table_html(self._items)
+
+    def timeline(self, width: int | None = None) -> str:
+        """The run as text: one row per call, each attempt and wait on a shared time axis.
+
+        Examples:
+            >>> print((await run(calls).collect()).timeline())
+            key       status  duration att │time ...
+
+        Args:
+            width: characters per line; the terminal's width by default.
+        """
+        from ._timeline import timeline
+
+        return timeline(self._items, self._edges, width)
+
+    def plot(self, path: str | os.PathLike[str] | None = None, *, title: str | None = None) -> Figure:
+        """Draw the run with matplotlib and save it to ``path`` (PNG, SVG, PDF: by suffix).
+
+        One bar per attempt, coloured by status (failed attempts that were retried in a
+        lighter red), permit and backoff waits hatched, dependency edges drawn as arrows,
+        the critical path outlined. Needs the ``plot`` extra.
+
+        Examples:
+            >>> results = await run(calls).collect()
+            >>> results.plot("run.png")
+
+        Returns:
+            The matplotlib ``Figure`` (not attached to pyplot).
+
+        Raises:
+            ImportError: without matplotlib (``pip install 'skillstream[plot]'``).
+        """
+        from ._timeline import plot
+
+        return plot(self._items, self._edges, path, title=title)
 
     def keys(self) -> list[str]:
         """Every result's key, in submission order."""

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import inspect
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from reactivex import Observable, abc
 from reactivex.disposable import Disposable
@@ -28,6 +28,11 @@ from ._errors import SkillError
 from ._instruments import Instrument
 from ._result import Results, SkillResult
 from ._skill import SkillCall
+from ._timeline import dependency_edges
+
+if TYPE_CHECKING:
+    from ._events import EventStream
+    from ._progress import ProgressView
 
 __all__ = ["ResultStream", "check_run_options", "gather", "run"]
 
@@ -125,12 +130,15 @@ class ResultStream:
         finally:
             self._reading = False
 
-    def _start(self) -> ObserverChannel[SkillResult]:
+    def _start(
+        self, channel: ObserverChannel[Any] | None = None, spec: RunSpec | None = None
+    ) -> ObserverChannel[SkillResult]:
         self._state = "running"
         loop = asyncio.get_running_loop()
-        channel: ObserverChannel[SkillResult] = ObserverChannel(loop)
+        if channel is None:  # events() brings its own channel and spec
+            channel = ObserverChannel(loop)
         self._channel = channel
-        run_ = self._run = Run(self._spec, channel, loop)
+        run_ = self._run = Run(spec or self._spec, channel, loop)
         if self._spec.max_concurrency is not None:
             run_.buffer = channel
             channel.on_take = run_.on_take
@@ -165,12 +173,34 @@ class ResultStream:
             with contextlib.suppress(Exception):
                 run.dispose()
 
+    def events(self) -> EventStream:
+        """The same run seen as typed :data:`~pipeline.Event` s, in the order they happen.
+
+        "started" (each attempt), "retrying" (error and wait), "partial" (an item a
+        streaming skill yielded, with its attempt number), "finished" (the call's
+        ``SkillResult``), "skipped" and "deadline". Each call's result arrives exactly once
+        (in its "finished" or "skipped" event); the cap, the deadline and leaving early are
+        those of iterating the results. A stream runs once: iterate its results or its
+        events.
+
+        Examples:
+            >>> async with run(calls).events() as events:
+            ...     async for event in events:
+            ...         print(event.kind, getattr(event, "key", ""))
+        """
+        from ._events import EventStream
+
+        return EventStream(self)
+
     # -- fan-in ----------------------------------------------------------------------------
 
     async def collect(self) -> Results:
         """Run to the end; every result in submission order (zip-like fan-in)."""
         async with self:
-            return Results([r async for r in self])
+            results = Results([r async for r in self])
+        if self._run is not None:  # for timeline() and plot(): the run's dependency edges
+            results._edges = dependency_edges(self._run.nodes.values())
+        return results
 
     async def scan(self, reducer: Callable[[A, SkillResult], A], seed: A) -> AsyncIterator[A]:
         """The running aggregate ``reducer(acc, result)``, after every result.
@@ -262,6 +292,7 @@ def run(
     timeout: float | None = None,
     cancel_grace: float = CANCEL_GRACE,
     instruments: Iterable[Instrument] = (),
+    progress: bool | ProgressView = False,
 ) -> ResultStream:
     """Run calls concurrently; results stream in completion order.
 
@@ -289,6 +320,9 @@ def run(
         cancel_grace: seconds closing the run waits for cancelled calls to end.
         instruments: :class:`Instrument` objects whose hooks see every moment of every
             call (events, progress, tracing).
+        progress: ``True`` for a live view in the terminal while the run goes (the
+            ``progress`` extra; nothing is drawn when stdout is not a terminal), or a
+            :class:`ProgressView` to draw on a console of your own.
 
     Returns:
         A cold :class:`ResultStream`.
@@ -299,6 +333,10 @@ def run(
             an option has the wrong type.
         ValueError: if ``max_concurrency`` < 1, ``timeout`` <= 0 or ``cancel_grace`` < 0.
     """
+    if progress is not False:
+        from ._progress import progress_instrument
+
+        instruments = (*instruments, *progress_instrument(progress, calls))
     return ResultStream(
         _make_spec(calls, max_concurrency, timeout, cancel_grace, instruments, track_roots=False)
     )

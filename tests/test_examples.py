@@ -12,6 +12,7 @@ import itertools
 import os
 import re
 import subprocess
+import tempfile
 import sys
 from pathlib import Path
 from typing import Any
@@ -253,3 +254,25 @@ def test_rate_limited() -> None:
     assert limited.startswith("  200 ok in ")  # none is, under the limit
     elapsed = float(limited.split(" in ")[1].split(" s")[0])
     assert 3.98 * 0.95 <= elapsed <= 3.98 * 1.15
+
+
+def test_events() -> None:
+    plot = Path(tempfile.gettempdir()) / "skillstream-run.png"
+    plot.unlink(missing_ok=True)
+    out = run_example("events.py")
+    events = _section(out, "== events ==", "== results ==")
+    moments = [line.split("s  ", 1)[1].split() for line in events.splitlines() if "s  " in line]
+    # Each call starts before it ends; quote retries once, then succeeds.
+    quote = [m[0] for m in moments if m[1].rstrip(":") == "quote"]
+    assert quote == ["started", "retrying", "started", "finished"]
+    assert ["finished", "analyst_report:", "timeout"] in moments
+    assert ["skipped", "brief:", "skipped"] in moments
+    assert [m[3] for m in moments if m[:2] == ["partial", "search_pages:"]] == ["1", "2", "3"]
+    assert "llm_answer streamed: Apple looks steady : revenue up , margins flat ." in events
+    table = _section(out, "== results ==", "== timeline ==")
+    assert re.search(r"^quote_msft\s+success\s+0\.\d+s\s+2\s+187\.5$", table, re.M), table
+    timeline = _section(out, "== timeline ==", "plot saved")
+    assert re.search(r"^\*valuation_msft +success .*← quote_msft, fundamentals_msft$", timeline, re.M)
+    assert "▒" in timeline and "·" in timeline and "!" in timeline
+    assert f"plot saved to {plot}" in out
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

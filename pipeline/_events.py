@@ -1,0 +1,343 @@
+"""A run seen as typed events: ``run(...).events()``.
+
+The events are an :class:`~pipeline.Instrument` feeding the run's own result channel: the
+instrument puts "started", "retrying", "partial" and "deadline" events on the channel as
+the engine calls its hooks, and every result the run emits arrives on the same channel as
+a "finished" (or "skipped") event. One channel, in the order things happened, so a call's
+"started" always comes before its "finished", and each call's result arrives exactly once
+(the engine's own guarantee for results). The cap, the deadline, backpressure and leaving
+early are those of plain iteration: only results count toward the unread buffer that
+pauses a run for a slow consumer, not the events around them.
+
+A plain ``async for r in run(...)`` has no such instrument: it pays nothing for events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from operators._channel import ObserverChannel
+
+from ._instruments import Instrument
+from ._result import ErrorInfo, SkillResult, Status
+
+if TYPE_CHECKING:
+    from ._skill import SkillCall
+    from ._stream import ResultStream
+
+__all__ = [
+    "DeadlineEvent",
+    "Event",
+    "EventStream",
+    "FinishedEvent",
+    "PartialEvent",
+    "RetryingEvent",
+    "SkippedEvent",
+    "StartedEvent",
+]
+
+_CONFIG = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+
+class StartedEvent(BaseModel):
+    """An attempt of a call started (``attempt`` is 1-based)."""
+
+    model_config = _CONFIG
+    kind: Literal["started"] = "started"
+    key: str
+    index: int
+    attempt: int
+    at: float
+    """Seconds since the run began."""
+
+
+class RetryingEvent(BaseModel):
+    """Attempt ``attempt`` failed with ``error``; the next starts after ``wait`` seconds."""
+
+    model_config = _CONFIG
+    kind: Literal["retrying"] = "retrying"
+    key: str
+    index: int
+    attempt: int
+    error: ErrorInfo
+    wait: float
+    at: float
+
+
+class PartialEvent(BaseModel):
+    """A streaming skill yielded ``item`` during ``attempt``.
+
+    A retry restarts the generator: drop the items of an attempt that was followed by a
+    "retrying" event of the same call (same ``index``, same ``attempt``).
+    """
+
+    model_config = _CONFIG
+    kind: Literal["partial"] = "partial"
+    key: str
+    index: int
+    attempt: int
+    item: Any
+    at: float
+
+
+class FinishedEvent(BaseModel):
+    """The call ran and ended; ``result`` is its one ``SkillResult`` (any status but skipped)."""
+
+    model_config = _CONFIG
+    kind: Literal["finished"] = "finished"
+    key: str
+    index: int
+    result: SkillResult
+    at: float
+
+
+class SkippedEvent(BaseModel):
+    """The call never ran (a dependency had no value, or the deadline came first)."""
+
+    model_config = _CONFIG
+    kind: Literal["skipped"] = "skipped"
+    key: str
+    index: int
+    result: SkillResult
+    at: float
+
+
+class DeadlineEvent(BaseModel):
+    """The run's deadline was reached: the calls in flight end ``timeout`` next, then the
+    unstarted ones ``skipped``."""
+
+    model_config = _CONFIG
+    kind: Literal["deadline"] = "deadline"
+    at: float
+
+
+Event = Annotated[
+    Union[StartedEvent, RetryingEvent, PartialEvent, FinishedEvent, SkippedEvent, DeadlineEvent],
+    Field(discriminator="kind"),
+]
+"""One moment of a run, told apart by ``kind`` (a pydantic discriminated union).
+
+Examples:
+    >>> async for event in run(calls).events():
+    ...     match event.kind:
+    ...         case "partial": print(event.key, event.item)
+    ...         case "finished": print(event.key, event.result.status)
+"""
+
+# Documented as pipeline.Event, like the classes (an Annotated alias is typing's otherwise).
+setattr(Event, "__module__", __name__)
+
+_RESULT_KINDS = frozenset(("finished", "skipped"))
+_ALL_FIELDS: dict[type[BaseModel], set[str]] = {
+    cls: set(cls.model_fields)
+    for cls in (StartedEvent, RetryingEvent, PartialEvent, FinishedEvent, SkippedEvent, DeadlineEvent)
+}
+
+
+# The engine already validated everything it reports, so events are built the way
+# ``new_result`` builds results: no validation on the run's hot path.
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _make(cls: type[BaseModel], fields: dict[str, Any]) -> Any:
+    event = _new(cls)
+    _set(event, "__dict__", fields)
+    # Every field is always given; a frozen model never changes this set.
+    _set(event, "__pydantic_fields_set__", _ALL_FIELDS[cls])
+    _set(event, "__pydantic_extra__", None)
+    _set(event, "__pydantic_private__", None)
+    return event
+
+
+class _EventChannel(ObserverChannel[Any]):
+    """The run's observer: results become "finished"/"skipped" events, queued with the
+    instrument's events in one FIFO. ``len()`` counts unread results only, which is what
+    the run's backpressure asks about."""
+
+    __slots__ = ("unread", "resume")
+
+    def __init__(self, loop: Any) -> None:
+        super().__init__(loop)
+        self.unread = 0
+        self.resume: Callable[[], None] | None = None
+
+    def __len__(self) -> int:
+        return self.unread
+
+    def on_next(self, value: Any) -> None:
+        result: SkillResult = value
+        self.unread += 1
+        kind = SkippedEvent if result.status is Status.SKIPPED else FinishedEvent
+        super().on_next(
+            _make(
+                kind,
+                {
+                    "kind": "skipped" if kind is SkippedEvent else "finished",
+                    "key": result.key,
+                    "index": result.index,
+                    "result": result,
+                    "at": result.finished_at if result.finished_at is not None else 0.0,
+                },
+            )
+        )
+
+    def put(self, event: BaseModel) -> None:
+        # Hooks run on the loop thread: unless a worker thread's signal is still on its
+        # way (then order matters), the event is queued at once.
+        if self._hops:
+            ObserverChannel.on_next(self, event)
+        else:
+            self._next(event)
+
+    async def get(self) -> Any:
+        event = await super().get()
+        if event.kind in _RESULT_KINDS:
+            self.unread -= 1
+            if self.resume is not None:
+                self.resume()
+        return event
+
+
+class _EventFeed(Instrument):
+    """Puts the moments between a call's start and its result on the channel."""
+
+    __slots__ = ("channel",)
+
+    def __init__(self, channel: _EventChannel) -> None:
+        self.channel = channel
+
+    def call_started(self, call: SkillCall[Any], index: int, attempt: int, at: float) -> None:
+        self.channel.put(
+            _make(
+                StartedEvent,
+                {"kind": "started", "key": call.key, "index": index, "attempt": attempt, "at": at},
+            )
+        )
+
+    def call_item(self, call: SkillCall[Any], index: int, attempt: int, item: Any, at: float) -> None:
+        self.channel.put(
+            _make(
+                PartialEvent,
+                {"kind": "partial", "key": call.key, "index": index, "attempt": attempt, "item": item, "at": at},
+            )
+        )
+
+    def call_retrying(
+        self, call: SkillCall[Any], index: int, attempt: int, error: BaseException, wait: float, at: float
+    ) -> None:
+        self.channel.put(
+            _make(
+                RetryingEvent,
+                {
+                    "kind": "retrying",
+                    "key": call.key,
+                    "index": index,
+                    "attempt": attempt,
+                    "error": ErrorInfo.of(error),
+                    "wait": wait,
+                    "at": at,
+                },
+            )
+        )
+
+    def run_deadline(self, at: float) -> None:
+        self.channel.put(_make(DeadlineEvent, {"kind": "deadline", "at": at}))
+
+
+class EventStream:
+    """``ResultStream.events()``: the run as :data:`Event` s, in the order they happened.
+
+    The same run as the stream it comes from (a stream runs once: iterate either the
+    results or the events). Leaving early (``break``, ``aclose()``, the end of ``async
+    with``, cancellation) cancels every call in flight, as leaving the results does.
+
+    Examples:
+        >>> async with run(calls).events() as events:
+        ...     async for event in events:
+        ...         if event.kind == "partial":
+        ...             print(event.key, event.attempt, event.item)
+    """
+
+    __slots__ = ("_stream", "_channel")
+
+    def __init__(self, stream: ResultStream) -> None:
+        self._stream = stream
+        self._channel: _EventChannel | None = None
+
+    def __aiter__(self) -> EventStream:
+        self._stream.__aiter__()  # raises for a consumed stream
+        return self
+
+    async def __anext__(self) -> Event:
+        stream = self._stream
+        if stream._reading:
+            raise RuntimeError(
+                "this run is already being read by another task; a stream has one consumer"
+            )
+        channel = self._channel
+        if channel is None or stream._channel is None:
+            if stream._state != "new":
+                raise StopAsyncIteration
+            channel = self._start()
+        items = channel._items
+        if items:
+            # The common case: events already queued. Taken without a coroutine for
+            # get(), as a run queues several events per result.
+            event: Any = items.popleft()
+            if event.kind in _RESULT_KINDS:
+                channel.unread -= 1
+                if channel.resume is not None:
+                    channel.resume()
+            return event  # type: ignore[no-any-return]
+        stream._reading = True
+        try:
+            event = await channel.get()
+            return event  # type: ignore[no-any-return]
+        except BaseException:
+            # The end, the run's failure or the consumer's cancellation: in-flight calls
+            # are cancelled and awaited before this propagates, as for results.
+            stream._state = "consumed"
+            await stream._close()
+            raise
+        finally:
+            stream._reading = False
+
+    def _start(self) -> _EventChannel:
+        import asyncio
+
+        from ._engine import RunSpec
+
+        stream = self._stream
+        channel = _EventChannel(asyncio.get_running_loop())
+        spec = stream._spec
+        fed = RunSpec(
+            spec.calls,
+            sized=spec.sized,
+            is_async=spec.is_async,
+            feeder=spec.feeder,
+            max_concurrency=spec.max_concurrency,
+            timeout=spec.timeout,
+            track_roots=spec.track_roots,
+            cancel_grace=spec.cancel_grace,
+            instruments=(*spec.instruments, _EventFeed(channel)),
+        )
+        run_ = stream._start(channel, fed)
+        # The run set the channel's on_take for its backpressure; results alone count.
+        channel.resume, channel.on_take = channel.on_take, None
+        del run_
+        self._channel = channel
+        return channel
+
+    async def aclose(self) -> None:
+        """Stop the run: cancel every call in flight and wait until they have ended."""
+        await self._stream.aclose()
+
+    async def __aenter__(self) -> EventStream:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()

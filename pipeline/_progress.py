@@ -1,0 +1,272 @@
+"""A live view of a run in the terminal (the ``progress`` extra, on rich).
+
+The view is an :class:`~pipeline.Instrument`: its hooks (on the loop thread) update a few
+counters under a lock, and rich's refresh thread draws them about ten times a second, so
+the run pays a dict update per hook and never waits for the terminal. It is silent when
+stdout is not a terminal (a log file, CI): ``run(..., progress=True)`` then adds nothing.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from typing import TYPE_CHECKING, Any
+
+from ._instruments import Instrument, Phase
+from ._result import SkillResult, Status
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from rich.console import Console, RenderableType
+
+    from ._skill import SkillCall
+
+__all__ = ["ProgressView", "progress_instrument"]
+
+_INSTALL = "pip install 'skillstream[progress]'"
+
+_WAITS = {Phase.PERMIT: "permit", Phase.BACKOFF: "backoff", Phase.SETTLING: "settling", Phase.FALLBACK: "fallback"}
+
+
+def _rich() -> Any:
+    try:
+        import rich  # noqa: F401
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise ImportError(f"the progress view needs rich: {_INSTALL}") from None
+    return rich
+
+
+class ProgressView(Instrument):
+    """Live counts of a run: in flight, done, failed, waiting (for a slot, a permit, a
+    backoff), a bar when the source is sized, and the slowest calls in flight by name.
+
+    Pass ``progress=True`` to :func:`~pipeline.run`, or use a view as a context manager
+    to keep one display over several runs (and choose its console):
+
+    Examples:
+        >>> async for r in run(calls, progress=True): ...
+        >>> with ProgressView() as view:
+        ...     await run(calls, instruments=[view]).collect()
+
+    Args:
+        console: the rich ``Console`` to draw on; by default one on stdout, and nothing is
+            drawn when stdout is not a terminal.
+        slowest: how many of the longest-running calls in flight to name.
+        refresh_per_second: how often the display is redrawn.
+    """
+
+    def __init__(
+        self, console: Console | None = None, *, slowest: int = 3, refresh_per_second: float = 10
+    ) -> None:
+        self.console = console
+        self.slowest = slowest
+        self.refresh_per_second = refresh_per_second
+        self._lock = threading.Lock()
+        self._live: Any = None
+        self._scoped = False  # a `with` block owns the display, not each run
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._t0 = 0.0
+        self.total: int | None = 0
+        """Calls of the sized sources seen so far (``None`` once a source is unsized)."""
+        # Calls by (key, index): the hooks do not say which run, and a view shown over
+        # several runs (the context manager) is meant for runs one after another.
+        self.in_flight: dict[tuple[str, int], tuple[str, float]] = {}
+        """(key, index) -> (key, when it started, loop time)."""
+        self.waiting: dict[tuple[str, int], str] = {}
+        """(key, index) -> what it waits for (``backoff``, ``permit``, ...)."""
+        self.done = 0
+        self.failed = 0
+        self.skipped = 0
+        self.retries = 0
+        # What run(..., progress=view) counted of each source, DAG nodes included, in the
+        # order the runs were made (a run with instruments=[view] counts its listed calls).
+        self._expected: list[int | None] = []
+        if self.enabled:
+            # Imported now, not when the run starts: the run's clock is already going then.
+            _rich()
+            import rich.live
+            import rich.progress_bar
+            import rich.table  # noqa: F401
+
+    # -- display -------------------------------------------------------------------------
+
+    @property
+    def enabled(self) -> bool:
+        """True when the view draws: it was given a console, or stdout is a terminal."""
+        return self.console is not None or sys.stdout.isatty()
+
+    def __enter__(self) -> ProgressView:
+        self._scoped = True
+        self._open()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._scoped = False
+        self._close()
+
+    def _open(self) -> None:
+        if self._live is not None or not self.enabled:
+            return
+        _rich()
+        from rich.live import Live
+
+        self._live = Live(
+            get_renderable=self.render,
+            console=self.console,
+            refresh_per_second=self.refresh_per_second,
+            transient=False,
+        )
+        self._live.start()
+
+    def _close(self) -> None:
+        live, self._live = self._live, None
+        if live is not None:
+            live.update(self.render(), refresh=True)  # the final counts stay on screen
+            live.stop()
+
+    def _now(self) -> float:
+        loop = self._loop
+        return loop.time() if loop is not None else 0.0
+
+    def render(self) -> RenderableType:
+        """The view as a rich renderable, as it is now (what the live display draws)."""
+        _rich()
+        from rich.console import Group
+        from rich.progress_bar import ProgressBar
+        from rich.table import Table
+        from rich.text import Text
+
+        with self._lock:
+            now = self._now()
+            flying = [(key, now - since) for i, (key, since) in self.in_flight.items() if i not in self.waiting]
+            waits: dict[str, int] = {}
+            for what in self.waiting.values():
+                waits[what] = waits.get(what, 0) + 1
+            total, done, failed, skipped = self.total, self.done, self.failed, self.skipped
+            retries = self.retries
+            seen = done + failed + skipped + len(self.in_flight)
+        ended = done + failed + skipped
+        if total:
+            slot = max(total - seen, 0)
+            if slot:
+                waits = {"slot": slot, **waits}
+        line = Text()
+        line.append(f"in flight {len(flying)}", style="bold cyan")
+        line.append("  ·  ")
+        line.append(f"done {done}", style="bold green")
+        line.append("  ·  ")
+        line.append(f"failed {failed}", style="bold red" if failed else "dim")
+        if skipped:
+            line.append("  ·  ")
+            line.append(f"skipped {skipped}", style="yellow")
+        if retries:
+            line.append(f"  ·  retries {retries}", style="magenta")
+        if waits:
+            line.append("  ·  waiting ", style="dim")
+            line.append(", ".join(f"{what} {n}" for what, n in waits.items()), style="yellow")
+        parts: list[Any] = [line]
+        if total:
+            bar = Table.grid(padding=(0, 1))
+            bar.add_row(ProgressBar(total=total, completed=ended, width=40), Text(f"{ended}/{total}"))
+            parts.append(bar)
+        if flying and self.slowest:
+            flying.sort(key=lambda kv: -kv[1])
+            slow = Text("slowest: ", style="dim")
+            slow.append(", ".join(f"{key} {age:.1f}s" for key, age in flying[: self.slowest]))
+            parts.append(slow)
+        return Group(*parts)
+
+    # -- the hooks (loop thread) -----------------------------------------------------------
+
+    def run_started(self, sized: int | None) -> None:
+        import asyncio
+
+        self._loop = asyncio.get_running_loop()
+        expected = self._expected.pop(0) if self._expected else sized
+        with self._lock:
+            if expected is None or self.total is None:
+                self.total = None
+            else:
+                self.total += max(expected, sized or 0)
+        if not self._scoped:
+            self._open()
+
+    def call_started(self, call: SkillCall[Any], index: int, attempt: int, at: float) -> None:
+        with self._lock:
+            slot = (call.key, index)
+            self.waiting.pop(slot, None)
+            if slot not in self.in_flight:
+                self.in_flight[slot] = (call.key, self._now())
+
+    def call_phase(self, call: SkillCall[Any], index: int, phase: Phase, at: float) -> None:
+        with self._lock:
+            slot = (call.key, index)
+            self.waiting[slot] = _WAITS.get(phase, phase.value)
+            if slot not in self.in_flight:
+                self.in_flight[slot] = (call.key, self._now())
+
+    def call_retrying(
+        self, call: SkillCall[Any], index: int, attempt: int, error: BaseException, wait: float, at: float
+    ) -> None:
+        with self._lock:
+            self.retries += 1
+            self.waiting[(call.key, index)] = "backoff"
+
+    def call_finished(self, result: SkillResult) -> None:
+        with self._lock:
+            slot = (result.key, result.index)
+            self.in_flight.pop(slot, None)
+            self.waiting.pop(slot, None)
+            if result.status is Status.SUCCESS:
+                self.done += 1
+            else:
+                self.failed += 1
+
+    def call_skipped(self, result: SkillResult) -> None:
+        with self._lock:
+            self.skipped += 1
+
+    def run_finished(self, at: float, error: BaseException | None) -> None:
+        if not self._scoped:
+            self._close()
+
+
+def count_calls(calls: Any) -> int | None:
+    """How many calls a sized source runs, its dependencies included (a DAG's nodes);
+    ``None`` for a lazy source."""
+    from ._engine import _calls_in
+    from ._skill import SkillCall
+
+    if isinstance(calls, SkillCall):
+        calls = (calls,)
+    if not isinstance(calls, (list, tuple)):
+        return None
+    seen: set[int] = set()
+    todo: list[Any] = list(calls)
+    while todo:
+        call = todo.pop()
+        if not isinstance(call, SkillCall) or id(call) in seen:
+            continue
+        seen.add(id(call))
+        if not call._opaque:
+            for a in (*call.args, *call.kwargs.values()):
+                _calls_in(a, todo)
+        todo.extend(call.after)
+    return len(seen)
+
+
+def progress_instrument(progress: bool | ProgressView, calls: Any) -> tuple[Instrument, ...]:
+    """What ``run(..., progress=...)`` adds to the instruments: nothing when off or when
+    stdout is not a terminal."""
+    if progress is False:
+        return ()
+    if progress is True:
+        progress = ProgressView()
+        if not progress.enabled:
+            return ()
+    if isinstance(progress, ProgressView):
+        # The source's size counts only the calls it lists, not their dependencies.
+        progress._expected.append(count_calls(calls))
+        return (progress,)
+    raise TypeError(f"progress must be True, False or a ProgressView, got {progress!r}")
