@@ -47,6 +47,9 @@ class SkillOptions(BaseModel):
     """"auto" (async on the loop, sync in threads), "thread" or "process"."""
     rate_limit: RateLimit | None = None
     """The API's limit, shared by every skill with its key; ``None``: none."""
+    idempotent: bool = False
+    """Calling it twice with the same arguments does what calling it once does: a
+    Toolset runs identical tool calls of one response once."""
 
     @field_validator("rate_limit")
     @classmethod
@@ -305,6 +308,7 @@ def skill(
     fallback: Any = NO_FALLBACK,
     executor: Executor = "auto",
     rate_limit: RateLimit | None = None,
+    idempotent: bool = False,
 ) -> Skill[P, R]: ...
 @overload
 def skill(
@@ -317,6 +321,7 @@ def skill(
     fallback: Any = NO_FALLBACK,
     executor: Executor = "auto",
     rate_limit: RateLimit | None = None,
+    idempotent: bool = False,
 ) -> Skill[P, list[R]]: ...
 @overload
 def skill(
@@ -329,6 +334,7 @@ def skill(
     fallback: Any = NO_FALLBACK,
     executor: Executor = "auto",
     rate_limit: RateLimit | None = None,
+    idempotent: bool = False,
 ) -> Skill[P, R]: ...
 @overload
 def skill(
@@ -341,6 +347,7 @@ def skill(
     fallback: Any = NO_FALLBACK,
     executor: Executor = "auto",
     rate_limit: RateLimit | None = None,
+    idempotent: bool = False,
 ) -> SkillDecorator: ...
 def skill(
     fn: Callable[P, Any] | None = None,
@@ -352,6 +359,7 @@ def skill(
     fallback: Any = NO_FALLBACK,
     executor: Executor = "auto",
     rate_limit: RateLimit | None = None,
+    idempotent: bool = False,
 ) -> Skill[P, Any] | SkillDecorator:
     """Make a function a skill: calling it then returns a lazy :class:`SkillCall`.
 
@@ -375,6 +383,8 @@ def skill(
             exception and returning it. Default: no fallback.
         executor: ``"auto"``, ``"thread"`` or ``"process"``.
         rate_limit: a :class:`RateLimit` every attempt waits for (shared by key).
+        idempotent: the skill may run once for identical calls (a Toolset then runs
+            identical tool calls of one response once).
 
     Raises:
         pydantic.ValidationError: if an option is invalid (the error names the field).
@@ -389,6 +399,7 @@ def skill(
             fallback=fallback,
             executor=executor,
             rate_limit=rate_limit,
+            idempotent=idempotent,
         )
         return Skill(f, options)
 
@@ -402,5 +413,6 @@ def skill(
         fallback=fallback,
         executor=executor,
         rate_limit=rate_limit,
+        idempotent=idempotent,
     )
     return decorate  # type: ignore[return-value]  # one function serves every overload of SkillDecorator
