@@ -40,6 +40,7 @@ from ._skill import Skill as Skill
 from ._skill import SkillCall as SkillCall
 from ._skill import SkillOptions as SkillOptions
 from ._skill import skill as skill
+from ._tools import Toolset as Toolset
 
 __all__ = [
     "CANCEL_GRACE",
@@ -69,6 +70,7 @@ __all__ = [
     "SkillTimeout",
     "StateGraph",
     "Status",
+    "Toolset",
     "gather",
     "run",
     "shutdown",

@@ -221,8 +221,9 @@ def from_signature(fn: Callable[..., Any], tool: str, arg_docs: Mapping[str, str
     fields: list[tuple[str, str, bool]] = []
     for i, (name, param) in enumerate(signature.parameters.items()):
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            stars = "*" if param.kind is param.VAR_POSITIONAL else "**"
             raise TypeError(
-                f"tool {tool!r}: a model sends named arguments, so {param} cannot be filled; "
+                f"tool {tool!r}: a model sends named arguments, so {stars}{name} cannot be filled; "
                 "give the function named parameters"
             )
         annotation = hints.get(name, Any)
