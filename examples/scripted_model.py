@@ -73,7 +73,7 @@ Responder = Callable[[str, dict[str, Any]], Turn]
 @dataclass
 class StreamTimes:
     """When (``time.perf_counter()``) the server began and ended one streamed answer, and
-    when it sent each call's last argument piece."""
+    when it was about to send each call's last argument piece."""
 
     started: float
     ended: float | None = None
@@ -157,9 +157,12 @@ class ScriptedModel:
                 if k:
                     target = times.started + previous + (call.done_at - previous) * k / (len(steps) - 1)
                     await asyncio.sleep(max(0.0, target - time.perf_counter()))
+                if k == len(steps) - 1:
+                    # Stamped before the write: the client (maybe on this same loop) may
+                    # read the piece and start the tool before the write returns.
+                    times.call_done[call.id] = time.perf_counter()
                 for event in events:
                     await send(event)
-            times.call_done[call.id] = time.perf_counter()
             previous = max(previous, call.done_at)
         if turn.tail:
             await asyncio.sleep(turn.tail)
@@ -207,9 +210,9 @@ class ScriptedModel:
             ]
 
         await self._play(turn, send, text_events, call_events, times)
+        times.ended = time.perf_counter()  # before the last writes, as call_done
         await send(chunk({}, reason))
         await response.write(b"data: [DONE]\n\n")
-        times.ended = time.perf_counter()
         await response.write_eof()
         return response
 
@@ -265,8 +268,8 @@ class ScriptedModel:
             return steps
 
         await self._play(turn, send, text_events, call_events, times)
-        await send({"type": "response.completed", "response": whole})
         times.ended = time.perf_counter()
+        await send({"type": "response.completed", "response": whole})
         await response.write_eof()
         return response
 
@@ -315,10 +318,10 @@ class ScriptedModel:
             return steps
 
         await self._play(turn, send, text_events, call_events, times)
+        times.ended = time.perf_counter()
         await send({"type": "message_delta", "delta": {"stop_reason": reason, "stop_sequence": None},
                     "usage": {"output_tokens": 1}})
         await send({"type": "message_stop"})
-        times.ended = time.perf_counter()
         await response.write_eof()
         return response
 

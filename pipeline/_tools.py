@@ -181,10 +181,10 @@ class Toolset:
             ValueError: an unknown provider.
         """
         _check_provider(provider)
-        out = []
+        out: list[dict[str, Any]] = []
         for tool in self._tools.values():
             schema = json.loads(json.dumps(tool.args.schema))  # the caller's own copy
-            described = {"description": tool.description} if tool.description else {}
+            described: dict[str, Any] = {"description": tool.description} if tool.description else {}
             if provider == "openai":
                 out.append({"type": "function", "function": {"name": tool.name, **described, "parameters": schema}})
             elif provider == "openai-responses":

@@ -27,7 +27,7 @@ def skill_from_langchain(tool: Any, *, timeout: float | None = None, retry: Retr
     schema_source = getattr(tool, "tool_call_schema", None) or getattr(tool, "args_schema", None)
     if isinstance(schema_source, dict):
         schema = schema_source
-    elif hasattr(schema_source, "model_json_schema"):
+    elif schema_source is not None and hasattr(schema_source, "model_json_schema"):
         schema = schema_source.model_json_schema()
     else:
         schema = {"type": "object", "properties": dict(getattr(tool, "args", {}) or {})}

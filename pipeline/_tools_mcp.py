@@ -90,16 +90,18 @@ async def skills_from_session(
 
 
 def _server_class() -> tuple[Any, type[Exception]]:
-    try:
-        from mcp.server.mcpserver import MCPServer
-        from mcp.server.mcpserver.exceptions import ToolError
-    except ImportError:
-        try:  # mcp 1.x
-            from mcp.server.fastmcp import FastMCP as MCPServer
-            from mcp.server.fastmcp.exceptions import ToolError
-        except ImportError as exc:
-            raise ImportError(_INSTALL) from exc
-    return MCPServer, ToolError
+    import importlib
+
+    # mcp 2 names it MCPServer; mcp 1 FastMCP (whose module mcp 2 keeps only to say so).
+    for package, name in (("mcp.server.mcpserver", "MCPServer"), ("mcp.server.fastmcp", "FastMCP")):
+        try:
+            server = getattr(importlib.import_module(package), name)
+            errors = importlib.import_module(f"{package}.exceptions")
+        except ImportError:
+            continue
+        tool_error: type[Exception] = errors.ToolError
+        return server, tool_error
+    raise ImportError(_INSTALL)
 
 
 def serve(toolset: Toolset, name: str, settings: Mapping[str, Any]) -> Any:

@@ -311,8 +311,8 @@ class StreamParser:
                     self.pending[index].parts.append(part)
             return []
         if kind == "content_block_stop":
-            pending = self.pending.get(get(event, "index") or 0)
-            return self._emit(pending) if pending is not None else []
+            stopped = self.pending.get(get(event, "index") or 0)
+            return self._emit(stopped) if stopped is not None else []
         if kind == "message_delta":
             reason = get(get(event, "delta"), "stop_reason")
             if reason:

@@ -238,12 +238,9 @@ def from_signature(fn: Callable[..., Any], tool: str, arg_docs: Mapping[str, str
         description = None if has_description else arg_docs.get(name)
         field = f"a{i}"
         # description=None would erase one given in Annotated[..., Field(description=)].
-        described = {"description": description} if description else {}
-        info = Field(
-            default=PydanticUndefined if default is inspect.Parameter.empty else default,
-            alias=name,
-            **described,  # type: ignore[arg-type]
-        )
+        options: dict[str, Any] = {"description": description} if description else {}
+        options["default"] = PydanticUndefined if default is inspect.Parameter.empty else default
+        info = Field(alias=name, **options)
         definitions[field] = (Annotated[(annotation, *extra)] if extra else annotation, info)
         fields.append((field, name, param.kind is param.POSITIONAL_ONLY))
     model = create_model(f"{tool}_arguments", __config__=_FORBID, **definitions)
@@ -293,9 +290,9 @@ def from_json_schema(schema: Mapping[str, Any], tool: str) -> ArgsModel:
     # A schema that says nothing of extra arguments gets them refused too: a misspelt
     # argument would otherwise pass silently. Only one that allows them keeps them.
     allowed = schema.get("additionalProperties", False)
-    extra = "allow" if allowed is True or isinstance(allowed, Mapping) else "forbid"
+    extra: Literal["allow", "forbid"] = "allow" if allowed is True or isinstance(allowed, Mapping) else "forbid"
     model = create_model(
-        f"{tool}_arguments", __config__=ConfigDict(extra=extra), **definitions  # type: ignore[typeddict-item]
+        f"{tool}_arguments", __config__=ConfigDict(extra=extra), **definitions
     )
     out = dict(schema)
     out.setdefault("type", "object")
@@ -313,8 +310,8 @@ class _Converter:
     def field(self, name: str, prop: Mapping[str, Any], required: bool) -> tuple[Any, Any]:
         annotation = self.type_of(prop)
         default: Any = PydanticUndefined if required else prop.get("default", None)
-        described = {"description": prop["description"]} if prop.get("description") else {}
-        return annotation, Field(default=default, alias=name, **described)
+        options: dict[str, Any] = {"description": prop["description"]} if prop.get("description") else {}
+        return annotation, Field(default=default, alias=name, **options)
 
     def type_of(self, prop: Any) -> Any:
         if not isinstance(prop, Mapping):
@@ -352,12 +349,12 @@ class _Converter:
             if not props:
                 return dict[str, Any]
             required = set(prop.get("required", ()))
-            definitions = {
+            definitions: dict[str, Any] = {
                 f"a{i}": self.field(name, sub, name in required)
                 for i, (name, sub) in enumerate(props.items())
             }
-            extra = "forbid" if prop.get("additionalProperties") is False else "allow"
+            extra: Literal["allow", "forbid"] = "forbid" if prop.get("additionalProperties") is False else "allow"
             return create_model(
-                f"{self.tool}_object", __config__=ConfigDict(extra=extra), **definitions  # type: ignore[typeddict-item]
+                f"{self.tool}_object", __config__=ConfigDict(extra=extra), **definitions
             )
         return Any

@@ -207,6 +207,24 @@ def streamed_turn() -> Any:
 Opener = Callable[[str, Toolset], Any]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _warm_sdk_event_types() -> None:
+    """The SDKs build their event validators on first use, blocking the loop for up to a
+    second on a loaded machine (the Responses API's union of ~50 events): build them
+    before the timed streams, as any long-lived agent already has."""
+    from anthropic.types import RawMessageStreamEvent
+    from openai._models import construct_type
+    from openai.types.chat import ChatCompletionChunk
+    from openai.types.responses import ResponseStreamEvent
+
+    construct_type(type_=ResponseStreamEvent, value={"type": "response.output_text.delta", "item_id": "x",
+                                                    "output_index": 0, "content_index": 0, "delta": "",
+                                                    "sequence_number": 0})
+    construct_type(type_=ChatCompletionChunk, value={"id": "x", "object": "chat.completion.chunk",
+                                                    "created": 0, "model": "m", "choices": []})
+    construct_type(type_=RawMessageStreamEvent, value={"type": "message_stop"})
+
+
 async def open_chat(base_url: str, tools: Toolset) -> Any:
     return await openai_client(base_url).chat.completions.create(
         model="scripted", messages=[{"role": "user", "content": "go"}],
