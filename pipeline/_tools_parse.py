@@ -32,6 +32,8 @@ class ToolCallRequest:
 
 def get(obj: Any, key: str, default: Any = None) -> Any:
     """``obj[key]`` for a mapping, ``obj.key`` for an SDK object; ``default`` if absent."""
+    if type(obj) is dict:  # the common case, without the ABC check's cost
+        return obj.get(key, default)
     if isinstance(obj, Mapping):
         return obj.get(key, default)
     return getattr(obj, key, default)

@@ -328,10 +328,13 @@ class _Converter:
         if "$ref" in prop:
             name = str(prop["$ref"]).rsplit("/", 1)[-1]
             return self.type_of(self.defs.get(name, {}))
-        if "const" in prop:
-            return Literal[prop["const"]]
-        if "enum" in prop and prop["enum"]:
-            return Literal[tuple(prop["enum"])]
+        try:
+            if "const" in prop:
+                return Literal[prop["const"]]
+            if "enum" in prop and prop["enum"]:
+                return Literal[tuple(prop["enum"])]
+        except TypeError:  # an object or array among the values: Literal cannot hold it
+            return Any
         for key in ("anyOf", "oneOf"):
             if key in prop:
                 options = tuple(self.type_of(p) for p in prop[key])
