@@ -474,3 +474,38 @@ def test_a_json_schema_becomes_a_validating_model() -> None:
         "- mode: Input should be 'fast' or 'deep' (got \"slow\"); expected \"fast\" | \"deep\"",
         "- typo: not an argument of this tool",
     ]
+
+
+async def test_methods_and_plain_functions_are_tools_and_a_stream_dedupes_too() -> None:
+    class Desk:
+        def __init__(self, currency: str) -> None:
+            self.currency = currency
+
+        @skill(idempotent=True)
+        async def price(self, symbol: str) -> str:
+            """A price in the desk's currency."""
+            LOOKUPS.append(symbol)
+            return f"{symbol}: 10 {self.currency}"
+
+    def shout(text: str) -> str:
+        """Say it louder."""
+        return text.upper()
+
+    tools = Toolset([Desk("EUR").price, shout])
+    assert tools.names == ["price", "shout"]
+    # self is bound, not an argument the model fills in.
+    assert list(tools.schemas("openai")[0]["function"]["parameters"]["properties"]) == ["symbol"]
+
+    def chunk(index: int, call_id: str, name: str, arguments: str) -> dict[str, Any]:
+        return {"choices": [{"index": 0, "delta": {"tool_calls": [
+            {"index": index, "id": call_id, "function": {"name": name, "arguments": arguments}}]}}]}
+
+    LOOKUPS.clear()
+    stream = tools.calls_from_stream([
+        chunk(0, "p1", "price", '{"symbol": "AAPL"}'),
+        chunk(1, "p2", "price", '{"symbol":"AAPL"}'),
+        chunk(2, "s1", "shout", '{"text": "hi"}'),
+    ])
+    results = await run(stream, max_concurrency=None).collect()
+    assert LOOKUPS == ["AAPL"]
+    assert [(r.key, r.value) for r in results] == [("p1", "AAPL: 10 EUR"), ("p2", "AAPL: 10 EUR"), ("s1", "HI")]

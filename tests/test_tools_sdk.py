@@ -197,11 +197,11 @@ async def test_anthropic_message_round_trip(model: tuple[Any, str]) -> None:
 
 
 def streamed_turn() -> Any:
-    # quote A's arguments complete at 0.05 s, B's 0.4 s later, then 0.4 s more of stream.
+    # quote A's arguments complete at 0.05 s, B's 0.3 s later, then 0.3 s more of stream.
     return Turn(text="Looking up both.", calls=[
         ScriptedCall("s1", "quote", {"symbol": "AAA", "delay": 0.05}, done_at=0.05),
-        ScriptedCall("s2", "quote", {"symbol": "BBBB", "delay": 0.05}, done_at=0.45),
-    ], tail=0.4)
+        ScriptedCall("s2", "quote", {"symbol": "BBBB", "delay": 0.05}, done_at=0.35),
+    ], tail=0.3)
 
 
 Opener = Callable[[str, Toolset], Any]
@@ -264,7 +264,7 @@ async def test_a_streamed_response_starts_each_tool_when_its_arguments_complete(
         assert times.ended is not None
 
         # Each tool started once its own arguments were complete, before the next call's
-        # were (0.4 s apart), and both before the stream ended (0.4 s later).
+        # were (0.3 s apart), and both before the stream ended (0.3 s later).
         assert times.call_done["s1"] <= STARTED["AAA"] < times.call_done["s2"]
         assert times.call_done["s2"] <= STARTED["BBBB"] < times.ended
         # The first result was there while the model was still writing the second call.
