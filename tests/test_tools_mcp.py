@@ -131,3 +131,16 @@ async def test_langchain_tools_become_skills() -> None:
     assert results["m2"].error is not None and "- b: required, missing" in results["m2"].error.message
     with pytest.raises(TypeError, match="takes a LangChain BaseTool"):
         Toolset.skill_from_langchain(42)
+
+
+def test_without_the_mcp_package_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    for module in ("mcp.server.mcpserver", "mcp.server.fastmcp"):
+        monkeypatch.setitem(sys.modules, module, None)  # import of it raises ImportError
+
+    @langchain_tool
+    def echo(text: str) -> str:
+        """Echo."""
+        return text
+
+    with pytest.raises(ImportError, match=r"^the MCP tools need the mcp package: pip install 'skillstream\[mcp\]'$"):
+        Toolset([echo]).mcp_server("x")
