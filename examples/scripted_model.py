@@ -329,3 +329,24 @@ class ScriptedModel:
 def _words(text: str) -> list[str]:
     words = text.split(" ")
     return [w + (" " if i < len(words) - 1 else "") for i, w in enumerate(words) if w or i < len(words) - 1]
+
+
+async def _demo() -> None:
+    """Stream one scripted answer to itself and print when each event arrived."""
+    import aiohttp
+
+    model = ScriptedModel([Turn(text="Checking.", calls=[
+        ScriptedCall("call_1", "get_weather", {"city": "Paris"}, done_at=0.1),
+        ScriptedCall("call_2", "get_weather", {"city": "Rome"}, done_at=0.2),
+    ])])
+    async with model.serve() as base_url, aiohttp.ClientSession() as session:
+        begun = time.perf_counter()
+        body = {"model": "scripted", "stream": True, "messages": []}
+        async with session.post(f"{base_url}/v1/messages", json=body) as response:
+            async for line in response.content:
+                if line.startswith(b"event: "):
+                    print(f"{time.perf_counter() - begun:.3f}s  {line[7:].decode().strip()}")
+
+
+if __name__ == "__main__":  # a demo: the examples, tests and benchmarks import this module
+    asyncio.run(_demo())
