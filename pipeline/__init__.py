@@ -52,6 +52,7 @@ from ._skill import Skill as Skill
 from ._skill import SkillCall as SkillCall
 from ._skill import SkillOptions as SkillOptions
 from ._skill import skill as skill
+from ._tools import Toolset as Toolset
 
 __all__ = [
     "CANCEL_GRACE",
@@ -92,6 +93,7 @@ __all__ = [
     "StartedEvent",
     "StateGraph",
     "Status",
+    "Toolset",
     "Tracing",
     "gather",
     "run",

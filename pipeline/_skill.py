@@ -55,6 +55,9 @@ class SkillOptions(BaseModel):
     """The API's limit, shared by every skill with its key; ``None``: none."""
     circuit_breaker: CircuitBreaker | None = None
     """Fail fast while the API keeps failing (shared by key); ``None``: none."""
+    idempotent: bool = False
+    """Calling it twice with the same arguments does what calling it once does: a
+    Toolset runs identical tool calls of one response once."""
 
     @field_validator("rate_limit")
     @classmethod
@@ -346,6 +349,7 @@ def skill(
     rate_limit: RateLimit | None = None,
     circuit_breaker: CircuitBreaker | None = None,
     ray_options: dict[str, Any] | None = None,
+    idempotent: bool = False,
 ) -> Skill[P, R]: ...
 @overload
 def skill(
@@ -360,6 +364,7 @@ def skill(
     rate_limit: RateLimit | None = None,
     circuit_breaker: CircuitBreaker | None = None,
     ray_options: dict[str, Any] | None = None,
+    idempotent: bool = False,
 ) -> Skill[P, list[R]]: ...
 @overload
 def skill(
@@ -374,6 +379,7 @@ def skill(
     rate_limit: RateLimit | None = None,
     circuit_breaker: CircuitBreaker | None = None,
     ray_options: dict[str, Any] | None = None,
+    idempotent: bool = False,
 ) -> Skill[P, R]: ...
 @overload
 def skill(
@@ -388,6 +394,7 @@ def skill(
     rate_limit: RateLimit | None = None,
     circuit_breaker: CircuitBreaker | None = None,
     ray_options: dict[str, Any] | None = None,
+    idempotent: bool = False,
 ) -> SkillDecorator: ...
 def skill(
     fn: Callable[P, Any] | None = None,
@@ -401,6 +408,7 @@ def skill(
     rate_limit: RateLimit | None = None,
     circuit_breaker: CircuitBreaker | None = None,
     ray_options: dict[str, Any] | None = None,
+    idempotent: bool = False,
 ) -> Skill[P, Any] | SkillDecorator:
     """Make a function a skill: calling it then returns a lazy :class:`SkillCall`.
 
@@ -429,6 +437,8 @@ def skill(
             ``{"num_cpus": 2, "resources": {"worker": 1}}``. Needs ``skillstream[ray]``.
         rate_limit: a :class:`RateLimit` every attempt waits for (shared by key).
         circuit_breaker: a :class:`CircuitBreaker` (shared by key).
+        idempotent: the skill may run once for identical calls (a Toolset then runs
+            identical tool calls of one response once).
 
     Raises:
         pydantic.ValidationError: if an option is invalid (the error names the field).
@@ -446,6 +456,7 @@ def skill(
             rate_limit=rate_limit,
             circuit_breaker=circuit_breaker,
             ray_options=ray_options,
+            idempotent=idempotent,
         )
         return Skill(f, options)
 
@@ -461,6 +472,7 @@ def skill(
         rate_limit=rate_limit,
         circuit_breaker=circuit_breaker,
         ray_options=ray_options,
+        idempotent=idempotent,
     )
     if executor == "ray":
         from ._ray import require_ray

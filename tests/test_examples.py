@@ -276,3 +276,35 @@ def test_events() -> None:
     assert "▒" in timeline and "·" in timeline and "!" in timeline
     assert f"plot saved to {plot}" in out
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# -- agent loop ----------------------------------------------------------------------------
+
+
+def test_agent_loop() -> None:
+    # At full scale: the margins below are 0.15 s (the gap between two calls' arguments),
+    # which a loaded machine keeps; at 0.2 they would be 30 ms.
+    env = {**os.environ, "SKILLSTREAM_LATENCY_SCALE": "1.0", "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-X", "dev", "-W", "error", str(EXAMPLES / "agent_loop.py")],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    out = proc.stdout
+    stream_end = float(re.search(r"stream: request at 0.000s, ended at ([\d.]+)s", out).group(1))  # type: ignore[union-attr]
+    rows = re.findall(r"^  (get_\w+)\s+arguments complete ([\d.]+)s  ran ([\d.]+)s -> ([\d.]+)s  success", out, re.M)
+    assert [name for name, *_ in rows] == ["get_quote", "get_news", "get_financials", "get_fx_rate"]
+    completes = [float(c) for _, c, _, _ in rows]
+    starts = [float(s) for _, _, s, _ in rows]
+    for i, (complete, start) in enumerate(zip(completes, starts)):
+        # Each tool started once its arguments were complete (printed to the ms), before
+        # the next call's were (0.15 s later) and before the stream ended.
+        assert complete - 0.001 <= start < stream_end
+        if i + 1 < len(rows):
+            assert start < completes[i + 1]
+    saved_sequential = float(re.search(r"saved ([\d.]+)s against sequential", out).group(1))  # type: ignore[union-attr]
+    saved_whole = float(re.search(r"saved ([\d.]+)s against parallel calls after the whole message", out).group(1))  # type: ignore[union-attr]
+    assert saved_sequential > saved_whole > 0
+    # The final answer is made from the replies the agent sent back.
+    assert "turn 2: AAPL trades at 189.84 USD (174.65 EUR), +1.2% today; FY2023 revenue 383.3bn. " \
+           "Top story: Apple: headline 1." in out

@@ -1,0 +1,346 @@
+"""Benchmark "agent turn": a model streams 8 tool calls over 1.2 s; how long from the request
+to the last tool result?
+
+    pip install -e '.[bench,test]' && python -m benchmarks.agent_turn          # ~1 minute
+    python -m benchmarks.agent_turn --reps 1 --overhead-calls 50              # a smoke run
+
+Side by side in one process, alternating order, medians of ``--reps``:
+
+- skillstream, streaming: ``run(toolset.calls_from_stream(stream))`` over the openai SDK's
+  stream from the scripted model (``examples/scripted_model.py``, HTTP on 127.0.0.1);
+- skillstream after the whole message: the same stream read to its end, then
+  ``run(toolset.calls(message))``;
+- LangGraph's ``ToolNode``: the same stream read to its end, the message as an
+  ``AIMessage`` with ``tool_calls``, ``await ToolNode(tools).ainvoke(...)``;
+- pydantic-ai: an ``Agent`` whose ``FunctionModel`` answers the same 8 calls after the
+  same 1.2 s, then a text (it runs tools once the model's response is complete).
+
+The arguments of call *i* are complete at ``0.15 * (i + 1)`` s; the tools sleep 50-400 ms.
+The ideal is each tool starting the moment its arguments are complete:
+``max(done_i + duration_i)``; after the whole message it is ``1.2 + max(duration_i)``.
+
+Overhead per tool call: ``--overhead-calls`` no-op tool calls from one complete message,
+from the message to the replies (skillstream: ``calls`` + ``run`` + ``replies``; ToolNode:
+``ainvoke`` to its ``ToolMessage``s; pydantic-ai: a whole agent run with a
+``FunctionModel`` asking for them, minus the same run asking for none), per call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from pipeline import Toolset, run, skill  # noqa: E402
+
+DURATIONS = [0.40, 0.05, 0.30, 0.15, 0.35, 0.10, 0.25, 0.20]
+DONE_AT = [0.15 * (i + 1) for i in range(len(DURATIONS))]
+IDEAL_STREAMING = max(d + t for d, t in zip(DONE_AT, DURATIONS))
+IDEAL_WHOLE = DONE_AT[-1] + max(DURATIONS)
+
+
+def _scripted_model() -> ModuleType:
+    if "scripted_model" in sys.modules:
+        return sys.modules["scripted_model"]
+    spec = importlib.util.spec_from_file_location("scripted_model", ROOT / "examples" / "scripted_model.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["scripted_model"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+sm = _scripted_model()
+ENDS: list[float] = []  # perf_counter() at each tool's end
+
+
+async def _tool_body(index: int) -> dict[str, Any]:
+    await asyncio.sleep(DURATIONS[index])
+    ENDS.append(time.perf_counter())
+    return {"index": index, "slept": DURATIONS[index]}
+
+
+@skill(timeout=5)
+async def lookup(index: int) -> dict[str, Any]:
+    """Look something up (it takes 50-400 ms).
+
+    Args:
+        index: which thing.
+    """
+    return await _tool_body(index)
+
+
+TOOLS = Toolset([lookup])
+
+
+def _turn() -> Any:
+    calls = [sm.ScriptedCall(f"call_{i}", "lookup", {"index": i}, done_at=DONE_AT[i]) for i in range(len(DONE_AT))]
+    return sm.Turn(text="Looking everything up.", calls=calls)
+
+
+async def _stream(client: Any) -> Any:
+    return await client.chat.completions.create(
+        model="scripted", messages=[{"role": "user", "content": "go"}], tools=TOOLS.schemas("openai"), stream=True,
+    )
+
+
+def _assemble(chunks: list[Any]) -> list[tuple[str, str, str]]:
+    """(id, name, arguments) of each call of a whole streamed message."""
+    calls: dict[int, list[str]] = {}
+    for chunk in chunks:
+        for choice in chunk.choices:
+            for part in choice.delta.tool_calls or ():
+                entry = calls.setdefault(part.index, ["", "", ""])
+                entry[0] = part.id or entry[0]
+                if part.function is not None:
+                    entry[1] += part.function.name or ""
+                    entry[2] += part.function.arguments or ""
+    return [(i, n, a) for i, n, a in calls.values()]
+
+
+# -- one turn each ---------------------------------------------------------------------------
+
+
+def _over_ideal(model: Any) -> float:
+    """The last result's lateness against the ideal on the model's own clock: each tool
+    starting when the server sent its call's last argument piece."""
+    sent = model.streams[-1].call_done
+    return max(ENDS) - max(sent[f"call_{i}"] + d for i, d in enumerate(DURATIONS))
+
+
+async def turn_skillstream_streaming(client: Any) -> float:
+    asked = time.perf_counter()
+    stream = await _stream(client)
+    results = await run(TOOLS.calls_from_stream(stream), max_concurrency=None).collect()
+    assert results.ok and len(results) == 8
+    return max(ENDS) - asked
+
+
+async def turn_skillstream_whole(client: Any) -> float:
+    asked = time.perf_counter()
+    stream = await _stream(client)
+    chunks = [chunk async for chunk in stream]
+    message = {"role": "assistant", "tool_calls": [
+        {"id": i, "type": "function", "function": {"name": n, "arguments": a}} for i, n, a in _assemble(chunks)
+    ]}
+    results = await run(TOOLS.calls(message), max_concurrency=None).collect()
+    assert results.ok and len(results) == 8
+    return max(ENDS) - asked
+
+
+def _langchain_tools() -> list[Any]:
+    from langchain_core.tools import tool
+
+    @tool
+    async def lookup(index: int) -> dict[str, Any]:
+        """Look something up (it takes 50-400 ms)."""
+        return await _tool_body(index)
+
+    return [lookup]
+
+
+async def turn_toolnode(client: Any, node: Any) -> float:
+    import json
+
+    from langchain_core.messages import AIMessage
+
+    asked = time.perf_counter()
+    stream = await _stream(client)
+    chunks = [chunk async for chunk in stream]
+    message = AIMessage(content="", tool_calls=[
+        {"id": i, "name": n, "args": json.loads(a), "type": "tool_call"} for i, n, a in _assemble(chunks)
+    ])
+    out = await node.ainvoke({"messages": [message]})
+    assert len(out["messages"]) == 9  # the AIMessage and a ToolMessage per call
+    return max(ENDS) - asked
+
+
+def _tool_graph(tools: list[Any]) -> Any:
+    """ToolNode as agents run it: the tools node of a graph over ``MessagesState`` (it
+    needs the graph's runtime; standalone ``ainvoke`` refuses)."""
+    from langgraph.graph import END, START, MessagesState, StateGraph
+    from langgraph.prebuilt import ToolNode
+
+    graph = StateGraph(MessagesState)
+    graph.add_node("tools", ToolNode(tools))
+    graph.add_edge(START, "tools")
+    graph.add_edge("tools", END)
+    return graph.compile()
+
+
+def _pydantic_ai_agent(calls: int, delay: float, body: Callable[[int], Awaitable[Any]]) -> Any:
+    from pydantic_ai import Agent
+    from pydantic_ai.messages import ModelResponse, TextPart, ToolCallPart, ToolReturnPart
+    from pydantic_ai.models.function import AgentInfo, FunctionModel
+
+    async def model(messages: list[Any], info: AgentInfo) -> ModelResponse:
+        answered = any(isinstance(p, ToolReturnPart) for m in messages for p in getattr(m, "parts", ()))
+        if answered or not calls:
+            return ModelResponse(parts=[TextPart("done")])
+        await asyncio.sleep(delay)  # the same calls, complete after the same time
+        return ModelResponse(parts=[
+            ToolCallPart("lookup", {"index": i}, tool_call_id=f"call_{i}") for i in range(calls)
+        ])
+
+    agent = Agent(FunctionModel(model))
+
+    @agent.tool_plain
+    async def lookup(index: int) -> Any:
+        """Look something up."""
+        return await body(index)
+
+    return agent
+
+
+async def turn_pydantic_ai(agent: Any) -> float:
+    asked = time.perf_counter()
+    result = await agent.run("go")
+    assert result.output == "done"
+    return max(ENDS) - asked
+
+
+# -- overhead per call -----------------------------------------------------------------------
+
+
+async def _noop_body(index: int) -> dict[str, int]:
+    return {"index": index}
+
+
+@skill
+async def noop(index: int) -> dict[str, int]:
+    """Do nothing."""
+    return {"index": index}
+
+
+async def overhead_skillstream(n: int) -> float:
+    tools = Toolset([noop])
+    message = {"role": "assistant", "tool_calls": [
+        {"id": f"c{i}", "type": "function", "function": {"name": "noop", "arguments": f'{{"index": {i}}}'}}
+        for i in range(n)
+    ]}
+    begun = time.perf_counter()
+    results = await run(tools.calls(message), max_concurrency=None).collect()
+    replies = tools.replies(results, "openai")
+    took = time.perf_counter() - begun
+    assert len(replies) == n and results.ok
+    return took / n
+
+
+async def overhead_toolnode(n: int) -> float:
+    from langchain_core.messages import AIMessage
+    from langchain_core.tools import tool
+
+    @tool
+    async def noop(index: int) -> dict[str, int]:
+        """Do nothing."""
+        return {"index": index}
+
+    node = _tool_graph([noop])
+    message = AIMessage(content="", tool_calls=[
+        {"id": f"c{i}", "name": "noop", "args": {"index": i}, "type": "tool_call"} for i in range(n)
+    ])
+    begun = time.perf_counter()
+    out = await node.ainvoke({"messages": [message]})
+    took = time.perf_counter() - begun
+    assert len(out["messages"]) == n + 1
+    return took / n
+
+
+async def overhead_pydantic_ai(n: int) -> float:
+    with_calls = _pydantic_ai_agent(n, 0.0, _noop_body)
+    without = _pydantic_ai_agent(0, 0.0, _noop_body)
+    begun = time.perf_counter()
+    await with_calls.run("go")
+    middle = time.perf_counter()
+    await without.run("go")
+    end = time.perf_counter()
+    return ((middle - begun) - (end - middle)) / n
+
+
+# -- the run ---------------------------------------------------------------------------------
+
+
+async def measure(reps: int, overhead_calls: int) -> dict[str, dict[str, float]]:
+    import openai
+
+    node = _tool_graph(_langchain_tools())
+    agent = _pydantic_ai_agent(len(DURATIONS), DONE_AT[-1], _tool_body)
+    model = sm.ScriptedModel([])
+    names = ["skillstream streaming", "skillstream after the whole message", "LangGraph ToolNode", "pydantic-ai"]
+    turns: dict[str, list[float]] = {name: [] for name in names}
+    overheads: dict[str, list[float]] = {name: [] for name in names if name != "skillstream after the whole message"}
+    async with model.serve() as base_url, openai.AsyncOpenAI(
+        base_url=f"{base_url}/v1", api_key="local", max_retries=0
+    ) as client:
+        runners: dict[str, Callable[[], Awaitable[float]]] = {
+            names[0]: lambda: turn_skillstream_streaming(client),
+            names[1]: lambda: turn_skillstream_whole(client),
+            names[2]: lambda: turn_toolnode(client, node),
+            names[3]: lambda: turn_pydantic_ai(agent),
+        }
+        over: dict[str, list[float]] = {name: [] for name in names}
+        # Warm-up: imports, the SDKs' validators, pydantic-ai's graph (not measured).
+        for name in names:
+            model.script.append(_turn())
+            ENDS.clear()
+            await runners[name]()
+        for rep in range(reps):
+            order = names if rep % 2 == 0 else list(reversed(names))
+            for name in order:
+                model.script.append(_turn())
+                ENDS.clear()
+                streams = len(model.streams)
+                took = await runners[name]()
+                turns[name].append(took)
+                # pydantic-ai's FunctionModel has no stream: against the nominal ideal.
+                over[name].append(
+                    _over_ideal(model) if len(model.streams) > streams else took - IDEAL_STREAMING
+                )
+        for rep in range(reps):
+            overheads["skillstream streaming"].append(await overhead_skillstream(overhead_calls))
+            overheads["LangGraph ToolNode"].append(await overhead_toolnode(overhead_calls))
+            overheads["pydantic-ai"].append(await overhead_pydantic_ai(overhead_calls))
+    return {
+        name: {
+            "turn": statistics.median(turns[name]),
+            "over": statistics.median(over[name]),
+            "overhead": statistics.median(overheads[name]) if name in overheads else float("nan"),
+        }
+        for name in names
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--overhead-calls", type=int, default=500)
+    args = parser.parse_args(argv)
+    figures = asyncio.run(measure(args.reps, args.overhead_calls))
+    print(f"agent turn: 8 tool calls streamed over {DONE_AT[-1]:.1f} s, tools {min(DURATIONS) * 1000:.0f}-"
+          f"{max(DURATIONS) * 1000:.0f} ms; ideal {IDEAL_STREAMING * 1000:.0f} ms streaming, "
+          f"{IDEAL_WHOLE * 1000:.0f} ms after the whole message; medians of {args.reps}")
+    print()
+    print("| implementation | request -> last tool result | over the ideal | overhead per tool call |")
+    print("|---|---|---|---|")
+    for name, row in figures.items():
+        overhead = "(same engine)" if row["overhead"] != row["overhead"] else f"{row['overhead'] * 1e6:.1f} µs"
+        print(f"| {name} | {row['turn'] * 1000:.1f} ms | +{row['over'] * 1000:.1f} ms | {overhead} |")
+    print("\nover the ideal: the last result against max(arguments sent + duration) on the server's clock")
+    print("(pydantic-ai, which has no stream here: against the nominal ideal from the request)")
+    print(f"overhead: {args.overhead_calls} no-op tool calls from one complete message, per call")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,602 @@
+"""Skills as an LLM's tools: their schemas, the model's tool calls as SkillCalls, the
+results as the next request's tool messages.
+
+An agent's turn is three steps, each one method of :class:`Toolset`:
+
+1. ``toolset.schemas(provider)``: the tool definitions for the request.
+2. ``toolset.calls(response)`` (or ``toolset.calls_from_stream(stream)`` while the model
+   still writes): one SkillCall per tool call, keyed by its id. Arguments are checked and
+   coerced by pydantic here, before anything runs; a call the model got wrong (an unknown
+   tool, arguments that are not JSON or do not fit) becomes a call that ends ``error``
+   with a message telling the model what to fix, and the other calls run as usual.
+3. ``toolset.replies(results, provider)``: the tool messages, in the order the model asked.
+
+The calls are ordinary SkillCalls: ``run()`` gives them their skills' timeouts, retries,
+fallbacks and the run's cap and deadline.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
+
+import pydantic_core
+from pydantic import BaseModel, ValidationError
+
+from ._result import SkillResult, Status
+from ._skill import Skill, SkillCall, SkillOptions, skill
+from ._tools_parse import StreamParser, ToolCallRequest, requests_in
+from ._tools_schema import ArgsModel, from_signature, parse_docstring
+
+if TYPE_CHECKING:
+    from ._retry import Retry
+
+__all__ = ["PROVIDERS", "Provider", "ToolCallError", "ToolCallStream", "Toolset"]
+
+Provider = Literal["openai", "openai-responses", "anthropic", "mcp"]
+PROVIDERS: tuple[str, ...] = ("openai", "openai-responses", "anthropic", "mcp")
+
+# A reply is what the model reads next: an error or a huge value must not flood its context.
+REPLY_ERROR_LIMIT = 2000
+# Ids the toolset remembers to order replies and resolve duplicates (dropped when replied).
+_MEMORY = 4096
+
+
+class ToolCallError(Exception):
+    """Raised inside the run for a tool call the model got wrong: an unknown tool, arguments
+    that are not a JSON object, or arguments that fail validation. Its message is written
+    for the model, to send a corrected call; it is the call's ``error.message``."""
+
+
+@dataclass(frozen=True)
+class _Tool:
+    name: str
+    skill: Skill[Any, Any]
+    args: ArgsModel
+    description: str
+    idempotent: bool
+    remote: bool  # the skill takes the arguments as JSON data (MCP, LangChain)
+    echo: Skill[Any, Any]  # stands in for a duplicate of an idempotent call
+
+
+async def _echo(value: Any) -> Any:
+    return value
+
+
+async def _reject(message: str) -> NoReturn:
+    raise ToolCallError(message)
+
+
+def _check_provider(provider: str) -> None:
+    if provider not in PROVIDERS:
+        raise ValueError(
+            f"unknown provider {provider!r}; use one of " + ", ".join(repr(p) for p in PROVIDERS)
+        )
+
+
+class Toolset:
+    """Skills offered to a model as tools. A skill's tool name is its name.
+
+    The schema of each tool is made by pydantic from the skill's signature (types,
+    defaults, ``Literal`` as an enum, ``Annotated[..., Field(description=...)]``, pydantic
+    models as arguments); its description is the docstring's first paragraph, and each
+    argument's the line of the docstring's Google-style ``Args:`` section.
+
+    Examples:
+        >>> @skill(timeout=10)
+        ... async def get_weather(city: str, units: Literal["c", "f"] = "c") -> dict:
+        ...     '''The weather in a city today.
+        ...
+        ...     Args:
+        ...         city: the city's name.
+        ...     '''
+        ...     return {"city": city, "high": 24}
+        >>> tools = Toolset([get_weather])
+        >>> tools.schemas("openai")[0]["function"]["parameters"]["properties"]["units"]
+        {'default': 'c', 'enum': ['c', 'f'], 'type': 'string'}
+        >>> async def turn(client, messages):
+        ...     response = await client.chat.completions.create(
+        ...         model="m", messages=messages, tools=tools.schemas("openai"))
+        ...     message = response.choices[0].message
+        ...     results = await run(tools.calls(message)).collect()
+        ...     return [message, *tools.replies(results, "openai")]
+
+    Args:
+        skills: the tools: skills, plain functions (made skills with default options),
+            or LangChain tools (``BaseTool``, through :meth:`skill_from_langchain`).
+
+    Raises:
+        ValueError: two tools have the same name.
+        TypeError: a tool takes ``*args``/``**kwargs``, or its annotations cannot be
+            resolved.
+    """
+
+    def __init__(self, skills: Iterable[Skill[Any, Any] | Callable[..., Any]]) -> None:
+        tools: dict[str, _Tool] = {}
+        for item in skills:
+            made = self._as_skill(item)
+            tool = _tool_of(made)
+            if tool.name in tools:
+                raise ValueError(
+                    f"two tools are named {tool.name!r}; give one another name with "
+                    "@skill(name=...)"
+                )
+            tools[tool.name] = tool
+        self._tools = tools
+        # Per call id: where the model asked for it (replies keep that order) and, for a
+        # duplicate of an idempotent call, the id of the call that really runs.
+        self._positions: dict[str, int] = {}
+        self._aliases: dict[str, str] = {}
+        self._asked = 0
+
+    @staticmethod
+    def _as_skill(item: Any) -> Skill[Any, Any]:
+        if isinstance(item, Skill):
+            return item
+        if _is_langchain_tool(item):
+            return Toolset.skill_from_langchain(item)
+        if callable(item):
+            made: Skill[Any, Any] = skill(item)
+            return made
+        raise TypeError(f"Toolset() takes skills, functions or LangChain tools; got {item!r}")
+
+    # -- what the toolset holds --------------------------------------------------------------
+
+    @property
+    def names(self) -> list[str]:
+        """The tools' names, in the order given."""
+        return list(self._tools)
+
+    def __len__(self) -> int:
+        return len(self._tools)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._tools
+
+    def __getitem__(self, name: str) -> Skill[Any, Any]:
+        """The skill of the tool called ``name``."""
+        return self._tools[name].skill
+
+    def __repr__(self) -> str:
+        return f"Toolset({', '.join(self._tools)})"
+
+    # -- 1. the tool definitions -------------------------------------------------------------
+
+    def schemas(self, provider: Provider | str) -> list[dict[str, Any]]:
+        """The tool definitions to send with a request.
+
+        Examples:
+            >>> tools.schemas("anthropic")[0]
+            {'name': 'get_weather', 'description': 'The weather in a city today.', 'input_schema': {...}}
+
+        Args:
+            provider: ``"openai"`` (Chat Completions ``tools=``), ``"openai-responses"``
+                (Responses API ``tools=``), ``"anthropic"`` (Messages ``tools=``) or
+                ``"mcp"`` (``tools/list`` entries).
+
+        Raises:
+            ValueError: an unknown provider.
+        """
+        _check_provider(provider)
+        out: list[dict[str, Any]] = []
+        for tool in self._tools.values():
+            schema = json.loads(json.dumps(tool.args.schema))  # the caller's own copy
+            described: dict[str, Any] = {"description": tool.description} if tool.description else {}
+            if provider == "openai":
+                out.append({"type": "function", "function": {"name": tool.name, **described, "parameters": schema}})
+            elif provider == "openai-responses":
+                # Not strict: strict mode wants every property required, and defaults are
+                # what make an argument optional here.
+                out.append({"type": "function", "name": tool.name, **described, "parameters": schema, "strict": False})
+            elif provider == "anthropic":
+                out.append({"name": tool.name, **described, "input_schema": schema})
+            else:
+                out.append({"name": tool.name, **described, "inputSchema": schema})
+        return out
+
+    # -- 2. the model's calls ----------------------------------------------------------------
+
+    def calls(self, response: Any) -> list[SkillCall[Any]]:
+        """One SkillCall per tool call of a model's response, in the order the model
+        wrote them, each keyed by the tool call's id (``result.key``).
+
+        Arguments are validated and coerced before anything runs. An unknown tool,
+        arguments that are not a JSON object, or arguments that fail validation give a
+        call that ends ``error`` (``error.type == "ToolCallError"``) with a message for
+        the model; the other calls are unaffected. Identical calls of an idempotent skill
+        (``@skill(idempotent=True)``: same tool, same arguments once defaults are filled
+        in) run once; each id still gets a result, and a reply.
+
+        Examples:
+            >>> results = await run(tools.calls(completion.choices[0].message)).collect()
+            >>> results["call_abc123"].value
+
+        Args:
+            response: an OpenAI ``ChatCompletion`` or ``ChatCompletionMessage`` (or its
+                ``tool_calls``), a Responses API ``Response`` (or its ``output``), an
+                Anthropic ``Message`` (or its ``content``), or the same as dicts.
+
+        Raises:
+            TypeError: ``response`` is none of these.
+        """
+        seen: dict[tuple[str, str], SkillCall[Any]] = {}
+        return [self._build(request, seen) for request in requests_in(response)]
+
+    def call(self, id: str, name: str, arguments: str | Mapping[str, Any] | None) -> SkillCall[Any]:
+        """One tool call from its parts, for formats :meth:`calls` does not read.
+
+        Args:
+            id: the call's id: the result's key.
+            name: the tool's name.
+            arguments: JSON text or a mapping.
+        """
+        return self._build(ToolCallRequest(id, name, arguments), None)
+
+    def calls_from_stream(
+        self,
+        stream: AsyncIterable[Any] | Iterable[Any],
+        *,
+        on_text: Callable[[str], object] | None = None,
+    ) -> ToolCallStream:
+        """The tool calls of a streamed response, each the moment it is complete, so that
+        ``run(toolset.calls_from_stream(stream))`` starts tools while the model is still
+        writing.
+
+        An OpenAI call (Chat Completions chunks, Responses events) is complete when its
+        arguments form a whole JSON object; an Anthropic one at its
+        ``content_block_stop``. Text deltas go to ``on_text`` as they arrive.
+
+        The run pulls the next call only when it has a free slot: with
+        ``max_concurrency`` below the number of calls, reading the stream waits for a
+        slot (give it room, or ``None``).
+
+        Examples:
+            >>> stream = await client.chat.completions.create(..., stream=True)
+            >>> calls = tools.calls_from_stream(stream, on_text=print)
+            >>> results = await run(calls, max_concurrency=None).collect()
+            >>> messages += calls.messages() + tools.replies(results, "openai")
+
+        Args:
+            stream: the openai SDK's chunks (Chat Completions) or events (Responses),
+                the anthropic SDK's events (``messages.create(stream=True)`` or the
+                ``messages.stream()`` helper), or the same as dicts.
+            on_text: called with each text delta.
+        """
+        return ToolCallStream(self, stream, on_text)
+
+    def _build(
+        self, request: ToolCallRequest, seen: dict[tuple[str, str], SkillCall[Any]] | None
+    ) -> SkillCall[Any]:
+        self._asked += 1
+        key = request.id or f"{request.name or 'tool'}#{self._asked}"
+        self._remember(self._positions, key, self._asked)
+        tool = self._tools.get(request.name)
+        if tool is None:
+            listed = ", ".join(self._tools) or "(none)"
+            return self._rejected(
+                key, request.name,
+                f"Unknown tool {request.name!r}. The tools are: {listed}. "
+                "Call one of them by its exact name.",
+            )
+        arguments = request.arguments
+        if arguments is None or (isinstance(arguments, str) and not arguments.strip()):
+            data: Any = {}
+        elif isinstance(arguments, str):
+            try:
+                data = json.loads(arguments)
+            except ValueError as exc:
+                return self._rejected(
+                    key, tool.name,
+                    f"The arguments of {tool.name!r} are not valid JSON ({exc}): "
+                    f"{_clip(arguments, 200)}. Send one JSON object: {tool.args.describe()}.",
+                )
+        else:
+            data = arguments
+        if not isinstance(data, Mapping):
+            return self._rejected(
+                key, tool.name,
+                f"The arguments of {tool.name!r} must be a JSON object, not "
+                f"{_clip(json.dumps(data), 200)}. Send {tool.args.describe()}.",
+            )
+        try:
+            validated = tool.args.validate(data)
+        except ValidationError as exc:
+            return self._rejected(key, tool.name, tool.args.explain(tool.name, exc))
+        if tool.remote:
+            call: SkillCall[Any] = SkillCall(tool.skill, (), tool.args.json_arguments(validated), key=key)
+        else:
+            args, kwargs = tool.args.call_args(validated)
+            call = SkillCall(tool.skill, args, kwargs, key=key)
+        if tool.idempotent and seen is not None:
+            canonical = _canonical(validated)
+            if canonical is not None:
+                first = seen.get((tool.name, canonical))
+                if first is not None:
+                    self._remember(self._aliases, key, first.key)
+                    # Depends on the first: one run, and this id's result the moment it ends.
+                    return SkillCall(tool.echo, (first,), {}, key=key)
+                seen[(tool.name, canonical)] = call
+        return call
+
+    def _rejected(self, key: str, name: str, message: str) -> SkillCall[Any]:
+        rejecting: Skill[Any, Any] = Skill(_reject, SkillOptions(name=name or "unnamed tool"))
+        return SkillCall(rejecting, (message,), {}, key=key)
+
+    @staticmethod
+    def _remember(memory: dict[str, Any], key: str, value: Any) -> None:
+        memory.pop(key, None)
+        memory[key] = value
+        if len(memory) > _MEMORY:  # replies never asked for: forget the oldest
+            del memory[next(iter(memory))]
+
+    # -- 3. the replies ----------------------------------------------------------------------
+
+    def replies(self, results: Iterable[SkillResult], provider: Provider | str) -> list[dict[str, Any]]:
+        """The tool messages for the next request, in the order the model asked.
+
+        Values are sent as JSON (pydantic models, dataclasses, dates included; a string
+        as it is), errors, timeouts and skipped calls as short text. Always a list, so
+        ``messages.extend(toolset.replies(results, provider))`` fits every provider.
+
+        Examples:
+            >>> toolset.replies(results, "openai")
+            [{'role': 'tool', 'tool_call_id': 'call_1', 'content': '{"high":24}'}]
+            >>> toolset.replies(results, "anthropic")
+            [{'role': 'user', 'content': [{'type': 'tool_result', 'tool_use_id': 'toolu_1', 'content': '{"high":24}'}]}]
+
+        Args:
+            results: the results of the calls (any order; a ``Results`` or a list).
+            provider: ``"openai"``: one ``{"role": "tool", "tool_call_id", "content"}``
+                per call; ``"openai-responses"``: one ``function_call_output`` item per
+                call; ``"anthropic"``: one user message with a ``tool_result`` block per
+                call, ``is_error`` on failures; ``"mcp"``: a ``CallToolResult`` per call.
+
+        Raises:
+            ValueError: an unknown provider.
+        """
+        _check_provider(provider)
+        by_key: dict[str, SkillResult] = {}
+        for result in results:
+            by_key[result.key] = result
+        ordered = sorted(
+            by_key.values(), key=lambda r: (self._positions.get(r.key, math.inf), r.index)
+        )
+        texts: list[tuple[str, str, bool]] = []
+        for result in ordered:
+            source = result
+            first = self._aliases.get(result.key)
+            if not result.has_value and first is not None and first in by_key:
+                source = by_key[first]  # a duplicate says what the call it stood for got
+            text, is_error = reply_content(source)
+            texts.append((result.key, text, is_error))
+        for key in by_key:
+            self._positions.pop(key, None)
+            self._aliases.pop(key, None)
+        if provider == "openai":
+            return [{"role": "tool", "tool_call_id": key, "content": text} for key, text, _ in texts]
+        if provider == "openai-responses":
+            return [{"type": "function_call_output", "call_id": key, "output": text} for key, text, _ in texts]
+        if provider == "anthropic":
+            if not texts:
+                return []
+            blocks = []
+            for key, text, is_error in texts:
+                block: dict[str, Any] = {"type": "tool_result", "tool_use_id": key, "content": text}
+                if is_error:
+                    block["is_error"] = True
+                blocks.append(block)
+            return [{"role": "user", "content": blocks}]
+        return [
+            {"content": [{"type": "text", "text": text}], "isError": is_error}
+            for _, text, is_error in texts
+        ]
+
+    # -- other sources of tools --------------------------------------------------------------
+
+    @classmethod
+    async def from_mcp(
+        cls, session: Any, *, timeout: float | None = None, retry: Retry | None = None
+    ) -> Toolset:
+        """The tools of an MCP server, as skills whose calls go through
+        ``session.call_tool``; each validated against the server's input schema (which
+        :meth:`schemas` sends unchanged).
+
+        A tool's value is its structured content if it has some, else its text; a result
+        with ``isError`` is an ``error`` result (type ``MCPToolError``).
+
+        Examples:
+            >>> async with ClientSession(read, write) as session:
+            ...     await session.initialize()
+            ...     tools = await Toolset.from_mcp(session, timeout=30)
+
+        Args:
+            session: an initialized ``mcp.ClientSession``.
+            timeout: each call's timeout in seconds; ``None``: none.
+            retry: each call's retry policy; ``None``: one attempt.
+        """
+        from ._tools_mcp import skills_from_session
+
+        return cls(await skills_from_session(session, timeout, retry))
+
+    def mcp_server(self, name: str, **settings: Any) -> Any:
+        """An MCP server (the ``mcp`` package's ``MCPServer``, ``FastMCP`` before mcp 2)
+        offering these tools; each call runs through skillstream (the skill's timeout,
+        retry and fallback), and one that ends without a value is an ``isError`` result
+        with the text :meth:`replies` would send.
+
+        Examples:
+            >>> tools.mcp_server("weather").run("stdio")
+
+        Args:
+            name: the server's name.
+            settings: passed to the server's constructor.
+
+        Raises:
+            ImportError: the ``mcp`` package is missing (``pip install 'skillstream[mcp]'``).
+        """
+        from ._tools_mcp import serve
+
+        return serve(self, name, settings)
+
+    @staticmethod
+    def skill_from_langchain(
+        tool: Any, *, timeout: float | None = None, retry: Retry | None = None
+    ) -> Skill[Any, Any]:
+        """A LangChain tool (``langchain_core.tools.BaseTool``) as a skill: its calls go
+        through ``tool.ainvoke``, its arguments are checked against its
+        ``tool_call_schema``. ``Toolset([...])`` takes LangChain tools through this.
+
+        Examples:
+            >>> tools = Toolset([get_weather, Toolset.skill_from_langchain(search_tool)])
+        """
+        from ._tools_langchain import skill_from_langchain
+
+        return skill_from_langchain(tool, timeout=timeout, retry=retry)
+
+
+class ToolCallStream:
+    """The SkillCalls of a streamed response, each as soon as it is complete; made by
+    :meth:`Toolset.calls_from_stream`. Read it once (``run()`` does).
+
+    While and after it is read: ``text`` is the model's text so far, ``finish_reason``
+    why it stopped, and :meth:`messages` the assistant's turn for the next request.
+    Leaving early (the run's deadline, ``break``) closes the model's stream too.
+    """
+
+    def __init__(
+        self,
+        toolset: Toolset,
+        source: AsyncIterable[Any] | Iterable[Any],
+        on_text: Callable[[str], object] | None,
+    ) -> None:
+        self._toolset = toolset
+        self._source = source
+        self._parser = StreamParser(on_text)
+        self._state = "new"
+        self.calls: list[SkillCall[Any]] = []
+        """The calls yielded so far."""
+
+    @property
+    def text(self) -> str:
+        """The text the model has written so far."""
+        return self._parser.text
+
+    @property
+    def finish_reason(self) -> str | None:
+        """``finish_reason`` (OpenAI), ``status`` (Responses) or ``stop_reason`` (Anthropic)."""
+        return self._parser.finish_reason
+
+    @property
+    def provider(self) -> str | None:
+        """The provider the events came from, once one has arrived."""
+        return self._parser.provider
+
+    def messages(self) -> list[dict[str, Any]]:
+        """The assistant's turn, to put in the next request before the tool replies:
+        OpenAI an assistant message with its ``tool_calls``, Responses the
+        ``function_call`` items, Anthropic an assistant message with its ``text`` and
+        ``tool_use`` blocks."""
+        return self._parser.messages()
+
+    def __aiter__(self) -> AsyncIterator[SkillCall[Any]]:
+        if self._state != "new":
+            raise RuntimeError("a ToolCallStream is read once; call calls_from_stream() again")
+        self._state = "reading"
+        return self._read()
+
+    async def _read(self) -> AsyncIterator[SkillCall[Any]]:
+        seen: dict[tuple[str, str], SkillCall[Any]] = {}
+        parser, build = self._parser, self._toolset._build
+        finished = False
+        try:
+            if isinstance(self._source, AsyncIterable):
+                async for event in self._source:
+                    for request in parser.feed(event):
+                        call = build(request, seen)
+                        self.calls.append(call)
+                        yield call
+            else:
+                for event in self._source:
+                    for request in parser.feed(event):
+                        call = build(request, seen)
+                        self.calls.append(call)
+                        yield call
+            finished = True
+            for request in parser.finish():
+                call = build(request, seen)
+                self.calls.append(call)
+                yield call
+        finally:
+            self._state = "done"
+            if not finished:
+                await _close(self._source)
+
+
+async def _close(source: Any) -> None:
+    closer = getattr(source, "aclose", None) or getattr(source, "close", None)
+    if closer is None:
+        return
+    outcome = closer()
+    if hasattr(outcome, "__await__"):
+        await outcome
+
+
+def reply_content(result: SkillResult) -> tuple[str, bool]:
+    """What the model reads of one result, and whether it is an error."""
+    if result.has_value:
+        return _as_text(result.value), False
+    error = result.error
+    message = _clip(error.message if error else "", REPLY_ERROR_LIMIT)
+    if result.status is Status.TIMEOUT:
+        return f"Timed out: {message or 'the tool took too long'}", True
+    if result.status is Status.SKIPPED:
+        return f"Not run: {message or 'the run ended first'}", True
+    if error is not None and error.type == "ToolCallError":
+        return message, True
+    kind = error.type if error else "Error"
+    return f"Error: {kind}: {message}" if message else f"Error: {kind}", True
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, BaseModel):
+        return value.model_dump_json()
+    return pydantic_core.to_json(value, fallback=str).decode()
+
+
+def _canonical(validated: BaseModel) -> str | None:
+    try:
+        data = validated.model_dump(mode="json", by_alias=True)
+        return json.dumps(data, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError, pydantic_core.PydanticSerializationError):
+        return None  # arguments that have no JSON form are never taken as identical
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _is_langchain_tool(item: Any) -> bool:
+    return any(
+        cls.__name__ == "BaseTool" and cls.__module__.startswith("langchain_core")
+        for cls in type(item).__mro__
+    )
+
+
+def _tool_of(made: Skill[Any, Any]) -> _Tool:
+    name = made.name
+    spec: tuple[ArgsModel, str] | None = getattr(made, "_tool_spec", None)
+    if spec is not None:  # an MCP or LangChain tool: its schema came with it
+        args, description = spec
+        remote = True
+    else:
+        description, arg_docs = parse_docstring(getattr(made.fn, "__doc__", None))
+        args = from_signature(made.fn, name, arg_docs)
+        remote = False
+    echo: Skill[Any, Any] = Skill(_echo, SkillOptions(name=name))
+    idempotent = bool(getattr(made.options, "idempotent", False))
+    return _Tool(name, made, args, description, idempotent, remote, echo)

@@ -1,0 +1,162 @@
+"""MCP both ways: an MCP server's tools as skills, and a Toolset served as an MCP server.
+
+The ``mcp`` package is imported here only, when one of these is used.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Annotated, Any
+
+from ._skill import Skill, SkillOptions
+from ._tools_parse import get
+from ._tools_schema import ArgsModel, from_json_schema
+
+if TYPE_CHECKING:
+    from ._retry import Retry
+    from ._tools import Toolset
+
+__all__ = ["MCPToolError", "serve", "skills_from_session"]
+
+_INSTALL = "the MCP tools need the mcp package: pip install 'skillstream[mcp]'"
+
+
+class MCPToolError(Exception):
+    """Raised inside the run when an MCP server answers a tool call with ``isError``;
+    the message is the text of its content."""
+
+
+async def _list_tools(session: Any) -> list[Any]:
+    tools: list[Any] = []
+    cursor: str | None = None
+    while True:
+        if cursor is None:
+            page = await session.list_tools()
+        else:
+            try:  # mcp >= 2 takes the cursor in params, mcp 1 as an argument
+                from mcp.types import PaginatedRequestParams
+
+                page = await session.list_tools(params=PaginatedRequestParams(cursor=cursor))
+            except (ImportError, TypeError):
+                page = await session.list_tools(cursor=cursor)
+        tools.extend(get(page, "tools") or ())
+        cursor = get(page, "next_cursor") or get(page, "nextCursor")
+        if not cursor:
+            return tools
+
+
+def _content_text(content: Any) -> str:
+    return "\n".join(str(get(c, "text")) for c in content or () if get(c, "type") == "text")
+
+
+def _caller(session: Any, name: str) -> Callable[..., Any]:
+    async def call_mcp_tool(**arguments: Any) -> Any:
+        result = await session.call_tool(name, arguments)
+        content = get(result, "content") or []
+        if get(result, "is_error", None) or get(result, "isError", None):
+            raise MCPToolError(_content_text(content) or f"the MCP tool {name!r} failed")
+        structured = get(result, "structured_content", None)
+        if structured is None:
+            structured = get(result, "structuredContent", None)
+        if structured is not None:
+            return structured
+        if all(get(c, "type") == "text" for c in content):
+            return _content_text(content)
+        return [
+            c.model_dump(mode="json", by_alias=True, exclude_none=True) if hasattr(c, "model_dump") else c
+            for c in content
+        ]
+
+    call_mcp_tool.__qualname__ = call_mcp_tool.__name__ = name
+    return call_mcp_tool
+
+
+async def skills_from_session(
+    session: Any, timeout: float | None, retry: Retry | None
+) -> list[Skill[Any, Any]]:
+    """One skill per tool of the server behind ``session``."""
+    skills = []
+    for tool in await _list_tools(session):
+        name = str(get(tool, "name"))
+        schema = get(tool, "input_schema", None) or get(tool, "inputSchema", None) or {}
+        if hasattr(schema, "model_dump"):
+            schema = schema.model_dump(by_alias=True, exclude_none=True)
+        made: Skill[Any, Any] = Skill(_caller(session, name), SkillOptions(name=name, timeout=timeout, retry=retry))
+        args: ArgsModel = from_json_schema(schema, name)
+        made._tool_spec = (args, str(get(tool, "description") or ""))  # type: ignore[attr-defined]
+        skills.append(made)
+    return skills
+
+
+def _server_class() -> tuple[Any, type[Exception]]:
+    import importlib
+
+    # mcp 2 names it MCPServer; mcp 1 FastMCP (whose module mcp 2 keeps only to say so).
+    for package, name in (("mcp.server.mcpserver", "MCPServer"), ("mcp.server.fastmcp", "FastMCP")):
+        try:
+            server = getattr(importlib.import_module(package), name)
+            errors = importlib.import_module(f"{package}.exceptions")
+        except ImportError:
+            continue
+        tool_error: type[Exception] = errors.ToolError
+        return server, tool_error
+    raise ImportError(_INSTALL)
+
+
+def serve(toolset: Toolset, name: str, settings: Mapping[str, Any]) -> Any:
+    """An MCP server whose tools run the toolset's skills through skillstream."""
+    server_class, tool_error = _server_class()
+    server = server_class(name, **settings)
+    for tool_name in toolset.names:
+        handler = _handler(toolset, tool_name, tool_error)
+        server.add_tool(
+            handler,
+            name=tool_name,
+            description=toolset._tools[tool_name].description or None,
+            structured_output=False,
+        )
+    return server
+
+
+def _handler(toolset: Toolset, tool_name: str, tool_error: type[Exception]) -> Callable[..., Any]:
+    from ._stream import run
+    from ._tools import reply_content
+
+    tool = toolset._tools[tool_name]
+    model_fields = tool.args.model.model_fields
+    parameters = []
+    for field, argument, _ in tool.args.fields:
+        info = model_fields[field]
+        annotation = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+        default = inspect.Parameter.empty if info.is_required() else info.default
+        if info.description:
+            annotation = Annotated[(annotation, _described(info.description))]
+        parameters.append(
+            inspect.Parameter(argument, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+        )
+    calls = 0
+
+    async def handler(**arguments: Any) -> str:
+        nonlocal calls
+        calls += 1
+        # The server validated the arguments already; ours checks them again into the
+        # skill's own types (and refuses what only the MCP layer let through).
+        call = toolset.call(f"mcp-{tool_name}-{calls}", tool_name, arguments)
+        results = await run([call], max_concurrency=1).collect()
+        text, is_error = reply_content(results[0])
+        toolset._positions.pop(call.key, None)
+        if is_error:
+            raise tool_error(text)
+        return text
+
+    handler.__signature__ = inspect.Signature(parameters, return_annotation=str)  # type: ignore[attr-defined]
+    handler.__name__ = handler.__qualname__ = tool_name
+    handler.__doc__ = tool.description
+    return handler
+
+
+def _described(description: str) -> Any:
+    from pydantic import Field
+
+    return Field(description=description)

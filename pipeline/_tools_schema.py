@@ -1,0 +1,363 @@
+"""A tool's arguments as a pydantic model: from a Python signature, or from a JSON Schema.
+
+Both ways give the same thing, an :class:`ArgsModel`: a pydantic model that validates and
+coerces a model's arguments, the JSON Schema sent to the model, and the words to say when
+the arguments are wrong. Fields are named ``a0, a1, ...`` with the parameter's name as
+their alias, so a parameter may be called ``schema``, ``json`` or ``_x`` without shadowing
+anything of ``BaseModel``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
+
+__all__ = ["ArgsModel", "from_json_schema", "from_signature", "parse_docstring"]
+
+_ARGS_HEADER = re.compile(r"^(Args|Arguments|Parameters|Params):\s*$")
+_ARG_LINE = re.compile(r"^\*{0,2}(?P<name>\w+)\s*(?:\([^)]*\))?\s*:\s*(?P<text>.*)$")
+_SECTION = re.compile(r"^[A-Z][A-Za-z ]*:\s*$")  # Returns:, Raises:, Examples:, ...
+
+
+def parse_docstring(doc: str | None) -> tuple[str, dict[str, str]]:
+    """The first paragraph of a docstring, and the per-argument lines of its Google-style
+    ``Args:`` section (continuation lines joined).
+
+    Examples:
+        >>> parse_docstring('''Get the weather.
+        ...
+        ... Args:
+        ...     city: the city's name,
+        ...         in English.
+        ...     days (int): how many days.
+        ... ''')
+        ('Get the weather.', {'city': "the city's name, in English.", 'days': 'how many days.'})
+    """
+    if not doc:
+        return "", {}
+    lines = inspect.cleandoc(doc).splitlines()
+    first: list[str] = []
+    for line in lines:
+        if not line.strip() or _ARGS_HEADER.match(line.strip()):
+            break
+        first.append(line.strip())
+    args: dict[str, str] = {}
+    inside = False
+    indent: int | None = None
+    current: str | None = None
+    for line in lines:
+        stripped = line.strip()
+        if _ARGS_HEADER.match(stripped) and not line.startswith((" ", "\t")):
+            inside, indent, current = True, None, None
+            continue
+        if not inside:
+            continue
+        if not stripped:
+            continue
+        level = len(line) - len(line.lstrip())
+        if level == 0:  # the section ended (Returns:, Raises:, prose)
+            inside = False
+            continue
+        if indent is None:
+            indent = level
+        match = _ARG_LINE.match(stripped)
+        if level == indent and match:
+            current = match["name"]
+            args[current] = match["text"].strip()
+        elif current is not None and level > indent:
+            args[current] = f"{args[current]} {stripped}".strip()
+    return " ".join(first), args
+
+
+@dataclass(frozen=True)
+class ArgsModel:
+    """How one tool's arguments are checked, described and handed to it.
+
+    Attributes:
+        model: validates the arguments (unknown ones are refused) and coerces them.
+        schema: the JSON Schema of the arguments, as the model sees it.
+        fields: ``(field name, argument name, positional only)`` of each argument.
+    """
+
+    model: type[BaseModel]
+    schema: dict[str, Any]
+    fields: tuple[tuple[str, str, bool], ...]
+
+    def validate(self, arguments: Mapping[str, Any]) -> BaseModel:
+        """Raises:
+        pydantic.ValidationError: the arguments do not fit."""
+        return self.model.model_validate(arguments)
+
+    def call_args(self, validated: BaseModel) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """The positional and keyword arguments of the Python function."""
+        args: list[Any] = []
+        kwargs: dict[str, Any] = {}
+        values = validated.__dict__
+        for field, name, positional in self.fields:
+            if positional:
+                args.append(values[field])
+            else:
+                kwargs[name] = values[field]
+        return tuple(args), kwargs
+
+    def json_arguments(self, validated: BaseModel) -> dict[str, Any]:
+        """The arguments as JSON data, only those the model gave (a remote tool applies
+        its own defaults)."""
+        data: dict[str, Any] = validated.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        return data
+
+    def describe(self) -> str:
+        """A one-line summary of the arguments for an error message:
+        ``{"city": string (required), "days": integer = 3}``."""
+        props: dict[str, Any] = self.schema.get("properties", {})
+        required = set(self.schema.get("required", ()))
+        parts = []
+        for name, prop in props.items():
+            kind = expected_type(prop, self.schema.get("$defs", {}))
+            if name in required:
+                parts.append(f'"{name}": {kind} (required)')
+            elif "default" in prop:
+                parts.append(f'"{name}": {kind} = {json.dumps(prop["default"])}')
+            else:
+                parts.append(f'"{name}": {kind} (optional)')
+        return "{" + ", ".join(parts) + "}"
+
+    def explain(self, tool: str, error: ValidationError) -> str:
+        """What was wrong, written for the model to send a corrected call."""
+        defs = self.schema.get("$defs", {})
+        props: dict[str, Any] = self.schema.get("properties", {})
+        problems = []
+        for err in error.errors(include_url=False):
+            loc = ".".join(str(part) for part in err["loc"]) or "(arguments)"
+            text = err["msg"]
+            if err["type"] == "missing":
+                text = "required, missing"
+            elif err["type"] == "extra_forbidden":
+                text = "not an argument of this tool"
+            else:
+                text = f'{text} (got {_short(err.get("input"))})'
+            top = str(err["loc"][0]) if err["loc"] else ""
+            if top in props and err["type"] != "extra_forbidden":
+                text += f"; expected {expected_type(props[top], defs)}" if len(err["loc"]) == 1 else ""
+            problems.append(f"- {loc}: {text}")
+        return (
+            f"Invalid arguments for tool {tool!r}:\n" + "\n".join(problems)
+            + f"\nCall {tool!r} again with arguments {self.describe()}."
+        )
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    try:
+        text = json.dumps(value, default=repr)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def expected_type(prop: Mapping[str, Any], defs: Mapping[str, Any]) -> str:
+    """A JSON Schema in a few words: ``string``, ``"c" | "f"``, ``array of integer``."""
+    if "$ref" in prop:
+        name = str(prop["$ref"]).rsplit("/", 1)[-1]
+        target = defs.get(name, {})
+        keys = ", ".join(target.get("properties", {}))
+        return f"object {name} {{{keys}}}" if keys else f"object {name}"
+    if "enum" in prop:
+        return " | ".join(json.dumps(v) for v in prop["enum"])
+    if "const" in prop:
+        return json.dumps(prop["const"])
+    for union in ("anyOf", "oneOf"):
+        if union in prop:
+            return " or ".join(expected_type(p, defs) for p in prop[union])
+    kind = prop.get("type")
+    if isinstance(kind, list):
+        return " or ".join(str(k) for k in kind)
+    if kind == "array" and isinstance(prop.get("items"), Mapping):
+        return f"array of {expected_type(prop['items'], defs)}"
+    if kind == "object" and prop.get("properties"):
+        return "object {" + ", ".join(prop["properties"]) + "}"
+    return str(kind) if kind else "any value"
+
+
+def _clean(schema: Any, in_map: bool = False) -> Any:
+    """Drop pydantic's generated ``title``s: they cost the model tokens and say nothing
+    the property names do not (a property *named* title stays)."""
+    if isinstance(schema, dict):
+        out: dict[str, Any] = {}
+        for key, value in schema.items():
+            if key == "title" and not in_map and isinstance(value, str):
+                continue
+            out[key] = _clean(value, in_map=key in ("properties", "$defs", "definitions") and not in_map)
+        return out
+    if isinstance(schema, list):
+        return [_clean(item) for item in schema]
+    return schema
+
+
+_FORBID = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+
+def from_signature(fn: Callable[..., Any], tool: str, arg_docs: Mapping[str, str]) -> ArgsModel:
+    """The arguments of a Python function.
+
+    Raises:
+        TypeError: the function takes ``*args`` or ``**kwargs`` (a model can only send
+            named arguments), or its annotations cannot be resolved.
+    """
+    signature = inspect.signature(fn)
+    try:
+        hints = typing.get_type_hints(fn, include_extras=True)
+    except Exception as exc:
+        raise TypeError(f"tool {tool!r}: cannot resolve the annotations of {fn!r}: {exc}") from exc
+    definitions: dict[str, Any] = {}
+    fields: list[tuple[str, str, bool]] = []
+    for i, (name, param) in enumerate(signature.parameters.items()):
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            stars = "*" if param.kind is param.VAR_POSITIONAL else "**"
+            raise TypeError(
+                f"tool {tool!r}: a model sends named arguments, so {stars}{name} cannot be filled; "
+                "give the function named parameters"
+            )
+        annotation = hints.get(name, Any)
+        default = param.default
+        extra: list[Any] = []
+        if isinstance(default, FieldInfo):  # def f(x: int = Field(3, description=...))
+            extra.append(default)
+            default = default.default
+        has_description = _has_description(annotation) or any(
+            isinstance(e, FieldInfo) and e.description for e in extra
+        )
+        description = None if has_description else arg_docs.get(name)
+        field = f"a{i}"
+        # description=None would erase one given in Annotated[..., Field(description=)].
+        options: dict[str, Any] = {"description": description} if description else {}
+        options["default"] = PydanticUndefined if default is inspect.Parameter.empty else default
+        info = Field(alias=name, **options)
+        definitions[field] = (Annotated[(annotation, *extra)] if extra else annotation, info)
+        fields.append((field, name, param.kind is param.POSITIONAL_ONLY))
+    model = create_model(f"{tool}_arguments", __config__=_FORBID, **definitions)
+    schema = _clean(model.model_json_schema(by_alias=True))
+    schema.setdefault("properties", {})
+    return ArgsModel(model, schema, tuple(fields))
+
+
+def _has_description(annotation: Any) -> bool:
+    if typing.get_origin(annotation) is Annotated:
+        return any(
+            isinstance(m, FieldInfo) and m.description for m in annotation.__metadata__
+        )
+    return False
+
+
+# -- JSON Schema to pydantic (MCP tools, LangChain tools with dict schemas) ------------------
+
+_SIMPLE: dict[str, Any] = {
+    "string": str,
+    "integer": int,
+    "number": float,
+    "boolean": bool,
+    "null": type(None),
+}
+
+
+def from_json_schema(schema: Mapping[str, Any], tool: str) -> ArgsModel:
+    """The arguments described by a JSON Schema (an MCP server's ``inputSchema``).
+
+    The schema is sent to the model unchanged; validation covers what pydantic can say
+    of it (types, required, enums, consts, defaults, nested objects and arrays, unions,
+    ``$ref``); a construct it does not know is accepted as any value and left to the
+    tool's own checks.
+    """
+    schema = dict(schema)
+    defs: Mapping[str, Any] = {**schema.get("definitions", {}), **schema.get("$defs", {})}
+    converter = _Converter(defs, tool)
+    props: Mapping[str, Any] = schema.get("properties", {})
+    required = set(schema.get("required", ()))
+    definitions: dict[str, Any] = {}
+    fields = []
+    for i, (name, prop) in enumerate(props.items()):
+        field = f"a{i}"
+        definitions[field] = converter.field(name, prop, name in required)
+        fields.append((field, name, False))
+    # A schema that says nothing of extra arguments gets them refused too: a misspelt
+    # argument would otherwise pass silently. Only one that allows them keeps them.
+    allowed = schema.get("additionalProperties", False)
+    extra: Literal["allow", "forbid"] = "allow" if allowed is True or isinstance(allowed, Mapping) else "forbid"
+    model = create_model(
+        f"{tool}_arguments", __config__=ConfigDict(extra=extra), **definitions
+    )
+    out = dict(schema)
+    out.setdefault("type", "object")
+    out.setdefault("properties", {})
+    return ArgsModel(model, out, tuple(fields))
+
+
+class _Converter:
+    def __init__(self, defs: Mapping[str, Any], tool: str) -> None:
+        self.defs = defs
+        self.tool = tool
+        self.made: dict[str, Any] = {}
+        self.depth = 0
+
+    def field(self, name: str, prop: Mapping[str, Any], required: bool) -> tuple[Any, Any]:
+        annotation = self.type_of(prop)
+        default: Any = PydanticUndefined if required else prop.get("default", None)
+        options: dict[str, Any] = {"description": prop["description"]} if prop.get("description") else {}
+        return annotation, Field(default=default, alias=name, **options)
+
+    def type_of(self, prop: Any) -> Any:
+        if not isinstance(prop, Mapping):
+            return Any
+        self.depth += 1
+        try:
+            if self.depth > 32:  # a recursive $ref: stop describing, accept anything
+                return Any
+            return self._type_of(prop)
+        finally:
+            self.depth -= 1
+
+    def _type_of(self, prop: Mapping[str, Any]) -> Any:
+        if "$ref" in prop:
+            name = str(prop["$ref"]).rsplit("/", 1)[-1]
+            return self.type_of(self.defs.get(name, {}))
+        try:
+            if "const" in prop:
+                return Literal[prop["const"]]
+            if "enum" in prop and prop["enum"]:
+                return Literal[tuple(prop["enum"])]
+        except TypeError:  # an object or array among the values: Literal cannot hold it
+            return Any
+        for key in ("anyOf", "oneOf"):
+            if key in prop:
+                options = tuple(self.type_of(p) for p in prop[key])
+                return Union[options] if options else Any
+        kind = prop.get("type")
+        if isinstance(kind, list):
+            options = tuple(self.type_of({**prop, "type": k}) for k in kind)
+            return Union[options] if options else Any
+        if kind in _SIMPLE:
+            return _SIMPLE[kind]
+        if kind == "array":
+            return list[self.type_of(prop.get("items", {}))]  # type: ignore[misc]
+        if kind == "object" or "properties" in prop:
+            props: Mapping[str, Any] = prop.get("properties", {})
+            if not props:
+                return dict[str, Any]
+            required = set(prop.get("required", ()))
+            definitions: dict[str, Any] = {
+                f"a{i}": self.field(name, sub, name in required)
+                for i, (name, sub) in enumerate(props.items())
+            }
+            extra: Literal["allow", "forbid"] = "forbid" if prop.get("additionalProperties") is False else "allow"
+            return create_model(
+                f"{self.tool}_object", __config__=ConfigDict(extra=extra), **definitions
+            )
+        return Any
