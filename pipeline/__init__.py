@@ -34,6 +34,7 @@ from ._graph import GraphError as GraphError
 from ._graph import InvalidGraphError as InvalidGraphError
 from ._graph import Send as Send
 from ._graph import StateGraph as StateGraph
+from ._hedge import Hedge as Hedge
 from ._instruments import Instrument as Instrument
 from ._instruments import Phase as Phase
 from ._progress import ProgressView as ProgressView
@@ -71,6 +72,7 @@ __all__ = [
     "Executor",
     "FinishedEvent",
     "GraphError",
+    "Hedge",
     "Instrument",
     "InvalidGraphError",
     "PartialEvent",

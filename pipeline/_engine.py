@@ -48,6 +48,7 @@ from ._errors import DeadlineExceeded, DependencyFailed, SkillTimeout
 from ._executors import EXECUTORS, Executor
 from ._instruments import Instrument, Phase
 from ._breaker import Circuit, circuit_for
+from ._hedge import hedged
 from ._ratelimit import Permit, limiter_for, retry_after_of
 from ._result import ErrorInfo, SkillResult, Status, new_result, stored_value
 from ._skill import NO_FALLBACK, Skill, SkillCall
@@ -139,11 +140,11 @@ class RunSpec:
 # -- executors (the engine's view) ---------------------------------------------------------
 
 
-def _executor(skill: Skill[Any, Any]) -> Executor:
-    kind = skill.kind
-    if kind == "async" or kind == "asyncgen":
-        return EXECUTORS.loop
-    return EXECUTORS.get(kind)
+def _executor(call: SkillCall[Any]) -> Executor:
+    kind = call.skill.kind
+    executor = EXECUTORS.loop if kind == "async" or kind == "asyncgen" else EXECUTORS.get(kind)
+    hedge = call.options.hedge
+    return executor if hedge is None else hedged(executor, hedge)
 
 
 # -- one call ------------------------------------------------------------------------------
@@ -362,7 +363,11 @@ class Attempts(abc.DisposableBase):
                 return
         skill = node.call.skill
         try:
-            executor = EXECUTORS.loop if skill.kind == "async" else _executor(skill)
+            executor = (
+                EXECUTORS.loop
+                if skill.kind == "async" and node.call.options.hedge is None
+                else _executor(node.call)
+            )
             # A Ray skill takes its Ray inputs by reference: the values stay in Ray.
             args, kwargs = node.arguments(getattr(executor, "takes_deferred", False))
             future = executor.start(
@@ -459,7 +464,7 @@ class Attempts(abc.DisposableBase):
         if future is None:
             return
         node = self.node
-        executor = _executor(node.call.skill)
+        executor = _executor(node.call)
         # A task (an awaitable a sync skill returned, awaited on the loop) can always stop.
         interruptible = executor.interruptible or isinstance(future, asyncio.Task)
         if not future.done():

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from operators._policy import NO_FALLBACK
 
 from ._breaker import CircuitBreaker
+from ._hedge import Hedge
 from ._breaker import check_key as check_breaker_key
 from ._ratelimit import RateLimit, check_key
 from ._retry import Retry
@@ -57,7 +58,19 @@ class SkillOptions(BaseModel):
     """Fail fast while the API keeps failing (shared by key); ``None``: none."""
     idempotent: bool = False
     """Calling it twice with the same arguments does what calling it once does: a
-    Toolset runs identical tool calls of one response once."""
+    Toolset runs identical tool calls of one response once, and a Hedge may race copies."""
+    hedge: Hedge | None = None
+    """Race a copy of an attempt that is slow to answer (needs ``idempotent``)."""
+
+    @model_validator(mode="after")
+    def _hedge_needs_idempotent(self) -> SkillOptions:
+        if self.hedge is not None and not self.idempotent:
+            raise ValueError(
+                "hedge needs idempotent=True: a hedged copy may do the work a second time"
+            )
+        if self.hedge is not None and self.rate_limit is not None:
+            raise ValueError("hedge and rate_limit together: hedged copies would go beyond the limit")
+        return self
 
     @field_validator("rate_limit")
     @classmethod
@@ -92,6 +105,15 @@ class SkillOptions(BaseModel):
         if self.ray_options is not None and self.executor != "ray":
             raise ValueError("ray_options is for executor='ray' only")
         return self
+
+
+def _check_hedge(kind: str, options: SkillOptions) -> None:
+    if options.hedge is not None and kind not in ("async", "process", "ray"):
+        where = "a thread, which cannot be stopped" if kind == "thread" else "a generator's items"
+        raise ValueError(
+            f"skill {options.name!r}: hedge needs a skill whose losing copy can be stopped "
+            f"(async, process or Ray), not {where}"
+        )
 
 
 class Skill(Generic[P, R]):
@@ -142,6 +164,7 @@ class Skill(Generic[P, R]):
             self.kind = "process"
         else:
             self.kind = "thread"
+        _check_hedge(self.kind, options)
         functools.update_wrapper(self, fn)
 
     @property
@@ -283,6 +306,7 @@ class SkillCall(Generic[R]):
         fallback: Any = _UNSET,
         rate_limit: RateLimit | None = _UNSET,
         circuit_breaker: CircuitBreaker | None = _UNSET,
+        hedge: Hedge | None = _UNSET,
     ) -> SkillCall[R]:
         """A copy of this call with some options replaced (the others are inherited).
 
@@ -294,11 +318,13 @@ class SkillCall(Generic[R]):
         changes = {
             k: v
             for k, v in (("timeout", timeout), ("retry", retry), ("fallback", fallback), ("rate_limit", rate_limit),
-                         ("circuit_breaker", circuit_breaker))
+                         ("circuit_breaker", circuit_breaker), ("hedge", hedge))
             if v is not _UNSET
         }
         data = {**dict(self.options), **changes}
-        return self._copy(options=SkillOptions(**data))
+        options = SkillOptions(**data)
+        _check_hedge(self.skill.kind, options)
+        return self._copy(options=options)
 
     def after_calls(self, *calls: SkillCall[Any]) -> SkillCall[R]:
         """A copy of this call that also waits for ``calls`` (an order-only edge: their
@@ -350,6 +376,7 @@ def skill(
     circuit_breaker: CircuitBreaker | None = None,
     ray_options: dict[str, Any] | None = None,
     idempotent: bool = False,
+    hedge: Hedge | None = None,
 ) -> Skill[P, R]: ...
 @overload
 def skill(
@@ -365,6 +392,7 @@ def skill(
     circuit_breaker: CircuitBreaker | None = None,
     ray_options: dict[str, Any] | None = None,
     idempotent: bool = False,
+    hedge: Hedge | None = None,
 ) -> Skill[P, list[R]]: ...
 @overload
 def skill(
@@ -380,6 +408,7 @@ def skill(
     circuit_breaker: CircuitBreaker | None = None,
     ray_options: dict[str, Any] | None = None,
     idempotent: bool = False,
+    hedge: Hedge | None = None,
 ) -> Skill[P, R]: ...
 @overload
 def skill(
@@ -395,6 +424,7 @@ def skill(
     circuit_breaker: CircuitBreaker | None = None,
     ray_options: dict[str, Any] | None = None,
     idempotent: bool = False,
+    hedge: Hedge | None = None,
 ) -> SkillDecorator: ...
 def skill(
     fn: Callable[P, Any] | None = None,
@@ -409,6 +439,7 @@ def skill(
     circuit_breaker: CircuitBreaker | None = None,
     ray_options: dict[str, Any] | None = None,
     idempotent: bool = False,
+    hedge: Hedge | None = None,
 ) -> Skill[P, Any] | SkillDecorator:
     """Make a function a skill: calling it then returns a lazy :class:`SkillCall`.
 
@@ -438,7 +469,8 @@ def skill(
         rate_limit: a :class:`RateLimit` every attempt waits for (shared by key).
         circuit_breaker: a :class:`CircuitBreaker` (shared by key).
         idempotent: the skill may run once for identical calls (a Toolset then runs
-            identical tool calls of one response once).
+            identical tool calls of one response once), or twice (a Hedge).
+        hedge: a :class:`Hedge`: race a copy of a slow attempt (needs ``idempotent``).
 
     Raises:
         pydantic.ValidationError: if an option is invalid (the error names the field).
@@ -457,6 +489,7 @@ def skill(
             circuit_breaker=circuit_breaker,
             ray_options=ray_options,
             idempotent=idempotent,
+            hedge=hedge,
         )
         return Skill(f, options)
 
@@ -473,6 +506,7 @@ def skill(
         circuit_breaker=circuit_breaker,
         ray_options=ray_options,
         idempotent=idempotent,
+        hedge=hedge,
     )
     if executor == "ray":
         from ._ray import require_ray

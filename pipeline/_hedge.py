@@ -1,0 +1,179 @@
+"""Hedged calls: when an attempt is slow to answer, race a copy of it against it.
+
+A :class:`Hedge` is a frozen value given to ``@skill(hedge=..., idempotent=True)``. Each
+attempt of such a skill starts one copy; if no copy has answered ``after`` seconds later,
+another starts (up to ``max_extra`` more, ``after`` apart). The first copy to succeed is
+the attempt's answer and the others are stopped; if every copy started has failed, the
+attempt fails with the last failure (the skill's ``Retry`` then decides). A tail latency
+of one slow server in fifty then costs ``after`` instead of the tail.
+
+It is the attempt's executor seen through :class:`HedgedExecutor`, so the engine's
+timeout, deadline and cancellation treat the copies as one attempt: stopping it stops them
+all, and it has ended when they all have.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from ._executors import Executor, OnItem
+    from ._skill import Skill
+
+__all__ = ["Hedge", "HedgedExecutor", "hedged"]
+
+
+class Hedge(BaseModel):
+    """Start another copy of an attempt that has not answered after ``after`` seconds.
+
+    Only for skills declared ``idempotent=True`` (a copy may do the work twice), running
+    where a losing copy can be stopped (async, process and Ray skills; not threads).
+
+    Examples:
+        >>> @skill(hedge=Hedge(after=0.2), idempotent=True, timeout=5)  # doctest: +SKIP
+        ... async def lookup(key: str) -> dict: ...
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    after: float = Field(gt=0)
+    """Seconds without an answer before the next copy starts (e.g. the p95 latency)."""
+    max_extra: int = Field(default=1, ge=1)
+    """Copies started at most beyond the first. Default 1."""
+
+
+class _Race:
+    """One hedged attempt: its copies and the outer future the engine awaits."""
+
+    __slots__ = ("executor", "loop", "skill", "args", "kwargs", "on_item", "outer", "copies", "timer", "stopping")
+
+    def __init__(
+        self,
+        executor: HedgedExecutor,
+        loop: asyncio.AbstractEventLoop,
+        skill: Skill[Any, Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        on_item: OnItem | None,
+    ) -> None:
+        self.executor = executor
+        self.loop = loop
+        self.skill = skill
+        self.args = args
+        self.kwargs = kwargs
+        self.on_item = on_item
+        self.outer: asyncio.Future[Any] = loop.create_future()
+        self.copies: list[asyncio.Future[Any]] = []
+        self.timer: asyncio.TimerHandle | None = None
+        self.stopping = False
+
+    def launch(self) -> None:
+        copy = self.executor.inner.start(self.loop, self.skill, self.args, self.kwargs, self.on_item)
+        self.copies.append(copy)
+        copy.add_done_callback(self._copy_done)
+        if len(self.copies) <= self.executor.hedge.max_extra:
+            self.timer = self.loop.call_later(self.executor.hedge.after, self._next)
+
+    def _next(self) -> None:
+        self.timer = None
+        if self.outer.done() or self.stopping:
+            return
+        try:
+            self.launch()
+        except Exception:  # a copy that cannot start: the ones running go on
+            pass
+
+    def _copy_done(self, copy: asyncio.Future[Any]) -> None:
+        outer = self.outer
+        failure = None if copy.cancelled() else copy.exception()
+        if self.stopping:
+            if all(c.done() for c in self.copies) and not outer.done():
+                outer.cancel()
+            return
+        if outer.done():
+            return
+        if not copy.cancelled() and failure is None:
+            outer.set_result(copy.result())
+            self._stop_others(copy)
+            return
+        if all(c.done() for c in self.copies):
+            # Every copy started has failed: that is the attempt's answer.
+            if self.timer is not None:
+                self.timer.cancel()
+                self.timer = None
+            if failure is None:
+                outer.cancel()
+            else:
+                outer.set_exception(failure)
+
+    def _stop_others(self, winner: asyncio.Future[Any] | None) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        for copy in self.copies:
+            if copy is not winner and not copy.done():
+                self.executor._cancel_copy(copy)
+
+    def stop(self) -> None:
+        """The engine gave the attempt up: stop every copy; the outer future ends (as
+        cancelled) once they all have."""
+        if self.outer.done():
+            return
+        self.stopping = True
+        self._stop_others(None)
+        if all(c.done() for c in self.copies):
+            self.outer.cancel()
+
+
+class HedgedExecutor:
+    """An executor whose attempts race copies of themselves (see :class:`Hedge`)."""
+
+    def __init__(self, inner: Executor, hedge: Hedge) -> None:
+        self.inner = inner
+        self.hedge = hedge
+        self.name = f"hedged {inner.name}"
+        self.interruptible = inner.interruptible
+        # A Ray skill's executor takes its Ray inputs by reference; so do its copies.
+        self.takes_deferred = getattr(inner, "takes_deferred", False)
+
+    def start(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        skill: Skill[Any, Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        on_item: OnItem | None = None,
+    ) -> asyncio.Future[Any]:
+        race = _Race(self, loop, skill, args, kwargs, on_item)
+        race.launch()
+        race.outer._skillstream_race = race  # type: ignore[attr-defined]
+        return race.outer
+
+    def _cancel_copy(self, copy: asyncio.Future[Any]) -> None:
+        if isinstance(copy, asyncio.Task):
+            copy.cancel()
+        else:
+            self.inner.cancel(copy)
+
+    def cancel(self, future: asyncio.Future[Any]) -> None:
+        race = getattr(future, "_skillstream_race", None)
+        if race is not None:
+            race.stop()
+
+    def close(self) -> None:
+        pass
+
+
+_MADE: dict[tuple[int, Hedge], HedgedExecutor] = {}
+
+
+def hedged(inner: Executor, hedge: Hedge) -> HedgedExecutor:
+    """The hedged view of ``inner`` (one per executor and Hedge, made once)."""
+    key = (id(inner), hedge)
+    made = _MADE.get(key)
+    if made is None or made.inner is not inner:
+        made = _MADE[key] = HedgedExecutor(inner, hedge)
+    return made
