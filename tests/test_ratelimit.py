@@ -239,3 +239,31 @@ def test_retry_after_check_reads_a_response() -> None:
     with pytest.raises(RetryAfter) as caught:
         RetryAfter.check(Response(503, {}))
     assert caught.value.retry_after is None and str(caught.value) == "HTTP 503: no Retry-After"
+
+
+def test_retry_after_check_reads_a_real_httpx_response_and_an_httpx_error() -> None:
+    import httpx  # in the test extra
+    RetryAfter.check(httpx.Response(200))
+    with pytest.raises(RetryAfter) as caught:
+        RetryAfter.check(httpx.Response(503, headers={"Retry-After": "7"}))
+    assert (caught.value.retry_after, caught.value.status) == (7.0, 503)
+    # An httpx error for a 429 response (raise_for_status) is read as push-back too.
+    from pipeline._ratelimit import overloaded, retry_after_of
+
+    request = httpx.Request("GET", "http://127.0.0.1/x")
+    response = httpx.Response(429, headers={"Retry-After": "3"}, request=request)
+    with pytest.raises(httpx.HTTPStatusError) as error:
+        response.raise_for_status()
+    assert retry_after_of(error.value) == 3.0 and overloaded(error.value)
+
+
+def test_with_options_sets_a_rate_limit_on_one_call() -> None:
+    starts = Starts()
+    free = starts.make(RateLimit(rate=1000, burst=1000), "usually_free")
+
+    async def main() -> None:
+        calls = [free(str(i)).with_options(rate_limit=RateLimit(rate=2)) for i in range(3)]
+        await run(calls, max_concurrency=None).collect()
+
+    vrun(main)
+    assert starts.times() == [0.0, 0.5, 1.0]
