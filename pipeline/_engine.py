@@ -300,6 +300,7 @@ class Attempts(abc.DisposableBase):
         "attempt_start",
         "permit",
         "circuit",
+        "last_item",
     )
 
     def __init__(self, node: CallNode, observer: abc.ObserverBase[SkillResult]) -> None:
@@ -316,6 +317,7 @@ class Attempts(abc.DisposableBase):
         self.stray: asyncio.Future[Any] | None = None
         self.permit: Permit | None = None  # this attempt's place at its rate limiter
         self.circuit: Circuit | None = None  # the breaker this attempt went through
+        self.last_item = 0.0  # when a streaming attempt last yielded (for idle_timeout)
 
     def start(self) -> None:
         self.started = self.node.owner.loop.time()
@@ -370,8 +372,9 @@ class Attempts(abc.DisposableBase):
             )
             # A Ray skill takes its Ray inputs by reference: the values stay in Ray.
             args, kwargs = node.arguments(getattr(executor, "takes_deferred", False))
+            idle = options.idle_timeout
             future = executor.start(
-                loop, skill, args, kwargs, self._on_item if run.instruments else None
+                loop, skill, args, kwargs, self._on_item if run.instruments or idle is not None else None
             )
         except Exception as exc:  # e.g. wrong arguments for the function: the call fails
             self._end_span()
@@ -379,8 +382,13 @@ class Attempts(abc.DisposableBase):
             return
         self.future = future
         future.add_done_callback(self._on_done)
-        timeout = node.call.options.timeout
-        if timeout is not None:
+        timeout = options.timeout
+        if idle is not None:
+            # One timer for both: whichever of the attempt's end and the next item's
+            # latest time comes first.
+            self.last_item = now
+            self.timer = loop.call_later(idle if timeout is None else min(timeout, idle), self._on_timeout)
+        elif timeout is not None:
             self.timer = loop.call_later(timeout, self._on_timeout)
 
     def _after_stray(self, _: asyncio.Future[Any]) -> None:
@@ -388,8 +396,19 @@ class Attempts(abc.DisposableBase):
             self._attempt()
 
     def _on_item(self, item: Any) -> None:
+        if self.done or self.future is None:
+            return
         run = self.node.owner
-        if not self.done:
+        options = self.node.call.options
+        idle = options.idle_timeout
+        if idle is not None and self.timer is not None:
+            now = self.last_item = run.loop.time()
+            self.timer.cancel()
+            due = now + idle
+            if options.timeout is not None:
+                due = min(due, self.attempt_start + options.timeout)
+            self.timer = run.loop.call_at(due, self._on_timeout)
+        if run.instruments:
             run.emit("call_item", self.node.call, self.node.index, self.attempts, item, run.loop.time() - run.t0)
 
     def _end_span(self) -> None:
@@ -456,8 +475,14 @@ class Attempts(abc.DisposableBase):
         self.timer = None
         self._abandon_attempt()
         self._end_span()
-        timeout = self.node.call.options.timeout
-        self._failed(SkillTimeout(f"attempt {self.attempts} exceeded the timeout of {timeout:g} s"))
+        options = self.node.call.options
+        timeout, idle = options.timeout, options.idle_timeout
+        if idle is not None and (timeout is None or self.last_item + idle < self.attempt_start + timeout):
+            what = "its first item" if self.last_item == self.attempt_start else "its next item"
+            message = f"attempt {self.attempts} waited more than the idle timeout of {idle:g} s for {what}"
+        else:
+            message = f"attempt {self.attempts} exceeded the timeout of {timeout:g} s"
+        self._failed(SkillTimeout(message))
 
     def _abandon_attempt(self) -> None:
         future, self.future = self.future, None

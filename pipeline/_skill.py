@@ -42,6 +42,8 @@ class SkillOptions(BaseModel):
     name: str = Field(min_length=1)
     timeout: float | None = Field(default=None, gt=0)
     """Seconds each attempt may take; ``None``: no limit."""
+    idle_timeout: float | None = Field(default=None, gt=0)
+    """A streaming skill's most seconds before its first item and between two items."""
     retry: Retry | None = None
     """Retry policy; ``None``: one attempt."""
     fallback: Any = NO_FALLBACK
@@ -86,7 +88,7 @@ class SkillOptions(BaseModel):
             check_breaker_key(value)
         return value
 
-    @field_validator("timeout", mode="before")
+    @field_validator("timeout", "idle_timeout", mode="before")
     @classmethod
     def _no_bool(cls, value: Any) -> Any:
         if isinstance(value, bool):
@@ -105,6 +107,10 @@ class SkillOptions(BaseModel):
         if self.ray_options is not None and self.executor != "ray":
             raise ValueError("ray_options is for executor='ray' only")
         return self
+
+
+def _is_generator_function(fn: Any) -> bool:
+    return inspect.isgeneratorfunction(fn) or inspect.isgeneratorfunction(getattr(fn, "__call__", None))
 
 
 def _check_hedge(kind: str, options: SkillOptions) -> None:
@@ -165,6 +171,11 @@ class Skill(Generic[P, R]):
         else:
             self.kind = "thread"
         _check_hedge(self.kind, options)
+        if options.idle_timeout is not None and not (is_agen or _is_generator_function(fn)):
+            raise ValueError(
+                f"skill {options.name!r}: idle_timeout is for generator skills (time between "
+                f"items); {fn!r} does not yield"
+            )
         functools.update_wrapper(self, fn)
 
     @property
@@ -302,6 +313,7 @@ class SkillCall(Generic[R]):
         self,
         *,
         timeout: float | None = _UNSET,
+        idle_timeout: float | None = _UNSET,
         retry: Retry | None = _UNSET,
         fallback: Any = _UNSET,
         rate_limit: RateLimit | None = _UNSET,
@@ -317,8 +329,15 @@ class SkillCall(Generic[R]):
         """
         changes = {
             k: v
-            for k, v in (("timeout", timeout), ("retry", retry), ("fallback", fallback), ("rate_limit", rate_limit),
-                         ("circuit_breaker", circuit_breaker), ("hedge", hedge))
+            for k, v in (
+                ("timeout", timeout),
+                ("idle_timeout", idle_timeout),
+                ("retry", retry),
+                ("fallback", fallback),
+                ("rate_limit", rate_limit),
+                ("circuit_breaker", circuit_breaker),
+                ("hedge", hedge),
+            )
             if v is not _UNSET
         }
         data = {**dict(self.options), **changes}
@@ -369,6 +388,7 @@ def skill(
     *,
     name: str | None = None,
     timeout: float | None = None,
+    idle_timeout: float | None = None,
     retry: Retry | None = None,
     fallback: Any = NO_FALLBACK,
     executor: Executor = "auto",
@@ -385,6 +405,7 @@ def skill(
     *,
     name: str | None = None,
     timeout: float | None = None,
+    idle_timeout: float | None = None,
     retry: Retry | None = None,
     fallback: Any = NO_FALLBACK,
     executor: Executor = "auto",
@@ -401,6 +422,7 @@ def skill(
     *,
     name: str | None = None,
     timeout: float | None = None,
+    idle_timeout: float | None = None,
     retry: Retry | None = None,
     fallback: Any = NO_FALLBACK,
     executor: Executor = "auto",
@@ -417,6 +439,7 @@ def skill(
     *,
     name: str | None = None,
     timeout: float | None = None,
+    idle_timeout: float | None = None,
     retry: Retry | None = None,
     fallback: Any = NO_FALLBACK,
     executor: Executor = "auto",
@@ -432,6 +455,7 @@ def skill(
     *,
     name: str | None = None,
     timeout: float | None = None,
+    idle_timeout: float | None = None,
     retry: Retry | None = None,
     fallback: Any = NO_FALLBACK,
     executor: Executor = "auto",
@@ -460,6 +484,8 @@ def skill(
         fn: the function (bare ``@skill`` form).
         name: the skill's name; default the function's ``__name__``.
         timeout: seconds each attempt may take; ``None``: no limit.
+        idle_timeout: for a generator skill, seconds it may take to yield its first item
+            and each next one (an attempt that goes quiet fails as ``timeout``).
         retry: a :class:`Retry` policy; ``None``: one attempt.
         fallback: value for a call that ends without one, or a callable taking the
             exception and returning it. Default: no fallback.
@@ -482,6 +508,7 @@ def skill(
         options = SkillOptions(
             name=name if name is not None else getattr(f, "__name__", "skill"),
             timeout=timeout,
+            idle_timeout=idle_timeout,
             retry=retry,
             fallback=fallback,
             executor=executor,
@@ -499,6 +526,7 @@ def skill(
     SkillOptions(
         name="_" if name is None else name,
         timeout=timeout,
+        idle_timeout=idle_timeout,
         retry=retry,
         fallback=fallback,
         executor=executor,
