@@ -20,6 +20,8 @@ from typing import Any, Generic, TypeVar
 from reactivex import Observable, abc
 from reactivex.disposable import Disposable
 
+from ._policy import check_cap
+
 __all__ = ["BoundedMerge", "merge_bounded_", "merge_lazy_"]
 
 _T = TypeVar("_T")
@@ -271,11 +273,4 @@ def merge_lazy_(
 
 
 def _check_max(max_concurrent: Any) -> None:
-    if max_concurrent is not None and (
-        isinstance(max_concurrent, bool)
-        or not isinstance(max_concurrent, int)
-        or max_concurrent < 1
-    ):
-        raise ValueError(
-            f"max_concurrent must be None or an int >= 1, got {max_concurrent!r}"
-        )
+    check_cap("max_concurrent", max_concurrent)

@@ -9,6 +9,8 @@ never the reverse.
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Callable
 from typing import Any
 
@@ -99,3 +101,24 @@ def safe_str(error: BaseException) -> str:
         return str(error)
     except Exception:
         return "<exception str() failed>"
+
+
+def check_seconds(name: str, value: Any, *, zero: bool = True) -> None:
+    """One rule for every duration in skillstream: ``TypeError`` if ``value`` is not a
+    number (a bool is not one), ``ValueError`` if it is NaN or negative (or zero, unless
+    ``zero``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number of seconds, got {value!r}")
+    if math.isnan(value) or not (value >= 0 if zero else value > 0):
+        raise ValueError(f"{name} must be a number of seconds {'>=' if zero else '>'} 0, got {value!r}")
+
+
+def check_cap(name: str, value: Any) -> None:
+    """One rule for every concurrency cap: ``None`` (no bound) or an int >= 1;
+    ``TypeError`` for another type, ``ValueError`` for a number below 1."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int or None, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1 or None, got {value!r}")

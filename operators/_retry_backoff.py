@@ -24,7 +24,7 @@ from ._policy import (
     error_matcher,
 )
 from ._scheduling import time_scheduler
-from ._timeout_result import check_seconds
+from ._policy import check_seconds
 
 __all__ = ["retry_backoff_", "RetryOn"]
 
@@ -49,9 +49,9 @@ def retry_backoff_(
 ) -> Callable[[Observable[_T]], Observable[_T]]:
     if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
         raise ValueError(f"attempts must be an int >= 1, got {attempts!r}")
-    check_seconds(backoff, "backoff")
-    check_seconds(jitter, "jitter")
-    check_seconds(max_backoff, "max_backoff")
+    check_seconds("backoff", backoff)
+    check_seconds("jitter", jitter)
+    check_seconds("max_backoff", max_backoff)
     if (
         isinstance(multiplier, bool)
         or not isinstance(multiplier, (int, float))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -10,6 +9,7 @@ from typing import Any, TypeVar
 from reactivex import Observable, abc
 from reactivex.disposable import CompositeDisposable, SingleAssignmentDisposable
 
+from ._policy import check_seconds
 from ._scheduling import time_scheduler
 
 __all__ = ["timeout_result_"]
@@ -23,7 +23,7 @@ def timeout_result_(
     on_timeout: Callable[[], _R],
     scheduler: abc.SchedulerBase | None = None,
 ) -> Callable[[Observable[_T]], Observable[_T | _R]]:
-    check_seconds(seconds, "seconds")
+    check_seconds("seconds", seconds)
     if not callable(on_timeout):
         raise TypeError(f"on_timeout must be callable, got {on_timeout!r}")
 
@@ -94,13 +94,3 @@ def timeout_result_(
         return Observable(subscribe)
 
     return timeout_result
-
-
-def check_seconds(value: Any, name: str) -> None:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or math.isnan(value)
-        or value < 0
-    ):
-        raise ValueError(f"{name} must be a number of seconds >= 0, got {value!r}")

@@ -44,14 +44,14 @@ from operators._merge_bounded import BoundedMerge
 from operators._policy import apply_fallback
 
 from ._cleanup import Abandoned, retrieve_when_done
-from ._errors import DeadlineExceeded, DependencyFailed, SkillTimeout
+from ._errors import DeadlineExceeded, DependencyFailed, SkillTimeout, deadline_exceeded, dependency_failed
 from ._executors import EXECUTORS, Executor
 from ._instruments import Instrument, Phase
 from ._breaker import Circuit, circuit_for
 from ._hedge import hedged
 from ._ratelimit import Permit, limiter_for, retry_after_of
 from ._result import ErrorInfo, SkillResult, Status, new_result, stored_value
-from ._skill import NO_FALLBACK, Skill, SkillCall
+from ._skill import NO_FALLBACK, SkillCall
 
 __all__ = ["Attempts", "CallNode", "Feeder", "NodeState", "Run", "RunSpec"]
 
@@ -1165,7 +1165,7 @@ class Run(abc.ObserverBase[SkillResult]):
         self.deadline = None
         if self.closed:
             return
-        exc = DeadlineExceeded(f"the run's deadline of {self.spec.timeout:g} s was reached")
+        exc = deadline_exceeded(self.spec.timeout)
         self.expired = exc
         # source_done is set last: until the unstarted calls are reported, the results
         # of the expired ones must not complete the stream.
@@ -1203,4 +1203,4 @@ def _node_index(node: CallNode) -> int:
 def _dependency_failed(dep: CallNode) -> DependencyFailed:
     r = dep.result
     status = r.status.value if r is not None else "without a value"
-    return DependencyFailed(f"dependency {dep.call.key!r} (#{dep.index}) ended {status}")
+    return dependency_failed(dep.call.key, status, dep.index)

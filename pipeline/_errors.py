@@ -57,6 +57,19 @@ class DependencyFailed(Exception):
     """Raised inside the run for a call whose dependency ended without a value."""
 
 
+def dependency_failed(key: str, status: str, index: int | None = None) -> DependencyFailed:
+    """The one wording of a skipped call's reason, for runs and graphs alike."""
+    where = f" (#{index})" if index is not None else ""
+    return DependencyFailed(f"dependency {key!r}{where} ended {status}")
+
+
+def deadline_exceeded(timeout: float | None) -> DeadlineExceeded:
+    """The one wording of the run's deadline, for runs and graphs alike."""
+    if timeout is None:
+        return DeadlineExceeded("the run ended before this call could start")
+    return DeadlineExceeded(f"the run's deadline of {timeout:g} s was reached")
+
+
 class RetryAfter(Exception):
     """Raised by a skill when the API it calls pushes back (HTTP 429 or 503).
 

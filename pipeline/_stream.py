@@ -21,6 +21,7 @@ from reactivex import Observable, abc
 from reactivex.disposable import Disposable
 
 from operators._channel import ObserverChannel
+from operators._policy import check_cap, check_seconds
 
 from ._cleanup import CANCEL_GRACE
 from ._engine import Feeder, Run, RunSpec
@@ -344,24 +345,13 @@ def run(
 
 def check_run_options(max_concurrency: Any, timeout: Any) -> None:
     """The rules for ``max_concurrency`` and ``timeout``, shared with StateGraph.compile()."""
-    if max_concurrency is not None and (
-        isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int)
-    ):
-        raise TypeError(f"max_concurrency must be an int or None, got {max_concurrency!r}")
-    if max_concurrency is not None and max_concurrency < 1:
-        raise ValueError(f"max_concurrency must be >= 1 or None, got {max_concurrency}")
+    check_cap("max_concurrency", max_concurrency)
     if timeout is not None:
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-            raise TypeError(f"timeout must be a number of seconds or None, got {timeout!r}")
-        if not timeout > 0:
-            raise ValueError(f"timeout must be > 0 seconds, got {timeout}")
+        check_seconds("timeout", timeout, zero=False)
 
 
 def _check_grace(cancel_grace: Any) -> None:
-    if isinstance(cancel_grace, bool) or not isinstance(cancel_grace, (int, float)):
-        raise TypeError(f"cancel_grace must be a number of seconds, got {cancel_grace!r}")
-    if not cancel_grace >= 0:
-        raise ValueError(f"cancel_grace must be >= 0 seconds, got {cancel_grace}")
+    check_seconds("cancel_grace", cancel_grace)
 
 
 def _make_spec(

@@ -116,7 +116,7 @@ def test_run_refuses_a_cap_below_one(cap: int) -> None:
 
 
 def test_run_refuses_bad_deadlines() -> None:
-    with pytest.raises(ValueError, match=r"^timeout must be > 0 seconds, got -1$"):
+    with pytest.raises(ValueError, match=r"^timeout must be a number of seconds > 0, got -1$"):
         run([], timeout=-1)
     with pytest.raises(TypeError, match=r"^timeout must be a number of seconds"):
         run([], timeout="soon")  # type: ignore[arg-type]

@@ -205,7 +205,13 @@ def test_100k_synchronous_sources_do_not_recurse(bound: int | None) -> None:
 
 @pytest.mark.parametrize("bad", [0, -3, 2.0, False])
 def test_rejects_bad_bound(bad: Any) -> None:
-    with pytest.raises(
-        ValueError, match=rf"^max_concurrent must be None or an int >= 1, got {bad!r}$"
-    ):
+    # One exception type per kind of mistake: a number below 1 is a ValueError, anything
+    # but an int (a bool, a float, a string) a TypeError.
+    wrong_type = isinstance(bad, bool) or not isinstance(bad, int)
+    expected = (
+        rf"^max_concurrent must be an int or None, got {bad!r}$"
+        if wrong_type
+        else rf"^max_concurrent must be >= 1 or None, got {bad!r}$"
+    )
+    with pytest.raises(TypeError if wrong_type else ValueError, match=expected):
         merge_lazy([], bad)
