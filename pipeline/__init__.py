@@ -26,6 +26,8 @@ from ._events import RetryingEvent as RetryingEvent
 from ._events import SkippedEvent as SkippedEvent
 from ._events import StartedEvent as StartedEvent
 from ._executors import Executor as Executor
+from ._executors import ProcessExecutor as ProcessExecutor
+from ._executors import ThreadExecutor as ThreadExecutor
 from ._executors import shutdown as shutdown
 from ._graph import END as END
 from ._graph import START as START
@@ -80,6 +82,7 @@ __all__ = [
     "Results",
     "Retry",
     "Phase",
+    "ProcessExecutor",
     "ProgressView",
     "RateLimit",
     "RetryAfter",
@@ -95,6 +98,7 @@ __all__ = [
     "StartedEvent",
     "StateGraph",
     "Status",
+    "ThreadExecutor",
     "Toolset",
     "Tracing",
     "gather",

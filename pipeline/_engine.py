@@ -141,8 +141,11 @@ class RunSpec:
 
 
 def _executor(call: SkillCall[Any]) -> Executor:
-    kind = call.skill.kind
-    executor = EXECUTORS.loop if kind == "async" or kind == "asyncgen" else EXECUTORS.get(kind)
+    skill = call.skill
+    kind = skill.kind
+    executor = skill.executor
+    if executor is None:
+        executor = EXECUTORS.loop if kind == "async" or kind == "asyncgen" else EXECUTORS.get(kind)
     hedge = call.options.hedge
     return executor if hedge is None else hedged(executor, hedge)
 
@@ -367,7 +370,7 @@ class Attempts(abc.DisposableBase):
         try:
             executor = (
                 EXECUTORS.loop
-                if skill.kind == "async" and node.call.options.hedge is None
+                if skill._on_loop and node.call.options.hedge is None
                 else _executor(node.call)
             )
             # A Ray skill takes its Ray inputs by reference: the values stay in Ray.

@@ -6,13 +6,14 @@ import functools
 import inspect
 import pickle
 from collections.abc import AsyncIterator, Callable, Coroutine, Generator
-from typing import Any, Generic, Literal, ParamSpec, Protocol, TypeVar, overload
+from typing import Any, Generic, Literal, ParamSpec, Protocol, TypeVar, Union, overload
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from operators._policy import NO_FALLBACK
 
 from ._breaker import CircuitBreaker
+from ._executors import Executor as ExecutorProtocol
 from ._hedge import Hedge
 from ._breaker import check_key as check_breaker_key
 from ._ratelimit import RateLimit, check_key
@@ -31,7 +32,10 @@ class _Unset:
 
 _UNSET: Any = _Unset()
 
-Executor = Literal["auto", "thread", "process", "ray"]
+ExecutorName = Literal["auto", "thread", "process", "ray"]
+Executor = Union[ExecutorName, "ExecutorProtocol"]
+"""Where a skill runs: a name, or an :class:`pipeline.Executor` object (e.g.
+``ProcessExecutor(max_workers=4)``, a pool of its own)."""
 
 
 class SkillOptions(BaseModel):
@@ -48,8 +52,9 @@ class SkillOptions(BaseModel):
     """Retry policy; ``None``: one attempt."""
     fallback: Any = NO_FALLBACK
     """Value used when the call ends without one, or a callable taking the exception."""
-    executor: Executor = "auto"
-    """"auto" (async on the loop, sync in threads), "thread", "process" or "ray"."""
+    executor: Any = "auto"
+    """"auto" (async on the loop, sync in threads), "thread", "process" or "ray"; or an
+    :class:`pipeline.Executor` object (a pool of the skill's own, e.g. its size)."""
     ray_options: dict[str, Any] | None = None
     """With ``executor="ray"``: options for Ray's ``.options()`` (``num_cpus``,
     ``num_gpus``, ``resources``, ``memory``, ``runtime_env``, ...). ``max_retries``
@@ -86,6 +91,23 @@ class SkillOptions(BaseModel):
     def _one_breaker_per_key(cls, value: CircuitBreaker | None) -> CircuitBreaker | None:
         if value is not None:
             check_breaker_key(value)
+        return value
+
+    @field_validator("executor")
+    @classmethod
+    def _check_executor(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if value not in ("auto", "thread", "process", "ray"):
+                raise ValueError(
+                    f"executor must be 'auto', 'thread', 'process', 'ray' or an Executor, got {value!r}"
+                )
+            return value
+        if not all(callable(getattr(value, m, None)) for m in ("start", "cancel", "close")) or not isinstance(
+            getattr(value, "name", None), str
+        ):
+            raise ValueError(
+                f"executor must be a name or an Executor (name, interruptible, start, cancel, close), got {value!r}"
+            )
         return value
 
     @field_validator("timeout", "idle_timeout", mode="before")
@@ -147,6 +169,11 @@ class Skill(Generic[P, R]):
         is_agen = inspect.isasyncgenfunction(fn) or inspect.isasyncgenfunction(
             getattr(fn, "__call__", None)
         )
+        custom = None if isinstance(options.executor, str) else options.executor
+        where = options.executor if custom is None else custom.name
+        # An Executor object of the skill's own (its own pool); None: the shared ones.
+        self.executor: ExecutorProtocol | None = custom
+        self._on_loop = False  # runs as a task on the run's loop (the engine's fast path)
         if options.executor == "ray":
             from ._ray import RayTask
 
@@ -155,18 +182,19 @@ class Skill(Generic[P, R]):
             self._ray_task = RayTask(fn, options)  # bound copies (methods) share it
             functools.update_wrapper(self, fn)
             return
-        if options.executor == "process" and (is_async or is_agen):
+        if where == "process" and (is_async or is_agen):
             raise TypeError(
                 f"skill {options.name!r}: executor='process' runs plain functions; "
                 f"{fn!r} is async"
             )
-        if options.executor == "process":
+        if where == "process":
             _check_importable(fn, options.name)
         if is_agen:
             self.kind = "asyncgen"
         elif is_async:
             self.kind = "async"
-        elif options.executor == "process":
+            self._on_loop = custom is None
+        elif where == "process":
             self.kind = "process"
         else:
             self.kind = "thread"

@@ -68,3 +68,9 @@ def raises_with_a_lock() -> None:
 @skill(executor="process")
 def raises_stop_iteration() -> int:
     return next(iter([]))
+
+
+def plain_pid_after(seconds: float) -> int:
+    """Not a skill: tests make skills of it with executors of their own."""
+    time.sleep(seconds)
+    return os.getpid()

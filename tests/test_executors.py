@@ -164,3 +164,51 @@ async def test_a_sync_generator_is_consumed_in_its_thread_under_the_timeout(loop
     assert [i for _, i in ok.value] == [0, 1, 2]
     assert all(name.startswith("skillstream") for name, _ in ok.value)  # not the loop's thread
     assert endless.status is Status.TIMEOUT  # the timeout applied to the generator's body
+
+
+def test_a_skill_can_have_a_process_pool_of_its_own_of_a_given_size() -> None:
+    # executor= takes an Executor object: here a pool of one worker, whose one process
+    # runs every call, one after another (the shared pool has one per CPU).
+    from pipeline import ProcessExecutor
+
+    own = ProcessExecutor(max_workers=1)
+    try:
+        lone = skill(fault_pid, executor=own, name="lone_pid")
+        results = asyncio.run(run([lone(0.2) for _ in range(3)], max_concurrency=None).collect())
+        assert len({r.value for r in results}) == 1 and all(r.ok for r in results)
+        ends = sorted(r.finished_at or 0.0 for r in results)
+        assert ends[2] - ends[0] >= 0.35  # serialised by the pool of one
+        assert own.workers() == 1
+    finally:
+        own.close()
+
+
+def test_a_thread_pool_of_its_own_bounds_its_skill_alone() -> None:
+    from pipeline import ThreadExecutor
+
+    own = ThreadExecutor(max_workers=2)
+    try:
+        sleepy = skill(_sleep_name, executor=own, name="sleepy")
+        start = time.monotonic()
+        results = asyncio.run(run([sleepy(0.2) for _ in range(4)], max_concurrency=None).collect())
+        assert all(r.ok for r in results) and time.monotonic() - start >= 0.38  # two at a time
+        assert own.threads() == 2
+    finally:
+        own.close()
+
+
+def test_executor_must_be_a_name_or_an_executor() -> None:
+    import pydantic
+
+    with pytest.raises(pydantic.ValidationError, match="executor must be 'auto', 'thread', 'process', 'ray' or an Executor"):
+        skill(_sleep_name, executor="gpu")  # type: ignore[arg-type]
+    with pytest.raises(pydantic.ValidationError, match="executor must be a name or an Executor"):
+        skill(_sleep_name, executor=object())  # type: ignore[arg-type]
+
+
+def _sleep_name(seconds: float) -> str:
+    time.sleep(seconds)
+    return threading.current_thread().name
+
+
+from tests.fault_skills import plain_pid_after as fault_pid  # noqa: E402
