@@ -26,10 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-ray = pytest.importorskip("ray")
-
-from ray.util.state import list_tasks  # noqa: E402
+import ray  # the ray extra: this module runs only with `-m ray`, which .ci/run installs it for
+from ray.util.state import list_tasks
 
 from pipeline import Retry, Status, run, skill  # noqa: E402
 from pipeline._executors import EXECUTORS  # noqa: E402

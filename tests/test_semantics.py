@@ -492,15 +492,17 @@ def test_unbounded_runs_still_read_a_generator_lazily_and_keep_the_deadline() ->
         first_at = None
         count = 0
         start = time.monotonic()
-        async for _ in run(endless(), max_concurrency=None, timeout=0.2):
+        async for _ in run(endless(), max_concurrency=None, timeout=1.0):
             if first_at is None:
                 first_at = time.monotonic() - start
             count += 1
         return first_at, count, time.monotonic() - start
 
     first_at, count, elapsed = asyncio.run(main())
-    assert first_at is not None and first_at < 0.2  # results flow before the deadline
-    assert elapsed < 3  # the deadline ended an endless source (generous on a loaded machine)
+    # Results flow before the deadline: a run that drained the endless generator first
+    # would have none before the deadline ended it (1 s: room for a loaded machine).
+    assert first_at is not None and first_at < 1.0
+    assert elapsed < 5  # the deadline ended an endless source (generous on a loaded machine)
     assert count == taken > 0  # every call taken has its result, and nothing more was read
 
 
