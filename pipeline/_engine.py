@@ -35,7 +35,7 @@ import weakref
 from collections import deque
 from collections.abc import AsyncIterable, Callable, Iterator
 from enum import IntEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from reactivex import Observable, abc
 from reactivex.observer import Observer
@@ -51,6 +51,9 @@ from ._breaker import Circuit, circuit_for
 from ._ratelimit import Permit, limiter_for, retry_after_of
 from ._result import ErrorInfo, SkillResult, Status, new_result, stored_value
 from ._skill import NO_FALLBACK, Skill, SkillCall
+
+if TYPE_CHECKING:
+    from ._journal import JournalBinding, JournalSession
 
 __all__ = ["Attempts", "CallNode", "Feeder", "NodeState", "Run", "RunSpec"]
 
@@ -110,6 +113,7 @@ class RunSpec:
         "track_roots",
         "cancel_grace",
         "instruments",
+        "journal",
     )
 
     def __init__(
@@ -124,6 +128,7 @@ class RunSpec:
         track_roots: bool = False,
         cancel_grace: float,
         instruments: tuple[Instrument, ...] = (),
+        journal: JournalBinding | None = None,
     ) -> None:
         self.calls = calls
         self.sized = sized
@@ -134,6 +139,7 @@ class RunSpec:
         self.track_roots = track_roots
         self.cancel_grace = cancel_grace
         self.instruments = instruments
+        self.journal = journal
 
 
 # -- executors (the engine's view) ---------------------------------------------------------
@@ -684,6 +690,7 @@ class Run(abc.ObserverBase[SkillResult]):
         self.deadline: asyncio.TimerHandle | None = None
         self.abandoned = Abandoned(spec.cancel_grace)
         self.instruments = spec.instruments
+        self.journal: JournalSession | None = None  # with run(journal=...): this run's session
         # Backpressure for async iteration: with this many results waiting to be consumed,
         # no new call starts, so a slow consumer keeps memory O(max_concurrency) too.
         self.buffer: Any = None
@@ -716,8 +723,10 @@ class Run(abc.ObserverBase[SkillResult]):
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
-        self.t0 = self.loop.time()
         spec = self.spec
+        if spec.journal is not None:  # first: a run id in use is refused before anything runs
+            self.journal = spec.journal.open(self)
+        self.t0 = self.loop.time()
         if self.instruments:
             self.emit("run_started", len(spec.calls) if spec.sized else None)
         if spec.timeout is not None:
@@ -747,6 +756,8 @@ class Run(abc.ObserverBase[SkillResult]):
             self.pump.cancel()
             self.abandoned.add(self.pump, "the source")
         self._close_source()
+        if self.journal is not None:
+            self.journal.close()
         if self.instruments:
             self._finished(error)
 
@@ -771,6 +782,16 @@ class Run(abc.ObserverBase[SkillResult]):
     # -- downstream: the merge emits into the run ------------------------------------------
 
     def on_next(self, result: SkillResult) -> None:
+        if self.closed:
+            return
+        if self.journal is not None:
+            # Held until written: the session calls deliver() once the batch is committed.
+            self.journal.write(result)
+            return
+        self.deliver(result)
+
+    def deliver(self, result: SkillResult) -> None:
+        """Pass a finished ``result`` to the consumer (and the feeder)."""
         if self.closed:
             return
         self.open -= 1
@@ -816,6 +837,8 @@ class Run(abc.ObserverBase[SkillResult]):
             self.batch.cancel()
         self.merge.dispose()  # only slots held by abandoned threads are left
         self._close_source()  # left unread at the deadline
+        if self.journal is not None:
+            self.journal.close()
         if self.instruments:
             self._finished(None)
         self.observer.on_completed()
@@ -1004,6 +1027,8 @@ class Run(abc.ObserverBase[SkillResult]):
         nodes[call] = node
         if self.ended is not None:
             self.by_index[node.index] = node
+        if self.journal is not None and self.journal.replay(node):
+            return node
         self.unstarted[node] = None
         self.open += 1
         if not deps:
@@ -1026,6 +1051,13 @@ class Run(abc.ObserverBase[SkillResult]):
             node.state = NodeState.READY
             self.ready.append(node)
         return node
+
+    def replayed(self, node: CallNode, result: SkillResult) -> None:
+        """End ``node`` with ``result`` from the journal, without running it."""
+        node.result = result
+        node.state = NodeState.DONE
+        self.open += 1
+        self.deliver(result)
 
     def skipped(self, call: SkillCall[Any], exc: Exception) -> None:
         """Report ``call`` as skipped without running it (a feeder's untaken branch)."""
