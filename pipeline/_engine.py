@@ -726,6 +726,7 @@ class Run(abc.ObserverBase[SkillResult]):
         spec = self.spec
         if spec.journal is not None:  # first: a run id in use is refused before anything runs
             self.journal = spec.journal.open(self)
+            self.on_next = self._on_next_journaled  # type: ignore[method-assign]
         self.t0 = self.loop.time()
         if self.instruments:
             self.emit("run_started", len(spec.calls) if spec.sized else None)
@@ -781,16 +782,12 @@ class Run(abc.ObserverBase[SkillResult]):
 
     # -- downstream: the merge emits into the run ------------------------------------------
 
-    def on_next(self, result: SkillResult) -> None:
-        if self.closed:
-            return
-        if self.journal is not None:
-            # Held until written: the session calls deliver() once the batch is committed.
-            self.journal.write(result)
-            return
-        self.deliver(result)
+    def _on_next_journaled(self, result: SkillResult) -> None:
+        # Held until written: the session calls deliver() once its batch is committed.
+        if not self.closed:
+            self.journal.write(result)  # type: ignore[union-attr]
 
-    def deliver(self, result: SkillResult) -> None:
+    def on_next(self, result: SkillResult) -> None:
         """Pass a finished ``result`` to the consumer (and the feeder)."""
         if self.closed:
             return
@@ -811,6 +808,10 @@ class Run(abc.ObserverBase[SkillResult]):
                 return
         if self.source_done and self.open == 0:
             self._maybe_complete()
+
+    # A journaled run replaces on_next on the instance (a run without one pays nothing);
+    # the session delivers written results through this name.
+    deliver = on_next
 
     def on_error(self, error: Exception) -> None:
         if self.closed:

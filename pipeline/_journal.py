@@ -617,8 +617,10 @@ def _plain(value: Any, depth: int = 0) -> bool:
     return False
 
 
-def _adapter(skill: Skill[Any, Any]) -> TypeAdapter[Any] | None:
+def _adapter(skill: Skill[Any, Any] | None) -> TypeAdapter[Any] | None:
     """A TypeAdapter for the skill's return annotation (None if it has none to use)."""
+    if skill is None:
+        return None
     fn = skill.fn
     try:
         return _ADAPTERS[fn]
@@ -639,7 +641,7 @@ def _adapter(skill: Skill[Any, Any]) -> TypeAdapter[Any] | None:
     return adapter
 
 
-def encode(value: Any, skill: Skill[Any, Any], allow_pickle: bool) -> tuple[str, bytes]:
+def encode(value: Any, skill: Skill[Any, Any] | None, allow_pickle: bool) -> tuple[str, bytes]:
     """``(codec, data)`` for ``value``.
 
     Raises:
@@ -687,13 +689,12 @@ def decode(codec: str | None, data: bytes | None, skill: Skill[Any, Any] | None)
         return None
     if codec == "pickle":
         return pickle_module.loads(data)
-    if skill is not None:
-        adapter = _adapter(skill)
-        if adapter is not None:
-            try:
-                return adapter.validate_json(data)
-            except Exception:  # the annotation does not match what it returned: as stored
-                pass
+    adapter = _adapter(skill)
+    if adapter is not None:
+        try:
+            return adapter.validate_json(data)
+        except Exception:  # the annotation does not match what it returned: as stored
+            pass
     return json.loads(data)
 
 
@@ -740,6 +741,8 @@ class JournalSession:
         self.committed: list[list[SkillResult]] = []
         self.lock = threading.Lock()
         self.scheduled = False
+        # A StateGraph invocation's running state: journaled with each batch and at the end.
+        self.state: Callable[[], Any] | None = None
 
     # -- identity ------------------------------------------------------------------------
 
@@ -846,16 +849,19 @@ class JournalSession:
             # One write per loop turn: the results that finish together go together.
             self.loop.call_soon(self._send)
 
-    def _send(self) -> None:
+    def _send(self, final: bool = False) -> None:
         outgoing, self.outgoing = self.outgoing, []
-        if not outgoing:
+        if not outgoing and not (final and self.state is not None):
             return
         results = [r for r, _ in outgoing]
+        records = [rec for _, rec in outgoing]
+        if self.state is not None:
+            state = self._state_record()
+            if state is not None:
+                records.append(state)
         self.in_write += 1
         try:
-            self.store.write(
-                self.run_id, [rec for _, rec in outgoing], lambda error: self._committed(results, error)
-            )
+            self.store.write(self.run_id, records, lambda error: self._committed(results, error))
         except Exception as exc:
             self.in_write -= 1
             self.run.fail(exc)
@@ -878,6 +884,14 @@ class JournalSession:
         except RuntimeError:
             pass
 
+    def _state_record(self) -> JournalRecord | None:
+        assert self.state is not None
+        try:
+            codec, data = encode(self.state(), None, self.pickle)
+        except Exception:  # not storable: get_state() keeps the last state that was
+            return None
+        return JournalRecord(STATE_IDENT, "", "", "success", False, None, None, 0, codec, data)
+
     def _failed(self, error: BaseException) -> None:
         self.in_write -= 1
         self.run.fail(error if isinstance(error, Exception) else JournalError(str(error)))
@@ -899,8 +913,9 @@ class JournalSession:
         if self.closed:
             return
         self.closed = True
-        if self.outgoing:  # left early: what finished is still journaled, not delivered
-            self._send()
+        # Left early: what finished is still journaled, though not delivered.
+        if self.store is not None:
+            self._send(final=True)
         self._maybe_release()
 
     def _maybe_release(self) -> None:
@@ -951,13 +966,53 @@ def bind_journal(journal: Any, run_id: Any) -> JournalBinding | None:
         return None
     if run_id is None:
         raise ValueError("a journaled run needs a run_id: run(calls, journal=..., run_id='briefing-42')")
+    _check_run_id(run_id)
+    owned = isinstance(journal, (str, os.PathLike))
+    store = open_store(journal)
+    assert store is not None
+    return JournalBinding(store, run_id, owned=owned)
+
+
+
+def open_store(journal: Any) -> JournalStore | None:
+    """A journal given as a path opened (now, so a bad file fails at once), else as it is.
+
+    Raises:
+        TypeError: if ``journal`` is neither a path nor a :class:`JournalStore`.
+        JournalError: if the file cannot be used.
+    """
+    if journal is None:
+        return None
+    if isinstance(journal, (str, os.PathLike)):
+        return Journal(journal)
+    if isinstance(journal, JournalStore):
+        return journal
+    raise TypeError(f"journal must be a path or a Journal, got {journal!r}")
+
+
+def graph_binding(store: JournalStore | None, run_id: Any) -> JournalBinding | None:
+    """The binding of one StateGraph invocation (the graph keeps its store open)."""
+    if store is None:
+        if run_id is not None:
+            raise ValueError("run_id is for a journaled graph: compile(journal='runs.db')")
+        return None
+    if run_id is None:
+        raise ValueError("a journaled graph needs a run_id: ainvoke(input, run_id='research-1')")
+    _check_run_id(run_id)
+    return JournalBinding(store, run_id, owned=False)
+
+
+def journaled_state(store: JournalStore, run_id: str) -> dict[str, Any] | None:
+    """The state a StateGraph invocation last journaled, or None."""
+    record = store.load(run_id).get(STATE_IDENT)
+    if record is None:
+        return None
+    values = decode(record.codec, record.data, None)
+    return values if isinstance(values, dict) else None
+
+
+def _check_run_id(run_id: Any) -> None:
     if not isinstance(run_id, str):
         raise TypeError(f"run_id must be a str, got {run_id!r}")
     if not run_id or run_id == STATE_IDENT:
         raise ValueError(f"run_id must be a non-empty string, got {run_id!r}")
-    if isinstance(journal, (str, os.PathLike)):
-        return JournalBinding(Journal(journal), run_id, owned=True)
-    if isinstance(journal, JournalStore):
-        return JournalBinding(journal, run_id, owned=False)
-    raise TypeError(f"journal must be a path or a Journal, got {journal!r}")
-
