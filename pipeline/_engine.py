@@ -618,6 +618,10 @@ class Attempts(abc.DisposableBase):
         if stray is not None and not stray.done() and not run.expired and not run.closed:
             # The result is out, but the slot stays taken while the abandoned thread runs.
             stray.add_done_callback(lambda _: self.observer.on_completed())
+        elif run.journal is not None:
+            # The slot stays taken until the result is written: a crash then redoes at
+            # most max_concurrency calls (those in flight or not yet committed).
+            run.journal.complete_after_write(self.observer)
         else:
             self.observer.on_completed()
 

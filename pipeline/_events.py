@@ -324,6 +324,7 @@ class EventStream:
             track_roots=spec.track_roots,
             cancel_grace=spec.cancel_grace,
             instruments=(*spec.instruments, _EventFeed(channel)),
+            journal=spec.journal,
         )
         run_ = stream._start(channel, fed)
         # The run set the channel's on_take for its backpressure; results alone count.

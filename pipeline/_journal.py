@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import pydantic_core
 from pydantic import TypeAdapter
+from reactivex import abc
 
 from ._errors import JournalError, RunInProgress
 from ._result import ErrorInfo, SkillResult, Status, new_result
@@ -305,12 +306,15 @@ class Journal:
         exists = os.path.exists(path)
         if exists and not os.path.isfile(path):
             raise JournalError(f"journal {path!r}: not a file")
-        if exists and not os.access(path, os.W_OK):
+        if exists and (not os.access(path, os.W_OK) or not os.stat(path).st_mode & 0o222):
             raise JournalError(f"journal {path!r}: the file is read-only")
         if not os.access(directory, os.W_OK):
             # WAL mode keeps two files beside the database: the directory must be writable.
             raise JournalError(f"journal {path!r}: the directory {directory!r} is read-only")
-        conn = self._connect()
+        try:
+            conn = self._connect()
+        except sqlite3.DatabaseError as exc:
+            raise JournalError(f"journal {path!r}: not a usable SQLite database ({exc})") from exc
         try:
             tables = {
                 row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
@@ -737,8 +741,9 @@ class JournalSession:
         self.pending: dict[int, tuple[str, CallNode]] = {}
         # Results waiting for the next write (this loop turn), then for their commit.
         self.outgoing: list[tuple[SkillResult, JournalRecord]] = []
+        self.outgoing_slots: list[abc.ObserverBase[SkillResult]] = []
         self.in_write = 0
-        self.committed: list[list[SkillResult]] = []
+        self.committed: list[tuple[list[SkillResult], list[abc.ObserverBase[SkillResult]]]] = []
         self.lock = threading.Lock()
         self.scheduled = False
         # A StateGraph invocation's running state: journaled with each batch and at the end.
@@ -849,9 +854,19 @@ class JournalSession:
             # One write per loop turn: the results that finish together go together.
             self.loop.call_soon(self._send)
 
+    def complete_after_write(self, slot: abc.ObserverBase[SkillResult]) -> None:
+        """Complete ``slot`` (a call's place in the merge) once its result is written."""
+        if self.outgoing and not self.closed:
+            self.outgoing_slots.append(slot)
+        else:
+            slot.on_completed()
+
     def _send(self, final: bool = False) -> None:
         outgoing, self.outgoing = self.outgoing, []
+        slots, self.outgoing_slots = self.outgoing_slots, []
         if not outgoing and not (final and self.state is not None):
+            for slot in slots:
+                slot.on_completed()
             return
         results = [r for r, _ in outgoing]
         records = [rec for _, rec in outgoing]
@@ -861,12 +876,17 @@ class JournalSession:
                 records.append(state)
         self.in_write += 1
         try:
-            self.store.write(self.run_id, records, lambda error: self._committed(results, error))
+            self.store.write(self.run_id, records, lambda error: self._committed(results, slots, error))
         except Exception as exc:
             self.in_write -= 1
             self.run.fail(exc)
 
-    def _committed(self, results: list[SkillResult], error: BaseException | None) -> None:
+    def _committed(
+        self,
+        results: list[SkillResult],
+        slots: list[abc.ObserverBase[SkillResult]],
+        error: BaseException | None,
+    ) -> None:
         # On the store's thread: hop to the loop once for however many batches are done.
         if error is not None:
             try:
@@ -875,7 +895,7 @@ class JournalSession:
                 pass
             return
         with self.lock:
-            self.committed.append(results)
+            self.committed.append((results, slots))
             if self.scheduled:
                 return
             self.scheduled = True
@@ -902,10 +922,12 @@ class JournalSession:
             batches, self.committed = self.committed, []
             self.scheduled = False
         run = self.run
-        for results in batches:
+        for results, slots in batches:
             self.in_write -= 1
             for result in results:
                 run.deliver(result)
+            for slot in slots:  # after the results: a freed slot may start the next call
+                slot.on_completed()
         self._maybe_release()
 
     def close(self) -> None:
