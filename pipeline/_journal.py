@@ -705,6 +705,9 @@ def decode(codec: str | None, data: bytes | None, skill: Skill[Any, Any] | None)
 # -- identity ------------------------------------------------------------------------------
 
 
+_SCALARS = frozenset({int, str, float, bool, type(None)})
+
+
 def _describe_unknown(obj: Any) -> Any:
     return f"{type(obj).__module__}.{type(obj).__qualname__}:{obj!r}"
 
@@ -752,24 +755,35 @@ class JournalSession:
     # -- identity ------------------------------------------------------------------------
 
     def _digest(self, call: SkillCall[Any]) -> str:
+        args, kwargs = call.args, call.kwargs
+        if (
+            not call.after
+            and all(type(a) in _SCALARS for a in args)
+            and (not kwargs or all(type(v) in _SCALARS for v in kwargs.values()))
+        ):
+            # Most calls take a few scalars: their repr is stable across processes and
+            # cheaper to build than JSON (the same call always takes the same path).
+            shape = (call.skill.options.name, args, sorted(kwargs.items()) if kwargs else ())
+            return hashlib.blake2b(repr(shape).encode(), digest_size=10).hexdigest()
         known = self.digests.get(call)
         if known is not None:
             return known
-
-        def fallback(obj: Any) -> Any:
-            from ._skill import SkillCall
-
-            if isinstance(obj, SkillCall):
-                return "call:" + self._digest(obj)
-            return _describe_unknown(obj)
-
-        shape = [call.skill.options.name, call.args, call.kwargs]
+        body = [call.skill.options.name, args, kwargs]
         if call.after:
-            shape.append(["after:" + self._digest(c) for c in call.after])
-        data = pydantic_core.to_json(shape, fallback=fallback, bytes_mode="base64", inf_nan_mode="strings")
+            body.append(["after:" + self._digest(c) for c in call.after])
+        data = pydantic_core.to_json(
+            body, fallback=self._json_fallback, bytes_mode="base64", inf_nan_mode="strings"
+        )
         digest = hashlib.blake2b(data, digest_size=10).hexdigest()
         self.digests[call] = digest
         return digest
+
+    def _json_fallback(self, obj: Any) -> Any:
+        from ._skill import SkillCall
+
+        if isinstance(obj, SkillCall):  # a dependency stands in by its own identity
+            return "call:" + self._digest(obj)
+        return _describe_unknown(obj)
 
     # -- the engine's calls ----------------------------------------------------------------
 
