@@ -929,7 +929,6 @@ class JournalSession:
     def _failed(self, error: BaseException) -> None:
         self.in_write -= 1
         self.run.fail(error if isinstance(error, Exception) else JournalError(str(error)))
-        self._maybe_release()
 
     def _deliver(self) -> None:
         with self.lock:
@@ -942,24 +941,21 @@ class JournalSession:
                 run.deliver(result)
             for slot in slots:  # after the results: a freed slot may start the next call
                 slot.on_completed()
-        self._maybe_release()
 
     def close(self) -> None:
-        """The run ended: release the run id after what is still being written."""
+        """The run ended: queue what is left, then give the run id back.
+
+        The store releases it after the writes queued before, so the next run with this
+        id (here or elsewhere) loads every record, including those of a run left early
+        (what finished is journaled, though it was not delivered).
+        """
         if self.closed:
             return
         self.closed = True
-        # Left early: what finished is still journaled, though not delivered.
-        if self.store is not None:
-            self._send(final=True)
-        self._maybe_release()
-
-    def _maybe_release(self) -> None:
-        if self.closed and self.in_write == 0 and not self.outgoing and self.store is not None:
-            store, self.store = self.store, None  # type: ignore[assignment]
-            store.release(self.run_id)
-            if self.owned:
-                store.close()
+        self._send(final=True)
+        self.store.release(self.run_id)
+        if self.owned:
+            self.store.close()
 
 
 # -- what run() keeps ----------------------------------------------------------------------
