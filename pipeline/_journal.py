@@ -821,6 +821,7 @@ class JournalSession:
             finished_at=run.loop.time() - run.t0,
         )
         result.__dict__["replayed"] = True
+        result.__pydantic_fields_set__.add("replayed")
         self.replayed += 1
         run.replayed(node, result)
         return True

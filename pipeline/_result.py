@@ -166,7 +166,8 @@ def stored_value(r: SkillResult) -> Any:
     return r.__dict__["value"]
 
 
-_FIELDS = frozenset(SkillResult.model_fields)
+# "replayed" is set only on results from a journal, as validation would count it.
+_FIELDS = frozenset(SkillResult.model_fields) - {"replayed"}
 _object_new = object.__new__
 _object_setattr = object.__setattr__
 
