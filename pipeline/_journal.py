@@ -292,11 +292,7 @@ class Journal:
     # -- opening -----------------------------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
-        )
-        conn.execute(f"PRAGMA synchronous={self.synchronous.upper()}")
-        return conn
+        return _connect(self.path, self.synchronous, self.busy_timeout)
 
     def _open(self) -> sqlite3.Connection:
         path = self.path
@@ -356,55 +352,17 @@ class Journal:
             raise JournalError(f"journal {self.path!r} is closed")
         with self._lock:
             if self._writer is None:
+                # The thread holds the queue, not the journal: a journal nobody closed can
+                # still be collected (its __del__ stops the thread).
                 self._writer = threading.Thread(
-                    target=self._write_loop, name=f"skillstream-journal {self.path}", daemon=True
+                    target=_write_loop,
+                    args=(self.path, self.synchronous, self.busy_timeout, self._queue),
+                    name=f"skillstream-journal {self.path}",
+                    daemon=True,
                 )
                 self._writer.start()
                 _OPEN.add(self)
         self._queue.put((op, done))
-
-    def _write_loop(self) -> None:
-        conn = self._connect()
-        get = self._queue.get
-        get_nowait = self._queue.get_nowait
-        stop = False
-        try:
-            while not stop:
-                batch = [get()]
-                # Group commit: everything queued while the last transaction ran goes in one.
-                while True:
-                    try:
-                        batch.append(get_nowait())
-                    except queue.Empty:
-                        break
-                ops = []
-                for op, _ in batch:
-                    if op is _STOP:
-                        stop = True
-                    elif op is not None:
-                        ops.append(op)
-                error: BaseException | None = None
-                if ops:
-                    try:
-                        conn.execute("BEGIN IMMEDIATE")
-                        try:
-                            for op in ops:
-                                op(conn)
-                            conn.execute("COMMIT")
-                        except BaseException:
-                            conn.execute("ROLLBACK")
-                            raise
-                    except Exception as exc:
-                        error = JournalError(f"journal {self.path!r}: writing failed ({exc})")
-                        error.__cause__ = exc
-                for _, done in batch:
-                    if done is not None:
-                        try:
-                            done(error)
-                        except Exception:  # a closed loop: that run is gone anyway
-                            pass
-        finally:
-            conn.close()
 
     def _sync(self) -> None:
         """Wait until every write queued so far is committed."""
@@ -581,11 +539,82 @@ class Journal:
         with self._lock:
             self._conn.close()
 
+    def __del__(self) -> None:
+        # Not closed (a graph's journal, a run() never iterated): let go quietly.
+        if getattr(self, "_closed", True):
+            return
+        self._closed = True
+        if getattr(self, "_writer", None) is not None:
+            self._queue.put((_STOP, None))
+        conn = getattr(self, "_conn", None)
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:
+                pass
+
     def __enter__(self) -> Journal:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _write_loop(
+    path: str, synchronous: str, busy_timeout: float, jobs: queue.SimpleQueue[tuple[Any, _Done | None]]
+) -> None:
+    """The writer thread: takes every queued job, runs them in one transaction, commits."""
+    conn = _connect(path, synchronous, busy_timeout)
+    get = jobs.get
+    get_nowait = jobs.get_nowait
+    stop = False
+    try:
+        while not stop:
+            batch = [get()]
+            # Group commit: everything queued while the last transaction ran goes in one.
+            while True:
+                try:
+                    batch.append(get_nowait())
+                except queue.Empty:
+                    break
+            ops = []
+            for op, _ in batch:
+                if op is _STOP:
+                    stop = True
+                elif op is not None:
+                    ops.append(op)
+            error: BaseException | None = None
+            if ops:
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                    try:
+                        for op in ops:
+                            op(conn)
+                        conn.execute("COMMIT")
+                    except BaseException:
+                        conn.execute("ROLLBACK")
+                        raise
+                except Exception as exc:
+                    error = JournalError(f"journal {path!r}: writing failed ({exc})")
+                    error.__cause__ = exc
+            for _, done in batch:
+                if done is not None:
+                    try:
+                        done(error)
+                    except Exception:  # a closed loop: that run is gone anyway
+                        pass
+    finally:
+        conn.close()
+
+
+def _connect(path: str, synchronous: str, busy_timeout: float) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
+    try:
+        conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
 
 # Journals with a writer thread: at exit, what they queued is committed (the thread is a

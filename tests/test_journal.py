@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sqlite3
 from collections import Counter
@@ -324,7 +325,7 @@ def test_a_file_of_random_bytes_is_not_a_journal(tmp_path: Path) -> None:
 
 def test_another_database_is_not_a_journal(tmp_path: Path) -> None:
     path = tmp_path / "app.db"
-    with sqlite3.connect(path) as conn:
+    with contextlib.closing(sqlite3.connect(path)) as conn:
         conn.execute("CREATE TABLE users (id INTEGER)")
     with pytest.raises(JournalError, match=r"not a skillstream journal \(it has tables \['users'\]\)"):
         run([double(1)], journal=path, run_id="r")

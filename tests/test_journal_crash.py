@@ -7,6 +7,7 @@ the same run id. Executions are counted in a side file the skills append to.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
@@ -58,7 +59,7 @@ def _kill_midway(mode: str, directory: Path, delay: float) -> tuple[Path, Path, 
 
 
 def _journaled(db: Path, run_id: str) -> set[str]:
-    with sqlite3.connect(db) as conn:
+    with contextlib.closing(sqlite3.connect(db)) as conn:
         return {
             key
             for (key,) in conn.execute(
@@ -70,7 +71,7 @@ def _journaled(db: Path, run_id: str) -> set[str]:
 
 
 def _integrity(db: Path) -> str:
-    with sqlite3.connect(db) as conn:
+    with contextlib.closing(sqlite3.connect(db)) as conn:
         return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
 
 
