@@ -14,6 +14,8 @@ from ._cleanup import CANCEL_GRACE as CANCEL_GRACE
 from ._errors import CircuitOpen as CircuitOpen
 from ._errors import DeadlineExceeded as DeadlineExceeded
 from ._errors import DependencyFailed as DependencyFailed
+from ._errors import JournalError as JournalError
+from ._errors import RunInProgress as RunInProgress
 from ._errors import RetryAfter as RetryAfter
 from ._errors import SkillError as SkillError
 from ._errors import SkillTimeout as SkillTimeout
@@ -39,6 +41,10 @@ from ._graph import StateGraph as StateGraph
 from ._hedge import Hedge as Hedge
 from ._instruments import Instrument as Instrument
 from ._instruments import Phase as Phase
+from ._journal import Journal as Journal
+from ._journal import JournalRecord as JournalRecord
+from ._journal import JournalStore as JournalStore
+from ._journal import RunInfo as RunInfo
 from ._progress import ProgressView as ProgressView
 from ._ratelimit import RateLimit as RateLimit
 from ._result import ErrorInfo as ErrorInfo
@@ -77,6 +83,10 @@ __all__ = [
     "Hedge",
     "Instrument",
     "InvalidGraphError",
+    "Journal",
+    "JournalError",
+    "JournalRecord",
+    "JournalStore",
     "PartialEvent",
     "ResultStream",
     "Results",
@@ -87,6 +97,8 @@ __all__ = [
     "RateLimit",
     "RetryAfter",
     "RetryingEvent",
+    "RunInProgress",
+    "RunInfo",
     "Send",
     "Skill",
     "SkillCall",

@@ -35,7 +35,7 @@ import weakref
 from collections import deque
 from collections.abc import AsyncIterable, Callable, Iterator
 from enum import IntEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from reactivex import Observable, abc
 from reactivex.observer import Observer
@@ -52,6 +52,9 @@ from ._hedge import hedged
 from ._ratelimit import Permit, limiter_for, retry_after_of
 from ._result import ErrorInfo, SkillResult, Status, new_result, stored_value
 from ._skill import NO_FALLBACK, SkillCall
+
+if TYPE_CHECKING:
+    from ._journal import JournalBinding, JournalSession
 
 __all__ = ["Attempts", "CallNode", "Feeder", "NodeState", "Run", "RunSpec"]
 
@@ -111,6 +114,7 @@ class RunSpec:
         "track_roots",
         "cancel_grace",
         "instruments",
+        "journal",
     )
 
     def __init__(
@@ -125,6 +129,7 @@ class RunSpec:
         track_roots: bool = False,
         cancel_grace: float,
         instruments: tuple[Instrument, ...] = (),
+        journal: JournalBinding | None = None,
     ) -> None:
         self.calls = calls
         self.sized = sized
@@ -135,6 +140,7 @@ class RunSpec:
         self.track_roots = track_roots
         self.cancel_grace = cancel_grace
         self.instruments = instruments
+        self.journal = journal
 
 
 # -- executors (the engine's view) ---------------------------------------------------------
@@ -645,6 +651,10 @@ class Attempts(abc.DisposableBase):
         if stray is not None and not stray.done() and not run.expired and not run.closed:
             # The result is out, but the slot stays taken while the abandoned thread runs.
             stray.add_done_callback(lambda _: self.observer.on_completed())
+        elif run.journal is not None:
+            # The slot stays taken until the result is written: a crash then redoes at
+            # most max_concurrency calls (those in flight or not yet committed).
+            run.journal.complete_after_write(self.observer)
         else:
             self.observer.on_completed()
 
@@ -717,6 +727,7 @@ class Run(abc.ObserverBase[SkillResult]):
         self.deadline: asyncio.TimerHandle | None = None
         self.abandoned = Abandoned(spec.cancel_grace)
         self.instruments = spec.instruments
+        self.journal: JournalSession | None = None  # with run(journal=...): this run's session
         # Backpressure for async iteration: with this many results waiting to be consumed,
         # no new call starts, so a slow consumer keeps memory O(max_concurrency) too.
         self.buffer: Any = None
@@ -749,8 +760,11 @@ class Run(abc.ObserverBase[SkillResult]):
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
-        self.t0 = self.loop.time()
         spec = self.spec
+        if spec.journal is not None:  # first: a run id in use is refused before anything runs
+            self.journal = spec.journal.open(self)
+            self.on_next = self._on_next_journaled  # type: ignore[method-assign]
+        self.t0 = self.loop.time()
         if self.instruments:
             self.emit("run_started", len(spec.calls) if spec.sized else None)
         if spec.timeout is not None:
@@ -780,6 +794,8 @@ class Run(abc.ObserverBase[SkillResult]):
             self.pump.cancel()
             self.abandoned.add(self.pump, "the source")
         self._close_source()
+        if self.journal is not None:
+            self.journal.close()
         if self.instruments:
             self._finished(error)
 
@@ -803,7 +819,13 @@ class Run(abc.ObserverBase[SkillResult]):
 
     # -- downstream: the merge emits into the run ------------------------------------------
 
+    def _on_next_journaled(self, result: SkillResult) -> None:
+        # Held until written: the session calls deliver() once its batch is committed.
+        if not self.closed:
+            self.journal.write(result)  # type: ignore[union-attr]
+
     def on_next(self, result: SkillResult) -> None:
+        """Pass a finished ``result`` to the consumer (and the feeder)."""
         if self.closed:
             return
         self.open -= 1
@@ -823,6 +845,10 @@ class Run(abc.ObserverBase[SkillResult]):
                 return
         if self.source_done and self.open == 0:
             self._maybe_complete()
+
+    # A journaled run replaces on_next on the instance (a run without one pays nothing);
+    # the session delivers written results through this name.
+    deliver = on_next
 
     def on_error(self, error: Exception) -> None:
         if self.closed:
@@ -849,6 +875,8 @@ class Run(abc.ObserverBase[SkillResult]):
             self.batch.cancel()
         self.merge.dispose()  # only slots held by abandoned threads are left
         self._close_source()  # left unread at the deadline
+        if self.journal is not None:
+            self.journal.close()
         if self.instruments:
             self._finished(None)
         self.observer.on_completed()
@@ -1037,6 +1065,8 @@ class Run(abc.ObserverBase[SkillResult]):
         nodes[call] = node
         if self.ended is not None:
             self.by_index[node.index] = node
+        if self.journal is not None and self.journal.replay(node):
+            return node
         self.unstarted[node] = None
         self.open += 1
         if not deps:
@@ -1059,6 +1089,13 @@ class Run(abc.ObserverBase[SkillResult]):
             node.state = NodeState.READY
             self.ready.append(node)
         return node
+
+    def replayed(self, node: CallNode, result: SkillResult) -> None:
+        """End ``node`` with ``result`` from the journal, without running it."""
+        node.result = result
+        node.state = NodeState.DONE
+        self.open += 1
+        self.deliver(result)
 
     def skipped(self, call: SkillCall[Any], exc: Exception) -> None:
         """Report ``call`` as skipped without running it (a feeder's untaken branch)."""

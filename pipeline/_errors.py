@@ -5,11 +5,13 @@
     ├── DependencyFailed      stands in a skipped call's result: a dependency had no value
     ├── RetryAfter            the API said "not now" (429/503), maybe with how long to wait
     ├── CircuitOpen           the API's circuit breaker is open: the call did not run
+    ├── JournalError          a journal cannot be used (bad file) or cannot store a value
+    │   └── RunInProgress     the run id is already running (this or another process)
     └── TimeoutError
         ├── SkillTimeout      one attempt ran past the skill's timeout
         └── DeadlineExceeded  the run's deadline came first
 
-Only ``SkillError`` is raised to the caller; the others describe why a call has no value
+Only ``SkillError`` and the journal's errors are raised to the caller; the others describe why a call has no value
 (they reach a ``fallback`` callable and ``Retry(on=...)``, and name ``SkillResult.error.type``).
 """
 
@@ -20,7 +22,16 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ._result import Results, SkillResult
 
-__all__ = ["CircuitOpen", "DeadlineExceeded", "DependencyFailed", "RetryAfter", "SkillError", "SkillTimeout"]
+__all__ = [
+    "CircuitOpen",
+    "DeadlineExceeded",
+    "DependencyFailed",
+    "JournalError",
+    "RetryAfter",
+    "RunInProgress",
+    "SkillError",
+    "SkillTimeout",
+]
 
 
 class SkillError(Exception):
@@ -121,3 +132,14 @@ def _rebuild_retry_after(retry_after: float | None, status: int | None, message:
 class CircuitOpen(Exception):
     """Stands in the result of a call that did not run because its circuit breaker is open
     (its API failed too often lately). Never retried: failing fast is the point."""
+
+
+class JournalError(Exception):
+    """Raised when a journal cannot be used: its directory is missing, the file is not a
+    journal, is corrupt or read-only (at ``run()`` time, before any call runs). Also names
+    ``SkillResult.error.type`` of a call whose value the journal could not store."""
+
+
+class RunInProgress(JournalError):
+    """Raised when a run starts with a ``run_id`` that a live run (in this process or
+    another) already holds in the same journal."""

@@ -92,6 +92,8 @@ class FinishedEvent(BaseModel):
     index: int
     result: SkillResult
     at: float
+    replayed: bool = False
+    """True when ``result`` was replayed from a journal: the call did not run this time."""
 
 
 class SkippedEvent(BaseModel):
@@ -172,18 +174,16 @@ class _EventChannel(ObserverChannel[Any]):
         result: SkillResult = value
         self.unread += 1
         kind = SkippedEvent if result.status is Status.SKIPPED else FinishedEvent
-        super().on_next(
-            _make(
-                kind,
-                {
-                    "kind": "skipped" if kind is SkippedEvent else "finished",
-                    "key": result.key,
-                    "index": result.index,
-                    "result": result,
-                    "at": result.finished_at if result.finished_at is not None else 0.0,
-                },
-            )
-        )
+        fields = {
+            "kind": "skipped" if kind is SkippedEvent else "finished",
+            "key": result.key,
+            "index": result.index,
+            "result": result,
+            "at": result.finished_at if result.finished_at is not None else 0.0,
+        }
+        if kind is FinishedEvent:
+            fields["replayed"] = result.replayed
+        super().on_next(_make(kind, fields))
 
     def put(self, event: BaseModel) -> None:
         # Hooks run on the loop thread: unless a worker thread's signal is still on its
@@ -324,6 +324,7 @@ class EventStream:
             track_roots=spec.track_roots,
             cancel_grace=spec.cancel_grace,
             instruments=(*spec.instruments, _EventFeed(channel)),
+            journal=spec.journal,
         )
         run_ = stream._start(channel, fed)
         # The run set the channel's on_take for its backpressure; results alone count.

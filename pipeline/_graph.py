@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sys
 from collections.abc import AsyncGenerator, Callable, Mapping
 from typing import Any, Generic, Literal, TypeVar, overload
@@ -54,6 +55,7 @@ from typing import Any, Generic, Literal, TypeVar, overload
 from ._graph_invocation import StreamMode, _Invocation
 from ._graph_routing import END, START, GraphError, InvalidGraphError, Send, _Branch, _literal_targets
 from ._graph_state import _Schema
+from ._journal import JournalStore, graph_binding, journaled_state, open_store
 from ._retry import Retry
 from ._skill import _UNSET, Executor, Skill, SkillOptions
 from ._stream import check_run_options
@@ -271,7 +273,11 @@ class StateGraph(Generic[S]):
         return self
 
     def compile(
-        self, *, max_concurrency: int | None = 10, timeout: float | None = None
+        self,
+        *,
+        max_concurrency: int | None = 10,
+        timeout: float | None = None,
+        journal: str | os.PathLike[str] | JournalStore | None = None,
     ) -> CompiledStateGraph[S]:
         """Check the graph and freeze it into something that runs.
 
@@ -281,6 +287,10 @@ class StateGraph(Generic[S]):
         Args:
             max_concurrency: most node runs in flight; ``None`` for no bound.
             timeout: each invocation's deadline in seconds; ``None`` for none.
+            journal: a SQLite file path (opened now) or a :class:`~pipeline.Journal`:
+                every invocation with a ``run_id`` journals its node runs and its state,
+                and one that failed or was killed resumes from its finished nodes when
+                invoked again with the same ``run_id`` (``ainvoke(input, run_id=...)``).
 
         Returns:
             A :class:`CompiledStateGraph`; later changes to this builder do not affect it.
@@ -290,8 +300,10 @@ class StateGraph(Generic[S]):
                 graph has a cycle (named, e.g. ``"a -> b -> a"``), or a node cannot be
                 reached from START.
             ValueError, TypeError: if ``max_concurrency`` or ``timeout`` is invalid.
+            JournalError: if the journal file cannot be used.
         """
         check_run_options(max_concurrency, timeout)
+        store = open_store(journal)
         nodes = self._nodes
         for source, targets in self._edges.items():
             for target in targets:
@@ -356,7 +368,7 @@ class StateGraph(Generic[S]):
                     if len(lost) == 1
                     else f"nodes {names} are unreachable from START"
                 )
-        return CompiledStateGraph(self, succ, max_concurrency, timeout)
+        return CompiledStateGraph(self, succ, max_concurrency, timeout, store)
 
 
 def _edge_text(start: Any, end: str) -> str:
@@ -427,7 +439,10 @@ class CompiledStateGraph(Generic[S]):
         succ: dict[str, list[str]],
         max_concurrency: int | None,
         timeout: float | None,
+        journal: JournalStore | None = None,
     ) -> None:
+        self.journal = journal
+        """Where invocations with a ``run_id`` journal their node runs; ``None``: nowhere."""
         self.max_concurrency = max_concurrency
         """Most node runs in flight; ``None``: no bound."""
         self.timeout = timeout
@@ -461,16 +476,20 @@ class CompiledStateGraph(Generic[S]):
 
     # -- running ---------------------------------------------------------------------------
 
-    async def ainvoke(self, input: S | Mapping[str, Any]) -> S:
+    async def ainvoke(self, input: S | Mapping[str, Any], *, run_id: str | None = None) -> S:
         """Run the graph on ``input`` and return the final state.
 
         Examples:
             >>> state = await app.ainvoke({"query": "AAPL"})
             >>> state["briefing"]
+            >>> state = await journaled_app.ainvoke({"query": "AAPL"}, run_id="aapl-1")
 
         Args:
             input: the initial state: a dict of State fields (for a pydantic State, or an
                 instance of it). Reducer fields fold it in like any update.
+            run_id: with ``compile(journal=...)``: the invocation's name in the journal.
+                Invoked again with the same ``run_id`` (and input), the node runs that had
+                finished are replayed from the journal, not run.
 
         Returns:
             The final state: a dict for a TypedDict State, a model instance for a
@@ -481,16 +500,19 @@ class CompiledStateGraph(Generic[S]):
                 fallback, or skipped: a dependency failed or the deadline came first), or
                 a router or reducer raised; with ``.state`` and ``.results``.
             InvalidGraphError: if a router named a node it cannot go to.
-            pydantic.ValidationError, TypeError, ValueError: if ``input`` is invalid.
+            pydantic.ValidationError, TypeError, ValueError: if ``input`` is invalid, or
+                ``run_id`` is given without a journal (or missing with one).
+            RunInProgress: if a live invocation holds ``run_id``.
         """
         values = self._schema.initial(input)
         invocation = _Invocation(self, values, None)
+        invocation.journal = graph_binding(self.journal, run_id)
         async with contextlib.aclosing(invocation.events()) as events:
             async for _ in events:
                 pass
         return self._schema.view(invocation.values)  # type: ignore[no-any-return]
 
-    def invoke(self, input: S | Mapping[str, Any]) -> S:
+    def invoke(self, input: S | Mapping[str, Any], *, run_id: str | None = None) -> S:
         """Run the graph from sync code: :meth:`ainvoke` on a fresh event loop.
 
         Examples:
@@ -510,7 +532,24 @@ class CompiledStateGraph(Generic[S]):
             raise RuntimeError(
                 "invoke() cannot run inside a running event loop; use `await graph.ainvoke(...)`"
             )
-        return asyncio.run(self.ainvoke(input))
+        return asyncio.run(self.ainvoke(input, run_id=run_id))
+
+    def get_state(self, run_id: str) -> S | None:
+        """The state of invocation ``run_id`` as the journal last recorded it.
+
+        Examples:
+            >>> app.get_state("aapl-1")["briefing"]
+
+        Returns:
+            The state (as :meth:`ainvoke` returns it), or ``None`` if the journal has none.
+
+        Raises:
+            ValueError: if the graph was compiled without a journal.
+        """
+        if self.journal is None:
+            raise ValueError("get_state() needs a journal: compile(journal='runs.db')")
+        values = journaled_state(self.journal, run_id)
+        return None if values is None else self._schema.view(values)
 
     @overload
     def astream(

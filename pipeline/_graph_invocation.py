@@ -18,6 +18,7 @@ from ._stream import ResultStream
 
 if TYPE_CHECKING:
     from ._graph import CompiledStateGraph
+    from ._journal import JournalBinding
 
 StreamMode = Literal["updates", "values"]
 
@@ -62,6 +63,7 @@ class _Invocation:
         self.source_ended = False
         self.loop = asyncio.get_running_loop()
         self.t0 = self.loop.time()
+        self.journal: JournalBinding | None = None  # ainvoke(run_id=...) on a journaled graph
 
     async def events(self) -> AsyncGenerator[Any, None]:
         """Run the invocation, yielding per ``mode`` (nothing for ``None``) as nodes finish."""
@@ -74,7 +76,10 @@ class _Invocation:
             self._release()
             self._end_source_if_idle()
             stream = ResultStream._fed(
-                lambda: self, max_concurrency=self.graph.max_concurrency, timeout=self.graph.timeout
+                lambda: self,
+                max_concurrency=self.graph.max_concurrency,
+                timeout=self.graph.timeout,
+                journal=self.journal,
             )
             # `async with`: leaving this generator early (or an error below) cancels and
             # awaits every node run in flight before the exception or the close goes on.
@@ -92,6 +97,8 @@ class _Invocation:
 
     def attach(self, run: Run) -> None:
         self.run = run
+        if run.journal is not None:
+            run.journal.state = lambda: self.values  # journaled beside the node runs
         if self.source_ended:
             run.feeder_done()
 

@@ -84,6 +84,9 @@ class SkillResult(BaseModel):
     attempt_spans: tuple[tuple[float, float], ...] = ()
     """``(start, end)`` of each attempt, in seconds from the run's start: the gaps between
     them are backoff (or settling) waits, the gap before the first a permit wait."""
+    replayed: bool = False
+    """True when the result comes from a journal (``run(..., journal=...)``): the call ran
+    and finished in an earlier run with the same ``run_id``, and did not run this time."""
 
     @property
     def ok(self) -> bool:
@@ -163,7 +166,8 @@ def stored_value(r: SkillResult) -> Any:
     return r.__dict__["value"]
 
 
-_FIELDS = frozenset(SkillResult.model_fields)
+# "replayed" is set only on results from a journal, as validation would count it.
+_FIELDS = frozenset(SkillResult.model_fields) - {"replayed"}
 _object_new = object.__new__
 _object_setattr = object.__setattr__
 
@@ -203,6 +207,7 @@ def new_result(
             "started_at": started_at,
             "finished_at": finished_at,
             "attempt_spans": attempt_spans,
+            "replayed": False,
         },
     )
     _object_setattr(result, "__pydantic_fields_set__", set(_FIELDS))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import os
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
@@ -27,6 +28,7 @@ from ._cleanup import CANCEL_GRACE
 from ._engine import Feeder, Run, RunSpec
 from ._errors import SkillError
 from ._instruments import Instrument
+from ._journal import JournalBinding, JournalStore, bind_journal
 from ._result import Results, SkillResult
 from ._skill import SkillCall
 from ._timeline import dependency_edges
@@ -273,6 +275,7 @@ class ResultStream:
         max_concurrency: int | None,
         timeout: float | None,
         cancel_grace: float = CANCEL_GRACE,
+        journal: JournalBinding | None = None,
     ) -> ResultStream:
         """A stream whose calls come from a :class:`Feeder` (StateGraph's invocation)."""
         check_run_options(max_concurrency, timeout)
@@ -282,6 +285,7 @@ class ResultStream:
             max_concurrency=max_concurrency,
             timeout=timeout,
             cancel_grace=cancel_grace,
+            journal=journal,
         )
         return cls(spec)
 
@@ -294,6 +298,8 @@ def run(
     cancel_grace: float = CANCEL_GRACE,
     instruments: Iterable[Instrument] = (),
     progress: bool | ProgressView = False,
+    journal: str | os.PathLike[str] | JournalStore | None = None,
+    run_id: str | None = None,
 ) -> ResultStream:
     """Run calls concurrently; results stream in completion order.
 
@@ -324,6 +330,12 @@ def run(
         progress: ``True`` for a live view in the terminal while the run goes (the
             ``progress`` extra; nothing is drawn when stdout is not a terminal), or a
             :class:`ProgressView` to draw on a console of your own.
+        journal: a durable run: a SQLite file path (opened now) or a :class:`Journal`.
+            Each finished result is written to it before the consumer sees it; a rerun
+            with the same ``run_id`` replays the calls that had a value (``replayed=True``)
+            without running them, and runs the rest. A call is matched by its key and a
+            hash of its skill's name and arguments: changed arguments run again.
+        run_id: names the run in the journal (required with ``journal``).
 
     Returns:
         A cold :class:`ResultStream`.
@@ -332,14 +344,21 @@ def run(
         TypeError: if ``calls`` is not a call, an iterable or an async iterable of calls
             (for a list, naming the first item that is not a call and its position), or
             an option has the wrong type.
-        ValueError: if ``max_concurrency`` < 1, ``timeout`` <= 0 or ``cancel_grace`` < 0.
+        ValueError: if ``max_concurrency`` < 1, ``timeout`` <= 0 or ``cancel_grace`` < 0,
+            or only one of ``journal`` and ``run_id`` is given.
+        JournalError: if the journal file cannot be used (missing directory, not a
+            journal, corrupt, read-only). :class:`RunInProgress` (when iteration starts)
+            if a live run holds ``run_id``.
     """
+    binding = bind_journal(journal, run_id)
     if progress is not False:
         from ._progress import progress_instrument
 
         instruments = (*instruments, *progress_instrument(progress, calls))
     return ResultStream(
-        _make_spec(calls, max_concurrency, timeout, cancel_grace, instruments, track_roots=False)
+        _make_spec(
+            calls, max_concurrency, timeout, cancel_grace, instruments, track_roots=False, journal=binding
+        )
     )
 
 
@@ -362,6 +381,7 @@ def _make_spec(
     instruments: Iterable[Instrument],
     *,
     track_roots: bool,
+    journal: JournalBinding | None = None,
 ) -> RunSpec:
     check_run_options(max_concurrency, timeout)
     _check_grace(cancel_grace)
@@ -400,6 +420,7 @@ def _make_spec(
         track_roots=track_roots,
         cancel_grace=float(cancel_grace),
         instruments=hooks,
+        journal=journal,
     )
 
 

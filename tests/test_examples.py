@@ -308,3 +308,51 @@ def test_agent_loop() -> None:
     # The final answer is made from the replies the agent sent back.
     assert "turn 2: AAPL trades at 189.84 USD (174.65 EUR), +1.2% today; FY2023 revenue 383.3bn. " \
            "Top story: Apple: headline 1." in out
+
+
+# -- durable runs --------------------------------------------------------------------------
+
+
+def test_durable_run(tmp_path: Path) -> None:
+    env = {**os.environ, "SKILLSTREAM_LATENCY_SCALE": str(SCALE), "PYTHONUNBUFFERED": "1"}
+    db = tmp_path / "runs.db"
+    proc = subprocess.run(
+        [sys.executable, "-X", "dev", "-W", "error", str(EXAMPLES / "durable_run.py"), str(db)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr and "Warning" not in proc.stderr, proc.stderr
+    out = proc.stdout
+    assert "first run: 0 replayed, 6 ran, ok=False" in out
+    assert re.search(r"^  NVDA +error +ConnectionError$", out, re.M)
+    assert re.search(r"^  summary +skipped +DependencyFailed$", out, re.M)
+    second = _section(out, "second run:", "API calls:")
+    assert second.startswith(" 5 replayed, 2 ran, ok=True")
+    assert re.search(r"^  AAPL +replayed +symbol='AAPL' revenue_bn=391.0$", second, re.M)  # a model again
+    assert re.search(r"^  summary +success +6 companies, 1919 bn revenue$", second, re.M)
+    assert "API calls: {'AAPL': 1, 'AMZN': 1, 'GOOG': 1, 'META': 1, 'MSFT': 1, 'NVDA': 2, 'summary': 1}" in out
+    assert re.search(r"^briefing-42 +7 +7 +ended ", out, re.M)
+
+
+def test_resumable(tmp_path: Path) -> None:
+    import signal
+
+    env = {**os.environ, "SKILLSTREAM_LATENCY_SCALE": str(SCALE), "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-X", "dev", "-W", "error", str(EXAMPLES / "resumable.py"), str(tmp_path / "r.db")]
+    child = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    shown = [child.stdout.readline() for _ in range(40)]
+    child.send_signal(signal.SIGINT)  # Ctrl-C
+    rest, err = child.communicate(timeout=60)
+    assert child.returncode == 0 and "Traceback" not in err and "Warning" not in err, err
+    assert all(line.startswith("fetched page-") for line in shown)
+    interrupted = re.search(r"^interrupted: (\d+) pages are in the journal; run again to resume$", rest, re.M)
+    assert interrupted, rest
+    in_journal = int(interrupted.group(1))
+    shown_count = len(shown) + rest.count("fetched page-")
+    assert in_journal >= shown_count  # every page shown was written first
+    proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    last = proc.stdout.splitlines()[-1]
+    assert last == (
+        f"done: 200 pages, 110300 words; replayed {in_journal} from the journal, fetched {200 - in_journal}"
+    )

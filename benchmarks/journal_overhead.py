@@ -1,0 +1,222 @@
+"""What a journal costs: the same run with and without ``journal=`` (target: +50 us/call).
+
+    python -m benchmarks.journal_overhead                 # 10,000 calls, cap 100, 3 rounds
+    python -m benchmarks.journal_overhead --n 2000 --repeat 2 --no-full
+
+Workloads: no-op skills (the engine's own cost dominates, so every microsecond the journal
+adds shows) and skills that sleep 10 ms (an I/O-bound run, where the commit overlaps the
+waits). Each journaled round writes a fresh SQLite file in a temporary directory, WAL
+mode, ``synchronous=NORMAL`` (survives a killed process) and, unless ``--no-full``,
+``synchronous=FULL`` (survives power loss: an fsync per group commit). "resume" is a
+rerun of a run whose calls all finished: every result is replayed from the journal.
+
+Beside it, LangGraph's answer to the same need (a checkpointer): one graph fanning out to
+``--graph-n`` no-op nodes with ``Send``, cap 100, without and with LangGraph's
+``AsyncSqliteSaver``, and the same graph on skillstream's ``StateGraph`` without and with
+``compile(journal=...)`` (needs ``pip install 'skillstream[bench]'``; skipped otherwise).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import statistics
+import tempfile
+import time
+import operator
+from pathlib import Path
+from typing import Annotated, Any, TypedDict
+
+from pipeline import Journal, Send, SkillCall, StateGraph, run, skill
+
+
+@skill
+async def noop(i: int) -> int:
+    return i
+
+
+@skill
+async def io10ms(i: int) -> int:
+    await asyncio.sleep(0.01)
+    return i
+
+
+def _calls(fn: Any, n: int) -> list[SkillCall[int]]:
+    return [fn(i).named(f"c{i}") for i in range(n)]
+
+
+async def _consume(calls: list[SkillCall[int]], cap: int, **journal: Any) -> int:
+    count = 0
+    async for _ in run(calls, max_concurrency=cap, **journal):
+        count += 1
+    assert count == len(calls)
+    return count
+
+
+def _time(fn: Any, n: int, cap: int, journal: Journal | None, run_id: str) -> float:
+    calls = _calls(fn, n)
+    options: dict[str, Any] = {} if journal is None else {"journal": journal, "run_id": run_id}
+    gc.collect()
+    t0 = time.perf_counter()
+    asyncio.run(_consume(calls, cap, **options))
+    return time.perf_counter() - t0
+
+
+def measure(fn: Any, n: int, cap: int, repeat: int, synchronous: str | None) -> float:
+    """Median seconds of ``repeat`` runs; ``synchronous`` None means no journal."""
+    times = []
+    for r in range(repeat):
+        if synchronous is None:
+            times.append(_time(fn, n, cap, None, ""))
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            journal = Journal(Path(tmp) / "runs.db", synchronous=synchronous)  # type: ignore[arg-type]
+            try:
+                times.append(_time(fn, n, cap, journal, f"round-{r}"))
+            finally:
+                journal.close()
+    return statistics.median(times)
+
+
+def measure_resume(n: int, cap: int, repeat: int) -> tuple[float, float]:
+    """(seconds to run ``n`` no-op calls journaled, seconds to resume them all replayed)."""
+    firsts, resumes = [], []
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory() as tmp:
+            journal = Journal(Path(tmp) / "runs.db")
+            try:
+                firsts.append(_time(noop, n, cap, journal, "resume"))
+                resumes.append(_time(noop, n, cap, journal, "resume"))
+            finally:
+                journal.close()
+    return statistics.median(firsts), statistics.median(resumes)
+
+
+class FanOut(TypedDict, total=False):
+    n: int
+    done: Annotated[list[int], operator.add]
+
+
+async def _skillstream_graph(n: int, cap: int, path: Path | None) -> float:
+    @skill
+    async def work(i: int) -> dict[str, list[int]]:
+        return {"done": [i]}
+
+    graph = StateGraph(FanOut)
+    graph.add_node("work", work)
+    graph.add_conditional_edges("__start__", lambda s: [Send("work", i) for i in range(s["n"])], ["work"])
+    app = graph.compile(max_concurrency=cap, journal=path)
+    t0 = time.perf_counter()
+    if path is None:
+        state = await app.ainvoke({"n": n})
+    else:
+        state = await app.ainvoke({"n": n}, run_id="fan-out")
+    elapsed = time.perf_counter() - t0
+    assert len(state["done"]) == n
+    if app.journal is not None:
+        app.journal.close()
+    return elapsed
+
+
+async def _langgraph(n: int, cap: int, path: Path | None) -> float:
+    from langgraph.graph import START
+    from langgraph.graph import StateGraph as LangGraph
+    from langgraph.types import Send as LangSend
+
+    async def work(i: int) -> dict[str, list[int]]:
+        return {"done": [i]}
+
+    graph: Any = LangGraph(FanOut)  # (its overloads do not take a Send's plain-int input)
+    graph.add_node("work", work)
+    graph.add_conditional_edges(START, lambda s: [LangSend("work", i) for i in range(s["n"])], ["work"])
+    config: dict[str, Any] = {"max_concurrency": cap, "recursion_limit": 10}
+    if path is None:
+        app = graph.compile()
+        t0 = time.perf_counter()
+        state = await app.ainvoke({"n": n}, config)
+        elapsed = time.perf_counter() - t0
+    else:
+        from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+        async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
+            app = graph.compile(checkpointer=saver)
+            config["configurable"] = {"thread_id": "fan-out"}
+            t0 = time.perf_counter()
+            state = await app.ainvoke({"n": n}, config)
+            elapsed = time.perf_counter() - t0
+    assert len(state["done"]) == n
+    return elapsed
+
+
+def measure_graphs(n: int, cap: int, repeat: int) -> dict[str, float] | None:
+    """Median seconds per variant of the fan-out graph; None without LangGraph's saver."""
+    try:
+        import langgraph.checkpoint.sqlite.aio  # noqa: F401
+    except ImportError:
+        return None
+    variants = {
+        "LangGraph": (_langgraph, False),
+        "LangGraph + AsyncSqliteSaver": (_langgraph, True),
+        "StateGraph": (_skillstream_graph, False),
+        "StateGraph + journal": (_skillstream_graph, True),
+    }
+    out = {}
+    for name, (fn, saved) in variants.items():
+        times = []
+        for _ in range(repeat):
+            with tempfile.TemporaryDirectory() as tmp:
+                gc.collect()
+                times.append(asyncio.run(fn(n, cap, Path(tmp) / "graph.db" if saved else None)))
+        out[name] = statistics.median(times)
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--n", type=int, default=10_000)
+    ap.add_argument("--cap", type=int, default=100)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--no-full", action="store_true", help="skip synchronous=FULL")
+    ap.add_argument("--graph-n", type=int, default=2_000, help="nodes of the fan-out graph")
+    a = ap.parse_args()
+    _time(noop, 500, a.cap, None, "")  # imports, warm-up
+    modes: list[tuple[str, str | None]] = [("no journal", None), ("journal (NORMAL)", "normal")]
+    if not a.no_full:
+        modes.append(("journal (FULL, fsync)", "full"))
+    print(f"{a.n:,} calls, cap {a.cap}, median of {a.repeat}")
+    print(f"{'workload':<14} {'variant':<24} {'total s':>8} {'us/call':>9} {'+us/call':>9}")
+    for label, fn in (("no-op", noop), ("sleep 10 ms", io10ms)):
+        base = None
+        for name, synchronous in modes:
+            seconds = measure(fn, a.n, a.cap, a.repeat, synchronous)
+            per = seconds / a.n * 1e6
+            if base is None:
+                base = per
+            extra = "" if synchronous is None else f"{per - base:+9.1f}"
+            print(f"{label:<14} {name:<24} {seconds:8.3f} {per:9.1f} {extra:>9}")
+    first, resume = measure_resume(a.n, a.cap, a.repeat)
+    print(
+        f"resume of {a.n:,} finished calls (all replayed): {resume:.3f} s "
+        f"({resume / a.n * 1e6:.1f} us/call; the journaled run took {first:.3f} s)"
+    )
+    graphs = measure_graphs(a.graph_n, a.cap, a.repeat)
+    if graphs is None:
+        print("(LangGraph rows skipped: pip install 'skillstream[bench]')")
+        return 0
+    print(f"fan-out graph of {a.graph_n:,} no-op nodes (Send), cap {a.cap}:")
+    for base_name, saved_name in (
+        ("LangGraph", "LangGraph + AsyncSqliteSaver"),
+        ("StateGraph", "StateGraph + journal"),
+    ):
+        base, saved = graphs[base_name], graphs[saved_name]
+        print(
+            f"  {base_name:<12} {base / a.graph_n * 1e6:8.1f} us/node   "
+            f"{saved_name:<30} {saved / a.graph_n * 1e6:8.1f} us/node "
+            f"({(saved - base) / a.graph_n * 1e6:+.1f} us/node)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
