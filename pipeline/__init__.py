@@ -34,6 +34,10 @@ from ._graph import GraphError as GraphError
 from ._graph import InvalidGraphError as InvalidGraphError
 from ._graph import Send as Send
 from ._graph import StateGraph as StateGraph
+from ._graph import Command as Command
+from ._graph import GraphRecursionError as GraphRecursionError
+from ._graph import InvalidUpdateError as InvalidUpdateError
+from ._graph_messages import add_messages as add_messages
 from ._instruments import Instrument as Instrument
 from ._instruments import Phase as Phase
 from ._progress import ProgressView as ProgressView
@@ -61,6 +65,7 @@ __all__ = [
     "START",
     "CircuitBreaker",
     "CircuitOpen",
+    "Command",
     "CompiledStateGraph",
     "DeadlineEvent",
     "DeadlineExceeded",
@@ -71,8 +76,10 @@ __all__ = [
     "Executor",
     "FinishedEvent",
     "GraphError",
+    "GraphRecursionError",
     "Instrument",
     "InvalidGraphError",
+    "InvalidUpdateError",
     "PartialEvent",
     "ResultStream",
     "Results",
@@ -95,6 +102,7 @@ __all__ = [
     "Status",
     "Toolset",
     "Tracing",
+    "add_messages",
     "gather",
     "run",
     "shutdown",

@@ -47,12 +47,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import queue
 import sys
-from collections.abc import AsyncGenerator, Callable, Mapping
+import threading
+from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
 from typing import Any, Generic, Literal, TypeVar, overload
 
-from ._graph_invocation import StreamMode, _Invocation
-from ._graph_routing import END, START, GraphError, InvalidGraphError, Send, _Branch, _literal_targets
+from ._graph_invocation import STREAM_MODES, StreamMode, _as_config, _CallContext, _Invocation
+from ._graph_routing import (
+    END,
+    START,
+    Command,
+    GraphError,
+    GraphRecursionError,
+    InvalidGraphError,
+    InvalidUpdateError,
+    Send,
+    _Branch,
+    _command_targets,
+    _literal_targets,
+    _takes_config,
+)
 from ._graph_state import _Schema
 from ._retry import Retry
 from ._skill import _UNSET, Executor, Skill, SkillOptions
@@ -61,9 +76,12 @@ from ._stream import check_run_options
 __all__ = [
     "END",
     "START",
+    "Command",
     "CompiledStateGraph",
     "GraphError",
+    "GraphRecursionError",
     "InvalidGraphError",
+    "InvalidUpdateError",
     "Send",
     "StateGraph",
 ]
@@ -118,29 +136,54 @@ class StateGraph(Generic[S]):
         self._joins: list[tuple[tuple[str, ...], str]] = []
         self._branches: dict[str, list[_Branch]] = {}
 
+    @overload
     def add_node(
         self,
         name: str,
         fn: Callable[..., Any],
+        *,
+        timeout: float | None = ...,
+        retry: Retry | None = ...,
+        fallback: Any = ...,
+        executor: Executor = ...,
+    ) -> StateGraph[S]: ...
+    @overload
+    def add_node(
+        self,
+        name: Callable[..., Any],
+        fn: None = None,
+        *,
+        timeout: float | None = ...,
+        retry: Retry | None = ...,
+        fallback: Any = ...,
+        executor: Executor = ...,
+    ) -> StateGraph[S]: ...
+    def add_node(
+        self,
+        name: str | Callable[..., Any],
+        fn: Callable[..., Any] | None = None,
         *,
         timeout: float | None = _UNSET,
         retry: Retry | None = _UNSET,
         fallback: Any = _UNSET,
         executor: Executor = _UNSET,
     ) -> StateGraph[S]:
-        """Add a node: ``fn(state) -> dict update | None``, run as a skill.
+        """Add a node: ``fn(state) -> dict update | Command | None``, run as a skill.
 
-        The options are those of :func:`skill`; for an existing Skill, the ones given
-        replace its own. A node whose function fails (after its retries) with a
+        ``add_node(fn)`` names the node after the function (or the Skill). The function
+        may take ``config`` too (``def node(state, config)``): it gets the invocation's
+        config dict. The options are those of :func:`skill`; for an existing Skill, the
+        ones given replace its own. A node whose function fails (after its retries) with a
         ``fallback`` contributes the fallback as its update and the graph flows on; one
-        that returns something that is not a dict of State fields fails, fallback or not.
+        that returns something that is not an update fails, fallback or not.
 
         Examples:
             >>> graph.add_node("stock", fetch_stock, timeout=5, retry=Retry(attempts=3))
-            >>> graph.add_node("news", fetch_news, fallback={"news": []})
+            >>> graph.add_node(summarize)                  # the node "summarize"
 
         Args:
-            name: the node's name (also the key of its :class:`SkillResult`).
+            name: the node's name (also the key of its :class:`SkillResult`), or the
+                function itself.
             fn: a sync or async function taking the state (or a Send's input), or a Skill.
             timeout: seconds each attempt may take; ``None``: no limit.
             retry: a :class:`Retry` policy; ``None``: one attempt.
@@ -158,6 +201,9 @@ class StateGraph(Generic[S]):
             TypeError: if ``name`` is not a non-empty str, or ``fn`` is not callable.
             pydantic.ValidationError: if an option is invalid (the error names the field).
         """
+        if fn is None and callable(name) and not isinstance(name, str):
+            fn = name
+            name = fn.name if isinstance(fn, Skill) else getattr(fn, "__name__", "")
         if not isinstance(name, str) or not name:
             raise TypeError(f"a node's name must be a non-empty str, got {name!r}")
         if name in (START, END):
@@ -187,6 +233,65 @@ class StateGraph(Generic[S]):
             self._nodes[name] = Skill(fn, options)
         self._options[name] = options
         return self
+
+    def add_sequence(
+        self, nodes: Sequence[Callable[..., Any] | tuple[str, Callable[..., Any]]]
+    ) -> StateGraph[S]:
+        """Add nodes that run one after the other: an edge from each to the next.
+
+        Examples:
+            >>> graph.add_sequence([plan, ("search", search), write])
+            >>> graph.add_edge(START, "plan")
+
+        Args:
+            nodes: functions (named after themselves) or ``(name, function)`` pairs.
+
+        Raises:
+            ValueError: if ``nodes`` is empty.
+            InvalidGraphError, TypeError: as :meth:`add_node`.
+        """
+        if not nodes:
+            raise ValueError("add_sequence() needs at least one node")
+        previous: str | None = None
+        for item in nodes:
+            if isinstance(item, tuple):
+                name, fn = item
+                self.add_node(name, fn)
+            else:
+                name = item.name if isinstance(item, Skill) else getattr(item, "__name__", "")
+                self.add_node(item)
+            if previous is not None:
+                self.add_edge(previous, name)
+            previous = name
+        return self
+
+    def set_entry_point(self, key: str) -> StateGraph[S]:
+        """The node every invocation starts at: ``add_edge(START, key)``.
+
+        Examples:
+            >>> graph.set_entry_point("agent")
+        """
+        return self.add_edge(START, key)
+
+    def set_finish_point(self, key: str) -> StateGraph[S]:
+        """A node after which the graph is done: ``add_edge(key, END)``.
+
+        Examples:
+            >>> graph.set_finish_point("summarize")
+        """
+        return self.add_edge(key, END)
+
+    def set_conditional_entry_point(
+        self,
+        path: Callable[..., Any],
+        path_map: dict[Any, str] | list[str] | tuple[str, ...] | None = None,
+    ) -> StateGraph[S]:
+        """Route the input to the first nodes: ``add_conditional_edges(START, ...)``.
+
+        Examples:
+            >>> graph.set_conditional_entry_point(lambda s: "fast" if s["easy"] else "slow")
+        """
+        return self.add_conditional_edges(START, path, path_map)
 
     def add_edge(self, start: str | list[str] | tuple[str, ...], end: str) -> StateGraph[S]:
         """Add an edge: ``end`` runs after ``start``; after all of them for a list.
@@ -275,6 +380,9 @@ class StateGraph(Generic[S]):
     ) -> CompiledStateGraph[S]:
         """Check the graph and freeze it into something that runs.
 
+        Loops (a conditional edge back to an earlier node, an agent and its tools) are
+        allowed; ``recursion_limit`` bounds them at run time.
+
         Examples:
             >>> app = graph.compile(max_concurrency=5, timeout=30)
 
@@ -286,9 +394,8 @@ class StateGraph(Generic[S]):
             A :class:`CompiledStateGraph`; later changes to this builder do not affect it.
 
         Raises:
-            InvalidGraphError: if an edge names an unknown node, nothing leaves START, the
-                graph has a cycle (named, e.g. ``"a -> b -> a"``), or a node cannot be
-                reached from START.
+            InvalidGraphError: if an edge names an unknown node, nothing leaves START, or
+                a node cannot be reached from START.
             ValueError, TypeError: if ``max_concurrency`` or ``timeout`` is invalid.
         """
         check_run_options(max_concurrency, timeout)
@@ -320,7 +427,9 @@ class StateGraph(Generic[S]):
                             f"conditional edge from {source!r}: {target!r} is not a node"
                         )
 
-        # The edges compile() knows: plain, join (each source), declared conditional.
+        # The edges compile() knows: plain, join (each source), declared conditional, and
+        # a Command's declared targets. Where a router or a Command may go anywhere, it
+        # is taken to go everywhere: nodes then wait for it, never the other way round.
         succ: dict[str, list[str]] = {name: [] for name in (START, *nodes)}
         for source, targets in self._edges.items():
             succ[source].extend(t for t in targets if t != END)
@@ -335,6 +444,14 @@ class StateGraph(Generic[S]):
                     undeclared.add(source)
                 else:
                     succ[source].extend(t for t in branch.targets if t != END)
+        for name, node in nodes.items():
+            targets = _command_targets(node.fn)
+            if targets is None:
+                undeclared.add(name)
+            else:
+                succ[name].extend(t for t in targets if t != END and t in nodes)
+        for name in undeclared:
+            succ[name].extend(nodes)
         succ = {name: list(dict.fromkeys(targets)) for name, targets in succ.items()}
 
         if START not in self._edges and START not in self._branches and not any(
@@ -343,19 +460,15 @@ class StateGraph(Generic[S]):
             raise InvalidGraphError(
                 "the graph has no edge from START; add one with add_edge(START, <first node>)"
             )
-        cycle = _find_cycle(list(nodes), succ)
-        if cycle is not None:
-            raise InvalidGraphError(f"the graph has a cycle: {' -> '.join(cycle)}")
-        reached = _reachable(START, succ, undeclared)
-        if reached is not None:
-            lost = [name for name in nodes if name not in reached]
-            if lost:
-                names = ", ".join(repr(n) for n in lost)
-                raise InvalidGraphError(
-                    f"node {names} is unreachable from START"
-                    if len(lost) == 1
-                    else f"nodes {names} are unreachable from START"
-                )
+        reached = _reachable(START, succ, set())
+        lost = [name for name in nodes if name not in reached]
+        if lost:
+            names = ", ".join(repr(n) for n in lost)
+            raise InvalidGraphError(
+                f"node {names} is unreachable from START"
+                if len(lost) == 1
+                else f"nodes {names} are unreachable from START"
+            )
         return CompiledStateGraph(self, succ, max_concurrency, timeout)
 
 
@@ -363,15 +476,17 @@ def _edge_text(start: Any, end: str) -> str:
     return f"{start!r} -> {end!r}"
 
 
-def _find_cycle(nodes: list[str], succ: dict[str, list[str]]) -> list[str] | None:
-    """The first cycle a depth-first search meets, as a path ``[a, b, a]``."""
+def _forward_edges(succ: dict[str, list[str]]) -> dict[str, list[str]]:
+    """``succ`` without its edges back: those a depth-first search from START (edges in
+    the order added) finds closing a loop. What is left is acyclic."""
     white, gray, black = 0, 1, 2
-    color = dict.fromkeys(nodes, white)
-    for root in nodes:
+    color = dict.fromkeys(succ, white)
+    forward: dict[str, list[str]] = {name: [] for name in succ}
+    for root in succ:  # START first: it is the first key
         if color[root] != white:
             continue
-        path = [root]
         color[root] = gray
+        path = [root]
         stack = [iter(succ[root])]
         while stack:
             child = next(stack[-1], None)
@@ -380,23 +495,21 @@ def _find_cycle(nodes: list[str], succ: dict[str, list[str]]) -> list[str] | Non
                 color[path.pop()] = black
                 continue
             if color[child] == gray:
-                return path[path.index(child) :] + [child]
+                continue  # an edge back
+            forward[path[-1]].append(child)
             if color[child] == white:
                 color[child] = gray
                 path.append(child)
                 stack.append(iter(succ[child]))
-    return None
+    return forward
 
 
-def _reachable(start: str, succ: dict[str, list[str]], undeclared: set[str]) -> set[str] | None:
-    """Nodes reachable from ``start``; ``None`` (anything) once a router of unknown targets
-    is reached, since it may go anywhere."""
+def _reachable(start: str, succ: dict[str, list[str]], undeclared: set[str]) -> set[str]:
+    """Nodes reachable from ``start``."""
     seen = {start}
     todo = [start]
     while todo:
         name = todo.pop()
-        if name in undeclared:
-            return None
         for child in succ[name]:
             if child not in seen:
                 seen.add(child)
@@ -433,8 +546,18 @@ class CompiledStateGraph(Generic[S]):
         self.timeout = timeout
         """Each invocation's deadline in seconds; ``None``: none."""
         self._schema = graph._schema
-        self._nodes = dict(graph._nodes)
         self._options = dict(graph._options)
+        # Each node's function is wrapped to pass ``config`` and to keep its own exception
+        # (so the invocation can raise it); a process or Ray skill runs as it is.
+        self._nodes: dict[str, Skill[Any, Any]] = {}
+        self._wrapped: dict[str, bool] = {}
+        for name, node in graph._nodes.items():
+            if node.kind in ("async", "thread"):
+                self._nodes[name] = Skill(_node_function(node.fn, node.kind == "async"), self._options[name])
+                self._wrapped[name] = True
+            else:
+                self._nodes[name] = node
+                self._wrapped[name] = False
         self._edges = {s: tuple(t for t in ts if t != END) for s, ts in graph._edges.items()}
         self._joins_by_source: dict[str, list[tuple[str, ...]]] = {}
         self._join_targets: dict[tuple[str, ...], list[str]] = {}
@@ -446,93 +569,102 @@ class CompiledStateGraph(Generic[S]):
                     self._joins_by_source.setdefault(source, []).append(sources)
             self._join_targets.setdefault(sources, []).append(target)
         self._branches = {s: tuple(bs) for s, bs in graph._branches.items()}
-        # Ancestors and descendants over the edges compile() knows.
-        self._descendants = {name: _closure(name, succ) for name in self._nodes}
-        self._ancestors: dict[str, frozenset[str]] = {
-            name: frozenset(a for a in self._nodes if name in self._descendants[a])
-            for name in self._nodes
+        # Reach over every edge compile() knows, loops included; ancestors and descendants
+        # over the forward edges only (a loop's edge back starts the next round).
+        self._reach = {name: _closure(name, succ) for name in succ}
+        forward = _forward_edges(succ)
+        self._fwd_descendants = {name: _closure(name, forward) for name in succ}
+        self._fwd_ancestors: dict[str, frozenset[str]] = {
+            name: frozenset(a for a in graph._nodes if name in self._fwd_descendants[a])
+            for name in graph._nodes
         }
         # An ancestor has strictly fewer ancestors than its descendant: sorting by that
-        # count (ties in the order added) is a topological order.
-        position = {name: i for i, name in enumerate(self._nodes)}
-        self._order = tuple(
-            sorted(self._nodes, key=lambda n: (len(self._ancestors[n]), position[n]))
-        )
+        # count (ties in the order added) is a topological order of the forward edges.
+        added = {name: i for i, name in enumerate(graph._nodes)}
+        order = sorted(graph._nodes, key=lambda n: (len(self._fwd_ancestors[n]), added[n]))
+        self._position = {name: i for i, name in enumerate(order)}
 
     # -- running ---------------------------------------------------------------------------
 
-    async def ainvoke(self, input: S | Mapping[str, Any]) -> S:
-        """Run the graph on ``input`` and return the final state.
+    async def ainvoke(
+        self, input: S | Mapping[str, Any], config: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Run the graph on ``input`` and return the final state, as a dict (as LangGraph
+        does, for a pydantic or dataclass State too).
 
         Examples:
             >>> state = await app.ainvoke({"query": "AAPL"})
-            >>> state["briefing"]
+            >>> state = await app.ainvoke({"messages": [...]}, {"recursion_limit": 10})
 
         Args:
             input: the initial state: a dict of State fields (for a pydantic State, or an
-                instance of it). Reducer fields fold it in like any update.
+                instance of it). Reducer fields fold it in like any update; keys that
+                are not fields are dropped.
+            config: LangGraph's config dict: ``recursion_limit`` (default 25), and
+                anything else (``configurable``, ...) for nodes that take ``config``.
 
         Returns:
-            The final state: a dict for a TypedDict State, a model instance for a
-            pydantic one.
+            The final state: the input plus every update, folded in LangGraph's order.
 
         Raises:
             GraphError: if a node run ended without a value (error or timeout without
                 fallback, or skipped: a dependency failed or the deadline came first), or
-                a router or reducer raised; with ``.state`` and ``.results``.
+                a router or reducer raised; with ``.state`` and ``.results``. When a node
+                raised, the error is also an instance of that exception's class, with its
+                message: ``except ValueError`` catches a node's ValueError.
+            GraphRecursionError: if the graph would run more than ``recursion_limit`` steps.
+            InvalidUpdateError: if two runs of a step wrote one reducer-less field.
             InvalidGraphError: if a router named a node it cannot go to.
             pydantic.ValidationError, TypeError, ValueError: if ``input`` is invalid.
         """
-        values = self._schema.initial(input)
-        invocation = _Invocation(self, values, None)
+        invocation = self._invocation(input, config, (), False)
         async with contextlib.aclosing(invocation.events()) as events:
             async for _ in events:
                 pass
-        return self._schema.view(invocation.values)  # type: ignore[no-any-return]
+        return invocation.final()
 
-    def invoke(self, input: S | Mapping[str, Any]) -> S:
-        """Run the graph from sync code: :meth:`ainvoke` on a fresh event loop.
+    def invoke(
+        self, input: S | Mapping[str, Any], config: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Run the graph from sync code: :meth:`ainvoke` on a fresh event loop (in a
+        thread of its own when one is already running here, as in a notebook).
 
         Examples:
             >>> state = app.invoke({"query": "AAPL"})
 
         Raises:
-            RuntimeError: if called where an event loop is running (use ``await
-                app.ainvoke(...)`` there).
-            GraphError, InvalidGraphError: as :meth:`ainvoke`.
+            GraphError, GraphRecursionError, InvalidUpdateError, InvalidGraphError: as
+                :meth:`ainvoke`.
         """
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            pass  # no loop here: good (run below, not in this block, or every error the
-            # graph raises would be chained to this "no running event loop")
-        else:
-            raise RuntimeError(
-                "invoke() cannot run inside a running event loop; use `await graph.ainvoke(...)`"
-            )
-        return asyncio.run(self.ainvoke(input))
+        return _run_sync(lambda: self.ainvoke(input, config))
 
-    @overload
+    def _invocation(
+        self,
+        input: Any,
+        config: Mapping[str, Any] | None,
+        modes: tuple[str, ...],
+        multi: bool,
+    ) -> _Invocation:
+        return _Invocation(self, self._schema.initial(input), modes, _as_config(config), multi)
+
     def astream(
-        self, input: S | Mapping[str, Any], *, stream_mode: Literal["updates"] = "updates"
-    ) -> AsyncGenerator[dict[str, Any], None]: ...
-    @overload
-    def astream(
-        self, input: S | Mapping[str, Any], *, stream_mode: Literal["values"]
-    ) -> AsyncGenerator[S, None]: ...
-    def astream(
-        self, input: S | Mapping[str, Any], *, stream_mode: StreamMode = "updates"
+        self,
+        input: S | Mapping[str, Any],
+        config: Mapping[str, Any] | None = None,
+        *,
+        stream_mode: StreamMode | Sequence[StreamMode] = "updates",
     ) -> AsyncGenerator[Any, None]:
         """Run the graph on ``input``, yielding as each node run finishes (completion order).
 
         ``stream_mode="updates"`` yields ``{node_name: update}`` (the update as applied;
-        ``None`` if the node returned None). ``"values"`` yields the running state after
-        each update: a scan over the updates; the last one is the final state. A node run
-        that ends without a value yields nothing; once the graph is done the stream raises
-        :class:`GraphError` (after every update that was applied). Leaving early cancels
-        the node runs in flight: use ``contextlib.aclosing`` (or call ``aclose()``) to
-        have that done before you go on, since ``break`` alone closes an async generator
-        only when it is garbage collected.
+        ``None`` if the node returned None). ``"values"`` yields the input state first,
+        then the state after each update (every update so far, folded in LangGraph's
+        order); the last one is the final state. A list of modes yields ``(mode, chunk)``
+        pairs. A node run that ends without a value yields nothing; once the graph is done
+        the stream raises as :meth:`ainvoke` (after every update that was applied).
+        Leaving early cancels the node runs in flight: use ``contextlib.aclosing`` (or
+        call ``aclose()``) to have that done before you go on, since ``break`` alone closes
+        an async generator only when it is garbage collected.
 
         Examples:
             >>> async with contextlib.aclosing(app.astream({"query": "AAPL"})) as updates:
@@ -541,18 +673,153 @@ class CompiledStateGraph(Generic[S]):
 
         Raises:
             ValueError: at once, if ``stream_mode`` is unknown or ``input`` invalid.
-            GraphError, InvalidGraphError: while iterating, as :meth:`ainvoke`.
+            GraphError and the rest: while iterating, as :meth:`ainvoke`.
         """
-        if stream_mode not in ("updates", "values"):
-            raise ValueError(f"stream_mode must be 'updates' or 'values', got {stream_mode!r}")
-        values = self._schema.initial(input)
-        return self._astream(values, stream_mode)
+        modes, multi = _stream_modes(stream_mode)
+        # Checked now, not at the first step: a bad input fails where it is given.
+        invocation = self._invocation(input, config, modes, multi)
+        return self._astream(invocation)
 
-    async def _astream(self, values: dict[str, Any], mode: StreamMode) -> AsyncGenerator[Any, None]:
-        invocation = _Invocation(self, values, mode)
+    async def _astream(self, invocation: _Invocation) -> AsyncGenerator[Any, None]:
         async with contextlib.aclosing(invocation.events()) as events:
             async for item in events:
                 yield item
+
+    def stream(
+        self,
+        input: S | Mapping[str, Any],
+        config: Mapping[str, Any] | None = None,
+        *,
+        stream_mode: StreamMode | Sequence[StreamMode] = "updates",
+    ) -> Iterator[Any]:
+        """:meth:`astream` for sync code: each item as it comes, from an event loop in a
+        thread of its own. Leaving the loop early cancels the node runs in flight.
+
+        Examples:
+            >>> for mode, chunk in app.stream({"query": "AAPL"}, stream_mode=["updates", "values"]):
+            ...     print(mode, chunk)
+        """
+        _stream_modes(stream_mode)  # a bad mode fails here, not in the thread
+        return _iterate_sync(lambda: self.astream(input, config, stream_mode=stream_mode))
+
+
+def _stream_modes(stream_mode: Any) -> tuple[tuple[str, ...], bool]:
+    multi = not isinstance(stream_mode, str)
+    modes = (stream_mode,) if isinstance(stream_mode, str) else tuple(stream_mode)
+    for mode in modes:
+        if mode not in STREAM_MODES:
+            raise ValueError(f"stream_mode must be 'updates' or 'values' (or a list), got {mode!r}")
+    return modes, multi
+
+
+def _node_function(fn: Callable[..., Any], is_async: bool) -> Callable[..., Any]:
+    """The user's node as the graph calls it: ``(state, context)``; it passes ``config``
+    when the function takes it, and leaves the function's own exception in the context."""
+    takes_config = _takes_config(fn)
+    if is_async:
+
+        async def run_async(state: Any, context: _CallContext) -> Any:
+            try:
+                if takes_config:
+                    return await fn(state, config=context.config)
+                return await fn(state)
+            except Exception as exc:
+                context.failed(exc)
+                raise
+
+        node: Callable[..., Any] = run_async
+    else:
+
+        def run_sync(state: Any, context: _CallContext) -> Any:
+            try:
+                if takes_config:
+                    return fn(state, config=context.config)
+                return fn(state)
+            except Exception as exc:
+                context.failed(exc)
+                raise
+
+        node = run_sync
+    node.__name__ = getattr(fn, "__name__", node.__name__)
+    node.__qualname__ = getattr(fn, "__qualname__", node.__qualname__)
+    return node
+
+
+T = TypeVar("T")
+
+
+def _run_sync(make: Callable[[], Any]) -> Any:
+    """``asyncio.run(make())``, or the same in a thread of its own when this thread
+    already runs an event loop (a notebook, or an async caller of a sync API)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass  # no loop here: run below, not in this block (or errors chain to this one)
+    else:
+        box: dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                box["value"] = asyncio.run(make())
+            except BaseException as exc:
+                box["error"] = exc
+
+        thread = threading.Thread(target=work, name="skillstream-invoke")
+        thread.start()
+        thread.join()
+        if "error" in box:
+            raise box["error"]
+        return box["value"]
+    return asyncio.run(make())
+
+
+_DONE: Any = object()
+
+
+def _iterate_sync(make: Callable[[], AsyncGenerator[Any, None]]) -> Iterator[Any]:
+    """Iterate an async generator from sync code: it runs on a loop in another thread,
+    handing items over one at a time; closing the iterator cancels it."""
+    items: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+    holder: dict[str, Any] = {}
+
+    async def pump() -> None:
+        holder["task"] = asyncio.current_task()
+        holder["loop"] = asyncio.get_running_loop()
+        try:
+            async with contextlib.aclosing(make()) as agen:
+                async for item in agen:
+                    if stop.is_set():
+                        return
+                    await asyncio.to_thread(items.put, ("item", item))
+        except asyncio.CancelledError:
+            return
+        except BaseException as exc:
+            items.put(("error", exc))
+            return
+        items.put(("done", None))
+
+    thread = threading.Thread(target=lambda: asyncio.run(pump()), name="skillstream-stream")
+    thread.start()
+    try:
+        while True:
+            kind, value = items.get()
+            if kind == "item":
+                yield value
+            elif kind == "error":
+                raise value
+            else:
+                return
+    finally:
+        stop.set()
+        loop, task = holder.get("loop"), holder.get("task")
+        if loop is not None and task is not None and thread.is_alive():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(task.cancel)
+        while thread.is_alive():  # unblock a pending put, then wait for the clean-up
+            with contextlib.suppress(queue.Empty):
+                items.get_nowait()
+            thread.join(0.01)
 
 
 def _closure(start: str, succ: dict[str, list[str]]) -> frozenset[str]:
@@ -564,5 +831,3 @@ def _closure(start: str, succ: dict[str, list[str]]) -> frozenset[str]:
             seen.add(name)
             todo.extend(succ[name])
     return frozenset(seen)
-
-

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import inspect
 import typing
 from collections.abc import Callable, Mapping
@@ -30,9 +31,11 @@ class _Schema:
         self.type = state_type
         self.name = getattr(state_type, "__name__", repr(state_type))
         self.is_model = isinstance(state_type, type) and issubclass(state_type, BaseModel)
-        if not self.is_model and not _is_typeddict(state_type):
+        self.is_dataclass = isinstance(state_type, type) and dataclasses.is_dataclass(state_type)
+        if not self.is_model and not self.is_dataclass and not _is_typeddict(state_type):
             raise TypeError(
-                f"StateGraph() takes a TypedDict or a pydantic model class, got {state_type!r}"
+                "StateGraph() takes a TypedDict, a pydantic model or a dataclass, "
+                f"got {state_type!r}"
             )
         self.reducers: dict[str, Callable[[Any, Any], Any]] = {}
         self.empty: dict[str, Callable[[], Any]] = {}  # a reducer field's starting value
@@ -59,7 +62,7 @@ class _Schema:
         self.fields = tuple(hints)
         for name, hint in hints.items():
             if typing.get_origin(hint) is Annotated:
-                reducer = _reducer_in(hint.__metadata__)
+                reducer = _reducer_in(hint.__metadata__, name)
                 if reducer is not None:
                     self.reducers[name] = reducer
                     # As LangGraph does: a reducer field starts from its type's empty
@@ -78,7 +81,7 @@ class _Schema:
             strict=config.get("strict", False),
         )
         for name, info in state_type.model_fields.items():
-            reducer = _reducer_in(tuple(info.metadata))
+            reducer = _reducer_in(tuple(info.metadata), name)
             if reducer is not None:
                 # A reducer's update need not have the field's type (append one item to
                 # a list): it is not validated; the folded value is the reducer's affair.
@@ -103,35 +106,40 @@ class _Schema:
         if self.is_model:
             model = value if isinstance(value, self.type) else self.type.model_validate(value)
             return {name: getattr(model, name) for name in self.fields}
+        if self.is_dataclass and isinstance(value, self.type):
+            value = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
         if not isinstance(value, Mapping):
             raise TypeError(f"the input must be a mapping of {self.name} fields, got {value!r}")
-        self._check_keys(value, "the input")
         values = {name: make() for name, make in self.empty.items()}
-        self.apply(values, value)
+        self.apply(values, self._known(value))
         return values
 
-    def _check_keys(self, update: Mapping[Any, Any], what: str) -> None:
-        unknown = [k for k in update if k not in self.fields]
-        if unknown:
-            names = ", ".join(repr(k) for k in unknown)
-            raise ValueError(
-                f"{what} has {'an unknown field' if len(unknown) == 1 else 'unknown fields'} "
-                f"{names}; {self.name} has {', '.join(map(repr, self.fields))}"
-            )
+    def _known(self, update: Mapping[Any, Any]) -> dict[str, Any]:
+        # As LangGraph does: a key that is not a field of the State is dropped, silently.
+        fields = self.fields
+        return {k: v for k, v in update.items() if k in fields}
 
     def check_update(self, node: str, value: Any) -> dict[str, Any] | None:
         """A node's return value as an update, validated; ``None`` for no change."""
         if value is None:
             return None
-        if self.is_model and isinstance(value, self.type):
+        if isinstance(value, BaseModel):
             value = {k: getattr(value, k) for k in value.model_fields_set}
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            value = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+        elif isinstance(value, (list, tuple)) and all(
+            isinstance(p, tuple) and len(p) == 2 for p in value
+        ):
+            value = dict(value)  # LangGraph takes [(key, value), ...] too
         if not isinstance(value, Mapping):
-            raise TypeError(
-                f"node {node!r} returned {type(value).__name__} {_short(value)}; "
-                f"a node returns a dict of {self.name} fields to update, or None"
+            from ._graph_routing import InvalidUpdateError
+
+            raise InvalidUpdateError(
+                f"Expected dict, got {_short(value)}: node {node!r} returned "
+                f"{type(value).__name__}; a node returns a dict of {self.name} fields to "
+                f"update, a Command, or None"
             )
-        self._check_keys(value, f"the update of node {node!r}")
-        update = dict(value)
+        update = self._known(value)
         for key, item in update.items():
             adapter = self.adapters.get(key)
             if adapter is not None:
@@ -154,30 +162,47 @@ class _Schema:
                 values[key] = item
 
     def view(self, values: dict[str, Any]) -> Any:
-        """A snapshot of the running state, as the user's type: a dict, or a model."""
+        """What a node or router gets: a fresh dict, model or dataclass of the state.
+
+        A model is validated anew (pydantic copies its lists and dicts), so a node that
+        mutates its input changes nothing but its own copy, as in LangGraph.
+        """
         if self.is_model:
-            # Every value has been validated on its way in: no need to validate again.
-            return self.type.model_construct(**values)
+            return self.type.model_validate(values)
+        if self.is_dataclass:
+            return self.type(**values)
+        return dict(values)
+
+    def output(self, values: dict[str, Any]) -> dict[str, Any]:
+        """What ``invoke`` returns: a dict of the fields set, for every kind of State
+        (LangGraph returns a dict for pydantic and dataclass States too)."""
         return dict(values)
 
 
-def _reducer_in(metadata: tuple[Any, ...]) -> Callable[[Any, Any], Any] | None:
-    """The last two-argument callable in ``Annotated`` metadata, as LangGraph reads it."""
-    for item in reversed(metadata):
-        if callable(item) and not isinstance(item, type):
-            try:
-                signature = inspect.signature(item)
-            except (TypeError, ValueError):  # some builtins have none: trust them
-                return item  # type: ignore[no-any-return]
-            params = list(signature.parameters.values())
-            positional = [
-                p
-                for p in params
-                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-            ]
-            if len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in params):
-                return item  # type: ignore[no-any-return]
-    return None
+def _reducer_in(metadata: tuple[Any, ...], field: str) -> Callable[[Any, Any], Any] | None:
+    """The reducer in ``Annotated`` metadata, as LangGraph reads it: the last item, if it
+    is a function; one that does not take two arguments is an error, not a plain field.
+
+    Raises:
+        ValueError: if the last item is a function that does not take ``(a, b)``.
+    """
+    if not metadata:
+        return None
+    item = metadata[-1]
+    if not callable(item) or isinstance(item, type):
+        return None
+    try:
+        signature = inspect.signature(item)
+    except (TypeError, ValueError):  # some builtins have none: trust them
+        return item  # type: ignore[no-any-return]
+    params = list(signature.parameters.values())
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if len(positional) == 2 or (len(positional) < 2 and any(p.kind is p.VAR_POSITIONAL for p in params)):
+        return item  # type: ignore[no-any-return]
+    raise ValueError(
+        f"Invalid reducer signature. Expected (a, b) -> c. Got {signature} "
+        f"(the reducer of field {field!r})"
+    )
 
 
 def _short(value: Any) -> str:
