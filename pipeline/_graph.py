@@ -445,11 +445,11 @@ class StateGraph(Generic[S]):
                 else:
                     succ[source].extend(t for t in branch.targets if t != END)
         for name, node in nodes.items():
-            targets = _command_targets(node.fn)
-            if targets is None:
+            goto = _command_targets(node.fn)
+            if goto is None:
                 undeclared.add(name)
             else:
-                succ[name].extend(t for t in targets if t != END and t in nodes)
+                succ[name].extend(t for t in goto if t != END and t in nodes)
         for name in undeclared:
             succ[name].extend(nodes)
         succ = {name: list(dict.fromkeys(targets)) for name, targets in succ.items()}
@@ -636,7 +636,8 @@ class CompiledStateGraph(Generic[S]):
             GraphError, GraphRecursionError, InvalidUpdateError, InvalidGraphError: as
                 :meth:`ainvoke`.
         """
-        return _run_sync(lambda: self.ainvoke(input, config))
+        result: dict[str, Any] = _run_sync(lambda: self.ainvoke(input, config))
+        return result
 
     def _invocation(
         self,

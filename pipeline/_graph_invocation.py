@@ -488,7 +488,7 @@ class _Invocation:
         try:
             exc = task.exception()
             if exc is not None:
-                raise self._router_failed(run.node, exc) from exc  # type: ignore[arg-type]
+                raise self._router_failed(run.node, exc) from exc
             self._follow(run, branch, task.result())
             self._release()
             self._end_source_if_idle()

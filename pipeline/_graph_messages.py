@@ -15,7 +15,8 @@ def add_messages(left: Any, right: Any) -> list[Any]:
     ``id`` attribute (LangChain's messages). Messages without an id get one (a uuid4
     string), so a later update can replace them. A message whose class is named
     ``RemoveMessage`` removes the message with its id. With ``langchain_core`` installed,
-    tuples and dicts are converted to LangChain messages first, as LangGraph does.
+    ``("user", "hi")`` tuples and strings become LangChain messages, as in LangGraph;
+    dicts stay dicts (LangGraph would convert them too).
 
     Examples:
         >>> class State(TypedDict):
@@ -59,12 +60,14 @@ def _normalize(messages: Any) -> list[Any]:
         return []
     if not isinstance(messages, list):
         messages = [messages]
-    try:
-        from langchain_core.messages import convert_to_messages  # the user's own classes
-    except ImportError:
-        converted = messages
-    else:
-        converted = convert_to_messages(messages)
+    converted = messages
+    if any(isinstance(m, (str, tuple)) for m in messages):
+        try:
+            from langchain_core.messages import convert_to_messages  # the user's own classes
+        except ImportError:
+            pass
+        else:
+            converted = [convert_to_messages([m])[0] if isinstance(m, (str, tuple)) else m for m in messages]
     out = []
     for message in converted:
         if isinstance(message, dict):

@@ -177,7 +177,7 @@ class Command:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Command):
             return NotImplemented
-        return self.update == other.update and self.goto == other.goto
+        return bool(self.update == other.update and self.goto == other.goto)
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -221,7 +221,7 @@ class _Branch:
 
     def __init__(
         self,
-        router: Callable[[Any], Any],
+        router: Callable[..., Any],
         mapping: dict[Any, str] | None,
         targets: tuple[str, ...] | None,
         declared_by: str,
