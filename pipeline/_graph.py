@@ -394,24 +394,27 @@ class StateGraph(Generic[S]):
             A :class:`CompiledStateGraph`; later changes to this builder do not affect it.
 
         Raises:
-            InvalidGraphError: if an edge names an unknown node, nothing leaves START, or
-                a node cannot be reached from START.
+            InvalidGraphError: if an edge names an unknown node, or nothing leaves START.
             ValueError, TypeError: if ``max_concurrency`` or ``timeout`` is invalid.
         """
         check_run_options(max_concurrency, timeout)
         nodes = self._nodes
+        # LangGraph's words first ("Found edge starting at unknown node"), so that code
+        # matching them still does; then which edge.
         for source, targets in self._edges.items():
             for target in targets:
                 for name in (source, target):
                     if name not in nodes and name not in (START, END):
                         raise InvalidGraphError(
-                            f"edge {_edge_text(source, target)}: {name!r} is not a node"
+                            f"Found edge {'starting' if name == source else 'ending'} at unknown "
+                            f"node {name!r}: edge {_edge_text(source, target)}"
                         )
         for sources, target in self._joins:
             for name in (*sources, target):
                 if name not in nodes and name not in (START, END):
                     raise InvalidGraphError(
-                        f"edge {_edge_text(list(sources), target)}: {name!r} is not a node"
+                        f"Found edge {'ending' if name == target else 'starting'} at unknown "
+                        f"node {name!r}: edge {_edge_text(list(sources), target)}"
                     )
         for source, branches in self._branches.items():
             if source not in nodes and source != START:
@@ -458,17 +461,11 @@ class StateGraph(Generic[S]):
             START in sources for sources, _ in self._joins
         ):
             raise InvalidGraphError(
-                "the graph has no edge from START; add one with add_edge(START, <first node>)"
+                "Graph must have an entrypoint: the graph has no edge from START; add one with "
+                "add_edge(START, <first node>)"
             )
-        reached = _reachable(START, succ, set())
-        lost = [name for name in nodes if name not in reached]
-        if lost:
-            names = ", ".join(repr(n) for n in lost)
-            raise InvalidGraphError(
-                f"node {names} is unreachable from START"
-                if len(lost) == 1
-                else f"nodes {names} are unreachable from START"
-            )
+        # No check that every node is reachable from START (there was one before issue
+        # 16): as in LangGraph, any node may reach another with Command(goto=...).
         return CompiledStateGraph(self, succ, max_concurrency, timeout)
 
 
@@ -502,19 +499,6 @@ def _forward_edges(succ: dict[str, list[str]]) -> dict[str, list[str]]:
                 path.append(child)
                 stack.append(iter(succ[child]))
     return forward
-
-
-def _reachable(start: str, succ: dict[str, list[str]], undeclared: set[str]) -> set[str]:
-    """Nodes reachable from ``start``."""
-    seen = {start}
-    todo = [start]
-    while todo:
-        name = todo.pop()
-        for child in succ[name]:
-            if child not in seen:
-                seen.add(child)
-                todo.append(child)
-    return seen
 
 
 # -- the compiled graph --------------------------------------------------------------------
@@ -586,9 +570,7 @@ class CompiledStateGraph(Generic[S]):
 
     # -- running ---------------------------------------------------------------------------
 
-    async def ainvoke(
-        self, input: S | Mapping[str, Any], config: Mapping[str, Any] | None = None
-    ) -> dict[str, Any]:
+    async def ainvoke(self, input: S | Mapping[str, Any], config: Mapping[str, Any] | None = None) -> Any:
         """Run the graph on ``input`` and return the final state, as a dict (as LangGraph
         does, for a pydantic or dataclass State too).
 
@@ -604,7 +586,8 @@ class CompiledStateGraph(Generic[S]):
                 anything else (``configurable``, ...) for nodes that take ``config``.
 
         Returns:
-            The final state: the input plus every update, folded in LangGraph's order.
+            The final state: the input plus every update, folded in LangGraph's order
+            (a dict; the value itself for a root State such as ``Annotated[list, add]``).
 
         Raises:
             GraphError: if a node run ended without a value (error or timeout without
@@ -623,9 +606,7 @@ class CompiledStateGraph(Generic[S]):
                 pass
         return invocation.final()
 
-    def invoke(
-        self, input: S | Mapping[str, Any], config: Mapping[str, Any] | None = None
-    ) -> dict[str, Any]:
+    def invoke(self, input: S | Mapping[str, Any], config: Mapping[str, Any] | None = None) -> Any:
         """Run the graph from sync code: :meth:`ainvoke` on a fresh event loop (in a
         thread of its own when one is already running here, as in a notebook).
 
@@ -636,8 +617,7 @@ class CompiledStateGraph(Generic[S]):
             GraphError, GraphRecursionError, InvalidUpdateError, InvalidGraphError: as
                 :meth:`ainvoke`.
         """
-        result: dict[str, Any] = _run_sync(lambda: self.ainvoke(input, config))
-        return result
+        return _run_sync(lambda: self.ainvoke(input, config))
 
     def _invocation(
         self,

@@ -62,7 +62,7 @@ class _NodeRun:
         self.key = node
         self.triggers: list[_NodeRun] = []
         self.past: frozenset[_NodeRun] = frozenset()
-        self.update: dict[str, Any] | None = None
+        self.update: list[tuple[str, Any]] = []  # its writes, in order
 
     def order(self) -> tuple[int, int, str, int]:
         # LangGraph's fold order within a superstep: triggered nodes by name, then Sends
@@ -156,7 +156,7 @@ class _Invocation:
                 task.cancel()
         self._after_run()
 
-    def final(self) -> dict[str, Any]:
+    def final(self) -> Any:
         """The state: every update folded in fold order, however the runs finished."""
         return self.schema.output(self._fold_all())
 
@@ -179,15 +179,12 @@ class _Invocation:
         run = self.in_flight.pop(key)
         node = run.node
         self.live[(node, run.round)] -= 1
-        update = None
-        goto: Any = ()
+        writes: list[tuple[str, Any]] = []
+        chunk: Any = None
+        gotos: list[Any] = []
         if result.has_value:
-            value = result.value
-            if isinstance(value, Command):
-                goto = value.goto
-                value = value.update
             try:
-                update = self.schema.check_update(node, value)
+                writes, chunk, gotos = self._writes(node, result.value)
             except (TypeError, ValueError, InvalidUpdateError) as exc:
                 # Not an update: a bug in the node (or its fallback), which fails it; the
                 # fallback is for what the node calls, not for this.
@@ -202,15 +199,16 @@ class _Invocation:
                 )
         self.results.append(result)
         if result.has_value:
-            run.update = update
+            run.update = writes
             self._record(run)
             if "updates" in self.modes:
-                self._emit("updates", {node: update})
+                self._emit("updates", {node: chunk})
             if "values" in self.modes:
                 self._emit("values", self.final())
             self._fire(run)
-            if goto is not None and goto != ():
-                self._follow(run, None, goto)
+            for goto in gotos:
+                if goto is not None and goto != ():
+                    self._follow(run, None, goto)
         else:
             for descendant in self.graph._reach[node]:
                 self.blocked.setdefault(descendant, result)
@@ -221,6 +219,29 @@ class _Invocation:
 
     # -- the state ---------------------------------------------------------------------------
 
+    def _writes(self, node: str, value: Any) -> tuple[list[tuple[str, Any]], Any, list[Any]]:
+        """A node's return value as LangGraph reads it: its writes, its "updates" chunk,
+        and the ``goto`` of its Commands. A list holding a Command is many updates."""
+        schema = self.schema
+        if isinstance(value, Command):
+            update = schema.check_update(node, value.update)
+            return list((update or {}).items()), schema.chunk(update), [value.goto]
+        if isinstance(value, (list, tuple)) and value and any(isinstance(i, Command) for i in value):
+            writes: list[tuple[str, Any]] = []
+            chunks: list[Any] = []
+            gotos: list[Any] = []
+            for item in value:
+                if isinstance(item, Command):
+                    gotos.append(item.goto)
+                    item = item.update
+                update = schema.check_update(node, item)
+                if update:
+                    writes.extend(update.items())
+                    chunks.append(schema.chunk(update))
+            return writes, chunks, gotos
+        update = schema.check_update(node, value)
+        return list((update or {}).items()), schema.chunk(update), []
+
     def _emit(self, mode: str, chunk: Any) -> None:
         self.outbox.append((mode, chunk) if self.multi else chunk)
 
@@ -229,12 +250,13 @@ class _Invocation:
         update = run.update
         if update:
             reducers = self.schema.reducers
-            for field in update:
+            for field, _ in update:
                 if field in reducers:
                     continue
                 slot = (run.step, field)
-                other = self.writers.setdefault(slot, run.key)
-                if other != run.key:
+                other = self.writers.get(slot)
+                self.writers[slot] = run.key
+                if other is not None:
                     raise InvalidUpdateError(
                         f"At key {field!r}: Can receive only one value per step. Use an "
                         f"Annotated key to handle multiple values. ({other!r} and "

@@ -122,7 +122,7 @@ class Send:
         >>> def fan_out(state):
         ...     return [Send("research", topic) for topic in state["topics"]]
         >>> Send("research", "batteries")
-        Send('research', 'batteries')
+        Send(node='research', arg='batteries')
     """
 
     __slots__ = ("arg", "node")
@@ -136,7 +136,7 @@ class Send:
         """What the node's function gets instead of the state."""
 
     def __repr__(self) -> str:
-        return f"Send({self.node!r}, {self.arg!r})"
+        return f"Send(node={self.node!r}, arg={self.arg!r})"  # LangGraph's
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Send):
@@ -172,7 +172,9 @@ class Command:
         return types.GenericAlias(cls, item)
 
     def __repr__(self) -> str:
-        return f"Command(update={self.update!r}, goto={self.goto!r})"
+        # LangGraph's: only what is set.
+        parts = [f"{k}={v!r}" for k, v in (("update", self.update), ("goto", self.goto)) if v]
+        return f"Command({', '.join(parts)})"
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Command):

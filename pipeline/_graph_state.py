@@ -6,10 +6,13 @@ import contextlib
 import dataclasses
 import inspect
 import typing
+from collections import abc
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+
+ROOT = "__root__"  # the one field of a root State, as LangGraph names it
 
 # -- the state's schema --------------------------------------------------------------------
 
@@ -30,6 +33,21 @@ class _Schema:
     def __init__(self, state_type: type[Any], localns: Mapping[str, Any] | None = None) -> None:
         self.type = state_type
         self.name = getattr(state_type, "__name__", repr(state_type))
+        # StateGraph(Annotated[list, operator.add]): the state is one value, not a dict.
+        self.is_root = typing.get_origin(state_type) is Annotated
+        if self.is_root:
+            self.is_model = self.is_dataclass = False
+            self.fields: tuple[str, ...] = (ROOT,)
+            self.reducers: dict[str, Callable[[Any, Any], Any]] = {}
+            self.empty: dict[str, Callable[[], Any]] = {}
+            self.adapters: dict[str, TypeAdapter[Any]] = {}
+            reducer = _reducer_in(state_type.__metadata__, ROOT)
+            if reducer is not None:
+                self.reducers[ROOT] = reducer
+                base = _empty_maker(state_type.__origin__)
+                if base is not None:
+                    self.empty[ROOT] = base
+            return
         self.is_model = isinstance(state_type, type) and issubclass(state_type, BaseModel)
         self.is_dataclass = isinstance(state_type, type) and dataclasses.is_dataclass(state_type)
         if not self.is_model and not self.is_dataclass and not _is_typeddict(state_type):
@@ -37,9 +55,9 @@ class _Schema:
                 "StateGraph() takes a TypedDict, a pydantic model or a dataclass, "
                 f"got {state_type!r}"
             )
-        self.reducers: dict[str, Callable[[Any, Any], Any]] = {}
-        self.empty: dict[str, Callable[[], Any]] = {}  # a reducer field's starting value
-        self.adapters: dict[str, TypeAdapter[Any]] = {}
+        self.reducers = {}
+        self.empty = {}  # a reducer field's starting value
+        self.adapters = {}
         if self.is_model:
             self._inspect_model(state_type)
         else:
@@ -67,11 +85,9 @@ class _Schema:
                     self.reducers[name] = reducer
                     # As LangGraph does: a reducer field starts from its type's empty
                     # value, so the first update is folded too (list() + [x]).
-                    base = typing.get_origin(hint.__origin__) or hint.__origin__
-                    if isinstance(base, type):
-                        with contextlib.suppress(Exception):
-                            base()
-                            self.empty[name] = base
+                    base = _empty_maker(hint.__origin__)
+                    if base is not None:
+                        self.empty[name] = base
 
     def _inspect_model(self, state_type: type[BaseModel]) -> None:
         self.fields = tuple(state_type.model_fields)
@@ -86,6 +102,9 @@ class _Schema:
                 # A reducer's update need not have the field's type (append one item to
                 # a list): it is not validated; the folded value is the reducer's affair.
                 self.reducers[name] = reducer
+                empty = _empty_maker(info.annotation)
+                if empty is not None:
+                    self.empty[name] = empty
                 continue
             # One adapter per field, built once, so an update is validated field by field
             # without rebuilding the whole model after every node.
@@ -103,9 +122,20 @@ class _Schema:
             TypeError, ValueError: for a TypedDict State, if the input is not a mapping or
                 has a key that is not a field.
         """
+        if self.is_root:
+            values = {name: make() for name, make in self.empty.items()}
+            if value is not None:
+                self.apply(values, {ROOT: value})
+            return values
         if self.is_model:
-            model = value if isinstance(value, self.type) else self.type.model_validate(value)
-            return {name: getattr(model, name) for name in self.fields}
+            # Validated now (a bad input fails here), but kept as given, as LangGraph keeps
+            # it: each node validates its own fresh copy, and invoke returns what was set.
+            if isinstance(value, self.type):
+                return {name: getattr(value, name) for name in self.fields}
+            self.type.model_validate(value)
+            values = {name: make() for name, make in self.empty.items()}
+            self.apply(values, self._known(value))
+            return values
         if self.is_dataclass and isinstance(value, self.type):
             value = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
         if not isinstance(value, Mapping):
@@ -123,8 +153,20 @@ class _Schema:
         """A node's return value as an update, validated; ``None`` for no change."""
         if value is None:
             return None
+        if self.is_root:
+            return {ROOT: value}
         if isinstance(value, BaseModel):
-            value = {k: getattr(value, k) for k in value.model_fields_set}
+            # As LangGraph reads a model returned by a node: every field, but a None it
+            # was not given and that is also its default (so a copy of the input with a
+            # mutated default shows the mutation).
+            fields = type(value).model_fields
+            value = {
+                k: getattr(value, k)
+                for k in fields
+                if getattr(value, k) is not None
+                or k in value.model_fields_set
+                or fields[k].default is not None
+            }
         elif dataclasses.is_dataclass(value) and not isinstance(value, type):
             value = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
         elif isinstance(value, (list, tuple)) and all(
@@ -144,7 +186,7 @@ class _Schema:
             adapter = self.adapters.get(key)
             if adapter is not None:
                 try:
-                    update[key] = adapter.validate_python(item)
+                    adapter.validate_python(item)  # checked here; kept as given (LangGraph)
                 except ValidationError as exc:
                     raise ValueError(
                         f"node {node!r} set {key!r} to an invalid value: "
@@ -152,9 +194,10 @@ class _Schema:
                     ) from None
         return update
 
-    def apply(self, values: dict[str, Any], update: Mapping[str, Any]) -> None:
-        """Fold ``update`` into ``values``: reducer fields with their reducer, others set."""
-        for key, item in update.items():
+    def apply(self, values: dict[str, Any], update: Mapping[str, Any] | list[tuple[str, Any]]) -> None:
+        """Fold ``update`` (a dict, or ``(key, value)`` writes) into ``values``: reducer
+        fields with their reducer, others set."""
+        for key, item in update.items() if isinstance(update, Mapping) else update:
             reducer = self.reducers.get(key)
             if reducer is not None and key in values:
                 values[key] = reducer(values[key], item)
@@ -167,16 +210,48 @@ class _Schema:
         A model is validated anew (pydantic copies its lists and dicts), so a node that
         mutates its input changes nothing but its own copy, as in LangGraph.
         """
+        if self.is_root:
+            return values.get(ROOT)
         if self.is_model:
             return self.type.model_validate(values)
         if self.is_dataclass:
             return self.type(**values)
         return dict(values)
 
-    def output(self, values: dict[str, Any]) -> dict[str, Any]:
+    def output(self, values: dict[str, Any]) -> Any:
         """What ``invoke`` returns: a dict of the fields set, for every kind of State
-        (LangGraph returns a dict for pydantic and dataclass States too)."""
+        (LangGraph returns a dict for pydantic and dataclass States too); the value
+        itself for a root State."""
+        if self.is_root:
+            return values.get(ROOT)
         return dict(values)
+
+    def chunk(self, update: dict[str, Any] | None) -> Any:
+        """An update as the "updates" stream mode shows it."""
+        if self.is_root and update is not None:
+            return update.get(ROOT)
+        return update
+
+
+def _empty_maker(tp: Any) -> Callable[[], Any] | None:
+    """What a reducer field starts from, as LangGraph's BinaryOperatorAggregate: its type's
+    empty value (``list()``; a list for ``Sequence``, a dict for ``Mapping``)."""
+    base = typing.get_origin(tp) or tp
+    base = {
+        abc.Sequence: list,
+        abc.MutableSequence: list,
+        abc.Mapping: dict,
+        abc.MutableMapping: dict,
+        abc.Set: set,
+        abc.MutableSet: set,
+    }.get(base, base)
+    if isinstance(base, type):
+        try:
+            base()
+        except Exception:
+            return None
+        return base  # type: ignore[no-any-return]
+    return None
 
 
 def _reducer_in(metadata: tuple[Any, ...], field: str) -> Callable[[Any, Any], Any] | None:

@@ -25,16 +25,23 @@ from typing import Optional
 import operator
 import os
 import threading
+import uuid
+import ipaddress
+import decimal
+import pathlib
+import datetime
+from uuid import UUID
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 import pytest
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, conlist, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ByteSize, NonNegativeFloat, PositiveInt, SecretStr, confloat, conint, conlist, constr, field_validator, model_validator
 from typing_extensions import NotRequired, TypedDict
 
-if os.environ.get("SKILLSTREAM_COMPAT") == "langgraph":
+ON_LANGGRAPH = os.environ.get("SKILLSTREAM_COMPAT") == "langgraph"
+if ON_LANGGRAPH:
     from langgraph.errors import GraphRecursionError, InvalidUpdateError
     from langgraph.graph import END, START, StateGraph
     from langgraph.graph.message import add_messages
@@ -338,6 +345,7 @@ def test_function_in_conditional_edges_with_no_path_map() -> None:
 
 
 # test_pregel.py::test_in_one_fan_out_state_graph_waiting_edge_multiple_cond_edge (line 2975)
+@pytest.mark.xfail(not ON_LANGGRAPH, strict=True, reason='intended difference: superstep order. retriever_one starts as soon as analyzer_one is done, so it streams before the slow retriever_two (same final state)')
 def test_in_one_fan_out_state_graph_waiting_edge_multiple_cond_edge() -> None:
 
     def sorted_add(x: list[str], y: list[str] | list[tuple[str, str]]) -> list[str]:
@@ -874,6 +882,7 @@ async def test_node_cancellation_on_external_cancel() -> None:
 
 
 # test_pregel_async.py::test_node_cancellation_on_other_node_exception (line 555)
+@pytest.mark.xfail(not ON_LANGGRAPH, strict=True, reason="intended difference: failure isolation. A failing node does not cancel its siblings; they finish, then the node's own exception is raised with the partial state")
 async def test_node_cancellation_on_other_node_exception() -> None:
     inner_task_cancelled = False
 
@@ -1050,6 +1059,7 @@ async def test_nested_pydantic_models() -> None:
 
 
 # test_pregel_async.py::test_in_one_fan_out_state_graph_waiting_edge_multiple_cond_edge (line 4767)
+@pytest.mark.xfail(not ON_LANGGRAPH, strict=True, reason='intended difference: superstep order. retriever_one starts as soon as analyzer_one is done, so it streams before the slow retriever_two (same final state)')
 async def test_in_one_fan_out_state_graph_waiting_edge_multiple_cond_edge_async_file() -> None:
 
     def sorted_add(x: list[str], y: list[str] | list[tuple[str, str]]) -> list[str]:
