@@ -250,7 +250,7 @@ def _empty_maker(tp: Any) -> Callable[[], Any] | None:
             base()
         except Exception:
             return None
-        return base  # type: ignore[no-any-return]
+        return base
     return None
 
 
