@@ -2,25 +2,36 @@
 
 Execution model
 ---------------
-A compiled graph is a DAG of nodes over a shared state. An invocation keeps the running
-state (the input, then every node's update folded in: with the field's reducer when it
-has one, else overwritten) and a small coordinator that decides which nodes run and when.
+An invocation keeps every node run that finished with its update, and a small coordinator
+that decides which nodes run and when. Nothing waits for a superstep; the order in which
+updates are folded is nevertheless LangGraph's, so results never depend on timing.
 
-*When a node is triggered.* START is finished from the outset. When a node finishes with a
-value (its own update, or its fallback's), its plain edges trigger their targets, a join
-edge ``add_edge([a, b], c)`` triggers ``c`` once every one of its sources has finished with
-a value, and each of its routers is called with the state and triggers the nodes it names
-(or starts one extra run of a node per ``Send``, which gets the Send's input instead of
-the state). A node that is never triggered never runs; it is not "skipped", it was simply
-not on the path taken.
+*When a node is triggered.* START is finished from the outset. When a node run finishes
+with a value (its own update, or its fallback's), its plain edges trigger their targets, a
+join edge ``add_edge([a, b], c)`` triggers ``c`` once every one of its sources has finished
+since it last fired, each of its routers is called and triggers the nodes it names (or
+starts one extra run per ``Send``, which gets the Send's input instead of the state), and a
+returned ``Command`` does the same with its ``goto``.
 
-*When a triggered node starts.* As soon as no node that is running, or triggered and still
-waiting, is one of its ancestors in the graph compile() checked (plain edges, join edges,
-and conditional edges whose targets are declared by a ``path_map`` or a ``Literal`` return
-annotation). So a node waits for every predecessor that will run -- including one whose
-router has not decided yet -- and for nothing else: no supersteps, and an untaken branch,
-once decided, is not waited for. It sees the running state at that moment: the input plus
-every ancestor's update (and possibly some unrelated node's).
+*Rounds.* compile() finds the edges back (those that close a loop, in a depth-first search
+from START over edges in the order added); a trigger along an edge back is for the next
+round of its target, any other for its source's round. A node runs at most once per round:
+triggers that come before its run of that round starts are merged into it, and one that
+comes after is for the next round.
+
+*When a triggered run starts.* When nothing it waits for is live (running, triggered and
+waiting, or a router still deciding): in its own round, its ancestors over forward edges;
+in earlier rounds, any run of a node that can reach it, its own earlier run included.
+Declared conditional edges (``path_map``, ``Literal`` annotations, ``Command[Literal[...]]``)
+count as edges; a router or Command whose targets are unknown counts as an edge to every
+node. Send runs start at once. So inside a round a node waits for every predecessor that
+will run, and for nothing else (an untaken branch, once decided, is not waited for).
+
+*What it sees, and the fold order.* A run's step is one more than the steps of the runs
+that triggered it (START's nodes are step 1). Updates are folded by step, then node name,
+then Sends in the order they were sent, as LangGraph's supersteps fold them. A run sees the
+input plus the updates of the runs it waited for (and of those its triggers saw), folded in
+that order; the final state folds every update. ``recursion_limit`` bounds the steps.
 
 *Where it runs.* Every node run is a :class:`SkillCall` of the node's skill (its timeout,
 retry, fallback and executor), keyed by the node's name (``name[i]`` for the i-th Send).
@@ -33,10 +44,10 @@ isolation, cancellation and clean-up all come from the engine; this module only 
 what to start next (and reports to the engine, as skipped, what never will).
 
 *Failures.* A node run that ends without a value (an error or timeout without fallback)
-contributes no update; its descendants in the graph do not run (each one that was
-triggered is reported ``skipped`` with ``DependencyFailed``), the rest of the graph runs
-on, and the invocation then raises :class:`GraphError` with the partial state and every
-result. The run's deadline (``compile(timeout=...)``) works as in :func:`pipeline.run`:
+contributes no update; the nodes it can reach do not run (each one that was triggered is
+reported ``skipped`` with ``DependencyFailed``), the rest of the graph runs on, and the
+invocation then raises :class:`GraphError` with the partial state and every result --
+an instance of the node's own exception's class too, when a node raised. The run's deadline (``compile(timeout=...)``) works as in :func:`pipeline.run`:
 nodes in flight end ``timeout`` (with their fallback if any), nodes not started end
 ``skipped``, nothing new starts, and the invocation raises :class:`GraphError` if anything
 ended without a value. A router that names an unknown node raises
@@ -101,8 +112,8 @@ class StateGraph(Generic[S]):
     ``app.astream(input)`` for each node's update as it finishes.
 
     Unlike LangGraph there are no supersteps: a node starts the moment every predecessor
-    that will run has finished. Each node runs at most once per invocation (``Send`` runs
-    it once more per Send), so the graph must be a DAG; loops are refused by compile().
+    that will run has finished; updates are still folded in LangGraph's order. Loops (an
+    agent and its tools) run in rounds, bounded by ``recursion_limit``.
 
     Examples:
         >>> class Research(TypedDict):
@@ -122,10 +133,12 @@ class StateGraph(Generic[S]):
         >>> state = await app.ainvoke({"query": "AAPL"})
 
     Args:
-        state_schema: a ``TypedDict`` or a pydantic model class.
+        state_schema: a ``TypedDict``, a pydantic model or a dataclass (or, as in
+            LangGraph, one annotated value: ``Annotated[list, operator.add]``).
 
     Raises:
-        TypeError: if ``state_schema`` is neither.
+        TypeError: if ``state_schema`` is none of these.
+        ValueError: if a field's reducer does not take two arguments.
     """
 
     def __init__(self, state_schema: type[S]) -> None:
@@ -336,11 +349,10 @@ class StateGraph(Generic[S]):
         name, END, a list of names, or ``Send(node, input)`` objects for a dynamic
         fan-out. ``path_map`` declares where it may go -- a list of node names (and END),
         or a dict from the router's answers to node names. Declared targets are edges for
-        compile() (cycles, reachability) and for scheduling: nodes after a declared router
-        wait for it only until it has decided. Without a path_map, the router's return
-        annotation is read (``-> Literal["a", "b"]``); failing that its targets are
-        unknown, and compile() cannot order the graph's other nodes after them (a node
-        triggered after it has already run is an error at run time).
+        scheduling (which edges close a loop, who waits for whom): nodes after a declared
+        router wait for it only until it has decided. Without a path_map, the router's
+        return annotation is read (``-> Literal["a", "b"]``); failing that its targets are
+        unknown and it is taken to go anywhere: every node it could reach waits for it.
 
         Examples:
             >>> def route(state) -> Literal["deep_dive", "__end__"]:

@@ -36,9 +36,8 @@ END: Final = "__end__"
 class InvalidGraphError(ValueError):
     """Raised when a graph is malformed: by ``add_node`` and ``add_edge`` for misuse they can
     see at once (a duplicate or reserved node name, an edge into START or out of END), by
-    ``compile()`` for the rest (unknown nodes in edges, a cycle, nodes unreachable from
-    START, no edge from START), and by a run whose router names a node it cannot go to.
-    The message names the problem (a cycle as ``"a -> b -> a"``)."""
+    ``compile()`` for the rest (unknown nodes in edges, no edge from START), and by a run
+    whose router or Command names a node it cannot go to. The message names the problem."""
 
 
 class GraphError(SkillError):
@@ -237,7 +236,7 @@ class _Branch:
         """A dict ``path_map``: the router's answers -> node names."""
         self.targets = targets
         """Where it may go (``path_map`` values or a ``Literal`` return annotation);
-        ``None`` when unknown: then compile() cannot order anything after this edge."""
+        ``None`` when unknown: then it is taken to go anywhere."""
 
 
 def _takes_config(fn: Callable[..., Any]) -> bool:
