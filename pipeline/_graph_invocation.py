@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import copy
 import inspect
 from collections import Counter, deque
 from collections.abc import AsyncGenerator, Mapping
@@ -109,7 +110,7 @@ class _Invocation:
         self.live: Counter[tuple[str, int]] = Counter()  # pending, in flight, or routing
         self.done: list[_NodeRun] = []  # runs with a value, in fold order
         self.done_keys: list[tuple[int, int, str, int]] = []
-        self.folded: dict[str, Any] | None = dict(initial)  # the fold of done[:folded_n]
+        self.folded: dict[str, Any] | None = None  # the fold of done[:folded_n]
         self.folded_n = 0
         self.joins: dict[tuple[str, ...], dict[str, _NodeRun]] = {}  # a join's sources seen since it fired
         self.writers: dict[tuple[int, str], str] = {}  # (step, plain field) -> key
@@ -178,7 +179,7 @@ class _Invocation:
             return
         run = self.in_flight.pop(key)
         node = run.node
-        self.live[(node, run.round)] -= 1
+        self._unlive(node, run.round)
         writes: list[tuple[str, Any]] = []
         chunk: Any = None
         gotos: list[Any] = []
@@ -281,9 +282,19 @@ class _Invocation:
                 f"a reducer raised {type(exc).__name__}: {exc} (folding the update of {run.key!r})"
             ) from exc
 
+    def _fresh(self) -> dict[str, Any]:
+        # The input, with reducer fields' containers copied: a fold may be done again
+        # (a run sorting before others came late), and a reducer that appends in place
+        # must not change what the next fold starts from.
+        reducers = self.schema.reducers
+        return {
+            k: copy.copy(v) if k in reducers and isinstance(v, (list, dict, set)) else v
+            for k, v in self.initial.items()
+        }
+
     def _fold_all(self) -> dict[str, Any]:
         if self.folded is None:
-            self.folded = dict(self.initial)
+            self.folded = self._fresh()
             self.folded_n = 0
         values = self.folded
         for run in self.done[self.folded_n :]:
@@ -295,7 +306,7 @@ class _Invocation:
         """The state a run sees: the input plus the updates of ``past``, in fold order."""
         if len(past) == len(self.done):
             return dict(self._fold_all())
-        values = dict(self.initial)
+        values = self._fresh()
         for run in self.done:
             if run in past:
                 self._apply(values, run)
@@ -365,6 +376,12 @@ class _Invocation:
             run.step = step
         run.triggers.extend(sources)
 
+    def _unlive(self, node: str, round_: int) -> None:
+        key = (node, round_)
+        self.live[key] -= 1
+        if not self.live[key]:
+            del self.live[key]  # so that a long loop does not make every check longer
+
     def _ready(self, run: _NodeRun) -> bool:
         graph = self.graph
         node, round_ = run.node, run.round
@@ -390,7 +407,7 @@ class _Invocation:
                 failed = self.blocked.get(node)
                 if failed is not None:
                     self._take(run)
-                    self.live[(node, run.round)] -= 1
+                    self._unlive(node, run.round)
                     self._skip(node, run.key, _dependency_failed(failed))
                     changed = True
                 elif self._ready(run):
@@ -504,7 +521,7 @@ class _Invocation:
 
     def _routed(self, run: _NodeRun, branch: _Branch, task: asyncio.Future[Any]) -> None:
         self.routing.discard(task)
-        self.live[(run.node, run.round)] -= 1
+        self._unlive(run.node, run.round)
         if task.cancelled():
             return
         try:

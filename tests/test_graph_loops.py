@@ -384,6 +384,32 @@ def test_a_map_reduce_over_sends_folds_in_send_order() -> None:
     assert state["found"] == ["a", "b", "c"]  # finished c, b, a
 
 
+def test_a_reducer_that_appends_in_place_still_folds_each_update_once() -> None:
+    def extend(left: list[str], right: list[str]) -> list[str]:
+        left.extend(right)  # in place: a fold done again must not see this
+        return left
+
+    class Map(TypedDict, total=False):
+        found: Annotated[list[str], extend]
+
+    async def research(topic: str) -> dict[str, Any]:
+        await asyncio.sleep({"a": 3, "b": 2, "c": 1}[topic])
+        return {"found": [topic]}
+
+    graph = StateGraph(Map)
+    graph.add_node(research)
+    graph.add_conditional_edges(START, lambda s: [Send("research", t) for t in "abc"])
+    app = graph.compile()
+
+    async def main() -> Any:
+        values = [v["found"] async for v in app.astream({"found": ["seed"]}, stream_mode="values")]
+        return values, await app.ainvoke({"found": ["seed"]})
+
+    (values, state), _ = vrun(main)
+    assert state == {"found": ["seed", "a", "b", "c"]}
+    assert values[-1] == ["seed", "a", "b", "c"]
+
+
 # -- errors -----------------------------------------------------------------------------------
 
 
