@@ -162,7 +162,7 @@ def test_recursion_limit_counts_steps_as_langgraph_does() -> None:
         assert build(n).invoke({}, {"recursion_limit": n + 1}) == {"turn": n, "log": []}
         with pytest.raises(GraphRecursionError, match=rf"^Recursion limit of {n} reached") as info:
             build(n).invoke({}, {"recursion_limit": n})
-        assert info.value.state == {"turn": n - 1, "log": []} if n > 1 else True
+        assert info.value.state == ({"turn": n - 1, "log": []} if n > 1 else {"log": []})
     assert build(24).invoke({}) == {"turn": 24, "log": []}  # default limit 25
     with pytest.raises(GraphRecursionError):
         build(25).invoke({})
