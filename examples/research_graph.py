@@ -136,7 +136,7 @@ async def main() -> None:
         wall = time.perf_counter() - start
 
         # 2. The final briefing (the summarize node's update).
-        #    -> Briefing for AAPL, from quote, news, financials:
+        #    -> Briefing for AAPL, from financials, news, quote:  (LangGraph's fold order)
         #         price 63.38 USD (+2.71% today)
         #         FY2023: revenue 155.4bn, net income 17.4bn, P/E 28.2
         #         headlines: AAPL hires new CFO; AAPL cuts costs; AAPL faces probe

@@ -38,6 +38,10 @@ from ._graph import GraphError as GraphError
 from ._graph import InvalidGraphError as InvalidGraphError
 from ._graph import Send as Send
 from ._graph import StateGraph as StateGraph
+from ._graph import Command as Command
+from ._graph import GraphRecursionError as GraphRecursionError
+from ._graph import InvalidUpdateError as InvalidUpdateError
+from ._graph_messages import add_messages as add_messages
 from ._hedge import Hedge as Hedge
 from ._instruments import Instrument as Instrument
 from ._instruments import Phase as Phase
@@ -70,6 +74,7 @@ __all__ = [
     "START",
     "CircuitBreaker",
     "CircuitOpen",
+    "Command",
     "CompiledStateGraph",
     "DeadlineEvent",
     "DeadlineExceeded",
@@ -80,9 +85,11 @@ __all__ = [
     "Executor",
     "FinishedEvent",
     "GraphError",
+    "GraphRecursionError",
     "Hedge",
     "Instrument",
     "InvalidGraphError",
+    "InvalidUpdateError",
     "Journal",
     "JournalError",
     "JournalRecord",
@@ -113,6 +120,7 @@ __all__ = [
     "ThreadExecutor",
     "Toolset",
     "Tracing",
+    "add_messages",
     "gather",
     "run",
     "shutdown",

@@ -2,25 +2,36 @@
 
 Execution model
 ---------------
-A compiled graph is a DAG of nodes over a shared state. An invocation keeps the running
-state (the input, then every node's update folded in: with the field's reducer when it
-has one, else overwritten) and a small coordinator that decides which nodes run and when.
+An invocation keeps every node run that finished with its update, and a small coordinator
+that decides which nodes run and when. Nothing waits for a superstep; the order in which
+updates are folded is nevertheless LangGraph's, so results never depend on timing.
 
-*When a node is triggered.* START is finished from the outset. When a node finishes with a
-value (its own update, or its fallback's), its plain edges trigger their targets, a join
-edge ``add_edge([a, b], c)`` triggers ``c`` once every one of its sources has finished with
-a value, and each of its routers is called with the state and triggers the nodes it names
-(or starts one extra run of a node per ``Send``, which gets the Send's input instead of
-the state). A node that is never triggered never runs; it is not "skipped", it was simply
-not on the path taken.
+*When a node is triggered.* START is finished from the outset. When a node run finishes
+with a value (its own update, or its fallback's), its plain edges trigger their targets, a
+join edge ``add_edge([a, b], c)`` triggers ``c`` once every one of its sources has finished
+since it last fired, each of its routers is called and triggers the nodes it names (or
+starts one extra run per ``Send``, which gets the Send's input instead of the state), and a
+returned ``Command`` does the same with its ``goto``.
 
-*When a triggered node starts.* As soon as no node that is running, or triggered and still
-waiting, is one of its ancestors in the graph compile() checked (plain edges, join edges,
-and conditional edges whose targets are declared by a ``path_map`` or a ``Literal`` return
-annotation). So a node waits for every predecessor that will run -- including one whose
-router has not decided yet -- and for nothing else: no supersteps, and an untaken branch,
-once decided, is not waited for. It sees the running state at that moment: the input plus
-every ancestor's update (and possibly some unrelated node's).
+*Rounds.* compile() finds the edges back (those that close a loop, in a depth-first search
+from START over edges in the order added); a trigger along an edge back is for the next
+round of its target, any other for its source's round. A node runs at most once per round:
+triggers that come before its run of that round starts are merged into it, and one that
+comes after is for the next round.
+
+*When a triggered run starts.* When nothing it waits for is live (running, triggered and
+waiting, or a router still deciding): in its own round, its ancestors over forward edges;
+in earlier rounds, any run of a node that can reach it, its own earlier run included.
+Declared conditional edges (``path_map``, ``Literal`` annotations, ``Command[Literal[...]]``)
+count as edges; a router or Command whose targets are unknown counts as an edge to every
+node. Send runs start at once. So inside a round a node waits for every predecessor that
+will run, and for nothing else (an untaken branch, once decided, is not waited for).
+
+*What it sees, and the fold order.* A run's step is one more than the steps of the runs
+that triggered it (START's nodes are step 1). Updates are folded by step, then node name,
+then Sends in the order they were sent, as LangGraph's supersteps fold them. A run sees the
+input plus the updates of the runs it waited for (and of those its triggers saw), folded in
+that order; the final state folds every update. ``recursion_limit`` bounds the steps.
 
 *Where it runs.* Every node run is a :class:`SkillCall` of the node's skill (its timeout,
 retry, fallback and executor), keyed by the node's name (``name[i]`` for the i-th Send).
@@ -33,10 +44,10 @@ isolation, cancellation and clean-up all come from the engine; this module only 
 what to start next (and reports to the engine, as skipped, what never will).
 
 *Failures.* A node run that ends without a value (an error or timeout without fallback)
-contributes no update; its descendants in the graph do not run (each one that was
-triggered is reported ``skipped`` with ``DependencyFailed``), the rest of the graph runs
-on, and the invocation then raises :class:`GraphError` with the partial state and every
-result. The run's deadline (``compile(timeout=...)``) works as in :func:`pipeline.run`:
+contributes no update; the nodes it can reach do not run (each one that was triggered is
+reported ``skipped`` with ``DependencyFailed``), the rest of the graph runs on, and the
+invocation then raises :class:`GraphError` with the partial state and every result --
+an instance of the node's own exception's class too, when a node raised. The run's deadline (``compile(timeout=...)``) works as in :func:`pipeline.run`:
 nodes in flight end ``timeout`` (with their fallback if any), nodes not started end
 ``skipped``, nothing new starts, and the invocation raises :class:`GraphError` if anything
 ended without a value. A router that names an unknown node raises
@@ -48,12 +59,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import queue
 import sys
-from collections.abc import AsyncGenerator, Callable, Mapping
-from typing import Any, Generic, Literal, TypeVar, overload
+import threading
+from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
+from typing import Any, Generic, TypeVar, overload
 
-from ._graph_invocation import StreamMode, _Invocation
-from ._graph_routing import END, START, GraphError, InvalidGraphError, Send, _Branch, _literal_targets
+from ._graph_invocation import STREAM_MODES, StreamMode, _as_config, _CallContext, _Invocation
+from ._graph_routing import (
+    END,
+    START,
+    Command,
+    GraphError,
+    GraphRecursionError,
+    InvalidGraphError,
+    InvalidUpdateError,
+    Send,
+    _Branch,
+    _command_targets,
+    _literal_targets,
+    _takes_config,
+)
 from ._graph_state import _Schema
 from ._journal import JournalStore, graph_binding, journaled_state, open_store
 from ._retry import Retry
@@ -63,9 +89,12 @@ from ._stream import check_run_options
 __all__ = [
     "END",
     "START",
+    "Command",
     "CompiledStateGraph",
     "GraphError",
+    "GraphRecursionError",
     "InvalidGraphError",
+    "InvalidUpdateError",
     "Send",
     "StateGraph",
 ]
@@ -85,8 +114,8 @@ class StateGraph(Generic[S]):
     ``app.astream(input)`` for each node's update as it finishes.
 
     Unlike LangGraph there are no supersteps: a node starts the moment every predecessor
-    that will run has finished. Each node runs at most once per invocation (``Send`` runs
-    it once more per Send), so the graph must be a DAG; loops are refused by compile().
+    that will run has finished; updates are still folded in LangGraph's order. Loops (an
+    agent and its tools) run in rounds, bounded by ``recursion_limit``.
 
     Examples:
         >>> class Research(TypedDict):
@@ -106,10 +135,12 @@ class StateGraph(Generic[S]):
         >>> state = await app.ainvoke({"query": "AAPL"})
 
     Args:
-        state_schema: a ``TypedDict`` or a pydantic model class.
+        state_schema: a ``TypedDict``, a pydantic model or a dataclass (or, as in
+            LangGraph, one annotated value: ``Annotated[list, operator.add]``).
 
     Raises:
-        TypeError: if ``state_schema`` is neither.
+        TypeError: if ``state_schema`` is none of these.
+        ValueError: if a field's reducer does not take two arguments.
     """
 
     def __init__(self, state_schema: type[S]) -> None:
@@ -120,29 +151,54 @@ class StateGraph(Generic[S]):
         self._joins: list[tuple[tuple[str, ...], str]] = []
         self._branches: dict[str, list[_Branch]] = {}
 
+    @overload
     def add_node(
         self,
         name: str,
         fn: Callable[..., Any],
+        *,
+        timeout: float | None = ...,
+        retry: Retry | None = ...,
+        fallback: Any = ...,
+        executor: Executor = ...,
+    ) -> StateGraph[S]: ...
+    @overload
+    def add_node(
+        self,
+        name: Callable[..., Any],
+        fn: None = None,
+        *,
+        timeout: float | None = ...,
+        retry: Retry | None = ...,
+        fallback: Any = ...,
+        executor: Executor = ...,
+    ) -> StateGraph[S]: ...
+    def add_node(
+        self,
+        name: str | Callable[..., Any],
+        fn: Callable[..., Any] | None = None,
         *,
         timeout: float | None = _UNSET,
         retry: Retry | None = _UNSET,
         fallback: Any = _UNSET,
         executor: Executor = _UNSET,
     ) -> StateGraph[S]:
-        """Add a node: ``fn(state) -> dict update | None``, run as a skill.
+        """Add a node: ``fn(state) -> dict update | Command | None``, run as a skill.
 
-        The options are those of :func:`skill`; for an existing Skill, the ones given
-        replace its own. A node whose function fails (after its retries) with a
+        ``add_node(fn)`` names the node after the function (or the Skill). The function
+        may take ``config`` too (``def node(state, config)``): it gets the invocation's
+        config dict. The options are those of :func:`skill`; for an existing Skill, the
+        ones given replace its own. A node whose function fails (after its retries) with a
         ``fallback`` contributes the fallback as its update and the graph flows on; one
-        that returns something that is not a dict of State fields fails, fallback or not.
+        that returns something that is not an update fails, fallback or not.
 
         Examples:
             >>> graph.add_node("stock", fetch_stock, timeout=5, retry=Retry(attempts=3))
-            >>> graph.add_node("news", fetch_news, fallback={"news": []})
+            >>> graph.add_node(summarize)                  # the node "summarize"
 
         Args:
-            name: the node's name (also the key of its :class:`SkillResult`).
+            name: the node's name (also the key of its :class:`SkillResult`), or the
+                function itself.
             fn: a sync or async function taking the state (or a Send's input), or a Skill.
             timeout: seconds each attempt may take; ``None``: no limit.
             retry: a :class:`Retry` policy; ``None``: one attempt.
@@ -160,6 +216,9 @@ class StateGraph(Generic[S]):
             TypeError: if ``name`` is not a non-empty str, or ``fn`` is not callable.
             pydantic.ValidationError: if an option is invalid (the error names the field).
         """
+        if fn is None and callable(name) and not isinstance(name, str):
+            fn = name
+            name = fn.name if isinstance(fn, Skill) else getattr(fn, "__name__", "")
         if not isinstance(name, str) or not name:
             raise TypeError(f"a node's name must be a non-empty str, got {name!r}")
         if name in (START, END):
@@ -189,6 +248,65 @@ class StateGraph(Generic[S]):
             self._nodes[name] = Skill(fn, options)
         self._options[name] = options
         return self
+
+    def add_sequence(
+        self, nodes: Sequence[Callable[..., Any] | tuple[str, Callable[..., Any]]]
+    ) -> StateGraph[S]:
+        """Add nodes that run one after the other: an edge from each to the next.
+
+        Examples:
+            >>> graph.add_sequence([plan, ("search", search), write])
+            >>> graph.add_edge(START, "plan")
+
+        Args:
+            nodes: functions (named after themselves) or ``(name, function)`` pairs.
+
+        Raises:
+            ValueError: if ``nodes`` is empty.
+            InvalidGraphError, TypeError: as :meth:`add_node`.
+        """
+        if not nodes:
+            raise ValueError("add_sequence() needs at least one node")
+        previous: str | None = None
+        for item in nodes:
+            if isinstance(item, tuple):
+                name, fn = item
+                self.add_node(name, fn)
+            else:
+                name = item.name if isinstance(item, Skill) else getattr(item, "__name__", "")
+                self.add_node(item)
+            if previous is not None:
+                self.add_edge(previous, name)
+            previous = name
+        return self
+
+    def set_entry_point(self, key: str) -> StateGraph[S]:
+        """The node every invocation starts at: ``add_edge(START, key)``.
+
+        Examples:
+            >>> graph.set_entry_point("agent")
+        """
+        return self.add_edge(START, key)
+
+    def set_finish_point(self, key: str) -> StateGraph[S]:
+        """A node after which the graph is done: ``add_edge(key, END)``.
+
+        Examples:
+            >>> graph.set_finish_point("summarize")
+        """
+        return self.add_edge(key, END)
+
+    def set_conditional_entry_point(
+        self,
+        path: Callable[..., Any],
+        path_map: dict[Any, str] | list[str] | tuple[str, ...] | None = None,
+    ) -> StateGraph[S]:
+        """Route the input to the first nodes: ``add_conditional_edges(START, ...)``.
+
+        Examples:
+            >>> graph.set_conditional_entry_point(lambda s: "fast" if s["easy"] else "slow")
+        """
+        return self.add_conditional_edges(START, path, path_map)
 
     def add_edge(self, start: str | list[str] | tuple[str, ...], end: str) -> StateGraph[S]:
         """Add an edge: ``end`` runs after ``start``; after all of them for a list.
@@ -233,11 +351,10 @@ class StateGraph(Generic[S]):
         name, END, a list of names, or ``Send(node, input)`` objects for a dynamic
         fan-out. ``path_map`` declares where it may go -- a list of node names (and END),
         or a dict from the router's answers to node names. Declared targets are edges for
-        compile() (cycles, reachability) and for scheduling: nodes after a declared router
-        wait for it only until it has decided. Without a path_map, the router's return
-        annotation is read (``-> Literal["a", "b"]``); failing that its targets are
-        unknown, and compile() cannot order the graph's other nodes after them (a node
-        triggered after it has already run is an error at run time).
+        scheduling (which edges close a loop, who waits for whom): nodes after a declared
+        router wait for it only until it has decided. Without a path_map, the router's
+        return annotation is read (``-> Literal["a", "b"]``); failing that its targets are
+        unknown and it is taken to go anywhere: every node it could reach waits for it.
 
         Examples:
             >>> def route(state) -> Literal["deep_dive", "__end__"]:
@@ -281,6 +398,9 @@ class StateGraph(Generic[S]):
     ) -> CompiledStateGraph[S]:
         """Check the graph and freeze it into something that runs.
 
+        Loops (a conditional edge back to an earlier node, an agent and its tools) are
+        allowed; ``recursion_limit`` bounds them at run time.
+
         Examples:
             >>> app = graph.compile(max_concurrency=5, timeout=30)
 
@@ -296,27 +416,29 @@ class StateGraph(Generic[S]):
             A :class:`CompiledStateGraph`; later changes to this builder do not affect it.
 
         Raises:
-            InvalidGraphError: if an edge names an unknown node, nothing leaves START, the
-                graph has a cycle (named, e.g. ``"a -> b -> a"``), or a node cannot be
-                reached from START.
+            InvalidGraphError: if an edge names an unknown node, or nothing leaves START.
             ValueError, TypeError: if ``max_concurrency`` or ``timeout`` is invalid.
             JournalError: if the journal file cannot be used.
         """
         check_run_options(max_concurrency, timeout)
         store = open_store(journal)
         nodes = self._nodes
+        # LangGraph's words first ("Found edge starting at unknown node"), so that code
+        # matching them still does; then which edge.
         for source, targets in self._edges.items():
             for target in targets:
                 for name in (source, target):
                     if name not in nodes and name not in (START, END):
                         raise InvalidGraphError(
-                            f"edge {_edge_text(source, target)}: {name!r} is not a node"
+                            f"Found edge {'starting' if name == source else 'ending'} at unknown "
+                            f"node {name!r}: edge {_edge_text(source, target)}"
                         )
         for sources, target in self._joins:
             for name in (*sources, target):
                 if name not in nodes and name not in (START, END):
                     raise InvalidGraphError(
-                        f"edge {_edge_text(list(sources), target)}: {name!r} is not a node"
+                        f"Found edge {'ending' if name == target else 'starting'} at unknown "
+                        f"node {name!r}: edge {_edge_text(list(sources), target)}"
                     )
         for source, branches in self._branches.items():
             if source not in nodes and source != START:
@@ -332,7 +454,9 @@ class StateGraph(Generic[S]):
                             f"conditional edge from {source!r}: {target!r} is not a node"
                         )
 
-        # The edges compile() knows: plain, join (each source), declared conditional.
+        # The edges compile() knows: plain, join (each source), declared conditional, and
+        # a Command's declared targets. Where a router or a Command may go anywhere, it
+        # is taken to go everywhere: nodes then wait for it, never the other way round.
         succ: dict[str, list[str]] = {name: [] for name in (START, *nodes)}
         for source, targets in self._edges.items():
             succ[source].extend(t for t in targets if t != END)
@@ -347,27 +471,25 @@ class StateGraph(Generic[S]):
                     undeclared.add(source)
                 else:
                     succ[source].extend(t for t in branch.targets if t != END)
+        for name, node in nodes.items():
+            goto = _command_targets(node.fn)
+            if goto is None:
+                undeclared.add(name)
+            else:
+                succ[name].extend(t for t in goto if t != END and t in nodes)
+        for name in undeclared:
+            succ[name].extend(nodes)
         succ = {name: list(dict.fromkeys(targets)) for name, targets in succ.items()}
 
         if START not in self._edges and START not in self._branches and not any(
             START in sources for sources, _ in self._joins
         ):
             raise InvalidGraphError(
-                "the graph has no edge from START; add one with add_edge(START, <first node>)"
+                "Graph must have an entrypoint: the graph has no edge from START; add one with "
+                "add_edge(START, <first node>)"
             )
-        cycle = _find_cycle(list(nodes), succ)
-        if cycle is not None:
-            raise InvalidGraphError(f"the graph has a cycle: {' -> '.join(cycle)}")
-        reached = _reachable(START, succ, undeclared)
-        if reached is not None:
-            lost = [name for name in nodes if name not in reached]
-            if lost:
-                names = ", ".join(repr(n) for n in lost)
-                raise InvalidGraphError(
-                    f"node {names} is unreachable from START"
-                    if len(lost) == 1
-                    else f"nodes {names} are unreachable from START"
-                )
+        # No check that every node is reachable from START (there was one before issue
+        # 16): as in LangGraph, any node may reach another with Command(goto=...).
         return CompiledStateGraph(self, succ, max_concurrency, timeout, store)
 
 
@@ -375,15 +497,17 @@ def _edge_text(start: Any, end: str) -> str:
     return f"{start!r} -> {end!r}"
 
 
-def _find_cycle(nodes: list[str], succ: dict[str, list[str]]) -> list[str] | None:
-    """The first cycle a depth-first search meets, as a path ``[a, b, a]``."""
+def _forward_edges(succ: dict[str, list[str]]) -> dict[str, list[str]]:
+    """``succ`` without its edges back: those a depth-first search from START (edges in
+    the order added) finds closing a loop. What is left is acyclic."""
     white, gray, black = 0, 1, 2
-    color = dict.fromkeys(nodes, white)
-    for root in nodes:
+    color = dict.fromkeys(succ, white)
+    forward: dict[str, list[str]] = {name: [] for name in succ}
+    for root in succ:  # START first: it is the first key
         if color[root] != white:
             continue
-        path = [root]
         color[root] = gray
+        path = [root]
         stack = [iter(succ[root])]
         while stack:
             child = next(stack[-1], None)
@@ -392,28 +516,13 @@ def _find_cycle(nodes: list[str], succ: dict[str, list[str]]) -> list[str] | Non
                 color[path.pop()] = black
                 continue
             if color[child] == gray:
-                return path[path.index(child) :] + [child]
+                continue  # an edge back
+            forward[path[-1]].append(child)
             if color[child] == white:
                 color[child] = gray
                 path.append(child)
                 stack.append(iter(succ[child]))
-    return None
-
-
-def _reachable(start: str, succ: dict[str, list[str]], undeclared: set[str]) -> set[str] | None:
-    """Nodes reachable from ``start``; ``None`` (anything) once a router of unknown targets
-    is reached, since it may go anywhere."""
-    seen = {start}
-    todo = [start]
-    while todo:
-        name = todo.pop()
-        if name in undeclared:
-            return None
-        for child in succ[name]:
-            if child not in seen:
-                seen.add(child)
-                todo.append(child)
-    return seen
+    return forward
 
 
 # -- the compiled graph --------------------------------------------------------------------
@@ -448,8 +557,18 @@ class CompiledStateGraph(Generic[S]):
         self.timeout = timeout
         """Each invocation's deadline in seconds; ``None``: none."""
         self._schema = graph._schema
-        self._nodes = dict(graph._nodes)
         self._options = dict(graph._options)
+        # Each node's function is wrapped to pass ``config`` and to keep its own exception
+        # (so the invocation can raise it); a process or Ray skill runs as it is.
+        self._nodes: dict[str, Skill[Any, Any]] = {}
+        self._wrapped: dict[str, bool] = {}
+        for name, node in graph._nodes.items():
+            if node.kind in ("async", "thread"):
+                self._nodes[name] = Skill(_node_function(node.fn, node.kind == "async"), self._options[name])
+                self._wrapped[name] = True
+            else:
+                self._nodes[name] = node
+                self._wrapped[name] = False
         self._edges = {s: tuple(t for t in ts if t != END) for s, ts in graph._edges.items()}
         self._joins_by_source: dict[str, list[tuple[str, ...]]] = {}
         self._join_targets: dict[tuple[str, ...], list[str]] = {}
@@ -461,80 +580,92 @@ class CompiledStateGraph(Generic[S]):
                     self._joins_by_source.setdefault(source, []).append(sources)
             self._join_targets.setdefault(sources, []).append(target)
         self._branches = {s: tuple(bs) for s, bs in graph._branches.items()}
-        # Ancestors and descendants over the edges compile() knows.
-        self._descendants = {name: _closure(name, succ) for name in self._nodes}
-        self._ancestors: dict[str, frozenset[str]] = {
-            name: frozenset(a for a in self._nodes if name in self._descendants[a])
-            for name in self._nodes
+        # Reach over every edge compile() knows, loops included; ancestors and descendants
+        # over the forward edges only (a loop's edge back starts the next round).
+        self._reach = {name: _closure(name, succ) for name in succ}
+        forward = _forward_edges(succ)
+        self._fwd_descendants = {name: _closure(name, forward) for name in succ}
+        self._fwd_ancestors: dict[str, frozenset[str]] = {
+            name: frozenset(a for a in graph._nodes if name in self._fwd_descendants[a])
+            for name in graph._nodes
         }
         # An ancestor has strictly fewer ancestors than its descendant: sorting by that
-        # count (ties in the order added) is a topological order.
-        position = {name: i for i, name in enumerate(self._nodes)}
-        self._order = tuple(
-            sorted(self._nodes, key=lambda n: (len(self._ancestors[n]), position[n]))
-        )
+        # count (ties in the order added) is a topological order of the forward edges.
+        added = {name: i for i, name in enumerate(graph._nodes)}
+        order = sorted(graph._nodes, key=lambda n: (len(self._fwd_ancestors[n]), added[n]))
+        self._position = {name: i for i, name in enumerate(order)}
 
     # -- running ---------------------------------------------------------------------------
 
-    async def ainvoke(self, input: S | Mapping[str, Any], *, run_id: str | None = None) -> S:
-        """Run the graph on ``input`` and return the final state.
+    async def ainvoke(
+        self,
+        input: S | Mapping[str, Any],
+        config: Mapping[str, Any] | None = None,
+        *,
+        run_id: str | None = None,
+    ) -> Any:
+        """Run the graph on ``input`` and return the final state, as a dict (as LangGraph
+        does, for a pydantic or dataclass State too).
 
         Examples:
             >>> state = await app.ainvoke({"query": "AAPL"})
-            >>> state["briefing"]
+            >>> state = await app.ainvoke({"messages": [...]}, {"recursion_limit": 10})
             >>> state = await journaled_app.ainvoke({"query": "AAPL"}, run_id="aapl-1")
 
         Args:
             input: the initial state: a dict of State fields (for a pydantic State, or an
-                instance of it). Reducer fields fold it in like any update.
+                instance of it). Reducer fields fold it in like any update; keys that
+                are not fields are dropped.
+            config: LangGraph's config dict: ``recursion_limit`` (default 25), and
+                anything else (``configurable``, ...) for nodes that take ``config``.
             run_id: with ``compile(journal=...)``: the invocation's name in the journal.
                 Invoked again with the same ``run_id`` (and input), the node runs that had
                 finished are replayed from the journal, not run.
 
         Returns:
-            The final state: a dict for a TypedDict State, a model instance for a
-            pydantic one.
+            The final state: the input plus every update, folded in LangGraph's order
+            (a dict; the value itself for a root State such as ``Annotated[list, add]``).
 
         Raises:
             GraphError: if a node run ended without a value (error or timeout without
                 fallback, or skipped: a dependency failed or the deadline came first), or
-                a router or reducer raised; with ``.state`` and ``.results``.
+                a router or reducer raised; with ``.state`` and ``.results``. When a node
+                raised, the error is also an instance of that exception's class, with its
+                message: ``except ValueError`` catches a node's ValueError.
+            GraphRecursionError: if the graph would run more than ``recursion_limit`` steps.
+            InvalidUpdateError: if two runs of a step wrote one reducer-less field.
             InvalidGraphError: if a router named a node it cannot go to.
             pydantic.ValidationError, TypeError, ValueError: if ``input`` is invalid, or
                 ``run_id`` is given without a journal (or missing with one).
             RunInProgress: if a live invocation holds ``run_id``.
         """
-        values = self._schema.initial(input)
-        invocation = _Invocation(self, values, None)
+        invocation = self._invocation(input, config, (), False)
         invocation.journal = graph_binding(self.journal, run_id)
         async with contextlib.aclosing(invocation.events()) as events:
             async for _ in events:
                 pass
-        return self._schema.view(invocation.values)  # type: ignore[no-any-return]
+        return invocation.final()
 
-    def invoke(self, input: S | Mapping[str, Any], *, run_id: str | None = None) -> S:
-        """Run the graph from sync code: :meth:`ainvoke` on a fresh event loop.
+    def invoke(
+        self,
+        input: S | Mapping[str, Any],
+        config: Mapping[str, Any] | None = None,
+        *,
+        run_id: str | None = None,
+    ) -> Any:
+        """Run the graph from sync code: :meth:`ainvoke` on a fresh event loop (in a
+        thread of its own when one is already running here, as in a notebook).
 
         Examples:
             >>> state = app.invoke({"query": "AAPL"})
 
         Raises:
-            RuntimeError: if called where an event loop is running (use ``await
-                app.ainvoke(...)`` there).
-            GraphError, InvalidGraphError: as :meth:`ainvoke`.
+            GraphError, GraphRecursionError, InvalidUpdateError, InvalidGraphError: as
+                :meth:`ainvoke`.
         """
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            pass  # no loop here: good (run below, not in this block, or every error the
-            # graph raises would be chained to this "no running event loop")
-        else:
-            raise RuntimeError(
-                "invoke() cannot run inside a running event loop; use `await graph.ainvoke(...)`"
-            )
-        return asyncio.run(self.ainvoke(input, run_id=run_id))
+        return _run_sync(lambda: self.ainvoke(input, config, run_id=run_id))
 
-    def get_state(self, run_id: str) -> S | None:
+    def get_state(self, run_id: str) -> Any:
         """The state of invocation ``run_id`` as the journal last recorded it.
 
         Examples:
@@ -549,29 +680,35 @@ class CompiledStateGraph(Generic[S]):
         if self.journal is None:
             raise ValueError("get_state() needs a journal: compile(journal='runs.db')")
         values = journaled_state(self.journal, run_id)
-        return None if values is None else self._schema.view(values)
+        return None if values is None else self._schema.output(values)
 
-    @overload
+    def _invocation(
+        self,
+        input: Any,
+        config: Mapping[str, Any] | None,
+        modes: tuple[str, ...],
+        multi: bool,
+    ) -> _Invocation:
+        return _Invocation(self, self._schema.initial(input), modes, _as_config(config), multi)
+
     def astream(
-        self, input: S | Mapping[str, Any], *, stream_mode: Literal["updates"] = "updates"
-    ) -> AsyncGenerator[dict[str, Any], None]: ...
-    @overload
-    def astream(
-        self, input: S | Mapping[str, Any], *, stream_mode: Literal["values"]
-    ) -> AsyncGenerator[S, None]: ...
-    def astream(
-        self, input: S | Mapping[str, Any], *, stream_mode: StreamMode = "updates"
+        self,
+        input: S | Mapping[str, Any],
+        config: Mapping[str, Any] | None = None,
+        *,
+        stream_mode: StreamMode | Sequence[StreamMode] = "updates",
     ) -> AsyncGenerator[Any, None]:
         """Run the graph on ``input``, yielding as each node run finishes (completion order).
 
         ``stream_mode="updates"`` yields ``{node_name: update}`` (the update as applied;
-        ``None`` if the node returned None). ``"values"`` yields the running state after
-        each update: a scan over the updates; the last one is the final state. A node run
-        that ends without a value yields nothing; once the graph is done the stream raises
-        :class:`GraphError` (after every update that was applied). Leaving early cancels
-        the node runs in flight: use ``contextlib.aclosing`` (or call ``aclose()``) to
-        have that done before you go on, since ``break`` alone closes an async generator
-        only when it is garbage collected.
+        ``None`` if the node returned None). ``"values"`` yields the input state first,
+        then the state after each update (every update so far, folded in LangGraph's
+        order); the last one is the final state. A list of modes yields ``(mode, chunk)``
+        pairs. A node run that ends without a value yields nothing; once the graph is done
+        the stream raises as :meth:`ainvoke` (after every update that was applied).
+        Leaving early cancels the node runs in flight: use ``contextlib.aclosing`` (or
+        call ``aclose()``) to have that done before you go on, since ``break`` alone closes
+        an async generator only when it is garbage collected.
 
         Examples:
             >>> async with contextlib.aclosing(app.astream({"query": "AAPL"})) as updates:
@@ -580,18 +717,153 @@ class CompiledStateGraph(Generic[S]):
 
         Raises:
             ValueError: at once, if ``stream_mode`` is unknown or ``input`` invalid.
-            GraphError, InvalidGraphError: while iterating, as :meth:`ainvoke`.
+            GraphError and the rest: while iterating, as :meth:`ainvoke`.
         """
-        if stream_mode not in ("updates", "values"):
-            raise ValueError(f"stream_mode must be 'updates' or 'values', got {stream_mode!r}")
-        values = self._schema.initial(input)
-        return self._astream(values, stream_mode)
+        modes, multi = _stream_modes(stream_mode)
+        # Checked now, not at the first step: a bad input fails where it is given.
+        invocation = self._invocation(input, config, modes, multi)
+        return self._astream(invocation)
 
-    async def _astream(self, values: dict[str, Any], mode: StreamMode) -> AsyncGenerator[Any, None]:
-        invocation = _Invocation(self, values, mode)
+    async def _astream(self, invocation: _Invocation) -> AsyncGenerator[Any, None]:
         async with contextlib.aclosing(invocation.events()) as events:
             async for item in events:
                 yield item
+
+    def stream(
+        self,
+        input: S | Mapping[str, Any],
+        config: Mapping[str, Any] | None = None,
+        *,
+        stream_mode: StreamMode | Sequence[StreamMode] = "updates",
+    ) -> Iterator[Any]:
+        """:meth:`astream` for sync code: each item as it comes, from an event loop in a
+        thread of its own. Leaving the loop early cancels the node runs in flight.
+
+        Examples:
+            >>> for mode, chunk in app.stream({"query": "AAPL"}, stream_mode=["updates", "values"]):
+            ...     print(mode, chunk)
+        """
+        _stream_modes(stream_mode)  # a bad mode fails here, not in the thread
+        return _iterate_sync(lambda: self.astream(input, config, stream_mode=stream_mode))
+
+
+def _stream_modes(stream_mode: Any) -> tuple[tuple[str, ...], bool]:
+    multi = not isinstance(stream_mode, str)
+    modes = (stream_mode,) if isinstance(stream_mode, str) else tuple(stream_mode)
+    for mode in modes:
+        if mode not in STREAM_MODES:
+            raise ValueError(f"stream_mode must be 'updates' or 'values' (or a list), got {mode!r}")
+    return modes, multi
+
+
+def _node_function(fn: Callable[..., Any], is_async: bool) -> Callable[..., Any]:
+    """The user's node as the graph calls it: ``(state, context)``; it passes ``config``
+    when the function takes it, and leaves the function's own exception in the context."""
+    takes_config = _takes_config(fn)
+    if is_async:
+
+        async def run_async(state: Any, context: _CallContext) -> Any:
+            try:
+                if takes_config:
+                    return await fn(state, config=context.config)
+                return await fn(state)
+            except Exception as exc:
+                context.failed(exc)
+                raise
+
+        node: Callable[..., Any] = run_async
+    else:
+
+        def run_sync(state: Any, context: _CallContext) -> Any:
+            try:
+                if takes_config:
+                    return fn(state, config=context.config)
+                return fn(state)
+            except Exception as exc:
+                context.failed(exc)
+                raise
+
+        node = run_sync
+    node.__name__ = getattr(fn, "__name__", node.__name__)
+    node.__qualname__ = getattr(fn, "__qualname__", node.__qualname__)
+    return node
+
+
+T = TypeVar("T")
+
+
+def _run_sync(make: Callable[[], Any]) -> Any:
+    """``asyncio.run(make())``, or the same in a thread of its own when this thread
+    already runs an event loop (a notebook, or an async caller of a sync API)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass  # no loop here: run below, not in this block (or errors chain to this one)
+    else:
+        box: dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                box["value"] = asyncio.run(make())
+            except BaseException as exc:
+                box["error"] = exc
+
+        thread = threading.Thread(target=work, name="skillstream-invoke")
+        thread.start()
+        thread.join()
+        if "error" in box:
+            raise box["error"]
+        return box["value"]
+    return asyncio.run(make())
+
+
+_DONE: Any = object()
+
+
+def _iterate_sync(make: Callable[[], AsyncGenerator[Any, None]]) -> Iterator[Any]:
+    """Iterate an async generator from sync code: it runs on a loop in another thread,
+    handing items over one at a time; closing the iterator cancels it."""
+    items: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+    holder: dict[str, Any] = {}
+
+    async def pump() -> None:
+        holder["task"] = asyncio.current_task()
+        holder["loop"] = asyncio.get_running_loop()
+        try:
+            async with contextlib.aclosing(make()) as agen:
+                async for item in agen:
+                    if stop.is_set():
+                        return
+                    await asyncio.to_thread(items.put, ("item", item))
+        except asyncio.CancelledError:
+            return
+        except BaseException as exc:
+            items.put(("error", exc))
+            return
+        items.put(("done", None))
+
+    thread = threading.Thread(target=lambda: asyncio.run(pump()), name="skillstream-stream")
+    thread.start()
+    try:
+        while True:
+            kind, value = items.get()
+            if kind == "item":
+                yield value
+            elif kind == "error":
+                raise value
+            else:
+                return
+    finally:
+        stop.set()
+        loop, task = holder.get("loop"), holder.get("task")
+        if loop is not None and task is not None and thread.is_alive():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(task.cancel)
+        while thread.is_alive():  # unblock a pending put, then wait for the clean-up
+            with contextlib.suppress(queue.Empty):
+                items.get_nowait()
+            thread.join(0.01)
 
 
 def _closure(start: str, succ: dict[str, list[str]]) -> frozenset[str]:
@@ -603,5 +875,3 @@ def _closure(start: str, succ: dict[str, list[str]]) -> frozenset[str]:
             seen.add(name)
             todo.extend(succ[name])
     return frozenset(seen)
-
-

@@ -3,31 +3,87 @@
 from __future__ import annotations
 
 import asyncio
+import bisect
+import copy
 import inspect
 from collections import Counter, deque
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
-from ._engine import NodeState, Run
 from ._errors import DeadlineExceeded, DependencyFailed
-from ._graph_routing import END, START, GraphError, InvalidGraphError, Send, _Branch
+from ._graph_routing import (
+    END,
+    START,
+    Command,
+    GraphError,
+    GraphRecursionError,
+    InvalidGraphError,
+    InvalidUpdateError,
+    Send,
+    _Branch,
+)
 from ._graph_state import _short
 from ._result import ErrorInfo, Results, SkillResult, Status
 from ._skill import NO_FALLBACK, SkillCall
 from ._stream import ResultStream
 
 if TYPE_CHECKING:
+    from ._engine import Run
     from ._graph import CompiledStateGraph
     from ._journal import JournalBinding
 
 StreamMode = Literal["updates", "values"]
+STREAM_MODES = ("updates", "values")
 
-# -- one invocation ------------------------------------------------------------------------
 
-# What the coordinator knows of a node's normal run (Send runs are counted apart), in the
-# engine's vocabulary: WAITING (triggered, an ancestor is live), STARTED (handed to the
-# run), DONE (with or without a value), SKIPPED (reported without running).
-_STATE: Any = object()  # "give the node the state" (not a Send's input)
+class _CallContext:
+    """What a node's wrapper gets beside the state: the config, and where to leave the
+    node's own exception (so that ``except ValueError`` around ``invoke`` sees it)."""
+
+    __slots__ = ("config", "errors", "key")
+
+    def __init__(self, config: dict[str, Any], errors: dict[str, BaseException], key: str) -> None:
+        self.config = config
+        self.errors = errors
+        self.key = key
+
+    def failed(self, exc: BaseException) -> None:
+        self.errors[self.key] = exc
+
+    def __repr__(self) -> str:
+        # Stable across invocations and processes: a journal matches a node run by its
+        # arguments' text, which must not hold this object's address.
+        try:
+            configurable = repr(sorted(dict(self.config.get("configurable") or {}).items()))
+        except Exception:
+            configurable = "?"
+        return f"_CallContext(key={self.key!r}, configurable={configurable})"
+
+
+class _NodeRun:
+    """One run of a node: where it sits in the invocation's logical order, and what it saw."""
+
+    __slots__ = ("key", "node", "past", "round", "send", "step", "triggers", "update")
+
+    def __init__(self, node: str, round_: int, step: int, send: int | None = None) -> None:
+        self.node = node
+        self.round = round_
+        self.step = step
+        self.send = send  # the Send's sequence number; None for a triggered run
+        self.key = node
+        self.triggers: list[_NodeRun] = []
+        self.past: frozenset[_NodeRun] = frozenset()
+        self.update: list[tuple[str, Any]] = []  # its writes, in order
+
+    def order(self) -> tuple[int, int, str, int]:
+        # LangGraph's fold order within a superstep: triggered nodes by name, then Sends
+        # in the order they were sent; here the step is the run's logical step.
+        if self.send is None:
+            return (self.step, 0, self.node, self.round)
+        return (self.step, 1, "", self.send)
+
+
+_START_RUN = _NodeRun(START, 0, 0)
 
 
 class _Invocation:
@@ -40,24 +96,42 @@ class _Invocation:
     engine as skipped, so it is a result of the run like any other.
     """
 
-    def __init__(self, graph: CompiledStateGraph[Any], values: dict[str, Any], mode: StreamMode | None) -> None:
+    def __init__(
+        self,
+        graph: CompiledStateGraph[Any],
+        initial: dict[str, Any],
+        modes: tuple[str, ...],
+        config: dict[str, Any],
+        multi: bool = False,
+    ) -> None:
         self.graph = graph
         self.schema = graph._schema
-        self.values = values
-        self.mode = mode
+        self.initial = initial
+        self.modes = modes
+        self.multi = multi  # stream_mode given as a list: yield (mode, chunk) pairs
+        self.config = config
+        self.limit: int = config["recursion_limit"]
         self.run: Run | None = None
         self.calls: deque[SkillCall[Any]] = deque()  # released, waiting for a slot
         self.outbox: deque[Any] = deque()  # stream items made by on_result, for the consumer
-        self.status: dict[str, NodeState] = {}
-        self.pending: set[str] = set()  # triggered, waiting for an ancestor
-        self.in_flight: dict[str, str] = {}  # key -> node, handed to the run
-        self.live: Counter[str] = Counter()  # node -> runs pending or in flight
-        self.finished: set[str] = {START}  # nodes with a run that ended with a value
+        self.pending: dict[tuple[str, int], _NodeRun] = {}  # triggered, not started
+        self.started: set[tuple[str, int]] = set()  # (node, round) taken by a normal run
+        self.in_flight: dict[str, _NodeRun] = {}  # key -> run, handed to the engine
+        self.live: Counter[tuple[str, int]] = Counter()  # pending, in flight, or routing
+        self.done: list[_NodeRun] = []  # runs with a value, in fold order
+        self.done_keys: list[tuple[int, int, str, int]] = []
+        self.folded: dict[str, Any] | None = None  # the fold of done[:folded_n]
+        self.folded_n = 0
+        self.joins: dict[tuple[str, ...], dict[str, _NodeRun]] = {}  # a join's sources seen since it fired
+        self.writers: dict[tuple[int, str], str] = {}  # (step, plain field) -> key
         self.blocked: dict[str, SkillResult] = {}  # node -> the failed ancestor's result
+        self.reruns: Counter[str] = Counter()
         self.results: list[SkillResult] = []
+        self.errors: dict[str, BaseException] = {}  # key -> the node's own exception
         self.skipping: set[str] = set()  # keys reported skipped through the engine
         self.skipped: list[tuple[str, str, Exception, float]] = []  # after the run ended
         self.sends: Counter[str] = Counter()
+        self.send_seq = 0
         self.routing: set[asyncio.Task[Any]] = set()  # async routers deciding
         self.error: Exception | None = None  # an async router's failure before the run
         self.source_ended = False
@@ -66,15 +140,19 @@ class _Invocation:
         self.journal: JournalBinding | None = None  # ainvoke(run_id=...) on a journaled graph
 
     async def events(self) -> AsyncGenerator[Any, None]:
-        """Run the invocation, yielding per ``mode`` (nothing for ``None``) as nodes finish."""
+        """Run the invocation, yielding per the stream modes as nodes finish."""
         try:
-            self._fire(START)
+            if "values" in self.modes:  # as LangGraph does: the input state first
+                self._emit("values", self.schema.output(self.initial))
+            self._fire(_START_RUN)
             while self.routing:  # START's async routers decide before anything runs
                 await asyncio.wait(set(self.routing))
             if self.error is not None:
                 raise self.error
             self._release()
             self._end_source_if_idle()
+            while self.outbox:
+                yield self.outbox.popleft()
             stream = ResultStream._fed(
                 lambda: self,
                 max_concurrency=self.graph.max_concurrency,
@@ -93,12 +171,16 @@ class _Invocation:
                 task.cancel()
         self._after_run()
 
+    def final(self) -> Any:
+        """The state: every update folded in fold order, however the runs finished."""
+        return self.schema.output(self._fold_all())
+
     # -- the Feeder protocol -----------------------------------------------------------------
 
     def attach(self, run: Run) -> None:
         self.run = run
         if run.journal is not None:
-            run.journal.state = lambda: self.values  # journaled beside the node runs
+            run.journal.state = self._fold_all  # journaled beside the node runs
         if self.source_ended:
             run.feeder_done()
 
@@ -111,16 +193,19 @@ class _Invocation:
             self.skipping.discard(key)
             self.results.append(result)
             return
-        node = self.in_flight.pop(key)
-        self.live[node] -= 1
-        normal = key == node
-        update = None
+        run = self.in_flight.pop(key)
+        node = run.node
+        self._unlive(node, run.round)
+        writes: list[tuple[str, Any]] = []
+        chunk: Any = None
+        gotos: list[Any] = []
         if result.has_value:
             try:
-                update = self.schema.check_update(node, result.value)
-            except (TypeError, ValueError) as exc:
+                writes, chunk, gotos = self._writes(node, result.value)
+            except (TypeError, ValueError, InvalidUpdateError) as exc:
                 # Not an update: a bug in the node (or its fallback), which fails it; the
                 # fallback is for what the node calls, not for this.
+                self.errors[key] = exc
                 result = result.model_copy(
                     update={
                         "status": Status.ERROR if result.ok else result.status,
@@ -131,86 +216,261 @@ class _Invocation:
                 )
         self.results.append(result)
         if result.has_value:
-            if update:
-                try:
-                    self.schema.apply(self.values, update)
-                except Exception as exc:
-                    raise self._error(
-                        f"a reducer raised {type(exc).__name__}: {exc} "
-                        f"(folding the update of {key!r})"
-                    ) from exc
-            if normal:
-                self.status[node] = NodeState.DONE
-            self.finished.add(node)
-            if self.mode == "updates":
-                self.outbox.append({node: update})
-            elif self.mode == "values":
-                self.outbox.append(self.schema.view(self.values))
-            self._fire(node)
+            run.update = writes
+            self._record(run)
+            if "updates" in self.modes:
+                self._emit("updates", {node: chunk})
+            if "values" in self.modes:
+                self._emit("values", self.final())
+            self._fire(run)
+            for goto in gotos:
+                if goto is not None and goto != ():
+                    self._follow(run, None, goto)
         else:
-            if normal:
-                self.status[node] = NodeState.DONE
-            for descendant in self.graph._descendants[node]:
+            for descendant in self.graph._reach[node]:
                 self.blocked.setdefault(descendant, result)
         self._release()
         self._end_source_if_idle()
         if self.calls and self.run is not None:
             self.run.wake()  # every free slot, not only the one this result frees
 
-    def _trigger(self, node: str, origin: str) -> None:
-        status = self.status.get(node)
-        if status is None:
-            self.status[node] = NodeState.WAITING
-            self.pending.add(node)
-            self.live[node] += 1
-        elif status in (NodeState.STARTED, NodeState.DONE):
-            raise InvalidGraphError(
-                f"{node!r} was triggered by {origin!r} after it had started; a node runs at "
-                f"most once per invocation. Give the conditional edges on the way a path_map "
-                f"so that compile() orders {node!r} after {origin!r} (or refuses the loop)"
+    # -- the state ---------------------------------------------------------------------------
+
+    def _writes(self, node: str, value: Any) -> tuple[list[tuple[str, Any]], Any, list[Any]]:
+        """A node's return value as LangGraph reads it: its writes, its "updates" chunk,
+        and the ``goto`` of its Commands. A list holding a Command is many updates."""
+        schema = self.schema
+        if isinstance(value, Command):
+            update = schema.check_update(node, value.update)
+            return list((update or {}).items()), schema.chunk(update), [value.goto]
+        if isinstance(value, (list, tuple)) and value and any(isinstance(i, Command) for i in value):
+            writes: list[tuple[str, Any]] = []
+            chunks: list[Any] = []
+            gotos: list[Any] = []
+            for item in value:
+                if isinstance(item, Command):
+                    gotos.append(item.goto)
+                    item = item.update
+                update = schema.check_update(node, item)
+                if update:
+                    writes.extend(update.items())
+                    chunks.append(schema.chunk(update))
+            return writes, chunks, gotos
+        update = schema.check_update(node, value)
+        return list((update or {}).items()), schema.chunk(update), []
+
+    def _emit(self, mode: str, chunk: Any) -> None:
+        self.outbox.append((mode, chunk) if self.multi else chunk)
+
+    def _record(self, run: _NodeRun) -> None:
+        """A run finished with a value: check its writes, and place it in fold order."""
+        update = run.update
+        if update:
+            reducers = self.schema.reducers
+            for field, _ in update:
+                if field in reducers:
+                    continue
+                slot = (run.step, field)
+                other = self.writers.get(slot)
+                self.writers[slot] = run.key
+                if other is not None:
+                    raise InvalidUpdateError(
+                        f"At key {field!r}: Can receive only one value per step. Use an "
+                        f"Annotated key to handle multiple values. ({other!r} and "
+                        f"{run.key!r} both wrote it in step {run.step})",
+                        state=self.final(),
+                        results=self._all_results(),
+                    )
+        order = run.order()
+        at = bisect.bisect(self.done_keys, order)
+        self.done_keys.insert(at, order)
+        self.done.insert(at, run)
+        if at < self.folded_n:
+            self.folded = None  # it sorts before runs already folded: fold again when asked
+
+    def _apply(self, values: dict[str, Any], run: _NodeRun) -> None:
+        if not run.update:
+            return
+        try:
+            self.schema.apply(values, run.update)
+        except Exception as exc:
+            raise self._error(
+                f"a reducer raised {type(exc).__name__}: {exc} (folding the update of {run.key!r})"
+            ) from exc
+
+    def _fresh(self) -> dict[str, Any]:
+        # The input, with reducer fields' containers copied: a fold may be done again
+        # (a run sorting before others came late), and a reducer that appends in place
+        # must not change what the next fold starts from.
+        reducers = self.schema.reducers
+        return {
+            k: copy.copy(v) if k in reducers and isinstance(v, (list, dict, set)) else v
+            for k, v in self.initial.items()
+        }
+
+    def _fold_all(self) -> dict[str, Any]:
+        if self.folded is None:
+            self.folded = self._fresh()
+            self.folded_n = 0
+        values = self.folded
+        for run in self.done[self.folded_n :]:
+            self._apply(values, run)
+        self.folded_n = len(self.done)
+        return values
+
+    def _fold(self, past: frozenset[_NodeRun]) -> dict[str, Any]:
+        """The state a run sees: the input plus the updates of ``past``, in fold order."""
+        if len(past) == len(self.done):
+            return dict(self._fold_all())
+        values = self._fresh()
+        for run in self.done:
+            if run in past:
+                self._apply(values, run)
+        return values
+
+    def _past_of(self, run: _NodeRun) -> frozenset[_NodeRun]:
+        """Every finished run this one waited for (same round: its forward ancestors;
+        earlier rounds: every node that can reach it), and what its triggers saw."""
+        graph = self.graph
+        node, round_ = run.node, run.round
+        ancestors = graph._fwd_ancestors[node]
+        reach = graph._reach
+        seen = {
+            d
+            for d in self.done
+            if (d.round == round_ and d.node in ancestors)
+            or (d.round < round_ and (node in reach[d.node] or d.node == node))
+        }
+        for trigger in run.triggers:
+            if trigger is not _START_RUN:
+                seen.add(trigger)
+                seen.update(trigger.past)
+        return frozenset(seen)
+
+    # -- what runs next ----------------------------------------------------------------------
+
+    def _check_limit(self, step: int, node: str) -> None:
+        if step >= self.limit:
+            raise GraphRecursionError(
+                f"Recursion limit of {self.limit} reached without hitting a stop condition "
+                f"(node {node!r} would run in step {step}). You can increase the limit by "
+                f"setting the `recursion_limit` config key.",
+                state=self.final(),
+                results=self._all_results(),
             )
-        # WAITING: already triggered; SKIPPED: already reported.
+
+    def _round_after(self, source: _NodeRun, node: str) -> int:
+        # Along a forward edge a run stays in its source's round; along an edge back (a
+        # loop) it starts the next one. A round whose run of the node has started is taken.
+        if source is _START_RUN:
+            round_ = 0
+        elif node in self.graph._fwd_descendants[source.node]:
+            round_ = source.round
+        else:
+            round_ = source.round + 1
+        while (node, round_) in self.started:
+            round_ += 1
+        return round_
+
+    def _trigger(self, node: str, source: _NodeRun, also: list[_NodeRun] | None = None) -> None:
+        """``source`` (and, for a join, its other sources ``also``) triggers ``node``."""
+        if node in self.blocked:
+            # A node downstream of a failure is reported skipped once, not once per trigger.
+            if any(n == node for n, _ in self.started) or any(n == node for n, _ in self.pending):
+                return
+        round_ = self._round_after(source, node)
+        sources = [source, *also] if also else [source]
+        step = max(s.step for s in sources) + 1
+        run = self.pending.get((node, round_))
+        if run is None:
+            self._check_limit(step, node)
+            run = _NodeRun(node, round_, step)
+            self.pending[(node, round_)] = run
+            self.live[(node, round_)] += 1
+        elif step > run.step:
+            self._check_limit(step, node)
+            run.step = step
+        run.triggers.extend(sources)
+
+    def _unlive(self, node: str, round_: int) -> None:
+        key = (node, round_)
+        self.live[key] -= 1
+        if not self.live[key]:
+            del self.live[key]  # so that a long loop does not make every check longer
+
+    def _ready(self, run: _NodeRun) -> bool:
+        graph = self.graph
+        node, round_ = run.node, run.round
+        ancestors = graph._fwd_ancestors[node]
+        reach = graph._reach
+        for (other, other_round), count in self.live.items():
+            if not count or (other == node and other_round == round_):
+                continue
+            if other_round == round_ and other in ancestors:
+                return False
+            if other_round < round_ and (node in reach[other] or other == node):
+                return False
+        return True
 
     def _release(self) -> None:
-        """Hand the run every pending node with no live ancestor; skip the blocked ones."""
-        if not self.pending:
-            return
-        live = {name for name, count in self.live.items() if count}
-        ancestors = self.graph._ancestors
-        for node in self.graph._order:  # ancestors first: a skip may free a descendant
-            if node not in self.pending:
-                continue
-            failed = self.blocked.get(node)
-            if failed is not None:
-                self.pending.discard(node)
-                self.status[node] = NodeState.SKIPPED
-                self.live[node] -= 1
-                if not self.live[node]:
-                    live.discard(node)
-                self._skip(node, node, _dependency_failed(failed))
-            elif ancestors[node].isdisjoint(live):
-                self.pending.discard(node)
-                self.status[node] = NodeState.STARTED
-                self._submit(node, node, _STATE)
+        """Hand the run every pending node with nothing live it waits for; skip the blocked."""
+        position = self.graph._position
+        changed = True
+        while changed and self.pending:
+            changed = False
+            for run in sorted(self.pending.values(), key=lambda r: (r.round, position[r.node])):
+                node = run.node
+                failed = self.blocked.get(node)
+                if failed is not None:
+                    self._take(run)
+                    self._unlive(node, run.round)
+                    self._skip(node, run.key, _dependency_failed(failed))
+                    changed = True
+                elif self._ready(run):
+                    self._take(run)
+                    run.past = self._past_of(run)
+                    self._submit(run, self.schema.view(self._fold(run.past)))
+                    changed = True
 
-    def _submit(self, node: str, key: str, arg: Any) -> None:
-        # The snapshot is taken now: the input plus every ancestor's update.
-        value = self.schema.view(self.values) if arg is _STATE else arg
-        self.in_flight[key] = node
-        call = SkillCall(self.graph._nodes[node], (value,), {}, key=key, options=self.graph._options[node])
+    def _take(self, run: _NodeRun) -> None:
+        node = run.node
+        del self.pending[(node, run.round)]
+        self.started.add((node, run.round))
+        count = self.reruns[node]
+        self.reruns[node] += 1
+        run.key = node if count == 0 else f"{node}@{count}"
+
+    def _submit(self, run: _NodeRun, value: Any) -> None:
+        node = run.node
+        self.in_flight[run.key] = run
+        skill = self.graph._nodes[node]
+        if self.graph._wrapped[node]:
+            args: tuple[Any, ...] = (value, _CallContext(self.config, self.errors, run.key))
+        else:
+            args = (value,)
+        call = SkillCall(skill, args, {}, key=run.key, options=self.graph._options[node])
         call._opaque = True  # the state is data: never scanned for dependencies
         self.calls.append(call)
 
-    def _send(self, source: str, send: Send) -> None:
+    def _send(self, source: _NodeRun, send: Send) -> None:
         node = send.node
-        key = f"{node}[{self.sends[node]}]"
+        step = source.step + 1
+        self._check_limit(step, node)
+        round_ = 0 if source is _START_RUN else source.round
+        if source is not _START_RUN and node not in self.graph._fwd_descendants[source.node]:
+            round_ += 1
+        run = _NodeRun(node, round_, step, send=self.send_seq)
+        self.send_seq += 1
+        run.key = f"{node}[{self.sends[node]}]"
         self.sends[node] += 1
+        run.triggers.append(source)
         failed = self.blocked.get(node)
         if failed is not None:
-            self._skip(node, key, _dependency_failed(failed))
+            self._skip(node, run.key, _dependency_failed(failed))
             return
-        self.live[node] += 1
-        self._submit(node, key, send.arg)
+        self.live[(node, round_)] += 1
+        run.past = source.past | {source} if source is not _START_RUN else frozenset()
+        self._submit(run, send.arg)
 
     def _skip(self, node: str, key: str, exc: Exception) -> None:
         run = self.run
@@ -230,43 +490,61 @@ class _Invocation:
             if self.run is not None:
                 self.run.feeder_done()
 
-    def _fire(self, node: str) -> None:
-        """``node`` finished with a value: trigger what its edges and routers point to."""
+    def _fire(self, run: _NodeRun) -> None:
+        """``run`` finished with a value: trigger what its edges and routers point to."""
         graph = self.graph
+        node = run.node
         for target in graph._edges.get(node, ()):
-            self._trigger(target, node)
+            self._trigger(target, run)
         for sources in graph._joins_by_source.get(node, ()):
-            if all(source in self.finished for source in sources):
+            seen = self.joins.setdefault(sources, {})
+            seen[node] = run
+            if len(seen) == len(sources):  # every source since the join last fired
+                # Its step follows the latest of its sources, as LangGraph's barrier does.
+                others = [r for r in seen.values() if r is not run]
+                seen.clear()
                 for target in graph._join_targets[sources]:
-                    self._trigger(target, node)
+                    self._trigger(target, run, others)
         for branch in graph._branches.get(node, ()):
-            self._route(node, branch)
+            self._route(run, branch)
 
-    def _route(self, source: str, branch: _Branch) -> None:
+    def _router_view(self, run: _NodeRun) -> Any:
+        # A router decides on what its node saw plus the node's own update.
+        if run is _START_RUN:
+            return self.schema.view(self.initial)
+        return self.schema.view(self._fold(run.past | {run}))
+
+    def _route(self, run: _NodeRun, branch: _Branch) -> None:
+        source = run.node
         try:
-            answer = branch.router(self.schema.view(self.values))
+            if branch.takes_config:
+                answer = branch.router(self._router_view(run), config=self.config)
+            else:
+                answer = branch.router(self._router_view(run))
+        except GraphError:
+            raise
         except Exception as exc:
             raise self._router_failed(source, exc) from exc
         if not inspect.isawaitable(answer):
-            self._follow(source, branch, answer)
+            self._follow(run, branch, answer)
             return
         # An async router decides while the rest of the graph runs on; until it has, the
-        # invocation is not idle, and its targets' ancestors count as live.
-        self.live[source] += 1
+        # invocation is not idle, and its source counts as live for the nodes after it.
+        self.live[(source, run.round)] += 1
         task = asyncio.ensure_future(answer)
         self.routing.add(task)
-        task.add_done_callback(lambda t: self._routed(source, branch, t))
+        task.add_done_callback(lambda t: self._routed(run, branch, t))
 
-    def _routed(self, source: str, branch: _Branch, task: asyncio.Future[Any]) -> None:
+    def _routed(self, run: _NodeRun, branch: _Branch, task: asyncio.Future[Any]) -> None:
         self.routing.discard(task)
-        self.live[source] -= 1
+        self._unlive(run.node, run.round)
         if task.cancelled():
             return
         try:
             exc = task.exception()
             if exc is not None:
-                raise self._router_failed(source, exc) from exc  # type: ignore[arg-type]
-            self._follow(source, branch, task.result())
+                raise self._router_failed(run.node, exc) from exc
+            self._follow(run, branch, task.result())
             self._release()
             self._end_source_if_idle()
         except Exception as failure:
@@ -278,18 +556,21 @@ class _Invocation:
         if self.run is not None:
             self.run.wake()
 
-    def _router_failed(self, source: str, exc: Exception) -> GraphError:
+    def _router_failed(self, source: str, exc: BaseException) -> GraphError:
         return self._error(f"the router of {source!r} raised {type(exc).__name__}: {exc}")
 
-    def _follow(self, source: str, branch: _Branch, answer: Any) -> None:
+    def _follow(self, run: _NodeRun, branch: _Branch | None, answer: Any) -> None:
+        """Go where a router (or a Command's ``goto``, with no branch) says."""
+        source = run.node
+        what = "the router of" if branch is not None else "the Command of"
         items = list(answer) if isinstance(answer, (list, tuple, set, frozenset)) else [answer]
         for item in items:
             if isinstance(item, Send):
                 self._check_target(source, branch, item.node, item)
-                self._send(source, item)
+                self._send(run, item)
                 continue
             target = item
-            if branch.mapping is not None:
+            if branch is not None and branch.mapping is not None:
                 try:
                     target = branch.mapping[item]
                 except (KeyError, TypeError):
@@ -299,24 +580,24 @@ class _Invocation:
                     ) from None
             elif not isinstance(item, str):
                 raise InvalidGraphError(
-                    f"the router of {source!r} returned {_short(answer)}; a router returns a "
-                    f"node name, END, a Send, or a list of them"
+                    f"{what} {source!r} returned {_short(answer)}; it must name a node, "
+                    f"END, a Send, or a list of them"
                 )
             self._check_target(source, branch, target, None)
             if target != END:
-                self._trigger(target, source)
+                self._trigger(target, run)
 
-    def _check_target(self, source: str, branch: _Branch, target: str, send: Send | None) -> None:
+    def _check_target(self, source: str, branch: _Branch | None, target: str, send: Send | None) -> None:
         what = repr(send) if send is not None else repr(target)
-        if branch.targets is not None and target not in branch.targets:
+        if branch is not None and branch.targets is not None and target not in branch.targets:
             raise InvalidGraphError(
                 f"the router of {source!r} returned {what}, which is not in its "
                 f"{branch.declared_by} {list(branch.targets)!r}"
             )
         if target not in self.graph._nodes and (target != END or send is not None):
             raise InvalidGraphError(
-                f"the router of {source!r} returned {what}, but {target!r} is not a node "
-                f"of the graph"
+                f"the {'router' if branch is not None else 'Command'} of {source!r} returned "
+                f"{what}, but {target!r} is not a node of the graph"
             )
 
     # -- the end -----------------------------------------------------------------------------
@@ -331,11 +612,12 @@ class _Invocation:
                 if timeout is not None
                 else "the run ended before this node could start"
             )
-            for key, node in self.in_flight.items():  # handed over, never taken
-                self._skip(node, key, exc)
-            for node in self.graph._order:
-                if node in self.pending:
-                    self._skip(node, node, exc)
+            for key, run in self.in_flight.items():  # handed over, never taken
+                self._skip(run.node, key, exc)
+            position = self.graph._position
+            for run in sorted(self.pending.values(), key=lambda r: (r.round, position[r.node])):
+                self._take(run)
+                self._skip(run.node, run.key, exc)
             self.in_flight.clear()
             self.pending.clear()
             self.live.clear()
@@ -348,12 +630,10 @@ class _Invocation:
                 else f"{r.key} ({r.status.value})"
                 for r in failed
             )
-            raise GraphError(
-                f"{len(failed)} of {len(results)} node runs ended without a value: {described}",
-                state=self.schema.view(self.values),
-                results=results,
-                result=failed[0],
-            )
+            message = f"{len(failed)} of {len(results)} node runs ended without a value: {described}"
+            state = self.final()
+            own = next((self.errors[r.key] for r in failed if r.key in self.errors), None)
+            raise _graph_error(message, own, state, results, failed[0])
 
     def _all_results(self) -> Results:
         # Runs never handed to the engine get results too, numbered after the others.
@@ -375,9 +655,61 @@ class _Invocation:
 
     def _error(self, message: str) -> GraphError:
         results = self._all_results()
-        return GraphError(message, state=self.schema.view(self.values), results=results)
+        values = self.folded if self.folded is not None else self.initial
+        return GraphError(message, state=self.schema.output(values), results=results)
 
 
 def _dependency_failed(failed: SkillResult) -> DependencyFailed:
     return DependencyFailed(f"dependency {failed.key!r} ended {failed.status.value}")
 
+
+_COMBINED: dict[type[BaseException], type[GraphError] | None] = {}
+
+
+def _graph_error(
+    message: str,
+    own: BaseException | None,
+    state: Any,
+    results: Results,
+    result: SkillResult,
+) -> GraphError:
+    """The error an invocation raises when a node failed: a :class:`GraphError` that is
+    also an instance of the node's own exception's class, with its args (so ``str()`` and
+    ``except ValueError`` see what the node raised) and its attributes; the graph's summary
+    is a note. Where the two classes cannot be combined, a plain GraphError, caused by it."""
+    if isinstance(own, GraphError):  # already ours (InvalidUpdateError): fill it in
+        own.state, own.results, own.result = state, results, result
+        own.add_note(message)
+        return own
+    if own is None or not isinstance(own, Exception):
+        return GraphError(message, state=state, results=results, result=result)
+    cls = type(own)
+    combined = _COMBINED.get(cls, GraphError)
+    if cls not in _COMBINED:
+        try:
+            combined = type(cls.__name__, (GraphError, cls), {"__module__": cls.__module__})
+        except TypeError:  # incompatible layouts (some C exception classes)
+            combined = None
+        _COMBINED[cls] = combined
+    if combined is None:
+        error = GraphError(message, state=state, results=results, result=result)
+        error.__cause__ = own
+        return error
+    error = combined.__new__(combined, *own.args)
+    error.args = own.args
+    error.__dict__.update(getattr(own, "__dict__", {}))
+    error.state, error.result, error.results = state, result, results
+    error.__cause__ = own
+    error.__traceback__ = own.__traceback__
+    error.add_note(message)
+    return error
+
+
+def _as_config(config: Mapping[str, Any] | None) -> dict[str, Any]:
+    merged: dict[str, Any] = dict(config or {})
+    merged.setdefault("recursion_limit", 25)
+    merged.setdefault("configurable", {})
+    limit = merged["recursion_limit"]
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise ValueError(f"recursion_limit must be an int >= 1, got {limit!r}")
+    return merged

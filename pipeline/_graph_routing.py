@@ -3,6 +3,7 @@ graph raises."""
 
 from __future__ import annotations
 
+import inspect
 import types
 import typing
 from collections import abc
@@ -12,7 +13,16 @@ from typing import Any, Final, Literal
 from ._errors import SkillError
 from ._result import Results, SkillResult
 
-__all__ = ["END", "START", "GraphError", "InvalidGraphError", "Send"]
+__all__ = [
+    "END",
+    "START",
+    "Command",
+    "GraphError",
+    "GraphRecursionError",
+    "InvalidGraphError",
+    "InvalidUpdateError",
+    "Send",
+]
 
 START: Final = "__start__"
 """The virtual node every invocation begins at: ``add_edge(START, "first")``."""
@@ -26,9 +36,8 @@ END: Final = "__end__"
 class InvalidGraphError(ValueError):
     """Raised when a graph is malformed: by ``add_node`` and ``add_edge`` for misuse they can
     see at once (a duplicate or reserved node name, an edge into START or out of END), by
-    ``compile()`` for the rest (unknown nodes in edges, a cycle, nodes unreachable from
-    START, no edge from START), and by a run whose router names a node it cannot go to.
-    The message names the problem (a cycle as ``"a -> b -> a"``)."""
+    ``compile()`` for the rest (unknown nodes in edges, no edge from START), and by a run
+    whose router or Command names a node it cannot go to. The message names the problem."""
 
 
 class GraphError(SkillError):
@@ -55,6 +64,48 @@ class GraphError(SkillError):
         self.state = state
 
 
+class InvalidUpdateError(GraphError):
+    """Raised, as in LangGraph, when updates cannot be applied: two node runs of one step
+    wrote the same reducer-less field (give it a reducer: ``Annotated[list, operator.add]``),
+    or a node returned something that is not a dict update (nor a :class:`Command`).
+
+    It is a :class:`GraphError`: ``.state`` is the state before the bad update.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        state: Any = None,
+        results: Results | None = None,
+        result: SkillResult | None = None,
+    ) -> None:
+        super().__init__(message, state=state, results=results or Results([]), result=result)
+
+
+class GraphRecursionError(GraphError, RecursionError):
+    """Raised, as in LangGraph, when an invocation would run a step beyond its
+    ``recursion_limit`` (``config={"recursion_limit": n}``, default 25): an agent loop that
+    never reaches END. A node run's step is one more than the steps of the runs that
+    triggered it (the first nodes are step 1), so ``n`` bounds the loop's turns.
+
+    It is a :class:`GraphError`: ``.state`` is the state when the limit was reached.
+
+    Examples:
+        >>> app.invoke({"messages": []}, {"recursion_limit": 10})
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        state: Any = None,
+        results: Results | None = None,
+        result: SkillResult | None = None,
+    ) -> None:
+        super().__init__(message, state=state, results=results or Results([]), result=result)
+
+
 # -- Send ----------------------------------------------------------------------------------
 
 
@@ -70,7 +121,7 @@ class Send:
         >>> def fan_out(state):
         ...     return [Send("research", topic) for topic in state["topics"]]
         >>> Send("research", "batteries")
-        Send('research', 'batteries')
+        Send(node='research', arg='batteries')
     """
 
     __slots__ = ("arg", "node")
@@ -84,7 +135,7 @@ class Send:
         """What the node's function gets instead of the state."""
 
     def __repr__(self) -> str:
-        return f"Send({self.node!r}, {self.arg!r})"
+        return f"Send(node={self.node!r}, arg={self.arg!r})"  # LangGraph's
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Send):
@@ -94,26 +145,110 @@ class Send:
     __hash__ = None  # type: ignore[assignment]  # ``arg`` may be unhashable
 
 
+class Command:
+    """What a node may return instead of a dict: an update and where to go next.
+
+    ``goto`` is a node name, END, a :class:`Send`, or a list of them; the targets run as if
+    a router had named them, in addition to the node's own edges. Annotate the node with
+    ``-> Command[Literal["a", "b"]]`` so that compile() knows where it may go (else it
+    is assumed it may go anywhere, and nodes wait for it conservatively).
+
+    Examples:
+        >>> def agent(state) -> Command[Literal["tools", "__end__"]]:
+        ...     return Command(update={"turns": 1}, goto="tools" if state["calls"] else END)
+    """
+
+    __slots__ = ("goto", "update")
+
+    def __init__(self, *, update: Any = None, goto: Any = ()) -> None:
+        self.update = update
+        """A dict update (or a list of ``(key, value)`` pairs); ``None``: no change."""
+        self.goto = goto
+        """Where to go: a node name, END, a Send, or a list of them."""
+
+    def __class_getitem__(cls, item: Any) -> Any:
+        # Command[Literal["a", "b"]] is an annotation that declares the node's targets.
+        return types.GenericAlias(cls, item)
+
+    def __repr__(self) -> str:
+        # LangGraph's: only what is set.
+        parts = [f"{k}={v!r}" for k, v in (("update", self.update), ("goto", self.goto)) if v]
+        return f"Command({', '.join(parts)})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Command):
+            return NotImplemented
+        return bool(self.update == other.update and self.goto == other.goto)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def _command_targets(fn: Callable[..., Any]) -> tuple[str, ...] | None:
+    """Where a node returning a Command may go, from ``-> Command[Literal[...]]``; ``()``
+    if it is not annotated to return a Command; ``None`` if it may go anywhere."""
+    target: Any = fn
+    for attr in ("fn", "__wrapped__"):
+        target = getattr(target, attr, target)
+    try:
+        hints = typing.get_type_hints(target)
+    except Exception:
+        return ()
+    ret = hints.get("return")
+    found: list[str] = []
+    if not _mentions_command(ret, found):
+        return ()
+    return None if "*" in found else tuple(dict.fromkeys(found))
+
+
+def _mentions_command(tp: Any, found: list[str]) -> bool:
+    if tp is Command:
+        found.append("*")
+        return True
+    origin = typing.get_origin(tp)
+    if origin is Command:
+        args = typing.get_args(tp)
+        if not args or not _collect_literals(args[0], found):
+            found.append("*")
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any([_mentions_command(a, found) for a in typing.get_args(tp)])
+    return False
+
+
 class _Branch:
     """One conditional edge: its router and where it may go."""
 
-    __slots__ = ("declared_by", "mapping", "router", "targets")
+    __slots__ = ("declared_by", "mapping", "router", "takes_config", "targets")
 
     def __init__(
         self,
-        router: Callable[[Any], Any],
+        router: Callable[..., Any],
         mapping: dict[Any, str] | None,
         targets: tuple[str, ...] | None,
         declared_by: str,
     ) -> None:
         self.router = router
+        self.takes_config = _takes_config(router)
+        """Whether the router takes ``config`` as LangGraph's may: ``(state, config)``."""
         self.declared_by = declared_by
         """Where ``targets`` come from: "path_map" or "Literal return annotation"."""
         self.mapping = mapping
         """A dict ``path_map``: the router's answers -> node names."""
         self.targets = targets
         """Where it may go (``path_map`` values or a ``Literal`` return annotation);
-        ``None`` when unknown: then compile() cannot order anything after this edge."""
+        ``None`` when unknown: then it is taken to go anywhere."""
+
+
+def _takes_config(fn: Callable[..., Any]) -> bool:
+    """Whether ``fn`` has a parameter named ``config`` (LangGraph passes the run's config
+    to such a node or router, by that name)."""
+    target: Any = getattr(fn, "fn", fn)  # a Skill: its function
+    try:
+        params = inspect.signature(target).parameters
+    except (TypeError, ValueError):
+        return False
+    param = params.get("config")
+    return param is not None and param.kind is not inspect.Parameter.POSITIONAL_ONLY
 
 
 def _literal_targets(router: Callable[..., Any]) -> tuple[str, ...] | None:

@@ -1,0 +1,230 @@
+"""Benchmark: the same StateGraph code on LangGraph and on skillstream, in one run.
+
+    pip install -e '.[bench,test]' && python -m benchmarks.graph_vs_langgraph        # ~1 minute
+    python -m benchmarks.graph_vs_langgraph --reps 1                                # a smoke run
+
+Each graph below is built by one function that takes the library's names (``StateGraph``,
+``START``, ``END``, ``Send``, ``Command``): the code a LangGraph user has, with only the
+import switched. Both libraries run it side by side in one process, alternating which goes
+first, medians of ``--reps``; the final states are checked to be equal.
+
+- seed: the seed's research graph: stock (0.10 s), news (0.20 s), financials (0.30 s) at
+  once from START, then summarize (0.05 s). Ideal: 0.35 s. Both libraries reach it.
+- agent loop: 3 turns of an agent (0.05 s, then once more to finish) that calls 4 tools at once (``Send``); each
+  tool (0.05-0.20 s) hands its output to a parse step (0.20-0.05 s, the slower tool's the
+  quicker) with ``Command(goto=Send("parse", ...))``; the parses go back to the agent.
+  LangGraph runs all tools in one superstep and all parses in the next: per turn
+  ``max(tool) + max(parse)`` = 0.40 s. Start-when-ready runs each parse when its tool is
+  done: ``max(tool_i + parse_i)`` = 0.25 s. Ideal: 3 x (0.05 + 0.25) + 0.05 = 0.95 s;
+  LangGraph's supersteps: 3 x (0.05 + 0.40) + 0.05 = 1.40 s.
+- overhead: no-op async nodes, per node run: a chain of 100 nodes, and a map of 500
+  ``Send``s folded by a reducer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import operator
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+from typing_extensions import TypedDict
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+Names = tuple[Any, Any, Any, Any, Any]  # StateGraph, START, END, Send, Command
+
+TOOL = [0.05, 0.10, 0.15, 0.20]
+PARSE = [0.20, 0.15, 0.10, 0.05]
+AGENT = 0.05
+TURNS = 3
+IDEAL_SEED = 0.35
+IDEAL_AGENT = TURNS * (AGENT + max(t + p for t, p in zip(TOOL, PARSE))) + AGENT
+LANGGRAPH_AGENT = TURNS * (AGENT + max(TOOL) + max(PARSE)) + AGENT
+
+
+def libraries() -> dict[str, Names]:
+    from pipeline import END, START, Command, Send, StateGraph
+
+    libs: dict[str, Names] = {"skillstream": (StateGraph, START, END, Send, Command)}
+    try:
+        from langgraph.graph import END as LEND
+        from langgraph.graph import START as LSTART
+        from langgraph.graph import StateGraph as LStateGraph
+        from langgraph.types import Command as LCommand
+        from langgraph.types import Send as LSend
+    except ImportError:
+        print("LangGraph is not installed: pip install -e '.[bench]'", file=sys.stderr)
+    else:
+        libs["LangGraph"] = (LStateGraph, LSTART, LEND, LSend, LCommand)
+    return libs
+
+
+# -- the graphs: LangGraph user code, names passed in --------------------------------------
+
+
+class Research(TypedDict, total=False):
+    query: str
+    stock_data: dict[str, Any]
+    news_data: list[str]
+    financial_data: dict[str, Any]
+    briefing: str
+
+
+def seed_graph(names: Names) -> Any:
+    StateGraph, START, END, Send, Command = names
+
+    async def fetch_stock(state: Research) -> dict[str, Any]:
+        await asyncio.sleep(0.10)
+        return {"stock_data": {"symbol": state["query"], "price": 190.5}}
+
+    async def fetch_news(state: Research) -> dict[str, Any]:
+        await asyncio.sleep(0.20)
+        return {"news_data": [f"{state['query']} beats estimates"]}
+
+    async def fetch_financials(state: Research) -> dict[str, Any]:
+        await asyncio.sleep(0.30)
+        return {"financial_data": {"pe": 29}}
+
+    async def summarize(state: Research) -> dict[str, Any]:
+        await asyncio.sleep(0.05)
+        return {"briefing": f"{state['query']}: {state['stock_data']['price']}, P/E {state['financial_data']['pe']}"}
+
+    graph = StateGraph(Research)
+    graph.add_node("stock", fetch_stock)
+    graph.add_node("news", fetch_news)
+    graph.add_node("financials", fetch_financials)
+    graph.add_node("summarize", summarize)
+    for name in ("stock", "news", "financials"):
+        graph.add_edge(START, name)
+    graph.add_edge(["stock", "news", "financials"], "summarize")
+    graph.add_edge("summarize", END)
+    return graph.compile()
+
+
+class Agent(TypedDict):
+    turn: int
+    log: Annotated[list[str], operator.add]
+
+
+def agent_graph(names: Names) -> Any:
+    StateGraph, START, END, Send, Command = names
+
+    async def agent(state: Agent) -> dict[str, Any]:
+        await asyncio.sleep(AGENT)
+        return {"turn": state["turn"] + 1, "log": [f"agent{state['turn']}"]}
+
+    def route(state: Agent) -> Any:
+        return [Send("tool", i) for i in range(len(TOOL))] if state["turn"] <= TURNS else END
+
+    async def tool(i: int) -> Any:
+        await asyncio.sleep(TOOL[i])
+        return Command(update={"log": [f"tool{i}"]}, goto=Send("parse", i))
+
+    async def parse(i: int) -> dict[str, Any]:
+        await asyncio.sleep(PARSE[i])
+        return {"log": [f"parse{i}"]}
+
+    graph = StateGraph(Agent)
+    graph.add_node("agent", agent)
+    graph.add_node("tool", tool)
+    graph.add_node("parse", parse)
+    graph.add_edge(START, "agent")
+    graph.add_conditional_edges("agent", route)
+    graph.add_edge("parse", "agent")
+    return graph.compile()
+
+
+class Count(TypedDict):
+    n: int
+    seen: Annotated[list[int], operator.add]
+
+
+def chain_graph(names: Names, length: int = 100) -> Any:
+    StateGraph, START, END, Send, Command = names
+
+    async def step(state: Count) -> dict[str, Any]:
+        return {"n": state["n"] + 1}
+
+    graph = StateGraph(Count)
+    for i in range(length):
+        graph.add_node(f"s{i}", step)
+        graph.add_edge(START if i == 0 else f"s{i - 1}", f"s{i}")
+    return graph.compile()
+
+
+def map_graph(names: Names, width: int = 500) -> Any:
+    StateGraph, START, END, Send, Command = names
+
+    async def work(i: int) -> dict[str, Any]:
+        return {"seen": [i]}
+
+    graph = StateGraph(Count)
+    graph.add_node("work", work)
+    graph.add_conditional_edges(START, lambda state: [Send("work", i) for i in range(width)])
+    return graph.compile()
+
+
+# -- measuring ----------------------------------------------------------------------------
+
+
+async def timed(app: Any, state: dict[str, Any]) -> tuple[float, Any]:
+    config = {"recursion_limit": 1000}
+    t0 = time.perf_counter()
+    out = await app.ainvoke(state, config)
+    return time.perf_counter() - t0, out
+
+
+async def measure(reps: int) -> dict[str, dict[str, float]]:
+    libs = libraries()
+    cases: list[tuple[str, Callable[[Names], Any], dict[str, Any], float]] = [
+        ("seed", seed_graph, {"query": "AAPL"}, 1),
+        ("agent loop", agent_graph, {"turn": 0, "log": []}, 1),
+        ("chain of 100 (µs/node)", chain_graph, {"n": 0, "seen": []}, 100),
+        ("map of 500 Sends (µs/node)", map_graph, {"n": 0, "seen": []}, 500),
+    ]
+    table: dict[str, dict[str, float]] = {}
+    for case, build, state, per in cases:
+        apps = {name: build(names) for name, names in libs.items()}
+        times: dict[str, list[float]] = {name: [] for name in apps}
+        outs: dict[str, Any] = {}
+        for rep in range(reps + 1):  # the first round warms up
+            order = list(apps) if rep % 2 == 0 else list(reversed(apps))
+            for name in order:
+                elapsed, out = await timed(apps[name], state)
+                outs[name] = out
+                if rep:
+                    times[name].append(elapsed)
+        first = next(iter(outs.values()))
+        same = all(out == first for out in outs.values())
+        row = {name: statistics.median(ts) / per * (1e6 if per > 1 else 1) for name, ts in times.items()}
+        row["same final state"] = float(same)
+        table[case] = row
+    return table
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--reps", type=int, default=15)
+    args = parser.parse_args(argv)
+    table = asyncio.run(measure(args.reps))
+    libs = [name for name in next(iter(table.values())) if name != "same final state"]
+    print(f"{'':30}" + "".join(f"{name:>14}" for name in libs) + f"{'ideal':>10}  same state")
+    ideals = {"seed": IDEAL_SEED, "agent loop": IDEAL_AGENT}
+    for case, row in table.items():
+        fmt = "{:>11.1f} µs" if "µs" in case else "{:>12.3f} s"
+        cells = "".join(fmt.format(row[name]) for name in libs)
+        ideal = f"{ideals[case]:>8.2f} s" if case in ideals else f"{'':>10}"
+        print(f"{case:30}{cells}{ideal}  {'yes' if row['same final state'] else 'NO'}")
+    print(f"(LangGraph's supersteps give the agent loop {LANGGRAPH_AGENT:.2f} s; medians of {args.reps})")
+
+
+if __name__ == "__main__":
+    main()

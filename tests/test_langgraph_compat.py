@@ -1,0 +1,1348 @@
+"""LangGraph's own StateGraph tests, run against skillstream (issue 16).
+
+Each test below is copied from langchain-ai/langgraph ``libs/langgraph/tests`` (file and
+test named in the comment above it), assertions unchanged. Only the import differs: with
+``SKILLSTREAM_COMPAT=langgraph`` in the environment the same file runs against LangGraph
+itself, which shows the assertions are LangGraph's. Assertions about drawing the graph
+(snapshots, ``get_graph``, JSON schemas) are left out: that is not in scope.
+
+Tests that fail here because they assert LangGraph's superstep ordering, which
+start-when-ready deliberately improves on, are kept as strict xfails (they must keep
+failing for that reason), each listed in the README as an intended difference.
+"""
+# ruff: noqa
+# mypy: ignore-errors
+
+
+import asyncio
+import enum
+import gc
+import re
+from collections import deque
+from enum import Enum
+from time import perf_counter
+from typing import Optional
+import operator
+import os
+import threading
+import uuid
+import ipaddress
+import decimal
+import pathlib
+import datetime
+from uuid import UUID
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+import pytest
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ByteSize, NonNegativeFloat, PositiveInt, SecretStr, confloat, conint, conlist, constr, field_validator, model_validator
+from typing_extensions import NotRequired, TypedDict
+
+ON_LANGGRAPH = os.environ.get("SKILLSTREAM_COMPAT") == "langgraph"
+if ON_LANGGRAPH:
+    from langgraph.errors import GraphRecursionError, InvalidUpdateError
+    from langgraph.graph import END, START, StateGraph
+    from langgraph.graph.message import add_messages
+    from langgraph.types import Command, Send
+else:
+    from pipeline import (
+        END,
+        START,
+        Command,
+        GraphRecursionError,
+        InvalidUpdateError,
+        Send,
+        StateGraph,
+        add_messages,
+    )
+
+pytest.importorskip("langchain_core")  # the bench extra: LangGraph's tests use its messages
+from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, RemoveMessage, ToolMessage
+
+
+# From LangGraph's tests/any_str.py and tests/messages.py (helpers, unchanged).
+class AnyStr(str):
+    def __init__(self, prefix: str | re.Pattern = "") -> None:
+        super().__init__()
+        self.prefix = prefix
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and (
+            other.startswith(self.prefix)
+            if isinstance(self.prefix, str)
+            else bool(self.prefix.match(other))
+        )
+
+    def __hash__(self) -> int:
+        return hash((str(self), self.prefix))
+
+
+def _AnyIdHumanMessage(**kwargs: Any) -> HumanMessage:
+    """Create a human message with an any id field."""
+    message = HumanMessage(**kwargs)
+    message.id = AnyStr()
+    return message
+
+pytestmark = pytest.mark.filterwarnings("ignore")
+
+# test_pregel.py::test_graph_validation (line 104)
+def test_graph_validation() -> None:
+
+    class State(TypedDict):
+        hello: str
+    graph = StateGraph(State)
+    graph.add_node('start', lambda x: x)
+    graph.add_edge('__start__', 'start')
+    graph.add_edge('unknown', 'start')
+    graph.add_edge('start', '__end__')
+    with pytest.raises(ValueError, match='Found edge starting at unknown node '):
+        graph.compile()
+
+    def bad_reducer(a):
+        ...
+
+    class BadReducerState(TypedDict):
+        hello: Annotated[str, bad_reducer]
+    with pytest.raises(ValueError, match='Invalid reducer'):
+        StateGraph(BadReducerState)
+
+    def node_b(state: State) -> State:
+        return {'hello': 'world'}
+    builder = StateGraph(State)
+    builder.add_node('a', node_b)
+    builder.add_node('b', node_b)
+    builder.add_node('c', node_b)
+    builder.set_entry_point('a')
+    builder.add_edge('a', 'b')
+    builder.add_edge('a', 'c')
+    graph = builder.compile()
+    with pytest.raises(InvalidUpdateError, match="At key 'hello'"):
+        graph.invoke({'hello': 'there'})
+
+
+# test_pregel.py::test_graph_validation_with_command (line 178)
+def test_graph_validation_with_command() -> None:
+
+    class State(TypedDict):
+        foo: str
+        bar: str
+
+    def node_a(state: State):
+        return Command(goto='b', update={'foo': 'bar'})
+
+    def node_b(state: State):
+        return Command(goto=END, update={'bar': 'baz'})
+    builder = StateGraph(State)
+    builder.add_node('a', node_a)
+    builder.add_node('b', node_b)
+    builder.add_edge(START, 'a')
+    graph = builder.compile()
+    assert graph.invoke({'foo': ''}) == {'foo': 'bar', 'bar': 'baz'}
+
+
+# test_pregel.py::test_reducer_before_first_node (line 386)
+def test_reducer_before_first_node() -> None:
+
+    class State(TypedDict):
+        hello: str
+        messages: Annotated[list[str], add_messages]
+
+    def node_a(state: State) -> State:
+        assert state == {'hello': 'there', 'messages': [_AnyIdHumanMessage(content='hello')]}
+    builder = StateGraph(State)
+    builder.add_node('a', node_a)
+    builder.set_entry_point('a')
+    builder.set_finish_point('a')
+    graph = builder.compile()
+    assert graph.invoke({'hello': 'there', 'messages': 'hello'}) == {'hello': 'there', 'messages': [_AnyIdHumanMessage(content='hello')]}
+
+    class State(TypedDict):
+        hello: str
+        messages: Annotated[list[str], add_messages]
+
+    def node_a(state: State) -> State:
+        assert state == {'hello': 'there', 'messages': [_AnyIdHumanMessage(content='hello')]}
+    builder = StateGraph(State)
+    builder.add_node('a', node_a)
+    builder.set_entry_point('a')
+    builder.set_finish_point('a')
+    graph = builder.compile()
+    assert graph.invoke({'hello': 'there', 'messages': 'hello'}) == {'hello': 'there', 'messages': [_AnyIdHumanMessage(content='hello')]}
+
+    class State(TypedDict):
+        hello: str
+        messages: Annotated[Sequence[str], add_messages]
+
+    def node_a(state: State) -> State:
+        assert state == {'hello': 'there', 'messages': [_AnyIdHumanMessage(content='hello')]}
+    builder = StateGraph(State)
+    builder.add_node('a', node_a)
+    builder.set_entry_point('a')
+    builder.set_finish_point('a')
+    graph = builder.compile()
+    assert graph.invoke({'hello': 'there', 'messages': 'hello'}) == {'hello': 'there', 'messages': [_AnyIdHumanMessage(content='hello')]}
+
+
+# test_pregel.py::test_cond_edge_after_send (line 1147)
+def test_cond_edge_after_send() -> None:
+
+    class Node:
+
+        def __init__(self, name: str):
+            self.name = name
+            setattr(self, '__name__', name)
+
+        def __call__(self, state):
+            return [self.name]
+
+    def send_for_fun(state):
+        return [Send('2', state), Send('2', state)]
+
+    def route_to_three(state) -> Literal['3']:
+        return '3'
+    builder = StateGraph(Annotated[list, operator.add])
+    builder.add_node(Node('1'))
+    builder.add_node(Node('2'))
+    builder.add_node(Node('3'))
+    builder.add_edge(START, '1')
+    builder.add_conditional_edges('1', send_for_fun)
+    builder.add_conditional_edges('2', route_to_three)
+    graph = builder.compile()
+    assert graph.invoke(['0']) == ['0', '1', '2', '2', '3']
+
+
+# test_pregel.py::test_concurrent_emit_sends (line 1173)
+def test_concurrent_emit_sends() -> None:
+
+    class Node:
+
+        def __init__(self, name: str):
+            self.name = name
+            setattr(self, '__name__', name)
+
+        def __call__(self, state):
+            return [self.name] if isinstance(state, list) else ['|'.join((self.name, str(state)))]
+
+    def send_for_fun(state):
+        return [Send('2', 1), Send('2', 2), '3.1']
+
+    def send_for_profit(state):
+        return [Send('2', 3), Send('2', 4)]
+
+    def route_to_three(state) -> Literal['3']:
+        return '3'
+    builder = StateGraph(Annotated[list, operator.add])
+    builder.add_node(Node('1'))
+    builder.add_node(Node('1.1'))
+    builder.add_node(Node('2'))
+    builder.add_node(Node('3'))
+    builder.add_node(Node('3.1'))
+    builder.add_edge(START, '1')
+    builder.add_edge(START, '1.1')
+    builder.add_conditional_edges('1', send_for_fun)
+    builder.add_conditional_edges('1.1', send_for_profit)
+    builder.add_conditional_edges('2', route_to_three)
+    graph = builder.compile()
+    assert graph.invoke(['0']) == ['0', '1', '1.1', '3.1', '2|1', '2|2', '2|3', '2|4', '3']
+
+
+# test_pregel.py::test_send_sequences (line 1220)
+def test_send_sequences() -> None:
+
+    class Node:
+
+        def __init__(self, name: str):
+            self.name = name
+            setattr(self, '__name__', name)
+
+        def __call__(self, state):
+            update = [self.name] if isinstance(state, list) else ['|'.join((self.name, str(state)))]
+            if isinstance(state, Command):
+                return [state, Command(update=update)]
+            else:
+                return update
+
+    def send_for_fun(state):
+        return [Send('2', Command(goto=Send('2', 3))), Send('2', Command(goto=Send('2', 4))), '3.1']
+
+    def route_to_three(state) -> Literal['3']:
+        return '3'
+    builder = StateGraph(Annotated[list, operator.add])
+    builder.add_node(Node('1'))
+    builder.add_node(Node('2'))
+    builder.add_node(Node('3'))
+    builder.add_node(Node('3.1'))
+    builder.add_edge(START, '1')
+    builder.add_conditional_edges('1', send_for_fun)
+    builder.add_conditional_edges('2', route_to_three)
+    graph = builder.compile()
+    assert graph.invoke(['0']) == ['0', '1', '3.1', "2|Command(goto=Send(node='2', arg=3))", "2|Command(goto=Send(node='2', arg=4))", '3', '2|3', '2|4', '3']
+
+
+# test_pregel.py::test_conditional_state_graph_with_list_edge_inputs (line 1767)
+def test_conditional_state_graph_with_list_edge_inputs():
+
+    class State(TypedDict):
+        foo: Annotated[list[str], operator.add]
+    graph_builder = StateGraph(State)
+    graph_builder.add_node('A', lambda x: {'foo': ['A']})
+    graph_builder.add_node('B', lambda x: {'foo': ['B']})
+    graph_builder.add_edge(START, 'A')
+    graph_builder.add_edge(START, 'B')
+    graph_builder.add_edge(['A', 'B'], END)
+    app = graph_builder.compile()
+    assert app.invoke({'foo': []}) == {'foo': ['A', 'B']}
+
+
+# test_pregel.py::test_callable_in_conditional_edges_with_no_path_map (line 2924)
+def test_callable_in_conditional_edges_with_no_path_map() -> None:
+
+    class State(TypedDict, total=False):
+        query: str
+
+    def rewrite(data: State) -> State:
+        return {'query': f"query: {data['query']}"}
+
+    def analyze(data: State) -> State:
+        return {'query': f"analyzed: {data['query']}"}
+
+    class ChooseAnalyzer:
+
+        def __call__(self, data: State) -> str:
+            return 'analyzer'
+    workflow = StateGraph(State)
+    workflow.add_node('rewriter', rewrite)
+    workflow.add_node('analyzer', analyze)
+    workflow.add_conditional_edges('rewriter', ChooseAnalyzer())
+    workflow.set_entry_point('rewriter')
+    app = workflow.compile()
+    assert app.invoke({'query': 'what is weather in sf'}) == {'query': 'analyzed: query: what is weather in sf'}
+
+
+# test_pregel.py::test_function_in_conditional_edges_with_no_path_map (line 2950)
+def test_function_in_conditional_edges_with_no_path_map() -> None:
+
+    class State(TypedDict, total=False):
+        query: str
+
+    def rewrite(data: State) -> State:
+        return {'query': f"query: {data['query']}"}
+
+    def analyze(data: State) -> State:
+        return {'query': f"analyzed: {data['query']}"}
+
+    def choose_analyzer(data: State) -> str:
+        return 'analyzer'
+    workflow = StateGraph(State)
+    workflow.add_node('rewriter', rewrite)
+    workflow.add_node('analyzer', analyze)
+    workflow.add_conditional_edges('rewriter', choose_analyzer)
+    workflow.set_entry_point('rewriter')
+    app = workflow.compile()
+    assert app.invoke({'query': 'what is weather in sf'}) == {'query': 'analyzed: query: what is weather in sf'}
+
+
+# test_pregel.py::test_in_one_fan_out_state_graph_waiting_edge_multiple_cond_edge (line 2975)
+@pytest.mark.xfail(not ON_LANGGRAPH, strict=True, reason='intended difference: superstep order. retriever_one starts as soon as analyzer_one is done, so it streams before the slow retriever_two (same final state)')
+def test_in_one_fan_out_state_graph_waiting_edge_multiple_cond_edge() -> None:
+
+    def sorted_add(x: list[str], y: list[str] | list[tuple[str, str]]) -> list[str]:
+        if isinstance(y[0], tuple):
+            for rem, _ in y:
+                x.remove(rem)
+            y = [t[1] for t in y]
+        return sorted(operator.add(x, y))
+
+    class State(TypedDict, total=False):
+        query: str
+        answer: str
+        docs: Annotated[list[str], sorted_add]
+
+    def rewrite_query(data: State) -> State:
+        return {'query': f"query: {data['query']}"}
+
+    def retriever_picker(data: State) -> list[str]:
+        return ['analyzer_one', 'retriever_two']
+
+    def analyzer_one(data: State) -> State:
+        return {'query': f"analyzed: {data['query']}"}
+
+    def retriever_one(data: State) -> State:
+        return {'docs': ['doc1', 'doc2']}
+
+    def retriever_two(data: State) -> State:
+        time.sleep(0.1)
+        return {'docs': ['doc3', 'doc4']}
+
+    def qa(data: State) -> State:
+        return {'answer': ','.join(data['docs'])}
+
+    def decider(data: State) -> None:
+        return None
+
+    def decider_cond(data: State) -> str:
+        if data['query'].count('analyzed') > 1:
+            return 'qa'
+        else:
+            return 'rewrite_query'
+    workflow = StateGraph(State)
+    workflow.add_node('rewrite_query', rewrite_query)
+    workflow.add_node('analyzer_one', analyzer_one)
+    workflow.add_node('retriever_one', retriever_one)
+    workflow.add_node('retriever_two', retriever_two)
+    workflow.add_node('decider', decider)
+    workflow.add_node('qa', qa)
+    workflow.set_entry_point('rewrite_query')
+    workflow.add_conditional_edges('rewrite_query', retriever_picker)
+    workflow.add_edge('analyzer_one', 'retriever_one')
+    workflow.add_edge(['retriever_one', 'retriever_two'], 'decider')
+    workflow.add_conditional_edges('decider', decider_cond)
+    workflow.set_finish_point('qa')
+    app = workflow.compile()
+    assert app.invoke({'query': 'what is weather in sf'}) == {'query': 'analyzed: query: analyzed: query: what is weather in sf', 'answer': 'doc1,doc1,doc2,doc2,doc3,doc3,doc4,doc4', 'docs': ['doc1', 'doc1', 'doc2', 'doc2', 'doc3', 'doc3', 'doc4', 'doc4']}
+    assert [*app.stream({'query': 'what is weather in sf'})] == [{'rewrite_query': {'query': 'query: what is weather in sf'}}, {'analyzer_one': {'query': 'analyzed: query: what is weather in sf'}}, {'retriever_two': {'docs': ['doc3', 'doc4']}}, {'retriever_one': {'docs': ['doc1', 'doc2']}}, {'decider': None}, {'rewrite_query': {'query': 'query: analyzed: query: what is weather in sf'}}, {'analyzer_one': {'query': 'analyzed: query: analyzed: query: what is weather in sf'}}, {'retriever_two': {'docs': ['doc3', 'doc4']}}, {'retriever_one': {'docs': ['doc1', 'doc2']}}, {'decider': None}, {'qa': {'answer': 'doc1,doc1,doc2,doc2,doc3,doc3,doc4,doc4'}}]
+
+
+# test_pregel.py::test_simple_multi_edge (line 3059)
+def test_simple_multi_edge() -> None:
+
+    class State(TypedDict):
+        my_key: Annotated[str, operator.add]
+
+    def up(state: State):
+        pass
+
+    def side(state: State):
+        pass
+
+    def other(state: State):
+        return {'my_key': '_more'}
+
+    def down(state: State):
+        pass
+    graph = StateGraph(State)
+    graph.add_node('up', up)
+    graph.add_node('side', side)
+    graph.add_node('other', other)
+    graph.add_node('down', down)
+    graph.set_entry_point('up')
+    graph.add_edge('up', 'side')
+    graph.add_edge('up', 'other')
+    graph.add_edge(['up', 'side'], 'down')
+    graph.set_finish_point('down')
+    app = graph.compile()
+    assert app.invoke({'my_key': 'my_value'}) == {'my_key': 'my_value_more'}
+    assert [*app.stream({'my_key': 'my_value'})] in ([{'up': None}, {'side': None}, {'other': {'my_key': '_more'}}, {'down': None}], [{'up': None}, {'other': {'my_key': '_more'}}, {'side': None}, {'down': None}])
+
+
+# test_pregel.py::test_repeat_condition (line 3734)
+def test_repeat_condition() -> None:
+
+    class AgentState(TypedDict):
+        hello: str
+
+    def router(state: AgentState) -> str:
+        return 'hmm'
+    workflow = StateGraph(AgentState)
+    workflow.add_node('Researcher', lambda x: x)
+    workflow.add_node('Chart Generator', lambda x: x)
+    workflow.add_node('Call Tool', lambda x: x)
+    workflow.add_conditional_edges('Researcher', router, {'redo': 'Researcher', 'continue': 'Chart Generator', 'call_tool': 'Call Tool', 'end': END})
+    workflow.add_conditional_edges('Chart Generator', router, {'continue': 'Researcher', 'call_tool': 'Call Tool', 'end': END})
+    workflow.add_conditional_edges('Call Tool', lambda x: x['sender'], {'Researcher': 'Researcher', 'Chart Generator': 'Chart Generator'})
+    workflow.set_entry_point('Researcher')
+    app = workflow.compile()
+
+
+# test_pregel.py::test_remove_message_from_node (line 3979)
+def test_remove_message_from_node():
+    workflow = StateGraph(state_schema=Annotated[list[AnyMessage], add_messages])
+    workflow.add_node('chatbot', lambda state: [AIMessage(content='Hello!'), AIMessage(content='How can I help you?')])
+    workflow.add_node('delete_messages', lambda state: [RemoveMessage(id=state[-2].id)])
+    workflow.set_entry_point('chatbot')
+    workflow.add_edge('chatbot', 'delete_messages')
+    workflow.add_edge('delete_messages', END)
+    app = workflow.compile()
+    output = app.invoke([HumanMessage(content='Hi')])
+    assert len(output) == 2
+    assert output[-1].content == 'How can I help you?'
+
+
+# test_pregel.py::test_enum_node_names (line 4329)
+def test_enum_node_names():
+
+    class NodeName(str, enum.Enum):
+        BAZ = 'baz'
+
+    class State(TypedDict):
+        foo: str
+        bar: str
+
+    def baz(state: State):
+        return {'bar': state['foo'] + '!'}
+    graph = StateGraph(State)
+    graph.add_node(NodeName.BAZ, baz)
+    graph.add_edge(START, NodeName.BAZ)
+    graph.add_edge(NodeName.BAZ, END)
+    graph = graph.compile()
+    assert graph.invoke({'foo': 'hello'}) == {'foo': 'hello', 'bar': 'hello!'}
+
+
+# test_pregel.py::test_add_sequence (line 4594)
+def test_add_sequence():
+
+    class State(TypedDict):
+        foo: Annotated[list[str], operator.add]
+        bar: str
+
+    def step1(state: State):
+        return {'foo': ['step1'], 'bar': 'baz'}
+
+    def step2(state: State):
+        return {'foo': ['step2']}
+    with pytest.raises(ValueError):
+        StateGraph(State).add_sequence([])
+    with pytest.raises(ValueError):
+        StateGraph(State).add_sequence([step1, step1])
+    with pytest.raises(ValueError):
+        StateGraph(State).add_sequence([('foo', step1), ('foo', step1)])
+    builder = StateGraph(State)
+    builder.add_sequence([step1, step2])
+    builder.add_edge(START, 'step1')
+    graph = builder.compile()
+    result = graph.invoke({'foo': []})
+    assert result == {'foo': ['step1', 'step2'], 'bar': 'baz'}
+    stream_chunks = list(graph.stream({'foo': []}))
+    assert stream_chunks == [{'step1': {'foo': ['step1'], 'bar': 'baz'}}, {'step2': {'foo': ['step2']}}]
+    builder_named_steps = StateGraph(State)
+    builder_named_steps.add_sequence([('meow1', step1), ('meow2', step2)])
+    builder_named_steps.add_edge(START, 'meow1')
+    graph_named_steps = builder_named_steps.compile()
+    result = graph_named_steps.invoke({'foo': []})
+    stream_chunks = list(graph_named_steps.stream({'foo': []}))
+    assert result == {'foo': ['step1', 'step2'], 'bar': 'baz'}
+    assert stream_chunks == [{'meow1': {'foo': ['step1'], 'bar': 'baz'}}, {'meow2': {'foo': ['step2']}}]
+    builder_named_steps = StateGraph(State)
+    builder_named_steps.add_sequence([('meow1', lambda state: {'foo': ['foo']}), ('meow2', lambda state: {'bar': state['foo'][0] + 'bar'})])
+    builder_named_steps.add_edge(START, 'meow1')
+    graph_named_steps = builder_named_steps.compile()
+    result = graph_named_steps.invoke({'foo': []})
+    stream_chunks = list(graph_named_steps.stream({'foo': []}))
+    assert result == {'bar': 'foobar', 'foo': ['foo']}
+    assert stream_chunks == [{'meow1': {'foo': ['foo']}}, {'meow2': {'bar': 'foobar'}}]
+
+    def a(state: State):
+        return {'foo': ['a']}
+
+    def b(state: State):
+        return {'foo': ['b']}
+    builder_two_sequences = StateGraph(State)
+    builder_two_sequences.add_sequence([a])
+    builder_two_sequences.add_sequence([b])
+    builder_two_sequences.add_edge(START, 'a')
+    builder_two_sequences.add_edge('a', 'b')
+    graph_two_sequences = builder_two_sequences.compile()
+    result = graph_two_sequences.invoke({'foo': []})
+    assert result == {'foo': ['a', 'b']}
+    stream_chunks = list(graph_two_sequences.stream({'foo': []}))
+    assert stream_chunks == [{'a': {'foo': ['a']}}, {'b': {'foo': ['b']}}]
+
+    def c(state: State):
+        return {'foo': ['c']}
+
+    def d(state: State):
+        return {'foo': ['d']}
+
+    def e(state: State):
+        return {'foo': ['e']}
+
+    def foo(state: State):
+        if state['foo'][0] == 'a':
+            return 'd'
+        else:
+            return 'c'
+    builder_complex = StateGraph(State)
+    builder_complex.add_sequence([a, b])
+    builder_complex.add_conditional_edges('b', foo)
+    builder_complex.add_node(c)
+    builder_complex.add_sequence([d, e])
+    builder_complex.add_edge(START, 'a')
+    graph_complex = builder_complex.compile()
+    result = graph_complex.invoke({'foo': []})
+    assert result == {'foo': ['a', 'b', 'd', 'e']}
+    result = graph_complex.invoke({'foo': ['start']})
+    assert result == {'foo': ['start', 'a', 'b', 'c']}
+    stream_chunks = list(graph_complex.stream({'foo': []}))
+    assert stream_chunks == [{'a': {'foo': ['a']}}, {'b': {'foo': ['b']}}, {'d': {'foo': ['d']}}, {'e': {'foo': ['e']}}]
+
+
+# test_pregel.py::test_root_mixed_return (line 5075)
+def test_root_mixed_return() -> None:
+
+    def my_node(state: list[str]):
+        return [Command(update=['a']), ['b']]
+    graph = StateGraph(Annotated[list[str], operator.add])
+    graph.add_node(my_node)
+    graph.add_edge(START, 'my_node')
+    graph = graph.compile()
+    assert graph.invoke([]) == ['a', 'b']
+
+
+# test_pregel.py::test_dict_mixed_return (line 5088)
+def test_dict_mixed_return() -> None:
+
+    class State(TypedDict):
+        foo: Annotated[str, operator.add]
+
+    def my_node(state: State):
+        return [Command(update={'foo': 'a'}), {'foo': 'b'}]
+    graph = StateGraph(State)
+    graph.add_node(my_node)
+    graph.add_edge(START, 'my_node')
+    graph = graph.compile()
+    assert graph.invoke({'foo': ''}) == {'foo': 'ab'}
+
+
+# test_pregel.py::test_command_pydantic_dataclass (line 5103)
+def test_command_pydantic_dataclass() -> None:
+
+    class PydanticState(BaseModel):
+        foo: str
+
+    @dataclass
+    class DataclassState:
+        foo: str
+    for State in (PydanticState, DataclassState):
+
+        def node_a(state) -> Command[Literal['node_b']]:
+            return Command(update=State(foo='foo'), goto='node_b')
+
+        def node_b(state):
+            return {'foo': state.foo + 'bar'}
+        builder = StateGraph(State)
+        builder.add_edge(START, 'node_a')
+        builder.add_node(node_a)
+        builder.add_node(node_b)
+        graph = builder.compile()
+        assert graph.invoke(State(foo='')) == {'foo': 'foobar'}
+
+
+# test_pregel.py::test_parallel_node_execution (line 5258)
+def test_parallel_node_execution():
+    """Test that parallel nodes execute concurrently."""
+
+    class State(TypedDict):
+        results: Annotated[list[str], operator.add]
+
+    def slow_node(state: State):
+        time.sleep(1)
+        return {'results': ['slow']}
+
+    def fast_node(state: State):
+        time.sleep(2)
+        return {'results': ['fast']}
+    builder = StateGraph(State)
+    builder.add_node('slow', slow_node)
+    builder.add_node('fast', fast_node)
+    builder.add_edge(START, 'slow')
+    builder.add_edge(START, 'fast')
+    graph = builder.compile()
+    start = time.perf_counter()
+    result = graph.invoke({'results': []})
+    duration = time.perf_counter() - start
+    assert 'fast' in result['results'][0]
+    assert duration < 3.0
+
+
+# test_pregel.py::test_concurrent_execution_thread_safety (line 5334)
+def test_concurrent_execution_thread_safety():
+    """Test thread safety during concurrent execution."""
+
+    class State(TypedDict):
+        counter: Annotated[int, operator.add]
+    results = deque()
+    threads: list[threading.Thread] = []
+
+    def slow_node(state: State):
+        time.sleep(0.1)
+        return {'counter': 1}
+    builder = StateGraph(State)
+    builder.add_node('node', slow_node)
+    builder.add_edge(START, 'node')
+    graph = builder.compile()
+
+    def run_graph():
+        result = graph.invoke({'counter': 0})
+        results.append(result)
+    for _ in range(10):
+        thread = threading.Thread(target=run_graph)
+        thread.start()
+        threads.append(thread)
+    for thread in threads:
+        thread.join()
+    assert len(results) == 10
+    for result in results:
+        assert result['counter'] == 1
+
+
+# test_pregel.py::test_multiple_updates_root (line 5435)
+def test_multiple_updates_root() -> None:
+
+    def node_a(state):
+        return [Command(update='a1'), Command(update='a2')]
+
+    def node_b(state):
+        return 'b'
+    graph = StateGraph(Annotated[str, operator.add]).add_sequence([node_a, node_b]).add_edge(START, 'node_a').compile()
+    assert graph.invoke('') == 'a1a2b'
+    assert [c for c in graph.stream('', stream_mode='updates')] == [{'node_a': ['a1', 'a2']}, {'node_b': 'b'}]
+
+
+# test_pregel.py::test_multiple_updates (line 5458)
+def test_multiple_updates() -> None:
+
+    class State(TypedDict):
+        foo: Annotated[str, operator.add]
+
+    def node_a(state):
+        return [Command(update={'foo': 'a1'}), Command(update={'foo': 'a2'})]
+
+    def node_b(state):
+        return {'foo': 'b'}
+    graph = StateGraph(State).add_sequence([node_a, node_b]).add_edge(START, 'node_a').compile()
+    assert graph.invoke({'foo': ''}) == {'foo': 'a1a2b'}
+    assert [c for c in graph.stream({'foo': ''}, stream_mode='updates')] == [{'node_a': [{'foo': 'a1'}, {'foo': 'a2'}]}, {'node_b': {'foo': 'b'}}]
+
+
+# test_pregel.py::test_pydantic_none_state_update (line 7102)
+def test_pydantic_none_state_update() -> None:
+
+    class State(BaseModel):
+        foo: str | None
+
+    def node_a(state: State) -> State:
+        return State(foo=None)
+    graph = StateGraph(State).add_node(node_a).add_edge(START, 'node_a').compile()
+    assert graph.invoke({'foo': ''}) == {'foo': None}
+
+
+# test_pregel.py::test_pydantic_state_update_command (line 7113)
+def test_pydantic_state_update_command() -> None:
+
+    class State(BaseModel):
+        foo: str | None
+
+    def node_a(state: State) -> State:
+        return Command(update=State(foo=None))
+    graph = StateGraph(State).add_node(node_a).add_edge(START, 'node_a').compile()
+    assert graph.invoke({'foo': ''}) == {'foo': None}
+
+    class State(BaseModel):
+        foo: str | None = None
+        bar: str | None = None
+
+    def node_a(state: State):
+        return State(foo='foo')
+
+    def node_b(state: State):
+        return Command(update=State(bar='bar'))
+    builder = StateGraph(State)
+    builder.add_node(node_a)
+    builder.add_node(node_b)
+    builder.add_edge(START, 'node_a')
+    builder.add_edge('node_a', 'node_b')
+    builder.add_edge('node_b', END)
+    graph = builder.compile()
+    assert graph.invoke(State()) == {'foo': 'foo', 'bar': 'bar'}
+
+
+# test_pregel.py::test_pydantic_state_mutation (line 7144)
+def test_pydantic_state_mutation() -> None:
+
+    class Inner(BaseModel):
+        a: int = 0
+
+    class State(BaseModel):
+        inner: Inner = Inner()
+        outer: int = 0
+
+    def my_node(state: State) -> State:
+        state.inner.a = 5
+        state.outer = 10
+        return state
+    graph = StateGraph(State).add_node(my_node).add_edge(START, 'my_node').compile()
+    assert graph.invoke({'outer': 1}) == {'outer': 10, 'inner': Inner(a=5)}
+
+    class State(BaseModel):
+        inner: Inner = Field(default_factory=Inner)
+        outer: int = 0
+
+    def my_node(state: State) -> State:
+        state.inner.a = 5
+        state.outer = 10
+        return state
+    graph = StateGraph(State).add_node(my_node).add_edge(START, 'my_node').compile()
+    assert graph.invoke({'outer': 1}) == {'outer': 10, 'inner': Inner(a=5)}
+
+
+# test_pregel.py::test_pydantic_state_mutation_command (line 7176)
+def test_pydantic_state_mutation_command() -> None:
+
+    class Inner(BaseModel):
+        a: int = 0
+
+    class State(BaseModel):
+        inner: Inner = Inner()
+        outer: int = 0
+
+    def my_node(state: State) -> State:
+        state.inner.a = 5
+        state.outer = 10
+        return Command(update=state)
+    graph = StateGraph(State).add_node(my_node).add_edge(START, 'my_node').compile()
+    assert graph.invoke({'outer': 1}) == {'outer': 10, 'inner': Inner(a=5)}
+
+    class State(BaseModel):
+        inner: Inner = Field(default_factory=Inner)
+        outer: int = 0
+
+    def my_node(state: State) -> State:
+        state.inner.a = 5
+        state.outer = 10
+        return Command(update=state)
+    graph = StateGraph(State).add_node(my_node).add_edge(START, 'my_node').compile()
+    assert graph.invoke({'outer': 1}) == {'outer': 10, 'inner': Inner(a=5)}
+
+
+# test_pregel.py::test_empty_invoke (line 7529)
+def test_empty_invoke() -> None:
+
+    def reducer_merge_dicts(dict1: dict[Any, Any], dict2: dict[Any, Any]) -> dict[Any, Any]:
+        merged = {**dict1, **dict2}
+        return merged
+
+    class SimpleGraphState(BaseModel):
+        x1: Annotated[list[str], operator.add] = []
+        x2: Annotated[dict[str, Any], reducer_merge_dicts] = {}
+
+    def update_x1_1(state: SimpleGraphState):
+        print(state)
+        return {'x1': ['111']}
+
+    def update_x1_2(state: SimpleGraphState):
+        print(state)
+        state.x1.append('222')
+        return {'x1': ['222']}
+
+    def update_x2_1(state: SimpleGraphState):
+        print(state)
+        return {'x2': {'111': 111}}
+
+    def update_x2_2(state: SimpleGraphState):
+        print(state)
+        return {'x2': {'222': 222}}
+    graph = StateGraph(SimpleGraphState)
+    graph.add_node('x1_1_node', update_x1_1)
+    graph.add_node('x1_2_node', update_x1_2)
+    graph.add_node('x2_1_node', update_x2_1)
+    graph.add_node('x2_2_node', update_x2_2)
+    graph.add_edge('x1_1_node', 'x1_2_node')
+    graph.add_edge('x1_2_node', 'x2_1_node')
+    graph.add_edge('x2_1_node', 'x2_2_node')
+    graph.add_edge(START, 'x1_1_node')
+    graph.add_edge('x2_2_node', END)
+    compiled = graph.compile()
+    assert compiled.invoke(SimpleGraphState()).get('x2') == {'111': 111, '222': 222}
+
+
+# test_pregel_async.py::test_node_cancellation_on_external_cancel (line 528)
+async def test_node_cancellation_on_external_cancel() -> None:
+    inner_task_cancelled = False
+
+    async def awhile(input: Any) -> None:
+        try:
+            await asyncio.sleep(1)
+        except asyncio.CancelledError:
+            nonlocal inner_task_cancelled
+            inner_task_cancelled = True
+            raise
+
+    class State(TypedDict):
+        hello: str
+    builder = StateGraph(State)
+    builder.add_node('agent', awhile)
+    builder.set_entry_point('agent')
+    builder.set_finish_point('agent')
+    graph = builder.compile()
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(graph.ainvoke({'hello': 'world'}), 0.5)
+    assert inner_task_cancelled
+
+
+# test_pregel_async.py::test_node_cancellation_on_other_node_exception (line 555)
+@pytest.mark.xfail(not ON_LANGGRAPH, strict=True, reason="intended difference: failure isolation. A failing node does not cancel its siblings; they finish, then the node's own exception is raised with the partial state")
+async def test_node_cancellation_on_other_node_exception() -> None:
+    inner_task_cancelled = False
+
+    async def awhile(input: Any) -> None:
+        try:
+            await asyncio.sleep(1)
+        except asyncio.CancelledError:
+            nonlocal inner_task_cancelled
+            inner_task_cancelled = True
+            raise
+
+    async def iambad(input: Any) -> None:
+        raise ValueError('I am bad')
+
+    class State(TypedDict):
+        hello: str
+    builder = StateGraph(State)
+    builder.add_node('agent', awhile)
+    builder.add_node('bad', iambad)
+    builder.set_conditional_entry_point(lambda _: ['agent', 'bad'])
+    graph = builder.compile()
+    with pytest.raises(ValueError, match='I am bad'):
+        await asyncio.wait_for(graph.ainvoke({'hello': 'world'}), 0.5)
+    assert inner_task_cancelled
+
+
+# test_pregel_async.py::test_node_cancellation_on_other_node_exception_two (line 586)
+async def test_node_cancellation_on_other_node_exception_two() -> None:
+
+    async def awhile(input: Any) -> None:
+        await asyncio.sleep(1)
+
+    async def iambad(input: Any) -> None:
+        raise ValueError('I am bad')
+
+    class State(TypedDict):
+        hello: str
+    builder = StateGraph(State)
+    builder.add_node('agent', awhile)
+    builder.add_node('bad', iambad)
+    builder.set_conditional_entry_point(lambda _: ['agent', 'bad'])
+    graph = builder.compile()
+    with pytest.raises(ValueError, match='I am bad'):
+        await graph.ainvoke({'hello': 'world'})
+
+
+# test_pregel_async.py::test_cond_edge_after_send (line 2144)
+async def test_cond_edge_after_send_async_file() -> None:
+
+    class Node:
+
+        def __init__(self, name: str):
+            self.name = name
+            setattr(self, '__name__', name)
+
+        async def __call__(self, state):
+            return [self.name]
+
+    async def send_for_fun(state):
+        return [Send('2', state), Send('2', state)]
+
+    async def route_to_three(state) -> Literal['3']:
+        return '3'
+    builder = StateGraph(Annotated[list, operator.add])
+    builder.add_node(Node('1'))
+    builder.add_node(Node('2'))
+    builder.add_node(Node('3'))
+    builder.add_edge(START, '1')
+    builder.add_conditional_edges('1', send_for_fun)
+    builder.add_conditional_edges('2', route_to_three)
+    graph = builder.compile()
+    assert await graph.ainvoke(['0']) == ['0', '1', '2', '2', '3']
+
+
+# test_pregel_async.py::test_concurrent_emit_sends (line 2171)
+async def test_concurrent_emit_sends_async_file() -> None:
+
+    class Node:
+
+        def __init__(self, name: str):
+            self.name = name
+            setattr(self, '__name__', name)
+
+        async def __call__(self, state):
+            return [self.name] if isinstance(state, list) else ['|'.join((self.name, str(state)))]
+
+    async def send_for_fun(state):
+        return [Send('2', 1), Send('2', 2), '3.1']
+
+    async def send_for_profit(state):
+        return [Send('2', 3), Send('2', 4)]
+
+    async def route_to_three(state) -> Literal['3']:
+        return '3'
+    builder = StateGraph(Annotated[list, operator.add])
+    builder.add_node(Node('1'))
+    builder.add_node(Node('1.1'))
+    builder.add_node(Node('2'))
+    builder.add_node(Node('3'))
+    builder.add_node(Node('3.1'))
+    builder.add_edge(START, '1')
+    builder.add_edge(START, '1.1')
+    builder.add_conditional_edges('1', send_for_fun)
+    builder.add_conditional_edges('1.1', send_for_profit)
+    builder.add_conditional_edges('2', route_to_three)
+    graph = builder.compile()
+    assert await graph.ainvoke(['0']) == ['0', '1', '1.1', '3.1', '2|1', '2|2', '2|3', '2|4', '3']
+
+
+# test_pregel_async.py::test_nested_pydantic_models (line 4153)
+async def test_nested_pydantic_models() -> None:
+    """Test that nested Pydantic models are properly constructed from leaf nodes up."""
+
+    class NestedModel(BaseModel):
+        value: int
+        name: str
+        something: str | None = None
+
+    class RecursiveModel(BaseModel):
+        value: str
+        child: Optional['RecursiveModel'] = None
+
+    class Cat(BaseModel):
+        pet_type: Literal['cat']
+        meow: str
+
+    class Dog(BaseModel):
+        pet_type: Literal['dog']
+        bark: str
+
+    class Person(BaseModel):
+        id: str
+        name: str
+        friends: list[str] = Field(default_factory=list)
+
+    class MyEnum(enum.Enum):
+        A = 1
+        B = 2
+
+    class MyTypedDict(TypedDict):
+        x: int
+        my_enum: MyEnum
+
+    class State(BaseModel):
+        top_level: str
+        nested: NestedModel
+        optional_nested: NestedModel | None = None
+        dict_nested: dict[str, NestedModel]
+        my_set: set[int]
+        another_set: set
+        my_enum: MyEnum
+        list_nested: Annotated[dict | list[dict[str, NestedModel]], lambda x, y: (x or []) + [y]]
+        list_nested_reversed: Annotated[list[dict[str, NestedModel]] | NestedModel | dict | list, lambda x, y: (x or []) + [y]]
+        tuple_nested: tuple[str, NestedModel]
+        tuple_list_nested: list[tuple[int, NestedModel]]
+        complex_tuple: tuple[str, dict[str, tuple[int, NestedModel]]]
+        my_typed_dict: MyTypedDict
+        recursive: RecursiveModel
+        pet: Cat | Dog
+        people: dict[str, Person]
+    inputs = {'top_level': 'initial', 'nested': {'value': 42, 'name': 'test'}, 'optional_nested': {'value': 10, 'name': 'optional'}, 'my_set': [1, 2, 7], 'another_set': ['foo', 3], 'my_enum': MyEnum.B, 'my_typed_dict': {'x': 1, 'my_enum': MyEnum.A}, 'dict_nested': {'a': {'value': 5, 'name': 'a'}}, 'list_nested': [{'a': {'value': 6, 'name': 'b'}}], 'list_nested_reversed': ['foo', 'bar'], 'tuple_nested': ['tuple-key', {'value': 7, 'name': 'tuple-value'}], 'tuple_list_nested': [[1, {'value': 8, 'name': 'tuple-in-list'}]], 'complex_tuple': ['complex', {'nested': [9, {'value': 10, 'name': 'deep'}]}], 'recursive': {'value': 'parent', 'child': {'value': 'child', 'child': None}}, 'pet': {'pet_type': 'cat', 'meow': 'meow!'}, 'people': {'1': {'id': '1', 'name': 'Alice', 'friends': ['2', '3']}, '2': {'id': '2', 'name': 'Bob', 'friends': ['1']}, '3': {'id': '3', 'name': 'Charlie', 'friends': ['1', '2']}}}
+    update = {'top_level': 'updated', 'nested': {'value': 100, 'name': 'updated'}}
+
+    async def node_fn(state: State) -> dict:
+        assert state == State(**inputs)
+        return update
+    builder = StateGraph(State)
+    builder.add_node('process', node_fn)
+    builder.set_entry_point('process')
+    builder.set_finish_point('process')
+    graph = builder.compile()
+    result = await graph.ainvoke(inputs.copy())
+    assert result == {**inputs, **update}
+
+
+# test_pregel_async.py::test_in_one_fan_out_state_graph_waiting_edge_multiple_cond_edge (line 4767)
+@pytest.mark.xfail(not ON_LANGGRAPH, strict=True, reason='intended difference: superstep order. retriever_one starts as soon as analyzer_one is done, so it streams before the slow retriever_two (same final state)')
+async def test_in_one_fan_out_state_graph_waiting_edge_multiple_cond_edge_async_file() -> None:
+
+    def sorted_add(x: list[str], y: list[str] | list[tuple[str, str]]) -> list[str]:
+        if isinstance(y[0], tuple):
+            for rem, _ in y:
+                x.remove(rem)
+            y = [t[1] for t in y]
+        return sorted(operator.add(x, y))
+
+    class State(TypedDict, total=False):
+        query: str
+        answer: str
+        docs: Annotated[list[str], sorted_add]
+
+    async def rewrite_query(data: State) -> State:
+        return {'query': f"query: {data['query']}"}
+
+    async def retriever_picker(data: State) -> list[str]:
+        return ['analyzer_one', 'retriever_two']
+
+    async def analyzer_one(data: State) -> State:
+        return {'query': f"analyzed: {data['query']}"}
+
+    async def retriever_one(data: State) -> State:
+        return {'docs': ['doc1', 'doc2']}
+
+    async def retriever_two(data: State) -> State:
+        await asyncio.sleep(0.1)
+        return {'docs': ['doc3', 'doc4']}
+
+    async def qa(data: State) -> State:
+        return {'answer': ','.join(data['docs'])}
+
+    async def decider(data: State) -> None:
+        return None
+
+    def decider_cond(data: State) -> str:
+        if data['query'].count('analyzed') > 1:
+            return 'qa'
+        else:
+            return 'rewrite_query'
+    workflow = StateGraph(State)
+    workflow.add_node('rewrite_query', rewrite_query)
+    workflow.add_node('analyzer_one', analyzer_one)
+    workflow.add_node('retriever_one', retriever_one)
+    workflow.add_node('retriever_two', retriever_two)
+    workflow.add_node('decider', decider)
+    workflow.add_node('qa', qa)
+    workflow.set_entry_point('rewrite_query')
+    workflow.add_conditional_edges('rewrite_query', retriever_picker)
+    workflow.add_edge('analyzer_one', 'retriever_one')
+    workflow.add_edge(['retriever_one', 'retriever_two'], 'decider')
+    workflow.add_conditional_edges('decider', decider_cond)
+    workflow.set_finish_point('qa')
+    app = workflow.compile()
+    assert await app.ainvoke({'query': 'what is weather in sf'}) == {'query': 'analyzed: query: analyzed: query: what is weather in sf', 'answer': 'doc1,doc1,doc2,doc2,doc3,doc3,doc4,doc4', 'docs': ['doc1', 'doc1', 'doc2', 'doc2', 'doc3', 'doc3', 'doc4', 'doc4']}
+    assert [c async for c in app.astream({'query': 'what is weather in sf'})] == [{'rewrite_query': {'query': 'query: what is weather in sf'}}, {'analyzer_one': {'query': 'analyzed: query: what is weather in sf'}}, {'retriever_two': {'docs': ['doc3', 'doc4']}}, {'retriever_one': {'docs': ['doc1', 'doc2']}}, {'decider': None}, {'rewrite_query': {'query': 'query: analyzed: query: what is weather in sf'}}, {'analyzer_one': {'query': 'analyzed: query: analyzed: query: what is weather in sf'}}, {'retriever_two': {'docs': ['doc3', 'doc4']}}, {'retriever_one': {'docs': ['doc1', 'doc2']}}, {'decider': None}, {'qa': {'answer': 'doc1,doc1,doc2,doc2,doc3,doc3,doc4,doc4'}}]
+
+
+# test_pregel_async.py::test_parallel_node_execution (line 6514)
+async def test_parallel_node_execution_async_file():
+    """Test that parallel nodes execute concurrently."""
+
+    class State(TypedDict):
+        results: Annotated[list[str], operator.add]
+
+    async def slow_node(state: State):
+        await asyncio.sleep(1)
+        return {'results': ['slow']}
+
+    async def fast_node(state: State):
+        await asyncio.sleep(2)
+        return {'results': ['fast']}
+    builder = StateGraph(State)
+    builder.add_node('slow', slow_node)
+    builder.add_node('fast', fast_node)
+    builder.add_edge(START, 'slow')
+    builder.add_edge(START, 'fast')
+    graph = builder.compile()
+    start = perf_counter()
+    result = await graph.ainvoke({'results': []})
+    duration = perf_counter() - start
+    assert 'fast' in result['results'][0]
+    assert duration < 3.0
+
+
+# test_pregel_async.py::test_concurrent_execution (line 6591)
+async def test_concurrent_execution():
+    """Test concurrent execution with async nodes."""
+
+    class State(TypedDict):
+        counter: Annotated[int, operator.add]
+    results = deque()
+
+    async def slow_node(state: State):
+        await asyncio.sleep(0.1)
+        return {'counter': 1}
+    builder = StateGraph(State)
+    builder.add_node('node', slow_node)
+    builder.add_edge(START, 'node')
+    graph = builder.compile()
+
+    async def run_graph():
+        result = await graph.ainvoke({'counter': 0})
+        results.append(result)
+    tasks = [run_graph() for _ in range(10)]
+    await asyncio.gather(*tasks)
+    assert len(results) == 10
+    for result in results:
+        assert result['counter'] == 1
+
+
+# test_pregel_async.py::test_multiple_updates_root (line 6683)
+async def test_multiple_updates_root_async_file() -> None:
+
+    def node_a(state):
+        return [Command(update='a1'), Command(update='a2')]
+
+    def node_b(state):
+        return 'b'
+    graph = StateGraph(Annotated[str, operator.add]).add_sequence([node_a, node_b]).add_edge(START, 'node_a').compile()
+    assert await graph.ainvoke('') == 'a1a2b'
+    assert [c async for c in graph.astream('', stream_mode='updates')] == [{'node_a': ['a1', 'a2']}, {'node_b': 'b'}]
+
+
+# test_pregel_async.py::test_multiple_updates (line 6706)
+async def test_multiple_updates_async_file() -> None:
+
+    class State(TypedDict):
+        foo: Annotated[str, operator.add]
+
+    def node_a(state):
+        return [Command(update={'foo': 'a1'}), Command(update={'foo': 'a2'})]
+
+    def node_b(state):
+        return {'foo': 'b'}
+    graph = StateGraph(State).add_sequence([node_a, node_b]).add_edge(START, 'node_a').compile()
+    assert await graph.ainvoke({'foo': ''}) == {'foo': 'a1a2b'}
+    assert [c async for c in graph.astream({'foo': ''}, stream_mode='updates')] == [{'node_a': [{'foo': 'a1'}, {'foo': 'a2'}]}, {'node_b': {'foo': 'b'}}]
+
+
+# test_pydantic.py::test_nested_pydantic_models (line 63)
+def test_nested_pydantic_models_async_file() -> None:
+    """Test that nested Pydantic models are properly constructed from leaf nodes up."""
+
+    class NestedModel(BaseModel):
+        value: int
+        name: str
+    PositiveInt = Annotated[int, Field(gt=0)]
+    NonNegativeFloat = Annotated[float, Field(ge=0)]
+
+    class UserRole(Enum):
+        ADMIN = 'admin'
+        USER = 'user'
+        GUEST = 'guest'
+
+    class RecursiveModel(BaseModel):
+        value: str
+        child: Optional['RecursiveModel'] = None
+
+    class Cat(BaseModel):
+        pet_type: Literal['cat']
+        meow: str
+
+    class Dog(BaseModel):
+        pet_type: Literal['dog']
+        bark: str
+
+    class Person(BaseModel):
+        id: str
+        name: str
+        friends: list[str] = Field(default_factory=list)
+    conlist_type = conlist(item_type=int, min_length=2, max_length=5)
+
+    class State(BaseModel):
+        top_level: str
+        auuid: uuid.UUID
+        nested: NestedModel
+        optional_nested: Annotated[NestedModel | None, lambda x, y: y, 'Foo']
+        dict_nested: dict[str, NestedModel]
+        simple_str_list: list[str]
+        list_nested: Annotated[dict | list[dict[str, NestedModel]], lambda x, y: (x or []) + [y]]
+        tuple_nested: tuple[str, NestedModel]
+        tuple_list_nested: list[tuple[int, NestedModel]]
+        complex_tuple: tuple[str, dict[str, tuple[int, NestedModel]]]
+        recursive: RecursiveModel
+        pet: Cat | Dog
+        people: dict[str, Person]
+        ip_address: ipaddress.IPv4Address
+        ip_address_v6: ipaddress.IPv6Address
+        amount: decimal.Decimal
+        file_path: pathlib.Path
+        timestamp: datetime.datetime
+        date_only: datetime.date
+        time_only: datetime.time
+        duration: datetime.timedelta
+        immutable_set: frozenset[int]
+        binary_data: bytes
+        pattern: re.Pattern
+        secret: SecretStr
+        file_size: ByteSize
+        positive_value: PositiveInt
+        non_negative: NonNegativeFloat
+        limited_string: constr(min_length=3, max_length=10)
+        bounded_int: conint(ge=10, le=100)
+        restricted_float: confloat(gt=0, lt=1)
+        required_list: conlist_type
+        role: UserRole
+        status: Literal['active', 'inactive', 'pending']
+        validated_age: Annotated[int, Field(gt=0, lt=120)]
+        decimal_list: list[decimal.Decimal]
+        id_tuple: tuple[uuid.UUID, uuid.UUID]
+    inputs = {'top_level': 'initial', 'auuid': str(uuid.uuid4()), 'nested': {'value': 42, 'name': 'test'}, 'optional_nested': {'value': 10, 'name': 'optional'}, 'dict_nested': {'a': {'value': 5, 'name': 'a'}}, 'list_nested': [{'a': {'value': 6, 'name': 'b'}}], 'tuple_nested': ['tuple-key', {'value': 7, 'name': 'tuple-value'}], 'tuple_list_nested': [[1, {'value': 8, 'name': 'tuple-in-list'}]], 'simple_str_list': ['siss', 'boom', 'bah'], 'complex_tuple': ['complex', {'nested': [9, {'value': 10, 'name': 'deep'}]}], 'recursive': {'value': 'parent', 'child': {'value': 'child', 'child': None}}, 'pet': {'pet_type': 'cat', 'meow': 'meow!'}, 'people': {'1': {'id': '1', 'name': 'Alice', 'friends': ['2', '3']}, '2': {'id': '2', 'name': 'Bob', 'friends': ['1']}, '3': {'id': '3', 'name': 'Charlie', 'friends': ['1', '2']}}, 'ip_address': '192.168.1.1', 'ip_address_v6': '2001:db8::1', 'amount': '123.45', 'file_path': '/tmp/test.txt', 'timestamp': '2025-04-07T10:58:04', 'date_only': '2025-04-07', 'time_only': '10:58:04', 'duration': 3600, 'immutable_set': [1, 2, 3, 4], 'binary_data': b'hello world', 'pattern': '^test$', 'secret': 'password123', 'file_size': 1024, 'positive_value': 42, 'non_negative': 0.0, 'limited_string': 'test', 'bounded_int': 50, 'restricted_float': 0.5, 'required_list': [10, 20, 30], 'role': 'admin', 'status': 'active', 'validated_age': 30, 'decimal_list': ['10.5', '20.75', '30.25'], 'id_tuple': [str(uuid.uuid4()), str(uuid.uuid4())]}
+    update = {'top_level': 'updated', 'nested': {'value': 100, 'name': 'updated'}}
+    expected = State(**inputs)
+
+    def node_fn(state: State) -> dict:
+        assert isinstance(state.auuid, uuid.UUID)
+        assert state == expected
+        assert isinstance(state.ip_address, ipaddress.IPv4Address)
+        assert isinstance(state.ip_address_v6, ipaddress.IPv6Address)
+        assert isinstance(state.amount, decimal.Decimal)
+        assert isinstance(state.file_path, pathlib.Path)
+        assert isinstance(state.timestamp, datetime.datetime)
+        assert isinstance(state.date_only, datetime.date)
+        assert isinstance(state.time_only, datetime.time)
+        assert isinstance(state.duration, datetime.timedelta)
+        assert isinstance(state.immutable_set, frozenset)
+        assert isinstance(state.binary_data, bytes)
+        assert isinstance(state.pattern, re.Pattern)
+        assert state.positive_value > 0
+        assert state.non_negative >= 0
+        assert 3 <= len(state.limited_string) <= 10
+        assert 10 <= state.bounded_int <= 100
+        assert 0 < state.restricted_float < 1
+        assert 2 <= len(state.required_list) <= 5
+        assert state.role == UserRole.ADMIN
+        assert state.status == 'active'
+        assert 0 < state.validated_age < 120
+        assert len(state.decimal_list) == 3
+        assert len(state.id_tuple) == 2
+        return update
+    builder = StateGraph(State)
+    builder.add_node('process', node_fn)
+    builder.set_entry_point('process')
+    builder.set_finish_point('process')
+    graph = builder.compile()
+    result = graph.invoke(inputs.copy())
+    assert result == {**inputs, **update}
+    new_inputs = inputs.copy()
+    new_inputs['list_nested'] = {'foo': 'bar'}
+    expected = State(**new_inputs)
+    assert {**new_inputs, **update} == graph.invoke(new_inputs.copy())
+
+
+# test_pydantic.py::test_pydantic_state_field_validator (line 287)
+def test_pydantic_state_field_validator():
+
+    class State(BaseModel):
+        name: str
+        text: str = ''
+        only_root: int = 13
+
+        @field_validator('name', mode='after')
+        @classmethod
+        def validate_name(cls, value):
+            if value[0].islower():
+                raise ValueError('Name must start with a capital letter')
+            return 'Validated ' + value
+
+        @model_validator(mode='before')
+        @classmethod
+        def validate_amodel(cls, values: 'State'):
+            return values | {'only_root': 392}
+    input_state = {'name': 'John'}
+
+    def process_node(state: State):
+        assert State.model_validate(input_state) == state
+        return {'text': 'Hello, ' + state.name + '!'}
+    builder = StateGraph(state_schema=State)
+    builder.add_node('process', process_node)
+    builder.add_edge(START, 'process')
+    builder.add_edge('process', END)
+    g = builder.compile()
+    res = g.invoke(input_state)
+    assert res['text'] == 'Hello, Validated John!'
