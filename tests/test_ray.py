@@ -540,7 +540,7 @@ def test_the_overhead_benchmark_runs_and_writes_its_figures(tmp_path: Path) -> N
     from benchmarks import ray_overhead
 
     out = tmp_path / "ray.json"
-    ray_overhead.main(["--calls", "40", "--repeats", "1", "--output", str(out)])
+    ray_overhead.main(["--sections", "overhead", "--calls", "40", "--repeats", "1", "--output", str(out)])
 
     figures = json.loads(out.read_text())
     assert figures["skillstream_us_per_call"] > 0 and figures["raw_ray_us_per_call"] > 0
