@@ -28,6 +28,7 @@ import pickle
 import queue
 import threading
 import types
+import weakref
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any, Protocol
@@ -464,6 +465,7 @@ class ProcessExecutor:
             "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() and not _forked else "spawn"
         )
         self._context = multiprocessing.get_context(method)
+        _PROCESS_POOLS.add(self)  # stopped at exit, a skill's own pool as the shared one
 
     def start(
         self,
@@ -646,7 +648,19 @@ class Executors:
 
 
 EXECUTORS = Executors()
-atexit.register(EXECUTORS.close)
+# Every process pool alive, the shared one and those a skill owns (executor=ProcessExecutor(...)):
+# their workers are not daemons (a skill may start processes), so each must be stopped at
+# exit or the interpreter would wait for a running job.
+_PROCESS_POOLS: weakref.WeakSet[ProcessExecutor] = weakref.WeakSet()
+
+
+def _close_at_exit() -> None:
+    EXECUTORS.close()
+    for pool in list(_PROCESS_POOLS):
+        pool.close()
+
+
+atexit.register(_close_at_exit)
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=EXECUTORS._forget_after_fork)
 

@@ -122,6 +122,30 @@ def test_a_process_job_still_running_does_not_hold_the_exit() -> None:
     assert elapsed < 20, f"the interpreter waited {elapsed:.1f} s for a process job"
 
 
+def test_a_skills_own_process_pool_does_not_hold_the_exit_either() -> None:
+    done, elapsed = _python(
+        """
+        import asyncio
+        from pipeline import ProcessExecutor, run, skill
+        from tests.fault_skills import plain_pid_after
+
+        own = skill(plain_pid_after, executor=ProcessExecutor(max_workers=1), name="own_pid")
+
+        async def main() -> None:
+            (r,) = await run([own(0)]).collect()
+            print("ran" if r.ok else r.error)
+            async with run([own(30), own(0)], max_concurrency=1) as stream:
+                pass  # left at once: the 30 s job was started in the pool's one worker
+
+        asyncio.run(main())
+        """,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["ran"]
+    assert elapsed < 20, f"the interpreter waited {elapsed:.1f} s for a skill's own pool"
+
+
 def test_shutdown_closes_the_pools_and_later_calls_make_new_ones() -> None:
     asyncio.run(run([double(1)]).collect())
     first = EXECUTORS.get("thread")
