@@ -58,7 +58,7 @@ else:
         add_messages,
     )
 
-pytest.importorskip("langchain_core")  # the bench extra: LangGraph's tests use its messages
+import langchain_core  # noqa: E402,F401  (in the test extra: LangGraph's tests use its messages)
 from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, RemoveMessage, ToolMessage
 
 
