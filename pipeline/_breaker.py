@@ -11,12 +11,12 @@ closes, if it fails it opens again for another ``reset_after``.
 
 from __future__ import annotations
 
-import weakref
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ._errors import CircuitOpen
+from ._keyed import Keyed
 
 if TYPE_CHECKING:
     from ._skill import Skill
@@ -83,34 +83,10 @@ class Circuit:
         self.trial = False
 
 
-_KEYED: dict[str, Circuit] = {}
-_OWN: weakref.WeakKeyDictionary[Skill[Any, Any], dict[CircuitBreaker, Circuit]] = weakref.WeakKeyDictionary()
-
-
-def check_key(breaker: CircuitBreaker) -> None:
-    """A key names one API: refuse a second, different breaker under the same key."""
-    if breaker.key is None:
-        return
-    existing = _KEYED.get(breaker.key)
-    if existing is None:
-        _KEYED[breaker.key] = Circuit(breaker)
-    elif existing.breaker != breaker:
-        raise ValueError(
-            f"circuit breaker key {breaker.key!r} is already {existing.breaker!r}; a key names "
-            f"one API and has one breaker: use the same CircuitBreaker (or another key), not {breaker!r}"
-        )
+_CIRCUITS: Keyed[CircuitBreaker, Circuit] = Keyed(Circuit, "circuit breaker")
+check_key = _CIRCUITS.check
 
 
 def circuit_for(skill: Skill[Any, Any], breaker: CircuitBreaker) -> Circuit:
     """The circuit an attempt of ``skill`` under ``breaker`` goes through."""
-    if breaker.key is not None:
-        found = _KEYED.get(breaker.key)
-        if found is None:
-            check_key(breaker)
-            found = _KEYED[breaker.key]
-        return found
-    own = _OWN.setdefault(skill, {})
-    circuit = own.get(breaker)
-    if circuit is None:
-        circuit = own[breaker] = Circuit(breaker)
-    return circuit
+    return _CIRCUITS.get(skill, breaker)

@@ -18,7 +18,6 @@ import asyncio
 import email.utils
 import math
 import time
-import weakref
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -26,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ._errors import RetryAfter, SkillTimeout
+from ._keyed import Keyed
 
 if TYPE_CHECKING:
     from ._skill import Skill
@@ -244,37 +244,13 @@ class Limiter:
 
 # -- the process's limiters ----------------------------------------------------------------
 
-_KEYED: dict[str, Limiter] = {}
-_OWN: weakref.WeakKeyDictionary[Skill[Any, Any], dict[RateLimit, Limiter]] = weakref.WeakKeyDictionary()
-
-
-def check_key(limit: RateLimit) -> None:
-    """A key names one API: refuse a second, different limit under the same key."""
-    if limit.key is None:
-        return
-    existing = _KEYED.get(limit.key)
-    if existing is None:
-        _KEYED[limit.key] = Limiter(limit)
-    elif existing.limit != limit:
-        raise ValueError(
-            f"rate limit key {limit.key!r} is already {existing.limit!r}; a key names one API "
-            f"and has one limit: use the same RateLimit (or another key), not {limit!r}"
-        )
+_LIMITERS: Keyed[RateLimit, Limiter] = Keyed(Limiter, "rate limit")
+check_key = _LIMITERS.check
 
 
 def limiter_for(skill: Skill[Any, Any], limit: RateLimit) -> Limiter:
     """The limiter an attempt of ``skill`` under ``limit`` asks for a permit."""
-    if limit.key is not None:
-        found = _KEYED.get(limit.key)
-        if found is None:
-            check_key(limit)
-            found = _KEYED[limit.key]
-        return found
-    own = _OWN.setdefault(skill, {})
-    limiter = own.get(limit)
-    if limiter is None:
-        limiter = own[limit] = Limiter(limit)
-    return limiter
+    return _LIMITERS.get(skill, limit)
 
 
 # -- reading the API's push-back ----------------------------------------------------------

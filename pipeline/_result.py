@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import os
 from collections.abc import Iterator, Sequence
 from enum import Enum
@@ -116,7 +117,7 @@ class SkillResult(BaseModel):
         raise SkillError(_describe(self), result=self)
 
 
-class Deferred:
+class Deferred(abc.ABC):
     """A value kept where its skill made it (Ray's object store) until something reads it.
 
     An executor's future may resolve to one: the engine hands it as it is to consumers on
@@ -126,9 +127,9 @@ class Deferred:
 
     __slots__ = ()
 
+    @abc.abstractmethod
     def resolve(self) -> Any:
         """The value itself (fetched once, then kept)."""
-        raise NotImplementedError
 
 
 class _DeferredResult(SkillResult):
