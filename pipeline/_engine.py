@@ -45,7 +45,7 @@ from operators._policy import apply_fallback
 
 from ._cleanup import Abandoned, retrieve_when_done
 from ._errors import DeadlineExceeded, DependencyFailed, SkillTimeout, deadline_exceeded, dependency_failed
-from ._executors import EXECUTORS, Executor
+from ._executors import EXECUTORS, Executor, Job, LoopWorkers
 from ._instruments import Instrument, Phase
 from ._breaker import Circuit, circuit_for
 from ._hedge import hedged
@@ -316,7 +316,7 @@ class Attempts(abc.DisposableBase):
         self.node = node
         self.observer = observer
         self.attempts = 0
-        self.future: asyncio.Future[Any] | None = None
+        self.future: asyncio.Future[Any] | Job | None = None
         self.timer: asyncio.TimerHandle | None = None
         self.done = False
         self.started = 0.0
@@ -373,24 +373,24 @@ class Attempts(abc.DisposableBase):
             if self.done:
                 return
         skill = node.call.skill
+        idle = options.idle_timeout
+        on_item = self._on_item if run.instruments or idle is not None else None
         try:
-            executor = (
-                EXECUTORS.loop
-                if skill._on_loop and node.call.options.hedge is None
-                else _executor(node.call)
-            )
-            # A Ray skill takes its Ray inputs by reference: the values stay in Ray.
-            args, kwargs = node.arguments(getattr(executor, "takes_deferred", False))
-            idle = options.idle_timeout
-            future = executor.start(
-                loop, skill, args, kwargs, self._on_item if run.instruments or idle is not None else None
-            )
+            if skill._on_loop and options.hedge is None:
+                # The common case: awaited by one of the run's workers, no task of its own.
+                args, kwargs = node.arguments()
+                self.future = EXECUTORS.loop.submit(run.workers, skill, args, kwargs, on_item, self._ended)
+            else:
+                executor = _executor(node.call)
+                # A Ray skill takes its Ray inputs by reference: the values stay in Ray.
+                args, kwargs = node.arguments(getattr(executor, "takes_deferred", False))
+                future = executor.start(loop, skill, args, kwargs, on_item)
+                self.future = future
+                future.add_done_callback(self._on_done)
         except Exception as exc:  # e.g. wrong arguments for the function: the call fails
             self._end_span()
             self._failed(exc)
             return
-        self.future = future
-        future.add_done_callback(self._on_done)
         timeout = options.timeout
         if idle is not None:
             # One timer for both: whichever of the attempt's end and the next item's
@@ -429,19 +429,22 @@ class Attempts(abc.DisposableBase):
         if future is not self.future:
             return
         if future.cancelled():
-            self._stop_attempt()
-            # Not cancelled by the run (it forgets the future first): the skill cancelled
-            # itself, or someone outside cancelled its task.
-            self._failed(_ExternalCancel("the skill's task was cancelled outside the run"))
+            self._ended(None, asyncio.CancelledError())
             return
         exc = future.exception()
         if exc is None:
-            value = future.result()
+            self._ended(future.result(), None)
+        else:
+            self._ended(None, exc)
+
+    def _ended(self, value: Any, exc: BaseException | None) -> None:
+        """The attempt's job ended with ``value`` or ``exc``."""
+        if exc is None:
             if self.node.call.skill.kind == "thread" and inspect.isawaitable(value):
                 # A sync callable that returned an awaitable (a lambda around a coroutine):
                 # await it on the loop, within the same attempt and timeout.
-                self.future = asyncio.ensure_future(value)
-                self.future.add_done_callback(self._on_done)
+                self.future = future = asyncio.ensure_future(value)
+                future.add_done_callback(self._on_done)
                 return
             # The hot path: _stop_attempt() inlined.
             self.future = None
@@ -463,6 +466,11 @@ class Attempts(abc.DisposableBase):
         elif isinstance(exc, Exception):
             self._stop_attempt()
             self._failed(exc)
+        elif isinstance(exc, asyncio.CancelledError):
+            self._stop_attempt()
+            # Not cancelled by the run (it forgets the job first): the skill cancelled
+            # itself, or someone outside cancelled its task.
+            self._failed(_ExternalCancel("the skill's task was cancelled outside the run"))
         elif isinstance(exc, (KeyboardInterrupt, SystemExit)):
             self._stop_attempt()
             raise exc  # not a skill failure: out of the loop, as asyncio does with tasks
@@ -498,6 +506,11 @@ class Attempts(abc.DisposableBase):
         if future is None:
             return
         node = self.node
+        if isinstance(future, Job):
+            stopped = future.abandon(node.owner.loop)
+            if stopped is not None:
+                node.owner.abandoned.add(stopped, node.call)
+            return
         executor = _executor(node.call)
         # A task (an awaitable a sync skill returned, awaited on the loop) can always stop.
         interruptible = executor.interruptible or isinstance(future, asyncio.Task)
@@ -614,7 +627,7 @@ class Attempts(abc.DisposableBase):
         def expired() -> None:
             self.timer = None
             f, self.future = self.future, None
-            if f is not None:
+            if isinstance(f, asyncio.Future):  # the fallback's task
                 f.cancel()
                 run.abandoned.add(f, node.call)
             self._emit_result(status, None, error, False)
@@ -726,6 +739,7 @@ class Run(abc.ObserverBase[SkillResult]):
         self.batch_read = 0  # calls read from an unbounded iterable since the last batch
         self.deadline: asyncio.TimerHandle | None = None
         self.abandoned = Abandoned(spec.cancel_grace)
+        self.workers = LoopWorkers(loop)
         self.instruments = spec.instruments
         self.journal: JournalSession | None = None  # with run(journal=...): this run's session
         # Backpressure for async iteration: with this many results waiting to be consumed,
@@ -790,6 +804,7 @@ class Run(abc.ObserverBase[SkillResult]):
         if self.batch is not None:
             self.batch.cancel()
         self.merge.dispose()
+        self.workers.close()
         if self.pump is not None and not self.pump.done():
             self.pump.cancel()
             self.abandoned.add(self.pump, "the source")
@@ -874,6 +889,7 @@ class Run(abc.ObserverBase[SkillResult]):
         if self.batch is not None:
             self.batch.cancel()
         self.merge.dispose()  # only slots held by abandoned threads are left
+        self.workers.close()
         self._close_source()  # left unread at the deadline
         if self.journal is not None:
             self.journal.close()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import contextvars
 import inspect
 import multiprocessing
@@ -29,6 +30,7 @@ import queue
 import threading
 import types
 import weakref
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any, Protocol
@@ -40,7 +42,9 @@ __all__ = [
     "EXECUTORS",
     "Executor",
     "Executors",
+    "Job",
     "LoopExecutor",
+    "LoopWorkers",
     "ProcessExecutor",
     "RemoteError",
     "ThreadExecutor",
@@ -113,11 +117,199 @@ class LoopExecutor:
         future: asyncio.Future[Any] = asyncio.ensure_future(made, loop=loop)
         return future
 
+    def submit(
+        self,
+        workers: LoopWorkers,
+        skill: Skill[Any, Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        on_item: OnItem | None,
+        ended: Callable[[Any, BaseException | None], None],
+    ) -> Job:
+        """Like :meth:`start`, but awaited by one of a run's ``workers`` (no task of its own)."""
+        made = skill.fn(*args, **kwargs)
+        if type(made) is _Coroutine:  # the common case, tested first
+            return workers.submit(made, ended)
+        if inspect.isasyncgen(made):
+            return workers.submit(_collect_items(made, on_item), ended)
+        if inspect.iscoroutine(made):
+            return workers.submit(made, ended)
+        return workers.submit(_awaited(made), ended)
+
     def cancel(self, future: asyncio.Future[Any]) -> None:
         future.cancel()
 
     def close(self) -> None:
         pass
+
+
+async def _awaited(awaitable: Any) -> Any:
+    return await awaitable
+
+
+class Job:
+    """One attempt of an async skill, awaited by one of a run's :class:`LoopWorkers`.
+
+    ``ended(value, exc)`` is called on the loop when the attempt ends, unless it was
+    abandoned first. It stands where a task's future would (``done()``, ``cancel()``).
+    """
+
+    __slots__ = ("workers", "coro", "ended", "worker", "abandoned", "stopped")
+
+    def __init__(
+        self, workers: LoopWorkers, coro: Any, ended: Callable[[Any, BaseException | None], None]
+    ) -> None:
+        self.workers = workers
+        self.coro = coro
+        self.ended = ended
+        self.worker: asyncio.Task[None] | None = None  # while a worker awaits it
+        self.abandoned = False
+        # Made only when a running job is abandoned: resolved once its coroutine has ended.
+        self.stopped: asyncio.Future[None] | None = None
+
+    def abandon(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future[None] | None:
+        """Stop the attempt; returns a future of its end if it was running, else ``None``."""
+        if self.abandoned:
+            return self.stopped
+        self.abandoned = True
+        worker = self.worker
+        if worker is None:  # not begun: it never will
+            self.coro.close()
+            return None
+        self.stopped = loop.create_future()
+        worker.cancel()
+        # As with a task of its own, the cancelled attempt must see its CancelledError
+        # before any attempt started after this begins (or the cap could be exceeded for
+        # an instant): workers hold back until this callback, queued behind the worker's
+        # wake-up, has run.
+        workers = self.workers
+        workers.cancelling += 1
+        loop.call_soon(workers.cancel_delivered)
+        return self.stopped
+
+
+class LoopWorkers:
+    """One run's worker tasks: each awaits async skills' attempts one after another.
+
+    A task per slot instead of a task per call (creating and scheduling a task is the
+    largest cost of a call that does little). A worker that finishes an attempt delivers
+    its result, which frees a slot, and takes the next attempt itself, without a wake-up;
+    idle workers park on a future. A worker is made only when an attempt is queued and
+    none will look at the queue soon, so there are at most as many as the run's busy slots
+    (plus workers still finishing an abandoned attempt).
+
+    Inside a skill, ``asyncio.current_task()`` is its worker: ``asyncio.timeout`` and
+    cancellation work as in a task of its own. Abandoning an attempt cancels its worker;
+    the worker uncancels itself once the attempt has ended and goes on with the next.
+    """
+
+    __slots__ = ("loop", "jobs", "idle", "pickers", "cancelling", "closed", "name")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, name: str = "skillstream worker") -> None:
+        self.loop = loop
+        self.jobs: deque[Job] = deque()
+        self.idle: list[asyncio.Future[None]] = []
+        # Workers that will look at the queue before they park (woken, new, or between two
+        # attempts): a queued job needs a wake-up only when it outnumbers them.
+        self.pickers = 0
+        self.cancelling = 0  # abandoned attempts whose CancelledError is not delivered yet
+        self.closed = False
+        self.name = name
+
+    def submit(self, coro: Any, ended: Callable[[Any, BaseException | None], None]) -> Job:
+        job = Job(self, coro, ended)
+        jobs = self.jobs
+        jobs.append(job)
+        if len(jobs) > self.pickers:
+            self.pickers += 1
+            idle = self.idle
+            if idle:
+                idle.pop().set_result(None)
+            else:
+                self.loop.create_task(self._work(), name=self.name)
+        return job
+
+    def cancel_delivered(self) -> None:
+        self.cancelling -= 1
+
+    def close(self) -> None:
+        """No more jobs: parked workers end (busy ones after their attempt)."""
+        self.closed = True
+        for job in self.jobs:
+            job.abandon(self.loop)
+        self.jobs.clear()
+        idle, self.idle = self.idle, []
+        for waiter in idle:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def _work(self) -> None:
+        jobs = self.jobs
+        task = asyncio.current_task()
+        assert task is not None
+        while True:
+            if not jobs:
+                self.pickers -= 1
+                if self.closed:
+                    return
+                waiter = self.loop.create_future()
+                self.idle.append(waiter)
+                try:
+                    await waiter
+                except asyncio.CancelledError:  # the loop is shutting down
+                    with contextlib.suppress(ValueError):
+                        self.idle.remove(waiter)
+                    raise
+                continue  # whoever woke it counted it as a picker again
+            if self.cancelling:
+                await asyncio.sleep(0)  # behind the cancelled attempts' wake-ups
+                continue
+            job = jobs.popleft()
+            if job.abandoned:
+                continue
+            self.pickers -= 1
+            job.worker = task
+            try:
+                value = await job.coro
+            except asyncio.CancelledError as exc:
+                job.worker = None
+                if job.abandoned:
+                    self._stopped(job, task)
+                    continue
+                # Not cancelled by the run: by the skill itself, or from outside (as
+                # asyncio.run's shutdown does). The call fails, and the worker ends.
+                job.ended(None, exc)
+                raise
+            except BaseException as exc:
+                job.worker = None
+                if job.abandoned:
+                    self._stopped(job, task)
+                    continue
+                self._deliver(job, None, exc)
+                continue
+            job.worker = None
+            if job.abandoned:  # it ignored its cancellation and returned
+                self._stopped(job, task)
+                continue
+            self._deliver(job, value, None)
+
+    def _deliver(self, job: Job, value: Any, exc: BaseException | None) -> None:
+        # A picker again before the result is out: the attempt it frees a slot for is
+        # queued while this worker is between two attempts, and it takes that one itself.
+        self.pickers += 1
+        try:
+            job.ended(value, exc)
+        except BaseException:  # KeyboardInterrupt from a skill: this worker ends with it
+            self.pickers -= 1
+            raise
+
+    def _stopped(self, job: Job, task: asyncio.Task[None]) -> None:
+        if task.cancelling():
+            task.uncancel()
+        self.pickers += 1
+        stopped = job.stopped
+        if stopped is not None and not stopped.done():
+            stopped.set_result(None)
 
 
 async def _collect_items(agen: Any, on_item: OnItem | None) -> list[Any]:
