@@ -46,7 +46,7 @@ from operators._policy import apply_fallback
 from ._cleanup import Abandoned, retrieve_when_done
 from ._errors import DeadlineExceeded, DependencyFailed, SkillTimeout, deadline_exceeded, dependency_failed
 from ._executors import EXECUTORS, Executor
-from ._instruments import Instrument, Phase
+from ._instruments import Instrument, Phase, attempt_context, contextual
 from ._breaker import Circuit, circuit_for
 from ._hedge import hedged
 from ._ratelimit import Permit, limiter_for, retry_after_of
@@ -368,8 +368,11 @@ class Attempts(abc.DisposableBase):
         self.attempts += 1
         loop = run.loop
         self.attempt_start = now = loop.time()
+        context = None
         if run.instruments:
             run.emit("call_started", node.call, node.index, self.attempts, now - run.t0)
+            if run.contextual:  # an instrument gives the attempt a context of its own (Tracing)
+                context = attempt_context(run, node.call, node.index, self.attempts)
             if self.done:
                 return
         skill = node.call.skill
@@ -382,9 +385,11 @@ class Attempts(abc.DisposableBase):
             # A Ray skill takes its Ray inputs by reference: the values stay in Ray.
             args, kwargs = node.arguments(getattr(executor, "takes_deferred", False))
             idle = options.idle_timeout
-            future = executor.start(
-                loop, skill, args, kwargs, self._on_item if run.instruments or idle is not None else None
-            )
+            on_item = self._on_item if run.instruments or idle is not None else None
+            if context is None:
+                future = executor.start(loop, skill, args, kwargs, on_item)
+            else:  # the job (a task, a thread job, a process job) starts in that context
+                future = context.run(executor.start, loop, skill, args, kwargs, on_item)
         except Exception as exc:  # e.g. wrong arguments for the function: the call fails
             self._end_span()
             self._failed(exc)
@@ -727,6 +732,8 @@ class Run(abc.ObserverBase[SkillResult]):
         self.deadline: asyncio.TimerHandle | None = None
         self.abandoned = Abandoned(spec.cancel_grace)
         self.instruments = spec.instruments
+        # Those of them that give each attempt a context of its own (Tracing); usually none.
+        self.contextual = contextual(spec.instruments)
         self.journal: JournalSession | None = None  # with run(journal=...): this run's session
         # Backpressure for async iteration: with this many results waiting to be consumed,
         # no new call starts, so a slow consumer keeps memory O(max_concurrency) too.

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import contextvars
 import inspect
 import multiprocessing
@@ -31,12 +32,13 @@ import types
 import weakref
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ContextManager, Protocol
 
 if TYPE_CHECKING:
     from ._skill import Skill
 
 __all__ = [
+    "CARRIED",
     "EXECUTORS",
     "Executor",
     "Executors",
@@ -55,6 +57,15 @@ THREAD_POOL_SIZE = 128
 OnItem = Callable[[Any], None]
 _forked = False  # set in a child after os.fork()
 _Coroutine = types.CoroutineType
+
+# -- carried into worker processes (a tiny hook: Tracing's trace context) ------------------
+CARRIED: contextvars.ContextVar[tuple[tuple[Callable[[Any], ContextManager[Any]], Any], ...]] = (
+    contextvars.ContextVar("skillstream_carried", default=())
+)
+"""What a process job takes into its worker from the context it starts in: ``(enter,
+data)`` pairs, ``enter`` a module-level function (pickled by reference) that the worker
+calls with ``data``, running the job inside the context manager it returns. Empty unless
+an instrument's ``call_context`` set it (Tracing: the W3C trace context)."""
 
 
 class Executor(Protocol):
@@ -333,15 +344,22 @@ class RemoteError(Exception):
         return self.message
 
 
-def _call_in_process(skill: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+def _call_in_process(
+    skill: Any, args: tuple[Any, ...], kwargs: dict[str, Any], carried: tuple[Any, ...] = ()
+) -> Any:
     try:
-        return _call(skill.fn, args, kwargs)
+        if not carried:
+            return _call(skill.fn, args, kwargs)
+        with contextlib.ExitStack() as stack:  # e.g. the caller's trace context, attached
+            for enter, data in carried:
+                stack.enter_context(enter(data))
+            return _call(skill.fn, args, kwargs)
     except Exception as exc:
         raise _portable(exc) from None
 
 
 class _ProcessJob:
-    __slots__ = ("loop", "future", "skill", "args", "kwargs", "cancelled", "worker")
+    __slots__ = ("loop", "future", "skill", "args", "kwargs", "cancelled", "worker", "carried")
 
     def __init__(
         self,
@@ -358,6 +376,7 @@ class _ProcessJob:
         self.kwargs = kwargs
         self.cancelled = False
         self.worker: _Worker | None = None  # the process running it, while it runs
+        self.carried = CARRIED.get()  # what the worker enters around the function
 
 
 class _Worker:
@@ -399,8 +418,8 @@ def _worker_main(conn: Any) -> None:
         except (EOFError, OSError):  # the parent is gone: so is the work
             return
         try:
-            skill, args, kwargs = pickle.loads(payload)
-            reply: tuple[bool, Any] = (True, _call_in_process(skill, args, kwargs))
+            skill, args, kwargs, carried = pickle.loads(payload)
+            reply: tuple[bool, Any] = (True, _call_in_process(skill, args, kwargs, carried))
         except Exception as exc:
             reply = (False, exc)
         try:
@@ -511,7 +530,7 @@ class ProcessExecutor:
             with_loop_open(job.loop, _cancel, job.future)
             return worker
         try:
-            payload = pickle.dumps((job.skill, job.args, job.kwargs))
+            payload = pickle.dumps((job.skill, job.args, job.kwargs, job.carried))
         except Exception as pickle_exc:
             self._idle.release()
             message = (
