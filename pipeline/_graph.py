@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import os
 import queue
 import sys
@@ -65,7 +66,7 @@ import threading
 from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
 from typing import Any, Generic, TypeVar, overload
 
-from ._graph_invocation import STREAM_MODES, StreamMode, _as_config, _CallContext, _Invocation
+from ._graph_invocation import _WRITER, STREAM_MODES, StreamMode, _as_config, _CallContext, _Invocation
 from ._graph_routing import (
     END,
     START,
@@ -79,11 +80,12 @@ from ._graph_routing import (
     _command_targets,
     _literal_targets,
     _takes_config,
+    _takes_writer,
 )
 from ._graph_state import _Schema
 from ._journal import JournalStore, graph_binding, journaled_state, open_store
 from ._retry import Retry
-from ._skill import _UNSET, Executor, Skill, SkillOptions
+from ._skill import _UNSET, Executor, Skill, SkillOptions, _is_generator_function
 from ._stream import check_run_options
 
 __all__ = [
@@ -562,9 +564,12 @@ class CompiledStateGraph(Generic[S]):
         # (so the invocation can raise it); a process or Ray skill runs as it is.
         self._nodes: dict[str, Skill[Any, Any]] = {}
         self._wrapped: dict[str, bool] = {}
+        # Generator nodes: their items are "custom" chunks, their update the last item.
+        self._streaming: dict[str, bool] = {}
         for name, node in graph._nodes.items():
-            if node.kind in ("async", "thread"):
-                self._nodes[name] = Skill(_node_function(node.fn, node.kind == "async"), self._options[name])
+            self._streaming[name] = _is_generator_function(node.fn) or inspect.isasyncgenfunction(node.fn)
+            if node.kind in ("async", "asyncgen", "thread"):
+                self._nodes[name] = Skill(_node_function(node.fn, node.kind), self._options[name])
                 self._wrapped[name] = True
             else:
                 self._nodes[name] = node
@@ -752,33 +757,76 @@ def _stream_modes(stream_mode: Any) -> tuple[tuple[str, ...], bool]:
     modes = (stream_mode,) if isinstance(stream_mode, str) else tuple(stream_mode)
     for mode in modes:
         if mode not in STREAM_MODES:
-            raise ValueError(f"stream_mode must be 'updates' or 'values' (or a list), got {mode!r}")
+            raise ValueError(
+                f"stream_mode must be 'updates', 'values' or 'custom' (or a list), got {mode!r}"
+            )
     return modes, multi
 
 
-def _node_function(fn: Callable[..., Any], is_async: bool) -> Callable[..., Any]:
+def _node_function(fn: Callable[..., Any], kind: str) -> Callable[..., Any]:
     """The user's node as the graph calls it: ``(state, context)``; it passes ``config``
-    when the function takes it, and leaves the function's own exception in the context."""
+    and ``writer`` when the function takes them, makes the node run's stream writer the
+    one :func:`get_stream_writer` returns, and leaves the function's own exception in the
+    context. A generator stays a generator (its items are streamed and collected).
+
+    The writer is set without being reset: the wrapper runs in its attempt's own context
+    (a task's, or a thread job's copy), which nothing else sees.
+    """
     takes_config = _takes_config(fn)
-    if is_async:
+    takes_writer = _takes_writer(fn)
+
+    def extras(context: _CallContext) -> dict[str, Any]:
+        given: dict[str, Any] = {}
+        if takes_config:
+            given["config"] = context.config
+        if takes_writer:
+            given["writer"] = context.writer
+        return given
+
+    node: Callable[..., Any]
+    if kind == "asyncgen":
+
+        async def run_agen(state: Any, context: _CallContext) -> AsyncGenerator[Any, None]:
+            _WRITER.set(context.writer)
+            items = fn(state, **extras(context))
+            try:
+                async for item in items:
+                    yield item
+            except Exception as exc:
+                context.failed(exc)
+                raise
+            finally:
+                await items.aclose()
+
+        node = run_agen
+    elif kind == "async":
 
         async def run_async(state: Any, context: _CallContext) -> Any:
+            _WRITER.set(context.writer)
             try:
-                if takes_config:
-                    return await fn(state, config=context.config)
-                return await fn(state)
+                return await fn(state, **extras(context))
             except Exception as exc:
                 context.failed(exc)
                 raise
 
-        node: Callable[..., Any] = run_async
+        node = run_async
+    elif _is_generator_function(fn):
+
+        def run_gen(state: Any, context: _CallContext) -> Iterator[Any]:
+            _WRITER.set(context.writer)
+            try:
+                yield from fn(state, **extras(context))
+            except Exception as exc:
+                context.failed(exc)
+                raise
+
+        node = run_gen
     else:
 
         def run_sync(state: Any, context: _CallContext) -> Any:
+            _WRITER.set(context.writer)
             try:
-                if takes_config:
-                    return fn(state, config=context.config)
-                return fn(state)
+                return fn(state, **extras(context))
             except Exception as exc:
                 context.failed(exc)
                 raise
