@@ -189,10 +189,12 @@ class StateGraph(Generic[S]):
 
         ``add_node(fn)`` names the node after the function (or the Skill). The function
         may take ``config`` too (``def node(state, config)``): it gets the invocation's
-        config dict. The options are those of :func:`skill`; for an existing Skill, the
-        ones given replace its own. A node whose function fails (after its retries) with a
-        ``fallback`` contributes the fallback as its update and the graph flows on; one
-        that returns something that is not an update fails, fallback or not.
+        config dict; and ``writer``: the node run's stream writer (see
+        :func:`get_stream_writer`). The options are those of :func:`skill`; for an
+        existing Skill, the ones given replace its own. A node whose function fails (after
+        its retries) with a ``fallback`` contributes the fallback as its update and the
+        graph flows on; one that returns something that is not an update fails, fallback
+        or not.
 
         Examples:
             >>> graph.add_node("stock", fetch_stock, timeout=5, retry=Retry(attempts=3))
@@ -201,7 +203,9 @@ class StateGraph(Generic[S]):
         Args:
             name: the node's name (also the key of its :class:`SkillResult`), or the
                 function itself.
-            fn: a sync or async function taking the state (or a Send's input), or a Skill.
+            fn: a sync or async function taking the state (or a Send's input), or a Skill;
+                a generator (sync or async) streams its items as "custom" chunks and
+                updates with its last item. It may take ``config`` and ``writer``.
             timeout: seconds each attempt may take; ``None``: no limit.
             retry: a :class:`Retry` policy; ``None``: one attempt.
             fallback: an update to use when the node fails, or a callable taking the
@@ -708,8 +712,13 @@ class CompiledStateGraph(Generic[S]):
         ``stream_mode="updates"`` yields ``{node_name: update}`` (the update as applied;
         ``None`` if the node returned None). ``"values"`` yields the input state first,
         then the state after each update (every update so far, folded in LangGraph's
-        order); the last one is the final state. A list of modes yields ``(mode, chunk)``
-        pairs. A node run that ends without a value yields nothing; once the graph is done
+        order); the last one is the final state. ``"custom"`` yields what nodes write to
+        :func:`get_stream_writer` (or to a ``writer`` parameter) and each item a generator
+        node yields (an async one, or a sync one consumed in its thread), the moment it is
+        written or yielded, while the node still runs; a generator node's update is its
+        last item, and a retried node's earlier attempts' items stay streamed. A list of
+        modes yields ``(mode, chunk)`` pairs, in the order things happened.
+        A node run that ends without a value yields nothing; once the graph is done
         the stream raises as :meth:`ainvoke` (after every update that was applied).
         Leaving early cancels the node runs in flight: use ``contextlib.aclosing`` (or
         call ``aclose()``) to have that done before you go on, since ``break`` alone closes
@@ -719,6 +728,8 @@ class CompiledStateGraph(Generic[S]):
             >>> async with contextlib.aclosing(app.astream({"query": "AAPL"})) as updates:
             ...     async for update in updates:
             ...         print(update)   # {"news": {"news": [...]}}, then {"stock": ...}, ...
+            >>> async for mode, chunk in app.astream(state, stream_mode=["custom", "updates"]):
+            ...     print(mode, chunk)  # custom {"progress": ...} while a node runs, then its update
 
         Raises:
             ValueError: at once, if ``stream_mode`` is unknown or ``input`` invalid.
