@@ -191,3 +191,23 @@ def test_leaving_early_ends_the_open_call_spans(spans: Any) -> None:
     assert finished["cut"].attributes["skillstream.status"] == "cancelled"
     assert any(s.name == "skillstream.run" for s in exporter.get_finished_spans())
     assert trace.get_current_span() is trace.INVALID_SPAN
+
+
+def test_every_copy_of_a_hedged_attempt_runs_under_the_call_span(spans: Any) -> None:
+    from pipeline import Hedge
+
+    provider, exporter = spans
+    seen: list[int] = []
+
+    @skill(hedge=Hedge(after=0.5), idempotent=True)
+    async def lookup() -> int:
+        seen.append(trace.get_current_span().get_span_context().span_id)
+        await asyncio.sleep(2 if len(seen) == 1 else 0.1)  # the first copy is slow: a second races it
+        return len(seen)
+
+    async def main() -> Any:
+        return await run([lookup()], instruments=[Tracing(provider)]).collect()
+
+    results, _ = vrun(main)
+    assert results[0].ok and len(seen) == 2
+    assert seen == [_calls(exporter)["lookup"].context.span_id] * 2
