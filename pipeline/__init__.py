@@ -41,6 +41,7 @@ from ._graph import StateGraph as StateGraph
 from ._graph import Command as Command
 from ._graph import GraphRecursionError as GraphRecursionError
 from ._graph import InvalidUpdateError as InvalidUpdateError
+from ._graph_invocation import get_stream_writer as get_stream_writer
 from ._graph_messages import add_messages as add_messages
 from ._hedge import Hedge as Hedge
 from ._instruments import Instrument as Instrument
@@ -122,6 +123,7 @@ __all__ = [
     "Tracing",
     "add_messages",
     "gather",
+    "get_stream_writer",
     "run",
     "shutdown",
     "skill",

@@ -46,7 +46,7 @@ from operators._policy import apply_fallback
 from ._cleanup import Abandoned, retrieve_when_done
 from ._errors import DeadlineExceeded, DependencyFailed, SkillTimeout, deadline_exceeded, dependency_failed
 from ._executors import EXECUTORS, Executor, Job, LoopWorkers
-from ._instruments import Instrument, Phase
+from ._instruments import Instrument, Phase, attempt_context, contextual
 from ._breaker import Circuit, circuit_for
 from ._hedge import hedged
 from ._ratelimit import Permit, limiter_for, retry_after_of
@@ -154,6 +154,90 @@ def _executor(call: SkillCall[Any]) -> Executor:
         executor = EXECUTORS.loop if kind == "async" or kind == "asyncgen" else EXECUTORS.get(kind)
     hedge = call.options.hedge
     return executor if hedge is None else hedged(executor, hedge)
+
+
+# -- timeouts ------------------------------------------------------------------------------
+
+
+class _Due:
+    """One attempt's place in a :class:`TimeoutLane`; ``cancel()`` as a timer handle's."""
+
+    __slots__ = ("when", "callback", "lane")
+
+    def __init__(self, when: float, callback: Callable[[], None] | None, lane: TimeoutLane) -> None:
+        self.when = when
+        self.callback = callback
+        self.lane = lane
+
+    def cancel(self) -> None:
+        if self.callback is not None:
+            self.callback = None
+            self.lane.cancelled()
+
+
+class TimeoutLane:
+    """The timeouts of one length in one run: one loop timer for all of them.
+
+    Attempts with the same timeout end in the order they started, so their deadlines are
+    a queue and only its head needs a timer: a cheaper per-call timeout than a timer each
+    (a heap entry ordered by Python comparisons). Ended attempts leave the queue from its
+    head, and it is compacted whenever most of it has ended, so it holds O(live) entries.
+    """
+
+    __slots__ = ("loop", "seconds", "queue", "live", "handle")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, seconds: float) -> None:
+        self.loop = loop
+        self.seconds = seconds
+        self.queue: deque[_Due] = deque()
+        self.live = 0
+        self.handle: asyncio.TimerHandle | None = None
+
+    def add(self, callback: Callable[[], None]) -> _Due:
+        """Call ``callback`` ``seconds`` from now, unless the returned entry is cancelled."""
+        due = _Due(self.loop.time() + self.seconds, callback, self)
+        queue = self.queue
+        queue.append(due)
+        self.live += 1
+        if self.handle is None:
+            self.handle = self.loop.call_at(due.when, self._fire)
+        elif len(queue) > 2 * self.live + 64:
+            self.queue = deque(d for d in queue if d.callback is not None)
+        return due
+
+    def cancelled(self) -> None:
+        self.live -= 1
+        queue = self.queue
+        while queue and queue[0].callback is None:
+            queue.popleft()
+
+    def _fire(self) -> None:
+        self.handle = None
+        queue = self.queue
+        now = self.loop.time()
+        try:
+            while queue:
+                head = queue[0]
+                callback = head.callback
+                if callback is None:
+                    queue.popleft()
+                    continue
+                if head.when > now:
+                    break
+                queue.popleft()
+                head.callback = None
+                self.live -= 1
+                callback()
+        finally:  # (a callback that raised leaves the rest due all the same)
+            queue = self.queue  # a callback may have compacted it
+            if queue and self.handle is None:
+                self.handle = self.loop.call_at(queue[0].when, self._fire)
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.cancel()
+            self.handle = None
+        self.queue.clear()
 
 
 # -- one call ------------------------------------------------------------------------------
@@ -317,7 +401,7 @@ class Attempts(abc.DisposableBase):
         self.observer = observer
         self.attempts = 0
         self.future: asyncio.Future[Any] | Job | None = None
-        self.timer: asyncio.TimerHandle | None = None
+        self.timer: asyncio.TimerHandle | _Due | None = None
         self.done = False
         self.started = 0.0
         self.attempt_start = 0.0
@@ -368,23 +452,29 @@ class Attempts(abc.DisposableBase):
         self.attempts += 1
         loop = run.loop
         self.attempt_start = now = loop.time()
+        context = None
         if run.instruments:
             run.emit("call_started", node.call, node.index, self.attempts, now - run.t0)
+            if run.contextual:  # an instrument gives the attempt a context of its own (Tracing)
+                context = attempt_context(run, node.call, node.index, self.attempts)
             if self.done:
                 return
         skill = node.call.skill
         idle = options.idle_timeout
         on_item = self._on_item if run.instruments or idle is not None else None
         try:
-            if skill._on_loop and options.hedge is None:
+            if skill._on_loop and options.hedge is None and context is None:
                 # The common case: awaited by one of the run's workers, no task of its own.
                 args, kwargs = node.arguments()
                 self.future = EXECUTORS.loop.submit(run.workers, skill, args, kwargs, on_item, self._ended)
             else:
-                executor = _executor(node.call)
+                executor = EXECUTORS.loop if skill._on_loop and options.hedge is None else _executor(node.call)
                 # A Ray skill takes its Ray inputs by reference: the values stay in Ray.
                 args, kwargs = node.arguments(getattr(executor, "takes_deferred", False))
-                future = executor.start(loop, skill, args, kwargs, on_item)
+                if context is None:
+                    future = executor.start(loop, skill, args, kwargs, on_item)
+                else:  # the job (a task, a thread job, a process job) starts in that context
+                    future = context.run(executor.start, loop, skill, args, kwargs, on_item)
                 self.future = future
                 future.add_done_callback(self._on_done)
         except Exception as exc:  # e.g. wrong arguments for the function: the call fails
@@ -398,7 +488,10 @@ class Attempts(abc.DisposableBase):
             self.last_item = now
             self.timer = loop.call_later(idle if timeout is None else min(timeout, idle), self._on_timeout)
         elif timeout is not None:
-            self.timer = loop.call_later(timeout, self._on_timeout)
+            lane = run.lanes.get(timeout)
+            if lane is None:
+                lane = run.lanes[timeout] = TimeoutLane(loop, timeout)
+            self.timer = lane.add(self._on_timeout)
 
     def _after_stray(self, _: asyncio.Future[Any]) -> None:
         if not self.done and self.timer is None and self.future is None:
@@ -740,7 +833,10 @@ class Run(abc.ObserverBase[SkillResult]):
         self.deadline: asyncio.TimerHandle | None = None
         self.abandoned = Abandoned(spec.cancel_grace)
         self.workers = LoopWorkers(loop)
+        self.lanes: dict[float, TimeoutLane] = {}
         self.instruments = spec.instruments
+        # Those of them that give each attempt a context of its own (Tracing); usually none.
+        self.contextual = contextual(spec.instruments)
         self.journal: JournalSession | None = None  # with run(journal=...): this run's session
         # Backpressure for async iteration: with this many results waiting to be consumed,
         # no new call starts, so a slow consumer keeps memory O(max_concurrency) too.
@@ -804,7 +900,7 @@ class Run(abc.ObserverBase[SkillResult]):
         if self.batch is not None:
             self.batch.cancel()
         self.merge.dispose()
-        self.workers.close()
+        self._close_workers()
         if self.pump is not None and not self.pump.done():
             self.pump.cancel()
             self.abandoned.add(self.pump, "the source")
@@ -813,6 +909,11 @@ class Run(abc.ObserverBase[SkillResult]):
             self.journal.close()
         if self.instruments:
             self._finished(error)
+
+    def _close_workers(self) -> None:
+        self.workers.close()
+        for lane in self.lanes.values():
+            lane.close()
 
     def _finished(self, error: BaseException | None) -> None:
         instruments, self.instruments = self.instruments, ()
@@ -889,7 +990,7 @@ class Run(abc.ObserverBase[SkillResult]):
         if self.batch is not None:
             self.batch.cancel()
         self.merge.dispose()  # only slots held by abandoned threads are left
-        self.workers.close()
+        self._close_workers()
         self._close_source()  # left unread at the deadline
         if self.journal is not None:
             self.journal.close()

@@ -33,12 +33,13 @@ import weakref
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ContextManager, Protocol
 
 if TYPE_CHECKING:
     from ._skill import Skill
 
 __all__ = [
+    "CARRIED",
     "EXECUTORS",
     "Executor",
     "Executors",
@@ -59,6 +60,15 @@ THREAD_POOL_SIZE = 128
 OnItem = Callable[[Any], None]
 _forked = False  # set in a child after os.fork()
 _Coroutine = types.CoroutineType
+
+# -- carried into worker processes (a tiny hook: Tracing's trace context) ------------------
+CARRIED: contextvars.ContextVar[tuple[tuple[Callable[[Any], ContextManager[Any]], Any], ...]] = (
+    contextvars.ContextVar("skillstream_carried", default=())
+)
+"""What a process job takes into its worker from the context it starts in: ``(enter,
+data)`` pairs, ``enter`` a module-level function (pickled by reference) that the worker
+calls with ``data``, running the job inside the context manager it returns. Empty unless
+an instrument's ``call_context`` set it (Tracing: the W3C trace context)."""
 
 
 class Executor(Protocol):
@@ -194,39 +204,39 @@ class LoopWorkers:
     A task per slot instead of a task per call (creating and scheduling a task is the
     largest cost of a call that does little). A worker that finishes an attempt delivers
     its result, which frees a slot, and takes the next attempt itself, without a wake-up;
-    idle workers park on a future. A worker is made only when an attempt is queued and
-    none will look at the queue soon, so there are at most as many as the run's busy slots
-    (plus workers still finishing an abandoned attempt).
+    idle workers park on a future. A worker is woken or made only when an attempt is
+    queued and no worker will look at the queue soon, so there are at most as many as the
+    run's busy slots, plus one, plus workers still finishing an abandoned attempt.
 
     Inside a skill, ``asyncio.current_task()`` is its worker: ``asyncio.timeout`` and
     cancellation work as in a task of its own. Abandoning an attempt cancels its worker;
     the worker uncancels itself once the attempt has ended and goes on with the next.
     """
 
-    __slots__ = ("loop", "jobs", "idle", "pickers", "cancelling", "closed", "name")
+    __slots__ = ("loop", "jobs", "idle", "pickers", "cancelling", "closed", "name", "context")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, name: str = "skillstream worker") -> None:
         self.loop = loop
         self.jobs: deque[Job] = deque()
         self.idle: list[asyncio.Future[None]] = []
         # Workers that will look at the queue before they park (woken, new, or between two
-        # attempts): a queued job needs a wake-up only when it outnumbers them.
+        # attempts). While jobs are queued there is at least one; each, as it takes a job,
+        # makes sure of the next picker, so a burst of jobs that never suspend is run by
+        # one worker, and jobs that do suspend get a worker each.
         self.pickers = 0
         self.cancelling = 0  # abandoned attempts whose CancelledError is not delivered yet
         self.closed = False
         self.name = name
+        # Every worker starts from the context the run started in (as a task per call
+        # would), in a copy of its own.
+        self.context = contextvars.copy_context()
 
     def submit(self, coro: Any, ended: Callable[[Any, BaseException | None], None]) -> Job:
         job = Job(self, coro, ended)
         jobs = self.jobs
         jobs.append(job)
-        if len(jobs) > self.pickers:
-            self.pickers += 1
-            idle = self.idle
-            if idle:
-                idle.pop().set_result(None)
-            else:
-                self.loop.create_task(self._work(), name=self.name)
+        if not self.pickers:
+            self._cover()
         return job
 
     def cancel_delivered(self) -> None:
@@ -268,13 +278,19 @@ class LoopWorkers:
             if job.abandoned:
                 continue
             self.pickers -= 1
+            if jobs and not self.pickers:
+                # Someone must take the next job if this one suspends. Only one: a job
+                # that does not suspend leaves this worker free for the next at once.
+                self._cover()
             job.worker = task
+            before = contextvars.copy_context()
             try:
                 value = await job.coro
             except asyncio.CancelledError as exc:
                 job.worker = None
                 if job.abandoned:
-                    self._stopped(job, task)
+                    if self._stopped(job, task, before):
+                        return
                     continue
                 # Not cancelled by the run: by the skill itself, or from outside (as
                 # asyncio.run's shutdown does). The call fails, and the worker ends.
@@ -283,17 +299,27 @@ class LoopWorkers:
             except BaseException as exc:
                 job.worker = None
                 if job.abandoned:
-                    self._stopped(job, task)
-                    continue
-                self._deliver(job, None, exc)
+                    if self._stopped(job, task, before):
+                        return
+                elif self._deliver(job, None, exc, before):
+                    return
                 continue
             job.worker = None
             if job.abandoned:  # it ignored its cancellation and returned
-                self._stopped(job, task)
-                continue
-            self._deliver(job, value, None)
+                if self._stopped(job, task, before):
+                    return
+            elif self._deliver(job, value, None, before):
+                return
 
-    def _deliver(self, job: Job, value: Any, exc: BaseException | None) -> None:
+    def _deliver(self, job: Job, value: Any, exc: BaseException | None, before: contextvars.Context) -> bool:
+        """Pass the attempt's outcome on; returns whether this worker must end."""
+        if contextvars.copy_context() != before:
+            # The skill set a context variable and left it set. The next skill must not
+            # see it (with a task per call it would not): this worker ends after
+            # delivering, and a fresh one takes its place if needed.
+            job.ended(value, exc)
+            self._cover()
+            return True
         # A picker again before the result is out: the attempt it frees a slot for is
         # queued while this worker is between two attempts, and it takes that one itself.
         self.pickers += 1
@@ -302,14 +328,28 @@ class LoopWorkers:
         except BaseException:  # KeyboardInterrupt from a skill: this worker ends with it
             self.pickers -= 1
             raise
+        return False
 
-    def _stopped(self, job: Job, task: asyncio.Task[None]) -> None:
+    def _cover(self) -> None:
+        """Wake or make a worker if jobs are queued and none will look at the queue."""
+        if self.jobs and not self.pickers and not self.closed:
+            self.pickers = 1
+            if self.idle:
+                self.idle.pop().set_result(None)
+            else:
+                self.loop.create_task(self._work(), name=self.name, context=self.context.copy())
+
+    def _stopped(self, job: Job, task: asyncio.Task[None], before: contextvars.Context) -> bool:
+        """An abandoned attempt has ended; returns whether this worker must end."""
         if task.cancelling():
             task.uncancel()
-        self.pickers += 1
         stopped = job.stopped
         if stopped is not None and not stopped.done():
             stopped.set_result(None)
+        if contextvars.copy_context() != before:  # see _deliver
+            return True
+        self.pickers += 1
+        return False
 
 
 async def _collect_items(agen: Any, on_item: OnItem | None) -> list[Any]:
@@ -525,15 +565,22 @@ class RemoteError(Exception):
         return self.message
 
 
-def _call_in_process(skill: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+def _call_in_process(
+    skill: Any, args: tuple[Any, ...], kwargs: dict[str, Any], carried: tuple[Any, ...] = ()
+) -> Any:
     try:
-        return _call(skill.fn, args, kwargs)
+        if not carried:
+            return _call(skill.fn, args, kwargs)
+        with contextlib.ExitStack() as stack:  # e.g. the caller's trace context, attached
+            for enter, data in carried:
+                stack.enter_context(enter(data))
+            return _call(skill.fn, args, kwargs)
     except Exception as exc:
         raise _portable(exc) from None
 
 
 class _ProcessJob:
-    __slots__ = ("loop", "future", "skill", "args", "kwargs", "cancelled", "worker")
+    __slots__ = ("loop", "future", "skill", "args", "kwargs", "cancelled", "worker", "carried")
 
     def __init__(
         self,
@@ -550,6 +597,7 @@ class _ProcessJob:
         self.kwargs = kwargs
         self.cancelled = False
         self.worker: _Worker | None = None  # the process running it, while it runs
+        self.carried = CARRIED.get()  # what the worker enters around the function
 
 
 class _Worker:
@@ -591,8 +639,8 @@ def _worker_main(conn: Any) -> None:
         except (EOFError, OSError):  # the parent is gone: so is the work
             return
         try:
-            skill, args, kwargs = pickle.loads(payload)
-            reply: tuple[bool, Any] = (True, _call_in_process(skill, args, kwargs))
+            skill, args, kwargs, carried = pickle.loads(payload)
+            reply: tuple[bool, Any] = (True, _call_in_process(skill, args, kwargs, carried))
         except Exception as exc:
             reply = (False, exc)
         try:
@@ -703,7 +751,7 @@ class ProcessExecutor:
             with_loop_open(job.loop, _cancel, job.future)
             return worker
         try:
-            payload = pickle.dumps((job.skill, job.args, job.kwargs))
+            payload = pickle.dumps((job.skill, job.args, job.kwargs, job.carried))
         except Exception as pickle_exc:
             self._idle.release()
             message = (

@@ -58,6 +58,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import inspect
 import os
 import queue
 import sys
@@ -65,7 +67,7 @@ import threading
 from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
 from typing import Any, Generic, TypeVar, overload
 
-from ._graph_invocation import STREAM_MODES, StreamMode, _as_config, _CallContext, _Invocation
+from ._graph_invocation import _WRITER, STREAM_MODES, StreamMode, _as_config, _CallContext, _Invocation
 from ._graph_routing import (
     END,
     START,
@@ -79,11 +81,12 @@ from ._graph_routing import (
     _command_targets,
     _literal_targets,
     _takes_config,
+    _takes_writer,
 )
 from ._graph_state import _Schema
 from ._journal import JournalStore, graph_binding, journaled_state, open_store
 from ._retry import Retry
-from ._skill import _UNSET, Executor, Skill, SkillOptions
+from ._skill import _UNSET, Executor, Skill, SkillOptions, _is_generator_function
 from ._stream import check_run_options
 
 __all__ = [
@@ -187,10 +190,12 @@ class StateGraph(Generic[S]):
 
         ``add_node(fn)`` names the node after the function (or the Skill). The function
         may take ``config`` too (``def node(state, config)``): it gets the invocation's
-        config dict. The options are those of :func:`skill`; for an existing Skill, the
-        ones given replace its own. A node whose function fails (after its retries) with a
-        ``fallback`` contributes the fallback as its update and the graph flows on; one
-        that returns something that is not an update fails, fallback or not.
+        config dict; and ``writer``: the node run's stream writer (see
+        :func:`get_stream_writer`). The options are those of :func:`skill`; for an
+        existing Skill, the ones given replace its own. A node whose function fails (after
+        its retries) with a ``fallback`` contributes the fallback as its update and the
+        graph flows on; one that returns something that is not an update fails, fallback
+        or not.
 
         Examples:
             >>> graph.add_node("stock", fetch_stock, timeout=5, retry=Retry(attempts=3))
@@ -199,7 +204,9 @@ class StateGraph(Generic[S]):
         Args:
             name: the node's name (also the key of its :class:`SkillResult`), or the
                 function itself.
-            fn: a sync or async function taking the state (or a Send's input), or a Skill.
+            fn: a sync or async function taking the state (or a Send's input), or a Skill;
+                a generator (sync or async) streams its items as "custom" chunks and
+                updates with its last item. It may take ``config`` and ``writer``.
             timeout: seconds each attempt may take; ``None``: no limit.
             retry: a :class:`Retry` policy; ``None``: one attempt.
             fallback: an update to use when the node fails, or a callable taking the
@@ -562,9 +569,12 @@ class CompiledStateGraph(Generic[S]):
         # (so the invocation can raise it); a process or Ray skill runs as it is.
         self._nodes: dict[str, Skill[Any, Any]] = {}
         self._wrapped: dict[str, bool] = {}
+        # Generator nodes: their items are "custom" chunks, their update the last item.
+        self._streaming: dict[str, bool] = {}
         for name, node in graph._nodes.items():
-            if node.kind in ("async", "thread"):
-                self._nodes[name] = Skill(_node_function(node.fn, node.kind == "async"), self._options[name])
+            self._streaming[name] = _is_generator_function(node.fn) or inspect.isasyncgenfunction(node.fn)
+            if node.kind in ("async", "asyncgen", "thread"):
+                self._nodes[name] = Skill(_node_function(node.fn, node.kind), self._options[name])
                 self._wrapped[name] = True
             else:
                 self._nodes[name] = node
@@ -703,8 +713,13 @@ class CompiledStateGraph(Generic[S]):
         ``stream_mode="updates"`` yields ``{node_name: update}`` (the update as applied;
         ``None`` if the node returned None). ``"values"`` yields the input state first,
         then the state after each update (every update so far, folded in LangGraph's
-        order); the last one is the final state. A list of modes yields ``(mode, chunk)``
-        pairs. A node run that ends without a value yields nothing; once the graph is done
+        order); the last one is the final state. ``"custom"`` yields what nodes write to
+        :func:`get_stream_writer` (or to a ``writer`` parameter) and each item a generator
+        node yields (an async one, or a sync one consumed in its thread), the moment it is
+        written or yielded, while the node still runs; a generator node's update is its
+        last item, and a retried node's earlier attempts' items stay streamed. A list of
+        modes yields ``(mode, chunk)`` pairs, in the order things happened.
+        A node run that ends without a value yields nothing; once the graph is done
         the stream raises as :meth:`ainvoke` (after every update that was applied).
         Leaving early cancels the node runs in flight: use ``contextlib.aclosing`` (or
         call ``aclose()``) to have that done before you go on, since ``break`` alone closes
@@ -714,6 +729,8 @@ class CompiledStateGraph(Generic[S]):
             >>> async with contextlib.aclosing(app.astream({"query": "AAPL"})) as updates:
             ...     async for update in updates:
             ...         print(update)   # {"news": {"news": [...]}}, then {"stock": ...}, ...
+            >>> async for mode, chunk in app.astream(state, stream_mode=["custom", "updates"]):
+            ...     print(mode, chunk)  # custom {"progress": ...} while a node runs, then its update
 
         Raises:
             ValueError: at once, if ``stream_mode`` is unknown or ``input`` invalid.
@@ -752,36 +769,86 @@ def _stream_modes(stream_mode: Any) -> tuple[tuple[str, ...], bool]:
     modes = (stream_mode,) if isinstance(stream_mode, str) else tuple(stream_mode)
     for mode in modes:
         if mode not in STREAM_MODES:
-            raise ValueError(f"stream_mode must be 'updates' or 'values' (or a list), got {mode!r}")
+            raise ValueError(
+                f"stream_mode must be 'updates', 'values' or 'custom' (or a list), got {mode!r}"
+            )
     return modes, multi
 
 
-def _node_function(fn: Callable[..., Any], is_async: bool) -> Callable[..., Any]:
+def _node_function(fn: Callable[..., Any], kind: str) -> Callable[..., Any]:
     """The user's node as the graph calls it: ``(state, context)``; it passes ``config``
-    when the function takes it, and leaves the function's own exception in the context."""
-    takes_config = _takes_config(fn)
-    if is_async:
+    and ``writer`` when the function takes them, makes the node run's stream writer the
+    one :func:`get_stream_writer` returns, and leaves the function's own exception in the
+    context. A generator stays a generator (its items are streamed and collected).
 
-        async def run_async(state: Any, context: _CallContext) -> Any:
+    The writer is set without being reset: the wrapper runs in its attempt's own context
+    (a task's, or a thread job's copy), which nothing else sees.
+    """
+    takes_config = _takes_config(fn)
+    takes_writer = _takes_writer(fn)
+
+    def extras(context: _CallContext) -> dict[str, Any]:
+        given: dict[str, Any] = {}
+        if takes_config:
+            given["config"] = context.config
+        if takes_writer:
+            given["writer"] = context.writer
+        return given
+
+    node: Callable[..., Any]
+    if kind == "asyncgen":
+
+        async def run_agen(state: Any, context: _CallContext) -> AsyncGenerator[Any, None]:
+            token = _WRITER.set(context.writer)
+            items = fn(state, **extras(context))
             try:
-                if takes_config:
-                    return await fn(state, config=context.config)
-                return await fn(state)
+                async for item in items:
+                    yield item
             except Exception as exc:
                 context.failed(exc)
                 raise
+            finally:
+                await items.aclose()
+                _reset_writer(token)
 
-        node: Callable[..., Any] = run_async
+        node = run_agen
+    elif kind == "async":
+
+        async def run_async(state: Any, context: _CallContext) -> Any:
+            token = _WRITER.set(context.writer)
+            try:
+                return await fn(state, **extras(context))
+            except Exception as exc:
+                context.failed(exc)
+                raise
+            finally:
+                _reset_writer(token)
+
+        node = run_async
+    elif _is_generator_function(fn):
+
+        def run_gen(state: Any, context: _CallContext) -> Iterator[Any]:
+            token = _WRITER.set(context.writer)
+            try:
+                yield from fn(state, **extras(context))
+            except Exception as exc:
+                context.failed(exc)
+                raise
+            finally:
+                _reset_writer(token)
+
+        node = run_gen
     else:
 
         def run_sync(state: Any, context: _CallContext) -> Any:
+            token = _WRITER.set(context.writer)
             try:
-                if takes_config:
-                    return fn(state, config=context.config)
-                return fn(state)
+                return fn(state, **extras(context))
             except Exception as exc:
                 context.failed(exc)
                 raise
+            finally:
+                _reset_writer(token)
 
         node = run_sync
     node.__name__ = getattr(fn, "__name__", node.__name__)
@@ -875,3 +942,11 @@ def _closure(start: str, succ: dict[str, list[str]]) -> frozenset[str]:
             seen.add(name)
             todo.extend(succ[name])
     return frozenset(seen)
+
+
+def _reset_writer(token: contextvars.Token[Any]) -> None:
+    # A node's writer must not outlive it: async nodes run in the run's worker tasks,
+    # which await one node after another. A generator closed from another context (at
+    # garbage collection) cannot reset, and needs not: that context is not a worker's.
+    with contextlib.suppress(ValueError):
+        _WRITER.reset(token)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextvars
 import copy
 import inspect
+import threading
 from collections import Counter, deque
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from ._errors import DeadlineExceeded, DependencyFailed
@@ -22,7 +24,9 @@ from ._graph_routing import (
     Send,
     _Branch,
 )
+from ._executors import with_loop_open
 from ._graph_state import _short
+from ._instruments import Instrument
 from ._result import ErrorInfo, Results, SkillResult, Status
 from ._skill import NO_FALLBACK, SkillCall
 from ._stream import ResultStream
@@ -32,20 +36,71 @@ if TYPE_CHECKING:
     from ._graph import CompiledStateGraph
     from ._journal import JournalBinding
 
-StreamMode = Literal["updates", "values"]
-STREAM_MODES = ("updates", "values")
+StreamMode = Literal["updates", "values", "custom"]
+STREAM_MODES = ("updates", "values", "custom")
+
+StreamWriter = Callable[[Any], None]
+"""What :func:`get_stream_writer` returns: call it with any value to stream it as a
+"custom" chunk (LangGraph's ``langgraph.types.StreamWriter``)."""
+
+
+def _no_op_writer(chunk: Any) -> None:
+    """The writer of a node whose invocation does not stream "custom": it drops the chunk."""
+
+
+_WRITER: contextvars.ContextVar[StreamWriter | None] = contextvars.ContextVar("skillstream_writer", default=None)
+
+
+def get_stream_writer() -> StreamWriter:
+    """The running StateGraph node's stream writer (LangGraph's ``get_stream_writer``).
+
+    Each value given to it is a ``"custom"`` chunk of ``astream(..., stream_mode="custom")``
+    (``("custom", value)`` with a list of modes), streamed the moment it is written, from
+    an async node on the loop or a sync node in its thread (its writes hop onto the loop, in
+    order). When the invocation does not stream "custom" (``invoke``, other modes) the
+    writer does nothing, as LangGraph's does. A node may also take it as a parameter named
+    ``writer``. Process and Ray nodes run elsewhere and have none.
+
+    Examples:
+        >>> def plan(state):
+        ...     writer = get_stream_writer()
+        ...     writer({"progress": "planning"})        # a "custom" chunk, now
+        ...     return {"plan": [...]}
+        >>> async for chunk in app.astream(state, stream_mode="custom"):
+        ...     print(chunk)                             # {"progress": "planning"}
+
+    Raises:
+        RuntimeError: called outside a StateGraph node (as LangGraph's raises outside a
+            runnable context).
+    """
+    writer = _WRITER.get()
+    if writer is None:
+        raise RuntimeError(
+            "get_stream_writer() was called outside a StateGraph node; call it inside a node "
+            "of a graph run with astream(..., stream_mode='custom') (elsewhere, stream a "
+            "skill's items by making it a generator)"
+        )
+    return writer
 
 
 class _CallContext:
-    """What a node's wrapper gets beside the state: the config, and where to leave the
-    node's own exception (so that ``except ValueError`` around ``invoke`` sees it)."""
+    """What a node's wrapper gets beside the state: the config, where to leave the node's
+    own exception (so that ``except ValueError`` around ``invoke`` sees it), and the
+    node run's stream writer."""
 
-    __slots__ = ("config", "errors", "key")
+    __slots__ = ("config", "errors", "key", "writer")
 
-    def __init__(self, config: dict[str, Any], errors: dict[str, BaseException], key: str) -> None:
+    def __init__(
+        self,
+        config: dict[str, Any],
+        errors: dict[str, BaseException],
+        key: str,
+        writer: StreamWriter = _no_op_writer,
+    ) -> None:
         self.config = config
         self.errors = errors
         self.key = key
+        self.writer = writer
 
     def failed(self, exc: BaseException) -> None:
         self.errors[self.key] = exc
@@ -84,6 +139,31 @@ class _NodeRun:
 
 
 _START_RUN = _NodeRun(START, 0, 0)
+
+
+class _Wake:
+    """Put on the events channel after a custom chunk was written: wakes the consumer,
+    which then drains the outbox (the chunk is already there, in the order it came)."""
+
+    __slots__ = ()
+    kind = "custom"
+
+
+_WAKE = _Wake()
+
+
+class _CustomFeed(Instrument):
+    """``stream_mode="custom"``: each item a node yields is a custom chunk, the moment it is
+    yielded (the engine's ``call_item``, on the loop)."""
+
+    __slots__ = ("invocation",)
+
+    def __init__(self, invocation: _Invocation) -> None:
+        self.invocation = invocation
+
+    def call_item(self, call: SkillCall[Any], index: int, attempt: int, item: Any, at: float) -> None:
+        # Before the events' own "partial" event, which then wakes the consumer.
+        self.invocation._emit("custom", item)
 
 
 class _Invocation:
@@ -138,6 +218,10 @@ class _Invocation:
         self.loop = asyncio.get_running_loop()
         self.t0 = self.loop.time()
         self.journal: JournalBinding | None = None  # ainvoke(run_id=...) on a journaled graph
+        self.custom = "custom" in modes
+        self.loop_thread = threading.get_ident()
+        self.event_stream: Any = None  # with "custom": the run's events, woken by writes
+        self.finished = False
 
     async def events(self) -> AsyncGenerator[Any, None]:
         """Run the invocation, yielding per the stream modes as nodes finish."""
@@ -158,18 +242,51 @@ class _Invocation:
                 max_concurrency=self.graph.max_concurrency,
                 timeout=self.graph.timeout,
                 journal=self.journal,
+                instruments=(_CustomFeed(self),) if self.custom else (),
             )
+            # With "custom" the run is read as its events: an item a node yields (its
+            # "partial" event) or a chunk it writes wakes this loop before the node ends.
+            source: Any = stream.events() if self.custom else stream
+            self.event_stream = source if self.custom else None
             # `async with`: leaving this generator early (or an error below) cancels and
             # awaits every node run in flight before the exception or the close goes on.
-            async with stream:
-                async for _ in stream:
+            async with source:
+                async for _ in source:
                     outbox = self.outbox
                     while outbox:
                         yield outbox.popleft()
         finally:
+            self.finished = True
             for task in self.routing:
                 task.cancel()
         self._after_run()
+
+    # -- custom chunks -----------------------------------------------------------------------
+
+    def writer(self, key: str) -> StreamWriter:
+        """The stream writer of node run ``key``: a no-op unless streaming "custom"."""
+        if not self.custom:
+            return _no_op_writer
+        loop, loop_thread, write = self.loop, self.loop_thread, self._write
+
+        def stream_writer(chunk: Any) -> None:
+            if threading.get_ident() == loop_thread:
+                write(key, chunk)
+            else:  # a sync node's thread: hop onto the loop, in the order written
+                with_loop_open(loop, write, key, chunk)
+
+        return stream_writer
+
+    def _write(self, key: str, chunk: Any) -> None:
+        # On the loop. A write after its node run ended (a thread past its timeout) or
+        # after the invocation is dropped, as the engine drops such a thread's items.
+        if self.finished or key not in self.in_flight:
+            return
+        self._emit("custom", chunk)
+        events = self.event_stream
+        channel = None if events is None else events._channel
+        if channel is not None:
+            channel.put(_WAKE)
 
     def final(self) -> Any:
         """The state: every update folded in fold order, however the runs finished."""
@@ -200,8 +317,14 @@ class _Invocation:
         chunk: Any = None
         gotos: list[Any] = []
         if result.has_value:
+            value = result.value
+            if self.graph._streaming[node] and not result.fallback_used:
+                # A generator node: its update is its last item (its items, a list, were
+                # the custom chunks), as a LangGraph generator node's dict items replace
+                # each other.
+                value = value[-1] if value else None
             try:
-                writes, chunk, gotos = self._writes(node, result.value)
+                writes, chunk, gotos = self._writes(node, value)
             except (TypeError, ValueError, InvalidUpdateError) as exc:
                 # Not an update: a bug in the node (or its fallback), which fails it; the
                 # fallback is for what the node calls, not for this.
@@ -445,7 +568,8 @@ class _Invocation:
         self.in_flight[run.key] = run
         skill = self.graph._nodes[node]
         if self.graph._wrapped[node]:
-            args: tuple[Any, ...] = (value, _CallContext(self.config, self.errors, run.key))
+            context = _CallContext(self.config, self.errors, run.key, self.writer(run.key))
+            args: tuple[Any, ...] = (value, context)
         else:
             args = (value,)
         call = SkillCall(skill, args, {}, key=run.key, options=self.graph._options[node])

@@ -251,6 +251,28 @@ def _takes_config(fn: Callable[..., Any]) -> bool:
     return param is not None and param.kind is not inspect.Parameter.POSITIONAL_ONLY
 
 
+_STREAM_WRITER = Callable[[Any], None]
+
+
+def _takes_writer(fn: Callable[..., Any]) -> bool:
+    """Whether ``fn`` has a keyword parameter ``writer`` annotated as LangGraph asks
+    (``StreamWriter``, i.e. ``Callable[[Any], None]``, or not at all): LangGraph passes a
+    node its stream writer by that name, as :func:`pipeline.get_stream_writer` returns it."""
+    target: Any = getattr(fn, "fn", fn)
+    try:
+        params = inspect.signature(target).parameters
+    except (TypeError, ValueError):
+        return False
+    param = params.get("writer")
+    if param is None or param.kind not in (
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        inspect.Parameter.KEYWORD_ONLY,
+    ):
+        return False
+    annotation = param.annotation
+    return annotation is inspect.Parameter.empty or annotation == "StreamWriter" or annotation == _STREAM_WRITER
+
+
 def _literal_targets(router: Callable[..., Any]) -> tuple[str, ...] | None:
     """The node names in a router's ``Literal[...]`` return annotation, if that is all it
     says (``Literal["a", "b"]``, ``list[Literal["a", "b"]]``, unions of them); else None."""

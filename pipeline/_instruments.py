@@ -7,18 +7,26 @@ some calls every hook on the event loop thread, in the order things happen, sync
 run with that exception, as one raised by a reducer does.
 
 Times are seconds since the run started (``loop.time()`` based, like ``SkillResult``'s).
+
+One hook is not a report but a say in how the attempt runs: :meth:`Instrument.call_context`
+is called inside a fresh copy of the loop's context, after ``call_started``, and the
+attempt's job starts in that copy (an asyncio task and a thread job copy it in turn, so
+what the hook sets is current in the skill's body and nowhere else). Only instruments that
+override it cost anything: the engine lists them once per run.
 """
 
 from __future__ import annotations
 
+import contextvars
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ._engine import Run
     from ._result import SkillResult
     from ._skill import SkillCall
 
-__all__ = ["Instrument", "Phase"]
+__all__ = ["Instrument", "Phase", "attempt_context", "contextual"]
 
 
 class Phase(str, Enum):
@@ -67,6 +75,18 @@ class Instrument:
     def call_started(self, call: SkillCall[Any], index: int, attempt: int, at: float) -> None:
         """Attempt number ``attempt`` (1-based) of the call started."""
 
+    def call_context(self, call: SkillCall[Any], index: int, attempt: int) -> None:
+        """Set contextvars for attempt ``attempt``'s body to see: called right after
+        :meth:`call_started`, inside the context the attempt's job starts in (a fresh copy
+        of the loop's, used by this attempt alone: nothing set here needs resetting).
+
+        Examples:
+            >>> REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id")
+            >>> class Tag(Instrument):
+            ...     def call_context(self, call, index, attempt):
+            ...         REQUEST_ID.set(f"{call.key}#{attempt}")   # seen inside the skill
+        """
+
     def call_item(self, call: SkillCall[Any], index: int, attempt: int, item: Any, at: float) -> None:
         """A streaming skill (a generator) yielded ``item`` during ``attempt``."""
 
@@ -92,3 +112,21 @@ class Instrument:
 
     def run_finished(self, at: float, error: BaseException | None) -> None:
         """The run ended: completed (``error`` None), failed, or was closed early."""
+
+
+def contextual(instruments: tuple[Instrument, ...]) -> tuple[Instrument, ...]:
+    """The instruments that override :meth:`Instrument.call_context` (usually none)."""
+    return tuple(i for i in instruments if type(i).call_context is not Instrument.call_context)
+
+
+def attempt_context(run: Run, call: SkillCall[Any], index: int, attempt: int) -> contextvars.Context:
+    """A copy of the current context with what ``run``'s contextual instruments set for
+    this attempt; a hook that raises ends the run (as any hook does)."""
+    context = contextvars.copy_context()
+    for instrument in run.contextual:
+        try:
+            context.run(instrument.call_context, call, index, attempt)
+        except Exception as exc:
+            run.fail(exc)
+            break
+    return context

@@ -276,6 +276,7 @@ class ResultStream:
         timeout: float | None,
         cancel_grace: float = CANCEL_GRACE,
         journal: JournalBinding | None = None,
+        instruments: tuple[Instrument, ...] = (),
     ) -> ResultStream:
         """A stream whose calls come from a :class:`Feeder` (StateGraph's invocation)."""
         check_run_options(max_concurrency, timeout)
@@ -286,6 +287,7 @@ class ResultStream:
             timeout=timeout,
             cancel_grace=cancel_grace,
             journal=journal,
+            instruments=instruments,
         )
         return cls(spec)
 

@@ -4,15 +4,25 @@ One span per run ("skillstream.run"), a child of the span current where the run 
 and one per call ("skillstream.call"), a child of its run's span, opened at the call's
 first attempt and closed with its result. Attempts and retries are events on the call's
 span; the result's status, key, attempts and error are its attributes, and a call that
-ended without its own value has the ERROR status. Spans a skill makes itself (an HTTP
-client's) are children of the caller's span: asyncio tasks and the thread pool carry the
-caller's context in.
+ended without its own value has the ERROR status.
+
+Inside a skill's body the call's span is the current span, so the spans a skill makes
+itself (an HTTP client's, a model SDK's) are children of its call's span. Each attempt's
+job starts in a context of its own (:meth:`Tracing.call_context`, the engine's one hook for
+this): an async skill's task and a thread skill's job copy it, and a process skill's job
+carries the W3C trace context (``traceparent``, ``baggage``) to its worker, which attaches
+it around the function; spans made there join the trace if the worker configures a tracer
+provider (at import of the skill's module, say). The loop's own context is never changed.
+Ray skills do not carry it (yet).
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from ._executors import CARRIED
 from ._instruments import Instrument, Phase
 from ._result import SkillResult, Status
 
@@ -30,6 +40,28 @@ def _otel() -> Any:
     return trace
 
 
+def _propagator() -> Any:
+    # W3C trace context and baggage, named rather than the global propagator: the worker
+    # process must read what the parent wrote, whatever the parent configured.
+    from opentelemetry.baggage.propagation import W3CBaggagePropagator
+    from opentelemetry.propagators.composite import CompositePropagator
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    return CompositePropagator([TraceContextTextMapPropagator(), W3CBaggagePropagator()])
+
+
+@contextlib.contextmanager
+def _enter_remote(carrier: dict[str, str]) -> Iterator[None]:
+    """In a worker process: the caller's trace context, current around the job."""
+    from opentelemetry import context
+
+    token = context.attach(_propagator().extract(carrier))
+    try:
+        yield
+    finally:
+        context.detach(token)
+
+
 class Tracing(Instrument):
     """Record every run and call it instruments as OpenTelemetry spans.
 
@@ -38,6 +70,8 @@ class Tracing(Instrument):
         >>> results = await run(calls, instruments=[tracing]).collect()
 
     One ``Tracing`` follows one run at a time (make one per run to trace runs at once).
+    Inside a skill the call's span is current: ``trace.get_current_span()`` there is it,
+    in async, thread and process skills alike.
 
     Args:
         tracer_provider: where the spans go; OpenTelemetry's global provider by default.
@@ -50,6 +84,10 @@ class Tracing(Instrument):
         trace = _otel()
         self._trace = trace
         self._tracer = trace.get_tracer("skillstream", tracer_provider=tracer_provider)
+        from opentelemetry import context
+
+        self._context = context
+        self._propagator: Any = None  # made at the first process skill
         self._run: Any = None
         self._run_context: Any = None
         self._calls: dict[int, Any] = {}
@@ -79,6 +117,21 @@ class Tracing(Instrument):
 
     def call_started(self, call: SkillCall[Any], index: int, attempt: int, at: float) -> None:
         self._span(call, index).add_event("attempt", {"attempt": attempt, "at": at})
+
+    def call_context(self, call: SkillCall[Any], index: int, attempt: int) -> None:
+        # Inside the context this attempt's job starts in, a copy used by it alone: the
+        # call's span becomes current there (nothing to detach), never on the loop.
+        span = self._calls.get(index)
+        if span is None:
+            return
+        current = self._trace.set_span_in_context(span)
+        self._context.attach(current)
+        if call.skill.kind == "process":
+            if self._propagator is None:
+                self._propagator = _propagator()
+            carrier: dict[str, str] = {}
+            self._propagator.inject(carrier, context=current)
+            CARRIED.set((*CARRIED.get(), (_enter_remote, carrier)))
 
     def call_phase(self, call: SkillCall[Any], index: int, phase: Phase, at: float) -> None:
         self._span(call, index).add_event(phase.value, {"at": at})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from typing import Any
 
 import pytest
@@ -159,3 +160,50 @@ def test_an_early_exit_is_reported_as_the_end_of_the_run() -> None:
     vrun(main)
     assert rec.log[-1] == ("run_finished", 1.0, None)
     assert not any(e[0] == "finished" and e[3] == 10 for e in rec.log)
+
+
+TAG: contextvars.ContextVar[str] = contextvars.ContextVar("TAG", default="loop")
+
+
+class Tag(Instrument):
+    def call_context(self, call: Any, index: int, attempt: int) -> None:
+        TAG.set(f"{call.key}#{attempt}")
+
+
+def test_call_context_sets_what_each_attempt_sees_and_nothing_on_the_loop() -> None:
+    @skill(retry=Retry(attempts=2, backoff=0.1, jitter=0))
+    async def flaky(seen: list[str]) -> str:
+        seen.append(TAG.get())
+        if len(seen) == 1:
+            raise ConnectionError("down")
+        return TAG.get()
+
+    @skill
+    def in_thread() -> str:
+        return TAG.get()
+
+    async def main() -> Any:
+        seen: list[str] = []
+        results = await run([flaky(seen), in_thread(), in_thread().named("other")], instruments=[Tag()]).collect()
+        return seen, results, TAG.get()
+
+    seen, results, on_loop = asyncio.run(main())
+    assert seen == ["flaky#1", "flaky#2"]
+    assert results.values() == {"flaky": "flaky#2", "in_thread": "in_thread#1", "other": "other#1"}
+    assert on_loop == "loop"
+
+
+def test_a_call_context_hook_that_raises_ends_the_run_with_its_exception() -> None:
+    class Broken(Instrument):
+        def call_context(self, call: Any, index: int, attempt: int) -> None:
+            raise RuntimeError("context broke")
+
+    @skill
+    async def nap() -> None:
+        await asyncio.sleep(1)
+
+    async def main() -> Any:
+        return await run([nap()], instruments=[Broken()]).collect()
+
+    with pytest.raises(RuntimeError, match="^context broke$"):
+        vrun(main)

@@ -888,7 +888,7 @@ def test_cancelling_ainvoke_cancels_nodes_in_flight() -> None:
 
 def test_astream_checks_its_mode_at_once() -> None:
     app = research_graph(Clock()).compile()
-    with pytest.raises(ValueError, match=r"^stream_mode must be 'updates' or 'values' \(or a list\), got 'debug'$"):
+    with pytest.raises(ValueError, match=r"^stream_mode must be 'updates', 'values' or 'custom' \(or a list\), got 'debug'$"):
         app.astream({}, stream_mode="debug")  # type: ignore[call-overload]
 
 
