@@ -62,6 +62,11 @@ __all__ = ["Attempts", "CallNode", "Feeder", "NodeState", "Run", "RunSpec"]
 # the loop busy, few enough that the deadline, early exit and results are not held back.
 UNBOUNDED_BATCH = 256
 
+# Every async source's pump until it ends. The loop holds tasks weakly, and a pump waits on
+# futures only its run (or the source) holds: a dropped stream caught in a reference cycle
+# would take its pending pump down with it ("Task was destroyed but it is pending").
+_PUMPS: set[asyncio.Task[None]] = set()
+
 
 class NodeState(IntEnum):
     """Where a node is in its run. One vocabulary for runs and graphs."""
@@ -884,6 +889,8 @@ class Run(abc.ObserverBase[SkillResult]):
             self.feeder.attach(self)
         elif spec.is_async:
             self.pump = self.loop.create_task(self._pump(spec.calls))
+            _PUMPS.add(self.pump)
+            self.pump.add_done_callback(_PUMPS.discard)
         else:
             self.iterator = iter(spec.calls)
         self.merge.fill()

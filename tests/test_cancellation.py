@@ -8,6 +8,7 @@ retrieved"); both go through the loop's exception handler, which vrun captures.
 from __future__ import annotations
 
 import asyncio
+import gc
 from typing import Any
 
 import pytest
@@ -532,3 +533,49 @@ def test_a_skill_whose_cleanup_raises_when_cancelled_disturbs_nobody(how: str) -
         assert values == ["done"]
     else:
         assert values == [("success", "done"), ("timeout", None)]
+
+
+# -- a dropped stream caught in a reference cycle (the stateful machine, 3.12+) ----------
+
+
+def test_a_dropped_stream_in_a_reference_cycle_stops_its_async_source_cleanly() -> None:
+    # A stream dropped after a bare break is finalized by refcount, unless something
+    # puts it in a reference cycle (on 3.12+ a cancelled consumer's traceback is enough:
+    # its frames keep their callers). The cyclic collector then finds the run and its
+    # source pump unreachable together: before the fix the pump task was collected
+    # while pending ("Task was destroyed but it is pending!"), its coroutine closed by
+    # the collector, and the stream's finalizer then cancelled a closed coroutine
+    # (RuntimeError('cannot reuse already awaited coroutine')). On any Python version.
+    probe = Probe()
+    work = probe.make()
+    closed: list[float] = []
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+
+        async def source() -> Any:
+            try:
+                while True:
+                    yield await queue.get()
+            finally:
+                closed.append(loop.time())
+
+        # One call, its result taken: the pump waits on the source, the source on a
+        # queue that only the cycle below still holds.
+        queue.put_nowait(work(0, 0))
+        stream = run(source(), max_concurrency=1)
+        iterator = aiter(stream)
+        await anext(iterator)
+        for _ in range(3):
+            await asyncio.sleep(0)
+        cycle: list[Any] = [stream, queue]
+        cycle.append(cycle)
+        del stream, iterator, queue, cycle
+        gc.collect()
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert closed == [loop.time()]  # the source's finally ran, on the loop
+
+    vrun(main)  # fails on a pending task or anything the loop logged
+    assert probe.active == 0
