@@ -198,6 +198,12 @@ class Job:
         return self.stopped
 
 
+# Every worker task until it ends. The loop holds tasks weakly, and a parked worker waits
+# on a future only its run holds: a stream dropped inside a reference cycle would have its
+# parked workers collected while pending ("Task was destroyed but it is pending").
+_WORKER_TASKS: set[asyncio.Task[None]] = set()
+
+
 class LoopWorkers:
     """One run's worker tasks: each awaits async skills' attempts one after another.
 
@@ -337,7 +343,9 @@ class LoopWorkers:
             if self.idle:
                 self.idle.pop().set_result(None)
             else:
-                self.loop.create_task(self._work(), name=self.name, context=self.context.copy())
+                task = self.loop.create_task(self._work(), name=self.name, context=self.context.copy())
+                _WORKER_TASKS.add(task)
+                task.add_done_callback(_WORKER_TASKS.discard)
 
     def _stopped(self, job: Job, task: asyncio.Task[None], before: contextvars.Context) -> bool:
         """An abandoned attempt has ended; returns whether this worker must end."""
