@@ -15,22 +15,42 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, Union
 
 from reactivex import Observable, abc
 from reactivex.disposable import Disposable
 
 from ._policy import check_cap
 
-__all__ = ["BoundedMerge", "merge_bounded_", "merge_lazy_"]
+__all__ = ["BoundedMerge", "Inner", "merge_bounded_", "merge_lazy_"]
 
 _T = TypeVar("_T")
+_T_co = TypeVar("_T_co", covariant=True)
 
-Pull = Callable[[], "Observable[_T] | None"]
 
 
-class _Inner(abc.ObserverBase[_T]):
-    """Observer of one inner source; remembers its subscription so the merge can dispose it."""
+class Occupant(Protocol[_T_co]):
+    """An inner source that is its own observer (see :class:`Inner`)."""
+
+    def occupy(self, merge: BoundedMerge[Any]) -> Inner[Any]:
+        """Start in a slot of ``merge``; return the slot's observer (done if it already ended)."""
+        ...
+
+
+Source = Union[Observable[_T], Occupant[_T]]
+Pull = Callable[[], "Source[_T] | None"]
+
+
+class Inner(abc.ObserverBase[_T]):
+    """The observer of one inner source, holding its slot in the merge.
+
+    The merge makes one per subscribed Observable. A source that is its own observer
+    (the pipeline's call attempts) subclasses it and is returned by its ``occupy(merge)``
+    method: the merge then takes it as the inner directly, with no subscription and no
+    observer in between, and it emits through :meth:`on_next` and :meth:`on_completed`
+    (or calls ``merge.observer`` and ``merge.inner_completed`` itself, on the merge's
+    thread). Its ``subscription`` is what the merge disposes when it stops.
+    """
 
     __slots__ = ("merge", "subscription", "done")
 
@@ -96,14 +116,14 @@ class BoundedMerge(Generic[_T]):
         self.scheduler = scheduler
         self.pull = pull
         self.active = 0
-        self.queue: deque[Observable[_T]] = deque()
-        self.inners: set[_Inner[_T]] = set()
+        self.queue: deque[Source[_T]] = deque()
+        self.inners: set[Inner[_T]] = set()
         self.outer_done = False
         self.stopped = False
         self.lock = threading.RLock()
         # Subscribing can complete an inner source synchronously, which frees a slot and
         # subscribes the next one: a trampoline keeps that iterative instead of recursive.
-        self._pending: deque[Observable[_T]] = deque()
+        self._pending: deque[Source[_T]] = deque()
         self._subscribing = False
 
     # -- feeding -------------------------------------------------------------------------
@@ -111,7 +131,7 @@ class BoundedMerge(Generic[_T]):
     def has_free_slot(self) -> bool:
         return self.max_concurrent is None or self.active < self.max_concurrent
 
-    def push(self, source: Observable[_T]) -> None:
+    def push(self, source: Source[_T]) -> None:
         """Subscribe ``source`` now if a slot is free, else queue it (FIFO)."""
         with self.lock:
             if self.stopped:
@@ -166,7 +186,7 @@ class BoundedMerge(Generic[_T]):
 
     # -- internals -----------------------------------------------------------------------
 
-    def inner_completed(self, inner: _Inner[_T]) -> None:
+    def inner_completed(self, inner: Inner[_T]) -> None:
         with self.lock:
             self.inners.discard(inner)
             if self.stopped:
@@ -187,7 +207,7 @@ class BoundedMerge(Generic[_T]):
             self.stopped = True
             self.observer.on_completed()
 
-    def _subscribe(self, source: Observable[_T]) -> None:
+    def _subscribe(self, source: Source[_T]) -> None:
         self._pending.append(source)
         if self._subscribing:
             return
@@ -196,10 +216,21 @@ class BoundedMerge(Generic[_T]):
             pending = self._pending
             while pending and not self.stopped:
                 xs = pending.popleft()
-                inner: _Inner[_T] = _Inner(self)
+                occupy = getattr(xs, "occupy", None)
+                if occupy is not None:  # a source that is its own inner observer
+                    inner: Inner[_T] = occupy(self)
+                    if not inner.done:
+                        if self.stopped:  # stopped while it started: it ends here
+                            inner.done = True
+                            if inner.subscription is not None:
+                                inner.subscription.dispose()
+                            return
+                        self.inners.add(inner)
+                    continue
+                inner = Inner(self)
                 self.inners.add(inner)
                 try:
-                    subscription = xs.subscribe(inner, scheduler=self.scheduler)
+                    subscription = xs.subscribe(inner, scheduler=self.scheduler)  # type: ignore[union-attr]
                 except Exception as exc:  # a source that fails to subscribe fails the merge
                     inner.done = True
                     self.error(exc)

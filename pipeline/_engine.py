@@ -31,21 +31,22 @@ import asyncio
 import contextlib
 import copy
 import inspect
+import time
 import weakref
 from collections import deque
 from collections.abc import AsyncIterable, Callable, Iterator
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
-from reactivex import Observable, abc
-from reactivex.observer import Observer
+from reactivex import abc
 
-from operators._merge_bounded import BoundedMerge
+from operators._merge_bounded import BoundedMerge, Inner
 from operators._policy import apply_fallback
 
 from ._cleanup import Abandoned, retrieve_when_done
 from ._errors import DeadlineExceeded, DependencyFailed, SkillTimeout, deadline_exceeded, dependency_failed
-from ._executors import EXECUTORS, Executor, Job, LoopWorkers
+from ._executors import EXECUTORS, Executor, Job, LoopWorkers, awaitable_of
+from ._executors import _Coroutine
 from ._instruments import Instrument, Phase, attempt_context, contextual
 from ._breaker import Circuit, circuit_for
 from ._hedge import hedged
@@ -177,7 +178,11 @@ class _Due:
     def cancel(self) -> None:
         if self.callback is not None:
             self.callback = None
-            self.lane.cancelled()
+            lane = self.lane
+            lane.live -= 1
+            queue = lane.queue
+            while queue and queue[0].callback is None:
+                queue.popleft()
 
 
 class TimeoutLane:
@@ -198,9 +203,10 @@ class TimeoutLane:
         self.live = 0
         self.handle: asyncio.TimerHandle | None = None
 
-    def add(self, callback: Callable[[], None]) -> _Due:
-        """Call ``callback`` ``seconds`` from now, unless the returned entry is cancelled."""
-        due = _Due(self.loop.time() + self.seconds, callback, self)
+    def add(self, callback: Callable[[], None], now: float) -> _Due:
+        """Call ``callback`` ``seconds`` after ``now`` (the loop's time), unless the
+        returned entry is cancelled."""
+        due = _Due(now + self.seconds, callback, self)
         queue = self.queue
         queue.append(due)
         self.live += 1
@@ -209,12 +215,6 @@ class TimeoutLane:
         elif len(queue) > 2 * self.live + 64:
             self.queue = deque(d for d in queue if d.callback is not None)
         return due
-
-    def cancelled(self) -> None:
-        self.live -= 1
-        queue = self.queue
-        while queue and queue[0].callback is None:
-            queue.popleft()
 
     def _fire(self) -> None:
         self.handle = None
@@ -248,38 +248,45 @@ class TimeoutLane:
 # -- one call ------------------------------------------------------------------------------
 
 
-class CallNode(Observable[SkillResult]):
-    """One call in one run: its per-call source and its place in the dependency graph."""
+class CallNode:
+    """One call in one run: its place in the dependency graph.
+
+    When the run starts it, the node occupies a slot of the run's merge with its
+    :class:`Attempts` (:meth:`occupy`), which emit its one :class:`SkillResult`.
+    """
+
+    __slots__ = (
+        "owner",
+        "call",
+        "index",
+        "state",
+        "pending",
+        "deps",
+        "dependents",
+        "result",
+        "fill_args",
+        "fill_kwargs",
+        "inputs",
+    )
 
     def __init__(self, run: Run, call: SkillCall[Any], index: int) -> None:  # noqa: D107
-        # Observable.__init__ only builds a lock that nothing here takes; skipping it keeps
-        # the per-call cost down (this is the hot path of a run).
-        self.owner = run  # (not `run`: Observable.run() blocks for the last value)
+        self.owner = run
         self.call = call
         self.index = index
         self.state = NodeState.REGISTERING
         self.pending = 0
         self.deps: tuple[CallNode, ...] = ()
-        self.dependents: list[CallNode] = []
+        self.dependents: list[CallNode] = _NO_NODES  # a list of its own from the first
         self.result: SkillResult | None = None
         # Which arguments hold calls (and are replaced by values): none for most calls.
         self.fill_args: tuple[int, ...] = ()
         self.fill_kwargs: tuple[str, ...] = ()
-        self.inputs: dict[SkillCall[Any], CallNode] = {}  # only for calls with inputs
+        self.inputs: dict[SkillCall[Any], CallNode] = _NO_INPUTS  # only for calls with inputs
 
-    def subscribe(
-        self,
-        on_next: Any = None,
-        on_error: Any = None,
-        on_completed: Any = None,
-        *,
-        scheduler: abc.SchedulerBase | None = None,
-    ) -> abc.DisposableBase:
-        observer: abc.ObserverBase[SkillResult] = (
-            on_next if isinstance(on_next, abc.ObserverBase) else Observer(on_next, on_error, on_completed)
-        )
-        attempts = Attempts(self, observer)
-        attempts.start()
+    def occupy(self, merge: BoundedMerge[SkillResult]) -> Attempts:
+        """Start the call in a slot of ``merge``: its attempts are the slot's observer."""
+        attempts = Attempts(self, merge)
+        attempts._attempt(self.owner.clock())
         return attempts
 
     def arguments(self, deferred: bool = False) -> tuple[tuple[Any, ...], dict[str, Any]]:
@@ -309,6 +316,9 @@ class CallNode(Observable[SkillResult]):
 
 
 _Nodes = dict[SkillCall[Any], CallNode]
+# Shared until a node has dependents or inputs of its own (most never do); never mutated.
+_NO_NODES: list[CallNode] = []
+_NO_INPUTS: _Nodes = {}
 
 
 def _value(call: SkillCall[Any], nodes: _Nodes) -> Any:
@@ -375,23 +385,26 @@ class _ExternalCancel(Exception):
     """Stands in the result of a skill whose task was cancelled from outside the run."""
 
 
-class Attempts(abc.DisposableBase):
-    """One subscription to a node: the call's attempt state machine and its one result.
+class Attempts(Inner[SkillResult], abc.DisposableBase):
+    """One call's attempt state machine, in its slot of the run's merge, and its one result.
 
-    Phases: ``ATTEMPT`` (a job on the skill's executor, bounded by a loop timer for the
-    timeout), ``BACKOFF`` (a loop timer before the next attempt), ``SETTLING`` (an
-    abandoned thread attempt must end before the next starts, so the cap bounds bodies
-    really running), ``FALLBACK`` (an async fallback). Every attempt's start and end time
-    is recorded in the result (``attempt_spans``).
+    Phases: ``PERMIT`` (waiting for its rate limiter), ``ATTEMPT`` (a job on the skill's
+    executor, bounded by the timeout), ``BACKOFF`` (a loop timer before the next attempt),
+    ``SETTLING`` (an abandoned thread attempt must end before the next starts, so the cap
+    bounds bodies really running), ``FALLBACK`` (an async fallback). Every attempt's start
+    and end time is recorded in the result (``attempt_spans``).
+
+    It is the merge's observer of its slot (:class:`operators.Inner`): it emits its result
+    and frees the slot itself, with nothing in between.
     """
 
     __slots__ = (
         "node",
-        "observer",
+        "run",
+        "finished",
         "attempts",
         "future",
         "timer",
-        "done",
         "started",
         "spans",
         "stray",
@@ -401,79 +414,72 @@ class Attempts(abc.DisposableBase):
         "last_item",
     )
 
-    def __init__(self, node: CallNode, observer: abc.ObserverBase[SkillResult]) -> None:
+    def __init__(self, node: CallNode, merge: BoundedMerge[SkillResult]) -> None:
+        self.merge = merge
+        self.subscription = self  # what the merge disposes when it stops
+        self.done = False  # the slot is freed (or the merge stopped)
         self.node = node
-        self.observer = observer
+        self.run = node.owner
+        self.finished = False  # the call has its result (or ended the run)
         self.attempts = 0
         self.future: asyncio.Future[Any] | Job | None = None
         self.timer: asyncio.TimerHandle | _Due | None = None
-        self.done = False
-        self.started = 0.0
+        self.started = -1.0
         self.attempt_start = 0.0
-        self.spans: list[tuple[float, float]] = []
+        # Spans of attempts that failed, made on the first (a call that succeeds at once
+        # never needs the list).
+        self.spans: list[tuple[float, float]] | None = None
         # An abandoned attempt that cannot be interrupted (a thread) and still runs.
         self.stray: asyncio.Future[Any] | None = None
         self.permit: Permit | None = None  # this attempt's place at its rate limiter
         self.circuit: Circuit | None = None  # the breaker this attempt went through
         self.last_item = 0.0  # when a streaming attempt last yielded (for idle_timeout)
 
-    def start(self) -> None:
-        self.started = self.node.owner.loop.time()
-        self._attempt()
-
     # -- phases ----------------------------------------------------------------------------
 
-    def _attempt(self) -> None:
+    def _attempt(self, now: float | None = None) -> None:
         self.timer = None
-        if self.done:
+        if self.finished:
             return
+        run = self.run
+        if now is None:
+            now = run.clock()
+        if self.started < 0:
+            self.started = now
         node = self.node
-        run = node.owner
-        stray = self.stray
-        if stray is not None and not stray.done():
-            if run.instruments:
-                run.emit_phase(node, Phase.SETTLING)
-            stray.add_done_callback(self._after_stray)
+        call = node.call
+        skill = call.skill
+        options = call.options
+        if (self.stray is not None or options is not skill.options or not skill._unlimited) and not self._admit(
+            now
+        ):
             return
-        self.stray = None
-        options = node.call.options
-        breaker = options.circuit_breaker
-        if breaker is not None and self.circuit is None:
-            circuit = circuit_for(node.call.skill, breaker)
-            refused = circuit.admit(run.loop.time())
-            if refused is not None:  # fail fast, without running (nor retrying)
-                self._finish(Status.ERROR, None, refused)
-                return
-            self.circuit = circuit
-        limit = options.rate_limit
-        if limit is not None:
-            permit = self.permit
-            if permit is None:
-                self.permit = permit = limiter_for(node.call.skill, limit).request(run.loop, self._attempt)
-            if not permit.granted:  # _attempt runs again when it is
-                if run.instruments:
-                    run.emit_phase(node, Phase.PERMIT)
-                return
         self.attempts += 1
+        self.attempt_start = now
         loop = run.loop
-        self.attempt_start = now = loop.time()
         context = None
-        if run.instruments:
-            run.emit("call_started", node.call, node.index, self.attempts, now - run.t0)
+        instruments = run.instruments
+        if instruments:
+            run.emit("call_started", call, node.index, self.attempts, now - run.t0)
             if run.contextual:  # an instrument gives the attempt a context of its own (Tracing)
-                context = attempt_context(run, node.call, node.index, self.attempts)
-            if self.done:
+                context = attempt_context(run, call, node.index, self.attempts)
+            if self.finished:
                 return
-        skill = node.call.skill
         idle = options.idle_timeout
-        on_item = self._on_item if run.instruments or idle is not None else None
         try:
-            if skill._on_loop and options.hedge is None and context is None:
+            if skill._on_loop and context is None and options.hedge is None:
                 # The common case: awaited by one of the run's workers, no task of its own.
-                args, kwargs = node.arguments()
-                self.future = EXECUTORS.loop.submit(run.workers, skill, args, kwargs, on_item, self._ended)
+                if node.fill_args or node.fill_kwargs:
+                    args, kwargs = node.arguments()
+                else:
+                    args, kwargs = call.args, call.kwargs
+                made = skill.fn(*args, **kwargs)
+                if type(made) is not _Coroutine:
+                    made = awaitable_of(made, self._on_item if instruments or idle is not None else None)
+                self.future = run.workers.submit(made, self._ended)
             else:
-                executor = EXECUTORS.loop if skill._on_loop and options.hedge is None else _executor(node.call)
+                on_item = self._on_item if instruments or idle is not None else None
+                executor = EXECUTORS.loop if skill._on_loop and options.hedge is None else _executor(call)
                 # A Ray skill takes its Ray inputs by reference: the values stay in Ray.
                 args, kwargs = node.arguments(getattr(executor, "takes_deferred", False))
                 if context is None:
@@ -496,16 +502,51 @@ class Attempts(abc.DisposableBase):
             lane = run.lanes.get(timeout)
             if lane is None:
                 lane = run.lanes[timeout] = TimeoutLane(loop, timeout)
-            self.timer = lane.add(self._on_timeout)
+            self.timer = lane.add(self._on_timeout, now)
+
+    def _admit(self, now: float) -> bool:
+        """Whether the attempt may start now: no abandoned thread attempt still runs, the
+        circuit is closed, and the rate limiter granted a permit (else ``_attempt`` runs
+        again when it does)."""
+        run = self.run
+        node = self.node
+        call = node.call
+        options = call.options
+        if self.stray is not None:
+            stray = self.stray
+            if not stray.done():
+                if run.instruments:
+                    run.emit_phase(node, Phase.SETTLING)
+                stray.add_done_callback(self._after_stray)
+                return False
+            self.stray = None
+        breaker = options.circuit_breaker
+        if breaker is not None and self.circuit is None:
+            circuit = circuit_for(call.skill, breaker)
+            refused = circuit.admit(now)
+            if refused is not None:  # fail fast, without running (nor retrying)
+                self._finish(Status.ERROR, None, refused)
+                return False
+            self.circuit = circuit
+        limit = options.rate_limit
+        if limit is not None:
+            permit = self.permit
+            if permit is None:
+                self.permit = permit = limiter_for(call.skill, limit).request(run.loop, self._attempt)
+            if not permit.granted:  # _attempt runs again when it is
+                if run.instruments:
+                    run.emit_phase(node, Phase.PERMIT)
+                return False
+        return True
 
     def _after_stray(self, _: asyncio.Future[Any]) -> None:
-        if not self.done and self.timer is None and self.future is None:
+        if not self.finished and self.timer is None and self.future is None:
             self._attempt()
 
     def _on_item(self, item: Any) -> None:
-        if self.done or self.future is None:
+        if self.finished or self.future is None:
             return
-        run = self.node.owner
+        run = self.run
         options = self.node.call.options
         idle = options.idle_timeout
         if idle is not None and self.timer is not None:
@@ -518,10 +559,16 @@ class Attempts(abc.DisposableBase):
         if run.instruments:
             run.emit("call_item", self.node.call, self.node.index, self.attempts, item, run.loop.time() - run.t0)
 
-    def _end_span(self) -> None:
-        run = self.node.owner
+    def _end_span(self, now: float | None = None) -> None:
+        run = self.run
         t0 = run.t0
-        self.spans.append((self.attempt_start - t0, run.loop.time() - t0))
+        if now is None:
+            now = run.clock()
+        span = (self.attempt_start - t0, now - t0)
+        if self.spans is None:
+            self.spans = [span]
+        else:
+            self.spans.append(span)
 
     def _on_done(self, future: asyncio.Future[Any]) -> None:
         if future is not self.future:
@@ -530,37 +577,34 @@ class Attempts(abc.DisposableBase):
             self._ended(None, asyncio.CancelledError())
             return
         exc = future.exception()
-        if exc is None:
-            self._ended(future.result(), None)
-        else:
+        if exc is not None:
             self._ended(None, exc)
+            return
+        value = future.result()
+        if self.node.call.skill.kind == "thread" and inspect.isawaitable(value):
+            # A sync callable that returned an awaitable (a lambda around a coroutine):
+            # await it on the loop, within the same attempt and timeout.
+            self.future = future = asyncio.ensure_future(value)
+            future.add_done_callback(self._on_done)
+            return
+        self._ended(value, None)
 
     def _ended(self, value: Any, exc: BaseException | None) -> None:
         """The attempt's job ended with ``value`` or ``exc``."""
         if exc is None:
-            if self.node.call.skill.kind == "thread" and inspect.isawaitable(value):
-                # A sync callable that returned an awaitable (a lambda around a coroutine):
-                # await it on the loop, within the same attempt and timeout.
-                self.future = future = asyncio.ensure_future(value)
-                future.add_done_callback(self._on_done)
-                return
-            # The hot path: _stop_attempt() inlined.
+            # The hot path: _stop_attempt() and _finish() inlined.
             self.future = None
-            if self.timer is not None:
-                self.timer.cancel()
+            timer = self.timer
+            if timer is not None:
+                timer.cancel()
                 self.timer = None
-            permit = self.permit
-            if permit is not None:
-                self.permit = None
+            if self.permit is not None:
+                permit, self.permit = self.permit, None
                 permit.release()
-            circuit = self.circuit
-            if circuit is not None:
-                self.circuit = None
+            if self.circuit is not None:
+                circuit, self.circuit = self.circuit, None
                 circuit.succeeded()
-            run = self.node.owner
-            t0 = run.t0
-            self.spans.append((self.attempt_start - t0, run.loop.time() - t0))
-            self._emit_result(Status.SUCCESS, value, None, False)
+            self._emit_result(Status.SUCCESS, value, None, False, True)
         elif isinstance(exc, Exception):
             self._stop_attempt()
             self._failed(exc)
@@ -576,8 +620,12 @@ class Attempts(abc.DisposableBase):
             self._stop_attempt()
             # Another BaseException is not a skill failure either, but raised here it
             # would only be logged by the loop: it ends the run and reaches the consumer.
-            self.done = True
-            self.observer.on_error(exc)  # type: ignore[arg-type]
+            self._end_run(exc)  # type: ignore[arg-type]
+
+    def _end_run(self, exc: Exception) -> None:
+        """A user's callback (fallback, retry predicate) failed: that ends the run."""
+        self.finished = True
+        self.on_error(exc)
 
     def _stop_attempt(self) -> None:
         self.future = None
@@ -605,9 +653,9 @@ class Attempts(abc.DisposableBase):
             return
         node = self.node
         if isinstance(future, Job):
-            stopped = future.abandon(node.owner.loop)
+            stopped = future.abandon(self.run.loop)
             if stopped is not None:
-                node.owner.abandoned.add(stopped, node.call)
+                self.run.abandoned.add(stopped, node.call)
             return
         executor = _executor(node.call)
         # A task (an awaitable a sync skill returned, awaited on the loop) can always stop.
@@ -615,7 +663,7 @@ class Attempts(abc.DisposableBase):
         if not future.done():
             future.cancel() if isinstance(future, asyncio.Task) else executor.cancel(future)
         if interruptible:
-            node.owner.abandoned.add(future, node.call)
+            self.run.abandoned.add(future, node.call)
         else:
             # Nothing can stop a thread: its future is left to resolve when the body
             # returns (the result is dropped), and until then it holds the call's slot
@@ -630,7 +678,7 @@ class Attempts(abc.DisposableBase):
 
     def _failed(self, exc: Exception) -> None:
         node = self.node
-        run = node.owner
+        run = self.run
         options = node.call.options
         retry = options.retry
         permit = self.permit
@@ -653,8 +701,7 @@ class Attempts(abc.DisposableBase):
                 and retry.matches(exc)
             )
         except Exception as predicate_exc:  # the user's Retry(on=...) failed: end the run
-            self.done = True
-            self.observer.on_error(predicate_exc)
+            self._end_run(predicate_exc)
             return
         if again:
             assert retry is not None
@@ -663,7 +710,7 @@ class Attempts(abc.DisposableBase):
                 run.emit(
                     "call_retrying", node.call, node.index, self.attempts, exc, wait, run.loop.time() - run.t0
                 )
-                if self.done:
+                if self.finished:
                     return
             self.timer = run.loop.call_later(wait, self._attempt)
             return
@@ -681,8 +728,7 @@ class Attempts(abc.DisposableBase):
                 try:
                     value = apply_fallback(fallback, exc)
                 except Exception as fallback_exc:  # the user's fallback failed: end the run
-                    self.done = True
-                    self.observer.on_error(fallback_exc)
+                    self._end_run(fallback_exc)
                     return
                 if inspect.isawaitable(value):
                     self._await_fallback(value, status, error)
@@ -694,7 +740,7 @@ class Attempts(abc.DisposableBase):
         """Await an async fallback, bounded by the call's timeout; at the deadline there is
         no time left, so it is not awaited."""
         node = self.node
-        run = node.owner
+        run = self.run
         if run.expired:
             with contextlib.suppress(Exception):
                 awaitable.close()  # a coroutine never awaited would warn
@@ -719,8 +765,7 @@ class Attempts(abc.DisposableBase):
             if fexc is None:
                 self._emit_result(status, f.result(), error, True)
             else:  # the user's fallback failed: end the run, as a sync fallback does
-                self.done = True
-                self.observer.on_error(fexc)  # type: ignore[arg-type]
+                self._end_run(fexc)  # type: ignore[arg-type]
 
         def expired() -> None:
             self.timer = None
@@ -735,44 +780,60 @@ class Attempts(abc.DisposableBase):
         if timeout is not None:
             self.timer = run.loop.call_later(timeout, expired)
 
-    def _emit_result(self, status: Status, value: Any, error: ErrorInfo | None, fallback_used: bool) -> None:
-        self.done = True
+    def _emit_result(
+        self, status: Status, value: Any, error: ErrorInfo | None, fallback_used: bool, attempt_ended: bool = False
+    ) -> None:
+        """Emit the call's one result and free its slot. With ``attempt_ended``, the
+        attempt in flight ended just now (its span ends with the result)."""
+        self.finished = True
         node = self.node
-        run = node.owner
+        run = self.run
         t0 = run.t0
+        now = run.clock() - t0
+        spans = self.spans
+        if attempt_ended:
+            span = (self.attempt_start - t0, now)
+            attempt_spans: tuple[tuple[float, float], ...] = (span,) if spans is None else (*spans, span)
+        else:
+            attempt_spans = () if spans is None else tuple(spans)
+        call = node.call
         result = new_result(
-            name=node.call.skill.options.name,
-            key=node.call.key,
-            index=node.index,
-            status=status,
-            value=value,
-            error=error,
-            fallback_used=fallback_used,
-            attempts=self.attempts,
-            started_at=self.started - t0,
-            finished_at=run.loop.time() - t0,
-            attempt_spans=tuple(self.spans),
+            call.skill.options.name,
+            call.key,
+            node.index,
+            status,
+            value,
+            error,
+            fallback_used,
+            self.attempts,
+            self.started - t0,
+            now,
+            attempt_spans,
         )
         node.result = result
         node.state = NodeState.DONE
-        self.observer.on_next(result)
+        merge = self.merge
+        if not self.done and not merge.stopped:
+            # The merge's observer is the run; everything here runs on the loop's thread.
+            run.on_next(result)
         if node.dependents:
             run.resolved(node)
         stray = self.stray
         if stray is not None and not stray.done() and not run.expired and not run.closed:
             # The result is out, but the slot stays taken while the abandoned thread runs.
-            stray.add_done_callback(lambda _: self.observer.on_completed())
+            stray.add_done_callback(lambda _: self.on_completed())
         elif run.journal is not None:
             # The slot stays taken until the result is written: a crash then redoes at
             # most max_concurrency calls (those in flight or not yet committed).
-            run.journal.complete_after_write(self.observer)
-        else:
-            self.observer.on_completed()
+            run.journal.complete_after_write(self)
+        elif not self.done:
+            self.done = True
+            merge.inner_completed(self)
 
     def expire(self, exc: DeadlineExceeded) -> None:
         """The run's deadline: end now as ``timeout`` (``skipped`` if no attempt began:
         the call waited all along for its rate limiter's permit)."""
-        if self.done:
+        if self.finished:
             return
         in_attempt = self.future is not None
         self._cancel()
@@ -793,8 +854,8 @@ class Attempts(abc.DisposableBase):
             circuit.withdrawn()
 
     def dispose(self) -> None:
-        if not self.done:
-            self.done = True
+        if not self.finished:
+            self.finished = True
             self._cancel()
 
 
@@ -810,6 +871,11 @@ class Run(abc.ObserverBase[SkillResult]):
         self.spec = spec
         self.observer = observer
         self.loop = loop
+        # loop.time() without its Python frame when it is asyncio's own (a test's virtual
+        # loop, or another loop, keeps its clock).
+        self.clock: Callable[[], float] = (
+            time.monotonic if type(loop).time is asyncio.BaseEventLoop.time else loop.time
+        )
         self.t0 = 0.0
         self.taken = 0
         self.next_index = 0
@@ -844,9 +910,10 @@ class Run(abc.ObserverBase[SkillResult]):
         self.contextual = contextual(spec.instruments)
         self.journal: JournalSession | None = None  # with run(journal=...): this run's session
         # Backpressure for async iteration: with this many results waiting to be consumed,
-        # no new call starts, so a slow consumer keeps memory O(max_concurrency) too.
-        self.buffer: Any = None
-        self.buffer_limit = spec.max_concurrency or 0
+        # no new call starts, so a slow consumer keeps memory O(max_concurrency) too. The
+        # consumer calls on_take() for each result it takes; 0: no backpressure.
+        self.buffer_limit = 0
+        self.unread = 0  # results passed on and not taken yet
         self.throttled = False
         self.merge: BoundedMerge[SkillResult] = BoundedMerge(
             self, spec.max_concurrency, None, self._pull
@@ -958,6 +1025,7 @@ class Run(abc.ObserverBase[SkillResult]):
             self.emit("call_finished", result)
             if self.closed:
                 return
+        self.unread += 1
         self.observer.on_next(result)
         feeder = self.feeder
         if feeder is not None:
@@ -1007,9 +1075,16 @@ class Run(abc.ObserverBase[SkillResult]):
 
     # -- upstream: feeding the merge -------------------------------------------------------
 
+    def throttle(self, limit: int) -> Callable[[], None]:
+        """Start no call while ``limit`` results are unread; the consumer calls the
+        returned function for each result it takes."""
+        self.buffer_limit = limit
+        return self.on_take
+
     def on_take(self) -> None:
         """The consumer took a result: resume if backpressure had paused the run."""
-        if self.throttled and len(self.buffer) < self.buffer_limit:
+        self.unread -= 1
+        if self.throttled and self.unread < self.buffer_limit:
             self.throttled = False
             if not self.closed:
                 self.merge.fill()
@@ -1031,14 +1106,14 @@ class Run(abc.ObserverBase[SkillResult]):
             # Past the deadline nothing starts, not even a call that became ready while
             # every slot was busy: the deadline reports it as skipped.
             return None
-        buffer = self.buffer
-        if buffer is not None and len(buffer) >= self.buffer_limit:
+        limit = self.buffer_limit
+        if limit and self.unread >= limit:
             self.throttled = True
             return None
         iterator = self.iterator
         unbounded = iterator is not None and self.spec.max_concurrency is None
+        ready = self.ready
         while True:
-            ready = self.ready
             if ready:
                 node = ready.popleft()
                 del self.unstarted[node]
@@ -1095,7 +1170,7 @@ class Run(abc.ObserverBase[SkillResult]):
             self.fail(TypeError(f"run() takes SkillCalls; item {position} of the source is {item!r}"))
             return False
         try:
-            node = self._register(item, [])
+            node = self._register(item)
         except ValueError as exc:  # a dependency cycle
             self.fail(exc)
             return False
@@ -1134,11 +1209,14 @@ class Run(abc.ObserverBase[SkillResult]):
 
     # -- the dependency graph --------------------------------------------------------------
 
-    def _register(self, call: SkillCall[Any], path: list[SkillCall[Any]]) -> CallNode:
+    def _register(self, call: SkillCall[Any], path: list[SkillCall[Any]] | None = None) -> CallNode:
+        """The node of ``call`` in this run, made (with its dependencies') if it is new.
+        ``path``: the calls whose inputs are being registered (to name a cycle)."""
         nodes = self.nodes
         existing = nodes.get(call)
         if existing is not None:
             if existing.state is NodeState.REGISTERING:  # we came back round
+                assert path is not None
                 cycle = path[path.index(call) :] + [call]
                 raise ValueError("dependency cycle: " + " -> ".join(c.key for c in cycle))
             return existing
@@ -1149,7 +1227,8 @@ class Run(abc.ObserverBase[SkillResult]):
                 done.state = NodeState.SKIPPED if result.status is Status.SKIPPED else NodeState.DONE
                 done.result = result
                 return done
-        found: list[SkillCall[Any]] = []
+        # Most calls have no inputs: nothing is allocated for them.
+        found: list[SkillCall[Any]] | None = None
         fill_args: list[int] = []
         fill_kwargs: list[str] = []
         if not call._opaque:
@@ -1157,19 +1236,25 @@ class Run(abc.ObserverBase[SkillResult]):
             for a in call.args:
                 # Most arguments are plain scalars: skip them without a call.
                 if type(a) not in _SCALARS and _holds_calls(a):
+                    if found is None:
+                        found = []
                     fill_args.append(i)
                     _calls_in(a, found)
                 i += 1
             if call.kwargs:
                 for k, v in call.kwargs.items():
                     if type(v) not in _SCALARS and _holds_calls(v):
+                        if found is None:
+                            found = []
                         fill_kwargs.append(k)
                         _calls_in(v, found)
         if call.after:
-            found.extend(call.after)
+            found = [*(found or ()), *call.after]
         node = CallNode(self, call, -1)
         deps: list[CallNode] = []
         if found:
+            if path is None:
+                path = []
             nodes[call] = node
             path.append(call)
             try:
@@ -1206,7 +1291,10 @@ class Run(abc.ObserverBase[SkillResult]):
                     failed = dep
             else:
                 node.pending += 1
-                dep.dependents.append(node)
+                if dep.dependents is _NO_NODES:
+                    dep.dependents = [node]
+                else:
+                    dep.dependents.append(node)
         if failed is not None:
             self._skip(node, _dependency_failed(failed))
         elif node.pending == 0:
@@ -1233,7 +1321,7 @@ class Run(abc.ObserverBase[SkillResult]):
 
     def resolved(self, node: CallNode) -> None:
         """``node`` has its result: release or skip its dependents."""
-        dependents, node.dependents = node.dependents, []
+        dependents, node.dependents = node.dependents, _NO_NODES
         has_value = node.result.has_value  # type: ignore[union-attr]
         woke = False
         for d in dependents:
@@ -1304,6 +1392,7 @@ class Run(abc.ObserverBase[SkillResult]):
                 self.emit("call_skipped", n.result)
                 if self.closed:
                     return False
+            self.unread += 1
             self.observer.on_next(n.result)
             if self.feeder is not None:
                 try:
@@ -1311,7 +1400,7 @@ class Run(abc.ObserverBase[SkillResult]):
                 except Exception as feeder_exc:
                     self.fail(feeder_exc)
                     return False
-            dependents, n.dependents = n.dependents, []
+            dependents, n.dependents = n.dependents, _NO_NODES
             for d in reversed(dependents):
                 if fallback_used and not self.expired:
                     d.pending -= 1
@@ -1336,9 +1425,8 @@ class Run(abc.ObserverBase[SkillResult]):
         if self.instruments:
             self.emit("run_deadline", self.loop.time() - self.t0)
         for inner in list(self.merge.inners):
-            attempts = inner.subscription
-            if isinstance(attempts, Attempts):
-                attempts.expire(exc)
+            if isinstance(inner, Attempts):
+                inner.expire(exc)
         if self.pump is not None and not self.pump.done():
             self.pump.cancel()
             self.abandoned.add(self.pump, "the source")
@@ -1347,13 +1435,13 @@ class Run(abc.ObserverBase[SkillResult]):
         if self.feeder is not None:
             while not self.closed and (call := self.feeder.pull()) is not None:
                 with contextlib.suppress(ValueError):
-                    self._register(call, [])
+                    self._register(call)
         # A sized source is already in memory: its calls not taken yet are reported too.
         if self.spec.sized and self.iterator is not None:
             for item in self.iterator:
                 if isinstance(item, SkillCall):
                     with contextlib.suppress(ValueError):
-                        self._register(item, [])
+                        self._register(item)
         for node in sorted(self.unstarted, key=_node_index):
             self._skip(node, exc)
         self.source_done = True

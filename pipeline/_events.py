@@ -157,22 +157,17 @@ def _make(cls: type[BaseModel], fields: dict[str, Any]) -> Any:
 
 class _EventChannel(ObserverChannel[Any]):
     """The run's observer: results become "finished"/"skipped" events, queued with the
-    instrument's events in one FIFO. ``len()`` counts unread results only, which is what
-    the run's backpressure asks about."""
+    instrument's events in one FIFO. ``resume`` is called as each result's event is
+    taken (the run's backpressure counts results only)."""
 
-    __slots__ = ("unread", "resume")
+    __slots__ = ("resume",)
 
     def __init__(self, loop: Any) -> None:
         super().__init__(loop)
-        self.unread = 0
         self.resume: Callable[[], None] | None = None
-
-    def __len__(self) -> int:
-        return self.unread
 
     def on_next(self, value: Any) -> None:
         result: SkillResult = value
-        self.unread += 1
         kind = SkippedEvent if result.status is Status.SKIPPED else FinishedEvent
         fields = {
             "kind": "skipped" if kind is SkippedEvent else "finished",
@@ -196,7 +191,6 @@ class _EventChannel(ObserverChannel[Any]):
     async def get(self) -> Any:
         event = await super().get()
         if event.kind in _RESULT_KINDS:
-            self.unread -= 1
             if self.resume is not None:
                 self.resume()
         return event
@@ -289,7 +283,6 @@ class EventStream:
             # get(), as a run queues several events per result.
             event: Any = items.popleft()
             if event.kind in _RESULT_KINDS:
-                channel.unread -= 1
                 if channel.resume is not None:
                     channel.resume()
             return event  # type: ignore[no-any-return]

@@ -60,6 +60,7 @@ THREAD_POOL_SIZE = 128
 OnItem = Callable[[Any], None]
 _forked = False  # set in a child after os.fork()
 _Coroutine = types.CoroutineType
+copy_context = contextvars.copy_context
 
 # -- carried into worker processes (a tiny hook: Tracing's trace context) ------------------
 CARRIED: contextvars.ContextVar[tuple[tuple[Callable[[Any], ContextManager[Any]], Any], ...]] = (
@@ -127,30 +128,21 @@ class LoopExecutor:
         future: asyncio.Future[Any] = asyncio.ensure_future(made, loop=loop)
         return future
 
-    def submit(
-        self,
-        workers: LoopWorkers,
-        skill: Skill[Any, Any],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        on_item: OnItem | None,
-        ended: Callable[[Any, BaseException | None], None],
-    ) -> Job:
-        """Like :meth:`start`, but awaited by one of a run's ``workers`` (no task of its own)."""
-        made = skill.fn(*args, **kwargs)
-        if type(made) is _Coroutine:  # the common case, tested first
-            return workers.submit(made, ended)
-        if inspect.isasyncgen(made):
-            return workers.submit(_collect_items(made, on_item), ended)
-        if inspect.iscoroutine(made):
-            return workers.submit(made, ended)
-        return workers.submit(_awaited(made), ended)
-
     def cancel(self, future: asyncio.Future[Any]) -> None:
         future.cancel()
 
     def close(self) -> None:
         pass
+
+
+def awaitable_of(made: Any, on_item: OnItem | None) -> Any:
+    """What a worker awaits for what an async skill's function returned (not a plain
+    coroutine): an async generator's items collected, any other awaitable awaited."""
+    if inspect.isasyncgen(made):
+        return _collect_items(made, on_item)
+    if inspect.iscoroutine(made):
+        return made
+    return _awaited(made)
 
 
 async def _awaited(awaitable: Any) -> Any:
@@ -289,7 +281,7 @@ class LoopWorkers:
                 # that does not suspend leaves this worker free for the next at once.
                 self._cover()
             job.worker = task
-            before = contextvars.copy_context()
+            before = copy_context()
             try:
                 value = await job.coro
             except asyncio.CancelledError as exc:
@@ -314,8 +306,17 @@ class LoopWorkers:
             if job.abandoned:  # it ignored its cancellation and returned
                 if self._stopped(job, task, before):
                     return
-            elif self._deliver(job, value, None, before):
+            elif copy_context() != before:  # see _deliver
+                job.ended(value, None)
+                self._cover()
                 return
+            else:  # _deliver(), inlined for the common case
+                self.pickers += 1
+                try:
+                    job.ended(value, None)
+                except BaseException:
+                    self.pickers -= 1
+                    raise
 
     def _deliver(self, job: Job, value: Any, exc: BaseException | None, before: contextvars.Context) -> bool:
         """Pass the attempt's outcome on; returns whether this worker must end."""

@@ -848,9 +848,8 @@ class JournalSession:
             attempts=record.attempts,
             started_at=None,
             finished_at=run.loop.time() - run.t0,
+            replayed=True,
         )
-        result.__dict__["replayed"] = True
-        result.__pydantic_fields_set__.add("replayed")
         self.replayed += 1
         run.replayed(node, result)
         return True

@@ -174,6 +174,8 @@ class Skill(Generic[P, R]):
         # An Executor object of the skill's own (its own pool); None: the shared ones.
         self.executor: ExecutorProtocol | None = custom
         self._on_loop = False  # runs as a task on the run's loop (the engine's fast path)
+        # No admission before an attempt (no breaker, no rate limit): the engine's fast path.
+        self._unlimited = options.circuit_breaker is None and options.rate_limit is None
         if options.executor == "ray":
             from ._ray import RayTask
 

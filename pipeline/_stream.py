@@ -117,6 +117,11 @@ class ResultStream:
             if self._state != "new":
                 raise StopAsyncIteration
             channel = self._start()
+        else:
+            # The common case: results already queued, taken without a coroutine for get().
+            result = channel.take(None)
+            if result is not None:
+                return result  # type: ignore[no-any-return]
         self._reading = True
         try:
             return await channel.get()
@@ -143,8 +148,7 @@ class ResultStream:
         self._channel = channel
         run_ = self._run = Run(spec or self._spec, channel, loop)
         if self._spec.max_concurrency is not None:
-            run_.buffer = channel
-            channel.on_take = run_.on_take
+            channel.on_take = run_.throttle(self._spec.max_concurrency)
         run_.start()
         return channel
 

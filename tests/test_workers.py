@@ -127,7 +127,7 @@ def test_timeouts_of_one_length_fire_in_order_and_the_lane_stays_small() -> None
         fired: list[tuple[int, float]] = []
         largest = 0
         for i in range(1000):
-            due = lane.add(lambda i=i: fired.append((i, loop.time())))
+            due = lane.add(lambda i=i: fired.append((i, loop.time())), loop.time())
             if i % 100 != 0:
                 due.cancel()  # ended in time: most entries leave at once
             largest = max(largest, len(lane.queue))
