@@ -51,6 +51,7 @@ DEFAULT_JSON = HERE / "results" / "latest.json"
 RESULTS_MD = HERE / "RESULTS.md"
 BASELINE = "asyncio_features"  # the feature-equivalent asyncio every ratio is against
 LEAN = "asyncio_workers"  # the leanest hand-written equivalent: a pool of cap workers
+FLOOR = "asyncio_workers_objects"  # that pool paying for skillstream's per-call objects
 
 WORKLOAD_KEYS = ["overhead", "overhead_suspending", "latency", "first_result", "dag", "memory_inflight",
                  "memory_rss", "throughput"]
@@ -472,6 +473,9 @@ def fmt_value(wkey: str, row: Row, wl: dict[str, Any], pkey: str) -> str:
     if wkey in ("overhead", "overhead_suspending"):
         lean = wl["rows"].get(LEAN)
         vs_lean = f"; {v / lean.value:.2f}× worker pool" if lean and lean.value and pkey == "skillstream" else ""
+        floor = wl["rows"].get(FLOOR)
+        if floor and floor.value and pkey == "skillstream":
+            vs_lean += f", {v / floor.value:.2f}× pool with its objects"
         return f"{v:,.1f} µs/skill{n_note}{vs_lean}"
     if wkey == "latency":
         s = f"{v:.3f}"

@@ -115,27 +115,41 @@ class _CallContext:
         return f"_CallContext(key={self.key!r}, configurable={configurable})"
 
 
+_Order = tuple[int | str, ...]
+"""A run's place in fold order (:meth:`_NodeRun.order`)."""
+
+
 class _NodeRun:
     """One run of a node: where it sits in the invocation's logical order, and what it saw."""
 
-    __slots__ = ("key", "node", "past", "round", "send", "step", "triggers", "update")
+    __slots__ = ("key", "node", "past", "round", "sent", "step", "triggers", "update")
 
-    def __init__(self, node: str, round_: int, step: int, send: int | None = None) -> None:
+    def __init__(self, node: str, round_: int, step: int, sent: _Order | None = None) -> None:
         self.node = node
         self.round = round_
         self.step = step
-        self.send = send  # the Send's sequence number; None for a triggered run
+        self.sent = sent  # a Send's run: where it was sent from (see order); else None
         self.key = node
         self.triggers: list[_NodeRun] = []
         self.past: frozenset[_NodeRun] = frozenset()
         self.update: list[tuple[str, Any]] = []  # its writes, in order
 
-    def order(self) -> tuple[int, int, str, int]:
+    def order(self) -> _Order:
         # LangGraph's fold order within a superstep: triggered nodes by name, then Sends
         # in the order they were sent; here the step is the run's logical step.
-        if self.send is None:
+        #
+        # "The order they were sent" is LangGraph's order of the writes that made them:
+        # its previous step's runs in this same order, then each run's writes in order
+        # (a Command's goto before its node's routers, the routers as added, a router's
+        # list in order). It is not when the Send reached us: the runs of a step (and
+        # async routers) finish in whatever order their threads and tasks do, so a
+        # counter taken on arrival folded two Sends of one step either way, at random
+        # (test_send_sequences on 3.13). A Send's key is its sender's key plus where in
+        # the sender's writes it was (see _send); the keys make a prefix-free code, so
+        # comparing them flat compares the senders first, as nesting them would.
+        if self.sent is None:
             return (self.step, 0, self.node, self.round)
-        return (self.step, 1, "", self.send)
+        return (self.step, 1, *self.sent)
 
 
 _START_RUN = _NodeRun(START, 0, 0)
@@ -199,7 +213,7 @@ class _Invocation:
         self.in_flight: dict[str, _NodeRun] = {}  # key -> run, handed to the engine
         self.live: Counter[tuple[str, int]] = Counter()  # pending, in flight, or routing
         self.done: list[_NodeRun] = []  # runs with a value, in fold order
-        self.done_keys: list[tuple[int, int, str, int]] = []
+        self.done_keys: list[_Order] = []
         self.folded: dict[str, Any] | None = None  # the fold of done[:folded_n]
         self.folded_n = 0
         self.joins: dict[tuple[str, ...], dict[str, _NodeRun]] = {}  # a join's sources seen since it fired
@@ -211,7 +225,6 @@ class _Invocation:
         self.skipping: set[str] = set()  # keys reported skipped through the engine
         self.skipped: list[tuple[str, str, Exception, float]] = []  # after the run ended
         self.sends: Counter[str] = Counter()
-        self.send_seq = 0
         self.routing: set[asyncio.Task[Any]] = set()  # async routers deciding
         self.error: Exception | None = None  # an async router's failure before the run
         self.source_ended = False
@@ -346,9 +359,9 @@ class _Invocation:
             if "values" in self.modes:
                 self._emit("values", self.final())
             self._fire(run)
-            for goto in gotos:
+            for i, goto in enumerate(gotos):
                 if goto is not None and goto != ():
-                    self._follow(run, None, goto)
+                    self._follow(run, None, goto, (0, i))
         else:
             for descendant in self.graph._reach[node]:
                 self.blocked.setdefault(descendant, result)
@@ -576,15 +589,15 @@ class _Invocation:
         call._opaque = True  # the state is data: never scanned for dependencies
         self.calls.append(call)
 
-    def _send(self, source: _NodeRun, send: Send) -> None:
+    def _send(self, source: _NodeRun, send: Send, where: tuple[int, int, int]) -> None:
+        """``source`` sends ``send``: its ``where``-th write (see _follow)."""
         node = send.node
         step = source.step + 1
         self._check_limit(step, node)
         round_ = 0 if source is _START_RUN else source.round
         if source is not _START_RUN and node not in self.graph._fwd_descendants[source.node]:
             round_ += 1
-        run = _NodeRun(node, round_, step, send=self.send_seq)
-        self.send_seq += 1
+        run = _NodeRun(node, round_, step, sent=(*source.order(), *where))
         run.key = f"{node}[{self.sends[node]}]"
         self.sends[node] += 1
         run.triggers.append(source)
@@ -629,8 +642,8 @@ class _Invocation:
                 seen.clear()
                 for target in graph._join_targets[sources]:
                     self._trigger(target, run, others)
-        for branch in graph._branches.get(node, ()):
-            self._route(run, branch)
+        for i, branch in enumerate(graph._branches.get(node, ())):
+            self._route(run, branch, i)
 
     def _router_view(self, run: _NodeRun) -> Any:
         # A router decides on what its node saw plus the node's own update.
@@ -638,7 +651,7 @@ class _Invocation:
             return self.schema.view(self.initial)
         return self.schema.view(self._fold(run.past | {run}))
 
-    def _route(self, run: _NodeRun, branch: _Branch) -> None:
+    def _route(self, run: _NodeRun, branch: _Branch, index: int) -> None:
         source = run.node
         try:
             if branch.takes_config:
@@ -650,16 +663,16 @@ class _Invocation:
         except Exception as exc:
             raise self._router_failed(source, exc) from exc
         if not inspect.isawaitable(answer):
-            self._follow(run, branch, answer)
+            self._follow(run, branch, answer, (1, index))
             return
         # An async router decides while the rest of the graph runs on; until it has, the
         # invocation is not idle, and its source counts as live for the nodes after it.
         self.live[(source, run.round)] += 1
         task = asyncio.ensure_future(answer)
         self.routing.add(task)
-        task.add_done_callback(lambda t: self._routed(run, branch, t))
+        task.add_done_callback(lambda t: self._routed(run, branch, index, t))
 
-    def _routed(self, run: _NodeRun, branch: _Branch, task: asyncio.Future[Any]) -> None:
+    def _routed(self, run: _NodeRun, branch: _Branch, index: int, task: asyncio.Future[Any]) -> None:
         self.routing.discard(task)
         self._unlive(run.node, run.round)
         if task.cancelled():
@@ -668,7 +681,7 @@ class _Invocation:
             exc = task.exception()
             if exc is not None:
                 raise self._router_failed(run.node, exc) from exc
-            self._follow(run, branch, task.result())
+            self._follow(run, branch, task.result(), (1, index))
             self._release()
             self._end_source_if_idle()
         except Exception as failure:
@@ -683,15 +696,17 @@ class _Invocation:
     def _router_failed(self, source: str, exc: BaseException) -> GraphError:
         return self._error(f"the router of {source!r} raised {type(exc).__name__}: {exc}")
 
-    def _follow(self, run: _NodeRun, branch: _Branch | None, answer: Any) -> None:
-        """Go where a router (or a Command's ``goto``, with no branch) says."""
+    def _follow(self, run: _NodeRun, branch: _Branch | None, answer: Any, writer: tuple[int, int]) -> None:
+        """Go where a router (or a Command's ``goto``, with no branch) says. ``writer`` is
+        which of the run's writes this is, in LangGraph's order: ``(0, i)`` the goto of
+        its i-th Command, ``(1, i)`` its i-th router; it places the Sends in fold order."""
         source = run.node
         what = "the router of" if branch is not None else "the Command of"
         items = list(answer) if isinstance(answer, (list, tuple, set, frozenset)) else [answer]
-        for item in items:
+        for position, item in enumerate(items):
             if isinstance(item, Send):
                 self._check_target(source, branch, item.node, item)
-                self._send(run, item)
+                self._send(run, item, (*writer, position))
                 continue
             target = item
             if branch is not None and branch.mapping is not None:

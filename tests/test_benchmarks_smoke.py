@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 WORKLOADS = {"overhead", "overhead_suspending", "latency", "first_result", "dag", "memory_inflight", "memory_rss",
              "throughput"}
 PEERS = {"skillstream", "skillstream_stategraph", "asyncio_gather", "asyncio_features",
-         "asyncio_workers", "aiostream", "reactivex", "langgraph"}
+         "asyncio_workers", "asyncio_workers_objects", "aiostream", "reactivex", "langgraph"}
 
 
 @pytest.mark.slow

@@ -45,3 +45,14 @@ def test_results_refuse_unknown_fields() -> None:
     with pytest.raises(ValidationError) as info:
         SkillResult(name="f", key="f", index=0, status="success", colour="red")  # type: ignore[call-arg]
     assert [e["loc"] for e in info.value.errors()] == [("colour",)]
+
+
+def test_fast_results_share_a_fields_set_that_no_result_can_change() -> None:
+    a = new_result(**FIELDS)  # type: ignore[arg-type]
+    b = new_result(**{**FIELDS, "index": 4})  # type: ignore[arg-type]
+    replayed = new_result(**FIELDS, replayed=True)  # type: ignore[arg-type]
+    copied = a.model_copy(update={"replayed": True})
+    assert "replayed" in copied.model_fields_set
+    assert "replayed" not in a.model_fields_set and "replayed" not in b.model_fields_set
+    assert "replayed" in replayed.model_fields_set and replayed.replayed
+    assert a.model_dump(exclude_unset=True) == {k: v for k, v in SkillResult(**FIELDS).model_dump().items() if k != "replayed"}  # type: ignore[arg-type]

@@ -94,6 +94,7 @@ def all_peers() -> list[Peer]:
     from .asyncio_features import AsyncioFeaturesPeer
     from .asyncio_gather import AsyncioGatherPeer
     from .asyncio_workers import AsyncioWorkersPeer
+    from .asyncio_workers_objects import AsyncioWorkersObjectsPeer
     from .langgraph_peer import LangGraphPeer
     from .reactivex_peer import ReactivexPeer
     from .skillstream_peer import SkillstreamGraphPeer, SkillstreamPeer
@@ -104,6 +105,7 @@ def all_peers() -> list[Peer]:
         AsyncioGatherPeer(),
         AsyncioFeaturesPeer(),
         AsyncioWorkersPeer(),
+        AsyncioWorkersObjectsPeer(),
         AiostreamPeer(),
         ReactivexPeer(),
         LangGraphPeer(),

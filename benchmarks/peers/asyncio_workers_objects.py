@@ -1,0 +1,100 @@
+"""The worker pool of ``asyncio_workers``, paying for skillstream's objects per call.
+
+The same ``cap`` workers, ``asyncio.timeout`` and queue, but each call is a ``SkillCall``
+(made by the caller, as with skillstream) and each outcome a ``SkillResult`` with its
+timings, built the engine's cheapest way, and kept by call until the end when the calls
+come in a list (as a run keeps them, so that a later call can take an earlier one's value;
+a generator's are dropped, as a run forgets them). No engine: no dependency
+graph, retries, deadline, fallbacks or backpressure. What this costs above the plain pool
+is the price of the contract's data model; what skillstream costs above this is its engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable, Sized
+from typing import Any
+
+from . import Fn, Peer
+
+_DONE = object()
+
+
+class AsyncioWorkersObjectsPeer(Peer):
+    key = "asyncio_workers_objects"
+    label = "asyncio (worker pool, skillstream's objects)"
+    note = (
+        "the worker pool, plus a SkillCall per call and a SkillResult per outcome (with its "
+        "timings) kept by call: the data model's floor, without skillstream's engine"
+    )
+
+    async def map(
+        self,
+        fn: Fn,
+        args: Iterable[Any],
+        cap: int | None,
+        timeout: float | None,
+        on_result: Callable[[], None] | None = None,
+    ) -> int:
+        from pipeline import skill
+        from pipeline._result import ErrorInfo, Status, new_result
+
+        sk = skill(timeout=timeout)(fn) if timeout is not None else skill(fn)
+        sized = isinstance(args, Sized)
+        calls: Iterable[Any] = [sk(a) for a in args] if sized else (sk(a) for a in args)
+        items = iter(enumerate(calls))
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        kept: dict[Any, Any] = {}
+
+        async def guarded(i: int, call: Any) -> Any:
+            started = loop.time()
+            status, value, error = Status.SUCCESS, None, None
+            try:
+                async with asyncio.timeout(timeout):
+                    value = await call.skill.fn(*call.args, **call.kwargs)
+            except TimeoutError as e:
+                status, error = Status.TIMEOUT, ErrorInfo.of(e)
+            except Exception as e:  # noqa: BLE001 - isolation is the point
+                status, error = Status.ERROR, ErrorInfo.of(e)
+            finished = loop.time()
+            result = new_result(
+                call.skill.options.name, call.key, i, status, value, error, False, 1,
+                started - t0, finished - t0, ((started - t0, finished - t0),),
+            )
+            if sized:
+                kept[call] = result
+            return result
+
+        async def worker() -> None:
+            for i, call in items:
+                queue.put_nowait(await guarded(i, call))
+            queue.put_nowait(_DONE)
+
+        async def one(i: int, call: Any) -> None:
+            queue.put_nowait(await guarded(i, call))
+
+        ok = 0
+        if cap is None:
+            tasks = [asyncio.create_task(one(i, c)) for i, c in items]
+            pending = len(tasks)
+        else:
+            tasks = [asyncio.create_task(worker()) for _ in range(cap)]
+            pending = -1
+        workers_left = cap or 0
+        try:
+            while pending != 0 and (cap is None or workers_left):
+                r = await queue.get()
+                if r is _DONE:
+                    workers_left -= 1
+                    continue
+                pending -= 1
+                if r.ok:
+                    ok += 1
+                if on_result is not None:
+                    on_result()
+        finally:
+            for t in tasks:
+                t.cancel()
+        return ok
