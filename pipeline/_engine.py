@@ -5,18 +5,19 @@ Execution model
 A :class:`Run` takes SkillCalls from its source (a call, an iterable, an async iterable, or
 a :class:`Feeder` such as a StateGraph invocation) and turns each into a :class:`CallNode`,
 kept in the run's own map (nothing of a run is stored on a SkillCall, so one call object
-can be shared by several runs at once). A node is a cold Observable of one
-:class:`SkillResult`: on subscription an :class:`Attempts` machine moves it through its
-phases (permit, attempt, backoff, settling, fallback; see :class:`Phase`) and finally emits
-one result, catching the skill's exception into it. No exception of a skill ever reaches
-the merge, so one failure never disposes its siblings.
+can be shared by several runs at once).
 
-Nodes are subscribed through one :class:`operators.BoundedMerge` in pull mode: whenever a
-slot frees, the merge asks the run for the next node. The run hands out nodes whose
+Nodes run in the slots of one :class:`operators.BoundedMerge` in pull mode: whenever a slot
+frees, the merge asks the run for the next node. The run hands out nodes whose
 dependencies all have values (a DAG runs start-when-ready, with no level barriers), and
 only when none is ready does it take the next call from the source, so a generator of a
 million calls is held in memory ``max_concurrency`` at a time (with no cap, it is read in
-batches, giving the loop back between them).
+batches, giving the loop back between them). A node occupies its slot with an
+:class:`Attempts` machine, which is the slot's observer itself (the merge's ``occupy``
+protocol: no subscription per call): it moves the call through its phases (permit,
+attempt, backoff, settling, fallback; see :class:`Phase`) and finally emits one result,
+catching the skill's exception into it. No exception of a skill ever reaches the merge, so
+one failure never disposes its siblings.
 
 Every callback runs on the event loop thread: tasks complete there, executor jobs resolve
 asyncio futures, timers are loop timers. The run's tasks are owned by the run object,

@@ -9,7 +9,7 @@ measured against. With no cap there is no pool to size, so each call gets a task
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from . import Fn, Peer
@@ -33,9 +33,6 @@ class AsyncioWorkersPeer(Peer):
         timeout: float | None,
         on_result: Callable[[], None] | None = None,
     ) -> int:
-        items = iter(enumerate(args))
-        queue: asyncio.Queue[Any] = asyncio.Queue()
-
         async def guarded(i: int, a: Any) -> tuple[int, str, Any]:
             try:
                 async with asyncio.timeout(timeout):
@@ -45,34 +42,50 @@ class AsyncioWorkersPeer(Peer):
             except Exception as e:  # noqa: BLE001 - isolation is the point
                 return i, "error", e
 
-        async def worker() -> None:
-            for i, a in items:  # one shared iterator: each worker takes the next call
-                queue.put_nowait(await guarded(i, a))
-            queue.put_nowait(_DONE)
+        return await drive_pool(guarded, args, cap, lambda r: r[1] == "success", on_result)
 
-        async def one(i: int, a: Any) -> None:
+
+async def drive_pool(
+    guarded: Callable[[int, Any], Awaitable[Any]],
+    args: Iterable[Any],
+    cap: int | None,
+    succeeded: Callable[[Any], bool],
+    on_result: Callable[[], None] | None = None,
+) -> int:
+    """``cap`` workers pulling ``guarded(i, a)`` lazily from one iterator, results through
+    a queue read in completion order (a task per call with no cap); returns how many
+    results ``succeeded``."""
+    items = iter(enumerate(args))
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+
+    async def worker() -> None:
+        for i, a in items:  # one shared iterator: each worker takes the next call
             queue.put_nowait(await guarded(i, a))
+        queue.put_nowait(_DONE)
 
-        ok = 0
-        if cap is None:
-            tasks = [asyncio.create_task(one(i, a)) for i, a in items]
-            pending = len(tasks)
-        else:
-            tasks = [asyncio.create_task(worker()) for _ in range(cap)]
-            pending = -1
-        workers_left = cap or 0
-        try:
-            while pending != 0 and (cap is None or workers_left):
-                r = await queue.get()
-                if r is _DONE:
-                    workers_left -= 1
-                    continue
-                pending -= 1
-                if r[1] == "success":
-                    ok += 1
-                if on_result is not None:
-                    on_result()
-        finally:
-            for t in tasks:
-                t.cancel()
-        return ok
+    async def one(i: int, a: Any) -> None:
+        queue.put_nowait(await guarded(i, a))
+
+    ok = 0
+    if cap is None:
+        tasks = [asyncio.create_task(one(i, a)) for i, a in items]
+        pending = len(tasks)
+    else:
+        tasks = [asyncio.create_task(worker()) for _ in range(cap)]
+        pending = -1
+    workers_left = cap or 0
+    try:
+        while pending != 0 and (cap is None or workers_left):
+            r = await queue.get()
+            if r is _DONE:
+                workers_left -= 1
+                continue
+            pending -= 1
+            if succeeded(r):
+                ok += 1
+            if on_result is not None:
+                on_result()
+    finally:
+        for t in tasks:
+            t.cancel()
+    return ok

@@ -16,8 +16,7 @@ from collections.abc import Callable, Iterable, Sized
 from typing import Any
 
 from . import Fn, Peer
-
-_DONE = object()
+from .asyncio_workers import drive_pool
 
 
 class AsyncioWorkersObjectsPeer(Peer):
@@ -42,8 +41,6 @@ class AsyncioWorkersObjectsPeer(Peer):
         sk = skill(timeout=timeout)(fn) if timeout is not None else skill(fn)
         sized = isinstance(args, Sized)
         calls: Iterable[Any] = [sk(a) for a in args] if sized else (sk(a) for a in args)
-        items = iter(enumerate(calls))
-        queue: asyncio.Queue[Any] = asyncio.Queue()
         loop = asyncio.get_running_loop()
         t0 = loop.time()
         kept: dict[Any, Any] = {}
@@ -67,34 +64,4 @@ class AsyncioWorkersObjectsPeer(Peer):
                 kept[call] = result
             return result
 
-        async def worker() -> None:
-            for i, call in items:
-                queue.put_nowait(await guarded(i, call))
-            queue.put_nowait(_DONE)
-
-        async def one(i: int, call: Any) -> None:
-            queue.put_nowait(await guarded(i, call))
-
-        ok = 0
-        if cap is None:
-            tasks = [asyncio.create_task(one(i, c)) for i, c in items]
-            pending = len(tasks)
-        else:
-            tasks = [asyncio.create_task(worker()) for _ in range(cap)]
-            pending = -1
-        workers_left = cap or 0
-        try:
-            while pending != 0 and (cap is None or workers_left):
-                r = await queue.get()
-                if r is _DONE:
-                    workers_left -= 1
-                    continue
-                pending -= 1
-                if r.ok:
-                    ok += 1
-                if on_result is not None:
-                    on_result()
-        finally:
-            for t in tasks:
-                t.cancel()
-        return ok
+        return await drive_pool(guarded, calls, cap, lambda r: r.ok, on_result)
