@@ -119,7 +119,12 @@ class ResultStream:
             channel = self._start()
         else:
             # The common case: results already queued, taken without a coroutine for get().
-            result = channel.take(None)
+            try:
+                result = channel.take(None)
+            except BaseException:  # starting the next calls failed: as get() would
+                self._state = "consumed"
+                await self._close()
+                raise
             if result is not None:
                 return result  # type: ignore[no-any-return]
         self._reading = True
