@@ -174,6 +174,8 @@ _FIELDS_SET = set(SkillResult.model_fields) - {"replayed"}
 _REPLAYED_FIELDS_SET = set(SkillResult.model_fields)
 _object_new = object.__new__
 _object_setattr = object.__setattr__
+# Values of these types are never Deferred.
+_PLAIN = frozenset({type(None), bool, int, float, str, bytes, list, tuple, dict})
 # The model's slots, set through their descriptors (a third cheaper than setattr).
 _set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
 _set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
@@ -200,7 +202,8 @@ def new_result(
     way ``model_construct`` does, at a fraction of its cost (and of validation's). Equal
     to the validated model.
     """
-    result = _object_new(_DeferredResult if isinstance(value, Deferred) else SkillResult)
+    deferred = type(value) not in _PLAIN and isinstance(value, Deferred)  # (an ABC check: slow)
+    result = _object_new(_DeferredResult if deferred else SkillResult)
     _object_setattr(
         result,
         "__dict__",
