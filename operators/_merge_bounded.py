@@ -49,7 +49,8 @@ class Inner(abc.ObserverBase[_T]):
     method: the merge then takes it as the inner directly, with no subscription and no
     observer in between, and it emits through :meth:`on_next` and :meth:`on_completed`
     (or calls ``merge.observer`` and ``merge.inner_completed`` itself, on the merge's
-    thread). Its ``subscription`` is what the merge disposes when it stops.
+    thread). When the merge stops it calls :meth:`stop` (an occupant overrides it to end
+    its work; by default it disposes the ``subscription``).
     """
 
     __slots__ = ("merge", "subscription", "done")
@@ -74,6 +75,11 @@ class Inner(abc.ObserverBase[_T]):
         if not self.done:
             self.done = True
             self.merge.inner_completed(self)
+
+    def stop(self) -> None:
+        """The merge stopped: end the source of this slot."""
+        if self.subscription is not None:
+            self.subscription.dispose()
 
 
 class BoundedMerge(Generic[_T]):
@@ -181,8 +187,7 @@ class BoundedMerge(Generic[_T]):
             self._pending.clear()
         for inner in inners:
             inner.done = True
-            if inner.subscription is not None:
-                inner.subscription.dispose()
+            inner.stop()
 
     # -- internals -----------------------------------------------------------------------
 
@@ -222,8 +227,7 @@ class BoundedMerge(Generic[_T]):
                     if not inner.done:
                         if self.stopped:  # stopped while it started: it ends here
                             inner.done = True
-                            if inner.subscription is not None:
-                                inner.subscription.dispose()
+                            inner.stop()
                             return
                         self.inners.add(inner)
                     continue

@@ -386,7 +386,7 @@ class _ExternalCancel(Exception):
     """Stands in the result of a skill whose task was cancelled from outside the run."""
 
 
-class Attempts(Inner[SkillResult], abc.DisposableBase):
+class Attempts(Inner[SkillResult]):
     """One call's attempt state machine, in its slot of the run's merge, and its one result.
 
     Phases: ``PERMIT`` (waiting for its rate limiter), ``ATTEMPT`` (a job on the skill's
@@ -417,7 +417,7 @@ class Attempts(Inner[SkillResult], abc.DisposableBase):
 
     def __init__(self, node: CallNode, merge: BoundedMerge[SkillResult]) -> None:
         self.merge = merge
-        self.subscription = self  # what the merge disposes when it stops
+        self.subscription = None  # none: the merge calls stop() (no cycle through self)
         self.done = False  # the slot is freed (or the merge stopped)
         self.node = node
         self.run = node.owner
@@ -854,7 +854,8 @@ class Attempts(Inner[SkillResult], abc.DisposableBase):
         if circuit is not None:
             circuit.withdrawn()
 
-    def dispose(self) -> None:
+    def stop(self) -> None:
+        """The run stopped (left early, or failed): end without a result."""
         if not self.finished:
             self.finished = True
             self._cancel()

@@ -167,3 +167,27 @@ def test_a_dropped_stream_in_a_reference_cycle_ends_its_parked_workers_cleanly()
 
     left, _ = vrun(main)
     assert left == []
+
+
+def test_a_finished_calls_attempt_machine_is_freed_at_once_not_left_to_the_gc() -> None:
+    # Garbage in reference cycles waits for the cycle collector: one per call would make
+    # every large run pay for collections the worker pool it replaces never triggers.
+    from pipeline._engine import Attempts
+
+    @skill(timeout=5)
+    async def noop(i: int) -> int:
+        return i
+
+    async def main() -> int:
+        gc.disable()
+        try:
+            left = 0
+            async for r in run([noop(i) for i in range(500)], max_concurrency=10):
+                if r.index == 400:
+                    left = sum(isinstance(o, Attempts) for o in gc.get_objects())
+            return left
+        finally:
+            gc.enable()
+
+    left, _ = vrun(main)
+    assert left <= 10  # those in flight at most, not one per finished call

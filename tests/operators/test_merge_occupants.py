@@ -25,14 +25,13 @@ class Collect(abc.ObserverBase[Any]):
         self.completed = True
 
 
-class Slot(Inner[Any], abc.DisposableBase):
+class Slot(Inner[Any]):
     """Occupies a slot until finish() is called (or ends at once with ``sync``)."""
 
     __slots__ = ("value", "disposed")
 
     def __init__(self, merge: BoundedMerge[Any], value: Any) -> None:
         super().__init__(merge)
-        self.subscription = self
         self.value = value
         self.disposed = False
 
@@ -40,7 +39,7 @@ class Slot(Inner[Any], abc.DisposableBase):
         self.on_next(self.value)
         self.on_completed()
 
-    def dispose(self) -> None:
+    def stop(self) -> None:
         self.disposed = True
 
 
