@@ -451,10 +451,14 @@ def with_loop_open(loop: asyncio.AbstractEventLoop, fn: Callable[..., None], *ar
 
 
 def _cancel(future: asyncio.Future[Any]) -> None:
+    future._skillstream_job = None  # type: ignore[attr-defined]
     future.cancel()
 
 
 def _settle(future: asyncio.Future[Any], value: Any, exc: BaseException | None) -> None:
+    # The job is over: the future lets go of it (they point at each other, and a cycle per
+    # call would be left to the garbage collector).
+    future._skillstream_job = None  # type: ignore[attr-defined]
     if future.done():
         return
     if exc is None:
