@@ -48,7 +48,7 @@ from ._cleanup import Abandoned, retrieve_when_done
 from ._errors import DeadlineExceeded, DependencyFailed, SkillTimeout, deadline_exceeded, dependency_failed
 from ._executors import EXECUTORS, Executor, Job, LoopWorkers, awaitable_of
 from ._executors import _Coroutine
-from ._instruments import Instrument, Phase, attempt_context, contextual
+from ._instruments import Instrument, Phase, attempt_context, contextual, listeners
 from ._breaker import Circuit, circuit_for
 from ._hedge import hedged
 from ._ratelimit import Permit, limiter_for, retry_after_of
@@ -461,7 +461,8 @@ class Attempts(Inner[SkillResult]):
         context = None
         instruments = run.instruments
         if instruments:
-            run.emit("call_started", call, node.index, self.attempts, now - run.t0)
+            if run.started_hooks:
+                run.emit("call_started", call, node.index, self.attempts, now - run.t0)
             if run.contextual:  # an instrument gives the attempt a context of its own (Tracing)
                 context = attempt_context(run, call, node.index, self.attempts)
             if self.finished:
@@ -908,6 +909,7 @@ class Run(abc.ObserverBase[SkillResult]):
         self.workers = LoopWorkers(loop)
         self.lanes: dict[float, TimeoutLane] = {}
         self.instruments = spec.instruments
+        self._listen(spec.instruments)
         # Those of them that give each attempt a context of its own (Tracing); usually none.
         self.contextual = contextual(spec.instruments)
         self.journal: JournalSession | None = None  # with run(journal=...): this run's session
@@ -923,11 +925,17 @@ class Run(abc.ObserverBase[SkillResult]):
 
     # -- instruments -----------------------------------------------------------------------
 
+    def _listen(self, instruments: tuple[Instrument, ...]) -> None:
+        self.hooks = listeners(instruments)  # hook -> the instruments' methods for it
+        # Those called for every call, looked up once.
+        self.started_hooks = self.hooks["call_started"]
+        self.finished_hooks = self.hooks["call_finished"]
+
     def emit(self, hook: str, *args: Any) -> None:
-        """Call ``hook`` on every instrument; an exception from one ends the run."""
-        for instrument in self.instruments:
+        """Call ``hook`` on every instrument that has it; an exception from one ends the run."""
+        for listener in self.hooks[hook]:
             try:
-                getattr(instrument, hook)(*args)
+                listener(*args)
             except Exception as exc:
                 self.fail(exc)
                 return
@@ -993,6 +1001,7 @@ class Run(abc.ObserverBase[SkillResult]):
 
     def _finished(self, error: BaseException | None) -> None:
         instruments, self.instruments = self.instruments, ()
+        self._listen(())
         for instrument in instruments:
             with contextlib.suppress(Exception):  # the run is over: nowhere left to raise
                 instrument.run_finished(self.loop.time() - self.t0, error)
@@ -1023,7 +1032,7 @@ class Run(abc.ObserverBase[SkillResult]):
         self.open -= 1
         if self.ended is not None:
             self._forget(result)
-        if self.instruments:
+        if self.finished_hooks:
             self.emit("call_finished", result)
             if self.closed:
                 return

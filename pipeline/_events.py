@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from operators._channel import ObserverChannel
 
 from ._instruments import Instrument
-from ._result import ErrorInfo, SkillResult, Status
+from ._result import ErrorInfo, SkillResult, Status, built
 
 if TYPE_CHECKING:
     from ._skill import SkillCall
@@ -139,20 +139,13 @@ _ALL_FIELDS: dict[type[BaseModel], set[str]] = {
 }
 
 
-# The engine already validated everything it reports, so events are built the way
-# ``new_result`` builds results: no validation on the run's hot path.
-_new = object.__new__
-_set = object.__setattr__
-
-
 def _make(cls: type[BaseModel], fields: dict[str, Any]) -> Any:
-    event = _new(cls)
-    _set(event, "__dict__", fields)
-    # Every field is always given; a frozen model never changes this set.
-    _set(event, "__pydantic_fields_set__", _ALL_FIELDS[cls])
-    _set(event, "__pydantic_extra__", None)
-    _set(event, "__pydantic_private__", None)
-    return event
+    # The engine already validated everything it reports: built as results are, with
+    # every field given (a frozen model never changes its fields set).
+    return built(cls, fields, _ALL_FIELDS[cls])
+
+
+_channel_next = ObserverChannel.on_next
 
 
 class _EventChannel(ObserverChannel[Any]):
@@ -178,15 +171,11 @@ class _EventChannel(ObserverChannel[Any]):
         }
         if kind is FinishedEvent:
             fields["replayed"] = result.replayed
-        super().on_next(_make(kind, fields))
+        _channel_next(self, _make(kind, fields))
 
-    def put(self, event: BaseModel) -> None:
-        # Hooks run on the loop thread: unless a worker thread's signal is still on its
-        # way (then order matters), the event is queued at once.
-        if self._hops:
-            ObserverChannel.on_next(self, event)
-        else:
-            self._next(event)
+    # Hooks run on the loop thread: the event is queued at once (behind any worker
+    # thread's signal still on its way, as ordering needs).
+    put = ObserverChannel.on_next
 
     async def get(self) -> Any:
         event = await super().get()

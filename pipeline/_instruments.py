@@ -18,6 +18,7 @@ override it cost anything: the engine lists them once per run.
 from __future__ import annotations
 
 import contextvars
+from collections.abc import Callable
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
@@ -112,6 +113,29 @@ class Instrument:
 
     def run_finished(self, at: float, error: BaseException | None) -> None:
         """The run ended: completed (``error`` None), failed, or was closed early."""
+
+
+_HOOKS = (
+    "run_started",
+    "call_phase",
+    "call_started",
+    "call_item",
+    "call_retrying",
+    "call_finished",
+    "call_skipped",
+    "run_deadline",
+)
+
+
+def listeners(instruments: tuple[Instrument, ...]) -> dict[str, tuple[Callable[..., None], ...]]:
+    """For each hook, the bound methods of the instruments that override it: a hook that
+    no instrument overrides costs no call (an events() run listens to half of them)."""
+    hooks: dict[str, tuple[Callable[..., None], ...]] = {}
+    for name in _HOOKS:
+        base = getattr(Instrument, name)
+        found = (getattr(i, name, None) for i in instruments)
+        hooks[name] = tuple(f for f in found if f is not None and getattr(f, "__func__", None) is not base)
+    return hooks
 
 
 def contextual(instruments: tuple[Instrument, ...]) -> tuple[Instrument, ...]:

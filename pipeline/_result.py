@@ -6,7 +6,7 @@ import abc
 import os
 from collections.abc import Iterator, Sequence
 from enum import Enum
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from pydantic import BaseModel, ConfigDict
 
@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = ["Deferred", "ErrorInfo", "Results", "SkillResult", "Status"]
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class Status(str, Enum):
@@ -168,8 +170,7 @@ def stored_value(r: SkillResult) -> Any:
 
 
 # Every result of a run has all its fields set ("replayed" only when it comes from a
-# journal, as validation would count it). A frozen model never changes its fields set,
-# and model_copy() copies it before updating it, so all results share one of two sets.
+# journal, as validation would count it): all results share one of two sets.
 _FIELDS_SET = set(SkillResult.model_fields) - {"replayed"}
 _REPLAYED_FIELDS_SET = set(SkillResult.model_fields)
 _object_new = object.__new__
@@ -180,6 +181,22 @@ _PLAIN = frozenset({type(None), bool, int, float, str, bytes, list, tuple, dict}
 _set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
 _set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
 _set_private = BaseModel.__dict__["__pydantic_private__"].__set__
+
+
+def built(cls: type[M], fields: dict[str, Any], fields_set: set[str]) -> M:
+    """An instance of the pydantic model ``cls`` holding ``fields`` as they are.
+
+    For values already known to be valid, on a hot path (a result, an event): the state
+    ``model_construct`` would set, at a fraction of its cost (and of validation's).
+    ``fields_set`` may be shared by every instance of a frozen model: none changes it, and
+    ``model_copy()`` copies it before updating it.
+    """
+    model = _object_new(cls)
+    _object_setattr(model, "__dict__", fields)
+    _set_fields_set(model, fields_set)
+    _set_extra(model, None)
+    _set_private(model, None)
+    return model
 
 
 def new_result(
@@ -196,17 +213,11 @@ def new_result(
     attempt_spans: tuple[tuple[float, float], ...] = (),
     replayed: bool = False,
 ) -> SkillResult:
-    """Build a SkillResult from values the engine already knows to be valid.
-
-    The run builds one result per call, on its hot path: this sets the model's state the
-    way ``model_construct`` does, at a fraction of its cost (and of validation's). Equal
-    to the validated model.
-    """
+    """Build a SkillResult from values the engine already knows to be valid (equal to
+    the validated model)."""
     deferred = type(value) not in _PLAIN and isinstance(value, Deferred)  # (an ABC check: slow)
-    result = _object_new(_DeferredResult if deferred else SkillResult)
-    _object_setattr(
-        result,
-        "__dict__",
+    return built(
+        _DeferredResult if deferred else SkillResult,
         {
             "name": name,
             "key": key,
@@ -221,11 +232,8 @@ def new_result(
             "attempt_spans": attempt_spans,
             "replayed": replayed,
         },
+        _REPLAYED_FIELDS_SET if replayed else _FIELDS_SET,
     )
-    _set_fields_set(result, _REPLAYED_FIELDS_SET if replayed else _FIELDS_SET)
-    _set_extra(result, None)
-    _set_private(result, None)
-    return result
 
 
 def _describe(r: SkillResult) -> str:
