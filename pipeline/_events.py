@@ -133,17 +133,14 @@ Examples:
 setattr(Event, "__module__", __name__)
 
 _RESULT_KINDS = frozenset(("finished", "skipped"))
-_ALL_FIELDS: dict[type[BaseModel], set[str]] = {
-    cls: set(cls.model_fields)
+_STARTED, _RETRYING, _PARTIAL, _FINISHED, _SKIPPED, _DEADLINE = (
+    set(cls.model_fields)
     for cls in (StartedEvent, RetryingEvent, PartialEvent, FinishedEvent, SkippedEvent, DeadlineEvent)
-}
+)
 
 
-def _make(cls: type[BaseModel], fields: dict[str, Any]) -> Any:
-    # The engine already validated everything it reports: built as results are, with
-    # every field given (a frozen model never changes its fields set).
-    return built(cls, fields, _ALL_FIELDS[cls])
-
+# The engine already validated everything it reports: events are built as results are,
+# with every field given (a frozen model never changes its fields set).
 
 _channel_next = ObserverChannel.on_next
 
@@ -171,7 +168,7 @@ class _EventChannel(ObserverChannel[Any]):
         }
         if kind is FinishedEvent:
             fields["replayed"] = result.replayed
-        _channel_next(self, _make(kind, fields))
+        _channel_next(self, built(kind, fields, _FINISHED if kind is FinishedEvent else _SKIPPED))
 
     # Hooks run on the loop thread: the event is queued at once (behind any worker
     # thread's signal still on its way, as ordering needs).
@@ -195,17 +192,19 @@ class _EventFeed(Instrument):
 
     def call_started(self, call: SkillCall[Any], index: int, attempt: int, at: float) -> None:
         self.channel.put(
-            _make(
+            built(
                 StartedEvent,
                 {"kind": "started", "key": call.key, "index": index, "attempt": attempt, "at": at},
+                _STARTED,
             )
         )
 
     def call_item(self, call: SkillCall[Any], index: int, attempt: int, item: Any, at: float) -> None:
         self.channel.put(
-            _make(
+            built(
                 PartialEvent,
                 {"kind": "partial", "key": call.key, "index": index, "attempt": attempt, "item": item, "at": at},
+                _PARTIAL,
             )
         )
 
@@ -213,7 +212,7 @@ class _EventFeed(Instrument):
         self, call: SkillCall[Any], index: int, attempt: int, error: BaseException, wait: float, at: float
     ) -> None:
         self.channel.put(
-            _make(
+            built(
                 RetryingEvent,
                 {
                     "kind": "retrying",
@@ -224,11 +223,12 @@ class _EventFeed(Instrument):
                     "wait": wait,
                     "at": at,
                 },
+                _RETRYING,
             )
         )
 
     def run_deadline(self, at: float) -> None:
-        self.channel.put(_make(DeadlineEvent, {"kind": "deadline", "at": at}))
+        self.channel.put(built(DeadlineEvent, {"kind": "deadline", "at": at}, _DEADLINE))
 
 
 class EventStream:
