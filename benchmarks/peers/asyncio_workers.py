@@ -33,28 +33,27 @@ class AsyncioWorkersPeer(Peer):
         timeout: float | None,
         on_result: Callable[[], None] | None = None,
     ) -> int:
-        async def guarded(i: int, a: Any) -> tuple[int, str, Any]:
+        async def guarded(i: int, a: Any) -> tuple[bool, int, str, Any]:
             try:
                 async with asyncio.timeout(timeout):
-                    return i, "success", await fn(a)
+                    return True, i, "success", await fn(a)
             except TimeoutError as e:
-                return i, "timeout", e
+                return False, i, "timeout", e
             except Exception as e:  # noqa: BLE001 - isolation is the point
-                return i, "error", e
+                return False, i, "error", e
 
-        return await drive_pool(guarded, args, cap, lambda r: r[1] == "success", on_result)
+        return await drive_pool(guarded, args, cap, on_result)
 
 
 async def drive_pool(
-    guarded: Callable[[int, Any], Awaitable[Any]],
+    guarded: Callable[[int, Any], Awaitable[tuple[Any, ...]]],
     args: Iterable[Any],
     cap: int | None,
-    succeeded: Callable[[Any], bool],
     on_result: Callable[[], None] | None = None,
 ) -> int:
     """``cap`` workers pulling ``guarded(i, a)`` lazily from one iterator, results through
     a queue read in completion order (a task per call with no cap); returns how many
-    results ``succeeded``."""
+    results succeeded (a result is a tuple whose first item says whether it did)."""
     items = iter(enumerate(args))
     queue: asyncio.Queue[Any] = asyncio.Queue()
 
@@ -81,7 +80,7 @@ async def drive_pool(
                 workers_left -= 1
                 continue
             pending -= 1
-            if succeeded(r):
+            if r[0]:
                 ok += 1
             if on_result is not None:
                 on_result()
