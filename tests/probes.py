@@ -42,3 +42,24 @@ class Probe:
                 probe.ends[tag] = loop.time()
 
         return work
+
+
+async def alive_midway(calls: list[Any], kind: type, cap: int) -> int:
+    """How many ``kind`` objects exist (the cycle collector off) once most of ``calls``
+    have run with ``cap``: garbage in reference cycles stays until a collection, so a
+    cycle per call shows as one object per finished call, not ``cap`` at most."""
+    import gc
+
+    from pipeline import run
+
+    midway = len(calls) * 4 // 5
+    gc.collect()
+    gc.disable()
+    try:
+        alive = 0
+        async for r in run(calls, max_concurrency=cap):
+            if r.index == midway:
+                alive = sum(isinstance(o, kind) for o in gc.get_objects())
+        return alive
+    finally:
+        gc.enable()

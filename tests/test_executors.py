@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from pipeline import Status, run, skill
+from tests.probes import alive_midway
 
 pytestmark = pytest.mark.slow
 
@@ -217,24 +218,11 @@ from tests.fault_skills import plain_pid_after as fault_pid  # noqa: E402
 def test_a_finished_thread_job_is_freed_at_once_not_left_to_the_gc() -> None:
     # A thread job and its future point at each other until the job is over; a cycle per
     # call would make large runs of sync skills pay for collections.
-    import gc
-
     from pipeline._executors import _ThreadJob
 
     @skill(timeout=5)
     def noop(i: int) -> int:
         return i
 
-    async def main() -> int:
-        gc.collect()
-        gc.disable()
-        try:
-            left = 0
-            async for r in run([noop(i) for i in range(300)], max_concurrency=4):
-                if r.index == 250:
-                    left = sum(isinstance(o, _ThreadJob) for o in gc.get_objects())
-            return left
-        finally:
-            gc.enable()
-
-    assert asyncio.run(main()) <= 8  # those in flight, at most, not one per finished call
+    alive = asyncio.run(alive_midway([noop(i) for i in range(300)], _ThreadJob, 4))
+    assert alive <= 8  # those in flight, at most, not one per finished call

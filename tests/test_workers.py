@@ -12,6 +12,7 @@ from typing import Any
 
 from pipeline import Status, run, skill
 from pipeline._engine import TimeoutLane
+from tests.probes import alive_midway
 from tests.vloop import vrun
 
 REQUEST: contextvars.ContextVar[str] = contextvars.ContextVar("request", default="unset")
@@ -178,16 +179,5 @@ def test_a_finished_calls_attempt_machine_is_freed_at_once_not_left_to_the_gc() 
     async def noop(i: int) -> int:
         return i
 
-    async def main() -> int:
-        gc.disable()
-        try:
-            left = 0
-            async for r in run([noop(i) for i in range(500)], max_concurrency=10):
-                if r.index == 400:
-                    left = sum(isinstance(o, Attempts) for o in gc.get_objects())
-            return left
-        finally:
-            gc.enable()
-
-    left, _ = vrun(main)
+    left, _ = vrun(lambda: alive_midway([noop(i) for i in range(500)], Attempts, 10))
     assert left <= 10  # those in flight at most, not one per finished call
