@@ -35,7 +35,9 @@ import inspect
 import time
 import weakref
 from collections import deque
-from collections.abc import AsyncIterable, Callable, Iterator
+from collections.abc import AsyncIterable, Callable, Iterator, Mapping
+from types import CoroutineType as _Coroutine
+from types import MappingProxyType
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -47,7 +49,6 @@ from operators._policy import apply_fallback
 from ._cleanup import Abandoned, retrieve_when_done
 from ._errors import DeadlineExceeded, DependencyFailed, SkillTimeout, deadline_exceeded, dependency_failed
 from ._executors import EXECUTORS, Executor, Job, LoopWorkers, awaitable_of
-from ._executors import _Coroutine
 from ._instruments import Instrument, Phase, attempt_context, contextual, listeners
 from ._breaker import Circuit, circuit_for
 from ._hedge import hedged
@@ -277,12 +278,12 @@ class CallNode:
         self.state = NodeState.REGISTERING
         self.pending = 0
         self.deps: tuple[CallNode, ...] = ()
-        self.dependents: list[CallNode] = _NO_NODES  # a list of its own from the first
+        self.dependents: list[CallNode] | tuple[()] = ()  # a list of its own from the first
         self.result: SkillResult | None = None
         # Which arguments hold calls (and are replaced by values): none for most calls.
         self.fill_args: tuple[int, ...] = ()
         self.fill_kwargs: tuple[str, ...] = ()
-        self.inputs: dict[SkillCall[Any], CallNode] = _NO_INPUTS  # only for calls with inputs
+        self.inputs: Mapping[SkillCall[Any], CallNode] = _NO_INPUTS  # only for calls with inputs
 
     def occupy(self, merge: BoundedMerge[SkillResult]) -> Attempts:
         """Start the call in a slot of ``merge``: its attempts are the slot's observer."""
@@ -316,10 +317,9 @@ class CallNode:
         return args, kwargs
 
 
-_Nodes = dict[SkillCall[Any], CallNode]
-# Shared until a node has dependents or inputs of its own (most never do); never mutated.
-_NO_NODES: list[CallNode] = []
-_NO_INPUTS: _Nodes = {}
+_Nodes = Mapping[SkillCall[Any], CallNode]
+# Shared until a node has inputs of its own (most never do); read-only.
+_NO_INPUTS: _Nodes = MappingProxyType({})
 
 
 def _value(call: SkillCall[Any], nodes: _Nodes) -> Any:
@@ -1302,10 +1302,11 @@ class Run(abc.ObserverBase[SkillResult]):
                     failed = dep
             else:
                 node.pending += 1
-                if dep.dependents is _NO_NODES:
-                    dep.dependents = [node]
+                dependents = dep.dependents
+                if isinstance(dependents, list):
+                    dependents.append(node)
                 else:
-                    dep.dependents.append(node)
+                    dep.dependents = [node]
         if failed is not None:
             self._skip(node, _dependency_failed(failed))
         elif node.pending == 0:
@@ -1332,7 +1333,7 @@ class Run(abc.ObserverBase[SkillResult]):
 
     def resolved(self, node: CallNode) -> None:
         """``node`` has its result: release or skip its dependents."""
-        dependents, node.dependents = node.dependents, _NO_NODES
+        dependents, node.dependents = node.dependents, ()
         has_value = node.result.has_value  # type: ignore[union-attr]
         woke = False
         for d in dependents:
@@ -1411,7 +1412,7 @@ class Run(abc.ObserverBase[SkillResult]):
                 except Exception as feeder_exc:
                     self.fail(feeder_exc)
                     return False
-            dependents, n.dependents = n.dependents, _NO_NODES
+            dependents, n.dependents = n.dependents, ()
             for d in reversed(dependents):
                 if fallback_used and not self.expired:
                     d.pending -= 1
