@@ -471,10 +471,7 @@ class Attempts(Inner[SkillResult]):
         try:
             if skill._on_loop and context is None and options.hedge is None:
                 # The common case: awaited by one of the run's workers, no task of its own.
-                if node.fill_args or node.fill_kwargs:
-                    args, kwargs = node.arguments()
-                else:
-                    args, kwargs = call.args, call.kwargs
+                args, kwargs = node.arguments()
                 made = skill.fn(*args, **kwargs)
                 if type(made) is not _Coroutine:
                     made = awaitable_of(made, self._on_item if instruments or idle is not None else None)
@@ -561,12 +558,10 @@ class Attempts(Inner[SkillResult]):
         if run.instruments:
             run.emit("call_item", self.node.call, self.node.index, self.attempts, item, run.loop.time() - run.t0)
 
-    def _end_span(self, now: float | None = None) -> None:
+    def _end_span(self) -> None:
         run = self.run
         t0 = run.t0
-        if now is None:
-            now = run.clock()
-        span = (self.attempt_start - t0, now - t0)
+        span = (self.attempt_start - t0, run.clock() - t0)
         if self.spans is None:
             self.spans = [span]
         else:
@@ -625,7 +620,8 @@ class Attempts(Inner[SkillResult]):
             self._end_run(exc)  # type: ignore[arg-type]
 
     def _end_run(self, exc: Exception) -> None:
-        """A user's callback (fallback, retry predicate) failed: that ends the run."""
+        """End the run with ``exc``: a user's callback (fallback, retry predicate) failed,
+        or a skill raised a BaseException that is not a failure of its own."""
         self.finished = True
         self.on_error(exc)
 
