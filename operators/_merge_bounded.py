@@ -28,7 +28,6 @@ _T = TypeVar("_T")
 _T_co = TypeVar("_T_co", covariant=True)
 
 
-
 class Occupant(Protocol[_T_co]):
     """An inner source that is its own observer (see :class:`Inner`)."""
 
