@@ -46,14 +46,16 @@ class AsyncioWorkersPeer(Peer):
 
 
 async def drive_pool(
-    guarded: Callable[[int, Any], Awaitable[tuple[Any, ...]]],
+    guarded: Callable[[int, Any], Awaitable[Any]],
     args: Iterable[Any],
     cap: int | None,
     on_result: Callable[[], None] | None = None,
+    succeeded: Callable[[Any], bool] | None = None,
 ) -> int:
     """``cap`` workers pulling ``guarded(i, a)`` lazily from one iterator, results through
     a queue read in completion order (a task per call with no cap); returns how many
-    results succeeded (a result is a tuple whose first item says whether it did)."""
+    results ``succeeded`` (by default: a tuple whose first item says whether it did,
+    checked without a call)."""
     items = iter(enumerate(args))
     queue: asyncio.Queue[Any] = asyncio.Queue()
 
@@ -80,7 +82,7 @@ async def drive_pool(
                 workers_left -= 1
                 continue
             pending -= 1
-            if r[0]:
+            if (r[0] if succeeded is None else succeeded(r)):
                 ok += 1
             if on_result is not None:
                 on_result()

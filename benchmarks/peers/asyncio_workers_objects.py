@@ -45,7 +45,7 @@ class AsyncioWorkersObjectsPeer(Peer):
         t0 = loop.time()
         kept: dict[Any, Any] = {}
 
-        async def guarded(i: int, call: Any) -> tuple[bool, Any]:
+        async def guarded(i: int, call: Any) -> Any:
             started = loop.time()
             status, value, error = Status.SUCCESS, None, None
             try:
@@ -62,6 +62,6 @@ class AsyncioWorkersObjectsPeer(Peer):
             )
             if sized:
                 kept[call] = result
-            return result.ok, result
+            return result
 
-        return await drive_pool(guarded, calls, cap, on_result)
+        return await drive_pool(guarded, calls, cap, on_result, lambda r: r.ok)
