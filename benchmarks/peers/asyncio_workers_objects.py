@@ -12,11 +12,12 @@ is the price of the contract's data model; what skillstream costs above this is 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Sized
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from . import Fn, Peer
 from .asyncio_workers import drive_pool
+from .skillstream_peer import skill_calls
 
 
 class AsyncioWorkersObjectsPeer(Peer):
@@ -35,12 +36,10 @@ class AsyncioWorkersObjectsPeer(Peer):
         timeout: float | None,
         on_result: Callable[[], None] | None = None,
     ) -> int:
-        from pipeline import skill
         from pipeline._result import ErrorInfo, Status, new_result
 
-        sk = skill(timeout=timeout)(fn) if timeout is not None else skill(fn)
-        sized = isinstance(args, Sized)
-        calls: Iterable[Any] = [sk(a) for a in args] if sized else (sk(a) for a in args)
+        calls = skill_calls(fn, args, timeout)  # made as the skillstream peer makes them
+        sized = isinstance(calls, list)
         loop = asyncio.get_running_loop()
         t0 = loop.time()
         kept: dict[Any, Any] = {}

@@ -25,6 +25,17 @@ def _pipeline_missing(*names: str) -> str | None:
     return None
 
 
+def skill_calls(fn: Fn, args: Iterable[Any], timeout: float | None) -> Iterable[Any]:
+    """``fn`` as a skill with ``timeout``, called once per argument, as an application
+    would: a list for a list, a generator (pulled lazily) for anything unsized."""
+    from pipeline import skill
+
+    sk = skill(timeout=timeout)(fn) if timeout is not None else skill(fn)
+    if isinstance(args, Sized):
+        return [sk(a) for a in args]
+    return (sk(a) for a in args)
+
+
 class SkillstreamPeer(Peer):
     key = "skillstream"
     label = "**skillstream**"
@@ -42,13 +53,9 @@ class SkillstreamPeer(Peer):
         timeout: float | None,
         on_result: Callable[[], None] | None = None,
     ) -> int:
-        from pipeline import run, skill
+        from pipeline import run
 
-        sk = skill(timeout=timeout)(fn) if timeout is not None else skill(fn)
-        if isinstance(args, Sized):
-            calls: Iterable[Any] = [sk(a) for a in args]
-        else:
-            calls = (sk(a) for a in args)  # a generator: run() pulls it lazily
+        calls = skill_calls(fn, args, timeout)
         ok = 0
         async for r in run(calls, max_concurrency=cap):
             if r.ok:
