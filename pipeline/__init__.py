@@ -9,64 +9,64 @@ Examples:
     ...         print(result.key, result.status, result.value)
 """
 
-from ._breaker import CircuitBreaker as CircuitBreaker
-from ._cleanup import CANCEL_GRACE as CANCEL_GRACE
-from ._errors import CircuitOpen as CircuitOpen
-from ._errors import DeadlineExceeded as DeadlineExceeded
-from ._errors import DependencyFailed as DependencyFailed
-from ._errors import JournalError as JournalError
-from ._errors import RunInProgress as RunInProgress
-from ._errors import RetryAfter as RetryAfter
-from ._errors import SkillError as SkillError
-from ._errors import SkillTimeout as SkillTimeout
-from ._events import DeadlineEvent as DeadlineEvent
-from ._events import Event as Event
-from ._events import EventStream as EventStream
-from ._events import FinishedEvent as FinishedEvent
-from ._events import PartialEvent as PartialEvent
-from ._events import RetryingEvent as RetryingEvent
-from ._events import SkippedEvent as SkippedEvent
-from ._events import StartedEvent as StartedEvent
-from ._executors import Executor as Executor
-from ._executors import ProcessExecutor as ProcessExecutor
-from ._executors import ThreadExecutor as ThreadExecutor
-from ._executors import shutdown as shutdown
-from ._graph import END as END
-from ._graph import START as START
-from ._graph import CompiledStateGraph as CompiledStateGraph
-from ._graph import GraphError as GraphError
-from ._graph import InvalidGraphError as InvalidGraphError
-from ._graph import Send as Send
-from ._graph import StateGraph as StateGraph
-from ._graph import Command as Command
-from ._graph import GraphRecursionError as GraphRecursionError
-from ._graph import InvalidUpdateError as InvalidUpdateError
-from ._graph_invocation import get_stream_writer as get_stream_writer
-from ._graph_messages import add_messages as add_messages
-from ._hedge import Hedge as Hedge
-from ._instruments import Instrument as Instrument
-from ._instruments import Phase as Phase
-from ._journal import Journal as Journal
-from ._journal import JournalRecord as JournalRecord
-from ._journal import JournalStore as JournalStore
-from ._journal import RunInfo as RunInfo
-from ._progress import ProgressView as ProgressView
-from ._ratelimit import RateLimit as RateLimit
-from ._result import ErrorInfo as ErrorInfo
-from ._result import Results as Results
-from ._result import SkillResult as SkillResult
-from ._result import Status as Status
-from ._retry import Retry as Retry
-from ._stream import ResultStream as ResultStream
-from ._tracing import Tracing as Tracing
-from ._stream import gather as gather
-from ._stream import run as run
-from ._skill import NO_FALLBACK as NO_FALLBACK
-from ._skill import Skill as Skill
-from ._skill import SkillCall as SkillCall
-from ._skill import SkillOptions as SkillOptions
-from ._skill import skill as skill
-from ._tools import Toolset as Toolset
+from ._admission._breaker import CircuitBreaker as CircuitBreaker
+from ._engine._cleanup import CANCEL_GRACE as CANCEL_GRACE
+from ._core._errors import CircuitOpen as CircuitOpen
+from ._core._errors import DeadlineExceeded as DeadlineExceeded
+from ._core._errors import DependencyFailed as DependencyFailed
+from ._core._errors import JournalError as JournalError
+from ._core._errors import RunInProgress as RunInProgress
+from ._core._errors import RetryAfter as RetryAfter
+from ._core._errors import SkillError as SkillError
+from ._core._errors import SkillTimeout as SkillTimeout
+from ._observing._events import DeadlineEvent as DeadlineEvent
+from ._observing._events import Event as Event
+from ._observing._events import EventStream as EventStream
+from ._observing._events import FinishedEvent as FinishedEvent
+from ._observing._events import PartialEvent as PartialEvent
+from ._observing._events import RetryingEvent as RetryingEvent
+from ._observing._events import SkippedEvent as SkippedEvent
+from ._observing._events import StartedEvent as StartedEvent
+from ._executors._local import Executor as Executor
+from ._executors._local import ProcessExecutor as ProcessExecutor
+from ._executors._local import ThreadExecutor as ThreadExecutor
+from ._executors._local import shutdown as shutdown
+from ._graph._builder import END as END
+from ._graph._builder import START as START
+from ._graph._builder import CompiledStateGraph as CompiledStateGraph
+from ._graph._builder import GraphError as GraphError
+from ._graph._builder import InvalidGraphError as InvalidGraphError
+from ._graph._builder import Send as Send
+from ._graph._builder import StateGraph as StateGraph
+from ._graph._builder import Command as Command
+from ._graph._builder import GraphRecursionError as GraphRecursionError
+from ._graph._builder import InvalidUpdateError as InvalidUpdateError
+from ._graph._invocation import get_stream_writer as get_stream_writer
+from ._graph._messages import add_messages as add_messages
+from ._executors._hedge import Hedge as Hedge
+from ._core._instruments import Instrument as Instrument
+from ._core._instruments import Phase as Phase
+from ._durable._journal import Journal as Journal
+from ._durable._journal import JournalRecord as JournalRecord
+from ._durable._journal import JournalStore as JournalStore
+from ._durable._journal import RunInfo as RunInfo
+from ._observing._progress import ProgressView as ProgressView
+from ._admission._ratelimit import RateLimit as RateLimit
+from ._core._result import ErrorInfo as ErrorInfo
+from ._core._result import Results as Results
+from ._core._result import SkillResult as SkillResult
+from ._core._result import Status as Status
+from ._core._retry import Retry as Retry
+from ._stream._results import ResultStream as ResultStream
+from ._observing._tracing import Tracing as Tracing
+from ._stream._results import gather as gather
+from ._stream._results import run as run
+from ._core._skill import NO_FALLBACK as NO_FALLBACK
+from ._core._skill import Skill as Skill
+from ._core._skill import SkillCall as SkillCall
+from ._core._skill import SkillOptions as SkillOptions
+from ._core._skill import skill as skill
+from ._tools._toolset import Toolset as Toolset
 
 __all__ = [
     "CANCEL_GRACE",
@@ -129,7 +129,7 @@ __all__ = [
     "skill",
 ]
 
-# Users see pipeline.SkillResult, not pipeline._result.SkillResult (trio, httpx).
+# Users see pipeline.SkillResult, not pipeline._core._result.SkillResult (trio, httpx).
 for _name in __all__:
     _obj = globals()[_name]
     if hasattr(_obj, "__module__") and getattr(_obj, "__module__", "").startswith("pipeline."):

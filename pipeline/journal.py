@@ -19,8 +19,8 @@ import sys
 import time
 from collections.abc import Sequence
 
-from ._errors import JournalError
-from ._journal import Journal, RunInfo
+from ._core._errors import JournalError
+from ._durable._journal import Journal, RunInfo
 
 __all__ = ["format_runs", "main"]
 

@@ -19,7 +19,7 @@ from mypy.types import CallableType, FunctionLike, Type, UnionType
 
 __all__ = ["plugin"]
 
-_CALL = "pipeline._skill.Skill.__call__"
+_CALL = "pipeline._core._skill.Skill.__call__"
 _SKILL_CALL = "pipeline.SkillCall"
 
 

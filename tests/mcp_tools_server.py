@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pipeline import skill  # noqa: E402
-from pipeline._tools import Toolset  # noqa: E402
+from pipeline._tools._toolset import Toolset  # noqa: E402
 
 
 class Point(BaseModel):

@@ -337,7 +337,7 @@ def test_event_is_a_discriminated_union_on_kind() -> None:
 
 
 def test_plain_runs_carry_no_event_instrument() -> None:
-    from pipeline._events import _EventFeed
+    from pipeline._observing._events import _EventFeed
 
     stream = run([])
     assert stream._spec.instruments == ()

@@ -218,7 +218,7 @@ from tests.fault_skills import plain_pid_after as fault_pid  # noqa: E402
 def test_a_finished_thread_job_is_freed_at_once_not_left_to_the_gc() -> None:
     # A thread job and its future point at each other until the job is over; a cycle per
     # call would make large runs of sync skills pay for collections.
-    from pipeline._executors import _ThreadJob
+    from pipeline._executors._local import _ThreadJob
 
     @skill(timeout=5)
     def noop(i: int) -> int:

@@ -7,7 +7,7 @@ import asyncio
 from typing import Any
 
 from pipeline import DependencyFailed, ResultStream, SkillCall, SkillResult, Status, skill
-from pipeline._engine import Run
+from pipeline._engine._run import Run
 from tests.vloop import vrun
 
 

@@ -16,7 +16,7 @@ import time
 import pytest
 
 from pipeline import run, shutdown, skill
-from pipeline._executors import EXECUTORS, ThreadExecutor
+from pipeline._executors._local import EXECUTORS, ThreadExecutor
 
 pytestmark = pytest.mark.slow
 

@@ -30,8 +30,8 @@ import ray  # the ray extra: this module runs only with `-m ray`, which .ci/run 
 from ray.util.state import list_tasks
 
 from pipeline import Retry, Status, run, skill  # noqa: E402
-from pipeline._executors import EXECUTORS  # noqa: E402
-from pipeline._ray import RayValue  # noqa: E402
+from pipeline._executors._local import EXECUTORS  # noqa: E402
+from pipeline._executors._ray import RayValue  # noqa: E402
 
 pytestmark = [pytest.mark.ray, pytest.mark.usefixtures("loop_errors")]
 
@@ -57,7 +57,7 @@ def ray_cluster() -> Iterator[None]:
 
 
 def _warm() -> None:
-    import pipeline._ray  # noqa: F401  # what every Ray skill's task imports first
+    import pipeline._executors._ray  # noqa: F401  # what every Ray skill's task imports first
 
     time.sleep(0.5)
 

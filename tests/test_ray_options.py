@@ -14,8 +14,8 @@ import pytest
 from pydantic import ValidationError
 
 from pipeline import SkillOptions, Status, skill
-from pipeline._ray import INSTALL, _import_ray, _is_small, check_ray_options
-from pipeline._result import Deferred, new_result, stored_value
+from pipeline._executors._ray import INSTALL, _import_ray, _is_small, check_ray_options
+from pipeline._core._result import Deferred, new_result, stored_value
 
 ray_installed = pytest.mark.ray  # needs the ray extra: runs in the `-m ray` suite
 

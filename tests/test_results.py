@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from pipeline import ErrorInfo, SkillError, SkillResult, Status
-from pipeline._result import new_result
+from pipeline._core._result import new_result
 
 FIELDS = dict(
     name="fetch", key="fetch", index=3, status=Status.ERROR, value={"fallback": True},

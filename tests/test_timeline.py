@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from pipeline import Results, Retry, SkillResult, run, skill
-from pipeline._timeline import critical_path
+from pipeline._core._timeline import critical_path
 from tests.vloop import vrun
 
 
@@ -149,7 +149,7 @@ def test_results_print_as_a_table_cut_to_the_width_and_as_html() -> None:
     assert lines[1].split()[:5] == ["flaky", "success", "2.500s", "2", "'up'"]
     assert "SkillTimeout: attempt 1 exceeded the timeout of 2 s" in table
     assert lines[5].startswith("dep2") and "DependencyFailed" in lines[5]
-    from pipeline._timeline import table as make_table
+    from pipeline._core._timeline import table as make_table
 
     narrow = make_table(list(results), width=40).splitlines()
     assert all(len(line) <= 40 for line in narrow) and narrow[4].endswith("…")

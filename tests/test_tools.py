@@ -20,8 +20,8 @@ import pytest
 from pydantic import BaseModel, Field, TypeAdapter
 
 from pipeline import Retry, Status, Toolset, run, skill
-from pipeline._tools_parse import StreamParser, _ObjectEnd
-from pipeline._tools_schema import from_json_schema, parse_docstring
+from pipeline._tools._parse import StreamParser, _ObjectEnd
+from pipeline._tools._schema import from_json_schema, parse_docstring
 
 
 class Location(BaseModel):

@@ -11,7 +11,7 @@ import gc
 from typing import Any
 
 from pipeline import Status, run, skill
-from pipeline._engine import TimeoutLane
+from pipeline._engine._run import TimeoutLane
 from tests.probes import alive_midway
 from tests.vloop import vrun
 
@@ -173,7 +173,7 @@ def test_a_dropped_stream_in_a_reference_cycle_ends_its_parked_workers_cleanly()
 def test_a_finished_calls_attempt_machine_is_freed_at_once_not_left_to_the_gc() -> None:
     # Garbage in reference cycles waits for the cycle collector: one per call would make
     # every large run pay for collections the worker pool it replaces never triggers.
-    from pipeline._engine import Attempts
+    from pipeline._engine._run import Attempts
 
     @skill(timeout=5)
     async def noop(i: int) -> int:

@@ -36,7 +36,7 @@ class AsyncioWorkersObjectsPeer(Peer):
         timeout: float | None,
         on_result: Callable[[], None] | None = None,
     ) -> int:
-        from pipeline._result import ErrorInfo, Status, new_result
+        from pipeline._core._result import ErrorInfo, Status, new_result
 
         calls = skill_calls(fn, args, timeout)  # made as the skillstream peer makes them
         sized = isinstance(calls, list)

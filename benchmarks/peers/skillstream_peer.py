@@ -95,7 +95,7 @@ def _graph_api() -> tuple[Any, Any, Any]:
     if start is None or end is None:
         import importlib
 
-        for mod in ("pipeline.graph", "pipeline.state_graph", "pipeline._graph"):
+        for mod in ("pipeline.graph", "pipeline.state_graph", "pipeline._graph._builder"):
             try:
                 m = importlib.import_module(mod)
             except ImportError:

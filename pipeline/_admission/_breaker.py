@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ._errors import CircuitOpen
+from .._core._errors import CircuitOpen
 from ._keyed import Keyed
 
 if TYPE_CHECKING:
-    from ._skill import Skill
+    from .._core._skill import Skill
 
 __all__ = ["Circuit", "CircuitBreaker", "circuit_for"]
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 if TYPE_CHECKING:
-    from ._skill import Skill
+    from .._core._skill import Skill
 
 __all__ = ["Keyed"]
 

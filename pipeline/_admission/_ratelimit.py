@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ._errors import RetryAfter, SkillTimeout
+from .._core._errors import RetryAfter, SkillTimeout
 from ._keyed import Keyed
 
 if TYPE_CHECKING:
-    from ._skill import Skill
+    from .._core._skill import Skill
 
 __all__ = ["Limiter", "Permit", "RateLimit", "limiter_for", "overloaded", "retry_after_of"]
 

@@ -113,7 +113,7 @@ class RetryAfter(Exception):
             ...     RetryAfter.check(response)
             ...     return await response.json()
         """
-        from ._ratelimit import parse_retry_after
+        from .._admission._ratelimit import parse_retry_after
 
         status = getattr(response, "status", None)
         if not isinstance(status, int):

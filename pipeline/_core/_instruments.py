@@ -23,7 +23,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._engine import Run
+    from .._engine._run import Run
     from ._result import SkillResult
     from ._skill import SkillCall
 

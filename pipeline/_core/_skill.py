@@ -12,11 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from operators._policy import NO_FALLBACK
 
-from ._breaker import CircuitBreaker
-from ._executors import Executor as ExecutorProtocol
-from ._hedge import Hedge
-from ._breaker import check_key as check_breaker_key
-from ._ratelimit import RateLimit, check_key
+from .._admission._breaker import CircuitBreaker
+from .._executors._local import Executor as ExecutorProtocol
+from .._executors._hedge import Hedge
+from .._admission._breaker import check_key as check_breaker_key
+from .._admission._ratelimit import RateLimit, check_key
 from ._retry import Retry
 
 __all__ = ["NO_FALLBACK", "Skill", "SkillCall", "SkillOptions", "skill"]
@@ -120,7 +120,7 @@ class SkillOptions(BaseModel):
     @field_validator("ray_options")
     @classmethod
     def _check_ray_options(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        from ._ray import check_ray_options  # no Ray import: the check is by name and type
+        from .._executors._ray import check_ray_options  # no Ray import: the check is by name and type
 
         return None if value is None else check_ray_options(value)
 
@@ -177,7 +177,7 @@ class Skill(Generic[P, R]):
         # No admission before an attempt (no breaker, no rate limit): the engine's fast path.
         self._unlimited = options.circuit_breaker is None and options.rate_limit is None
         if options.executor == "ray":
-            from ._ray import RayTask
+            from .._executors._ray import RayTask
 
             # Any function runs on Ray (async ones and closures too: Ray ships it by value).
             self.kind = "ray"
@@ -388,7 +388,7 @@ class SkillCall(Generic[R]):
 
         Returns the value or the fallback value; raises :class:`SkillError` otherwise.
         """
-        from ._stream import ResultStream
+        from .._stream._results import ResultStream
 
         return ResultStream._tracking_roots(self)._unwrap_single().__await__()
 
@@ -567,7 +567,7 @@ def skill(
         hedge=hedge,
     )
     if executor == "ray":
-        from ._ray import require_ray
+        from .._executors._ray import require_ray
 
         require_ray()
     return decorate  # type: ignore[return-value]  # one function serves every overload of SkillDecorator

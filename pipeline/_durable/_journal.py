@@ -50,12 +50,12 @@ import pydantic_core
 from pydantic import TypeAdapter
 from reactivex import abc
 
-from ._errors import JournalError, RunInProgress
-from ._result import ErrorInfo, SkillResult, Status, new_result
+from .._core._errors import JournalError, RunInProgress
+from .._core._result import ErrorInfo, SkillResult, Status, new_result
 
 if TYPE_CHECKING:
-    from ._engine import CallNode, Run
-    from ._skill import Skill, SkillCall
+    from .._engine._run import CallNode, Run
+    from .._core._skill import Skill, SkillCall
 
 __all__ = [
     "Journal",
@@ -808,7 +808,7 @@ class JournalSession:
         return digest
 
     def _json_fallback(self, obj: Any) -> Any:
-        from ._skill import SkillCall
+        from .._core._skill import SkillCall
 
         if isinstance(obj, SkillCall):  # a dependency stands in by its own identity
             return "call:" + self._digest(obj)

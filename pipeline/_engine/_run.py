@@ -47,17 +47,17 @@ from operators._merge_bounded import BoundedMerge, Inner
 from operators._policy import apply_fallback
 
 from ._cleanup import Abandoned, retrieve_when_done
-from ._errors import DeadlineExceeded, DependencyFailed, SkillTimeout, deadline_exceeded, dependency_failed
-from ._executors import EXECUTORS, Executor, Job, LoopWorkers, awaitable_of
-from ._instruments import Instrument, Phase, attempt_context, contextual, listeners
-from ._breaker import Circuit, circuit_for
-from ._hedge import hedged
-from ._ratelimit import Permit, limiter_for, retry_after_of
-from ._result import ErrorInfo, SkillResult, Status, new_result, stored_value
-from ._skill import NO_FALLBACK, SkillCall
+from .._core._errors import DeadlineExceeded, DependencyFailed, SkillTimeout, deadline_exceeded, dependency_failed
+from .._executors._local import EXECUTORS, Executor, Job, LoopWorkers, awaitable_of
+from .._core._instruments import Instrument, Phase, attempt_context, contextual, listeners
+from .._admission._breaker import Circuit, circuit_for
+from .._executors._hedge import hedged
+from .._admission._ratelimit import Permit, limiter_for, retry_after_of
+from .._core._result import ErrorInfo, SkillResult, Status, new_result, stored_value
+from .._core._skill import NO_FALLBACK, SkillCall
 
 if TYPE_CHECKING:
-    from ._journal import JournalBinding, JournalSession
+    from .._durable._journal import JournalBinding, JournalSession
 
 __all__ = ["Attempts", "CallNode", "Feeder", "NodeState", "Run", "RunSpec"]
 

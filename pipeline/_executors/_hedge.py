@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
-    from ._executors import Executor, OnItem
-    from ._skill import Skill
+    from ._local import Executor, OnItem
+    from .._core._skill import Skill
 
 __all__ = ["Hedge", "HedgedExecutor", "hedged"]
 

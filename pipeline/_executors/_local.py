@@ -36,7 +36,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any, ContextManager, Protocol
 
 if TYPE_CHECKING:
-    from ._skill import Skill
+    from .._core._skill import Skill
 
 __all__ = [
     "CARRIED",

@@ -50,10 +50,10 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ._result import Deferred
+from .._core._result import Deferred
 
 if TYPE_CHECKING:
-    from ._skill import Skill, SkillOptions
+    from .._core._skill import Skill, SkillOptions
 
 __all__ = ["FORCE_AFTER", "RayExecutor", "RayTask", "RayValue", "check_ray_options", "require_ray"]
 

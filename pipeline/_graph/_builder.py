@@ -35,7 +35,7 @@ that order; the final state folds every update. ``recursion_limit`` bounds the s
 
 *Where it runs.* Every node run is a :class:`SkillCall` of the node's skill (its timeout,
 retry, fallback and executor), keyed by the node's name (``name[i]`` for the i-th Send).
-The coordinator is the engine's feeder (:class:`pipeline._engine.Feeder`) for one run:
+The coordinator is the engine's feeder (:class:`pipeline._engine._run.Feeder`) for one run:
 the engine pulls released node runs from it whenever a slot is free, and tells it each
 result the moment it exists, so a node starts when its inputs exist however slowly the
 stream is read, and an async router decides beside the run, holding back only the nodes
@@ -67,8 +67,8 @@ import threading
 from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
 from typing import Any, Generic, TypeVar, overload
 
-from ._graph_invocation import _WRITER, STREAM_MODES, StreamMode, _as_config, _CallContext, _Invocation
-from ._graph_routing import (
+from ._invocation import _WRITER, STREAM_MODES, StreamMode, _as_config, _CallContext, _Invocation
+from ._routing import (
     END,
     START,
     Command,
@@ -83,11 +83,11 @@ from ._graph_routing import (
     _takes_config,
     _takes_writer,
 )
-from ._graph_state import _Schema
-from ._journal import JournalStore, graph_binding, journaled_state, open_store
-from ._retry import Retry
-from ._skill import _UNSET, Executor, Skill, SkillOptions, _is_generator_function
-from ._stream import check_run_options
+from ._state import _Schema
+from .._durable._journal import JournalStore, graph_binding, journaled_state, open_store
+from .._core._retry import Retry
+from .._core._skill import _UNSET, Executor, Skill, SkillOptions, _is_generator_function
+from .._stream._results import check_run_options
 
 __all__ = [
     "END",

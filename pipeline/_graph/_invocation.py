@@ -12,8 +12,8 @@ from collections import Counter, deque
 from collections.abc import AsyncGenerator, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
-from ._errors import DeadlineExceeded, DependencyFailed
-from ._graph_routing import (
+from .._core._errors import DeadlineExceeded, DependencyFailed
+from ._routing import (
     END,
     START,
     Command,
@@ -24,17 +24,17 @@ from ._graph_routing import (
     Send,
     _Branch,
 )
-from ._executors import with_loop_open
-from ._graph_state import _short
-from ._instruments import Instrument
-from ._result import ErrorInfo, Results, SkillResult, Status
-from ._skill import NO_FALLBACK, SkillCall
-from ._stream import ResultStream
+from .._executors._local import with_loop_open
+from ._state import _short
+from .._core._instruments import Instrument
+from .._core._result import ErrorInfo, Results, SkillResult, Status
+from .._core._skill import NO_FALLBACK, SkillCall
+from .._stream._results import ResultStream
 
 if TYPE_CHECKING:
-    from ._engine import Run
-    from ._graph import CompiledStateGraph
-    from ._journal import JournalBinding
+    from .._engine._run import Run
+    from ._builder import CompiledStateGraph
+    from .._durable._journal import JournalBinding
 
 StreamMode = Literal["updates", "values", "custom"]
 STREAM_MODES = ("updates", "values", "custom")
@@ -183,7 +183,7 @@ class _CustomFeed(Instrument):
 class _Invocation:
     """One run of a compiled graph: the running state and the coordinator's book-keeping.
 
-    It is the run's :class:`~pipeline._engine.Feeder`: the engine pulls ready node runs
+    It is the run's :class:`~pipeline._engine._run.Feeder`: the engine pulls ready node runs
     from it when a slot frees, and tells it every result the moment the result exists
     (on the loop, before the consumer sees it), so the next nodes are released at once,
     not when the consumer gets round to them. A node that cannot run is reported to the

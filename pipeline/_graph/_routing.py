@@ -10,8 +10,8 @@ from collections import abc
 from collections.abc import Callable
 from typing import Any, Final, Literal
 
-from ._errors import SkillError
-from ._result import Results, SkillResult
+from .._core._errors import SkillError
+from .._core._result import Results, SkillResult
 
 __all__ = [
     "END",

@@ -174,7 +174,7 @@ class _Schema:
         ):
             value = dict(value)  # LangGraph takes [(key, value), ...] too
         if not isinstance(value, Mapping):
-            from ._graph_routing import InvalidUpdateError
+            from ._routing import InvalidUpdateError
 
             raise InvalidUpdateError(
                 f"Expected dict, got {_short(value)}: node {node!r} returned "

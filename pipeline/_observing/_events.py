@@ -21,12 +21,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from operators._channel import ObserverChannel
 
-from ._instruments import Instrument
-from ._result import ErrorInfo, SkillResult, Status, built
+from .._core._instruments import Instrument
+from .._core._result import ErrorInfo, SkillResult, Status, built
 
 if TYPE_CHECKING:
-    from ._skill import SkillCall
-    from ._stream import ResultStream
+    from .._core._skill import SkillCall
+    from .._stream._results import ResultStream
 
 __all__ = [
     "DeadlineEvent",
@@ -291,7 +291,7 @@ class EventStream:
     def _start(self) -> _EventChannel:
         import asyncio
 
-        from ._engine import RunSpec
+        from .._engine._run import RunSpec
 
         stream = self._stream
         channel = _EventChannel(asyncio.get_running_loop())

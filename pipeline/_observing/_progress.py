@@ -12,15 +12,15 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
-from ._instruments import Instrument, Phase
-from ._result import SkillResult, Status
+from .._core._instruments import Instrument, Phase
+from .._core._result import SkillResult, Status
 
 if TYPE_CHECKING:
     import asyncio
 
     from rich.console import Console, RenderableType
 
-    from ._skill import SkillCall
+    from .._core._skill import SkillCall
 
 __all__ = ["ProgressView", "progress_instrument"]
 
@@ -235,8 +235,8 @@ class ProgressView(Instrument):
 def count_calls(calls: Any) -> int | None:
     """How many calls a sized source runs, its dependencies included (a DAG's nodes);
     ``None`` for a lazy source."""
-    from ._engine import _calls_in
-    from ._skill import SkillCall
+    from .._engine._run import _calls_in
+    from .._core._skill import SkillCall
 
     if isinstance(calls, SkillCall):
         calls = (calls,)

@@ -22,12 +22,12 @@ import contextlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from ._executors import CARRIED
-from ._instruments import Instrument, Phase
-from ._result import SkillResult, Status
+from .._executors._local import CARRIED
+from .._core._instruments import Instrument, Phase
+from .._core._result import SkillResult, Status
 
 if TYPE_CHECKING:
-    from ._skill import SkillCall
+    from .._core._skill import SkillCall
 
 __all__ = ["Tracing"]
 

@@ -1,7 +1,7 @@
 """The public face of a run: ``run()``, ``gather()`` and the ``ResultStream`` they return.
 
 A ``ResultStream`` is cold: each iteration (or Rx subscription) starts a fresh
-:class:`~pipeline._engine.Run` from the validated :class:`~pipeline._engine.RunSpec`.
+:class:`~pipeline._engine._run.Run` from the validated :class:`~pipeline._engine._run.RunSpec`.
 Leaving early disposes the run: in-flight attempts are cancelled and awaited (after a bare
 ``break``, when the dropped stream is finalized). A skill that catches its cancellation
 and keeps running cannot hold the stream: closing waits at most the run's ``cancel_grace``
@@ -24,18 +24,18 @@ from reactivex.disposable import Disposable
 from operators._channel import ObserverChannel
 from operators._policy import check_cap, check_seconds
 
-from ._cleanup import CANCEL_GRACE
-from ._engine import Feeder, Run, RunSpec
-from ._errors import SkillError
-from ._instruments import Instrument
-from ._journal import JournalBinding, JournalStore, bind_journal
-from ._result import Results, SkillResult
-from ._skill import SkillCall
-from ._timeline import dependency_edges
+from .._engine._cleanup import CANCEL_GRACE
+from .._engine._run import Feeder, Run, RunSpec
+from .._core._errors import SkillError
+from .._core._instruments import Instrument
+from .._durable._journal import JournalBinding, JournalStore, bind_journal
+from .._core._result import Results, SkillResult
+from .._core._skill import SkillCall
+from .._core._timeline import dependency_edges
 
 if TYPE_CHECKING:
-    from ._events import EventStream
-    from ._progress import ProgressView
+    from .._observing._events import EventStream
+    from .._observing._progress import ProgressView
 
 __all__ = ["ResultStream", "check_run_options", "gather", "run"]
 
@@ -200,7 +200,7 @@ class ResultStream:
             ...     async for event in events:
             ...         print(event.kind, getattr(event, "key", ""))
         """
-        from ._events import EventStream
+        from .._observing._events import EventStream
 
         return EventStream(self)
 
@@ -363,7 +363,7 @@ def run(
     """
     binding = bind_journal(journal, run_id)
     if progress is not False:
-        from ._progress import progress_instrument
+        from .._observing._progress import progress_instrument
 
         instruments = (*instruments, *progress_instrument(progress, calls))
     return ResultStream(

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._skill import Skill, SkillOptions
-from ._tools_schema import from_json_schema
+from .._core._skill import Skill, SkillOptions
+from ._schema import from_json_schema
 
 if TYPE_CHECKING:
-    from ._retry import Retry
+    from .._core._retry import Retry
 
 __all__ = ["skill_from_langchain"]
 
@@ -37,7 +37,7 @@ def skill_from_langchain(tool: Any, *, timeout: float | None = None, retry: Retr
 
     invoke.__name__ = invoke.__qualname__ = name
     made: Skill[Any, Any] = Skill(invoke, SkillOptions(name=name, timeout=timeout, retry=retry))
-    from ._tools_schema import _clean
+    from ._schema import _clean
 
     args = from_json_schema(_clean(schema), name)
     made._tool_spec = (args, str(getattr(tool, "description", "") or ""))  # type: ignore[attr-defined]

@@ -9,13 +9,13 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Annotated, Any
 
-from ._skill import Skill, SkillOptions
-from ._tools_parse import get
-from ._tools_schema import ArgsModel, from_json_schema
+from .._core._skill import Skill, SkillOptions
+from ._parse import get
+from ._schema import ArgsModel, from_json_schema
 
 if TYPE_CHECKING:
-    from ._retry import Retry
-    from ._tools import Toolset
+    from .._core._retry import Retry
+    from ._toolset import Toolset
 
 __all__ = ["MCPToolError", "serve", "skills_from_session"]
 
@@ -120,8 +120,8 @@ def serve(toolset: Toolset, name: str, settings: Mapping[str, Any]) -> Any:
 
 
 def _handler(toolset: Toolset, tool_name: str, tool_error: type[Exception]) -> Callable[..., Any]:
-    from ._stream import run
-    from ._tools import reply_content
+    from .._stream._results import run
+    from ._toolset import reply_content
 
     tool = toolset._tools[tool_name]
     model_fields = tool.args.model.model_fields

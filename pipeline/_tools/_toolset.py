@@ -26,13 +26,13 @@ from typing import TYPE_CHECKING, Any, Literal, NoReturn
 import pydantic_core
 from pydantic import BaseModel, ValidationError
 
-from ._result import SkillResult, Status
-from ._skill import Skill, SkillCall, SkillOptions, skill
-from ._tools_parse import StreamParser, ToolCallRequest, requests_in
-from ._tools_schema import ArgsModel, from_signature, parse_docstring
+from .._core._result import SkillResult, Status
+from .._core._skill import Skill, SkillCall, SkillOptions, skill
+from ._parse import StreamParser, ToolCallRequest, requests_in
+from ._schema import ArgsModel, from_signature, parse_docstring
 
 if TYPE_CHECKING:
-    from ._retry import Retry
+    from .._core._retry import Retry
 
 __all__ = ["PROVIDERS", "Provider", "ToolCallError", "ToolCallStream", "Toolset"]
 
@@ -417,7 +417,7 @@ class Toolset:
             timeout: each call's timeout in seconds; ``None``: none.
             retry: each call's retry policy; ``None``: one attempt.
         """
-        from ._tools_mcp import skills_from_session
+        from ._mcp import skills_from_session
 
         return cls(await skills_from_session(session, timeout, retry))
 
@@ -437,7 +437,7 @@ class Toolset:
         Raises:
             ImportError: the ``mcp`` package is missing (``pip install 'skillstream[mcp]'``).
         """
-        from ._tools_mcp import serve
+        from ._mcp import serve
 
         return serve(self, name, settings)
 
@@ -452,7 +452,7 @@ class Toolset:
         Examples:
             >>> tools = Toolset([get_weather, Toolset.skill_from_langchain(search_tool)])
         """
-        from ._tools_langchain import skill_from_langchain
+        from ._langchain import skill_from_langchain
 
         return skill_from_langchain(tool, timeout=timeout, retry=retry)
 

@@ -1,0 +1,5 @@
+"""Where an attempt runs: on the run's loop, in a thread, in a worker process, hedged
+across copies, or as a Ray task.
+
+May import: ``pipeline._core`` (and ``operators``).
+"""
