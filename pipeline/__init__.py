@@ -7,65 +7,85 @@ Examples:
     >>> async def main():
     ...     async for result in run([fetch_stock("AAPL"), fetch_stock("MSFT")]):
     ...         print(result.key, result.status, result.value)
+
+How the package is built (for contributors): private layers, each a subpackage whose
+docstring says what it is. A layer imports only the layers below it, never one above or
+beside it, and no import cycle runs inside a layer; ``tests/project/test_layers.py``
+fails the suite when an import breaks the rule (``lint-imports`` reads it from
+pyproject.toml)::
+
+    pipeline.journal            the journal's command-line helpers (public module)
+    _graph | _tools             StateGraph | Toolset: what users build on runs
+    _stream                     run(), gather(), ResultStream, EventStream
+    _durable                    the journal and its stores (a recorder for the engine)
+    _engine                     one run: nodes, attempts, timeouts, the deadline, clean-up
+    _admission | _executors     rate limits, breakers | where attempts run (loop,
+      | _observing              threads, processes, hedging, Ray) | events, progress, tracing
+    _core                       values and contracts: errors, results, policies, skill,
+                                SkillCall, Executor, Instrument
+    operators                   reactivex operators (a package of its own)
+
+This module only gathers the public names.
 """
 
-from ._admission._breaker import CircuitBreaker as CircuitBreaker
-from ._engine._cleanup import CANCEL_GRACE as CANCEL_GRACE
 from ._core._errors import CircuitOpen as CircuitOpen
 from ._core._errors import DeadlineExceeded as DeadlineExceeded
 from ._core._errors import DependencyFailed as DependencyFailed
 from ._core._errors import JournalError as JournalError
-from ._core._errors import RunInProgress as RunInProgress
 from ._core._errors import RetryAfter as RetryAfter
+from ._core._errors import RunInProgress as RunInProgress
+from ._core._errors import SkillCancelled as SkillCancelled
 from ._core._errors import SkillError as SkillError
 from ._core._errors import SkillTimeout as SkillTimeout
-from ._observing._events import DeadlineEvent as DeadlineEvent
-from ._observing._events import Event as Event
-from ._observing._events import EventStream as EventStream
-from ._observing._events import FinishedEvent as FinishedEvent
-from ._observing._events import PartialEvent as PartialEvent
-from ._observing._events import RetryingEvent as RetryingEvent
-from ._observing._events import SkippedEvent as SkippedEvent
-from ._observing._events import StartedEvent as StartedEvent
-from ._executors._local import Executor as Executor
-from ._executors._local import ProcessExecutor as ProcessExecutor
-from ._executors._local import ThreadExecutor as ThreadExecutor
-from ._executors._local import shutdown as shutdown
-from ._graph._builder import END as END
-from ._graph._builder import START as START
-from ._graph._builder import CompiledStateGraph as CompiledStateGraph
-from ._graph._builder import GraphError as GraphError
-from ._graph._builder import InvalidGraphError as InvalidGraphError
-from ._graph._builder import Send as Send
-from ._graph._builder import StateGraph as StateGraph
-from ._graph._builder import Command as Command
-from ._graph._builder import GraphRecursionError as GraphRecursionError
-from ._graph._builder import InvalidUpdateError as InvalidUpdateError
-from ._graph._invocation import get_stream_writer as get_stream_writer
-from ._graph._messages import add_messages as add_messages
-from ._executors._hedge import Hedge as Hedge
+from ._core._executor import Executor as Executor
 from ._core._instruments import Instrument as Instrument
 from ._core._instruments import Phase as Phase
-from ._durable._journal import Journal as Journal
-from ._durable._journal import JournalRecord as JournalRecord
-from ._durable._journal import JournalStore as JournalStore
-from ._durable._journal import RunInfo as RunInfo
-from ._observing._progress import ProgressView as ProgressView
-from ._admission._ratelimit import RateLimit as RateLimit
+from ._core._policies import CircuitBreaker as CircuitBreaker
+from ._core._policies import Hedge as Hedge
+from ._core._policies import RateLimit as RateLimit
 from ._core._result import ErrorInfo as ErrorInfo
 from ._core._result import Results as Results
 from ._core._result import SkillResult as SkillResult
 from ._core._result import Status as Status
 from ._core._retry import Retry as Retry
-from ._stream._results import ResultStream as ResultStream
-from ._observing._tracing import Tracing as Tracing
-from ._stream._results import gather as gather
-from ._stream._results import run as run
 from ._core._skill import NO_FALLBACK as NO_FALLBACK
 from ._core._skill import Skill as Skill
 from ._core._skill import SkillCall as SkillCall
 from ._core._skill import SkillOptions as SkillOptions
 from ._core._skill import skill as skill
+from ._durable._journal import Journal as Journal
+from ._durable._journal import JournalRecord as JournalRecord
+from ._durable._journal import JournalStore as JournalStore
+from ._durable._journal import RunInfo as RunInfo
+from ._engine._cleanup import CANCEL_GRACE as CANCEL_GRACE
+from ._executors._local import ProcessExecutor as ProcessExecutor
+from ._executors._local import ThreadExecutor as ThreadExecutor
+from ._executors._local import shutdown as shutdown
+from ._graph._builder import Command as Command
+from ._graph._builder import CompiledStateGraph as CompiledStateGraph
+from ._graph._builder import END as END
+from ._graph._builder import GraphError as GraphError
+from ._graph._builder import GraphRecursionError as GraphRecursionError
+from ._graph._builder import InvalidGraphError as InvalidGraphError
+from ._graph._builder import InvalidUpdateError as InvalidUpdateError
+from ._graph._builder import START as START
+from ._graph._builder import Send as Send
+from ._graph._builder import StateGraph as StateGraph
+from ._graph._invocation import get_stream_writer as get_stream_writer
+from ._graph._messages import add_messages as add_messages
+from ._observing._events import DeadlineEvent as DeadlineEvent
+from ._observing._events import Event as Event
+from ._observing._events import FinishedEvent as FinishedEvent
+from ._observing._events import PartialEvent as PartialEvent
+from ._observing._events import RetryingEvent as RetryingEvent
+from ._observing._events import SkippedEvent as SkippedEvent
+from ._observing._events import StartedEvent as StartedEvent
+from ._observing._progress import ProgressView as ProgressView
+from ._observing._tracing import Tracing as Tracing
+from ._stream._events import EventStream as EventStream
+from ._stream._results import ResultStream as ResultStream
+from ._stream._results import gather as gather
+from ._stream._results import run as run
 from ._tools._toolset import Toolset as Toolset
 
 __all__ = [
@@ -110,6 +130,7 @@ __all__ = [
     "Send",
     "Skill",
     "SkillCall",
+    "SkillCancelled",
     "SkillError",
     "SkillOptions",
     "SkillResult",

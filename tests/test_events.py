@@ -337,8 +337,8 @@ def test_event_is_a_discriminated_union_on_kind() -> None:
 
 
 def test_plain_runs_carry_no_event_instrument() -> None:
-    from pipeline._observing._events import _EventFeed
+    from pipeline._observing._events import EventFeed
 
     stream = run([])
     assert stream._spec.instruments == ()
-    assert not any(isinstance(i, _EventFeed) for i in stream.events()._stream._spec.instruments)
+    assert not any(isinstance(i, EventFeed) for i in stream.events()._stream._spec.instruments)

@@ -21,7 +21,7 @@ import aiohttp
 import pytest
 
 from pipeline import Retry, SkillCall, Status, run, skill
-from pipeline import _executors as executors
+from pipeline._executors import _local as executors
 from tests import fault_skills
 from tests.fault_server import FaultServer
 

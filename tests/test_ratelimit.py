@@ -10,7 +10,8 @@ import pydantic
 import pytest
 
 from pipeline import Instrument, Phase, RateLimit, Retry, RetryAfter, SkillCall, Status, run, skill
-from pipeline._admission._ratelimit import limiter_for, parse_retry_after
+from pipeline._admission._ratelimit import limiter_for
+from pipeline._core._errors import parse_retry_after
 from tests.vloop import vrun
 
 
@@ -248,7 +249,8 @@ def test_retry_after_check_reads_a_real_httpx_response_and_an_httpx_error() -> N
         RetryAfter.check(httpx.Response(503, headers={"Retry-After": "7"}))
     assert (caught.value.retry_after, caught.value.status) == (7.0, 503)
     # An httpx error for a 429 response (raise_for_status) is read as push-back too.
-    from pipeline._admission._ratelimit import overloaded, retry_after_of
+    from pipeline._admission._ratelimit import overloaded
+    from pipeline._core._errors import retry_after_of
 
     request = httpx.Request("GET", "http://127.0.0.1/x")
     response = httpx.Response(429, headers={"Retry-After": "3"}, request=request)

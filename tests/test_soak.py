@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from pipeline import Retry, SkillCall, Status, run, skill
-from pipeline import _cleanup
+from pipeline._engine import _cleanup
 
 pytestmark = pytest.mark.slow
 

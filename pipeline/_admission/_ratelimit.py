@@ -1,6 +1,6 @@
 """Rate limits: a property of the API a skill calls, enforced across every run in the process.
 
-A :class:`RateLimit` is a frozen value given to ``@skill(rate_limit=...)``. Skills whose
+A ``RateLimit`` is a frozen value given to ``@skill(rate_limit=...)``. Skills whose
 limits share a ``key`` share one :class:`Limiter` (one token bucket and one optional
 concurrency limit) for as long as the process lives; a limit without a key is its skill's
 own. Before each attempt, a call asks its limiter for a permit (a concurrency slot if the
@@ -15,69 +15,24 @@ otherwise; every asyncio loop's clock is ``time.monotonic`` by default).
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import math
-import time
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-from .._core._errors import RetryAfter, SkillTimeout
+from .._core._errors import RetryAfter, SkillTimeout, http_status, retry_after_of
+from .._core._policies import RateLimit
 from ._keyed import Keyed
 
 if TYPE_CHECKING:
     from .._core._skill import Skill
 
-__all__ = ["Limiter", "Permit", "RateLimit", "limiter_for", "overloaded", "retry_after_of"]
-
-
-class RateLimit(BaseModel):
-    """At most ``rate`` attempts per ``per`` seconds (``burst`` of them at once), and at
-    most ``max_concurrency`` in flight, across every run in the process.
-
-    Skills whose RateLimit has the same ``key`` share one bucket and one concurrency limit
-    (one API, several skills); without a key the limit is the skill's own. Each attempt
-    (retries included) takes a permit. With ``adaptive=True`` the concurrency limit moves
-    between 1 and ``max_concurrency``: up by one after as many successes as the limit,
-    halved when the API pushes back (429/503, ``RetryAfter``, a timeout).
-
-    Examples:
-        >>> OPENAI = RateLimit(rate=50, per=1.0, burst=5, key="openai", max_concurrency=8)
-        >>> @skill(rate_limit=OPENAI)  # doctest: +SKIP
-        ... async def complete(prompt: str) -> str: ...
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    rate: float = Field(gt=0)
-    """Attempts allowed per ``per`` seconds."""
-    per: float = Field(default=1.0, gt=0)
-    """The period of ``rate``, in seconds. Default 1."""
-    burst: int = Field(default=1, ge=1)
-    """Attempts that may start at once after a quiet spell. Default 1 (evenly spaced)."""
-    key: str | None = Field(default=None, min_length=1)
-    """The API's name: skills with the same key share the limit. Default: the skill's own."""
-    max_concurrency: int | None = Field(default=None, ge=1)
-    """Most attempts in flight under this limit at once (every run together)."""
-    adaptive: bool = False
-    """Adapt the concurrency limit to the API's push-back (AIMD); needs ``max_concurrency``."""
-
-    @model_validator(mode="after")
-    def _adaptive_needs_a_cap(self) -> RateLimit:
-        if self.adaptive and self.max_concurrency is None:
-            raise ValueError("adaptive=True needs max_concurrency (the most it may grow to)")
-        return self
-
-    @property
-    def interval(self) -> float:
-        """Seconds between two permits at the steady rate."""
-        return self.per / self.rate
+__all__ = ["Limiter", "Permit", "limiter_for", "overloaded"]
 
 
 class Permit:
-    """One attempt's place at a limiter: waiting, then granted, then released."""
+    """One attempt's place at a limiter: waiting, then granted, then released (its
+    :class:`~pipeline._admission._gate.Gate`)."""
 
     __slots__ = ("limiter", "loop", "on_grant", "granted", "slot", "done")
 
@@ -103,6 +58,30 @@ class Permit:
         self.done = True
         self.limiter._withdraw(self)
 
+    # -- the Gate protocol -----------------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        return self.granted
+
+    def succeeded(self) -> None:
+        self.release()
+
+    def failed(self, exc: BaseException, now: float) -> None:
+        self.release(exc)
+        retry_after = retry_after_of(exc)
+        if retry_after is not None:
+            # The API said when: every call to it waits that long, not only this one.
+            self.limiter.pause(retry_after, self.loop)
+
+    withdrawn = cancel
+
+    def outlived_by(self, work: asyncio.Future[Any]) -> bool:
+        # An abandoned thread still calls the API: it keeps its concurrency slot until
+        # it returns, and counts as timed out for the adaptive limit.
+        work.add_done_callback(lambda _: self.release(SkillTimeout("abandoned")))
+        return True
+
 
 class Limiter:
     """One key's token bucket and concurrency limit (see :class:`RateLimit`).
@@ -127,6 +106,10 @@ class Limiter:
         self.timer: asyncio.TimerHandle | None = None
 
     # -- asking ------------------------------------------------------------------------------
+
+    def enter(self, loop: asyncio.AbstractEventLoop, now: float, wake: Callable[[], None]) -> Permit:
+        """The admission protocol's name for :meth:`request`."""
+        return self.request(loop, wake)
 
     def request(self, loop: asyncio.AbstractEventLoop, on_grant: Callable[[], None]) -> Permit:
         """A permit for one attempt. If it is ``granted`` at once, ``on_grant`` is not
@@ -244,8 +227,7 @@ class Limiter:
 
 # -- the process's limiters ----------------------------------------------------------------
 
-_LIMITERS: Keyed[RateLimit, Limiter] = Keyed(Limiter, "rate limit")
-check_key = _LIMITERS.check
+_LIMITERS: Keyed[RateLimit, Limiter] = Keyed(Limiter)
 
 
 def limiter_for(skill: Skill[Any, Any], limit: RateLimit) -> Limiter:
@@ -256,52 +238,10 @@ def limiter_for(skill: Skill[Any, Any], limit: RateLimit) -> Limiter:
 # -- reading the API's push-back ----------------------------------------------------------
 
 
-def _status(exc: BaseException) -> int | None:
-    for value in (
-        getattr(exc, "status", None),  # aiohttp.ClientResponseError, RetryAfter
-        getattr(exc, "status_code", None),  # openai / anthropic APIStatusError
-        getattr(getattr(exc, "response", None), "status_code", None),  # httpx.HTTPStatusError
-    ):
-        if isinstance(value, int):
-            return value
-    return None
-
-
 def overloaded(exc: BaseException) -> bool:
     """Whether ``exc`` says the API is overloaded: 429/503, a Retry-After, a timeout."""
     return (
         isinstance(exc, (SkillTimeout, RetryAfter))
         or retry_after_of(exc) is not None
-        or _status(exc) in (429, 503)
+        or http_status(exc) in (429, 503)
     )
-
-
-def retry_after_of(exc: BaseException) -> float | None:
-    """Seconds the API asked to wait: ``exc.retry_after``, else a ``Retry-After`` header
-    of the response the exception carries (httpx, openai, anthropic errors), else None."""
-    value = getattr(exc, "retry_after", None)
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
-        return float(value)
-    headers = getattr(getattr(exc, "response", None), "headers", None) or getattr(exc, "headers", None)
-    if headers is not None and _status(exc) in (429, 503):
-        try:
-            return parse_retry_after(headers.get("Retry-After"))
-        except Exception:
-            return None
-    return None
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """A ``Retry-After`` header's seconds: a number, or an HTTP date (seconds from now)."""
-    if value is None:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        seconds = when.timestamp() - (time.time() if now is None else now)
-    return max(0.0, seconds) if math.isfinite(seconds) else None

@@ -17,6 +17,9 @@ Only ``SkillError`` and the journal's errors are raised to the caller; the other
 
 from __future__ import annotations
 
+import email.utils
+import math
+import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -29,8 +32,12 @@ __all__ = [
     "JournalError",
     "RetryAfter",
     "RunInProgress",
+    "SkillCancelled",
     "SkillError",
     "SkillTimeout",
+    "http_status",
+    "parse_retry_after",
+    "retry_after_of",
 ]
 
 
@@ -57,6 +64,11 @@ class SkillError(Exception):
 
 class SkillTimeout(TimeoutError):
     """Raised inside the run when one attempt of a skill exceeds its ``timeout``."""
+
+
+class SkillCancelled(Exception):
+    """A skill's task was cancelled from outside the run (or cancelled itself): the call
+    fails with this as its ``error``, like any failure of its own."""
 
 
 class DeadlineExceeded(TimeoutError):
@@ -113,8 +125,6 @@ class RetryAfter(Exception):
             ...     RetryAfter.check(response)
             ...     return await response.json()
         """
-        from .._admission._ratelimit import parse_retry_after
-
         status = getattr(response, "status", None)
         if not isinstance(status, int):
             status = getattr(response, "status_code", None)
@@ -143,3 +153,45 @@ class JournalError(Exception):
 class RunInProgress(JournalError):
     """Raised when a run starts with a ``run_id`` that a live run (in this process or
     another) already holds in the same journal."""
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """A ``Retry-After`` header's seconds: a number, or an HTTP date (seconds from now)."""
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+def http_status(exc: BaseException) -> int | None:
+    for value in (
+        getattr(exc, "status", None),  # aiohttp.ClientResponseError, RetryAfter
+        getattr(exc, "status_code", None),  # openai / anthropic APIStatusError
+        getattr(getattr(exc, "response", None), "status_code", None),  # httpx.HTTPStatusError
+    ):
+        if isinstance(value, int):
+            return value
+    return None
+
+
+def retry_after_of(exc: BaseException) -> float | None:
+    """Seconds the API asked to wait: ``exc.retry_after``, else a ``Retry-After`` header
+    of the response the exception carries (httpx, openai, anthropic errors), else None."""
+    value = getattr(exc, "retry_after", None)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    headers = getattr(getattr(exc, "response", None), "headers", None) or getattr(exc, "headers", None)
+    if headers is not None and http_status(exc) in (429, 503):
+        try:
+            return parse_retry_after(headers.get("Retry-After"))
+        except Exception:
+            return None
+    return None

@@ -23,7 +23,6 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .._engine._run import Run
     from ._result import SkillResult
     from ._skill import SkillCall
 
@@ -143,14 +142,21 @@ def contextual(instruments: tuple[Instrument, ...]) -> tuple[Instrument, ...]:
     return tuple(i for i in instruments if type(i).call_context is not Instrument.call_context)
 
 
-def attempt_context(run: Run, call: SkillCall[Any], index: int, attempt: int) -> contextvars.Context:
-    """A copy of the current context with what ``run``'s contextual instruments set for
-    this attempt; a hook that raises ends the run (as any hook does)."""
+def attempt_context(
+    instruments: tuple[Instrument, ...],
+    fail: Callable[[Exception], None],
+    call: SkillCall[Any],
+    index: int,
+    attempt: int,
+) -> contextvars.Context:
+    """A copy of the current context with what the contextual ``instruments`` set for
+    this attempt; a hook that raises is given to ``fail`` (it ends the run, as any hook's
+    exception does)."""
     context = contextvars.copy_context()
-    for instrument in run.contextual:
+    for instrument in instruments:
         try:
             context.run(instrument.call_context, call, index, attempt)
         except Exception as exc:
-            run.fail(exc)
+            fail(exc)
             break
     return context

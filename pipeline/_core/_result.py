@@ -5,7 +5,6 @@ from __future__ import annotations
 import abc
 import os
 from collections.abc import Iterator, Sequence
-from enum import Enum
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from pydantic import BaseModel, ConfigDict
@@ -13,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from operators._policy import safe_str
 
 from ._errors import SkillError
+from ._status import Status
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -20,22 +20,6 @@ if TYPE_CHECKING:
 __all__ = ["Deferred", "ErrorInfo", "Results", "SkillResult", "Status"]
 
 M = TypeVar("M", bound=BaseModel)
-
-
-class Status(str, Enum):
-    """How a call ended."""
-
-    SUCCESS = "success"
-    """The skill returned a value."""
-    ERROR = "error"
-    """The skill raised (after its retries); ``value`` is the fallback if it has one."""
-    TIMEOUT = "timeout"
-    """The last attempt hit the skill's timeout, or the run's deadline came first."""
-    SKIPPED = "skipped"
-    """Never started: a dependency had no value, or the run's deadline came first."""
-
-    def __str__(self) -> str:
-        return self.value
 
 
 class ErrorInfo(BaseModel):

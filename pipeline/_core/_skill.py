@@ -12,11 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from operators._policy import NO_FALLBACK
 
-from .._admission._breaker import CircuitBreaker
-from .._executors._local import Executor as ExecutorProtocol
-from .._executors._hedge import Hedge
-from .._admission._breaker import check_key as check_breaker_key
-from .._admission._ratelimit import RateLimit, check_key
+from ._executor import Executor as ExecutorProtocol
+from ._executor import remote
+from ._policies import ADMISSION, CircuitBreaker, Hedge, RateLimit, check_key
 from ._retry import Retry
 
 __all__ = ["NO_FALLBACK", "Skill", "SkillCall", "SkillOptions", "skill"]
@@ -90,7 +88,7 @@ class SkillOptions(BaseModel):
     @classmethod
     def _one_breaker_per_key(cls, value: CircuitBreaker | None) -> CircuitBreaker | None:
         if value is not None:
-            check_breaker_key(value)
+            check_key(value)
         return value
 
     @field_validator("executor")
@@ -120,9 +118,8 @@ class SkillOptions(BaseModel):
     @field_validator("ray_options")
     @classmethod
     def _check_ray_options(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        from .._executors._ray import check_ray_options  # no Ray import: the check is by name and type
-
-        return None if value is None else check_ray_options(value)
+        # No Ray import: the check is by name and type.
+        return None if value is None else remote("ray").check_options(value)
 
     @model_validator(mode="after")
     def _ray_options_need_ray(self) -> SkillOptions:
@@ -175,13 +172,11 @@ class Skill(Generic[P, R]):
         self.executor: ExecutorProtocol | None = custom
         self._on_loop = False  # runs as a task on the run's loop (the engine's fast path)
         # No admission before an attempt (no breaker, no rate limit): the engine's fast path.
-        self._unlimited = options.circuit_breaker is None and options.rate_limit is None
+        self._unlimited = all(getattr(options, name) is None for name in ADMISSION)
         if options.executor == "ray":
-            from .._executors._ray import RayTask
-
             # Any function runs on Ray (async ones and closures too: Ray ships it by value).
             self.kind = "ray"
-            self._ray_task = RayTask(fn, options)  # bound copies (methods) share it
+            self.remote_task = remote("ray").task(fn, options)  # bound copies (methods) share it
             functools.update_wrapper(self, fn)
             return
         if where == "process" and (is_async or is_agen):
@@ -388,9 +383,7 @@ class SkillCall(Generic[R]):
 
         Returns the value or the fallback value; raises :class:`SkillError` otherwise.
         """
-        from .._stream._results import ResultStream
-
-        return ResultStream._tracking_roots(self)._unwrap_single().__await__()
+        return _run_alone(self).__await__()
 
     def __repr__(self) -> str:
         parts = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs.items()]
@@ -567,7 +560,41 @@ def skill(
         hedge=hedge,
     )
     if executor == "ray":
-        from .._executors._ray import require_ray
-
-        require_ray()
+        remote("ray").require()
     return decorate  # type: ignore[return-value]  # one function serves every overload of SkillDecorator
+
+
+def holds_calls(value: Any) -> bool:
+    """Whether ``value`` is a call or a list, tuple or dict with calls in it.
+
+    One level, as the contract says: deeper data is data (scanning it would cost time in
+    proportion to its size on every call, and could mistake stored calls for inputs).
+    """
+    if isinstance(value, SkillCall):
+        return True
+    if isinstance(value, (list, tuple)):
+        return any(isinstance(v, SkillCall) for v in value)
+    if isinstance(value, dict):
+        return any(isinstance(v, SkillCall) for v in value.values())
+    return False
+
+
+def calls_in(value: Any, out: list[SkillCall[Any]]) -> None:
+    """Append the calls ``value`` holds (one level, as :func:`holds_calls` reads it)."""
+    if isinstance(value, SkillCall):
+        out.append(value)
+    elif isinstance(value, (list, tuple)):
+        out.extend(v for v in value if isinstance(v, SkillCall))
+    elif isinstance(value, dict):
+        out.extend(v for v in value.values() if isinstance(v, SkillCall))
+
+
+# A call awaited alone runs as a run of its own; runs are made a layer up, which sets this
+# when it is imported (``pipeline`` imports it first).
+_run_alone: Callable[[SkillCall[Any]], Coroutine[Any, Any, Any]]
+
+
+def set_runner(runner: Callable[[SkillCall[Any]], Coroutine[Any, Any, Any]]) -> None:
+    """Make ``await call`` run ``call`` through ``runner``."""
+    global _run_alone
+    _run_alone = runner

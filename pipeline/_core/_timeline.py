@@ -15,9 +15,10 @@ import shutil
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._result import SkillResult, Status
+from ._status import Status
 
 if TYPE_CHECKING:
+    from ._result import SkillResult
     from matplotlib.figure import Figure
 
 __all__ = ["critical_path", "plot", "table", "table_html", "timeline"]

@@ -43,21 +43,29 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from reactivex import abc
 
+from operators._channel import ObserverChannel
 from operators._merge_bounded import BoundedMerge, Inner
 from operators._policy import apply_fallback
 
 from ._cleanup import Abandoned, retrieve_when_done
-from .._core._errors import DeadlineExceeded, DependencyFailed, SkillTimeout, deadline_exceeded, dependency_failed
+from .._core._errors import (
+    DeadlineExceeded,
+    DependencyFailed,
+    SkillCancelled,
+    SkillTimeout,
+    deadline_exceeded,
+    retry_after_of,
+    dependency_failed,
+)
 from .._executors._local import EXECUTORS, Executor, Job, LoopWorkers, awaitable_of
 from .._core._instruments import Instrument, Phase, attempt_context, contextual, listeners
-from .._admission._breaker import Circuit, circuit_for
 from .._executors._hedge import hedged
-from .._admission._ratelimit import Permit, limiter_for, retry_after_of
+from .._admission._gate import Gate, admission_for
 from .._core._result import ErrorInfo, SkillResult, Status, new_result, stored_value
-from .._core._skill import NO_FALLBACK, SkillCall
+from .._core._skill import NO_FALLBACK, SkillCall, calls_in, holds_calls
 
 if TYPE_CHECKING:
-    from .._durable._journal import JournalBinding, JournalSession
+    from ._recorder import Recorder, Recording
 
 __all__ = ["Attempts", "CallNode", "Feeder", "NodeState", "Run", "RunSpec"]
 
@@ -137,7 +145,7 @@ class RunSpec:
         track_roots: bool = False,
         cancel_grace: float,
         instruments: tuple[Instrument, ...] = (),
-        journal: JournalBinding | None = None,
+        journal: Recording | None = None,
     ) -> None:
         self.calls = calls
         self.sized = sized
@@ -149,6 +157,15 @@ class RunSpec:
         self.cancel_grace = cancel_grace
         self.instruments = instruments
         self.journal = journal
+
+    def replace(self, **changes: Any) -> RunSpec:
+        """A copy with ``changes`` (the same keyword names as the constructor)."""
+        copy = object.__new__(RunSpec)
+        for name in RunSpec.__slots__:
+            setattr(copy, name, changes.pop(name, getattr(self, name)))
+        if changes:
+            raise TypeError(f"RunSpec has no {', '.join(changes)}")
+        return copy
 
 
 # -- executors (the engine's view) ---------------------------------------------------------
@@ -358,34 +375,6 @@ def _fill(value: Any, nodes: _Nodes, get: Callable[[SkillCall[Any], _Nodes], Any
         return tuple(items)
 
 
-def _holds_calls(value: Any) -> bool:
-    """Whether ``value`` is a call or a list, tuple or dict with calls in it.
-
-    One level, as the contract says: deeper data is data (scanning it would cost time in
-    proportion to its size on every call, and could mistake stored calls for inputs).
-    """
-    if isinstance(value, SkillCall):
-        return True
-    if isinstance(value, (list, tuple)):
-        return any(isinstance(v, SkillCall) for v in value)
-    if isinstance(value, dict):
-        return any(isinstance(v, SkillCall) for v in value.values())
-    return False
-
-
-def _calls_in(value: Any, out: list[SkillCall[Any]]) -> None:
-    if isinstance(value, SkillCall):
-        out.append(value)
-    elif isinstance(value, (list, tuple)):
-        out.extend(v for v in value if isinstance(v, SkillCall))
-    elif isinstance(value, dict):
-        out.extend(v for v in value.values() if isinstance(v, SkillCall))
-
-
-class _ExternalCancel(Exception):
-    """Stands in the result of a skill whose task was cancelled from outside the run."""
-
-
 class Attempts(Inner[SkillResult]):
     """One call's attempt state machine, in its slot of the run's merge, and its one result.
 
@@ -410,8 +399,7 @@ class Attempts(Inner[SkillResult]):
         "spans",
         "stray",
         "attempt_start",
-        "permit",
-        "circuit",
+        "gates",
         "last_item",
     )
 
@@ -432,8 +420,9 @@ class Attempts(Inner[SkillResult]):
         self.spans: list[tuple[float, float]] | None = None
         # An abandoned attempt that cannot be interrupted (a thread) and still runs.
         self.stray: asyncio.Future[Any] | None = None
-        self.permit: Permit | None = None  # this attempt's place at its rate limiter
-        self.circuit: Circuit | None = None  # the breaker this attempt went through
+        # What the attempt holds of its admission policies (rate limits, breakers), in
+        # the order it asked them; None: nothing (no policy, or not asked yet).
+        self.gates: list[Gate] | None = None
         self.last_item = 0.0  # when a streaming attempt last yielded (for idle_timeout)
 
     # -- phases ----------------------------------------------------------------------------
@@ -464,7 +453,7 @@ class Attempts(Inner[SkillResult]):
             if run.started_hooks:
                 run.emit("call_started", call, node.index, self.attempts, now - run.t0)
             if run.contextual:  # an instrument gives the attempt a context of its own (Tracing)
-                context = attempt_context(run, call, node.index, self.attempts)
+                context = attempt_context(run.contextual, run.fail, call, node.index, self.attempts)
             if self.finished:
                 return
         idle = options.idle_timeout
@@ -519,24 +508,25 @@ class Attempts(Inner[SkillResult]):
                 stray.add_done_callback(self._after_stray)
                 return False
             self.stray = None
-        breaker = options.circuit_breaker
-        if breaker is not None and self.circuit is None:
-            circuit = circuit_for(call.skill, breaker)
-            refused = circuit.admit(now)
-            if refused is not None:  # fail fast, without running (nor retrying)
-                self._finish(Status.ERROR, None, refused)
-                return False
-            self.circuit = circuit
-        limit = options.rate_limit
-        if limit is not None:
-            permit = self.permit
-            if permit is None:
-                self.permit = permit = limiter_for(call.skill, limit).request(run.loop, self._attempt)
-            if not permit.granted:  # _attempt runs again when it is
+        gates = self.gates
+        policies = admission_for(call.skill, options)
+        if gates is None:
+            if not policies:
+                return True
+            gates = self.gates = []
+        while True:
+            if gates and not gates[-1].ready:  # _attempt runs again when it is
                 if run.instruments:
                     run.emit_phase(node, Phase.PERMIT)
                 return False
-        return True
+            if len(gates) == len(policies):
+                return True
+            entered = policies[len(gates)].enter(run.loop, now, self._attempt)
+            if isinstance(entered, Exception):  # fail fast, without running (nor retrying)
+                self._release_gates()
+                self._finish(Status.ERROR, None, entered)
+                return False
+            gates.append(entered)
 
     def _after_stray(self, _: asyncio.Future[Any]) -> None:
         if not self.finished and self.timer is None and self.future is None:
@@ -595,12 +585,10 @@ class Attempts(Inner[SkillResult]):
             if timer is not None:
                 timer.cancel()
                 self.timer = None
-            if self.permit is not None:
-                permit, self.permit = self.permit, None
-                permit.release()
-            if self.circuit is not None:
-                circuit, self.circuit = self.circuit, None
-                circuit.succeeded()
+            if self.gates is not None:
+                gates, self.gates = self.gates, None
+                for gate in gates:
+                    gate.succeeded()
             self._emit_result(Status.SUCCESS, value, None, False, True)
         elif isinstance(exc, Exception):
             self._stop_attempt()
@@ -609,7 +597,7 @@ class Attempts(Inner[SkillResult]):
             self._stop_attempt()
             # Not cancelled by the run (it forgets the job first): the skill cancelled
             # itself, or someone outside cancelled its task.
-            self._failed(_ExternalCancel("the skill's task was cancelled outside the run"))
+            self._failed(SkillCancelled("the skill's task was cancelled outside the run"))
         elif isinstance(exc, (KeyboardInterrupt, SystemExit)):
             self._stop_attempt()
             raise exc  # not a skill failure: out of the loop, as asyncio does with tasks
@@ -669,28 +657,20 @@ class Attempts(Inner[SkillResult]):
             retrieve_when_done(future)
             if not future.done():
                 self.stray = future
-                permit, self.permit = self.permit, None
-                if permit is not None:
-                    timed_out = SkillTimeout("abandoned")
-                    future.add_done_callback(lambda _: permit.release(timed_out))
+                if self.gates is not None:
+                    self.gates = [g for g in self.gates if not g.outlived_by(future)]
 
     def _failed(self, exc: Exception) -> None:
         node = self.node
         run = self.run
         options = node.call.options
         retry = options.retry
-        permit = self.permit
-        if permit is not None:
-            self.permit = None
-            permit.release(exc)
-        circuit = self.circuit
-        if circuit is not None:
-            self.circuit = None
-            circuit.failed_at(run.loop.time())
-        retry_after = retry_after_of(exc)
-        if retry_after is not None and options.rate_limit is not None:
-            # The API said when: every call to it waits that long, not only this one.
-            limiter_for(node.call.skill, options.rate_limit).pause(retry_after, run.loop)
+        if self.gates is not None:
+            gates, self.gates = self.gates, None
+            now = run.loop.time()
+            for gate in gates:
+                gate.failed(exc, now)
+        retry_after = retry_after_of(exc)  # the API said when: the next attempt waits that long
         try:
             again = (
                 retry is not None
@@ -820,10 +800,10 @@ class Attempts(Inner[SkillResult]):
         if stray is not None and not stray.done() and not run.expired and not run.closed:
             # The result is out, but the slot stays taken while the abandoned thread runs.
             stray.add_done_callback(lambda _: self.on_completed())
-        elif run.journal is not None:
+        elif run.recorder is not None:
             # The slot stays taken until the result is written: a crash then redoes at
             # most max_concurrency calls (those in flight or not yet committed).
-            run.journal.complete_after_write(self)
+            run.recorder.complete_after_write(self)
         elif not self.done:
             self.done = True
             merge.inner_completed(self)
@@ -844,12 +824,14 @@ class Attempts(Inner[SkillResult]):
             self.timer.cancel()
             self.timer = None
         self._abandon_attempt()
-        permit, self.permit = self.permit, None
-        if permit is not None:
-            permit.cancel()
-        circuit, self.circuit = self.circuit, None
-        if circuit is not None:
-            circuit.withdrawn()
+        self._release_gates()
+
+    def _release_gates(self) -> None:
+        """Withdraw from every admission policy the attempt holds."""
+        if self.gates is not None:
+            gates, self.gates = self.gates, None
+            for gate in gates:
+                gate.withdrawn()
 
     def stop(self) -> None:
         """The run stopped (left early, or failed): end without a result."""
@@ -862,7 +844,14 @@ class Attempts(Inner[SkillResult]):
 
 
 class Run(abc.ObserverBase[SkillResult]):
-    """The state of one run; it is the bounded merge's observer and feeds it nodes."""
+    """The state of one run; it is the bounded merge's observer and feeds it nodes.
+
+    A spec with a journal makes a :class:`RecordedRun` (a run without one pays nothing
+    for recording).
+    """
+
+    def __new__(cls, spec: RunSpec, *args: Any) -> Run:
+        return object.__new__(RecordedRun if spec.journal is not None and cls is Run else cls)
 
     def __init__(
         self, spec: RunSpec, observer: abc.ObserverBase[SkillResult], loop: asyncio.AbstractEventLoop
@@ -908,11 +897,15 @@ class Run(abc.ObserverBase[SkillResult]):
         self._listen(spec.instruments)
         # Those of them that give each attempt a context of its own (Tracing); usually none.
         self.contextual = contextual(spec.instruments)
-        self.journal: JournalSession | None = None  # with run(journal=...): this run's session
-        # Backpressure for async iteration: with this many results waiting to be consumed,
-        # no new call starts, so a slow consumer keeps memory O(max_concurrency) too. The
-        # consumer calls on_take() for each result it takes; 0: no backpressure.
+        self.recorder: Recorder | None = None  # with run(journal=...): this run's session
+        # Backpressure for a consumer that pulls (a channel: async iteration): with
+        # max_concurrency results waiting to be taken, no new call starts, so a slow
+        # consumer keeps memory O(max_concurrency) too. The channel calls on_take() for each
+        # result taken. 0: none (an Rx observer is pushed to).
         self.buffer_limit = 0
+        if spec.max_concurrency is not None and isinstance(observer, ObserverChannel):
+            self.buffer_limit = spec.max_concurrency
+            observer.on_take = self.on_take
         self.unread = 0  # results passed on and not taken yet
         self.throttled = False
         self.merge: BoundedMerge[SkillResult] = BoundedMerge(
@@ -950,8 +943,7 @@ class Run(abc.ObserverBase[SkillResult]):
     def start(self) -> None:
         spec = self.spec
         if spec.journal is not None:  # first: a run id in use is refused before anything runs
-            self.journal = spec.journal.open(self)
-            self.on_next = self._on_next_journaled  # type: ignore[method-assign]
+            self.recorder = spec.journal.open(self)
         self.t0 = self.loop.time()
         if self.instruments:
             self.emit("run_started", len(spec.calls) if spec.sized else None)
@@ -985,8 +977,8 @@ class Run(abc.ObserverBase[SkillResult]):
             self.pump.cancel()
             self.abandoned.add(self.pump, "the source")
         self._close_source()
-        if self.journal is not None:
-            self.journal.close()
+        if self.recorder is not None:
+            self.recorder.close()
         if self.instruments:
             self._finished(error)
 
@@ -1016,11 +1008,6 @@ class Run(abc.ObserverBase[SkillResult]):
 
     # -- downstream: the merge emits into the run ------------------------------------------
 
-    def _on_next_journaled(self, result: SkillResult) -> None:
-        # Held until written: the session calls deliver() once its batch is committed.
-        if not self.closed:
-            self.journal.write(result)  # type: ignore[union-attr]
-
     def on_next(self, result: SkillResult) -> None:
         """Pass a finished ``result`` to the consumer (and the feeder)."""
         if self.closed:
@@ -1044,8 +1031,7 @@ class Run(abc.ObserverBase[SkillResult]):
         if self.source_done and self.open == 0:
             self._maybe_complete()
 
-    # A journaled run replaces on_next on the instance (a run without one pays nothing);
-    # the session delivers written results through this name.
+    # A recorded run's results reach the consumer through this name, once kept.
     deliver = on_next
 
     def on_error(self, error: Exception) -> None:
@@ -1074,19 +1060,13 @@ class Run(abc.ObserverBase[SkillResult]):
         self.merge.dispose()  # only slots held by abandoned threads are left
         self._close_workers()
         self._close_source()  # left unread at the deadline
-        if self.journal is not None:
-            self.journal.close()
+        if self.recorder is not None:
+            self.recorder.close()
         if self.instruments:
             self._finished(None)
         self.observer.on_completed()
 
     # -- upstream: feeding the merge -------------------------------------------------------
-
-    def throttle(self, limit: int) -> Callable[[], None]:
-        """Start no call while ``limit`` results are unread; the consumer calls the
-        returned function for each result it takes."""
-        self.buffer_limit = limit
-        return self.on_take
 
     def on_take(self) -> None:
         """The consumer took a result: resume if backpressure had paused the run."""
@@ -1242,19 +1222,19 @@ class Run(abc.ObserverBase[SkillResult]):
             i = 0
             for a in call.args:
                 # Most arguments are plain scalars: skip them without a call.
-                if type(a) not in _SCALARS and _holds_calls(a):
+                if type(a) not in _SCALARS and holds_calls(a):
                     if found is None:
                         found = []
                     fill_args.append(i)
-                    _calls_in(a, found)
+                    calls_in(a, found)
                 i += 1
             if call.kwargs:
                 for k, v in call.kwargs.items():
-                    if type(v) not in _SCALARS and _holds_calls(v):
+                    if type(v) not in _SCALARS and holds_calls(v):
                         if found is None:
                             found = []
                         fill_kwargs.append(k)
-                        _calls_in(v, found)
+                        calls_in(v, found)
         if call.after:
             found = [*(found or ()), *call.after]
         node = CallNode(self, call, -1)
@@ -1281,7 +1261,7 @@ class Run(abc.ObserverBase[SkillResult]):
         nodes[call] = node
         if self.ended is not None:
             self.by_index[node.index] = node
-        if self.journal is not None and self.journal.replay(node):
+        if self.recorder is not None and self.recorder.replay(node):
             return node
         self.unstarted[node] = None
         self.open += 1
@@ -1454,6 +1434,15 @@ class Run(abc.ObserverBase[SkillResult]):
             self._skip(node, exc)
         self.source_done = True
         self._maybe_complete()
+
+
+class RecordedRun(Run):
+    """A run whose results are kept by its recorder before the consumer sees them."""
+
+    def on_next(self, result: SkillResult) -> None:
+        # Held until kept: the recorder calls deliver() once it is.
+        if not self.closed:
+            self.recorder.write(result)  # type: ignore[union-attr]  # opened in start()
 
 
 def _node_index(node: CallNode) -> int:

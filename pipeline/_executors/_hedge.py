@@ -1,6 +1,6 @@
 """Hedged calls: when an attempt is slow to answer, race a copy of it against it.
 
-A :class:`Hedge` is a frozen value given to ``@skill(hedge=..., idempotent=True)``. Each
+A ``Hedge`` is a frozen value given to ``@skill(hedge=..., idempotent=True)``. Each
 attempt of such a skill starts one copy; if no copy has answered ``after`` seconds later,
 another starts (up to ``max_extra`` more, ``after`` apart). The first copy to succeed is
 the attempt's answer and the others are stopped; if every copy started has failed, the
@@ -17,32 +17,13 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from .._core._policies import Hedge
 
 if TYPE_CHECKING:
-    from ._local import Executor, OnItem
+    from .._core._executor import Executor, OnItem
     from .._core._skill import Skill
 
-__all__ = ["Hedge", "HedgedExecutor", "hedged"]
-
-
-class Hedge(BaseModel):
-    """Start another copy of an attempt that has not answered after ``after`` seconds.
-
-    Only for skills declared ``idempotent=True`` (a copy may do the work twice), running
-    where a losing copy can be stopped (async, process and Ray skills; not threads).
-
-    Examples:
-        >>> @skill(hedge=Hedge(after=0.2), idempotent=True, timeout=5)  # doctest: +SKIP
-        ... async def lookup(key: str) -> dict: ...
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    after: float = Field(gt=0)
-    """Seconds without an answer before the next copy starts (e.g. the p95 latency)."""
-    max_extra: int = Field(default=1, ge=1)
-    """Copies started at most beyond the first. Default 1."""
+__all__ = ["HedgedExecutor", "hedged"]
 
 
 class _Race:

@@ -33,7 +33,9 @@ import weakref
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
-from typing import TYPE_CHECKING, Any, ContextManager, Protocol
+from typing import TYPE_CHECKING, Any
+
+from .._core._executor import CARRIED, Executor, OnItem
 
 if TYPE_CHECKING:
     from .._core._skill import Skill
@@ -57,49 +59,9 @@ __all__ = [
 # later calls, which run_in_executor's default (cpu_count + 4 workers) would not.
 THREAD_POOL_SIZE = 128
 
-OnItem = Callable[[Any], None]
 _forked = False  # set in a child after os.fork()
 _Coroutine = types.CoroutineType
 copy_context = contextvars.copy_context
-
-# -- carried into worker processes (a tiny hook: Tracing's trace context) ------------------
-CARRIED: contextvars.ContextVar[tuple[tuple[Callable[[Any], ContextManager[Any]], Any], ...]] = (
-    contextvars.ContextVar("skillstream_carried", default=())
-)
-"""What a process job takes into its worker from the context it starts in: ``(enter,
-data)`` pairs, ``enter`` a module-level function (pickled by reference) that the worker
-calls with ``data``, running the job inside the context manager it returns. Empty unless
-an instrument's ``call_context`` set it (Tracing: the W3C trace context)."""
-
-
-class Executor(Protocol):
-    """Runs attempts of skills. Implement it to run skills elsewhere (e.g. on Ray)."""
-
-    name: str
-    interruptible: bool
-    """Whether :meth:`cancel` really stops the work (else the engine keeps the call's
-    concurrency slot taken until the work ends)."""
-
-    def start(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        skill: Skill[Any, Any],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        on_item: OnItem | None = None,
-    ) -> asyncio.Future[Any]:
-        """Start ``skill.fn(*args, **kwargs)``; ``on_item`` (on the loop) sees each item a
-        generator skill yields, and the value is then the list of items."""
-        ...
-
-    def cancel(self, future: asyncio.Future[Any]) -> None:
-        """Ask the work behind ``future`` to stop."""
-        ...
-
-    def close(self) -> None:
-        """Release the executor's workers."""
-        ...
-
 
 # -- the event loop ------------------------------------------------------------------------
 

@@ -50,6 +50,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .._core._executor import register_remote
 from .._core._result import Deferred
 
 if TYPE_CHECKING:
@@ -381,7 +382,7 @@ class RayExecutor:
         ray = self._ray
         if ray is None or not ray.is_initialized():
             ray = await loop.run_in_executor(None, self._connect)
-        task: RayTask = skill._ray_task
+        task: RayTask = skill.remote_task
         fn = skill.fn
         owner = None if fn is task.fn else fn.__self__  # type: ignore[attr-defined]
         # A top-level ObjectRef is resolved by Ray on the worker, with no driver round trip.
@@ -478,3 +479,14 @@ async def _ended(ref: Any, timeout: float | None) -> bool:
     if done and not future.cancelled():
         future.exception()  # retrieved: a cancelled task ends in TaskCancelledError
     return bool(done)
+
+
+class _Ray:
+    """``@skill(executor="ray")``, as the skill model sees it (Ray is imported on first use)."""
+
+    require = staticmethod(require_ray)
+    check_options = staticmethod(check_ray_options)
+    task = RayTask
+
+
+register_remote("ray", _Ray())

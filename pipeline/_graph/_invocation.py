@@ -29,6 +29,7 @@ from ._state import _short
 from .._core._instruments import Instrument
 from .._core._result import ErrorInfo, Results, SkillResult, Status
 from .._core._skill import NO_FALLBACK, SkillCall
+from .._durable._journal import JournalSession
 from .._stream._results import ResultStream
 
 if TYPE_CHECKING:
@@ -296,10 +297,8 @@ class _Invocation:
         if self.finished or key not in self.in_flight:
             return
         self._emit("custom", chunk)
-        events = self.event_stream
-        channel = None if events is None else events._channel
-        if channel is not None:
-            channel.put(_WAKE)
+        if self.event_stream is not None:
+            self.event_stream._put(_WAKE)
 
     def final(self) -> Any:
         """The state: every update folded in fold order, however the runs finished."""
@@ -309,8 +308,8 @@ class _Invocation:
 
     def attach(self, run: Run) -> None:
         self.run = run
-        if run.journal is not None:
-            run.journal.state = self._fold_all  # journaled beside the node runs
+        if isinstance(run.recorder, JournalSession):
+            run.recorder.state = self._fold_all  # journaled beside the node runs
         if self.source_ended:
             run.feeder_done()
 

@@ -14,13 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from .._core._instruments import Instrument, Phase
 from .._core._result import SkillResult, Status
+from .._core._skill import SkillCall, calls_in
 
 if TYPE_CHECKING:
     import asyncio
 
     from rich.console import Console, RenderableType
-
-    from .._core._skill import SkillCall
 
 __all__ = ["ProgressView", "progress_instrument"]
 
@@ -235,9 +234,6 @@ class ProgressView(Instrument):
 def count_calls(calls: Any) -> int | None:
     """How many calls a sized source runs, its dependencies included (a DAG's nodes);
     ``None`` for a lazy source."""
-    from .._engine._run import _calls_in
-    from .._core._skill import SkillCall
-
     if isinstance(calls, SkillCall):
         calls = (calls,)
     if not isinstance(calls, (list, tuple)):
@@ -251,7 +247,7 @@ def count_calls(calls: Any) -> int | None:
         seen.add(id(call))
         if not call._opaque:
             for a in (*call.args, *call.kwargs.values()):
-                _calls_in(a, todo)
+                calls_in(a, todo)
         todo.extend(call.after)
     return len(seen)
 

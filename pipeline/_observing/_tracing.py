@@ -22,7 +22,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from .._executors._local import CARRIED
+from .._core._executor import CARRIED
 from .._core._instruments import Instrument, Phase
 from .._core._result import SkillResult, Status
 

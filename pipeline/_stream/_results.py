@@ -30,14 +30,17 @@ from .._core._errors import SkillError
 from .._core._instruments import Instrument
 from .._durable._journal import JournalBinding, JournalStore, bind_journal
 from .._core._result import Results, SkillResult
-from .._core._skill import SkillCall
+from .._core._skill import SkillCall, set_runner
 from .._core._timeline import dependency_edges
 
 if TYPE_CHECKING:
-    from .._observing._events import EventStream
+    from ._events import EventStream
     from .._observing._progress import ProgressView
 
 __all__ = ["ResultStream", "check_run_options", "gather", "run"]
+
+# Makes the channel a run's results are read from, and the spec it runs with (events()).
+_ChannelMaker = Callable[[asyncio.AbstractEventLoop, RunSpec], "tuple[ObserverChannel[Any], RunSpec]"]
 
 A = TypeVar("A")
 T1 = TypeVar("T1")
@@ -89,8 +92,9 @@ class ResultStream:
         ...             print(result.key, result.status)
     """
 
-    def __init__(self, spec: RunSpec) -> None:
+    def __init__(self, spec: RunSpec, channel: _ChannelMaker | None = None) -> None:
         self._spec = spec
+        self._make_channel = channel
         self._run: Run | None = None
         self._channel: ObserverChannel[SkillResult] | None = None
         self._state = "new"  # "new" -> "running" -> "consumed" | "closed"
@@ -143,19 +147,27 @@ class ResultStream:
         finally:
             self._reading = False
 
-    def _start(
-        self, channel: ObserverChannel[Any] | None = None, spec: RunSpec | None = None
-    ) -> ObserverChannel[SkillResult]:
+    def _start(self) -> ObserverChannel[SkillResult]:
         self._state = "running"
         loop = asyncio.get_running_loop()
-        if channel is None:  # events() brings its own channel and spec
-            channel = ObserverChannel(loop)
+        spec = self._spec
+        if self._make_channel is None:
+            channel: ObserverChannel[Any] = ObserverChannel(loop)
+        else:
+            channel, spec = self._make_channel(loop, spec)
         self._channel = channel
-        run_ = self._run = Run(spec or self._spec, channel, loop)
-        if self._spec.max_concurrency is not None:
-            channel.on_take = run_.throttle(self._spec.max_concurrency)
-        run_.start()
+        self._run = Run(spec, channel, loop)
+        self._run.start()
         return channel
+
+    def reading_as(self, channel: _ChannelMaker) -> ResultStream:
+        """The same run, read through the channel (and spec) that ``channel`` makes; this
+        stream is then used up (a stream runs once, however it is read)."""
+        other = ResultStream(self._spec, channel)
+        if self._state != "new":
+            other._state = "consumed"
+        self._state = "consumed"
+        return other
 
     async def _close(self) -> None:
         run = self._run
@@ -200,7 +212,7 @@ class ResultStream:
             ...     async for event in events:
             ...         print(event.kind, getattr(event, "key", ""))
         """
-        from .._observing._events import EventStream
+        from ._events import EventStream
 
         return EventStream(self)
 
@@ -534,3 +546,6 @@ async def gather(
             results=results,
         )
     return tuple(r.value for r in picked)
+
+
+set_runner(lambda call: ResultStream._tracking_roots(call)._unwrap_single())

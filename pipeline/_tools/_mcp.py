@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from .._core._skill import Skill, SkillOptions
 from ._parse import get
+from ._replies import reply_content
 from ._schema import ArgsModel, from_json_schema
 
 if TYPE_CHECKING:
@@ -121,7 +122,6 @@ def serve(toolset: Toolset, name: str, settings: Mapping[str, Any]) -> Any:
 
 def _handler(toolset: Toolset, tool_name: str, tool_error: type[Exception]) -> Callable[..., Any]:
     from .._stream._results import run
-    from ._toolset import reply_content
 
     tool = toolset._tools[tool_name]
     model_fields = tool.args.model.model_fields

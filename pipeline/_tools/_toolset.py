@@ -29,6 +29,8 @@ from pydantic import BaseModel, ValidationError
 from .._core._result import SkillResult, Status
 from .._core._skill import Skill, SkillCall, SkillOptions, skill
 from ._parse import StreamParser, ToolCallRequest, requests_in
+from ._replies import clip as _clip
+from ._replies import reply_content
 from ._schema import ArgsModel, from_signature, parse_docstring
 
 if TYPE_CHECKING:
@@ -39,8 +41,6 @@ __all__ = ["PROVIDERS", "Provider", "ToolCallError", "ToolCallStream", "Toolset"
 Provider = Literal["openai", "openai-responses", "anthropic", "mcp"]
 PROVIDERS: tuple[str, ...] = ("openai", "openai-responses", "anthropic", "mcp")
 
-# A reply is what the model reads next: an error or a huge value must not flood its context.
-REPLY_ERROR_LIMIT = 2000
 # Ids the toolset remembers to order replies and resolve duplicates (dropped when replied).
 _MEMORY = 4096
 
@@ -544,40 +544,12 @@ async def _close(source: Any) -> None:
         await outcome
 
 
-def reply_content(result: SkillResult) -> tuple[str, bool]:
-    """What the model reads of one result, and whether it is an error."""
-    if result.has_value:
-        return _as_text(result.value), False
-    error = result.error
-    message = _clip(error.message if error else "", REPLY_ERROR_LIMIT)
-    if result.status is Status.TIMEOUT:
-        return f"Timed out: {message or 'the tool took too long'}", True
-    if result.status is Status.SKIPPED:
-        return f"Not run: {message or 'the run ended first'}", True
-    if error is not None and error.type == "ToolCallError":
-        return message, True
-    kind = error.type if error else "Error"
-    return f"Error: {kind}: {message}" if message else f"Error: {kind}", True
-
-
-def _as_text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, BaseModel):
-        return value.model_dump_json()
-    return pydantic_core.to_json(value, fallback=str).decode()
-
-
 def _canonical(validated: BaseModel) -> str | None:
     try:
         data = validated.model_dump(mode="json", by_alias=True)
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
     except (TypeError, ValueError, pydantic_core.PydanticSerializationError):
         return None  # arguments that have no JSON form are never taken as identical
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _is_langchain_tool(item: Any) -> bool:
