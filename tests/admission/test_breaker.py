@@ -10,7 +10,7 @@ import pydantic
 import pytest
 
 from pipeline import CircuitBreaker, Retry, Status, run, skill
-from tests.vloop import vrun
+from tests.support.vloop import vrun
 
 
 class FlakyAPI:

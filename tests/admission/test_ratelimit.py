@@ -11,7 +11,7 @@ import pytest
 
 from pipeline import Instrument, Phase, RateLimit, Retry, RetryAfter, SkillCall, Status, run, skill
 from pipeline._ratelimit import limiter_for, parse_retry_after
-from tests.vloop import vrun
+from tests.support.vloop import vrun
 
 
 class Starts:

@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 
 from pipeline import RateLimit, RetryAfter, Status, run, skill
-from tests.local_api_loader import load_nginx_api
+from tests.support.local_api_loader import load_nginx_api
 
 pytestmark = [pytest.mark.nginx, pytest.mark.slow]
 

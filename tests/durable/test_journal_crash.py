@@ -1,6 +1,6 @@
 """A real ``kill -9`` halfway through a journaled run, then the rerun (child processes).
 
-Each example starts ``tests/journal_child.py``, waits until its run is under way, sleeps a
+Each example starts ``tests/support/journal_child.py``, waits until its run is under way, sleeps a
 hypothesis-chosen delay, kills it with SIGKILL, then runs the child again to the end with
 the same run id. Executions are counted in a side file the skills append to.
 """
@@ -23,10 +23,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline import RunInProgress, run, skill
-from tests import journal_child
+from tests.support import journal_child
 
-CHILD = Path(__file__).with_name("journal_child.py")
-ROOT = CHILD.parent.parent
+CHILD = Path(journal_child.__file__).resolve()
+ROOT = CHILD.parents[2]
 
 
 def _lines(path: Path) -> list[str]:

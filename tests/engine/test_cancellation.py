@@ -17,8 +17,7 @@ from hypothesis import strategies as st
 
 from pipeline import Retry, SkillResult, Status, gather, run, skill
 from pipeline import CANCEL_GRACE
-from tests.probes import Probe
-from tests.test_properties import (
+from tests.support.oracle import (
     PROPERTY_SETTINGS,
     Recorder,
     Scenario,
@@ -27,8 +26,9 @@ from tests.test_properties import (
     scenarios,
     source_of,
 )
-from tests.test_properties import _frozen_heap as _frozen_heap  # noqa: F401 - autouse fixture
-from tests.vloop import vrun
+from tests.support.oracle import _frozen_heap as _frozen_heap  # noqa: F401 - autouse fixture
+from tests.support.probes import Probe
+from tests.support.vloop import vrun
 
 # -- skills that swallow the cancellation and return a value (G8) ------------------------
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from pipeline import Retry, SkillCall, run, skill
-from tests.vloop import vrun
+from tests.support.vloop import vrun
 
 
 class Recorder:

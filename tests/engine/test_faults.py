@@ -1,6 +1,6 @@
 """Fault injection with real parts: sockets, threads, processes. Real time, marked slow.
 
-HTTP: real aiohttp skills against tests/fault_server.py on 127.0.0.1 (latency, 5xx,
+HTTP: real aiohttp skills against tests/support/fault_server.py on 127.0.0.1 (latency, 5xx,
 connection resets, truncated bodies, a black hole). Executors: threads that outlive their
 timeout, process workers that die or send back what cannot be pickled.
 
@@ -22,8 +22,8 @@ import pytest
 
 from pipeline import Retry, SkillCall, Status, run, skill
 from pipeline import _executors as executors
-from tests import fault_skills
-from tests.fault_server import FaultServer
+from tests.support import fault_skills
+from tests.support.fault_server import FaultServer
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from pipeline import DependencyFailed, ResultStream, SkillCall, SkillResult, Status, skill
 from pipeline._engine import Run
-from tests.vloop import vrun
+from tests.support.vloop import vrun
 
 
 @skill

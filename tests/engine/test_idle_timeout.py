@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from pipeline import Retry, Status, run, skill
-from tests.vloop import vrun
+from tests.support.vloop import vrun
 
 
 def pauses(*gaps: float) -> Any:

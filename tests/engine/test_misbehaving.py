@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from pipeline import Retry, SkillResult, Status, run, skill
-from tests.probes import Probe
-from tests.vloop import vrun
+from tests.support.probes import Probe
+from tests.support.vloop import vrun
 
 
 @skill

@@ -1,6 +1,6 @@
 """DESIGN.md "Semantics every test can rely on", 1-8, in virtual time.
 
-Each test runs on tests.vloop.VirtualLoop: sleeps are free and times exact, and ``vrun``
+Each test runs on tests.support.vloop.VirtualLoop: sleeps are free and times exact, and ``vrun``
 fails the test if a task is left pending or the loop logged an error.
 """
 
@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from pipeline import NO_FALLBACK, Retry, Status, run, skill
-from tests.probes import Probe
-from tests.vloop import vrun
+from tests.support.probes import Probe
+from tests.support.vloop import vrun
 
 # -- 1. exactly one result per call -------------------------------------------------------
 

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from pipeline import Retry, SkillCall, SkillResult, Status, run, skill
-from tests.vloop import VirtualLoop
+from tests.support.vloop import VirtualLoop
 
 
 class RunMachine(RuleBasedStateMachine):

@@ -12,8 +12,8 @@ from typing import Any
 
 from pipeline import Status, run, skill
 from pipeline._engine import TimeoutLane
-from tests.probes import alive_midway
-from tests.vloop import vrun
+from tests.support.probes import alive_midway
+from tests.support.vloop import vrun
 
 REQUEST: contextvars.ContextVar[str] = contextvars.ContextVar("request", default="unset")
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from pipeline import Status, run, skill
-from tests.probes import alive_midway
+from tests.support.probes import alive_midway
 
 pytestmark = pytest.mark.slow
 
@@ -212,7 +212,7 @@ def _sleep_name(seconds: float) -> str:
     return threading.current_thread().name
 
 
-from tests.fault_skills import plain_pid_after as fault_pid  # noqa: E402
+from tests.support.fault_skills import plain_pid_after as fault_pid  # noqa: E402
 
 
 def test_a_finished_thread_job_is_freed_at_once_not_left_to_the_gc() -> None:

@@ -20,7 +20,7 @@ from pipeline._executors import EXECUTORS, ThreadExecutor
 
 pytestmark = pytest.mark.slow
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @skill
@@ -103,7 +103,7 @@ def test_a_process_job_still_running_does_not_hold_the_exit() -> None:
         """
         import asyncio
         from pipeline import run
-        from tests.fault_skills import double, pid_after
+        from tests.support.fault_skills import double, pid_after
 
         async def main() -> None:
             (r,) = await run([pid_after(30).with_options(timeout=0.5)]).collect()
@@ -127,7 +127,7 @@ def test_a_skills_own_process_pool_does_not_hold_the_exit_either() -> None:
         """
         import asyncio
         from pipeline import ProcessExecutor, run, skill
-        from tests.fault_skills import plain_pid_after
+        from tests.support.fault_skills import plain_pid_after
 
         own = skill(plain_pid_after, executor=ProcessExecutor(max_workers=1), name="own_pid")
 

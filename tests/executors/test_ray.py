@@ -35,7 +35,7 @@ from pipeline._ray import RayValue  # noqa: E402
 
 pytestmark = [pytest.mark.ray, pytest.mark.usefixtures("loop_errors")]
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MiB = 2**20
 # Long enough that a task still "running" at the end of a check was never stopped: every
 # check of the cluster gives up long before this.

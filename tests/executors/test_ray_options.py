@@ -1,7 +1,7 @@
 """``@skill(executor="ray", ray_options=...)`` checked where it is written, without Ray.
 
 These run in the fast suite: nothing here needs Ray installed (its absence is simulated
-where it matters); ``tests/test_ray.py`` runs the skills on a real Ray instance.
+where it matters); ``tests/executors/test_ray.py`` runs the skills on a real Ray instance.
 """
 
 from __future__ import annotations

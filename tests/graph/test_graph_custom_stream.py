@@ -20,7 +20,7 @@ import pytest
 from pipeline import END, START, Retry, StateGraph, get_stream_writer
 
 StreamWriter = Callable[[Any], None]  # LangGraph's langgraph.types.StreamWriter
-from tests.vloop import vrun
+from tests.support.vloop import vrun
 
 
 class State(TypedDict, total=False):

@@ -17,7 +17,7 @@ import operator
 from typing import Annotated, Any, Literal
 
 from pipeline import START, Command, Send, StateGraph
-from tests.vloop import vrun
+from tests.support.vloop import vrun
 
 Log = Annotated[list, operator.add]
 

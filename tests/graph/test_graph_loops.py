@@ -24,7 +24,7 @@ from pipeline import (
     StateGraph,
     add_messages,
 )
-from tests.vloop import vrun
+from tests.support.vloop import vrun
 
 
 class Log(TypedDict, total=False):

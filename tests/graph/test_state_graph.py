@@ -1,6 +1,6 @@
 """StateGraph: LangGraph's API on the skillstream engine, start-when-ready.
 
-Almost every test runs on tests.vloop.VirtualLoop: sleeps are free, times are exact (so
+Almost every test runs on tests.support.vloop.VirtualLoop: sleeps are free, times are exact (so
 "starts before the slow branch ends" is asserted from start times, not guessed), and
 ``vrun`` fails the test if a task is left pending or the loop logged an error.
 """
@@ -35,7 +35,7 @@ from pipeline import (
     Status,
     skill,
 )
-from tests.vloop import vrun
+from tests.support.vloop import vrun
 
 # -- helpers --------------------------------------------------------------------------------
 
@@ -1231,7 +1231,7 @@ def test_a_process_skill_as_a_node_runs_in_a_worker() -> None:
 
 @pytest.mark.slow
 def test_research_graph_example_runs() -> None:
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "SKILLSTREAM_LATENCY_SCALE": "0.2", "PYTHONPATH": str(root)}
     done = subprocess.run(
         [sys.executable, str(root / "examples" / "research_graph.py")],

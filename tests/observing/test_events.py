@@ -23,7 +23,7 @@ from pipeline import (
     run,
     skill,
 )
-from tests.vloop import vrun
+from tests.support.vloop import vrun
 
 
 def brief(events: list[Any]) -> list[tuple[Any, ...]]:

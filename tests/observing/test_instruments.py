@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from pipeline import Instrument, Phase, Retry, SkillResult, Status, run, skill
-from tests.vloop import vrun
+from tests.support.vloop import vrun
 
 
 class Recorder(Instrument):

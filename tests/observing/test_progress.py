@@ -12,7 +12,7 @@ import pytest
 from rich.console import Console
 
 from pipeline import ProgressView, Retry, Results, run, skill
-from tests.vloop import vrun
+from tests.support.vloop import vrun
 
 
 def recorder(width: int = 100) -> Console:

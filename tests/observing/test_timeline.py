@@ -11,7 +11,7 @@ import pytest
 
 from pipeline import Results, Retry, SkillResult, run, skill
 from pipeline._timeline import critical_path
-from tests.vloop import vrun
+from tests.support.vloop import vrun
 
 
 def briefing_run() -> Results:

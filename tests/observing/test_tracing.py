@@ -13,7 +13,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 
 from pipeline import Retry, Tracing, run, skill
-from tests.vloop import vrun
+from tests.support.vloop import vrun
 
 
 @pytest.fixture
@@ -134,7 +134,7 @@ def test_each_attempt_of_a_retried_skill_runs_under_the_call_span(spans: Any) ->
 def test_a_process_skill_runs_in_the_trace_context_of_its_call(spans: Any) -> None:
     from opentelemetry import baggage, context
 
-    from tests.tracing_skills import current_span_ids
+    from tests.support.tracing_skills import current_span_ids
 
     provider, exporter = spans
     tracer = provider.get_tracer("test")
@@ -153,7 +153,7 @@ def test_a_process_skill_runs_in_the_trace_context_of_its_call(spans: Any) -> No
 
 
 def test_without_tracing_a_skill_sees_the_callers_span_and_a_process_skill_none(spans: Any) -> None:
-    from tests.tracing_skills import current_span_ids
+    from tests.support.tracing_skills import current_span_ids
 
     provider, _ = spans
     tracer = provider.get_tracer("test")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 WORKLOADS = {"overhead", "overhead_suspending", "latency", "first_result", "dag", "memory_inflight", "memory_rss",
              "throughput"}

@@ -20,13 +20,13 @@ from typing import Any
 
 import pytest
 
-from tests.local_api_loader import load_local_api
+from tests.support.local_api_loader import load_local_api
 
 import operators
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 SCALE = 0.2
 

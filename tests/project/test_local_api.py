@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.local_api_loader import load_local_api
+from tests.support.local_api_loader import load_local_api
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from mypy import api as mypy_api
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 USES = '''
 from collections.abc import AsyncIterator

@@ -9,8 +9,8 @@ import pytest
 from reactivex.scheduler.eventloop import AsyncIOScheduler
 
 from pipeline import Results, SkillError, SkillResult, Status, gather, run, skill
-from tests.probes import Probe
-from tests.vloop import vrun
+from tests.support.probes import Probe
+from tests.support.vloop import vrun
 
 
 @skill

@@ -1,7 +1,7 @@
 """A child process for the crash tests: a journaled run that the test kills with SIGKILL.
 
-    python tests/journal_child.py calls DB EXECUTED SEEN      # 200 calls at cap 8
-    python tests/journal_child.py graph DB EXECUTED SEEN      # a StateGraph of 22 nodes
+    python tests/support/journal_child.py calls DB EXECUTED SEEN      # 200 calls at cap 8
+    python tests/support/journal_child.py graph DB EXECUTED SEEN      # a StateGraph of 22 nodes
 
 Every call appends its name to EXECUTED when it starts (so a call that ran twice appears
 twice); the consumer appends each result it sees to SEEN. Both are flushed line by line:

@@ -1,5 +1,5 @@
 """An MCP server over stdio made by ``Toolset.mcp_server``: the tests start it as a
-subprocess (``python tests/mcp_tools_server.py``) and talk to it with the mcp SDK's client."""
+subprocess (``python tests/support/mcp_tools_server.py``) and talk to it with the mcp SDK's client."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from pipeline import skill  # noqa: E402
 from pipeline._tools import Toolset  # noqa: E402

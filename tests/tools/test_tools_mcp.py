@@ -1,6 +1,6 @@
 """MCP both ways, over stdio with the mcp SDK, and LangChain tools as skills.
 
-``tests/mcp_tools_server.py`` serves a Toolset with ``Toolset.mcp_server`` over stdio; the
+``tests/support/mcp_tools_server.py`` serves a Toolset with ``Toolset.mcp_server`` over stdio; the
 tests start it as a subprocess, list and call its tools with the SDK's own client, then
 make a Toolset of them with ``Toolset.from_mcp`` and run a model's calls through it.
 """
@@ -22,7 +22,7 @@ from pipeline import Status, Toolset, run
 
 pytestmark = pytest.mark.slow
 
-SERVER = Path(__file__).resolve().parent / "mcp_tools_server.py"
+SERVER = Path(__file__).resolve().parents[1] / "support" / "mcp_tools_server.py"
 
 
 # Not a fixture: the SDK's task groups must be left by the task that entered them, and

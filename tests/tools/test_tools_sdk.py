@@ -30,7 +30,7 @@ pytestmark = pytest.mark.slow
 def _load_scripted_model() -> ModuleType:
     if "scripted_model" in sys.modules:
         return sys.modules["scripted_model"]
-    path = Path(__file__).resolve().parent.parent / "examples" / "scripted_model.py"
+    path = Path(__file__).resolve().parents[2] / "examples" / "scripted_model.py"
     spec = importlib.util.spec_from_file_location("scripted_model", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
