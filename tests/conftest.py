@@ -11,7 +11,7 @@ import pytest
 # The Ray suite imports ray at module level; without the extra it is not even collected
 # (it runs with `-m ray`, for which .ci/run installs the extra).
 if importlib.util.find_spec("ray") is None:
-    collect_ignore = ["test_ray.py"]
+    collect_ignore = ["executors/test_ray.py"]
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from reactivex.testing import ReactiveTest, TestScheduler
 
 from operators import catch_result
 
-from ._rx import error_of
+from tests.support.rx_recordings import error_of
 
 on_next = ReactiveTest.on_next
 on_completed = ReactiveTest.on_completed

@@ -15,8 +15,8 @@ from reactivex.testing.recorded import Recorded
 
 from operators import merge_bounded
 
-from ._merge_cases import CASES, MergeCase, reference, run_case
-from ._rx import error_of
+from tests.support.merge_cases import CASES, MergeCase, reference, run_case
+from tests.support.rx_recordings import error_of
 
 
 on_next = ReactiveTest.on_next

@@ -15,7 +15,7 @@ from reactivex.testing.mockobserver import MockObserver
 
 from operators import merge_lazy
 
-from ._rx import error_of
+from tests.support.rx_recordings import error_of
 
 on_next = ReactiveTest.on_next
 on_completed = ReactiveTest.on_completed
