@@ -26,9 +26,9 @@ async def check_traffic(route: str) -> str:
 
 
 async def main() -> None:
-    calls = [check_weather("Paris"), fetch_stock_price("AAPL"), check_traffic("A1")]
     # 1. Stream: each result the moment its skill ends; a failure is a result, not a crash.
-    async for r in run(calls, max_concurrency=5):
+    stream = run([check_weather("Paris"), fetch_stock_price("AAPL"), check_traffic("A1")], max_concurrency=5)
+    async for r in stream:
         outcome = r.value if r.ok else f"{r.error.type}: {r.error.message}" if r.error else ""
         print(f"{r.finished_at:.2f}s  {r.key:<17} {r.status.value:<7} {outcome}")
     # 2. gather: values in argument order, the calls run at once (~0.3 s, not 0.4 s).
