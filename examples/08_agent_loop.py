@@ -6,7 +6,7 @@ The model is local: ``examples/servers/scripted_model.py`` serves the Chat Compl
 0.3 s more of stream; its second reads the tool messages and answers). Nothing leaves the
 machine and no key is needed. Latencies scale with ``SKILLSTREAM_LATENCY_SCALE``.
 
-    pip install -e '.[examples]' && python examples/agent_loop.py
+    pip install -e '.[examples]' && python examples/08_agent_loop.py
 """
 
 from __future__ import annotations
