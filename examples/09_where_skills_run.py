@@ -107,8 +107,8 @@ async def main(use_ray: bool) -> None:
         wall = time.perf_counter() - started
         cpu = sum(p.cpu_seconds for p in parts)
         pids = {p.pid for p in parts}
-        where = "the driver" if pids == {os.getpid()} else f"{len(pids)} workers"
-        print(f"| {make.name} | {wall:.2f} | {cpu:.2f} | {cpu / wall:.2f} | {where} | {sum(p.primes for p in parts)} |")
+        ran_in = "the driver" if pids == {os.getpid()} else f"{len(pids)} workers"
+        print(f"| {make.name} | {wall:.2f} | {cpu:.2f} | {cpu / wall:.2f} | {ran_in} | {sum(p.primes for p in parts)} |")
     if not use_ray:
         print("(Ray is not installed, or --no-ray: pip install 'skillstream[ray]' adds a row)")
 
