@@ -372,7 +372,7 @@ def test_investment_briefing(tmp_path: Path) -> None:
     assert 0.5 <= wall < sequential
     assert speedup > 1.0
 
-    # gather: the seed's asyncio.gather, as a zip fan-in.
+    # gather: asyncio.gather's shape, as a zip fan-in.
     assert "gather: AAPL 63.38, 5 articles, P/E 28.2" in out
 
 
