@@ -1,8 +1,8 @@
-"""The seed's investment briefing: stock price, news and financials fetched in parallel.
+"""An investment briefing: stock price, news and financials fetched in parallel.
 
-The seed's ``generate_briefing`` fans out three HTTP lookups with ``asyncio.gather`` and
-fans the answers in for a summary. Here the same lookups are skills against a local HTTP
-API (``examples/local_api.py``, started by this script on 127.0.0.1), plus two that go
+A research agent fans out three HTTP lookups (with ``asyncio.gather``, usually) and fans
+the answers in for a summary. Here the lookups are skills against a local HTTP API
+(``examples/servers/local_api.py``, started by this script on 127.0.0.1), plus two that go
 wrong the way real APIs do:
 
 - ``fetch_sentiment`` answers 503 twice before it succeeds: ``Retry(attempts=3)`` gets
@@ -20,19 +20,23 @@ time against what the same calls would take one after another. Run it with::
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import aiohttp
-from local_api import serve_local_api  # examples/ is sys.path[0] when run as a script
 
 from pipeline import Results, Retry, SkillCall, SkillResult, gather, run, skill
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # servers/ sits beside this script
+from servers.local_api import serve_local_api  # noqa: E402
 
 SYMBOL, COMPANY = "AAPL", "Apple"
 
 # One skill per API. Each takes the shared session: one connection pool for the whole
-# briefing, opened and closed once by main(), where the seed opens a ClientSession per
-# request. The session's base_url makes every path relative to the local API.
+# briefing, opened and closed once by main(), rather than a ClientSession per request.
+# The session's base_url makes every path relative to the local API.
 
 
 async def _get_json(session: aiohttp.ClientSession, path: str, **params: Any) -> Any:
@@ -76,7 +80,7 @@ async def fetch_analyst_rating(session: aiohttp.ClientSession, symbol: str) -> d
 def summarize(briefing: dict[str, Any]) -> str:
     """Fan-in: the briefing as text. A plain function — no skill needed for pure code.
 
-    It stands for the seed's ``llm_summarize(context)``.
+    It stands for the LLM call that would write the summary.
     """
     quote, fin = briefing["fetch_stock_price"], briefing["fetch_financials"]
     sentiment, rating = briefing["fetch_sentiment"], briefing["fetch_analyst_rating"]
@@ -154,7 +158,7 @@ async def main() -> None:
             f"{sequential / wall:.1f}x faster"
         )
 
-        # 5. The seed's `stock, news, financials = await asyncio.gather(...)`, as a zip
+        # 5. `stock, news, financials = await asyncio.gather(...)`, skillstream's way: a zip
         #    fan-in: the values in argument order — or, if a call ends without a value,
         #    a SkillError naming it, raised after the others have finished.
         #    -> gather: AAPL 63.38, 5 articles, P/E 28.2

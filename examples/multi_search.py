@@ -1,34 +1,37 @@
 """Multi-source search: several engines at once, merged into one running top 10.
 
-The seed ("Aggregating Parallel Results") concatenates every engine's hits, dedupes them by
-URL and keeps the ten best — once, after the slowest engine has answered. Here the same
+The usual way concatenates every engine's hits, dedupes them by URL and keeps the ten
+best — once, after the slowest engine has answered. Here the same
 fold is a ``scan`` over the run: the top list is updated the moment each search finishes,
 so an agent could show (or act on) the best hits while slower engines are still working.
 
 The reducer is ``chain_reducers(dedupe_by("url"), top_k(10, key="score"))`` from
 ``operators``: given a ``SkillResult`` it folds in the result's value (the list of hits) and
-skips a result without one, so a failed search changes nothing. As in the seed, among the
-hits in the list the first seen for a URL is the one kept; unlike the seed, only the top
-10 is remembered, so a URL pushed out of it can come back with a later engine's score.
+skips a result without one, so a failed search changes nothing. Among the hits in
+the list the first seen for a URL is the one kept; only the top 10 is remembered, so a URL pushed out of it can come back with a later engine's score.
 Run it with::
 
     python examples/multi_search.py
 
-It starts the local API (``examples/local_api.py``) on 127.0.0.1; engine latencies are
+It starts the local API (``examples/servers/local_api.py``) on 127.0.0.1; engine latencies are
 50–400 ms, times ``SKILLSTREAM_LATENCY_SCALE`` (default 1.0).
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import aiohttp
-from local_api import serve_local_api  # examples/ is sys.path[0] when run as a script
 
 from operators import chain_reducers, dedupe_by, top_k
 from pipeline import SkillCall, run, skill
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # servers/ sits beside this script
+from servers.local_api import serve_local_api  # noqa: E402
 
 QUERY = "parallel skill execution"
 # Latencies at scale 1.0: forum 50 ms, offline 89 ms (then 503), web 120 ms,
@@ -66,7 +69,7 @@ async def main() -> None:
 
         print(f"Searching {len(ENGINES)} engines for {QUERY!r} on {base_url}")
         start = time.perf_counter()
-        previous: list[dict[str, Any]] = []  # also the seed of the scan: nothing yet
+        previous: list[dict[str, Any]] = []  # the scan's starting value: nothing yet
         step = 0
         # The running aggregate after every result, in completion order (scale 1.0):
         #   -> after result 1 (0.08s): top 8      forum's 8 hits

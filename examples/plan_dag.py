@@ -16,13 +16,17 @@ Run it with::
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import aiohttp
-from local_api import serve_local_api  # examples/ is sys.path[0] when run as a script
 
 from pipeline import Results, SkillCall, run, skill
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # servers/ sits beside this script
+from servers.local_api import serve_local_api  # noqa: E402
 
 # The plan, as a planner would emit it: ids, tools, and arguments that may refer to
 # earlier results as "$id".

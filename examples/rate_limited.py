@@ -12,14 +12,18 @@ once (none is rejected, and the wall time is the rate's bound). Run it with::
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import aiohttp
-from nginx_api import NginxAPI  # examples/ is sys.path[0] when run as a script
 
 from pipeline import RateLimit, Results, RetryAfter, run, skill
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # servers/ sits beside this script
+from servers.nginx_api import NginxAPI  # noqa: E402
 
 RATE = 50
 CALLS = 200

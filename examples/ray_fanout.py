@@ -1,8 +1,8 @@
-"""The seed's research fan-out, on Ray: for each company, the stock price, the news and the
+"""A research fan-out, on Ray: for each company, the stock price, the news and the
 financials fetched at once, then a briefing made from all three, every step a Ray task.
 
-The seed fans out three independent lookups with ``asyncio.gather`` and fans them in to a
-summary. Here the same plan runs for four companies as one DAG on Ray: each briefing starts
+A research agent fans out three independent lookups and fans them in to a summary.
+Here the plan runs for four companies as one DAG on Ray: each briefing starts
 the moment its own three lookups end (not when all twelve have), the lookups' values reach
 it as ObjectRefs without passing through the driver, and results stream as they finish.
 The news API hangs for one company: its 2 s timeout cancels the Ray task (a sleeping one:
@@ -28,7 +28,7 @@ from pipeline import SkillCall, run, shutdown, skill
 SCALE = float(os.environ.get("SKILLSTREAM_LATENCY_SCALE", "1.0"))
 COMPANIES = {"AAPL": "Apple", "MSFT": "Microsoft", "NVDA": "NVIDIA", "GOOG": "Alphabet"}
 HANGING_NEWS = "NVDA"  # the news API never answers for this one
-# Seconds each lookup takes, as the seed's three APIs would (before scaling).
+# Seconds each lookup takes, as three real APIs might (before scaling).
 LATENCY = {"stock": 0.3, "news": 0.6, "financials": 0.9}
 QUOTES = {"AAPL": (189.84, 1.2), "MSFT": (415.10, -0.4), "NVDA": (875.28, 3.1), "GOOG": (151.77, 0.6)}
 FINANCIALS = {"AAPL": (383.3, 28.2), "MSFT": (211.9, 35.6), "NVDA": (60.9, 71.4), "GOOG": (307.4, 24.9)}
@@ -57,7 +57,7 @@ def fetch_financials(symbol: str) -> dict[str, Any]:
 
 @skill(executor="ray", ray_options=IO_BOUND)
 def generate_briefing(stock: dict[str, Any], news: list[dict[str, str]], financials: dict[str, Any]) -> str:
-    """The seed's fan-in (its LLM summary stands in as a format string)."""
+    """The fan-in (an LLM summary, here a format string)."""
     story = news[0]["title"] if news else "no news"
     return (
         f"{stock['symbol']} {stock['price']:.2f} USD ({stock['change_pct']:+.1f}%), "

@@ -1,9 +1,9 @@
-"""The seed's LangGraph research graph, on skillstream's StateGraph.
+"""A LangGraph-style research graph, on skillstream's StateGraph.
 
-The seed builds a LangGraph ``StateGraph(ResearchState)``: START fans out to three lookups
-(stock, news, financials) and a ``merge_and_summarize`` node fans them in. The same graph
-here, with the same builder calls, fetches over HTTP from the local API
-(``examples/local_api.py``, started by this script on 127.0.0.1). What changes:
+A research graph as one would build it with LangGraph's ``StateGraph(ResearchState)``:
+START fans out to three lookups (stock, news, financials) and a ``merge_and_summarize``
+node fans them in. The same builder calls here fetch over HTTP from the local API
+(``examples/servers/local_api.py``, started by this script on 127.0.0.1). What changes:
 
 - each node carries its own timeout (and news a fallback), because a node is a skill;
 - ``astream`` prints each node's update the moment it finishes: quote first (~120 ms),
@@ -21,19 +21,23 @@ from __future__ import annotations
 
 import asyncio
 import operator
+import sys
 import time
+from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
 import aiohttp
-from local_api import LATENCY_MS, latency_scale_from_env, serve_local_api  # examples/ is sys.path[0]
 
 from pipeline import END, START, CompiledStateGraph, StateGraph
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # servers/ sits beside this script
+from servers.local_api import LATENCY_MS, latency_scale_from_env, serve_local_api  # noqa: E402
 
 SYMBOL = "AAPL"
 
 
 class ResearchState(TypedDict, total=False):
-    """The seed's state, plus ``sources``: a reducer field every lookup appends to."""
+    """The research state, plus ``sources``: a reducer field every lookup appends to."""
 
     query: str
     stock_data: dict[str, Any]
@@ -50,7 +54,7 @@ async def _get_json(session: aiohttp.ClientSession, path: str, **params: Any) ->
 
 
 def build_graph(session: aiohttp.ClientSession) -> CompiledStateGraph[ResearchState]:
-    """The seed's graph: the nodes close over one shared HTTP session."""
+    """The graph: the nodes close over one shared HTTP session."""
 
     async def fetch_stock_node(state: ResearchState) -> dict[str, Any]:
         """Fetch the stock price -- runs in parallel."""
@@ -68,7 +72,7 @@ def build_graph(session: aiohttp.ClientSession) -> CompiledStateGraph[ResearchSt
         return {"financial_data": figures, "sources": ["financials"]}
 
     def merge_and_summarize(state: ResearchState) -> dict[str, Any]:
-        """Fan-in: every lookup's update is in the state. (The seed calls an LLM here.)"""
+        """Fan-in: every lookup's update is in the state. (An LLM would write it.)"""
         quote, fin = state["stock_data"], state["financial_data"]
         headlines = "; ".join(a["title"] for a in state["news_data"][:3]) or "no news"
         briefing = "\n".join(
@@ -82,7 +86,7 @@ def build_graph(session: aiohttp.ClientSession) -> CompiledStateGraph[ResearchSt
         )
         return {"briefing": briefing}
 
-    # Build the graph with fan-out / fan-in: the seed's calls, plus per-node options.
+    # Build the graph with fan-out / fan-in: LangGraph's calls, plus per-node options.
     graph = StateGraph(ResearchState)
     graph.add_node("stock", fetch_stock_node, timeout=2.0)
     graph.add_node("news", fetch_news_node, timeout=2.0, fallback={"news_data": []})

@@ -5,11 +5,14 @@ Ctrl-C halfway: every page whose result was shown is in the journal. Run the sam
 again: those pages are replayed from the journal, not fetched, and the script says how many.
 Run it with::
 
-    python examples/resumable.py              # journal in ./resumable.db; Ctrl-C, then again
+    python examples/resumable.py              # Ctrl-C halfway, then the same command again
     python examples/resumable.py --fresh      # forget the earlier run first
-    python -m pipeline.journal resumable.db   # the journal's runs
+    python examples/resumable.py crawl.db     # the journal in a file of your choice
 
-Latencies are multiplied by ``SKILLSTREAM_LATENCY_SCALE`` (default 1.0), as in every example.
+The journal is ``skillstream-resumable.db`` in the system's temporary folder unless you
+name a file; ``python -m pipeline.journal <file>`` lists its runs.
+
+Latencies are multiplied by ``SKILLSTREAM_LATENCY_SCALE`` (default 1.0).
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import tempfile
+from pathlib import Path
 
 from pipeline import Journal, run, skill
 
@@ -53,7 +58,7 @@ async def main(journal: Journal) -> None:
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description="A resumable fan-out (Ctrl-C, then run again).")
-    ap.add_argument("journal", nargs="?", default="resumable.db")
+    ap.add_argument("journal", nargs="?", default=str(Path(tempfile.gettempdir()) / "skillstream-resumable.db"))
     ap.add_argument("--fresh", action="store_true", help="forget the earlier run first")
     args = ap.parse_args()
     journal = Journal(args.journal)

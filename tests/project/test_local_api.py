@@ -1,4 +1,4 @@
-"""The examples' local HTTP API (``examples/local_api.py``), tested over real HTTP.
+"""The examples' local HTTP API (``examples/servers/local_api.py``), tested over real HTTP.
 
 Every test starts its own server on 127.0.0.1 (port 0: a free port) and talks to it with
 aiohttp, so these are real-time tests: marked slow, and every duration is asserted as a

@@ -1,6 +1,6 @@
 """Toolset with the official ``openai`` and ``anthropic`` clients, against a scripted model.
 
-``examples/scripted_model.py`` serves Chat Completions, the Responses API and Messages on
+``examples/servers/scripted_model.py`` serves Chat Completions, the Responses API and Messages on
 127.0.0.1 (whole and as server-sent events); the SDK clients point at it by ``base_url``.
 Each scripted tool call finishes streaming its arguments at a set time, so the tests can
 tell from timestamps that tools start while the model is still writing. Margins are
@@ -10,12 +10,8 @@ hundreds of milliseconds: the machine is shared, and these are real-time tests.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import sys
 import time
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import anthropic
@@ -23,23 +19,12 @@ import openai
 import pytest
 
 from pipeline import SkillResult, Status, Toolset, run, skill
+from tests.support.local_api_loader import load_scripted_model
 
 pytestmark = pytest.mark.slow
 
 
-def _load_scripted_model() -> ModuleType:
-    if "scripted_model" in sys.modules:
-        return sys.modules["scripted_model"]
-    path = Path(__file__).resolve().parents[2] / "examples" / "scripted_model.py"
-    spec = importlib.util.spec_from_file_location("scripted_model", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["scripted_model"] = module  # dataclasses look their module up while defined
-    spec.loader.exec_module(module)
-    return module
-
-
-sm = _load_scripted_model()
+sm = load_scripted_model()
 ScriptedCall, ScriptedModel, Turn = sm.ScriptedCall, sm.ScriptedModel, sm.Turn
 
 STARTED: dict[str, float] = {}

@@ -1,12 +1,12 @@
 """An agent loop: the official openai client, a model asking for four tools at once in a
 stream, skillstream running each tool the moment its arguments are complete.
 
-The model is local: ``examples/scripted_model.py`` serves the Chat Completions API on
+The model is local: ``examples/servers/scripted_model.py`` serves the Chat Completions API on
 127.0.0.1 and plays a script (its first answer streams four tool calls over 0.6 s, then
 0.3 s more of stream; its second reads the tool messages and answers). Nothing leaves the
 machine and no key is needed. Latencies scale with ``SKILLSTREAM_LATENCY_SCALE``.
 
-    pip install -e '.[examples]' && python examples/agent_loop.py
+    pip install -e '.[examples]' && python examples/08_agent_loop.py
 """
 
 from __future__ import annotations
@@ -21,12 +21,10 @@ from typing import Any
 
 import openai
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from pipeline import Results, Toolset, run, skill
 
-from scripted_model import ScriptedCall, ScriptedModel, Turn  # noqa: E402
-
-from pipeline import Results, Toolset, run, skill  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # servers/ sits beside this script
+from servers.scripted_model import ScriptedCall, ScriptedModel, Turn  # noqa: E402
 
 SCALE = float(os.environ.get("SKILLSTREAM_LATENCY_SCALE", "1.0"))
 

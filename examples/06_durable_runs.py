@@ -5,11 +5,13 @@ so the summary is skipped); every result that finished is in the journal. The se
 with the same ``run_id``, replays the five lookups from the journal (they do not run, and
 are not paid for again), runs the failed one, then the summary. Run it with::
 
-    python examples/durable_run.py                 # journal in ./durable_run.db
-    python examples/durable_run.py /tmp/runs.db    # or a file of your choice
-    python -m pipeline.journal durable_run.db      # then list the journal's runs
+    python examples/06_durable_runs.py             # the journal in a temporary folder
+    python examples/06_durable_runs.py runs.db     # or in a file of your choice, kept
+    python -m pipeline.journal runs.db             # then list the journal's runs
 
-Latencies are multiplied by ``SKILLSTREAM_LATENCY_SCALE`` (default 1.0), as in every example.
+A real crash works the same way: kill the process, run it again with the same run_id.
+
+Latencies are multiplied by ``SKILLSTREAM_LATENCY_SCALE`` (default 1.0).
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import tempfile
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -76,6 +80,7 @@ async def main(path: str) -> None:
     try:
         journal.forget("briefing-42")  # start afresh each time the example runs
         # 1. The first run: NVDA fails, so the summary is skipped.     -> 5 ran ok, 1 error
+        #    (Think of it as a crash halfway: what finished is in the journal.)
         first = await run(briefing(), journal=journal, run_id="briefing-42").collect()
         report("first run", first)
         # 2. Again, same run_id: five lookups replayed, NVDA and the summary run.
@@ -89,4 +94,8 @@ async def main(path: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1] if len(sys.argv) > 1 else "durable_run.db"))
+    if len(sys.argv) > 1:
+        asyncio.run(main(sys.argv[1]))
+    else:
+        with tempfile.TemporaryDirectory() as folder:  # removed at the end
+            asyncio.run(main(str(Path(folder) / "runs.db")))

@@ -1,10 +1,8 @@
-"""A local stand-in for the seed's finance, news and search APIs.
+"""A local stand-in for a finance, news and search API, for the examples.
 
-The seed (``shared/seed/parallel-skill-execution.md``) calls ``api.finance.example`` and
-``api.news.example``, which do not exist. The examples and their tests need something real
-to talk to over HTTP — real sockets, real latency — without the network, API keys or rate
-limits. This module is that something: a small aiohttp application served in-process on
-``127.0.0.1`` on a free port.
+The examples need something real to talk to over HTTP — real sockets, real latency —
+without the network, API keys or rate limits. This module is that something: a small
+aiohttp application served in-process on ``127.0.0.1`` on a free port.
 
 Endpoints (all JSON):
 
@@ -32,7 +30,7 @@ Usage::
             async with session.get("/quote/AAPL") as resp:
                 quote = await resp.json()
 
-Run ``python examples/local_api.py`` to serve it until Ctrl-C and try it with curl.
+Run ``python examples/servers/local_api.py`` to serve it until Ctrl-C and try it with curl.
 """
 
 from __future__ import annotations

@@ -4,12 +4,14 @@ An agent's turn, on its own (no server): an LLM streams its answer token by toke
 paginated search yields pages from a thread, a flaky quote API fails once and is retried,
 a report times out, and two calls depend on others (a DAG).
 
-    python examples/events.py                                  # events, then a timeline
-    python examples/events.py --plot docs/timeline.png --screenshot docs/progress.svg
+    python examples/05_seeing_a_run.py                  # the plot goes to a temporary folder
+    python examples/05_seeing_a_run.py --plot run.png --screenshot progress.svg
 
 1. ``run(...).events()``: every attempt, retry, streamed item and result, in order.
 2. The same plan with ``progress=True`` (a live view when stdout is a terminal), then
    ``print(results)`` (a table), ``results.timeline()`` and ``results.plot(path)``.
+3. An ``Instrument``: your own object, told of each moment as it happens (to log, count,
+   or export them).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from pipeline import ProgressView, Results, Retry, SkillCall, run, skill
+from pipeline import Instrument, ProgressView, Results, Retry, SkillCall, SkillResult, run, skill
 
 tries: dict[str, int] = {}
 
@@ -127,7 +129,7 @@ async def show_timeline(screenshot: str | None) -> Results:
             await asyncio.sleep(0.3)
             console = Console(record=True, width=90, file=io.StringIO(), force_terminal=True)
             console.print(view.render())
-            console.save_svg(screenshot, title="python examples/events.py")
+            console.save_svg(screenshot, title="python examples/05_seeing_a_run.py")
 
         shot = asyncio.create_task(take())
     results = await run(plan(), max_concurrency=4, progress=progress).collect()
@@ -139,9 +141,36 @@ async def show_timeline(screenshot: str | None) -> Results:
     return results
 
 
+class Tally(Instrument):
+    """Counts what happened to each call; an Instrument's methods run as things happen."""
+
+    def __init__(self) -> None:
+        self.attempts: dict[str, int] = {}
+        self.items = 0
+
+    def call_started(self, call: SkillCall[Any], index: int, attempt: int, at: float) -> None:
+        self.attempts[call.key] = attempt
+
+    def call_item(self, call: SkillCall[Any], index: int, attempt: int, item: Any, at: float) -> None:
+        self.items += 1
+
+    def call_finished(self, result: SkillResult) -> None:
+        if result.attempts > 1:
+            print(f"{result.finished_at:5.2f}s  {result.key} {result.status} after {result.attempts} attempts")
+
+
+async def show_instrument() -> None:
+    print("\n== an Instrument ==")
+    tally = Tally()
+    await run(plan(), max_concurrency=4, instruments=[tally]).collect()
+    print(f"{len(tally.attempts)} calls started, {sum(tally.attempts.values())} attempts, {tally.items} streamed items")
+
+
 async def main(screenshot: str | None) -> Results:
     await show_events()
-    return await show_timeline(screenshot)
+    results = await show_timeline(screenshot)
+    await show_instrument()
+    return results
 
 
 if __name__ == "__main__":
