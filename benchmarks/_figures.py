@@ -25,7 +25,8 @@ class Figures:
     value there is a measured quantity that is positive and finite (a time, a rate, a ratio
     of times). ``derived``: figures that may be zero or negative (a difference, a count of
     rejections), finite. ``text``: what the benchmark prints, a markdown table when
-    ``markdown`` is true, else fixed-width text. ``params``: the sizes it ran at.
+    ``markdown`` is true, else fixed-width text. ``params``: the sizes it ran at (and, for
+    the core harness, every figure of its JSON).
     """
 
     title: str
@@ -34,6 +35,8 @@ class Figures:
     derived: dict[str, float] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
     markdown: bool = True
+    #: the benchmark's own section of RESULTS.md, when it writes more than ``text``
+    section: str | None = None
 
     def problems(self) -> list[str]:
         """What is wrong with these figures (empty: well formed)."""
@@ -71,3 +74,16 @@ def size_argv(size: str) -> list[str]:
     if size not in SIZE_NAMES:
         raise ValueError(f"unknown size {size!r}; known: {', '.join(SIZE_NAMES)}")
     return ["--size", size]
+
+
+def exit_if_missing(key: str) -> None:
+    """When benchmark ``key`` cannot run here (a package or program missing), say so in one
+    line and exit: ``python -m benchmarks.<module>`` run alone, as the entry point does."""
+    import sys
+
+    from benchmarks.suite import missing, registry
+
+    why = missing(registry()[key])
+    if why:
+        print(f"{key}: skipped: {why}", file=sys.stderr)
+        raise SystemExit(0)

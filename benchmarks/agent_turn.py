@@ -43,6 +43,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+if __name__ == "__main__":  # a package or program missing: one line, not a traceback
+    from benchmarks._figures import exit_if_missing
+
+    exit_if_missing("agent_turn")
+
 from benchmarks._figures import Figures, size_option  # noqa: E402
 from pipeline import Toolset, run, skill  # noqa: E402
 

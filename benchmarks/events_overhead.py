@@ -24,8 +24,13 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from benchmarks._figures import Figures, size_option
-from pipeline import ProgressView, SkillCall, run, skill
+if __name__ == "__main__":  # a package or program missing: one line, not a traceback
+    from benchmarks._figures import exit_if_missing
+
+    exit_if_missing("events")
+
+from benchmarks._figures import Figures, size_option  # noqa: E402
+from pipeline import ProgressView, SkillCall, run, skill  # noqa: E402
 
 SIZES = {"small": {"n": 1_000, "repeat": 1}, "full": {"n": 20_000, "repeat": 5}}
 

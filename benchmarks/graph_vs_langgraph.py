@@ -40,6 +40,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+if __name__ == "__main__":  # a package or program missing: one line, not a traceback
+    from benchmarks._figures import exit_if_missing
+
+    exit_if_missing("graph")
+
 from benchmarks._figures import Figures, size_option  # noqa: E402
 
 SIZES = {"small": {"reps": 1, "time_scale": 0.25}, "full": {"reps": 15, "time_scale": 1.0}}

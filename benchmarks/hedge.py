@@ -22,11 +22,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-from aiohttp import web
+if __name__ == "__main__":  # a package or program missing: one line, not a traceback
+    from benchmarks._figures import exit_if_missing
 
-from benchmarks._figures import Figures, size_option
-from pipeline import Hedge, run, skill
+    exit_if_missing("hedge")
+
+import aiohttp  # noqa: E402
+from aiohttp import web  # noqa: E402
+
+from benchmarks._figures import Figures, size_option  # noqa: E402
+from pipeline import Hedge, run, skill  # noqa: E402
 
 SIZES = {"small": {"calls": 300, "slow": 0.5}, "full": {"calls": 1000, "slow": 2.0}}
 

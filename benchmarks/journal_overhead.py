@@ -29,8 +29,13 @@ import time
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
-from benchmarks._figures import Figures, size_option
-from pipeline import Journal, Send, SkillCall, StateGraph, run, skill
+if __name__ == "__main__":  # a package or program missing: one line, not a traceback
+    from benchmarks._figures import exit_if_missing
+
+    exit_if_missing("journal")
+
+from benchmarks._figures import Figures, size_option  # noqa: E402
+from pipeline import Journal, Send, SkillCall, StateGraph, run, skill  # noqa: E402
 
 SIZES = {
     "small": {"n": 300, "repeat": 1, "graph_n": 100},

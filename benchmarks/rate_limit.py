@@ -32,7 +32,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import aiohttp
+if __name__ == "__main__":  # a package or program missing: one line, not a traceback
+    from benchmarks._figures import exit_if_missing
+
+    exit_if_missing("rate_limit")
+
+import aiohttp  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
 from nginx_api import NginxAPI  # noqa: E402
