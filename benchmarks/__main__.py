@@ -1,3 +1,3 @@
-from benchmarks.run import main
+from benchmarks.suite import main
 
 raise SystemExit(main())

@@ -2,12 +2,12 @@
 to the last tool result?
 
     pip install -e '.[bench,test]' && python -m benchmarks.agent_turn          # ~1 minute
-    python -m benchmarks.agent_turn --reps 1 --overhead-calls 50              # a smoke run
+    python -m benchmarks.agent_turn --size small    # a smoke run: once, every time a quarter as long
 
 Side by side in one process, alternating order, medians of ``--reps``:
 
 - skillstream, streaming: ``run(toolset.calls_from_stream(stream))`` over the openai SDK's
-  stream from the scripted model (``examples/scripted_model.py``, HTTP on 127.0.0.1);
+  stream from the scripted model (``examples/servers/scripted_model.py``, HTTP on 127.0.0.1);
 - skillstream after the whole message: the same stream read to its end, then
   ``run(toolset.calls(message))``;
 - LangGraph's ``ToolNode``: the same stream read to its end, the message as an
@@ -15,7 +15,8 @@ Side by side in one process, alternating order, medians of ``--reps``:
 - pydantic-ai: an ``Agent`` whose ``FunctionModel`` answers the same 8 calls after the
   same 1.2 s, then a text (it runs tools once the model's response is complete).
 
-The arguments of call *i* are complete at ``0.15 * (i + 1)`` s; the tools sleep 50-400 ms.
+The arguments of call *i* are complete at ``0.15 * (i + 1)`` s; the tools sleep 50-400 ms
+(``--time-scale`` multiplies both).
 The ideal is each tool starting the moment its arguments are complete:
 ``max(done_i + duration_i)``; after the whole message it is ``1.2 + max(duration_i)``.
 
@@ -42,18 +43,39 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+if __name__ == "__main__":  # a package or program missing: one line, not a traceback
+    from benchmarks._figures import exit_if_missing
+
+    exit_if_missing("agent_turn")
+
+from benchmarks._figures import Figures, size_option  # noqa: E402
 from pipeline import Toolset, run, skill  # noqa: E402
+
+SIZES = {
+    "small": {"reps": 1, "overhead_calls": 50, "time_scale": 0.25},
+    "full": {"reps": 5, "overhead_calls": 500, "time_scale": 1.0},
+}
 
 DURATIONS = [0.40, 0.05, 0.30, 0.15, 0.35, 0.10, 0.25, 0.20]
 DONE_AT = [0.15 * (i + 1) for i in range(len(DURATIONS))]
 IDEAL_STREAMING = max(d + t for d, t in zip(DONE_AT, DURATIONS))
 IDEAL_WHOLE = DONE_AT[-1] + max(DURATIONS)
+_DURATIONS_1, _DONE_AT_1 = list(DURATIONS), list(DONE_AT)
+
+
+def set_time_scale(factor: float) -> None:
+    """Every duration and every moment a call's arguments are complete times ``factor``."""
+    global IDEAL_STREAMING, IDEAL_WHOLE
+    DURATIONS[:] = [d * factor for d in _DURATIONS_1]
+    DONE_AT[:] = [t * factor for t in _DONE_AT_1]
+    IDEAL_STREAMING = max(d + t for d, t in zip(DONE_AT, DURATIONS))
+    IDEAL_WHOLE = DONE_AT[-1] + max(DURATIONS)
 
 
 def _scripted_model() -> ModuleType:
     if "scripted_model" in sys.modules:
         return sys.modules["scripted_model"]
-    spec = importlib.util.spec_from_file_location("scripted_model", ROOT / "examples" / "scripted_model.py")
+    spec = importlib.util.spec_from_file_location("scripted_model", ROOT / "examples" / "servers" / "scripted_model.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules["scripted_model"] = module
@@ -321,24 +343,69 @@ async def measure(reps: int, overhead_calls: int) -> dict[str, dict[str, float]]
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--reps", type=int, default=5)
-    parser.add_argument("--overhead-calls", type=int, default=500)
-    args = parser.parse_args(argv)
-    figures = asyncio.run(measure(args.reps, args.overhead_calls))
-    print(f"agent turn: 8 tool calls streamed over {DONE_AT[-1]:.1f} s, tools {min(DURATIONS) * 1000:.0f}-"
-          f"{max(DURATIONS) * 1000:.0f} ms; ideal {IDEAL_STREAMING * 1000:.0f} ms streaming, "
-          f"{IDEAL_WHOLE * 1000:.0f} ms after the whole message; medians of {args.reps}")
-    print()
-    print("| implementation | request -> last tool result | over the ideal | overhead per tool call |")
-    print("|---|---|---|---|")
+def _args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.agent_turn",
+                                     description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--reps", type=int)
+    parser.add_argument("--overhead-calls", type=int)
+    parser.add_argument("--time-scale", type=float, help="multiplies the stream's and the tools' times")
+    return size_option(parser, SIZES, argv)
+
+
+def render(figures: dict[str, dict[str, float]], args: argparse.Namespace) -> str:
+    lines = [f"agent turn: 8 tool calls streamed over {DONE_AT[-1]:.1f} s, tools {min(DURATIONS) * 1000:.0f}-"
+             f"{max(DURATIONS) * 1000:.0f} ms; ideal {IDEAL_STREAMING * 1000:.0f} ms streaming, "
+             f"{IDEAL_WHOLE * 1000:.0f} ms after the whole message; medians of {args.reps}",
+             "",
+             "| implementation | request -> last tool result | over the ideal | overhead per tool call |",
+             "|---|---|---|---|"]
     for name, row in figures.items():
         overhead = "(same engine)" if row["overhead"] != row["overhead"] else f"{row['overhead'] * 1e6:.1f} µs"
-        print(f"| {name} | {row['turn'] * 1000:.1f} ms | +{row['over'] * 1000:.1f} ms | {overhead} |")
-    print("\nover the ideal: the last result against max(arguments sent + duration) on the server's clock")
-    print("(pydantic-ai, which has no stream here: against the nominal ideal from the request)")
-    print(f"overhead: {args.overhead_calls} no-op tool calls from one complete message, per call")
+        lines.append(f"| {name} | {row['turn'] * 1000:.1f} ms | +{row['over'] * 1000:.1f} ms | {overhead} |")
+    lines += ["",
+              "over the ideal: the last result against max(arguments sent + duration) on the server's clock",
+              "(pydantic-ai, which has no stream here: against the nominal ideal from the request)",
+              f"overhead: {args.overhead_calls} no-op tool calls from one complete message, per call"]
+    return "\n".join(lines)
+
+
+def _measured(args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    set_time_scale(args.time_scale)
+    try:
+        return asyncio.run(measure(args.reps, args.overhead_calls))
+    finally:
+        set_time_scale(1.0)
+
+
+def bench(size: str) -> Figures:
+    args = _args(["--size", size])
+    figures = _measured(args)
+    set_time_scale(args.time_scale)  # the text states the scaled times
+    try:
+        text = render(figures, args)
+    finally:
+        set_time_scale(1.0)
+    rows = {}
+    for name, row in figures.items():
+        rows[name] = {"request to last result ms": row["turn"] * 1e3}
+        if row["overhead"] == row["overhead"]:  # not NaN: the same engine shares the first row's
+            rows[name]["overhead µs/tool call"] = row["overhead"] * 1e6
+    return Figures(
+        title=f"Agent turn: 8 tool calls streamed, times x{args.time_scale:g}, medians of {args.reps}",
+        text=text, rows=rows,
+        derived={f"{name}: over the ideal ms": row["over"] * 1e3 for name, row in figures.items()},
+        params={"reps": args.reps, "overhead_calls": args.overhead_calls, "time_scale": args.time_scale},
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _args(argv)
+    figures = _measured(args)
+    set_time_scale(args.time_scale)
+    try:
+        print(render(figures, args))
+    finally:
+        set_time_scale(1.0)
     return 0
 
 

@@ -3,6 +3,7 @@ the live progress view on, side by side (the target is <= 1.3x the plain run).
 
     python -m benchmarks.events_overhead                 # 20,000 skills, cap 100, 5 rounds
     python -m benchmarks.events_overhead --n 5000 --repeat 3
+    python -m benchmarks.events_overhead --size small     # a smoke run: 1,000 skills, once
 
 Two workloads: no-op skills (the engine's own cost dominates: the worst case for any
 per-call extra) and skills that suspend once (``await asyncio.sleep(0)``, closer to real
@@ -23,7 +24,15 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from pipeline import ProgressView, SkillCall, run, skill
+if __name__ == "__main__":  # a package or program missing: one line, not a traceback
+    from benchmarks._figures import exit_if_missing
+
+    exit_if_missing("events")
+
+from benchmarks._figures import Figures, size_option  # noqa: E402
+from pipeline import ProgressView, SkillCall, run, skill  # noqa: E402
+
+SIZES = {"small": {"n": 1_000, "repeat": 1}, "full": {"n": 20_000, "repeat": 5}}
 
 
 @skill
@@ -89,31 +98,69 @@ def measure(fn: Any, n: int, cap: int, kind: Any) -> float:
     return elapsed / n * 1e6
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--n", type=int, default=20_000)
+BASE = "plain async for (nothing listening)"
+WORKLOADS = (("no-op skills", noop), ("skills that suspend once", suspend))
+
+
+def _args(argv: list[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.events_overhead", description=__doc__.split("\n")[0])
+    ap.add_argument("--n", type=int)
     ap.add_argument("--cap", type=int, default=100)
-    ap.add_argument("--repeat", type=int, default=5)
-    a = ap.parse_args()
+    ap.add_argument("--repeat", type=int)
+    return size_option(ap, SIZES, argv)
+
+
+def measure_all(n: int, cap: int, repeat: int) -> dict[str, dict[str, list[float]]]:
+    """CPU µs per call of every round: ``{workload: {variant: [µs, ...]}}``."""
     for fn in VARIANTS.values():  # imports and warm-up
-        measure(fn, 200, a.cap, noop)
-    print(f"{a.n:,} skills, cap {a.cap}, {a.repeat} rounds (CPU µs per call; median ratio to the plain run)")
-    for label, kind in (("no-op skills", noop), ("skills that suspend once", suspend)):
+        measure(fn, 200, cap, noop)
+    out = {}
+    for label, kind in WORKLOADS:
         times: dict[str, list[float]] = {name: [] for name in VARIANTS}
-        for r in range(a.repeat):
+        for r in range(repeat):
             order = list(VARIANTS.items())
             if r % 2:
                 order.reverse()  # alternate, so neither side always runs on a warmer process
             for name, fn in order:
-                times[name].append(measure(fn, a.n, a.cap, kind))
-        base = times["plain async for (nothing listening)"]
-        print(f"\n{label}")
+                times[name].append(measure(fn, n, cap, kind))
+        out[label] = times
+    return out
+
+
+def ratio(ts: list[float], base: list[float]) -> float:
+    # On a shared machine the load changes between runs: the ratio is taken within each
+    # round (same moment, same load) and its median reported.
+    return statistics.median(t / b for t, b in zip(ts, base))
+
+
+def render(data: dict[str, dict[str, list[float]]], n: int, cap: int, repeat: int) -> str:
+    lines = [f"{n:,} skills, cap {cap}, {repeat} rounds (CPU µs per call; median ratio to the plain run)"]
+    for label, times in data.items():
+        lines += ["", label]
         for name, ts in times.items():
-            # On a shared machine the load changes between runs: the ratio is taken within
-            # each round (same moment, same load) and its median reported, beside the
-            # best time of each variant.
-            ratio = statistics.median(t / b for t, b in zip(ts, base))
-            print(f"  {name:<38} best {min(ts):6.1f} µs   median {statistics.median(ts):6.1f} µs   {ratio:5.2f}x")
+            lines.append(f"  {name:<38} best {min(ts):6.1f} µs   median {statistics.median(ts):6.1f} µs   "
+                         f"{ratio(ts, times[BASE]):5.2f}x")
+    return "\n".join(lines)
+
+
+def bench(size: str) -> Figures:
+    a = _args(["--size", size])
+    data = measure_all(a.n, a.cap, a.repeat)
+    rows: dict[str, dict[str, float]] = {name: {} for name in VARIANTS}
+    for label, times in data.items():
+        for name, ts in times.items():
+            rows[name][f"{label}: CPU µs/call"] = statistics.median(ts)
+            rows[name][f"{label}: x plain"] = ratio(ts, times[BASE])
+    return Figures(
+        title=f"What seeing a run costs: {a.n:,} skills, cap {a.cap}, {a.repeat} round(s)",
+        text=render(data, a.n, a.cap, a.repeat), rows=rows, markdown=False,
+        params={"n": a.n, "cap": a.cap, "repeat": a.repeat},
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = _args(argv)
+    print(render(measure_all(a.n, a.cap, a.repeat), a.n, a.cap, a.repeat))
     return 0
 
 

@@ -1,15 +1,16 @@
 """Benchmark: the same StateGraph code on LangGraph and on skillstream, in one run.
 
     pip install -e '.[bench,test]' && python -m benchmarks.graph_vs_langgraph        # ~1 minute
-    python -m benchmarks.graph_vs_langgraph --reps 1                                # a smoke run
+    python -m benchmarks.graph_vs_langgraph --size small    # a smoke run: once, every sleep a quarter as long
 
 Each graph below is built by one function that takes the library's names (``StateGraph``,
 ``START``, ``END``, ``Send``, ``Command``): the code a LangGraph user has, with only the
 import switched. Both libraries run it side by side in one process, alternating which goes
-first, medians of ``--reps``; the final states are checked to be equal.
+first, medians of ``--reps``; the final states are checked to be equal. ``--time-scale``
+multiplies every sleep below.
 
-- seed: the seed's research graph: stock (0.10 s), news (0.20 s), financials (0.30 s) at
-  once from START, then summarize (0.05 s). Ideal: 0.35 s. Both libraries reach it.
+- research graph: stock (0.10 s), news (0.20 s), financials (0.30 s) at once from START,
+  then summarize (0.05 s). Ideal: 0.35 s. Both libraries reach it.
 - agent loop: 3 turns of an agent (0.05 s, then once more to finish) that calls 4 tools at once (``Send``); each
   tool (0.05-0.20 s) hands its output to a parse step (0.20-0.05 s, the slower tool's the
   quicker) with ``Command(goto=Send("parse", ...))``; the parses go back to the agent.
@@ -39,15 +40,29 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+if __name__ == "__main__":  # a package or program missing: one line, not a traceback
+    from benchmarks._figures import exit_if_missing
+
+    exit_if_missing("graph")
+
+from benchmarks._figures import Figures, size_option  # noqa: E402
+
+SIZES = {"small": {"reps": 1, "time_scale": 0.25}, "full": {"reps": 15, "time_scale": 1.0}}
+
 Names = tuple[Any, Any, Any, Any, Any]  # StateGraph, START, END, Send, Command
 
 TOOL = [0.05, 0.10, 0.15, 0.20]
 PARSE = [0.20, 0.15, 0.10, 0.05]
 AGENT = 0.05
 TURNS = 3
-IDEAL_SEED = 0.35
+IDEAL_RESEARCH = 0.35
 IDEAL_AGENT = TURNS * (AGENT + max(t + p for t, p in zip(TOOL, PARSE))) + AGENT
 LANGGRAPH_AGENT = TURNS * (AGENT + max(TOOL) + max(PARSE)) + AGENT
+_scale = 1.0  # every sleep times this (measure's time_scale)
+
+
+async def _sleep(seconds: float) -> None:
+    await asyncio.sleep(seconds * _scale)
 
 
 def libraries() -> dict[str, Names]:
@@ -78,23 +93,23 @@ class Research(TypedDict, total=False):
     briefing: str
 
 
-def seed_graph(names: Names) -> Any:
+def research_graph(names: Names) -> Any:
     StateGraph, START, END, Send, Command = names
 
     async def fetch_stock(state: Research) -> dict[str, Any]:
-        await asyncio.sleep(0.10)
+        await _sleep(0.10)
         return {"stock_data": {"symbol": state["query"], "price": 190.5}}
 
     async def fetch_news(state: Research) -> dict[str, Any]:
-        await asyncio.sleep(0.20)
+        await _sleep(0.20)
         return {"news_data": [f"{state['query']} beats estimates"]}
 
     async def fetch_financials(state: Research) -> dict[str, Any]:
-        await asyncio.sleep(0.30)
+        await _sleep(0.30)
         return {"financial_data": {"pe": 29}}
 
     async def summarize(state: Research) -> dict[str, Any]:
-        await asyncio.sleep(0.05)
+        await _sleep(0.05)
         return {"briefing": f"{state['query']}: {state['stock_data']['price']}, P/E {state['financial_data']['pe']}"}
 
     graph = StateGraph(Research)
@@ -118,18 +133,18 @@ def agent_graph(names: Names) -> Any:
     StateGraph, START, END, Send, Command = names
 
     async def agent(state: Agent) -> dict[str, Any]:
-        await asyncio.sleep(AGENT)
+        await _sleep(AGENT)
         return {"turn": state["turn"] + 1, "log": [f"agent{state['turn']}"]}
 
     def route(state: Agent) -> Any:
         return [Send("tool", i) for i in range(len(TOOL))] if state["turn"] <= TURNS else END
 
     async def tool(i: int) -> Any:
-        await asyncio.sleep(TOOL[i])
+        await _sleep(TOOL[i])
         return Command(update={"log": [f"tool{i}"]}, goto=Send("parse", i))
 
     async def parse(i: int) -> dict[str, Any]:
-        await asyncio.sleep(PARSE[i])
+        await _sleep(PARSE[i])
         return {"log": [f"parse{i}"]}
 
     graph = StateGraph(Agent)
@@ -182,10 +197,19 @@ async def timed(app: Any, state: dict[str, Any]) -> tuple[float, Any]:
     return time.perf_counter() - t0, out
 
 
-async def measure(reps: int) -> dict[str, dict[str, float]]:
+async def measure(reps: int, time_scale: float = 1.0) -> dict[str, dict[str, float]]:
+    global _scale
+    _scale = time_scale
+    try:
+        return await _measure(reps)
+    finally:
+        _scale = 1.0
+
+
+async def _measure(reps: int) -> dict[str, dict[str, float]]:
     libs = libraries()
     cases: list[tuple[str, Callable[[Names], Any], dict[str, Any], float]] = [
-        ("seed", seed_graph, {"query": "AAPL"}, 1),
+        ("research graph", research_graph, {"query": "AAPL"}, 1),
         ("agent loop", agent_graph, {"turn": 0, "log": []}, 1),
         ("chain of 100 (µs/node)", chain_graph, {"n": 0, "seen": []}, 100),
         ("map of 500 Sends (µs/node)", map_graph, {"n": 0, "seen": []}, 500),
@@ -210,20 +234,46 @@ async def measure(reps: int) -> dict[str, dict[str, float]]:
     return table
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--reps", type=int, default=15)
-    args = parser.parse_args(argv)
-    table = asyncio.run(measure(args.reps))
+def _args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.graph_vs_langgraph",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("--reps", type=int)
+    parser.add_argument("--time-scale", type=float, help="multiplies every sleep")
+    return size_option(parser, SIZES, argv)
+
+
+def render(table: dict[str, dict[str, float]], reps: int, scale: float) -> str:
     libs = [name for name in next(iter(table.values())) if name != "same final state"]
-    print(f"{'':30}" + "".join(f"{name:>14}" for name in libs) + f"{'ideal':>10}  same state")
-    ideals = {"seed": IDEAL_SEED, "agent loop": IDEAL_AGENT}
+    lines = [f"{'':30}" + "".join(f"{name:>14}" for name in libs) + f"{'ideal':>10}  same state"]
+    ideals = {"research graph": IDEAL_RESEARCH * scale, "agent loop": IDEAL_AGENT * scale}
     for case, row in table.items():
         fmt = "{:>11.1f} µs" if "µs" in case else "{:>12.3f} s"
         cells = "".join(fmt.format(row[name]) for name in libs)
         ideal = f"{ideals[case]:>8.2f} s" if case in ideals else f"{'':>10}"
-        print(f"{case:30}{cells}{ideal}  {'yes' if row['same final state'] else 'NO'}")
-    print(f"(LangGraph's supersteps give the agent loop {LANGGRAPH_AGENT:.2f} s; medians of {args.reps})")
+        lines.append(f"{case:30}{cells}{ideal}  {'yes' if row['same final state'] else 'NO'}")
+    lines.append(f"(LangGraph's supersteps give the agent loop {LANGGRAPH_AGENT * scale:.2f} s; medians of {reps}"
+                 + (f"; every sleep x{scale:g})" if scale != 1 else ")"))
+    return "\n".join(lines)
+
+
+def bench(size: str) -> Figures:
+    args = _args(["--size", size])
+    table = asyncio.run(measure(args.reps, args.time_scale))
+    libs = [name for name in next(iter(table.values())) if name != "same final state"]
+    units = {case: ("µs/node" if "µs" in case else "s") for case in table}
+    return Figures(
+        title=f"The same StateGraph code on skillstream and LangGraph: medians of {args.reps}, sleeps x{args.time_scale:g}",
+        text=render(table, args.reps, args.time_scale), markdown=False,
+        rows={lib: {f"{case.split(' (')[0]} {units[case]}": table[case][lib] for case in table} for lib in libs},
+        derived={f"{case}: same final state": table[case]["same final state"] for case in table},
+        params={"reps": args.reps, "time_scale": args.time_scale},
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _args(argv)
+    table = asyncio.run(measure(args.reps, args.time_scale))
+    print(render(table, args.reps, args.time_scale))
 
 
 if __name__ == "__main__":

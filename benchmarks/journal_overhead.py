@@ -2,6 +2,7 @@
 
     python -m benchmarks.journal_overhead                 # 10,000 calls, cap 100, 3 rounds
     python -m benchmarks.journal_overhead --n 2000 --repeat 2 --no-full
+    python -m benchmarks.journal_overhead --size small     # a smoke run: 300 calls, once
 
 Workloads: no-op skills (the engine's own cost dominates, so every microsecond the journal
 adds shows) and skills that sleep 10 ms (an I/O-bound run, where the commit overlaps the
@@ -21,14 +22,25 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import operator
 import statistics
 import tempfile
 import time
-import operator
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
-from pipeline import Journal, Send, SkillCall, StateGraph, run, skill
+if __name__ == "__main__":  # a package or program missing: one line, not a traceback
+    from benchmarks._figures import exit_if_missing
+
+    exit_if_missing("journal")
+
+from benchmarks._figures import Figures, size_option  # noqa: E402
+from pipeline import Journal, Send, SkillCall, StateGraph, run, skill  # noqa: E402
+
+SIZES = {
+    "small": {"n": 300, "repeat": 1, "graph_n": 100},
+    "full": {"n": 10_000, "repeat": 3, "graph_n": 2_000},
+}
 
 
 @skill
@@ -172,49 +184,94 @@ def measure_graphs(n: int, cap: int, repeat: int) -> dict[str, float] | None:
     return out
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--n", type=int, default=10_000)
+def _args(argv: list[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.journal_overhead", description=__doc__.split("\n")[0])
+    ap.add_argument("--n", type=int)
     ap.add_argument("--cap", type=int, default=100)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int)
     ap.add_argument("--no-full", action="store_true", help="skip synchronous=FULL")
-    ap.add_argument("--graph-n", type=int, default=2_000, help="nodes of the fan-out graph")
-    a = ap.parse_args()
-    _time(noop, 500, a.cap, None, "")  # imports, warm-up
+    ap.add_argument("--graph-n", type=int, help="nodes of the fan-out graph")
+    return size_option(ap, SIZES, argv)
+
+
+WORKLOADS = (("no-op", noop), ("sleep 10 ms", io10ms))
+
+
+def measure_all(a: argparse.Namespace) -> dict[str, Any]:
+    """Seconds per call (and per node) of every variant: ``{"runs": {workload: {variant: s}},
+    "resume": (first, resumed), "graphs": {variant: s} or None}``."""
+    _time(noop, min(500, a.n), a.cap, None, "")  # imports, warm-up
     modes: list[tuple[str, str | None]] = [("no journal", None), ("journal (NORMAL)", "normal")]
     if not a.no_full:
         modes.append(("journal (FULL, fsync)", "full"))
-    print(f"{a.n:,} calls, cap {a.cap}, median of {a.repeat}")
-    print(f"{'workload':<14} {'variant':<24} {'total s':>8} {'us/call':>9} {'+us/call':>9}")
-    for label, fn in (("no-op", noop), ("sleep 10 ms", io10ms)):
+    runs = {label: {name: measure(fn, a.n, a.cap, a.repeat, sync) for name, sync in modes}
+            for label, fn in WORKLOADS}
+    return {"runs": runs, "resume": measure_resume(a.n, a.cap, a.repeat),
+            "graphs": measure_graphs(a.graph_n, a.cap, a.repeat)}
+
+
+def render(data: dict[str, Any], a: argparse.Namespace) -> str:
+    lines = [f"{a.n:,} calls, cap {a.cap}, median of {a.repeat}",
+             f"{'workload':<14} {'variant':<24} {'total s':>8} {'us/call':>9} {'+us/call':>9}"]
+    for label, variants in data["runs"].items():
         base = None
-        for name, synchronous in modes:
-            seconds = measure(fn, a.n, a.cap, a.repeat, synchronous)
+        for name, seconds in variants.items():
             per = seconds / a.n * 1e6
             if base is None:
                 base = per
-            extra = "" if synchronous is None else f"{per - base:+9.1f}"
-            print(f"{label:<14} {name:<24} {seconds:8.3f} {per:9.1f} {extra:>9}")
-    first, resume = measure_resume(a.n, a.cap, a.repeat)
-    print(
+            extra = "" if name == "no journal" else f"{per - base:+9.1f}"
+            lines.append(f"{label:<14} {name:<24} {seconds:8.3f} {per:9.1f} {extra:>9}")
+    first, resume = data["resume"]
+    lines.append(
         f"resume of {a.n:,} finished calls (all replayed): {resume:.3f} s "
         f"({resume / a.n * 1e6:.1f} us/call; the journaled run took {first:.3f} s)"
     )
-    graphs = measure_graphs(a.graph_n, a.cap, a.repeat)
+    graphs = data["graphs"]
     if graphs is None:
-        print("(LangGraph rows skipped: pip install 'skillstream[bench]')")
-        return 0
-    print(f"fan-out graph of {a.graph_n:,} no-op nodes (Send), cap {a.cap}:")
-    for base_name, saved_name in (
-        ("LangGraph", "LangGraph + AsyncSqliteSaver"),
-        ("StateGraph", "StateGraph + journal"),
-    ):
+        lines.append("(LangGraph rows skipped: pip install 'skillstream[bench]')")
+        return "\n".join(lines)
+    lines.append(f"fan-out graph of {a.graph_n:,} no-op nodes (Send), cap {a.cap}:")
+    for base_name, saved_name in GRAPH_PAIRS:
         base, saved = graphs[base_name], graphs[saved_name]
-        print(
+        lines.append(
             f"  {base_name:<12} {base / a.graph_n * 1e6:8.1f} us/node   "
             f"{saved_name:<30} {saved / a.graph_n * 1e6:8.1f} us/node "
             f"({(saved - base) / a.graph_n * 1e6:+.1f} us/node)"
         )
+    return "\n".join(lines)
+
+
+GRAPH_PAIRS = (("LangGraph", "LangGraph + AsyncSqliteSaver"), ("StateGraph", "StateGraph + journal"))
+
+
+def bench(size: str) -> Figures:
+    a = _args(["--size", size])
+    data = measure_all(a)
+    rows: dict[str, dict[str, float]] = {}
+    for label, variants in data["runs"].items():
+        for name, seconds in variants.items():
+            rows.setdefault(name, {})[f"{label} us/call"] = seconds / a.n * 1e6
+    first, resume = data["resume"]
+    rows["resume (every result replayed)"] = {"us/call": resume / a.n * 1e6}
+    derived = {f"{label} {name} +us/call": (seconds - variants["no journal"]) / a.n * 1e6
+               for label, variants in data["runs"].items() for name, seconds in variants.items()
+               if name != "no journal"}
+    if data["graphs"] is not None:
+        for name, seconds in data["graphs"].items():
+            rows[name] = {"us/node": seconds / a.graph_n * 1e6}
+        for base_name, saved_name in GRAPH_PAIRS:
+            derived[f"{saved_name} +us/node"] = (
+                data["graphs"][saved_name] - data["graphs"][base_name]) / a.graph_n * 1e6
+    return Figures(
+        title=f"What a journal costs: {a.n:,} calls, cap {a.cap}; a fan-out graph of {a.graph_n:,} nodes",
+        text=render(data, a), rows=rows, derived=derived, markdown=False,
+        params={"n": a.n, "cap": a.cap, "repeat": a.repeat, "graph_n": a.graph_n, "fsync": not a.no_full},
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = _args(argv)
+    print(render(measure_all(a), a))
     return 0
 
 

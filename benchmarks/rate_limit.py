@@ -2,6 +2,7 @@
 
     python -m benchmarks.rate_limit                 # 500 calls at 100/s, 3 repetitions
     python -m benchmarks.rate_limit --calls 200 --reps 1 --output /tmp/rate.json
+    python -m benchmarks.rate_limit --size small    # a smoke run: 50 calls, 1 repetition
 
 nginx (``limit_req``, 429 beyond the rate, 5 requests of leeway for jitter) serves both
 peers in turns, with a pause between turns so its bucket drains. Each peer fires every
@@ -21,19 +22,30 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import io
 import json
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import aiohttp
+if __name__ == "__main__":  # a package or program missing: one line, not a traceback
+    from benchmarks._figures import exit_if_missing
+
+    exit_if_missing("rate_limit")
+
+import aiohttp  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
 from nginx_api import NginxAPI  # noqa: E402
 
+from benchmarks._figures import Figures, size_option  # noqa: E402
 from pipeline import RateLimit, RetryAfter, run, skill  # noqa: E402
+
+SIZES = {"small": {"calls": 50, "reps": 1}, "full": {"calls": 500, "reps": 3}}
 
 
 async def _get(session: aiohttp.ClientSession, url: str) -> bool:
@@ -93,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rate", type=int, default=100)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--output", type=Path, default=None)
-    a = ap.parse_args(argv)
+    a = size_option(ap, SIZES, argv)
     rows: dict[str, dict[str, Any]] = {k: {"ratios": [], "rejected": []} for k in PEERS}
     with NginxAPI(rate=a.rate) as api:
         turn = 0
@@ -119,6 +131,23 @@ def main(argv: list[str] | None = None) -> int:
     if a.output is not None:
         a.output.write_text(json.dumps({"calls": a.calls, "rate": a.rate, "reps": a.reps, "rows": rows}, indent=2))
     return 0
+
+
+def bench(size: str) -> Figures:
+    """``main`` at ``size``, its figures read back from its JSON."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "rate.json"
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            main(["--size", size, "--output", str(out)])
+        data = json.loads(out.read_text())
+    return Figures(
+        title=f"Rate limits against nginx: {data['calls']} calls at {data['rate']}/s, {data['reps']} repetition(s)",
+        text=printed.getvalue().strip(),
+        rows={key: {"achieved_over_allowed": row["median"]} for key, row in data["rows"].items()},
+        derived={f"{key} 429s": float(sum(row["rejected"])) for key, row in data["rows"].items()},
+        params={"calls": data["calls"], "rate": data["rate"], "reps": data["reps"]},
+    )
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 peak driver memory.
 
     python -m benchmarks.ray_overhead                       # every section, full size
-    python -m benchmarks.ray_overhead --small               # smoke size (CI: well under 3 min)
+    python -m benchmarks.ray_overhead --size small          # smoke size (well under 3 min; also --small)
     python -m benchmarks.ray_overhead --sections overhead --calls 200 --repeats 1
 
 Every variant runs on the same Ray instance (``RAY_ADDRESS`` if set, else a local one with
@@ -39,17 +39,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import io
 import json
 import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from pipeline import run, skill
+if __name__ == "__main__":  # a package or program missing: one line, not a traceback
+    from benchmarks._figures import exit_if_missing
+
+    exit_if_missing("ray")
+
+from benchmarks._figures import Figures, size_option  # noqa: E402
+from pipeline import run, skill  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_JSON = HERE / "results" / "ray_overhead.json"
@@ -228,6 +237,7 @@ def _rss_child(address: str, calls: int, cap: int) -> dict[str, Any]:
 # -- the run ---------------------------------------------------------------------------------
 
 SECTIONS = ("overhead", "fanout", "dag", "memory")
+SIZES = {"small": {"small": True}, "full": {"small": False}}
 
 
 def _medians(
@@ -264,7 +274,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--memory-calls", type=int, default=None, help="10^5; --small 10^3")
     parser.add_argument("--memory-baseline-calls", type=int, default=10_000)
     parser.add_argument("--output", type=Path, default=DEFAULT_JSON)
-    args = parser.parse_args(argv)
+    args = size_option(parser, SIZES, argv)
     sections = [name.strip() for name in args.sections.split(",") if name.strip()]
     unknown = set(sections) - set(SECTIONS)
     if unknown:
@@ -393,6 +403,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.output.write_text(json.dumps(figures, indent=2) + "\n")
     print(f"wrote {args.output}", file=sys.stderr)
     return 0
+
+
+OVERHEAD_VARIANTS = ("raw_ray", "skillstream", "raw_ray_two_returns", "ray_get_batch")
+
+
+def bench(size: str) -> Figures:
+    """``main`` at ``size`` (every section), its figures read back from its JSON."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "ray.json"
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            main(["--size", size, "--output", str(out)])
+        f = json.loads(out.read_text())
+    rows: dict[str, dict[str, float]] = {
+        name: {"overhead µs/call": f[f"{name}_us_per_call"]} for name in OVERHEAD_VARIANTS
+    }
+    for name in ("raw_ray", "skillstream"):
+        rows[name]["fan-out s"] = f["fanout"][f"{name}_seconds"]
+        rows[name]["DAG makespan s"] = f["dag"][f"{name}_makespan_seconds"]
+        rows[name]["DAG makespan / critical path"] = f["dag"][f"{name}_ratio"]
+    for r in f["memory"]["runs"]:
+        rows["skillstream"][f"peak driver RSS MiB at {r['calls']:,} calls"] = r["maxrss_kb"] / 1024
+    return Figures(
+        title=f"Ray skills against raw Ray: {f['calls']} no-op calls, cap {f['cap']}, medians of {f['repeats']}",
+        text=printed.getvalue().strip(), rows=rows,
+        derived={"overhead ratio": f["ratio"], "fan-out ratio": f["fanout"]["ratio"],
+                 "memory growth KiB": float(f["memory"]["growth_kb"])},
+        params={k: f[k] for k in ("calls", "cap", "repeats", "small", "ray")},
+    )
 
 
 if __name__ == "__main__":

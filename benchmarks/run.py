@@ -1,8 +1,9 @@
-"""Run every benchmark workload for skillstream and each peer; print a markdown table, write JSON.
+"""The core benchmark: overhead, latency, first result, DAG, memory and throughput workloads
+for skillstream and each peer; print a markdown table, write JSON.
 
-    python -m benchmarks --size full          # 3 repetitions, full sizes (a few minutes)
-    python -m benchmarks --size small         # tiny sizes, one repetition (the smoke test)
-    python benchmarks/run.py --size full --write-results-md   # also rewrite RESULTS.md
+    python -m benchmarks --only core --size full     # 3 repetitions, full sizes (a few minutes)
+    python -m benchmarks.run --size small            # alone: tiny sizes, one repetition
+    python -m benchmarks.run --size full --write-results-md   # also rewrite its RESULTS.md section
 
 Every workload runs every peer in this one process (the peak-RSS workload in fresh
 subprocesses), repetition by repetition with the peers' order reversed on every other
@@ -32,6 +33,7 @@ from typing import Any
 if __package__ in (None, ""):  # `python benchmarks/run.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._figures import Figures  # noqa: E402
 from benchmarks.peers import BENCH_EXTRA_HINT, NotApplicable, Peer, all_peers  # noqa: E402
 from benchmarks.workloads import (  # noqa: E402
     CALL_TIMEOUT,
@@ -47,7 +49,7 @@ from benchmarks.workloads import (  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-DEFAULT_JSON = HERE / "results" / "latest.json"
+DEFAULT_JSON = HERE / "results" / "core.json"
 RESULTS_MD = HERE / "RESULTS.md"
 BASELINE = "asyncio_features"  # the feature-equivalent asyncio every ratio is against
 LEAN = "asyncio_workers"  # the leanest hand-written equivalent: a pool of cap workers
@@ -625,7 +627,8 @@ def warm_up(peers: list[Peer], sz: Sizes) -> None:
             pass
 
 
-def results_md(report: dict[str, Any], table: str, peers: list[Peer]) -> str:
+def results_section(report: dict[str, Any], table: str, peers: list[Peer]) -> str:
+    """The core benchmark's section of RESULTS.md."""
     m = report["meta"]
     mach = m["machine"]
     pk = ", ".join(f"{k} {v}" for k, v in mach["packages"].items())
@@ -636,8 +639,8 @@ def results_md(report: dict[str, Any], table: str, peers: list[Peer]) -> str:
             row = wl["rows"][p.key]
             for n, why in (row.extra.get("skipped") or {}).items():
                 footnotes.append(f"† {p.label.strip('*')}, {_pow(int(n))} calls: {why}.")
-    foot = ("\n".join(footnotes) + "\n") if footnotes else ""
-    return f"""# skillstream benchmarks — results
+    foot = ("\n".join(footnotes) + "\n\n") if footnotes else ""
+    return f"""## core: skillstream against asyncio, aiostream, reactivex and LangGraph
 
 Latest `--size {m['size']}` run ({m['reps']} repetition(s) per figure, medians; peers' order
 reversed on every other repetition), {m['date']}, {m['duration_s']:.0f} s in all, at commit
@@ -651,12 +654,11 @@ ratios measured side by side much less).
 
 {table}
 
-{foot}
-Targets are the issue's (throughput's is derived from the overhead target); they are shown,
-never asserted. "vs asyncio (same features)" is the row's figure divided by the hand-written
-asyncio's.
+{foot}Targets are skillstream's design targets (throughput's is derived from the overhead
+target); they are shown, never asserted. "vs asyncio (same features)" is the row's figure
+divided by the hand-written asyncio's.
 
-## How each figure is taken
+### How each figure is taken
 
 1. **Overhead**: wall time of building the calls, running them and consuming every result,
    divided by the number of calls (LangGraph runs 2,000: it is ~10× slower per call).
@@ -668,7 +670,7 @@ asyncio's.
 3. **Time to first result**: arrival of the first result, measured from the start of the
    run, minus the fastest skill's duration. The fastest skill is not submitted first.
 4. **DAG**: makespan / critical path of a seeded random layered DAG (durations and edges
-   in `latest.json`). `asyncio.gather` runs it level by level.
+   in the JSON). `asyncio.gather` runs it level by level.
 5. **Memory in flight**: `tracemalloc` bytes allocated between before the run and the moment
    the last of N calls has started (all awaiting one `Event`), divided by N. The consumer
    keeps no results. aiostream and LangGraph are measured at 2,000 in flight (aiostream's
@@ -679,51 +681,39 @@ asyncio's.
    across fork + exec, which would hide the growth). One repetition at 10^6.
 6. **Throughput**: as overhead, with 100,000 calls in one run.
 
-## The implementations
+### The implementations
 
 {notes}
 
-## Rerun
+### Rerun
 
 ```
-python -m venv .venv && . .venv/bin/activate
-pip install -e '.[bench]'                             # langgraph, aiohttp
-python -m benchmarks --size full --write-results-md   # about {max(1, round(m['duration_s'] / 60))} min here
-python -m benchmarks --size small                      # seconds: the smoke test's run
+pip install -e '.[bench]'                             # langgraph, aiohttp, ...
+python -m benchmarks --only core --size full --results benchmarks/RESULTS.md   # about {max(1, round(m['duration_s'] / 60))} min here
 ```
 
-The full figures (every repetition, the seeded inputs) go to `benchmarks/results/latest.json`
-(not committed). `--only overhead,dag` runs some workloads, `--peers skillstream,asyncio_features`
-some implementations, `--reps N` overrides the repetition count.
+Every repetition and the seeded inputs go to the JSON (`--output`, not committed).
+`--only overhead,dag` runs some workloads, `--peers skillstream,asyncio_features` some
+implementations, `--reps N` overrides the repetition count.
 """
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
-    ap.add_argument("--size", choices=sorted(SIZES), default="full")
-    ap.add_argument("--reps", type=int, default=None, help="repetitions (default: 3 full, 1 small)")
-    ap.add_argument("--only", default=None, help=f"comma-separated subset of {WORKLOAD_KEYS}")
-    ap.add_argument("--peers", default=None, help="comma-separated subset of peer keys")
-    ap.add_argument("--output", type=Path, default=DEFAULT_JSON, help="JSON output path")
-    ap.add_argument("--write-results-md", action="store_true",
-                    help=f"also rewrite {RESULTS_MD.relative_to(ROOT)}")
-    a = ap.parse_args(argv)
-
-    sz = SIZES[a.size]
-    reps = a.reps or sz.reps
+def measure(size: str, reps: int | None = None, workloads: list[str] | None = None,
+            peer_keys: list[str] | None = None, command: str = "") -> tuple[dict[str, Any], list[Peer]]:
+    """Run the workloads (all by default) for the peers (all by default): the report and the
+    peers it covers. Unknown workload or peer keys raise ValueError."""
+    sz = SIZES[size]
+    reps = reps or sz.reps
     peers = all_peers()
-    if a.peers:
-        keep = set(a.peers.split(","))
-        unknown = keep - {p.key for p in peers}
+    if peer_keys:
+        unknown = set(peer_keys) - {p.key for p in peers}
         if unknown:
-            ap.error(f"unknown peers {sorted(unknown)}; known: {[p.key for p in peers]}")
-        peers = [p for p in peers if p.key in keep]
-    wkeys = WORKLOAD_KEYS
-    if a.only:
-        wkeys = a.only.split(",")
-        unknown = set(wkeys) - set(WORKLOAD_KEYS)
-        if unknown:
-            ap.error(f"unknown workloads {sorted(unknown)}; known: {WORKLOAD_KEYS}")
+            raise ValueError(f"unknown peers {sorted(unknown)}; known: {[p.key for p in peers]}")
+        peers = [p for p in peers if p.key in peer_keys]
+    wkeys = workloads or WORKLOAD_KEYS
+    unknown = set(wkeys) - set(WORKLOAD_KEYS)
+    if unknown:
+        raise ValueError(f"unknown workloads {sorted(unknown)}; known: {WORKLOAD_KEYS}")
 
     t_start = time.perf_counter()
     load_before = _loadavg()
@@ -746,8 +736,64 @@ def main(argv: list[str] | None = None) -> int:
         "duration_s": round(time.perf_counter() - t_start, 1),
         "workload_s": elapsed,
         "loadavg_1m": {"before": load_before, "after": _loadavg()},
-        "command": "python -m benchmarks " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": command,
     }
+    return report, peers
+
+
+def errors(report: dict[str, Any]) -> list[tuple[str, str, str]]:
+    return [(w, k, r.error) for w, wl in report["workloads"].items()
+            for k, r in wl["rows"].items() if r.error]
+
+
+def bench(size: str, workloads: list[str] | None = None, peers: list[str] | None = None,
+          reps: int | None = None) -> Figures:
+    """The core benchmark for ``python -m benchmarks``: a failed cell raises RuntimeError."""
+    report, ps = measure(size, reps, workloads, peers, "python -m benchmarks --only core")
+    sz = SIZES[size]
+    table = render(report, ps, sz)
+    failed = errors(report)
+    if failed:
+        raise RuntimeError("; ".join(f"{w} / {k}: {e}" for w, k, e in failed))
+    rows: dict[str, dict[str, float]] = {}
+    derived: dict[str, float] = {}
+    for wkey, wl in report["workloads"].items():
+        for p in ps:
+            row = wl["rows"][p.key]
+            if row.value is None:
+                continue
+            if wkey == "memory_rss":  # the growth may be 0 or negative: the peaks are the figures
+                derived[f"{p.key}: peak RSS growth MB"] = row.value
+                for n, mb in row.extra["peak_rss_mb"].items():
+                    rows.setdefault(p.key, {})[f"memory_rss: peak MB at {_pow(int(n))}"] = mb
+                continue
+            rows.setdefault(p.key, {})[wkey] = row.value
+    data = to_json(report, ps, sz)
+    return Figures(
+        title=f"core: {len(report['workloads'])} workloads, {len(ps)} implementations",
+        text=table, rows=rows, derived=derived, params=data,
+        section=results_section(report, table, ps),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The core benchmark alone (``python -m benchmarks --only core`` runs it with the others)."""
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n")[0])
+    ap.add_argument("--size", choices=sorted(SIZES), default="full")
+    ap.add_argument("--reps", type=int, default=None, help="repetitions (default: 3 full, 1 small)")
+    ap.add_argument("--only", default=None, help=f"comma-separated subset of {WORKLOAD_KEYS}")
+    ap.add_argument("--peers", default=None, help="comma-separated subset of peer keys")
+    ap.add_argument("--output", type=Path, default=DEFAULT_JSON, help="JSON output path")
+    ap.add_argument("--write-results-md", action="store_true",
+                    help=f"also rewrite the core section of {RESULTS_MD.relative_to(ROOT)}")
+    a = ap.parse_args(argv)
+    command = "python -m benchmarks.run " + " ".join(argv if argv is not None else sys.argv[1:])
+    try:
+        report, peers = measure(a.size, a.reps, a.only.split(",") if a.only else None,
+                                a.peers.split(",") if a.peers else None, command)
+    except ValueError as e:
+        ap.error(str(e))
+    sz = SIZES[a.size]
     table = render(report, peers, sz)
     print(table)
     data = to_json(report, peers, sz)
@@ -755,13 +801,14 @@ def main(argv: list[str] | None = None) -> int:
     a.output.write_text(json.dumps(data, indent=2, default=str) + "\n")
     log(f"wrote {a.output} ({report['meta']['duration_s']:.0f} s)")
     if a.write_results_md:
-        RESULTS_MD.write_text(results_md(report, table, peers))
+        from benchmarks.suite import write_sections
+
+        write_sections(RESULTS_MD, {"core": results_section(report, table, peers)})
         log(f"wrote {RESULTS_MD}")
-    errors = [(w, k, r.error) for w, wl in report["workloads"].items()
-              for k, r in wl["rows"].items() if r.error]
-    for w, k, e in errors:
+    failed = errors(report)
+    for w, k, e in failed:
         log(f"ERROR in {w} / {k}: {e}")
-    return 1 if errors else 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -36,7 +36,8 @@ class AsyncioWorkersObjectsPeer(Peer):
         timeout: float | None,
         on_result: Callable[[], None] | None = None,
     ) -> int:
-        from pipeline._core._result import ErrorInfo, Status, new_result
+        from pipeline import ErrorInfo, Status
+        from pipeline._core._result import new_result  # no public name: the engine's own constructor
 
         calls = skill_calls(fn, args, timeout)  # made as the skillstream peer makes them
         sized = isinstance(calls, list)

@@ -88,20 +88,9 @@ class _DagState(TypedDict):
 
 
 def _graph_api() -> tuple[Any, Any, Any]:
-    import pipeline
+    from pipeline import END, START, StateGraph
 
-    start = getattr(pipeline, "START", None)
-    end = getattr(pipeline, "END", None)
-    if start is None or end is None:
-        import importlib
-
-        for mod in ("pipeline.graph", "pipeline.state_graph", "pipeline._graph._builder"):
-            try:
-                m = importlib.import_module(mod)
-            except ImportError:
-                continue
-            start, end = getattr(m, "START", start), getattr(m, "END", end)
-    return pipeline.StateGraph, start, end
+    return StateGraph, START, END
 
 
 class SkillstreamGraphPeer(Peer):
