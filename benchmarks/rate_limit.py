@@ -40,7 +40,7 @@ if __name__ == "__main__":  # a package or program missing: one line, not a trac
 import aiohttp  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
-from nginx_api import NginxAPI  # noqa: E402
+from servers.nginx_api import NginxAPI  # noqa: E402
 
 from benchmarks._figures import Figures, size_option  # noqa: E402
 from pipeline import RateLimit, RetryAfter, run, skill  # noqa: E402
