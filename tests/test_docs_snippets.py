@@ -107,6 +107,15 @@ def test_every_page_has_blocks_and_the_readme_starts_with_the_two_commands() -> 
     ]
 
 
+def test_the_readme_lists_the_guarantees_of_the_guarantees_page() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Guarantees", 1)[1].split("\n## ", 1)[0]
+    listed = [line[2:] for line in section.splitlines() if line.startswith("- ")]
+    page = (ROOT / "docs" / "guarantees.md").read_text(encoding="utf-8")
+    rows = [line.split(" | ")[0].removeprefix("| ") for line in page.splitlines() if line.startswith("| ")]
+    assert listed == rows[1:]  # after the header row
+
+
 def test_the_api_reference_names_every_public_name() -> None:
     import operators
     import pipeline
