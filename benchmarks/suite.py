@@ -163,7 +163,7 @@ RESULTS_HEADER = """# skillstream benchmarks — results
 
 Each section is written by the run that took its figures (`python -m benchmarks --results
 benchmarks/RESULTS.md`), with that run's machine and commit; a run rewrites the sections of
-the benchmarks it ran and keeps the others. How to run them: [README.md](README.md).
+the benchmarks it ran and keeps the others. How to run them: `benchmarks/README.md`.
 """
 
 _SECTION = re.compile(r"<!-- begin: (?P<key>[\w-]+) -->\n(?P<body>.*?)<!-- end: (?P=key) -->\n?", re.S)
