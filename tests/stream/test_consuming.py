@@ -322,3 +322,31 @@ def test_unbounded_concurrency() -> None:
 
     results, loop = vrun(main)
     assert len(results) == 50 and probe.max_active == 50 and loop.time() == 1
+
+
+@pytest.mark.parametrize("how", ["collect", "reduce", "scan", "async with"])
+def test_a_second_reader_is_refused_without_closing_the_first_readers_run(how: str) -> None:
+    async def main() -> list[int]:
+        stream = run([after(1, 1), after(2, 2)])
+
+        async def read() -> list[int]:
+            return [r.value async for r in stream]
+
+        first = asyncio.ensure_future(read())
+        await asyncio.sleep(0.5)  # the first reader is waiting for a result
+        with pytest.raises(RuntimeError, match="already being read by another task"):
+            if how == "collect":
+                await stream.collect()
+            elif how == "reduce":
+                await stream.reduce(lambda acc, r: acc, None)
+            elif how == "scan":
+                async for _ in stream.scan(lambda acc, r: acc, None):
+                    pass
+            else:
+                async with stream:
+                    async for _ in stream:
+                        pass
+        return await asyncio.wait_for(first, 10)
+
+    values, loop = vrun(main)
+    assert values == [1, 2] and loop.time() == 2
