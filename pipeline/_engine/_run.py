@@ -1003,8 +1003,10 @@ class Run(abc.ObserverBase[SkillResult]):
                 iterator.close()
 
     async def wait_quiet(self) -> None:
-        """Wait until no task this run started is still running, at most the grace."""
-        await self.abandoned.wait(self.loop, self.pump)
+        """Wait until no task this run started is still running, at most the grace: its
+        abandoned work, its source's pump and its loop workers (a parked worker ends a
+        turn of the loop after the run closes), so nothing of a run that ended is pending."""
+        await self.abandoned.wait(self.loop, self.pump, self.workers.alive)
 
     # -- downstream: the merge emits into the run ------------------------------------------
 

@@ -173,7 +173,7 @@ class LoopWorkers:
     the worker uncancels itself once the attempt has ended and goes on with the next.
     """
 
-    __slots__ = ("loop", "jobs", "idle", "pickers", "cancelling", "closed", "name", "context")
+    __slots__ = ("loop", "jobs", "idle", "pickers", "cancelling", "closed", "name", "context", "tasks")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, name: str = "skillstream worker") -> None:
         self.loop = loop
@@ -190,6 +190,7 @@ class LoopWorkers:
         # Every worker starts from the context the run started in (as a task per call
         # would), in a copy of its own.
         self.context = contextvars.copy_context()
+        self.tasks: set[asyncio.Task[None]] = set()  # this run's workers that have not ended
 
     def submit(self, coro: Any, ended: Callable[[Any, BaseException | None], None]) -> Job:
         job = Job(self, coro, ended)
@@ -201,6 +202,11 @@ class LoopWorkers:
 
     def cancel_delivered(self) -> None:
         self.cancelling -= 1
+
+    def alive(self) -> list[asyncio.Task[None]]:
+        """The workers that have not ended yet: after :meth:`close`, each ends within a
+        turn of the loop (a parked one) or once its abandoned attempt has ended."""
+        return [task for task in self.tasks if not task.done()]
 
     def close(self) -> None:
         """No more jobs: parked workers end (busy ones after their attempt)."""
@@ -309,6 +315,8 @@ class LoopWorkers:
                 task = self.loop.create_task(self._work(), name=self.name, context=self.context.copy())
                 _WORKER_TASKS.add(task)
                 task.add_done_callback(_WORKER_TASKS.discard)
+                self.tasks.add(task)
+                task.add_done_callback(self.tasks.discard)
 
     def _stopped(self, job: Job, task: asyncio.Task[None], before: contextvars.Context) -> bool:
         """An abandoned attempt has ended; returns whether this worker must end."""
