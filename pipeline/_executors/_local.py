@@ -152,6 +152,10 @@ class Job:
         return self.stopped
 
 
+def _raise(exc: BaseException) -> None:
+    raise exc
+
+
 # Every worker task until it ends. The loop holds tasks weakly, and a parked worker waits
 # on a future only its run holds: a stream dropped inside a reference cycle would have its
 # parked workers collected while pending ("Task was destroyed but it is pending").
@@ -223,68 +227,75 @@ class LoopWorkers:
         jobs = self.jobs
         task = asyncio.current_task()
         assert task is not None
-        while True:
-            if not jobs:
-                self.pickers -= 1
-                if self.closed:
-                    return
-                waiter = self.loop.create_future()
-                self.idle.append(waiter)
-                try:
-                    await waiter
-                except asyncio.CancelledError:  # the loop is shutting down
-                    with contextlib.suppress(ValueError):
-                        self.idle.remove(waiter)
-                    raise
-                continue  # whoever woke it counted it as a picker again
-            if self.cancelling:
-                await asyncio.sleep(0)  # behind the cancelled attempts' wake-ups
-                continue
-            job = jobs.popleft()
-            if job.abandoned:
-                continue
-            self.pickers -= 1
-            if jobs and not self.pickers:
-                # Someone must take the next job if this one suspends. Only one: a job
-                # that does not suspend leaves this worker free for the next at once.
-                self._cover()
-            job.worker = task
-            before = copy_context()
-            try:
-                value = await job.coro
-            except asyncio.CancelledError as exc:
-                job.worker = None
+        try:
+            while True:
+                if not jobs:
+                    self.pickers -= 1
+                    if self.closed:
+                        return
+                    waiter = self.loop.create_future()
+                    self.idle.append(waiter)
+                    try:
+                        await waiter
+                    except asyncio.CancelledError:  # the loop is shutting down
+                        with contextlib.suppress(ValueError):
+                            self.idle.remove(waiter)
+                        raise
+                    continue  # whoever woke it counted it as a picker again
+                if self.cancelling:
+                    await asyncio.sleep(0)  # behind the cancelled attempts' wake-ups
+                    continue
+                job = jobs.popleft()
                 if job.abandoned:
-                    if self._stopped(job, task, before):
+                    continue
+                self.pickers -= 1
+                if jobs and not self.pickers:
+                    # Someone must take the next job if this one suspends. Only one: a job
+                    # that does not suspend leaves this worker free for the next at once.
+                    self._cover()
+                job.worker = task
+                before = copy_context()
+                try:
+                    value = await job.coro
+                except asyncio.CancelledError as exc:
+                    job.worker = None
+                    if job.abandoned:
+                        if self._stopped(job, task, before):
+                            return
+                        continue
+                    # Not cancelled by the run: by the skill itself, or from outside (as
+                    # asyncio.run's shutdown does). The call fails, and the worker ends.
+                    job.ended(None, exc)
+                    raise
+                except BaseException as exc:
+                    job.worker = None
+                    if job.abandoned:
+                        if self._stopped(job, task, before):
+                            return
+                    elif self._deliver(job, None, exc, before):
                         return
                     continue
-                # Not cancelled by the run: by the skill itself, or from outside (as
-                # asyncio.run's shutdown does). The call fails, and the worker ends.
-                job.ended(None, exc)
-                raise
-            except BaseException as exc:
                 job.worker = None
-                if job.abandoned:
+                if job.abandoned:  # it ignored its cancellation and returned
                     if self._stopped(job, task, before):
                         return
-                elif self._deliver(job, None, exc, before):
-                    return
-                continue
-            job.worker = None
-            if job.abandoned:  # it ignored its cancellation and returned
-                if self._stopped(job, task, before):
-                    return
-            elif copy_context() != before:  # see _deliver
-                job.ended(value, None)
-                self._cover()
-                return
-            else:  # _deliver(), inlined for the common case
-                self.pickers += 1
-                try:
+                elif copy_context() != before:  # see _deliver
                     job.ended(value, None)
-                except BaseException:
-                    self.pickers -= 1
-                    raise
+                    self._cover()
+                    return
+                else:  # _deliver(), inlined for the common case
+                    self.pickers += 1
+                    try:
+                        job.ended(value, None)
+                    except BaseException:
+                        self.pickers -= 1
+                        raise
+        except (KeyboardInterrupt, SystemExit) as exc:
+            # A skill's KeyboardInterrupt or SystemExit, raised on by its run (out of the
+            # loop, as asyncio does with a task's). Raised from a callback rather than from
+            # this task, which would keep it as its exception and, when nobody retrieves
+            # it, log "Task exception was never retrieved" once collected.
+            self.loop.call_soon(_raise, exc)
 
     def _deliver(self, job: Job, value: Any, exc: BaseException | None, before: contextvars.Context) -> bool:
         """Pass the attempt's outcome on; returns whether this worker must end."""

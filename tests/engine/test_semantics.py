@@ -7,6 +7,7 @@ fails the test if a task is left pending or the loop logged an error.
 from __future__ import annotations
 
 import asyncio
+import gc
 import random
 from typing import Any
 
@@ -126,6 +127,35 @@ def test_keyboard_interrupt_is_not_turned_into_a_result() -> None:
             loop.run_until_complete(main())
     finally:
         loop.close()
+
+
+@pytest.mark.parametrize("signal", [KeyboardInterrupt, SystemExit], ids=lambda t: t.__name__)
+@pytest.mark.parametrize("hedged", [False, True], ids=["worker", "task"])
+def test_keyboard_interrupt_and_system_exit_propagate_without_a_never_retrieved_log(
+    signal: type[BaseException], hedged: bool
+) -> None:
+    from pipeline import Hedge
+    from pipeline._executors import _local
+
+    async def body() -> None:
+        await asyncio.sleep(0)
+        raise signal
+
+    interrupt = skill(body, hedge=Hedge(after=5), idempotent=True) if hedged else skill(body)
+
+    errors: list[dict[str, Any]] = []
+
+    async def main() -> Any:
+        asyncio.get_running_loop().set_exception_handler(lambda _, context: errors.append(context))
+        return await run([interrupt()]).collect()
+
+    with pytest.raises(signal):
+        asyncio.run(main())
+    # What the loop would have dropped by now: a task that kept the exception logs it once
+    # collected ("Task exception was never retrieved").
+    _local._WORKER_TASKS.difference_update([t for t in _local._WORKER_TASKS if t.done()])
+    gc.collect()
+    assert [c["message"] for c in errors] == []
 
 
 # -- 3. per-skill timeout ------------------------------------------------------------------
