@@ -343,7 +343,9 @@ def run(
     from a user's fallback, ``Retry(on=...)`` predicate or instrument, or a skill's
     ``BaseException`` that is not an ``Exception``, ends the stream with that exception.
     ``timeout`` is a deadline: at it, calls in flight end ``timeout``, calls not started
-    end ``skipped``, and the stream completes.
+    end ``skipped``, and the stream completes. A call's fallback then receives a
+    :class:`DeadlineExceeded`; for a call whose attempts had failed (the deadline came in
+    a backoff, or during a retry), its ``__cause__`` is the last failed attempt's error.
 
     Examples:
         >>> async for r in run([fetch_stock("AAPL"), fetch_news("Apple")], max_concurrency=5):
