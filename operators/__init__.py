@@ -314,8 +314,9 @@ def concat(acc: Sequence[_T] | None, item: Any) -> list[_T]:
 def merge_dicts(acc: Mapping[Any, Any] | None, item: Any) -> dict[Any, Any]:
     """Reducer: ``{**acc, **item}``, later keys winning.
 
-    Never mutates ``acc`` (``None`` counts as ``{}``). ``item`` may be a mapping or an
-    iterable of pairs; ``None`` and ``()`` add nothing. A result-like ``item`` contributes
+    Never mutates ``acc`` (``None`` counts as ``{}``). ``item`` may be a mapping, or an
+    iterable of mappings (merged in order) or of key-value pairs (or a mix); ``None`` and
+    ``()`` add nothing. A result-like ``item`` contributes
     its ``value`` when ``ok or fallback_used``; otherwise ``acc`` is returned unchanged.
 
     .. marble::
@@ -332,13 +333,15 @@ def merge_dicts(acc: Mapping[Any, Any] | None, item: Any) -> dict[Any, Any]:
 
     Args:
         acc: The dict so far.
-        item: A mapping, pairs, or a result-like object whose value is one.
+        item: A mapping, mappings, pairs, or a result-like object whose value is one.
 
     Returns:
         A new dict (or ``acc`` itself when nothing is added).
 
     Raises:
-        TypeError, ValueError: if ``item`` is neither a mapping nor pairs.
+        TypeError: if ``item`` (or one of its elements) is neither a mapping nor a
+            key-value pair (a string is neither); the message names ``merge_dicts`` and
+            the offending value.
     """
     from ._reducers import merge_dicts_
 
@@ -370,8 +373,9 @@ def dedupe_by(
         A reducer ``(acc, item) -> list``.
 
     Raises:
-        TypeError: if ``key`` is neither a ``str`` nor callable. The reducer raises
-            ``KeyError``/``AttributeError`` for an item without the key.
+        TypeError: if ``key`` is neither a ``str`` nor callable. The reducer raises a
+            ``KeyError`` (also an ``AttributeError``) for an item without the ``str`` key,
+            naming the reducer, the item and the key.
     """
     from ._reducers import dedupe_by_
 
@@ -406,7 +410,10 @@ def top_k(
 
     Raises:
         ValueError: if ``k`` < 1.
-        TypeError: if ``key`` is neither a ``str`` nor callable.
+        TypeError: if ``key`` is neither a ``str`` nor callable. The reducer raises a
+            ``KeyError`` (also an ``AttributeError``) for an item without the ``str`` key,
+            and a ``TypeError`` for keys that cannot be ordered, each naming the reducer
+            and the offending item or keys.
     """
     from ._reducers import top_k_
 

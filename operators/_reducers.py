@@ -9,10 +9,12 @@ item is used as it is.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping, Sequence
+import reprlib
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 __all__ = [
+    "MissingKey",
     "Reducer",
     "chain_reducers_",
     "concat_",
@@ -60,18 +62,63 @@ def merge_dicts_(acc: Mapping[Any, Any] | None, item: Any) -> dict[Any, Any]:
     if value is _SKIP or value is None or (isinstance(value, tuple) and not value):
         return {} if acc is None else acc  # type: ignore[return-value]
     merged: dict[Any, Any] = {} if acc is None else dict(acc)
-    merged.update(value)
+    if isinstance(value, Mapping):
+        merged.update(value)
+        return merged
+    if isinstance(value, _TEXT) or not isinstance(value, Iterable):
+        raise TypeError(
+            f"merge_dicts: {_short(value)} is neither a mapping nor an iterable of "
+            "mappings or key-value pairs"
+        )
+    # An iterable of mappings (merged in order) or of key-value pairs, or a mix.
+    for position, element in enumerate(value):
+        if isinstance(element, Mapping):
+            merged.update(element)
+        elif isinstance(element, Sequence) and not isinstance(element, _TEXT) and len(element) == 2:
+            merged[element[0]] = element[1]
+        else:
+            raise TypeError(
+                f"merge_dicts: element {position} of {_short(value)} is {_short(element)}, "
+                "neither a mapping nor a key-value pair"
+            )
     return merged
 
 
-def key_function(key: str | Callable[[Any], Any]) -> Callable[[Any], Any]:
+_TEXT = (str, bytes, bytearray)
+
+
+def _short(value: Any) -> str:
+    """``repr(value)``, cut short for an error message."""
+    return reprlib.repr(value)
+
+
+class MissingKey(KeyError, AttributeError):
+    """An item without the key (or attribute) a reducer orders or dedupes it by. A
+    ``KeyError`` and an ``AttributeError``: what a lookup of either would raise."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def key_function(key: str | Callable[[Any], Any], reducer: str = "") -> Callable[[Any], Any]:
+    """The key of an item: ``key`` looked up (a dict key or an attribute) or called.
+    With ``reducer`` (its description), an item without the key raises
+    :class:`MissingKey` naming the reducer, the item and the key."""
     if isinstance(key, str):
         name = key
 
         def by_name(item: Any) -> Any:
             if isinstance(item, Mapping):
-                return item[name]
-            return getattr(item, name)
+                try:
+                    return item[name]
+                except KeyError:
+                    what = "key"
+            else:
+                try:
+                    return getattr(item, name)
+                except AttributeError:
+                    what = "attribute"
+            raise MissingKey(f"{reducer or 'reducer'}: item {_short(item)} has no {what} {name!r}") from None
 
         return by_name
     if callable(key):
@@ -82,7 +129,7 @@ def key_function(key: str | Callable[[Any], Any]) -> Callable[[Any], Any]:
 def dedupe_by_(
     key: str | Callable[[Any], Hashable],
 ) -> Callable[[Sequence[Any] | None, Any], list[Any]]:
-    key_of = key_function(key)
+    key_of = key_function(key, f"dedupe_by({_short(key)})")
 
     def dedupe_by(acc: Sequence[Any] | None, item: Any) -> list[Any]:
         seen: set[Any] = set()
@@ -109,11 +156,20 @@ def top_k_(
 ) -> Callable[[Sequence[Any] | None, Any], list[Any]]:
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be an int >= 1, got {k!r}")
-    key_of = key_function(key)
+    described = f"top_k({k}, {_short(key)})"
+    key_of = key_function(key, described)
 
     def top_k(acc: Sequence[Any] | None, item: Any) -> list[Any]:
         # sorted() with reverse=True stays stable: equal scores keep arrival order.
-        return sorted(concat_(acc, item), key=key_of, reverse=True)[:k]
+        items = concat_(acc, item)
+        keys = [key_of(element) for element in items]
+        try:
+            order = sorted(range(len(items)), key=keys.__getitem__, reverse=True)[:k]
+        except TypeError as exc:
+            raise TypeError(
+                f"{described}: cannot order the keys {_short(keys)} of {_short(items)}: {exc}"
+            ) from exc
+        return [items[i] for i in order]
 
     return top_k
 

@@ -73,7 +73,9 @@ class SkillCancelled(Exception):
 
 class DeadlineExceeded(TimeoutError):
     """Raised inside the run when the run's ``timeout`` expires while a call is in flight
-    or before it started."""
+    or before it started (what a fallback then receives). For a call whose earlier
+    attempts failed (the deadline came in a backoff, or during a retry), its
+    ``__cause__`` is the last failed attempt's error; otherwise it has none."""
 
 
 class DependencyFailed(Exception):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Iterable
 from typing import Any
 
 __all__ = ["CANCEL_GRACE", "Abandoned", "keep_until_done", "retrieve_when_done"]
@@ -82,20 +83,35 @@ class Abandoned:
     def _forget(self, future: asyncio.Future[Any]) -> None:
         self.futures.pop(future, None)
 
-    async def wait(self, loop: asyncio.AbstractEventLoop, extra: asyncio.Future[Any] | None) -> None:
-        """Wait until every abandoned future (and ``extra``) has ended, or until ``grace``
-        seconds after the first call, whichever comes first; then warn once."""
+    async def wait(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        extra: asyncio.Future[Any] | None,
+        helpers: Callable[[], Iterable[asyncio.Future[Any]]] | None = None,
+    ) -> None:
+        """Wait until every abandoned future (and ``extra``, and what ``helpers()``
+        returns: the run's own tasks that end once their work has) has ended, or until
+        ``grace`` seconds after the first call, whichever comes first; then warn once,
+        naming the abandoned work (a helper only waits for it)."""
         if self.quiet_by is None:
             self.quiet_by = loop.time() + self.grace
         while True:
             pending = [f for f in self.futures if not f.done()]
             if extra is not None and not extra.done() and extra not in self.futures:
                 pending.append(extra)
+            named = len(pending)
+            if helpers is not None:
+                pending.extend(helpers())
             if not pending:
                 return
             left = self.quiet_by - loop.time()
             if left <= 0:
-                if not self.warned:
+                if named < len(pending):
+                    # Past the grace (or with none): a helper that ends within a turn of
+                    # the loop (a parked worker woken at close) still gets that turn.
+                    await asyncio.sleep(0)
+                pending = [f for f in pending[:named] if not f.done()]
+                if pending and not self.warned:
                     self.warned = True
                     one = len(pending) == 1
                     _log.warning(

@@ -401,6 +401,7 @@ class Attempts(Inner[SkillResult]):
         "attempt_start",
         "gates",
         "last_item",
+        "last_error",
     )
 
     def __init__(self, node: CallNode, merge: BoundedMerge[SkillResult]) -> None:
@@ -424,6 +425,9 @@ class Attempts(Inner[SkillResult]):
         # the order it asked them; None: nothing (no policy, or not asked yet).
         self.gates: list[Gate] | None = None
         self.last_item = 0.0  # when a streaming attempt last yielded (for idle_timeout)
+        # The error of the last attempt that failed and was retried: the cause of the
+        # DeadlineExceeded if the run's deadline ends the call before another attempt ends.
+        self.last_error: Exception | None = None
 
     # -- phases ----------------------------------------------------------------------------
 
@@ -683,6 +687,7 @@ class Attempts(Inner[SkillResult]):
             return
         if again:
             assert retry is not None
+            self.last_error = exc
             wait = retry.delay(self.attempts) if retry_after is None else retry_after
             if run.instruments:
                 run.emit(
@@ -810,9 +815,14 @@ class Attempts(Inner[SkillResult]):
 
     def expire(self, exc: DeadlineExceeded) -> None:
         """The run's deadline: end now as ``timeout`` (``skipped`` if no attempt began:
-        the call waited all along for its rate limiter's permit)."""
+        the call waited all along for its rate limiter's permit). After failed attempts
+        (in a backoff, or in a later attempt) the call's ``DeadlineExceeded`` is its own,
+        with the last attempt's error as its ``__cause__`` (what its fallback sees)."""
         if self.finished:
             return
+        if self.last_error is not None:
+            last, exc = self.last_error, DeadlineExceeded(*exc.args)
+            exc.__cause__ = last
         in_attempt = self.future is not None
         self._cancel()
         if in_attempt:
@@ -1003,8 +1013,10 @@ class Run(abc.ObserverBase[SkillResult]):
                 iterator.close()
 
     async def wait_quiet(self) -> None:
-        """Wait until no task this run started is still running, at most the grace."""
-        await self.abandoned.wait(self.loop, self.pump)
+        """Wait until no task this run started is still running, at most the grace: its
+        abandoned work, its source's pump and its loop workers (a parked worker ends a
+        turn of the loop after the run closes), so nothing of a run that ended is pending."""
+        await self.abandoned.wait(self.loop, self.pump, self.workers.alive)
 
     # -- downstream: the merge emits into the run ------------------------------------------
 

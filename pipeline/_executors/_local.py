@@ -152,6 +152,10 @@ class Job:
         return self.stopped
 
 
+def _raise(exc: BaseException) -> None:
+    raise exc
+
+
 # Every worker task until it ends. The loop holds tasks weakly, and a parked worker waits
 # on a future only its run holds: a stream dropped inside a reference cycle would have its
 # parked workers collected while pending ("Task was destroyed but it is pending").
@@ -173,7 +177,7 @@ class LoopWorkers:
     the worker uncancels itself once the attempt has ended and goes on with the next.
     """
 
-    __slots__ = ("loop", "jobs", "idle", "pickers", "cancelling", "closed", "name", "context")
+    __slots__ = ("loop", "jobs", "idle", "pickers", "cancelling", "closed", "name", "context", "tasks")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, name: str = "skillstream worker") -> None:
         self.loop = loop
@@ -190,6 +194,7 @@ class LoopWorkers:
         # Every worker starts from the context the run started in (as a task per call
         # would), in a copy of its own.
         self.context = contextvars.copy_context()
+        self.tasks: set[asyncio.Task[None]] = set()  # this run's workers that have not ended
 
     def submit(self, coro: Any, ended: Callable[[Any, BaseException | None], None]) -> Job:
         job = Job(self, coro, ended)
@@ -201,6 +206,11 @@ class LoopWorkers:
 
     def cancel_delivered(self) -> None:
         self.cancelling -= 1
+
+    def alive(self) -> list[asyncio.Task[None]]:
+        """The workers that have not ended yet: after :meth:`close`, each ends within a
+        turn of the loop (a parked one) or once its abandoned attempt has ended."""
+        return [task for task in self.tasks if not task.done()]
 
     def close(self) -> None:
         """No more jobs: parked workers end (busy ones after their attempt)."""
@@ -217,68 +227,75 @@ class LoopWorkers:
         jobs = self.jobs
         task = asyncio.current_task()
         assert task is not None
-        while True:
-            if not jobs:
-                self.pickers -= 1
-                if self.closed:
-                    return
-                waiter = self.loop.create_future()
-                self.idle.append(waiter)
-                try:
-                    await waiter
-                except asyncio.CancelledError:  # the loop is shutting down
-                    with contextlib.suppress(ValueError):
-                        self.idle.remove(waiter)
-                    raise
-                continue  # whoever woke it counted it as a picker again
-            if self.cancelling:
-                await asyncio.sleep(0)  # behind the cancelled attempts' wake-ups
-                continue
-            job = jobs.popleft()
-            if job.abandoned:
-                continue
-            self.pickers -= 1
-            if jobs and not self.pickers:
-                # Someone must take the next job if this one suspends. Only one: a job
-                # that does not suspend leaves this worker free for the next at once.
-                self._cover()
-            job.worker = task
-            before = copy_context()
-            try:
-                value = await job.coro
-            except asyncio.CancelledError as exc:
-                job.worker = None
+        try:
+            while True:
+                if not jobs:
+                    self.pickers -= 1
+                    if self.closed:
+                        return
+                    waiter = self.loop.create_future()
+                    self.idle.append(waiter)
+                    try:
+                        await waiter
+                    except asyncio.CancelledError:  # the loop is shutting down
+                        with contextlib.suppress(ValueError):
+                            self.idle.remove(waiter)
+                        raise
+                    continue  # whoever woke it counted it as a picker again
+                if self.cancelling:
+                    await asyncio.sleep(0)  # behind the cancelled attempts' wake-ups
+                    continue
+                job = jobs.popleft()
                 if job.abandoned:
-                    if self._stopped(job, task, before):
+                    continue
+                self.pickers -= 1
+                if jobs and not self.pickers:
+                    # Someone must take the next job if this one suspends. Only one: a job
+                    # that does not suspend leaves this worker free for the next at once.
+                    self._cover()
+                job.worker = task
+                before = copy_context()
+                try:
+                    value = await job.coro
+                except asyncio.CancelledError as exc:
+                    job.worker = None
+                    if job.abandoned:
+                        if self._stopped(job, task, before):
+                            return
+                        continue
+                    # Not cancelled by the run: by the skill itself, or from outside (as
+                    # asyncio.run's shutdown does). The call fails, and the worker ends.
+                    job.ended(None, exc)
+                    raise
+                except BaseException as exc:
+                    job.worker = None
+                    if job.abandoned:
+                        if self._stopped(job, task, before):
+                            return
+                    elif self._deliver(job, None, exc, before):
                         return
                     continue
-                # Not cancelled by the run: by the skill itself, or from outside (as
-                # asyncio.run's shutdown does). The call fails, and the worker ends.
-                job.ended(None, exc)
-                raise
-            except BaseException as exc:
                 job.worker = None
-                if job.abandoned:
+                if job.abandoned:  # it ignored its cancellation and returned
                     if self._stopped(job, task, before):
                         return
-                elif self._deliver(job, None, exc, before):
-                    return
-                continue
-            job.worker = None
-            if job.abandoned:  # it ignored its cancellation and returned
-                if self._stopped(job, task, before):
-                    return
-            elif copy_context() != before:  # see _deliver
-                job.ended(value, None)
-                self._cover()
-                return
-            else:  # _deliver(), inlined for the common case
-                self.pickers += 1
-                try:
+                elif copy_context() != before:  # see _deliver
                     job.ended(value, None)
-                except BaseException:
-                    self.pickers -= 1
-                    raise
+                    self._cover()
+                    return
+                else:  # _deliver(), inlined for the common case
+                    self.pickers += 1
+                    try:
+                        job.ended(value, None)
+                    except BaseException:
+                        self.pickers -= 1
+                        raise
+        except (KeyboardInterrupt, SystemExit) as exc:
+            # A skill's KeyboardInterrupt or SystemExit, raised on by its run (out of the
+            # loop, as asyncio does with a task's). Raised from a callback rather than from
+            # this task, which would keep it as its exception and, when nobody retrieves
+            # it, log "Task exception was never retrieved" once collected.
+            self.loop.call_soon(_raise, exc)
 
     def _deliver(self, job: Job, value: Any, exc: BaseException | None, before: contextvars.Context) -> bool:
         """Pass the attempt's outcome on; returns whether this worker must end."""
@@ -309,6 +326,8 @@ class LoopWorkers:
                 task = self.loop.create_task(self._work(), name=self.name, context=self.context.copy())
                 _WORKER_TASKS.add(task)
                 task.add_done_callback(_WORKER_TASKS.discard)
+                self.tasks.add(task)
+                task.add_done_callback(self.tasks.discard)
 
     def _stopped(self, job: Job, task: asyncio.Task[None], before: contextvars.Context) -> bool:
         """An abandoned attempt has ended; returns whether this worker must end."""

@@ -110,4 +110,4 @@ class EventStream:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
+        await self._stream.__aexit__(*exc_info)  # a second reader's misuse closes nothing

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from ._events import EventStream
     from .._observing._progress import ProgressView
 
-__all__ = ["ResultStream", "check_run_options", "gather", "run"]
+__all__ = ["ResultStream", "SecondReader", "check_run_options", "gather", "run"]
 
 # Makes the channel a run's results are read from, and the spec it runs with (events()).
 _ChannelMaker = Callable[[asyncio.AbstractEventLoop, RunSpec], "tuple[ObserverChannel[Any], RunSpec]"]
@@ -76,12 +76,19 @@ class _SafeObserver(abc.ObserverBase[SkillResult]):
         self.observer.on_completed()
 
 
+class SecondReader(RuntimeError):
+    """A second task read a stream while another was reading it. Raised without touching
+    the run: leaving an ``async with`` (or ``collect()``, ``reduce()``, ``scan()``) with it
+    does not close the stream, which stays the first reader's."""
+
+
 class ResultStream:
     """The results of a run, each the moment its call finishes (completion order).
 
     Cold: nothing starts before iteration begins. Iterate it once, from one task at a
     time (a second iteration, or a second task reading it at once, raises
-    ``RuntimeError``). Leaving early (``break``, ``aclose()``, the end of ``async with``,
+    ``RuntimeError``; the second task's ``collect()``, ``reduce()``, ``scan()`` or ``async
+    with`` then leaves the first reader's run running). Leaving early (``break``, ``aclose()``, the end of ``async with``,
     cancellation) cancels every call in flight; ``async with`` and ``aclose()`` also wait
     for them before returning.
 
@@ -112,7 +119,7 @@ class ResultStream:
 
     async def __anext__(self) -> SkillResult:
         if self._reading:
-            raise RuntimeError(
+            raise SecondReader(
                 "this ResultStream is already being read by another task; a stream has "
                 "one consumer (share its results, or start one run() per consumer)"
             )
@@ -187,6 +194,8 @@ class ResultStream:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
+        if isinstance(exc_info[1], SecondReader):
+            return  # a misuse by a second reader: the run is the first reader's
         await self.aclose()
 
     def __del__(self) -> None:
@@ -334,7 +343,9 @@ def run(
     from a user's fallback, ``Retry(on=...)`` predicate or instrument, or a skill's
     ``BaseException`` that is not an ``Exception``, ends the stream with that exception.
     ``timeout`` is a deadline: at it, calls in flight end ``timeout``, calls not started
-    end ``skipped``, and the stream completes.
+    end ``skipped``, and the stream completes. A call's fallback then receives a
+    :class:`DeadlineExceeded`; for a call whose attempts had failed (the deadline came in
+    a backoff, or during a retry), its ``__cause__`` is the last failed attempt's error.
 
     Examples:
         >>> async for r in run([fetch_stock("AAPL"), fetch_news("Apple")], max_concurrency=5):

@@ -7,6 +7,7 @@ fails the test if a task is left pending or the loop logged an error.
 from __future__ import annotations
 
 import asyncio
+import gc
 import random
 from typing import Any
 
@@ -126,6 +127,35 @@ def test_keyboard_interrupt_is_not_turned_into_a_result() -> None:
             loop.run_until_complete(main())
     finally:
         loop.close()
+
+
+@pytest.mark.parametrize("signal", [KeyboardInterrupt, SystemExit], ids=lambda t: t.__name__)
+@pytest.mark.parametrize("hedged", [False, True], ids=["worker", "task"])
+def test_keyboard_interrupt_and_system_exit_propagate_without_a_never_retrieved_log(
+    signal: type[BaseException], hedged: bool
+) -> None:
+    from pipeline import Hedge
+    from pipeline._executors import _local
+
+    async def body() -> None:
+        await asyncio.sleep(0)
+        raise signal
+
+    interrupt = skill(body, hedge=Hedge(after=5), idempotent=True) if hedged else skill(body)
+
+    errors: list[dict[str, Any]] = []
+
+    async def main() -> Any:
+        asyncio.get_running_loop().set_exception_handler(lambda _, context: errors.append(context))
+        return await run([interrupt()]).collect()
+
+    with pytest.raises(signal):
+        asyncio.run(main())
+    # What the loop would have dropped by now: a task that kept the exception logs it once
+    # collected ("Task exception was never retrieved").
+    _local._WORKER_TASKS.difference_update([t for t in _local._WORKER_TASKS if t.done()])
+    gc.collect()
+    assert [c["message"] for c in errors] == []
 
 
 # -- 3. per-skill timeout ------------------------------------------------------------------
@@ -363,6 +393,61 @@ def test_deadline_keeps_finished_times_out_in_flight_and_skips_the_rest() -> Non
     assert results[5].started_at is None and results[5].error.type == "DeadlineExceeded"  # type: ignore[union-attr]
     assert all(r.finished_at is not None and r.finished_at <= 2.5 + 1e-9 for r in results)
     assert loop.time() == pytest.approx(2.5)
+
+
+@pytest.mark.parametrize("deadline", [1.2, 2.5], ids=["in backoff", "in an attempt"])
+def test_a_fallback_reached_at_the_deadline_after_failed_attempts_sees_the_last_failure(
+    deadline: float,
+) -> None:
+    from pipeline import DeadlineExceeded
+
+    seen: list[BaseException] = []
+    tries: dict[str, int] = {}
+
+    def fallback(exc: BaseException) -> str:
+        seen.append(exc)
+        return "fallback"
+
+    @skill(retry=Retry(attempts=5, backoff=1, multiplier=1), fallback=fallback)
+    async def flaky(name: str) -> None:
+        tries[name] = n = tries.get(name, 0) + 1
+        await asyncio.sleep(0.5 if n < 3 else 10)
+        raise ValueError(f"{name}: failure {n}")
+
+    # Attempts fail at 0.5 and 2 (each then waits 1 s): 1.2 is in a backoff after the
+    # first failure, 2.5 in the third attempt after the second.
+    async def main() -> Any:
+        return await run([flaky("a"), flaky("b")], timeout=deadline).collect()
+
+    results, _ = vrun(main)
+    assert [(r.status, r.value, r.fallback_used) for r in results] == [(Status.TIMEOUT, "fallback", True)] * 2
+    assert all(r.error and r.error.type == "DeadlineExceeded" for r in results)
+    assert len(seen) == 2 and all(isinstance(e, DeadlineExceeded) for e in seen)
+    causes = [e.__cause__ for e in seen]
+    last = 1 if deadline < 2 else 2
+    assert sorted(str(c) for c in causes) == [f"a: failure {last}", f"b: failure {last}"]
+    assert all(isinstance(c, ValueError) for c in causes)
+    # Each call's own last failure, not one shared DeadlineExceeded.
+    assert causes[0] is not causes[1] and seen[0] is not seen[1]
+    assert str(seen[0]) == f"the run's deadline of {deadline:g} s was reached"
+
+
+def test_a_call_that_never_failed_gets_a_deadline_exceeded_without_a_cause() -> None:
+    seen: list[BaseException] = []
+
+    def fallback(exc: BaseException) -> str:
+        seen.append(exc)
+        return "fallback"
+
+    @skill(fallback=fallback)
+    async def slow() -> None:
+        await asyncio.sleep(10)
+
+    async def main() -> Any:
+        return await run([slow()], timeout=1).collect()
+
+    results, _ = vrun(main)
+    assert results[0].value == "fallback" and seen[0].__cause__ is None
 
 
 def test_deadline_does_not_advance_a_generator() -> None:

@@ -342,3 +342,27 @@ def test_plain_runs_carry_no_event_instrument() -> None:
     stream = run([])
     assert stream._spec.instruments == ()
     assert not any(isinstance(i, EventFeed) for i in stream.events()._stream._spec.instruments)
+
+
+def test_a_second_events_reader_is_refused_without_closing_the_first_readers_run() -> None:
+    @skill
+    async def later(seconds: float) -> float:
+        await asyncio.sleep(seconds)
+        return seconds
+
+    async def main() -> list[str]:
+        events = run([later(1), later(2)]).events()
+
+        async def read() -> list[str]:
+            return [e.kind async for e in events]
+
+        first = asyncio.ensure_future(read())
+        await asyncio.sleep(0.5)  # the first reader is waiting for an event
+        with pytest.raises(RuntimeError, match="already being read by another task"):
+            async with events:
+                async for _ in events:
+                    pass
+        return await asyncio.wait_for(first, 10)
+
+    kinds, loop = vrun(main)
+    assert kinds == ["started", "started", "finished", "finished"] and loop.time() == 2

@@ -118,6 +118,27 @@ def test_merge_dicts_rejects_a_non_mapping() -> None:
         merge_dicts({}, 3)
 
 
+def test_merge_dicts_merges_a_list_of_dicts_in_order() -> None:
+    acc = {"a": 0}
+
+    assert merge_dicts(acc, [{"a": 1, "b": 2}, {"b": 3, "c": 4}]) == {"a": 1, "b": 3, "c": 4}
+    assert merge_dicts(None, Result([{"a": 1, "b": 2}])) == {"a": 1, "b": 2}
+    assert merge_dicts(None, [{"a": 1}, ("b", 2)]) == {"a": 1, "b": 2}
+    assert acc == {"a": 0}
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [3, "ab", ["ab"], [{"a": 1}, 3], [("a", 1, 2)], [{"a": 1}, "xy"]],
+    ids=["int", "str", "list of str", "dict then int", "triple", "dict then str"],
+)
+def test_merge_dicts_rejects_what_is_neither_dicts_nor_pairs_naming_it(bad: Any) -> None:
+    with pytest.raises(TypeError, match=r"^merge_dicts: .*(neither|not)"):
+        merge_dicts({}, bad)
+    with pytest.raises(TypeError, match="merge_dicts"):
+        merge_dicts({}, Result(bad))
+
+
 # -- dedupe_by ----------------------------------------------------------------------------
 
 
@@ -156,6 +177,29 @@ def test_dedupe_by_missing_key_raises() -> None:
 
 
 # -- top_k --------------------------------------------------------------------------------
+
+
+def test_top_k_over_an_item_without_the_key_names_the_reducer_the_key_and_the_item() -> None:
+    with pytest.raises(KeyError) as info:
+        top_k(2, "score")([{"score": 1}], [{"url": "x"}])
+    assert str(info.value) == "top_k(2, 'score'): item {'url': 'x'} has no key 'score'"
+    with pytest.raises(AttributeError, match=r"^top_k\(1, 'score'\): item Hit\(.*\) has no attribute 'score'"):
+        top_k(1, "score")(None, [_NoScore()])
+
+
+class _NoScore:
+    def __repr__(self) -> str:
+        return "Hit(url='a')"
+
+
+def test_top_k_over_incomparable_keys_names_the_reducer() -> None:
+    with pytest.raises(TypeError, match=r"^top_k\(2, 'score'\): cannot order"):
+        top_k(2, "score")(None, [{"score": 1}, {"score": None}])
+
+
+def test_dedupe_by_missing_key_names_the_reducer() -> None:
+    with pytest.raises(KeyError, match=r"dedupe_by\('url'\): item \{'link': 'a'\} has no key 'url'"):
+        dedupe_by("url")(None, [{"link": "a"}])
 
 
 def test_top_k_keeps_the_k_largest_descending_and_stable() -> None:

@@ -322,3 +322,72 @@ def test_unbounded_concurrency() -> None:
 
     results, loop = vrun(main)
     assert len(results) == 50 and probe.max_active == 50 and loop.time() == 1
+
+
+@pytest.mark.parametrize("how", ["collect", "reduce", "scan", "async with"])
+def test_a_second_reader_is_refused_without_closing_the_first_readers_run(how: str) -> None:
+    async def main() -> list[int]:
+        stream = run([after(1, 1), after(2, 2)])
+
+        async def read() -> list[int]:
+            return [r.value async for r in stream]
+
+        first = asyncio.ensure_future(read())
+        await asyncio.sleep(0.5)  # the first reader is waiting for a result
+        with pytest.raises(RuntimeError, match="already being read by another task"):
+            if how == "collect":
+                await stream.collect()
+            elif how == "reduce":
+                await stream.reduce(lambda acc, r: acc, None)
+            elif how == "scan":
+                async for _ in stream.scan(lambda acc, r: acc, None):
+                    pass
+            else:
+                async with stream:
+                    async for _ in stream:
+                        pass
+        return await asyncio.wait_for(first, 10)
+
+    values, loop = vrun(main)
+    assert values == [1, 2] and loop.time() == 2
+
+
+def _pending_workers() -> list[asyncio.Task[Any]]:
+    return [
+        t
+        for t in asyncio.all_tasks()
+        if t is not asyncio.current_task() and not t.done() and t.get_name() == "skillstream worker"
+    ]
+
+
+@pytest.mark.parametrize("grace", [1.0, 0])
+@pytest.mark.parametrize("how", ["collect", "aiter", "events", "reduce"])
+def test_nothing_of_a_run_is_pending_when_its_iteration_ends(how: str, grace: float) -> None:
+    async def main() -> None:
+        calls = [after(i % 3 * 0.1, i) for i in range(20)]
+        stream = run(calls, max_concurrency=5, cancel_grace=grace)
+        if how == "collect":
+            assert len(await stream.collect()) == 20
+        elif how == "aiter":
+            assert len([r async for r in stream]) == 20
+        elif how == "events":
+            assert len([e async for e in stream.events()]) == 40
+        else:
+            assert await stream.reduce(lambda n, r: n + 1, 0) == 20
+        assert _pending_workers() == []
+        assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
+
+    vrun(main)
+    asyncio.run(main())
+
+
+def test_nothing_of_a_run_is_pending_after_leaving_it_early() -> None:
+    async def main() -> None:
+        stream = run([after(i % 3 * 0.1, i) for i in range(20)], max_concurrency=5)
+        async with stream:
+            async for _ in stream:
+                break
+        assert _pending_workers() == []
+
+    vrun(main)
+    asyncio.run(main())
