@@ -13,6 +13,16 @@ is called inside a fresh copy of the loop's context, after ``call_started``, and
 attempt's job starts in that copy (an asyncio task and a thread job copy it in turn, so
 what the hook sets is current in the skill's body and nowhere else). Only instruments that
 override it cost anything: the engine lists them once per run.
+
+One instrument may be listed by any number of runs, one after another or at once (an
+app's ``Tracing`` in every run's ``instruments``). The hooks do not say which run they
+report: each run asks each of its instruments :meth:`Instrument.for_run` once, when it
+starts, and calls the hooks of the object that returns. By default that is the instrument
+itself, right for one that keeps no state about a run (``EventFeed``, a counter); one that
+does returns a fresh object per run, sharing what all the runs share (``Tracing``: its
+run's span and its call spans by index; ``ProgressView``: its counters, told apart by run).
+An instrument that cannot serve two runs at once raises there, with a clear error, and the
+second run fails before anything of it runs.
 """
 
 from __future__ import annotations
@@ -63,7 +73,28 @@ class Instrument:
         ...         self.started += 1
         >>> count = Count()
         >>> # async for r in run(calls, instruments=[count]): ...
+
+    Hooks get no run: an instrument that keeps per-run state (a call's index is only unique
+    within its run) makes one object per run in :meth:`for_run`.
     """
+
+    def for_run(self) -> Instrument:
+        """The object whose hooks one run calls: asked once by each run that lists this
+        instrument, when it starts, before :meth:`run_started`. By default ``self``: every
+        run calls this instrument's hooks, which suits one that keeps nothing per run.
+
+        An instrument with per-run state returns a fresh object (an :class:`Instrument`)
+        per call, so that runs at once never mix theirs; one that cannot serve two runs
+        at once raises here (the run then ends with that exception before anything runs).
+        Start nothing here: a run refused after it (a journal's run id in use) drops what
+        this returned unused; :meth:`run_started` is where a run begins.
+
+        Examples:
+            >>> class Timer(Instrument):
+            ...     def for_run(self):
+            ...         return RunTimer(self)          # this run's start, its own
+        """
+        return self
 
     def run_started(self, sized: int | None) -> None:
         """The run began; ``sized`` is the number of calls of a sized source, else None."""

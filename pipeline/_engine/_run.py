@@ -78,6 +78,9 @@ UNBOUNDED_BATCH = 256
 # would take its pending pump down with it ("Task was destroyed but it is pending").
 _PUMPS: set[asyncio.Task[None]] = set()
 
+# The hooks of a run without instruments: none, shared (never changed).
+_NO_HOOKS = listeners(())
+
 
 class NodeState(IntEnum):
     """Where a node is in its run. One vocabulary for runs and graphs."""
@@ -903,10 +906,12 @@ class Run(abc.ObserverBase[SkillResult]):
         self.abandoned = Abandoned(spec.cancel_grace)
         self.workers = LoopWorkers(loop)
         self.lanes: dict[float, TimeoutLane] = {}
-        self.instruments = spec.instruments
-        self._listen(spec.instruments)
+        # The run's own instrument objects (Instrument.for_run), bound by start(); a run
+        # without instruments keeps these empty and pays nothing.
+        self.instruments: tuple[Instrument, ...] = ()
+        self._listen(())
         # Those of them that give each attempt a context of its own (Tracing); usually none.
-        self.contextual = contextual(spec.instruments)
+        self.contextual: tuple[Instrument, ...] = ()
         self.recorder: Recorder | None = None  # with run(journal=...): this run's session
         # Backpressure for a consumer that pulls (a channel: async iteration): with
         # max_concurrency results waiting to be taken, no new call starts, so a slow
@@ -924,8 +929,19 @@ class Run(abc.ObserverBase[SkillResult]):
 
     # -- instruments -----------------------------------------------------------------------
 
+    def _bind(self, instruments: tuple[Instrument, ...]) -> None:
+        """Listen to what each instrument gives this run: an instrument shared by runs at
+        once keeps each run's state apart (or refuses, raising) in ``for_run()``."""
+        bound = tuple(instrument.for_run() for instrument in instruments)
+        for instrument in bound:
+            if not isinstance(instrument, Instrument):
+                raise TypeError(f"for_run() must return an Instrument, got {instrument!r}")
+        self.instruments = bound
+        self._listen(bound)
+        self.contextual = contextual(bound)
+
     def _listen(self, instruments: tuple[Instrument, ...]) -> None:
-        self.hooks = listeners(instruments)  # hook -> the instruments' methods for it
+        self.hooks = listeners(instruments) if instruments else _NO_HOOKS  # hook -> methods
         # Those called for every call, looked up once.
         self.started_hooks = self.hooks["call_started"]
         self.finished_hooks = self.hooks["call_finished"]
@@ -952,6 +968,8 @@ class Run(abc.ObserverBase[SkillResult]):
 
     def start(self) -> None:
         spec = self.spec
+        if spec.instruments:  # first: binding starts nothing, so a refusal leaves nothing open
+            self._bind(spec.instruments)
         if spec.journal is not None:  # first: a run id in use is refused before anything runs
             self.recorder = spec.journal.open(self)
         self.t0 = self.loop.time()

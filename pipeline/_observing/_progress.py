@@ -43,6 +43,10 @@ class ProgressView(Instrument):
     Pass ``progress=True`` to :func:`~pipeline.run`, or use a view as a context manager
     to keep one display over several runs (and choose its console):
 
+    One view may be shared by runs at once (``asyncio.gather`` of runs that all list it):
+    it shows their sum, each run's calls counted apart, and, outside a ``with`` block, its
+    display stays up until the last of them ends.
+
     Examples:
         >>> async for r in run(calls, progress=True): ...
         >>> with ProgressView() as view:
@@ -68,12 +72,14 @@ class ProgressView(Instrument):
         self._t0 = 0.0
         self.total: int | None = 0
         """Calls of the sized sources seen so far (``None`` once a source is unsized)."""
-        # Calls by (key, index): the hooks do not say which run, and a view shown over
-        # several runs (the context manager) is meant for runs one after another.
-        self.in_flight: dict[tuple[str, int], tuple[str, float]] = {}
-        """(key, index) -> (key, when it started, loop time)."""
-        self.waiting: dict[tuple[str, int], str] = {}
-        """(key, index) -> what it waits for (``backoff``, ``permit``, ...)."""
+        # Calls by (run, key, index): each run that lists the view reports through its own
+        # object (for_run), numbered, so runs at once never mix their calls.
+        self._runs = 0  # runs that listed the view so far
+        self._active = 0  # runs started and not finished: the last to end closes the display
+        self.in_flight: dict[tuple[int, str, int], tuple[str, float]] = {}
+        """(run, key, index) -> (key, when it started, loop time)."""
+        self.waiting: dict[tuple[int, str, int], str] = {}
+        """(run, key, index) -> what it waits for (``backoff``, ``permit``, ...)."""
         self.done = 0
         self.failed = 0
         self.skipped = 0
@@ -176,59 +182,88 @@ class ProgressView(Instrument):
             parts.append(slow)
         return Group(*parts)
 
-    # -- the hooks (loop thread) -----------------------------------------------------------
+    # -- the runs ------------------------------------------------------------------------
+
+    def for_run(self) -> Instrument:
+        """What one run reports to: its calls counted here, told apart from other runs'
+        (a call's index is unique within its run only)."""
+        with self._lock:
+            self._runs += 1
+            number = self._runs
+        return _ViewRun(self, number)
+
+
+class _ViewRun(Instrument):
+    """One run's hooks into a :class:`ProgressView` (on that run's loop thread)."""
+
+    __slots__ = ("view", "run")
+
+    def __init__(self, view: ProgressView, run: int) -> None:
+        self.view = view
+        self.run = run
 
     def run_started(self, sized: int | None) -> None:
         import asyncio
 
-        self._loop = asyncio.get_running_loop()
-        expected = self._expected.pop(0) if self._expected else sized
-        with self._lock:
-            if expected is None or self.total is None:
-                self.total = None
+        view = self.view
+        view._loop = asyncio.get_running_loop()
+        with view._lock:
+            expected = view._expected.pop(0) if view._expected else sized
+            if expected is None or view.total is None:
+                view.total = None
             else:
-                self.total += max(expected, sized or 0)
-        if not self._scoped:
-            self._open()
+                view.total += max(expected, sized or 0)
+            view._active += 1
+        if not view._scoped:
+            view._open()
 
     def call_started(self, call: SkillCall[Any], index: int, attempt: int, at: float) -> None:
-        with self._lock:
-            slot = (call.key, index)
-            self.waiting.pop(slot, None)
-            if slot not in self.in_flight:
-                self.in_flight[slot] = (call.key, self._now())
+        view = self.view
+        with view._lock:
+            slot = (self.run, call.key, index)
+            view.waiting.pop(slot, None)
+            if slot not in view.in_flight:
+                view.in_flight[slot] = (call.key, view._now())
 
     def call_phase(self, call: SkillCall[Any], index: int, phase: Phase, at: float) -> None:
-        with self._lock:
-            slot = (call.key, index)
-            self.waiting[slot] = _WAITS.get(phase, phase.value)
-            if slot not in self.in_flight:
-                self.in_flight[slot] = (call.key, self._now())
+        view = self.view
+        with view._lock:
+            slot = (self.run, call.key, index)
+            view.waiting[slot] = _WAITS.get(phase, phase.value)
+            if slot not in view.in_flight:
+                view.in_flight[slot] = (call.key, view._now())
 
     def call_retrying(
         self, call: SkillCall[Any], index: int, attempt: int, error: BaseException, wait: float, at: float
     ) -> None:
-        with self._lock:
-            self.retries += 1
-            self.waiting[(call.key, index)] = "backoff"
+        view = self.view
+        with view._lock:
+            view.retries += 1
+            view.waiting[(self.run, call.key, index)] = "backoff"
 
     def call_finished(self, result: SkillResult) -> None:
-        with self._lock:
-            slot = (result.key, result.index)
-            self.in_flight.pop(slot, None)
-            self.waiting.pop(slot, None)
+        view = self.view
+        with view._lock:
+            slot = (self.run, result.key, result.index)
+            view.in_flight.pop(slot, None)
+            view.waiting.pop(slot, None)
             if result.status is Status.SUCCESS:
-                self.done += 1
+                view.done += 1
             else:
-                self.failed += 1
+                view.failed += 1
 
     def call_skipped(self, result: SkillResult) -> None:
-        with self._lock:
-            self.skipped += 1
+        view = self.view
+        with view._lock:
+            view.skipped += 1
 
     def run_finished(self, at: float, error: BaseException | None) -> None:
-        if not self._scoped:
-            self._close()
+        view = self.view
+        with view._lock:
+            view._active -= 1
+            last = view._active == 0
+        if last and not view._scoped:  # the display stays up while another run goes on
+            view._close()
 
 
 def count_calls(calls: Any) -> int | None:

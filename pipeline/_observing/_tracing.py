@@ -6,10 +6,14 @@ first attempt and closed with its result. Attempts and retries are events on the
 span; the result's status, key, attempts and error are its attributes, and a call that
 ended without its own value has the ERROR status.
 
+A ``Tracing`` keeps no run's state itself: :meth:`Tracing.for_run` gives each run that
+lists it a recorder of its own (its run span, its call spans by index), so one ``Tracing``
+serves runs at once, each traced apart.
+
 Inside a skill's body the call's span is the current span, so the spans a skill makes
 itself (an HTTP client's, a model SDK's) are children of its call's span. Each attempt's
-job starts in a context of its own (:meth:`Tracing.call_context`, the engine's one hook for
-this): an async skill's task and a thread skill's job copy it, and a process skill's job
+job starts in a context of its own (the run recorder's ``call_context``, the engine's one
+hook for this): an async skill's task and a thread skill's job copy it, and a process skill's job
 carries the W3C trace context (``traceparent``, ``baggage``) to its worker, which attaches
 it around the function; spans made there join the trace if the worker configures a tracer
 provider (at import of the skill's module, say). The loop's own context is never changed.
@@ -69,9 +73,10 @@ class Tracing(Instrument):
         >>> tracing = Tracing()                      # the global tracer provider
         >>> results = await run(calls, instruments=[tracing]).collect()
 
-    One ``Tracing`` follows one run at a time (make one per run to trace runs at once).
-    Inside a skill the call's span is current: ``trace.get_current_span()`` there is it,
-    in async, thread and process skills alike.
+    One ``Tracing`` serves any number of runs, one after another or at once: each run
+    keeps its own span and call spans (:meth:`for_run`), so an app may list one in every
+    run's instruments. Inside a skill the call's span is current:
+    ``trace.get_current_span()`` there is it, in async, thread and process skills alike.
 
     Args:
         tracer_provider: where the spans go; OpenTelemetry's global provider by default.
@@ -88,6 +93,29 @@ class Tracing(Instrument):
 
         self._context = context
         self._propagator: Any = None  # made at the first process skill
+
+    def for_run(self) -> Instrument:
+        """A fresh recorder of one run's spans (what the run's hooks call)."""
+        return _RunTrace(self)
+
+    def _w3c(self) -> Any:
+        """The W3C propagator for process skills, made at the first one."""
+        if self._propagator is None:
+            self._propagator = _propagator()
+        return self._propagator
+
+
+class _RunTrace(Instrument):
+    """One run's spans: its run span and its open call spans by index (indexes are
+    unique within a run only, hence one of these per run)."""
+
+    __slots__ = ("tracing", "_trace", "_tracer", "_context", "_run", "_run_context", "_calls")
+
+    def __init__(self, tracing: Tracing) -> None:
+        self.tracing = tracing
+        self._trace = tracing._trace
+        self._tracer = tracing._tracer
+        self._context = tracing._context
         self._run: Any = None
         self._run_context: Any = None
         self._calls: dict[int, Any] = {}
@@ -127,10 +155,8 @@ class Tracing(Instrument):
         current = self._trace.set_span_in_context(span)
         self._context.attach(current)
         if call.skill.kind == "process":
-            if self._propagator is None:
-                self._propagator = _propagator()
             carrier: dict[str, str] = {}
-            self._propagator.inject(carrier, context=current)
+            self.tracing._w3c().inject(carrier, context=current)
             CARRIED.set((*CARRIED.get(), (_enter_remote, carrier)))
 
     def call_phase(self, call: SkillCall[Any], index: int, phase: Phase, at: float) -> None:

@@ -207,3 +207,65 @@ def test_a_call_context_hook_that_raises_ends_the_run_with_its_exception() -> No
 
     with pytest.raises(RuntimeError, match="^context broke$"):
         vrun(main)
+
+
+def test_each_run_calls_the_hooks_of_what_for_run_gives_it_and_a_refusal_ends_only_that_run() -> None:
+    class PerRun(Instrument):
+        """Keeps a log per run; refuses a third run while two are going on."""
+
+        def __init__(self) -> None:
+            self.runs: list[Recorder] = []
+            self.active = 0
+
+        def for_run(self) -> Instrument:
+            if self.active == 2:
+                raise RuntimeError("PerRun serves two runs at once at most")
+            self.active += 1
+            log = Recorder()
+            self.runs.append(log)
+            return log
+
+    @skill
+    async def nap(s: float) -> float:
+        await asyncio.sleep(s)
+        return s
+
+    shared = PerRun()
+    ran: list[float] = []
+
+    @skill
+    async def noted(s: float) -> float:
+        ran.append(s)
+        return s
+
+    async def main() -> list[Any]:
+        first = run([nap(1).named("a")], instruments=[shared]).collect()
+        second = run([nap(2).named("b"), nap(1).named("c")], instruments=[shared]).collect()
+        third = run([noted(3)], instruments=[shared]).collect()
+        return await asyncio.gather(first, second, third, return_exceptions=True)
+
+    (first, second, third), _ = vrun(main)
+    assert [r.status for r in first] == [Status.SUCCESS]
+    assert [r.status for r in second] == [Status.SUCCESS, Status.SUCCESS]
+    assert isinstance(third, RuntimeError) and str(third) == "PerRun serves two runs at once at most"
+    assert ran == []  # refused before anything of it ran
+    one, two = shared.runs
+    assert [e[:2] for e in one.log] == [("run_started", 1), ("started", "a"), ("finished", "a"), ("run_finished", 1.0)]
+    assert [e[:2] for e in two.log if e[0] in ("started", "finished")] == [
+        ("started", "b"), ("started", "c"), ("finished", "c"), ("finished", "b")
+    ]
+
+
+def test_for_run_must_give_an_instrument() -> None:
+    class Wrong(Instrument):
+        def for_run(self) -> Instrument:
+            return "not one"  # type: ignore[return-value]
+
+    @skill
+    async def nap() -> None: ...
+
+    async def main() -> Any:
+        return await run([nap()], instruments=[Wrong()]).collect()
+
+    with pytest.raises(TypeError, match=r"^for_run\(\) must return an Instrument, got 'not one'$"):
+        vrun(main)

@@ -173,3 +173,30 @@ def test_the_bar_of_a_dag_counts_its_dependencies() -> None:
     vrun(lambda: stream.collect())
     shot = snapshot(view)
     assert "done 4" in shot and "4/4" in shot  # two listed calls, two dependencies (one shared)
+
+
+def test_one_view_shared_by_two_runs_at_once_counts_both_and_stays_up_until_the_last_ends() -> None:
+    console = recorder()
+    view = ProgressView(console=console)
+    shots: dict[float, tuple[str, bool]] = {}
+
+    async def main() -> None:
+        async def watch() -> None:
+            for t in (0.5, 1.5):
+                await asyncio.sleep(t - asyncio.get_running_loop().time())
+                shots[t] = (snapshot(view), view._live is not None)
+
+        await asyncio.gather(
+            run([sleep(1), sleep(1)], instruments=[view]).collect(),
+            run([sleep(2), broken()], instruments=[view]).collect(),
+            watch(),
+        )
+
+    vrun(main)
+    # Index 0 and 1 of both runs are in flight at once: four calls, not two.
+    assert "in flight 4  ·  done 0" in shots[0.5][0] and "0/4" in shots[0.5][0]
+    assert "in flight 1  ·  done 2  ·  failed 1" in shots[1.5][0]
+    assert shots[1.5][1]  # the first run's end did not take the display down
+    assert view._live is None  # the last one's did
+    text = console.export_text()
+    assert "done 3  ·  failed 1" in text and "4/4" in text

@@ -211,3 +211,50 @@ def test_every_copy_of_a_hedged_attempt_runs_under_the_call_span(spans: Any) -> 
     results, _ = vrun(main)
     assert results[0].ok and len(seen) == 2
     assert seen == [_calls(exporter)["lookup"].context.span_id] * 2
+
+
+def test_one_tracing_shared_by_two_runs_at_once_traces_each_run_apart(spans: Any) -> None:
+    provider, exporter = spans
+    tracer = provider.get_tracer("test")
+    tracing = Tracing(provider)  # the app's one instrument, in every run's list
+
+    @skill
+    async def fetch(n: int) -> int:
+        with tracer.start_as_current_span("inside the task"):
+            await asyncio.sleep(n)
+            return n
+
+    @skill
+    def lookup(n: int) -> int:
+        with tracer.start_as_current_span("inside the thread"):
+            return n
+
+    async def one(name: str, first: int) -> None:
+        with tracer.start_as_current_span(name):
+            calls = [fetch(first).named("a"), fetch(first + 1).named("b"), lookup(first).named("t")]
+            await run(calls, instruments=[tracing]).collect()
+
+    async def main() -> None:
+        await asyncio.gather(one("turn 1", 1), one("turn 2", 2))
+
+    vrun(main)
+    finished = exporter.get_finished_spans()
+    by_id = {s.context.span_id: s for s in finished}
+    runs = [s for s in finished if s.name == "skillstream.run"]
+    assert len(runs) == 2  # both runs' spans ended and were exported
+    assert sorted(by_id[r.parent.span_id].name for r in runs if r.parent is not None) == ["turn 1", "turn 2"]
+    calls = [s for s in finished if s.name == "skillstream.call"]
+    assert len(calls) == 6
+    for run_span in runs:
+        own = [c for c in calls if c.parent is not None and c.parent.span_id == run_span.context.span_id]
+        assert sorted(c.attributes["skillstream.key"] for c in own) == ["a", "b", "t"]
+        assert all(c.context.trace_id == run_span.context.trace_id for c in own)
+    inner = [s for s in finished if s.name.startswith("inside")]
+    assert len(inner) == 6
+    call_ids = {c.context.span_id for c in calls}
+    assert all(s.parent is not None and s.parent.span_id in call_ids for s in inner)  # no dangling parent
+    assert len({s.parent.span_id for s in inner if s.parent is not None}) == 6  # one under each call
+    for s in inner:
+        call = by_id[s.parent.span_id]
+        assert (call.attributes["skillstream.key"] == "t") == (s.name == "inside the thread")
+        assert s.context.trace_id == call.context.trace_id
