@@ -46,7 +46,8 @@ async def main() -> None:
     print(f"   keys in order: {[r.key for r in results]}")
     print(f"   finished in order: {[r.key for r in sorted(results, key=lambda r: r.finished_at or 0)]}")
     print(f"   results['web'].value[0] = {results['web'].value[0]}")
-    print(f"   values() keys: {sorted(results.values())}   (the failed one has no value)")
+    print(f"   as_dict() keys: {sorted(results.as_dict())}   (the failed one has no value)")
+    print(f"   values(): {len(results.values())} lists of hits, in submission order")
     print(f"   errors: {[(r.key, r.error.type if r.error else '') for r in results.errors]}, ok={results.ok}")
 
     # 2. gather(): like asyncio.gather, but each call keeps its own timeout and retries.

@@ -136,14 +136,14 @@ async def main() -> None:
                 streamed.append(result)
         wall = time.perf_counter() - start
 
-        # 2. Fan-in: the results in submission order; values() has every value, the
+        # 2. Fan-in: the results in submission order; as_dict() has every value, the
         #    fallback included, keyed by skill name.
         #    -> ok=False (the rating timed out); errors: fetch_analyst_rating (timeout)
         results = Results(streamed)
         print(f"\nFan-in: ok={results.ok}, errors: "
               + ", ".join(f"{r.key} ({r.status.value})" for r in results.errors))
-        briefing = results.values()
-        print(f"values(): {', '.join(briefing)}")
+        briefing = results.as_dict()
+        print(f"as_dict(): {', '.join(briefing)}")
 
         # 3. The summary, from the values: a plain function call.
         #    -> AAPL 63.38 USD (+2.71%) / FY2023: revenue 155.4bn ... / sentiment ... /

@@ -84,8 +84,8 @@ async def main() -> None:
     # 0. The first Ray skill starts (or joins) Ray; four at once lease the workers the
     #    fan-out will use, so the timings below are the run's, not Ray's start-up.
     started = time.perf_counter()
-    pids = (await run([where_am_i().named(f"w{i}") for i in range(4)]).collect()).values()
-    print(f"0. Ray ready in {time.perf_counter() - started:.1f} s, {len(set(pids.values()))} workers")
+    pids = (await run([where_am_i() for _ in range(4)]).collect()).values()
+    print(f"0. Ray ready in {time.perf_counter() - started:.1f} s, {len(set(pids))} workers")
 
     print(f"1. research fan-out: {len(COMPANIES)} companies x (stock, news, financials) -> briefing")
     started = time.perf_counter()

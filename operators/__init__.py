@@ -280,7 +280,7 @@ def retry_backoff(
 # -- reducers for scan ------------------------------------------------------------------
 
 
-def concat(acc: Sequence[_T] | None, item: Any) -> list[_T]:
+def concat(acc: Sequence[Any] | None, item: Any) -> list[Any]:
     """Reducer: append ``item`` to the list ``acc``, or extend it by a list or tuple.
 
     Never mutates ``acc`` (``None`` counts as ``[]``). A result-like ``item`` (with

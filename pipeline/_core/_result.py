@@ -230,8 +230,8 @@ class Results(Sequence[SkillResult]):
 
     Examples:
         >>> rs = Results([SkillResult(name="f", key="f", index=0, status="success", value=1)])
-        >>> rs["f"].value, rs.values(), rs.ok
-        (1, {'f': 1}, True)
+        >>> rs["f"].value, rs.values(), rs.as_dict(), rs.ok
+        (1, [1], {'f': 1}, True)
     """
 
     __slots__ = ("_items", "_edges")
@@ -320,7 +320,18 @@ class Results(Sequence[SkillResult]):
         """Every result's key, in submission order."""
         return [r.key for r in self._items]
 
-    def values(self) -> dict[str, Any]:
+    def values(self) -> list[Any]:
+        """The values of the results that have one (their own or a fallback), in submission
+        order: like ``dict.values()``, the values without their keys, so it works for a
+        fan-out of one skill (``run([fetch(u) for u in urls])``). ``as_dict()`` keeps the keys.
+
+        Examples:
+            >>> results = await run([fetch(u) for u in urls]).collect()
+            >>> pages = results.values()
+        """
+        return [r.value for r in self._items if r.has_value]
+
+    def as_dict(self) -> dict[str, Any]:
         """``key -> value`` of every result that has a value (its own or a fallback).
 
         Raises:
@@ -331,8 +342,8 @@ class Results(Sequence[SkillResult]):
             if r.has_value:
                 if r.key in out:
                     raise KeyError(
-                        f"key {r.key!r} is ambiguous; "
-                        "give the calls distinct keys with call.named(...)"
+                        f"key {r.key!r} is ambiguous; give the calls distinct keys with "
+                        "call.named(...), or use values() for the values in submission order"
                     )
                 out[r.key] = r.value
         return out

@@ -7,8 +7,10 @@ import inspect
 import types
 import typing
 from collections import abc
-from collections.abc import Callable
-from typing import Any, Final, Literal
+from collections.abc import Callable, Sequence
+from typing import Any, Final, Generic, Literal
+
+from typing_extensions import TypeVar  # with a default (PEP 696); pydantic brings it
 
 from .._core._errors import SkillError
 from .._core._result import Results, SkillResult
@@ -145,13 +147,18 @@ class Send:
     __hash__ = None  # type: ignore[assignment]  # ``arg`` may be unhashable
 
 
-class Command:
+N = TypeVar("N", bound=str, default=str)
+"""The node names a Command may go to (``Command[Literal["a", "b"]]``); any by default."""
+
+
+class Command(Generic[N]):
     """What a node may return instead of a dict: an update and where to go next.
 
     ``goto`` is a node name, END, a :class:`Send`, or a list of them; the targets run as if
     a router had named them, in addition to the node's own edges. Annotate the node with
     ``-> Command[Literal["a", "b"]]`` so that compile() knows where it may go (else it
-    is assumed it may go anywhere, and nodes wait for it conservatively).
+    is assumed it may go anywhere, and nodes wait for it conservatively). The annotation
+    is also checked by mypy: ``goto`` must be one of the names (or END, a Send, a list).
 
     Examples:
         >>> def agent(state) -> Command[Literal["tools", "__end__"]]:
@@ -160,15 +167,11 @@ class Command:
 
     __slots__ = ("goto", "update")
 
-    def __init__(self, *, update: Any = None, goto: Any = ()) -> None:
+    def __init__(self, *, update: Any = None, goto: N | Send | Sequence[N | Send] = ()) -> None:
         self.update = update
         """A dict update (or a list of ``(key, value)`` pairs); ``None``: no change."""
-        self.goto = goto
+        self.goto: N | Send | Sequence[N | Send] = goto
         """Where to go: a node name, END, a Send, or a list of them."""
-
-    def __class_getitem__(cls, item: Any) -> Any:
-        # Command[Literal["a", "b"]] is an annotation that declares the node's targets.
-        return types.GenericAlias(cls, item)
 
     def __repr__(self) -> str:
         # LangGraph's: only what is set.

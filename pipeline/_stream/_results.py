@@ -16,7 +16,7 @@ import contextlib
 import inspect
 import os
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 from reactivex import Observable, abc
 from reactivex.disposable import Disposable
@@ -43,6 +43,7 @@ __all__ = ["ResultStream", "SecondReader", "check_run_options", "gather", "run"]
 _ChannelMaker = Callable[[asyncio.AbstractEventLoop, RunSpec], "tuple[ObserverChannel[Any], RunSpec]"]
 
 A = TypeVar("A")
+S = TypeVar("S")  # a seed: the reducer takes it as well as its own results
 T1 = TypeVar("T1")
 T2 = TypeVar("T2")
 T3 = TypeVar("T3")
@@ -235,8 +236,11 @@ class ResultStream:
             results._edges = dependency_edges(self._run.nodes.values())
         return results
 
-    async def scan(self, reducer: Callable[[A, SkillResult], A], seed: A) -> AsyncIterator[A]:
+    async def scan(self, reducer: Callable[[A | S, SkillResult], A], seed: S) -> AsyncIterator[A]:
         """The running aggregate ``reducer(acc, result)``, after every result.
+
+        The reducer takes the seed, then its own results: its type is what the aggregates
+        have (``seed=[]`` needs no annotation).
 
         An exception raised by ``reducer`` ends the run (in-flight calls are cancelled)
         and reaches the consumer after the aggregates already yielded.
@@ -245,19 +249,20 @@ class ResultStream:
             >>> async for top in run(searches).scan(operators.top_k(10, "score"), []):
             ...     print(top)
         """
-        acc = seed
+        acc: A | S = seed
         async with self:
             async for result in self:
-                acc = reducer(acc, result)
-                yield acc
+                acc = step = reducer(acc, result)
+                yield step
 
-    async def reduce(self, reducer: Callable[[A, SkillResult], A], seed: A) -> A:
-        """The final aggregate of ``reducer(acc, result)`` over every result."""
-        acc = seed
+    async def reduce(self, reducer: Callable[[A | S, SkillResult], A], seed: S) -> A:
+        """The final aggregate of ``reducer(acc, result)`` over every result; the seed
+        when there is none (typed as the reducer's result: give a seed of that type)."""
+        acc: A | S = seed
         async with self:
             async for result in self:
                 acc = reducer(acc, result)
-        return acc
+        return cast("A", acc)
 
     @property
     def observable(self) -> Observable[SkillResult]:

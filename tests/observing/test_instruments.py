@@ -189,7 +189,7 @@ def test_call_context_sets_what_each_attempt_sees_and_nothing_on_the_loop() -> N
 
     seen, results, on_loop = asyncio.run(main())
     assert seen == ["flaky#1", "flaky#2"]
-    assert results.values() == {"flaky": "flaky#2", "in_thread": "in_thread#1", "other": "other#1"}
+    assert results.as_dict() == {"flaky": "flaky#2", "in_thread": "in_thread#1", "other": "other#1"}
     assert on_loop == "loop"
 
 

@@ -147,7 +147,8 @@ def test_02_fan_in(tmp_path: Path) -> None:
     collected = _section(out, "1. collect()", "2. gather()")
     assert "keys in order: ['web', 'news', 'forum', 'down']" in collected
     assert "finished in order: ['forum', 'down', 'web', 'news']" in collected
-    assert "values() keys: ['forum', 'news', 'web']" in collected
+    assert "as_dict() keys: ['forum', 'news', 'web']" in collected
+    assert "values(): 3 lists of hits, in submission order" in collected
     assert "errors: [('down', 'ConnectionError')], ok=False" in collected
     assert "2. gather(): web 2 hits, news 2 hits" in out
     assert re.search(r"with the engine that is down: SkillError: .*search engine 'down' answered 503", out)
@@ -353,7 +354,7 @@ def test_investment_briefing(tmp_path: Path) -> None:
     # Fan-in and summary: every value (the fallback included) reached the summary.
     assert "Fan-in: ok=False, errors: fetch_analyst_rating (timeout)" in out
     assert (
-        "values(): fetch_stock_price, fetch_news, fetch_financials, "
+        "as_dict(): fetch_stock_price, fetch_news, fetch_financials, "
         "fetch_sentiment, fetch_analyst_rating" in out
     )
     assert "AAPL 63.38 USD (+2.71%)" in out

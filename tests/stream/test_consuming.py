@@ -262,10 +262,32 @@ def test_results_lookup_values_errors_and_ambiguity() -> None:
     assert not results.ok and [r.key for r in results.errors] == ["explode"]
     with pytest.raises(KeyError, match="ambiguous"):
         results["after"]
-    with pytest.raises(KeyError, match=r"call.named"):
-        results.values()
+    with pytest.raises(KeyError, match=r"ambiguous.*call.named"):
+        results.as_dict()
+    assert results.values() == ["a", "b", 1, 2]  # submission order, the failed one left out
     assert results[:2] == [results["first"], results["second"]]
     assert results.keys() == ["first", "second", "explode", "after", "after"]
+
+
+def test_values_of_a_fan_out_of_one_skill_are_its_values_in_submission_order() -> None:
+    # The commonest fan-out: one skill, several inputs, every call keyed by the skill's name.
+    @skill(fallback="none")
+    async def fetch(url: str) -> str:
+        await asyncio.sleep(0.03 if url == "a" else 0.01)  # finishes last, comes first
+        if url == "bad":
+            raise ValueError("no page")
+        return f"page {url}"
+
+    async def main() -> Results:
+        return await run([fetch(u) for u in ("a", "bad", "b", "c")]).collect()
+
+    results, _ = vrun(main)
+    assert results.keys() == ["fetch"] * 4
+    assert results.values() == ["page a", "none", "page b", "page c"]  # fallbacks included
+    with pytest.raises(KeyError, match=r"'fetch' is ambiguous.*named"):
+        results.as_dict()
+    named = Results([r.model_copy(update={"key": f"fetch{r.index}"}) for r in results])
+    assert named.as_dict() == {"fetch0": "page a", "fetch1": "none", "fetch2": "page b", "fetch3": "page c"}
 
 
 def test_a_stream_is_iterated_once_and_a_second_iteration_says_so() -> None:
