@@ -39,10 +39,10 @@ MARGIN = 0.1
 #: than the margin would bring two requests closer than the server's rate).
 CATCH_UP = 0.02
 #: Adaptive rate (AIMD). On push-back the rate is multiplied by DECREASE; by the deeper
-#: DECREASE_SOON when this is the third push-back or more in a row that came soon after
-#: the previous decrease (fewer successes than a quarter of the rate's ``per``'s worth):
-#: a rate far too high converges fast, while an isolated 429 (network jitter at a server
-#: that checks every arrival's spacing) only nudges it. After each success the rate grows
+#: DECREASE_SOON when this push-back and the one before both came soon after the decrease
+#: before them (after fewer successes than a quarter of the rate's ``per``'s worth): a rate
+#: far too high converges fast, while an isolated 429 (network jitter at a server that
+#: checks every arrival's spacing) only nudges it. After each success the rate grows
 #: by PROBE of the configured rate per its current rate's worth of successes (PROBE *
 #: rate per ``per`` seconds), never beyond the configured rate.
 DECREASE = 0.97

@@ -10,6 +10,7 @@ import pydantic
 import pytest
 
 from pipeline import Instrument, Phase, RateLimit, Retry, RetryAfter, SkillCall, Status, run, skill
+from pipeline._admission import _ratelimit as ratelimit
 from pipeline._admission._ratelimit import limiter_for
 from pipeline._core._errors import parse_retry_after
 from tests.support.vloop import vrun
@@ -217,6 +218,73 @@ def test_adaptive_concurrency_halves_on_push_back_and_grows_back_by_one() -> Non
 
     seen, _ = vrun(main)
     assert seen == [1, 2, 3, 8]  # bounded by max_concurrency
+
+
+def test_adaptive_rate_drops_on_push_back_and_probes_back_up_to_the_limit() -> None:
+    limit = RateLimit(rate=10, key="test-rate-aimd", adaptive=True)  # no max_concurrency
+    state = {"push_back": True}
+
+    @skill(rate_limit=limit)
+    async def api(i: int) -> int:
+        if state["push_back"]:
+            raise RetryAfter(None, status=429)  # nginx's 429: no Retry-After header
+        return i
+
+    limiter = limiter_for(api, limit)
+    fastest = 10 / (1 + ratelimit.MARGIN)  # the configured rate, with the margin
+
+    async def main() -> list[float]:
+        seen = [limiter.rate]
+        await run([api(0)]).collect()  # one 429: a nudge down
+        seen.append(limiter.rate)
+        await run([api(i) for i in range(2)]).collect()  # two more, each soon after: deeper
+        seen.append(limiter.rate)
+        state["push_back"] = False
+        await run([api(i) for i in range(50)]).collect()  # probing back up, a little
+        seen.append(limiter.rate)
+        await run([api(i) for i in range(800)]).collect()  # ... up to the limit, no further
+        seen.append(limiter.rate)
+        return seen
+
+    seen, _ = vrun(main)
+    d, soon = ratelimit.DECREASE, ratelimit.DECREASE_SOON
+    assert seen[0] == pytest.approx(fastest)
+    assert seen[1] == pytest.approx(fastest * d)
+    # Push-back again before a quarter second's worth of successes, twice: converging fast.
+    assert seen[2] == pytest.approx(fastest * d * soon * soon)
+    assert seen[2] < seen[3] < fastest  # additive probing: up, but not at once
+    assert seen[4] == pytest.approx(fastest)  # never above the configured rate
+    assert limiter.current_limit is None  # no concurrency limit to adapt
+
+
+def test_adaptive_rate_drops_once_for_a_round_of_push_backs_and_on_timeouts() -> None:
+    limit = RateLimit(rate=10, burst=5, key="test-rate-aimd-round", adaptive=True)
+    state = {"sleep": 0.5}
+
+    @skill(rate_limit=limit, timeout=1.0)
+    async def api(i: int) -> int:
+        await asyncio.sleep(state["sleep"])
+        if state["sleep"] < 1:
+            raise RetryAfter(None, status=503)
+        return i
+
+    limiter = limiter_for(api, limit)
+
+    async def main() -> list[float]:
+        seen = [limiter.rate]
+        # Five calls at once (the burst), five 503s: their requests all went at the old
+        # rate, so the rate drops once, not five times.
+        await run([api(i) for i in range(5)], max_concurrency=None).collect()
+        seen.append(limiter.rate)
+        state["sleep"] = 5.0  # now every call times out: a timeout is push-back too
+        results = await run([api(0)]).collect()
+        assert results[0].error is not None and results[0].error.type == "SkillTimeout"
+        seen.append(limiter.rate)
+        return seen
+
+    seen, _ = vrun(main)
+    assert seen[1] == pytest.approx(seen[0] * ratelimit.DECREASE)
+    assert seen[2] == pytest.approx(seen[1] * ratelimit.DECREASE_SOON)  # again, and soon
 
 
 def test_retry_after_header_values() -> None:
