@@ -85,8 +85,9 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     ),
     Benchmark(
         "rate_limit", "benchmarks.rate_limit",
-        "achieved rate against a real nginx limit_req (and its 429s): RateLimit against aiolimiter",
-        ("skillstream", "aiolimiter (rate, 1 s)", "aiolimiter (1, 1/rate s)"),
+        "achieved rate and 429s against a strict nginx limit_req, at its rate and twice it: "
+        "RateLimit (adaptive too) against aiolimiter",
+        ("skillstream", "aiolimiter (rate, 1 s)", "aiolimiter (1, 1/rate s)", "skillstream adaptive, 2x rate"),
         packages=("aiohttp", "aiolimiter"), programs=("nginx",), optional=("nginx",),
     ),
     Benchmark(

@@ -39,7 +39,7 @@ def _free_port() -> int:
 
 class NginxAPI:
     """nginx serving ``/limited.json`` at ``rate`` requests per second in all (``limit_req``,
-    429 beyond it; ``burst`` requests of leeway absorb network jitter) and ``/free.json``
+    429 beyond it; ``burst`` requests of leeway absorb network jitter, none if 0) and ``/free.json``
     without a limit."""
 
     def __init__(self, rate: int, burst: int = 5) -> None:
@@ -59,6 +59,9 @@ class NginxAPI:
 
     def _config(self) -> str:
         d = self.dir
+        # burst=0: each request at least 1/rate after the last accepted one (nginx's clock
+        # has millisecond ticks), the strictest an API can be.
+        burst = f" burst={self.burst} nodelay" if self.burst else ""
         user = "user root;" if os.geteuid() == 0 else ""  # workers must read our temp dir
         return f"""
 {user}
@@ -81,7 +84,7 @@ http {{
         listen 127.0.0.1:{self.port};
         server_name skillstream-api;
         root {d}/www;
-        location = /limited.json {{ limit_req zone=api burst={self.burst} nodelay; }}
+        location = /limited.json {{ limit_req zone=api{burst}; }}
         location = /free.json {{ }}
     }}
 }}

@@ -29,12 +29,32 @@ if TYPE_CHECKING:
 
 __all__ = ["Limiter", "Permit", "limiter_for", "overloaded"]
 
+#: Permits go this much wider apart than the rate says. A server that checks the spacing
+#: of arrivals (nginx's ``limit_req`` without a burst: each request at least ``1/rate``
+#: after the last one it accepted, on its millisecond clock) rejects a request that network
+#: and event-loop jitter brought a little early; this much slack absorbs that jitter.
+MARGIN = 0.1
+#: How much of a late grant the next one may make up, as a fraction of the interval (a
+#: loop that is a little late each time must not slow the rate down, but making up more
+#: than the margin would bring two requests closer than the server's rate).
+CATCH_UP = 0.02
+#: Adaptive rate (AIMD). On push-back the rate is multiplied by DECREASE; by the deeper
+#: DECREASE_SOON when this push-back and the one before both came soon after the decrease
+#: before them (after fewer successes than a quarter of the rate's ``per``'s worth): a rate
+#: far too high converges fast, while an isolated 429 (network jitter at a server that
+#: checks every arrival's spacing) only nudges it. After each success the rate grows
+#: by PROBE of the configured rate per its current rate's worth of successes (PROBE *
+#: rate per ``per`` seconds), never beyond the configured rate.
+DECREASE = 0.97
+DECREASE_SOON = 0.85
+PROBE = 0.005
+
 
 class Permit:
     """One attempt's place at a limiter: waiting, then granted, then released (its
     :class:`~pipeline._admission._gate.Gate`)."""
 
-    __slots__ = ("limiter", "loop", "on_grant", "granted", "slot", "done")
+    __slots__ = ("limiter", "loop", "on_grant", "granted", "slot", "done", "epoch")
 
     def __init__(self, limiter: Limiter, loop: asyncio.AbstractEventLoop, on_grant: Callable[[], None]) -> None:
         self.limiter = limiter
@@ -43,6 +63,7 @@ class Permit:
         self.granted = False
         self.slot = False  # holds one of the limiter's concurrency slots
         self.done = False
+        self.epoch = 0  # the limiter's rate epoch when this permit was granted
 
     def release(self, failure: BaseException | None = None) -> None:
         """The attempt ended (``failure``: how, if it failed): free the slot, feed AIMD."""
@@ -93,7 +114,12 @@ class Limiter:
 
     def __init__(self, limit: RateLimit) -> None:
         self.limit = limit
-        self.interval = limit.interval
+        self.fastest = limit.interval * (1 + MARGIN)  # the configured rate, with the margin
+        self.interval = self.fastest  # moves under AIMD when adaptive
+        self.slowest = self.fastest * 100  # an adaptive rate never drops below 1% of the limit
+        self.epoch = 0  # rate decreases so far
+        self.good = 0  # successes granted since the last decrease
+        self.quick = 0  # decreases in a row that came soon after the one before
         self.tolerance = (limit.burst - 1) * self.interval
         self.tat = -math.inf  # GCRA's theoretical arrival time of the next token
         self.paused_until = -math.inf
@@ -135,6 +161,7 @@ class Limiter:
             if start <= now:
                 self.tat = max(self.tat, start) + self.interval
                 permit.granted = True
+                permit.epoch = self.epoch
                 if not at_once:
                     permit.on_grant()
                 return
@@ -162,11 +189,13 @@ class Limiter:
                 return
             self.tokens.popleft()
             # From the time the token was due, not from when the timer ran: a loop that is
-            # a little late each time must not slow the rate down (up to one interval of
-            # lateness is made up; more than that is lost, so a stalled loop cannot burst).
-            due = max(self.tat - self.tolerance, self.paused_until, now - self.interval)
+            # a little late each time must not slow the rate down. Only CATCH_UP of an
+            # interval is made up, so two permits are never closer than the margin allows
+            # and a stalled loop cannot burst.
+            due = max(self.tat - self.tolerance, self.paused_until, now - CATCH_UP * self.interval)
             self.tat = max(self.tat, due) + self.interval
             head.granted = True
+            head.epoch = self.epoch
             head.on_grant()
 
     # -- the API pushed back -----------------------------------------------------------------
@@ -184,6 +213,8 @@ class Limiter:
     # -- ending ------------------------------------------------------------------------------
 
     def _release(self, permit: Permit, failure: BaseException | None) -> None:
+        if self.limit.adaptive and permit.granted:
+            self._adapt_rate(permit, failure)
         if self.limit.adaptive and self.current_limit is not None and self.cap is not None:
             if failure is not None and overloaded(failure):
                 self.current_limit = max(1, self.current_limit // 2)
@@ -194,6 +225,34 @@ class Limiter:
                     self.successes = 0
                     self.current_limit = min(self.cap, self.current_limit + 1)
         self._free_slot(permit)
+
+    @property
+    def rate(self) -> float:
+        """The rate permits go at now, in attempts per ``limit.per`` seconds (the configured
+        rate less the margin, or lower while an adaptive limit has backed off)."""
+        return self.limit.per / self.interval
+
+    def _adapt_rate(self, permit: Permit, failure: BaseException | None) -> None:
+        """AIMD on the rate: down by DECREASE on push-back, up by a little per success."""
+        if failure is not None and overloaded(failure):
+            # Push-back on a permit granted before the last decrease says nothing new: its
+            # request went at the old rate (as in TCP, one decrease per round of losses).
+            if permit.epoch == self.epoch:
+                self.quick = self.quick + 1 if self.good < self.rate / 4 else 0
+                factor = DECREASE_SOON if self.quick >= 2 else DECREASE
+                self.epoch += 1
+                self.good = 0
+                self.interval = min(self.slowest, self.interval / factor)
+            return
+        if failure is not None:
+            return
+        if permit.epoch == self.epoch:
+            self.good += 1
+        if self.interval > self.fastest:
+            # By PROBE of the configured rate for each current rate's worth of successes.
+            rate = self.rate
+            rate += PROBE * self.limit.rate / rate
+            self.interval = max(self.fastest, self.limit.per / rate)
 
     def _withdraw(self, permit: Permit) -> None:
         if not permit.granted:

@@ -8,7 +8,7 @@ itself lives in ``pipeline._admission``; ``Hedge`` is carried out by the executo
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["ADMISSION", "CircuitBreaker", "Hedge", "RateLimit", "check_key"]
 
@@ -23,9 +23,16 @@ class RateLimit(BaseModel):
 
     Skills whose RateLimit has the same ``key`` share one bucket and one concurrency limit
     (one API, several skills); without a key the limit is the skill's own. Each attempt
-    (retries included) takes a permit. With ``adaptive=True`` the concurrency limit moves
-    between 1 and ``max_concurrency``: up by one after as many successes as the limit,
-    halved when the API pushes back (429/503, ``RetryAfter``, a timeout).
+    (retries included) takes a permit. Permits go a little (10%) wider apart than ``rate``
+    says, so that network jitter cannot bring two requests closer than a strict server
+    (one that checks the spacing of every arrival, as nginx's ``limit_req`` does) allows.
+
+    With ``adaptive=True`` the limit learns the API's real rate: the rate drops
+    multiplicatively when the API pushes back (429/503, ``RetryAfter``, a timeout; once
+    per round of push-backs) and probes back up additively after successes, never above
+    ``rate``. With ``max_concurrency`` too, the concurrency limit also moves between 1
+    and ``max_concurrency``: up by one after as many successes as the limit, halved on
+    push-back.
 
     Examples:
         >>> OPENAI = RateLimit(rate=50, per=1.0, burst=5, key="openai", max_concurrency=8)
@@ -46,13 +53,8 @@ class RateLimit(BaseModel):
     max_concurrency: int | None = Field(default=None, ge=1)
     """Most attempts in flight under this limit at once (every run together)."""
     adaptive: bool = False
-    """Adapt the concurrency limit to the API's push-back (AIMD); needs ``max_concurrency``."""
-
-    @model_validator(mode="after")
-    def _adaptive_needs_a_cap(self) -> RateLimit:
-        if self.adaptive and self.max_concurrency is None:
-            raise ValueError("adaptive=True needs max_concurrency (the most it may grow to)")
-        return self
+    """Adapt the rate (at most ``rate``), and the concurrency limit if ``max_concurrency`` is
+    given (at most that), to the API's push-back (AIMD)."""
 
     @property
     def interval(self) -> float:

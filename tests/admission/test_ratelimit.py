@@ -10,6 +10,7 @@ import pydantic
 import pytest
 
 from pipeline import Instrument, Phase, RateLimit, Retry, RetryAfter, SkillCall, Status, run, skill
+from pipeline._admission import _ratelimit as ratelimit
 from pipeline._admission._ratelimit import limiter_for
 from pipeline._core._errors import parse_retry_after
 from tests.support.vloop import vrun
@@ -50,7 +51,8 @@ def test_calls_start_evenly_at_the_rate() -> None:
 
     results, _ = vrun(main)
     assert all(r.ok for r in results)
-    assert starts.times() == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+    # 5 per second, with the margin: 0.2 s apart, 10% wider (0.22 s).
+    assert starts.times() == [0.0, 0.22, 0.44, 0.66, 0.88, 1.1]
 
 
 def test_a_burst_starts_at_once_then_the_rate_holds() -> None:
@@ -61,7 +63,7 @@ def test_a_burst_starts_at_once_then_the_rate_holds() -> None:
         await run([limited(str(i)) for i in range(5)], max_concurrency=None).collect()
 
     vrun(main)
-    assert starts.times() == [0.0, 0.0, 0.0, 0.5, 1.0]
+    assert starts.times() == [0.0, 0.0, 0.0, 0.55, 1.1]
 
 
 def test_skills_with_one_key_share_one_bucket_across_runs() -> None:
@@ -77,8 +79,8 @@ def test_skills_with_one_key_share_one_bucket_across_runs() -> None:
         )
 
     vrun(main)
-    # Ten calls from two runs and two skills: one every 0.1 s, never two at once.
-    assert starts.times() == [round(0.1 * i, 6) for i in range(10)]
+    # Ten calls from two runs and two skills: one every 0.11 s (0.1 and the margin).
+    assert starts.times() == [round(0.11 * i, 6) for i in range(10)]
     assert {tag[0] for tag, _ in starts.at} == {"s", "l"}
 
 
@@ -94,8 +96,7 @@ def test_bad_limits_fail_at_definition() -> None:
         RateLimit(rate=0)
     with pytest.raises(pydantic.ValidationError, match="burst"):
         RateLimit(rate=1, burst=0)
-    with pytest.raises(pydantic.ValidationError, match="adaptive=True needs max_concurrency"):
-        RateLimit(rate=1, adaptive=True)
+    RateLimit(rate=1, adaptive=True)  # adapts the rate alone: no max_concurrency needed
 
 
 def test_a_keys_concurrency_limit_holds_across_runs() -> None:
@@ -128,7 +129,7 @@ def test_waiting_for_a_permit_is_a_phase_and_holds_the_runs_slot() -> None:
     # b waits for a token from t=0; c cannot even ask before a slot frees (t=0, when a
     # ends): the run's cap counts calls waiting for a permit.
     assert [(p, round(t, 6)) for k, p, t in phases] == [(Phase.PERMIT, 0.0), (Phase.PERMIT, 0.0)]
-    assert starts.times() == [0.0, 1.0, 2.0]
+    assert starts.times() == [0.0, 1.1, 2.2]
 
 
 def test_the_deadline_applies_while_waiting_and_returns_what_was_never_used() -> None:
@@ -146,8 +147,9 @@ def test_the_deadline_applies_while_waiting_and_returns_what_was_never_used() ->
     assert [r.status for r in results] == [Status.SUCCESS] * 3 + [Status.SKIPPED] * 2
     assert all(r.attempts == 0 and r.error and r.error.type == "DeadlineExceeded" for r in results[3:])
     # The two calls that left gave their places back: the next run waits for the
-    # token after the third (t=3), not for tokens reserved for calls that are gone.
-    assert round(waited, 6) == 0.5
+    # token after the third (t=3.3, tokens 1.1 s apart with the margin), not for tokens
+    # reserved for calls that are gone.
+    assert round(waited, 6) == 0.8
 
 
 def test_each_retry_takes_a_token_and_retry_after_pauses_the_whole_bucket() -> None:
@@ -185,7 +187,7 @@ def test_each_retry_takes_a_token_and_retry_after_pauses_the_whole_bucket() -> N
     # The 429 at t=0 said 2 s: nobody calls that API before t=2, neither the retry (it
     # waits 2 s, not its 0.01 s backoff) nor the other skill's call, which has queued for
     # a token since t=0.5 and so goes first; the retry goes one token later.
-    assert [(tag, round(t, 6)) for tag, t in calls] == [("first", 0.0), ("other", 2.0), ("first", 2.1)]
+    assert [(tag, round(t, 6)) for tag, t in calls] == [("first", 0.0), ("other", 2.0), ("first", 2.11)]
 
 
 def test_adaptive_concurrency_halves_on_push_back_and_grows_back_by_one() -> None:
@@ -216,6 +218,73 @@ def test_adaptive_concurrency_halves_on_push_back_and_grows_back_by_one() -> Non
 
     seen, _ = vrun(main)
     assert seen == [1, 2, 3, 8]  # bounded by max_concurrency
+
+
+def test_adaptive_rate_drops_on_push_back_and_probes_back_up_to_the_limit() -> None:
+    limit = RateLimit(rate=10, key="test-rate-aimd", adaptive=True)  # no max_concurrency
+    state = {"push_back": True}
+
+    @skill(rate_limit=limit)
+    async def api(i: int) -> int:
+        if state["push_back"]:
+            raise RetryAfter(None, status=429)  # nginx's 429: no Retry-After header
+        return i
+
+    limiter = limiter_for(api, limit)
+    fastest = 10 / (1 + ratelimit.MARGIN)  # the configured rate, with the margin
+
+    async def main() -> list[float]:
+        seen = [limiter.rate]
+        await run([api(0)]).collect()  # one 429: a nudge down
+        seen.append(limiter.rate)
+        await run([api(i) for i in range(2)]).collect()  # two more, each soon after: deeper
+        seen.append(limiter.rate)
+        state["push_back"] = False
+        await run([api(i) for i in range(50)]).collect()  # probing back up, a little
+        seen.append(limiter.rate)
+        await run([api(i) for i in range(800)]).collect()  # ... up to the limit, no further
+        seen.append(limiter.rate)
+        return seen
+
+    seen, _ = vrun(main)
+    d, soon = ratelimit.DECREASE, ratelimit.DECREASE_SOON
+    assert seen[0] == pytest.approx(fastest)
+    assert seen[1] == pytest.approx(fastest * d)
+    # Push-back again before a quarter second's worth of successes, twice: converging fast.
+    assert seen[2] == pytest.approx(fastest * d * soon * soon)
+    assert seen[2] < seen[3] < fastest  # additive probing: up, but not at once
+    assert seen[4] == pytest.approx(fastest)  # never above the configured rate
+    assert limiter.current_limit is None  # no concurrency limit to adapt
+
+
+def test_adaptive_rate_drops_once_for_a_round_of_push_backs_and_on_timeouts() -> None:
+    limit = RateLimit(rate=10, burst=5, key="test-rate-aimd-round", adaptive=True)
+    state = {"sleep": 0.5}
+
+    @skill(rate_limit=limit, timeout=1.0)
+    async def api(i: int) -> int:
+        await asyncio.sleep(state["sleep"])
+        if state["sleep"] < 1:
+            raise RetryAfter(None, status=503)
+        return i
+
+    limiter = limiter_for(api, limit)
+
+    async def main() -> list[float]:
+        seen = [limiter.rate]
+        # Five calls at once (the burst), five 503s: their requests all went at the old
+        # rate, so the rate drops once, not five times.
+        await run([api(i) for i in range(5)], max_concurrency=None).collect()
+        seen.append(limiter.rate)
+        state["sleep"] = 5.0  # now every call times out: a timeout is push-back too
+        results = await run([api(0)]).collect()
+        assert results[0].error is not None and results[0].error.type == "SkillTimeout"
+        seen.append(limiter.rate)
+        return seen
+
+    seen, _ = vrun(main)
+    assert seen[1] == pytest.approx(seen[0] * ratelimit.DECREASE)
+    assert seen[2] == pytest.approx(seen[1] * ratelimit.DECREASE_SOON)  # again, and soon
 
 
 def test_retry_after_header_values() -> None:
@@ -268,4 +337,4 @@ def test_with_options_sets_a_rate_limit_on_one_call() -> None:
         await run(calls, max_concurrency=None).collect()
 
     vrun(main)
-    assert starts.times() == [0.0, 0.5, 1.0]
+    assert starts.times() == [0.0, 0.55, 1.1]
