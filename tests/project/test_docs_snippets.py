@@ -116,6 +116,27 @@ def test_the_readme_lists_the_guarantees_of_the_guarantees_page() -> None:
     assert listed == rows[1:]  # after the header row
 
 
+def test_every_guarantee_names_tests_that_exist() -> None:
+    page = (ROOT / "docs" / "guarantees.md").read_text(encoding="utf-8")
+    rows = [line for line in page.splitlines() if line.startswith("| ")][2:]  # after the header
+    tests = {p.name: p.read_text(encoding="utf-8") for p in (ROOT / "tests").rglob("test_*.py")}
+    missing: list[str] = []
+    for row in rows:
+        proof = row.split(" | ", 1)[1]
+        modules = re.findall(r"(test_\w+\.py)", proof)
+        assert modules, f"a guarantee names no test: {row[:80]}"
+        missing += [m for m in modules if m not in tests]
+        module = None
+        for m in re.finditer(r"(test_\w+\.py)|::(test_\w+)", proof):  # a name is in the module before it
+            if m.group(1):
+                module = m.group(1)
+                continue
+            source = tests.get(module or "")
+            if source is None or not re.search(rf"^(async )?def {m.group(2)}\(", source, re.M):
+                missing.append(f"{module}::{m.group(2)}")
+    assert not missing, f"guarantees name tests that do not exist: {missing}"
+
+
 def test_the_api_reference_names_every_public_name() -> None:
     import operators
     import pipeline
