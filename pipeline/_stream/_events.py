@@ -15,6 +15,7 @@ A plain ``async for r in run(...)`` has no such instrument: it pays nothing for 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 from operators._channel import ObserverChannel
@@ -92,8 +93,9 @@ class EventStream:
         self._stream.__aiter__()  # raises for a consumed stream
         return self
 
-    async def __anext__(self) -> Event:
-        return await self._stream.__anext__()  # type: ignore[return-value]  # the channel's items are events
+    def __anext__(self) -> Awaitable[Event]:
+        # The stream's own coroutine, not one wrapped in another: no frame more per event.
+        return self._stream.__anext__()  # type: ignore[return-value]  # the channel's items are events
 
     async def aclose(self) -> None:
         """Stop the run: cancel every call in flight and wait until they have ended."""
