@@ -10,6 +10,7 @@ import contextvars
 import gc
 from typing import Any
 
+import pipeline
 from pipeline import Status, run, skill
 from pipeline._engine._run import TimeoutLane
 from tests.support.probes import alive_midway
@@ -96,6 +97,23 @@ def test_a_skill_that_cancels_its_own_task_fails_alone() -> None:
     results, _ = vrun(main)
     assert [r.status for r in results] == [Status.ERROR, Status.SUCCESS, Status.ERROR, Status.SUCCESS]
     assert "cancelled outside the run" in results[0].error.message  # type: ignore[union-attr]
+    # The error's type is a name users can import and catch (a fallback callable sees it).
+    assert results[0].error.type == "SkillCancelled" == pipeline.SkillCancelled.__name__  # type: ignore[union-attr]
+
+
+def test_every_error_type_a_run_reports_is_a_public_name() -> None:
+    seen: list[BaseException] = []
+
+    @skill(fallback=lambda exc: seen.append(exc))
+    async def rogue() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        task.cancel()
+        await asyncio.sleep(1)
+
+    results, _ = vrun(lambda: run([rogue()]).collect())
+    assert isinstance(seen[0], pipeline.SkillCancelled)
+    assert not results[0].error.type.startswith("_")  # type: ignore[union-attr]
 
 
 def test_a_timed_out_attempt_ends_before_the_call_taking_its_slot_starts() -> None:
