@@ -53,10 +53,10 @@ from ._core._skill import Skill as Skill
 from ._core._skill import SkillCall as SkillCall
 from ._core._skill import SkillOptions as SkillOptions
 from ._core._skill import skill as skill
-from ._durable._journal import Journal as Journal
-from ._durable._journal import JournalRecord as JournalRecord
-from ._durable._journal import JournalStore as JournalStore
-from ._durable._journal import RunInfo as RunInfo
+from ._durable._sqlite import Journal as Journal
+from ._durable._store import JournalRecord as JournalRecord
+from ._durable._store import JournalStore as JournalStore
+from ._durable._store import RunInfo as RunInfo
 from ._engine._cleanup import CANCEL_GRACE as CANCEL_GRACE
 from ._executors._local import ProcessExecutor as ProcessExecutor
 from ._executors._local import ThreadExecutor as ThreadExecutor

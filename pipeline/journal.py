@@ -20,7 +20,8 @@ import time
 from collections.abc import Sequence
 
 from ._core._errors import JournalError
-from ._durable._journal import Journal, RunInfo
+from ._durable._sqlite import Journal
+from ._durable._store import RunInfo
 
 __all__ = ["format_runs", "main"]
 

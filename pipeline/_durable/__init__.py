@@ -1,4 +1,33 @@
-"""Durable runs: the journal (a :class:`Recorder` for the engine) and its stores.
+"""Durable runs: a journal of finished results, so a run killed halfway resumes.
 
-May import: ``pipeline._core``, ``pipeline._engine`` (and what they may).
+May import: ``pipeline._core`` and ``pipeline._engine`` (and what they may). Modules:
+``_store`` (records and the store protocol), ``_sqlite`` (the SQLite store), ``_codec``
+(values), ``_session`` (one run's recorder), ``_journal`` (what ``run()`` keeps).
+
+How it works
+------------
+``run(calls, journal="runs.db", run_id="briefing-42")`` gives the run a
+:class:`JournalSession`. When the run starts, the session claims ``run_id`` in the store
+(refused with :class:`RunInProgress` while another live run holds it) and loads the
+records an earlier run with that id left. Each call the run registers is identified by its
+key and a stable hash of its skill's name and its arguments (a dependency stands in by its
+own identity, not its value); a call whose identity has a record that has a value
+(success, or a fallback) is *replayed*: its result, marked ``replayed=True``, is emitted
+at once, and it never runs. Every other call runs, and its result is held back until the
+store has committed it (group commit: all the results that finished while the previous
+batch was being written go in one transaction), then passed to the consumer. So what the
+consumer saw is in the journal, and a run killed at any moment loses at most the calls
+that were in flight.
+
+The engine knows the session as its ``Recorder`` (``replay(node)``, ``write(result)``,
+``complete_after_write(slot)``, ``close()``). The store below it is the small :class:`JournalStore` protocol (claim, load,
+write, release, runs, forget, close): a Postgres or Redis journal implements those and
+nothing else. :class:`Journal` is the SQLite store: stdlib ``sqlite3``, WAL mode, one
+writer thread per journal object, ``BEGIN IMMEDIATE`` so several processes can share the
+file.
+
+Values are stored as JSON through pydantic when they are JSON-able (a replayed value is
+validated against the skill's return annotation, so a model comes back a model), else
+pickled when the journal allows it (``Journal(path, pickle=True)``); a value that can be
+stored neither way makes the call's result an error that says so.
 """

@@ -84,7 +84,8 @@ from ._routing import (
     _takes_writer,
 )
 from ._state import _Schema
-from .._durable._journal import JournalStore, graph_binding, journaled_state, open_store
+from .._durable._journal import graph_binding, journaled_state, open_store
+from .._durable._store import JournalStore
 from .._core._retry import Retry
 from .._core._skill import _UNSET, Executor, Skill, SkillOptions, _is_generator_function
 from .._stream._results import check_run_options

@@ -29,7 +29,7 @@ from ._state import _short
 from .._core._instruments import Instrument
 from .._core._result import ErrorInfo, Results, SkillResult, Status
 from .._core._skill import NO_FALLBACK, SkillCall
-from .._durable._journal import JournalSession
+from .._durable._session import JournalSession
 from .._stream._results import ResultStream
 
 if TYPE_CHECKING:

@@ -28,7 +28,8 @@ from .._engine._cleanup import CANCEL_GRACE
 from .._engine._run import Feeder, Run, RunSpec
 from .._core._errors import SkillError
 from .._core._instruments import Instrument
-from .._durable._journal import JournalBinding, JournalStore, bind_journal
+from .._durable._journal import JournalBinding, bind_journal
+from .._durable._store import JournalStore
 from .._core._result import Results, SkillResult
 from .._core._skill import SkillCall, set_runner
 from .._core._timeline import dependency_edges

@@ -23,7 +23,7 @@ from pipeline import (
     run,
     skill,
 )
-from pipeline._durable._journal import STATE_IDENT
+from pipeline._durable._store import STATE_IDENT
 from pipeline.journal import main as journal_main
 
 ran: Counter[Any] = Counter()

@@ -1,0 +1,281 @@
+"""One run's link to its store: the identity of each call, replay, and results held until
+written (group commit). It is the engine's :class:`~pipeline._engine._recorder.Recorder`."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import weakref
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pydantic_core
+from reactivex import abc
+
+from .._core._errors import JournalError
+from .._core._result import ErrorInfo, SkillResult, Status, new_result
+
+if TYPE_CHECKING:
+    from .._core._skill import SkillCall
+    from .._engine._run import CallNode, Run
+    from ._journal import JournalBinding
+
+from ._codec import decode, encode
+from ._store import STATE_IDENT, JournalRecord
+
+__all__ = ["JournalSession"]
+
+# -- identity ------------------------------------------------------------------------------
+
+
+_SCALARS = frozenset({int, str, float, bool, type(None)})
+
+
+def _describe_unknown(obj: Any) -> Any:
+    return f"{type(obj).__module__}.{type(obj).__qualname__}:{obj!r}"
+
+
+# -- one run's session ---------------------------------------------------------------------
+
+
+class JournalSession:
+    """One run's link to its store: replays what finished, holds results until written.
+
+    Made by :meth:`JournalBinding.open` when the run starts; the engine calls
+    :meth:`replay` for each call it registers, :meth:`write` for each result, and
+    :meth:`close` when the run ends.
+    """
+
+    def __init__(self, binding: JournalBinding, run: Run) -> None:
+        self.store = binding.store
+        self.run_id = binding.run_id
+        self.owned = binding.owned
+        self.run = run
+        self.loop = run.loop
+        self.pickle = bool(getattr(self.store, "pickle", False))
+        self.store.claim(self.run_id)
+        try:
+            self.records = {i: r for i, r in self.store.load(self.run_id).items() if r.has_value}
+        except BaseException:
+            self.store.release(self.run_id)
+            raise
+        self.replayed = 0
+        self.closed = False
+        # Identity of each registered call, and its node until its result is written.
+        self.digests: weakref.WeakKeyDictionary[SkillCall[Any], str] = weakref.WeakKeyDictionary()
+        self.occurrences: dict[str, int] = {}
+        self.pending: dict[int, tuple[str, CallNode]] = {}
+        # Results waiting for the next write (this loop turn), then for their commit.
+        self.outgoing: list[tuple[SkillResult, JournalRecord]] = []
+        self.outgoing_slots: list[abc.ObserverBase[SkillResult]] = []
+        self.in_write = 0
+        self.committed: list[tuple[list[SkillResult], list[abc.ObserverBase[SkillResult]]]] = []
+        self.lock = threading.Lock()
+        self.scheduled = False
+        # A StateGraph invocation's running state: journaled with each batch and at the end.
+        self.state: Callable[[], Any] | None = None
+
+    # -- identity ------------------------------------------------------------------------
+
+    def _digest(self, call: SkillCall[Any]) -> str:
+        args, kwargs = call.args, call.kwargs
+        if (
+            not call.after
+            and all(type(a) in _SCALARS for a in args)
+            and (not kwargs or all(type(v) in _SCALARS for v in kwargs.values()))
+        ):
+            # Most calls take a few scalars: their repr is stable across processes and
+            # cheaper to build than JSON (the same call always takes the same path).
+            shape = (call.skill.options.name, args, sorted(kwargs.items()) if kwargs else ())
+            return hashlib.blake2b(repr(shape).encode(), digest_size=10).hexdigest()
+        known = self.digests.get(call)
+        if known is not None:
+            return known
+        body = [call.skill.options.name, args, kwargs]
+        if call.after:
+            body.append(["after:" + self._digest(c) for c in call.after])
+        data = pydantic_core.to_json(
+            body, fallback=self._json_fallback, bytes_mode="base64", inf_nan_mode="strings"
+        )
+        digest = hashlib.blake2b(data, digest_size=10).hexdigest()
+        self.digests[call] = digest
+        return digest
+
+    def _json_fallback(self, obj: Any) -> Any:
+        from .._core._skill import SkillCall
+
+        if isinstance(obj, SkillCall):  # a dependency stands in by its own identity
+            return "call:" + self._digest(obj)
+        return _describe_unknown(obj)
+
+    # -- the engine's calls ----------------------------------------------------------------
+
+    def replay(self, node: CallNode) -> bool:
+        """Register ``node``'s identity; if the journal has its value, end it with it."""
+        call = node.call
+        base = f"{call.key}#{self._digest(call)}"
+        n = self.occurrences.get(base, 0)
+        self.occurrences[base] = n + 1
+        ident = base if n == 0 else f"{base}#{n}"
+        record = self.records.pop(ident, None)
+        if record is None:
+            self.pending[node.index] = (ident, node)
+            return False
+        run = self.run
+        try:
+            value = decode(record.codec, record.data, call.skill)
+        except Exception as exc:  # unreadable: run it again (its new result replaces it)
+            del exc
+            self.pending[node.index] = (ident, node)
+            return False
+        error = None
+        if record.error_type is not None:
+            error = ErrorInfo(type=record.error_type, message=record.error_message or "")
+        result = new_result(
+            name=call.skill.options.name,
+            key=call.key,
+            index=node.index,
+            status=Status(record.status),
+            value=value,
+            error=error,
+            fallback_used=record.fallback_used,
+            attempts=record.attempts,
+            started_at=None,
+            finished_at=run.loop.time() - run.t0,
+            replayed=True,
+        )
+        self.replayed += 1
+        run.replayed(node, result)
+        return True
+
+    def write(self, result: SkillResult) -> None:
+        """Hold ``result`` until the store has it; then the run delivers it."""
+        entry = self.pending.pop(result.index, None)
+        if entry is None:  # not registered through replay() (cannot happen): deliver as is
+            self.run.deliver(result)
+            return
+        ident, node = entry
+        codec = data = None
+        if result.has_value:
+            try:
+                codec, data = encode(result.value, node.call.skill, self.pickle)
+            except JournalError as exc:
+                # The value is not lost silently: the call fails, saying why.
+                result = result.model_copy(
+                    update={"status": Status.ERROR, "value": None, "fallback_used": False,
+                            "error": ErrorInfo.of(exc)}
+                )
+                node.result = result
+            except Exception as exc:  # reading a deferred value failed
+                result = result.model_copy(
+                    update={"status": Status.ERROR, "value": None, "fallback_used": False,
+                            "error": ErrorInfo.of(exc)}
+                )
+                node.result = result
+        error = result.error
+        record = JournalRecord(
+            ident,
+            result.key,
+            result.name,
+            result.status.value,
+            result.fallback_used,
+            error.type if error is not None else None,
+            error.message if error is not None else None,
+            result.attempts,
+            codec,
+            data,
+        )
+        outgoing = self.outgoing
+        outgoing.append((result, record))
+        if len(outgoing) == 1:
+            # One write per loop turn: the results that finish together go together.
+            self.loop.call_soon(self._send)
+
+    def complete_after_write(self, slot: abc.ObserverBase[SkillResult]) -> None:
+        """Complete ``slot`` (a call's place in the merge) once its result is written."""
+        if self.outgoing and not self.closed:
+            self.outgoing_slots.append(slot)
+        else:
+            slot.on_completed()
+
+    def _send(self, final: bool = False) -> None:
+        outgoing, self.outgoing = self.outgoing, []
+        slots, self.outgoing_slots = self.outgoing_slots, []
+        if not outgoing and not (final and self.state is not None):
+            for slot in slots:
+                slot.on_completed()
+            return
+        results = [r for r, _ in outgoing]
+        records = [rec for _, rec in outgoing]
+        if self.state is not None:
+            state = self._state_record()
+            if state is not None:
+                records.append(state)
+        self.in_write += 1
+        try:
+            self.store.write(self.run_id, records, lambda error: self._committed(results, slots, error))
+        except Exception as exc:
+            self.in_write -= 1
+            self.run.fail(exc)
+
+    def _committed(
+        self,
+        results: list[SkillResult],
+        slots: list[abc.ObserverBase[SkillResult]],
+        error: BaseException | None,
+    ) -> None:
+        # On the store's thread: hop to the loop once for however many batches are done.
+        if error is not None:
+            try:
+                self.loop.call_soon_threadsafe(self._failed, error)
+            except RuntimeError:  # the loop is closed
+                pass
+            return
+        with self.lock:
+            self.committed.append((results, slots))
+            if self.scheduled:
+                return
+            self.scheduled = True
+        try:
+            self.loop.call_soon_threadsafe(self._deliver)
+        except RuntimeError:
+            pass
+
+    def _state_record(self) -> JournalRecord | None:
+        assert self.state is not None
+        try:
+            codec, data = encode(self.state(), None, self.pickle)
+        except Exception:  # not storable: get_state() keeps the last state that was
+            return None
+        return JournalRecord(STATE_IDENT, "", "", "success", False, None, None, 0, codec, data)
+
+    def _failed(self, error: BaseException) -> None:
+        self.in_write -= 1
+        self.run.fail(error if isinstance(error, Exception) else JournalError(str(error)))
+
+    def _deliver(self) -> None:
+        with self.lock:
+            batches, self.committed = self.committed, []
+            self.scheduled = False
+        run = self.run
+        for results, slots in batches:
+            self.in_write -= 1
+            for result in results:
+                run.deliver(result)
+            for slot in slots:  # after the results: a freed slot may start the next call
+                slot.on_completed()
+
+    def close(self) -> None:
+        """The run ended: queue what is left, then give the run id back.
+
+        The store releases it after the writes queued before, so the next run with this
+        id (here or elsewhere) loads every record, including those of a run left early
+        (what finished is journaled, though it was not delivered).
+        """
+        if self.closed:
+            return
+        self.closed = True
+        self._send(final=True)
+        self.store.release(self.run_id)
+        if self.owned:
+            self.store.close()

@@ -1,0 +1,471 @@
+"""The SQLite journal store: stdlib ``sqlite3``, WAL mode, one writer thread per journal
+object, ``BEGIN IMMEDIATE`` so several processes can share the file."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import queue
+import socket
+import sqlite3
+import threading
+import time
+import weakref
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+from .._core._errors import JournalError, RunInProgress
+
+if TYPE_CHECKING:
+    pass
+
+from ._store import _FORMAT, _VERSION, STATE_IDENT, JournalRecord, RunInfo
+
+__all__ = ["Journal"]
+
+# -- the SQLite store ----------------------------------------------------------------------
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS skillstream_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS skillstream_runs (
+    run_id TEXT PRIMARY KEY,
+    created REAL NOT NULL,
+    updated REAL NOT NULL,
+    owner_pid INTEGER,
+    owner_host TEXT
+);
+CREATE TABLE IF NOT EXISTS skillstream_results (
+    run_id TEXT NOT NULL,
+    ident TEXT NOT NULL,
+    key TEXT NOT NULL,
+    name TEXT NOT NULL,
+    status TEXT NOT NULL,
+    fallback_used INTEGER NOT NULL,
+    error_type TEXT,
+    error_message TEXT,
+    attempts INTEGER NOT NULL,
+    codec TEXT,
+    data BLOB,
+    PRIMARY KEY (run_id, ident)
+) WITHOUT ROWID;
+"""
+
+# Runs held by this process, by (journal file, run id): another thread or another
+# Journal object on the same file sees them here (the database only knows the pid).
+_HELD: set[tuple[str, str]] = set()
+_HELD_LOCK = threading.Lock()
+_HOST = socket.gethostname()
+
+_Op = Callable[[sqlite3.Connection], None]
+_Done = Callable[[BaseException | None], None]
+_STOP: Any = object()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    except OSError:
+        return False
+    return True
+
+
+class Journal:
+    """A journal in a SQLite file: the default store of durable runs.
+
+    Opening checks the file at once (``run(journal=path)`` opens it, so a bad path fails
+    before any call runs). Several processes may share the file, each with its own run
+    ids; one writer thread per ``Journal`` commits results in groups.
+
+    Examples:
+        >>> journal = Journal("runs.db", pickle=True)
+        >>> async for r in run(calls, journal=journal, run_id="briefing-42"):
+        ...     print(r.key, r.status, r.replayed)
+        >>> journal.runs()
+        [RunInfo(run_id='briefing-42', ...)]
+        >>> journal.forget("briefing-42")
+        200
+
+    Args:
+        path: the database file; created (with its tables) if missing, in a directory
+            that must exist.
+        pickle: store values that are not JSON-able with ``pickle`` (only open journals
+            you trust: unpickling runs code).
+        synchronous: ``"normal"`` (default) survives a killed process: a committed result
+            is on disk in the WAL. ``"full"`` also survives power loss or an OS crash, at
+            the cost of an fsync per group commit (a few ms on a laptop SSD, more on
+            network disks), which bounds throughput to a few hundred commits a second.
+        busy_timeout: seconds to wait for another process's write lock.
+
+    Raises:
+        JournalError: if the directory is missing, the file is not a SQLite database, is
+            corrupt, is a database but not a journal, or is read-only.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        pickle: bool = False,
+        synchronous: Literal["normal", "full"] = "normal",
+        busy_timeout: float = 30.0,
+    ) -> None:
+        if synchronous not in ("normal", "full"):
+            raise ValueError(f"synchronous must be 'normal' or 'full', got {synchronous!r}")
+        self.path = os.fspath(path)
+        self.pickle = pickle
+        self.synchronous = synchronous
+        self.busy_timeout = busy_timeout
+        self._lock = threading.Lock()  # guards self._conn (management calls, any thread)
+        self._queue: queue.SimpleQueue[tuple[Any, _Done | None]] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._closed = False
+        self._conn = self._open()
+        self._real = os.path.realpath(self.path)
+
+    def __repr__(self) -> str:
+        return f"Journal({self.path!r}, pickle={self.pickle})"
+
+    # -- opening -----------------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        return _connect(self.path, self.synchronous, self.busy_timeout)
+
+    def _open(self) -> sqlite3.Connection:
+        path = self.path
+        directory = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(directory):
+            raise JournalError(f"journal {path!r}: the directory {directory!r} does not exist")
+        exists = os.path.exists(path)
+        if exists and not os.path.isfile(path):
+            raise JournalError(f"journal {path!r}: not a file")
+        if exists and (not os.access(path, os.W_OK) or not os.stat(path).st_mode & 0o222):
+            raise JournalError(f"journal {path!r}: the file is read-only")
+        if not os.access(directory, os.W_OK):
+            # WAL mode keeps two files beside the database: the directory must be writable.
+            raise JournalError(f"journal {path!r}: the directory {directory!r} is read-only")
+        try:
+            conn = self._connect()
+        except sqlite3.DatabaseError as exc:
+            raise JournalError(f"journal {path!r}: not a usable SQLite database ({exc})") from exc
+        try:
+            tables = {
+                row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
+            if tables and "skillstream_meta" not in tables:
+                raise JournalError(
+                    f"journal {path!r}: a SQLite database, but not a skillstream journal "
+                    f"(it has tables {sorted(tables)}); give the journal a file of its own"
+                )
+            check = conn.execute("PRAGMA quick_check").fetchone()
+            if check is None or check[0] != "ok":
+                raise JournalError(f"journal {path!r}: the database is corrupt ({check and check[0]})")
+            if conn.execute("PRAGMA journal_mode=WAL").fetchone()[0].lower() != "wal":
+                raise JournalError(f"journal {path!r}: cannot use WAL mode on this file system")
+            conn.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
+            meta = dict(conn.execute("SELECT name, value FROM skillstream_meta"))
+            if not meta:
+                conn.executemany(
+                    "INSERT OR IGNORE INTO skillstream_meta VALUES (?, ?)",
+                    [("format", _FORMAT), ("version", _VERSION)],
+                )
+            elif meta.get("format") != _FORMAT or meta.get("version") != _VERSION:
+                raise JournalError(
+                    f"journal {path!r}: format {meta.get('format')!r} version "
+                    f"{meta.get('version')!r}, this skillstream reads {_FORMAT!r} {_VERSION}"
+                )
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise JournalError(f"journal {path!r}: not a usable SQLite database ({exc})") from exc
+        except JournalError:
+            conn.close()
+            raise
+        return conn
+
+    # -- the writer --------------------------------------------------------------------------
+
+    def _submit(self, op: Any, done: _Done | None) -> None:
+        if self._closed:
+            raise JournalError(f"journal {self.path!r} is closed")
+        with self._lock:
+            if self._writer is None:
+                # The thread holds the queue, not the journal: a journal nobody closed can
+                # still be collected (its __del__ stops the thread).
+                self._writer = threading.Thread(
+                    target=_write_loop,
+                    args=(self.path, self.synchronous, self.busy_timeout, self._queue),
+                    name=f"skillstream-journal {self.path}",
+                    daemon=True,
+                )
+                self._writer.start()
+                _OPEN.add(self)
+        self._queue.put((op, done))
+
+    def _sync(self) -> None:
+        """Wait until every write queued so far is committed."""
+        if self._writer is None or self._closed:
+            return
+        flushed = threading.Event()
+        self._submit(None, lambda _: flushed.set())
+        flushed.wait()
+
+    # -- the JournalStore protocol -----------------------------------------------------------
+
+    def claim(self, run_id: str) -> None:
+        """Take ``run_id`` for a run of this process.
+
+        Raises:
+            RunInProgress: if a live run holds it (here, or a live process on this host;
+                one on another host is assumed live).
+        """
+        held = (self._real, run_id)
+        with _HELD_LOCK:
+            if held in _HELD:
+                raise RunInProgress(
+                    f"run id {run_id!r} is already running in this process "
+                    f"(journal {self.path!r}); wait for it to end, or use another run_id"
+                )
+            with self._lock:
+                conn = self._conn
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    row = conn.execute(
+                        "SELECT owner_pid, owner_host FROM skillstream_runs WHERE run_id = ?",
+                        (run_id,),
+                    ).fetchone()
+                    if row is not None and row[0] is not None:
+                        pid, host = row
+                        mine = host == _HOST and pid == os.getpid()
+                        # A dead owner (killed halfway): its run id is free to resume.
+                        live = host != _HOST or _pid_alive(pid)
+                        if live and not mine:
+                            where = f"process {pid}" + ("" if host == _HOST else f" on {host}")
+                            raise RunInProgress(
+                                f"run id {run_id!r} is already running in {where} "
+                                f"(journal {self.path!r}); wait for it to end, or use another run_id"
+                            )
+                    now = time.time()
+                    conn.execute(
+                        "INSERT INTO skillstream_runs VALUES (?, ?, ?, ?, ?) "
+                        "ON CONFLICT (run_id) DO UPDATE SET owner_pid = excluded.owner_pid, "
+                        "owner_host = excluded.owner_host",
+                        (run_id, now, now, os.getpid(), _HOST),
+                    )
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+            _HELD.add(held)
+
+    def load(self, run_id: str) -> dict[str, JournalRecord]:
+        """Every record of ``run_id``, by ident."""
+        self._sync()
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT ident, key, name, status, fallback_used, error_type, error_message, "
+                "attempts, codec, data FROM skillstream_results WHERE run_id = ?",
+                (run_id,),
+            ).fetchall()
+        return {
+            r[0]: JournalRecord(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6], r[7], r[8], r[9])
+            for r in rows
+        }
+
+    def write(self, run_id: str, records: Sequence[JournalRecord], done: _Done) -> None:
+        """Queue ``records`` for the writer thread; ``done`` runs on it once committed."""
+        rows = [
+            (run_id, r.ident, r.key, r.name, r.status, r.fallback_used, r.error_type,
+             r.error_message, r.attempts, r.codec, r.data)
+            for r in records
+        ]
+        now = time.time()
+
+        def op(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "INSERT OR REPLACE INTO skillstream_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            conn.execute("UPDATE skillstream_runs SET updated = ? WHERE run_id = ?", (now, run_id))
+
+        self._submit(op, done)
+
+    def release(self, run_id: str) -> None:
+        """Give ``run_id`` back once the writes queued before it are committed."""
+        held = (self._real, run_id)
+        pid = os.getpid()
+
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE skillstream_runs SET owner_pid = NULL, owner_host = NULL "
+                "WHERE run_id = ? AND owner_pid = ? AND owner_host = ?",
+                (run_id, pid, _HOST),
+            )
+
+        with _HELD_LOCK:
+            _HELD.discard(held)
+        if self._closed:
+            return
+        try:
+            self._submit(op, None)
+        except JournalError:
+            pass
+
+    def runs(self) -> list[RunInfo]:
+        """Every run id with its counts, oldest first.
+
+        Examples:
+            >>> for info in Journal("runs.db").runs():
+            ...     print(info.run_id, f"{info.succeeded}/{info.calls}", info.active)
+        """
+        self._sync()
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT r.run_id, r.created, r.updated, r.owner_pid, r.owner_host, "
+                "COUNT(s.ident), COALESCE(SUM(s.status = 'success' OR s.fallback_used), 0) "
+                "FROM skillstream_runs r LEFT JOIN skillstream_results s "
+                "ON s.run_id = r.run_id AND s.ident != ? "
+                "GROUP BY r.run_id ORDER BY r.created, r.run_id",
+                (STATE_IDENT,),
+            ).fetchall()
+        out = []
+        for run_id, created, updated, pid, host, calls, succeeded in rows:
+            active = pid is not None and (host != _HOST or _pid_alive(pid))
+            with _HELD_LOCK:
+                if host == _HOST and pid == os.getpid():
+                    active = (self._real, run_id) in _HELD
+            out.append(RunInfo(run_id, created, updated, calls, succeeded, active))
+        return out
+
+    def forget(self, run_id: str) -> int:
+        """Delete every record of ``run_id``; returns how many results were deleted.
+
+        Raises:
+            RunInProgress: if a live run holds ``run_id``.
+        """
+        for info in self.runs():
+            if info.run_id == run_id and info.active:
+                raise RunInProgress(f"run id {run_id!r} is running: it cannot be forgotten now")
+        with self._lock:
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                cursor = conn.execute(
+                    "DELETE FROM skillstream_results WHERE run_id = ? AND ident != ?",
+                    (run_id, STATE_IDENT),
+                )
+                count = cursor.rowcount
+                conn.execute("DELETE FROM skillstream_results WHERE run_id = ?", (run_id,))
+                conn.execute("DELETE FROM skillstream_runs WHERE run_id = ?", (run_id,))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return count
+
+    def close(self) -> None:
+        """Commit what is queued, stop the writer thread and close the file."""
+        if self._closed:
+            return
+        writer = self._writer
+        if writer is not None:
+            self._queue.put((_STOP, None))
+            if writer is not threading.current_thread():
+                writer.join()
+        self._closed = True
+        _OPEN.discard(self)
+        with self._lock:
+            self._conn.close()
+
+    def __del__(self) -> None:
+        # Not closed (a graph's journal, a run() never iterated): let go quietly.
+        if getattr(self, "_closed", True):
+            return
+        self._closed = True
+        if getattr(self, "_writer", None) is not None:
+            self._queue.put((_STOP, None))
+        conn = getattr(self, "_conn", None)
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:
+                pass
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _write_loop(
+    path: str, synchronous: str, busy_timeout: float, jobs: queue.SimpleQueue[tuple[Any, _Done | None]]
+) -> None:
+    """The writer thread: takes every queued job, runs them in one transaction, commits."""
+    conn = _connect(path, synchronous, busy_timeout)
+    get = jobs.get
+    get_nowait = jobs.get_nowait
+    stop = False
+    try:
+        while not stop:
+            batch = [get()]
+            # Group commit: everything queued while the last transaction ran goes in one.
+            while True:
+                try:
+                    batch.append(get_nowait())
+                except queue.Empty:
+                    break
+            ops = []
+            for op, _ in batch:
+                if op is _STOP:
+                    stop = True
+                elif op is not None:
+                    ops.append(op)
+            error: BaseException | None = None
+            if ops:
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                    try:
+                        for op in ops:
+                            op(conn)
+                        conn.execute("COMMIT")
+                    except BaseException:
+                        conn.execute("ROLLBACK")
+                        raise
+                except Exception as exc:
+                    error = JournalError(f"journal {path!r}: writing failed ({exc})")
+                    error.__cause__ = exc
+            for _, done in batch:
+                if done is not None:
+                    try:
+                        done(error)
+                    except Exception:  # a closed loop: that run is gone anyway
+                        pass
+    finally:
+        conn.close()
+
+
+def _connect(path: str, synchronous: str, busy_timeout: float) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
+    try:
+        conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+# Journals with a writer thread: at exit, what they queued is committed (the thread is a
+# daemon so that a forgotten journal never keeps the interpreter alive).
+_OPEN: weakref.WeakSet[Journal] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    for journal in list(_OPEN):
+        try:
+            journal.close()
+        except Exception:
+            pass

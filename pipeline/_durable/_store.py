@@ -1,0 +1,129 @@
+"""What a journal store keeps, and the protocol every store implements."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    pass
+
+
+
+__all__ = ["JournalRecord", "JournalStore", "RunInfo", "STATE_IDENT"]
+
+STATE_IDENT = "\x00state"
+"""The ident of a StateGraph invocation's journaled state (not a call)."""
+
+_FORMAT = "skillstream-journal"
+_VERSION = "1"
+
+
+# -- what a store keeps --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class JournalRecord:
+    """One finished call as a store keeps it. Values arrive already encoded.
+
+    Examples:
+        >>> JournalRecord("fetch#3f2a", "fetch", "fetch", "success", False, None, None, 1, "json", b"42")
+        JournalRecord(ident='fetch#3f2a', ...)
+    """
+
+    ident: str
+    """The call's identity in its run: key, hash of skill and arguments, occurrence."""
+    key: str
+    name: str
+    """The skill's name."""
+    status: str
+    """A :class:`Status` value."""
+    fallback_used: bool
+    error_type: str | None
+    error_message: str | None
+    attempts: int
+    codec: str | None
+    """``"json"``, ``"pickle"``, or ``None`` (no value)."""
+    data: bytes | None
+
+    @property
+    def has_value(self) -> bool:
+        """Whether a rerun replays it (it succeeded, or fell back)."""
+        return self.status == "success" or self.fallback_used
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    """A run id as :meth:`Journal.runs` lists it.
+
+    Examples:
+        >>> [(r.run_id, r.succeeded, r.calls) for r in Journal("runs.db").runs()]
+        [('briefing-42', 180, 200)]
+    """
+
+    run_id: str
+    created: float
+    """When the run id was first used (seconds since the epoch)."""
+    updated: float
+    """When a result of it was last written."""
+    calls: int
+    """Calls with a record (the last result of each)."""
+    succeeded: int
+    """Records a rerun replays: succeeded, or fell back."""
+    active: bool
+    """Whether a live run holds the run id now."""
+
+
+@runtime_checkable
+class JournalStore(Protocol):
+    """What a journal must do; :class:`Journal` (SQLite) is the one shipped.
+
+    Every method but :meth:`write` may block (they run when a run starts or ends, and from
+    management code). :meth:`write` must not: it queues the records and calls ``done``,
+    from any thread, once they are durable (with the exception, if writing failed).
+
+    Examples:
+        >>> class RedisJournal:          # sketch: claim with SET NX, write with a pipeline
+        ...     pickle = False
+        ...     def claim(self, run_id): ...
+        ...     def load(self, run_id): ...
+        ...     def write(self, run_id, records, done): ...
+        ...     def release(self, run_id): ...
+        ...     def runs(self): ...
+        ...     def forget(self, run_id): ...
+        ...     def close(self): ...
+    """
+
+    pickle: bool
+    """Whether values that are not JSON-able may be pickled."""
+
+    def claim(self, run_id: str) -> None:
+        """Take ``run_id`` for this run; raise :class:`RunInProgress` if a live run has it."""
+        ...
+
+    def load(self, run_id: str) -> dict[str, JournalRecord]:
+        """Every record of ``run_id``, by ident (after this process's pending writes)."""
+        ...
+
+    def write(
+        self, run_id: str, records: Sequence[JournalRecord], done: Callable[[BaseException | None], None]
+    ) -> None:
+        """Queue ``records`` (replacing any with the same ident); call ``done`` when durable."""
+        ...
+
+    def release(self, run_id: str) -> None:
+        """Give ``run_id`` back, after the writes queued before."""
+        ...
+
+    def runs(self) -> list[RunInfo]:
+        """Every run id the journal holds records of."""
+        ...
+
+    def forget(self, run_id: str) -> int:
+        """Delete ``run_id``'s records; return how many there were."""
+        ...
+
+    def close(self) -> None:
+        """Finish the queued writes and let go of the store."""
+        ...
