@@ -72,6 +72,8 @@ from ._graph._builder import START as START
 from ._graph._builder import Send as Send
 from ._graph._builder import StateGraph as StateGraph
 from ._graph._invocation import get_stream_writer as get_stream_writer
+from ._graph._messages import REMOVE_ALL_MESSAGES as REMOVE_ALL_MESSAGES
+from ._graph._messages import MessagesState as MessagesState
 from ._graph._messages import add_messages as add_messages
 from ._observing._events import DeadlineEvent as DeadlineEvent
 from ._observing._events import Event as Event
@@ -92,6 +94,7 @@ __all__ = [
     "CANCEL_GRACE",
     "END",
     "NO_FALLBACK",
+    "REMOVE_ALL_MESSAGES",
     "START",
     "CircuitBreaker",
     "CircuitOpen",
@@ -115,6 +118,7 @@ __all__ = [
     "JournalError",
     "JournalRecord",
     "JournalStore",
+    "MessagesState",
     "PartialEvent",
     "ResultStream",
     "Results",

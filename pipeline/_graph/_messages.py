@@ -3,26 +3,33 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any, TypedDict
 
-__all__ = ["add_messages"]
+__all__ = ["REMOVE_ALL_MESSAGES", "MessagesState", "add_messages"]
+
+REMOVE_ALL_MESSAGES = "__remove_all__"
+"""The id of a ``RemoveMessage`` that clears the conversation: ``add_messages`` keeps only
+what follows it in the update (LangGraph's name and value)."""
 
 
 def add_messages(left: Any, right: Any) -> list[Any]:
     """Merge two message lists: append new messages, replace those with an id already seen.
 
-    A message is a dict (``{"role": ..., "content": ..., "id": ...}``) or an object with an
-    ``id`` attribute (LangChain's messages). Messages without an id get one (a uuid4
-    string), so a later update can replace them. A message whose class is named
-    ``RemoveMessage`` removes the message with its id. With ``langchain_core`` installed,
-    ``("user", "hi")`` tuples and strings become LangChain messages, as in LangGraph;
-    dicts stay dicts (LangGraph would convert them too).
+    With ``langchain_core`` installed, every message becomes a LangChain message as in
+    LangGraph: dicts (``{"role": "user", "content": ...}``), ``("user", "hi")`` tuples and
+    strings, and message chunks become whole messages. Without it, a message is a dict with
+    an ``"id"`` key or an object with an ``id`` attribute. Messages without an id get one
+    (a uuid4 string), so a later update can replace them. A message whose class is named
+    ``RemoveMessage`` removes the message with its id; one whose id is
+    :data:`REMOVE_ALL_MESSAGES` clears the conversation (what follows it in the update is
+    kept).
 
     Examples:
         >>> class State(TypedDict):
         ...     messages: Annotated[list, add_messages]
-        >>> add_messages([{"id": "1", "content": "hi"}], [{"id": "1", "content": "hello"}])
-        [{'id': '1', 'content': 'hello'}]
+        >>> merged = add_messages([("user", "hi")], [{"role": "ai", "content": "hello", "id": "2"}])
+        >>> [type(m).__name__ for m in merged]
+        ['HumanMessage', 'AIMessage']
 
     Args:
         left: the messages so far (one message or a list).
@@ -36,6 +43,9 @@ def add_messages(left: Any, right: Any) -> list[Any]:
     """
     lhs = _normalize(left)
     rhs = _normalize(right)
+    clear = [i for i, m in enumerate(rhs) if type(m).__name__ == "RemoveMessage" and _id(m) == REMOVE_ALL_MESSAGES]
+    if clear:  # the last one counts: what follows it is the conversation
+        return rhs[clear[-1] + 1 :]
     position = {_id(m): i for i, m in enumerate(lhs)}
     merged: list[Any] = list(lhs)
     removed: set[str] = set()
@@ -61,13 +71,15 @@ def _normalize(messages: Any) -> list[Any]:
     if not isinstance(messages, list):
         messages = [messages]
     converted = messages
-    if any(isinstance(m, (str, tuple)) for m in messages):
-        try:
-            from langchain_core.messages import convert_to_messages  # the user's own classes
-        except ImportError:
-            pass
-        else:
-            converted = [convert_to_messages([m])[0] if isinstance(m, (str, tuple)) else m for m in messages]
+    try:
+        from langchain_core.messages import BaseMessage, BaseMessageChunk  # the user's own classes
+    except ImportError:
+        pass
+    else:
+        if not all(isinstance(m, BaseMessage) and not isinstance(m, BaseMessageChunk) for m in messages):
+            from langchain_core.messages import convert_to_messages, message_chunk_to_message
+
+            converted = [message_chunk_to_message(m) for m in convert_to_messages(messages)]
     out = []
     for message in converted:
         if isinstance(message, dict):
@@ -83,3 +95,14 @@ def _id(message: Any) -> str:
     if isinstance(message, dict):
         return str(message.get("id"))
     return str(getattr(message, "id", id(message)))
+
+
+class MessagesState(TypedDict):
+    """A state holding one conversation, as LangGraph's ``MessagesState``.
+
+    Examples:
+        >>> class State(MessagesState):
+        ...     summary: str
+    """
+
+    messages: Annotated[list[Any], add_messages]

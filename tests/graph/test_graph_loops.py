@@ -1,4 +1,4 @@
-"""StateGraph for LangGraph users (issue 16): loops, Command, the conveniences, LangGraph's
+"""StateGraph for LangGraph users: loops, Command, the conveniences, LangGraph's
 state rules, determinism, errors, add_messages. Timed tests run in virtual time."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import itertools
 import operator
+import sys
 from typing import Annotated, Any, Literal
 
 import pydantic
@@ -19,7 +20,9 @@ from pipeline import (
     Command,
     GraphError,
     GraphRecursionError,
+    REMOVE_ALL_MESSAGES,
     InvalidUpdateError,
+    MessagesState,
     Send,
     StateGraph,
     add_messages,
@@ -442,7 +445,10 @@ def test_a_node_s_own_exception_reaches_an_except_written_for_it() -> None:
 # -- add_messages -----------------------------------------------------------------------------
 
 
-def test_add_messages_appends_replaces_by_id_and_gives_ids() -> None:
+def test_add_messages_without_langchain_core_keeps_dicts_replaces_by_id_and_gives_ids(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "langchain_core.messages", None)  # as if not installed
     merged = add_messages([{"id": "1", "content": "hi"}], [{"id": "1", "content": "hello"}, {"content": "new"}])
     assert merged[0] == {"id": "1", "content": "hello"}
     assert merged[1]["content"] == "new" and isinstance(merged[1]["id"], str) and merged[1]["id"]
@@ -455,6 +461,59 @@ def test_add_messages_appends_replaces_by_id_and_gives_ids() -> None:
     assert add_messages(merged, [RemoveMessage("1")]) == [merged[1]]
     with pytest.raises(ValueError):
         add_messages(merged, [RemoveMessage("nope")])
+    assert add_messages(merged, [RemoveMessage(REMOVE_ALL_MESSAGES), {"id": "3", "content": "x"}]) == [
+        {"id": "3", "content": "x"}
+    ]
+
+
+def _shape(messages: list[Any]) -> list[tuple[str, Any]]:
+    return [(type(m).__name__, m.content) for m in messages]
+
+
+def test_add_messages_makes_langchain_messages_as_langgraph_does() -> None:
+    from langchain_core.messages import AIMessage, AIMessageChunk, RemoveMessage
+    from langgraph.graph.message import REMOVE_ALL_MESSAGES as LG_REMOVE_ALL
+    from langgraph.graph.message import add_messages as lg_add_messages
+
+    assert REMOVE_ALL_MESSAGES == LG_REMOVE_ALL
+    cases: list[tuple[Any, Any]] = [
+        ([{"role": "user", "content": "hi", "id": "u"}], [{"role": "assistant", "content": "yo", "id": "a"}]),
+        ([("user", "hi")], "a string"),
+        ([("user", "hi")], [AIMessageChunk(content="streamed", id="c")]),
+        ([AIMessage(content="x", id="1")], [{"role": "ai", "content": "y", "id": "1"}]),
+        ([("user", "old")], [RemoveMessage(id=REMOVE_ALL_MESSAGES), ("user", "new")]),
+    ]
+    for left, right in cases:
+        ours, theirs = add_messages(left, right), lg_add_messages(left, right)
+        assert _shape(ours) == _shape(theirs), (left, right)
+        assert [m.id for m in ours if m.id in ("u", "a", "c", "1")] == [
+            m.id for m in theirs if m.id in ("u", "a", "c", "1")
+        ]
+
+
+def test_a_router_reading_message_attributes_works_after_dict_updates() -> None:
+    # A tools_condition-style router reads the last message's attributes: with dict updates
+    # it must still see message objects, or the loop would silently end after one turn.
+    def bot(state: MessagesState) -> dict[str, Any]:
+        n = len(state["messages"])
+        calls = [{"name": "lookup", "args": {}, "id": f"t{n}"}] if n < 5 else []
+        return {"messages": [{"role": "assistant", "content": f"reply {n}", "tool_calls": calls}]}
+
+    def tool(state: MessagesState) -> dict[str, Any]:
+        last = state["messages"][-1]
+        return {"messages": [{"role": "tool", "content": "42", "tool_call_id": last.tool_calls[0]["id"]}]}
+
+    graph = StateGraph(MessagesState)
+    graph.add_node(bot)
+    graph.add_node(tool)
+    graph.add_edge(START, "bot")
+    graph.add_conditional_edges("bot", lambda s: "tool" if s["messages"][-1].tool_calls else END)
+    graph.add_edge("tool", "bot")
+    out = graph.compile().invoke({"messages": [{"role": "user", "content": "hi"}]})
+    assert [type(m).__name__ for m in out["messages"]] == ["HumanMessage"] + ["AIMessage", "ToolMessage"] * 2 + [
+        "AIMessage"
+    ]
+    assert out["messages"][-1].content == "reply 5"
 
 
 def test_add_messages_in_a_chat_loop() -> None:
@@ -470,7 +529,7 @@ def test_add_messages_in_a_chat_loop() -> None:
     graph.add_edge(START, "bot")
     graph.add_conditional_edges("bot", lambda s: "bot" if len(s["messages"]) < 4 else END)
     out = graph.compile().invoke({"messages": [{"id": "u", "role": "user", "content": "hi"}]})
-    assert [m["content"] for m in out["messages"]] == ["hi", "reply 1", "reply 2", "reply 3"]
+    assert [m.content for m in out["messages"]] == ["hi", "reply 1", "reply 2", "reply 3"]
 
 
 # -- the benchmark's graphs, against LangGraph itself -----------------------------------------
