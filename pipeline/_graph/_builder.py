@@ -590,6 +590,12 @@ class CompiledStateGraph(Generic[S]):
                 for source in sources:
                     self._joins_by_source.setdefault(source, []).append(sources)
             self._join_targets.setdefault(sources, []).append(target)
+        # What LangGraph names as a node's triggers (its config's metadata): its own branch
+        # channel, then one channel per join edge into it.
+        self._triggers: dict[str, tuple[str, ...]] = {
+            name: (f"branch:to:{name}", *(f"join:{'+'.join(s)}:{name}" for s, t in graph._joins if t == name))
+            for name in self._nodes
+        }
         self._branches = {s: tuple(bs) for s, bs in graph._branches.items()}
         # Reach over every edge compile() knows, loops included; ancestors and descendants
         # over the forward edges only (a loop's edge back starts the next round).

@@ -580,7 +580,18 @@ class _Invocation:
         self.in_flight[run.key] = run
         skill = self.graph._nodes[node]
         if self.graph._wrapped[node]:
-            context = _CallContext(self.config, self.errors, run.key, self.writer(run.key))
+            pushed = run.sent is not None
+            config = {
+                **self.config,
+                "metadata": {  # what LangGraph tells a node of where it runs
+                    **(self.config.get("metadata") or {}),
+                    "langgraph_step": run.step,
+                    "langgraph_node": node,
+                    "langgraph_triggers": ("__pregel_push",) if pushed else self.graph._triggers[node],
+                    "langgraph_path": ("__pregel_push" if pushed else "__pregel_pull", node),
+                },
+            }
+            context = _CallContext(config, self.errors, run.key, self.writer(run.key))
             args: tuple[Any, ...] = (value, context)
         else:
             args = (value,)

@@ -544,3 +544,44 @@ def test_the_benchmark_graphs_give_langgraph_s_final_state_and_the_loop_is_faste
     loop = table["agent loop"]
     # Real time: start-when-ready within 10% of its ideal, and below LangGraph's supersteps.
     assert loop["skillstream"] < IDEAL_AGENT * 1.1 < LANGGRAPH_AGENT * 0.9 < loop["LangGraph"]
+
+
+# -- a node's config ----------------------------------------------------------------------------
+
+
+def _metadata_graph(state_graph: Any, start: Any, end: Any) -> Any:
+    from langchain_core.runnables import RunnableConfig
+
+    class S(TypedDict):
+        seen: Annotated[list[Any], operator.add]
+
+    def node(name: str) -> Any:
+        def run(state: S, config: RunnableConfig) -> dict[str, Any]:
+            m = config["metadata"]
+            seen = (name, m["langgraph_step"], m["langgraph_node"], m["langgraph_triggers"], m["langgraph_path"])
+            return {"seen": [(*seen, m.get("user"))]}
+
+        run.__name__ = name
+        return run
+
+    g = state_graph(S)
+    for name in "abcd":
+        g.add_node(name, node(name))
+    g.add_edge(start, "a")
+    g.add_edge("a", "b")
+    g.add_edge("a", "c")
+    g.add_edge(["b", "c"], "d")
+    g.add_edge("d", end)
+    return g.compile()
+
+
+def test_a_nodes_config_has_langgraphs_metadata_and_the_callers() -> None:
+    from langgraph.graph import END as LG_END
+    from langgraph.graph import START as LG_START
+    from langgraph.graph import StateGraph as LGStateGraph
+
+    config = {"metadata": {"user": "u1"}}
+    ours = _metadata_graph(StateGraph, START, END).invoke({"seen": []}, config)["seen"]
+    theirs = _metadata_graph(LGStateGraph, LG_START, LG_END).invoke({"seen": []}, config)["seen"]
+    assert ours == theirs
+    assert ours[0] == ("a", 1, "a", ("branch:to:a",), ("__pregel_pull", "a"), "u1")
