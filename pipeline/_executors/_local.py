@@ -734,7 +734,9 @@ class ProcessExecutor:
     fails only its own job, with ``BrokenProcessPool``. Workers start by ``forkserver``
     where available (forking the parent would copy its threads' locks mid-use), by
     ``spawn`` in a forked child. At shutdown and at interpreter exit, workers are
-    terminated, so none holds the exit.
+    terminated, so none holds the exit. Workers import the user's script: one that
+    reaches a run while doing so (no ``if __name__ == "__main__":``) stops, and the
+    pool fails this and later calls with a ``RuntimeError`` that names the guard.
 
     Examples:
         >>> @skill(executor=ProcessExecutor(max_workers=2))  # doctest: +SKIP
