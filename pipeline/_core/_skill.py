@@ -492,7 +492,9 @@ def skill(
 
     Async functions run on the event loop, sync ones in a thread pool, and with
     ``executor="process"`` in a process pool (the function must then be defined at a
-    module's top level, and its arguments and value must pickle). With ``executor="ray"``
+    module's top level, and its arguments and value must pickle; workers import your
+    script, so a script runs such skills under ``if __name__ == "__main__":``, else the
+    calls fail with an error saying so). With ``executor="ray"``
     each attempt is a Ray task (any function, async ones too; arguments and value must
     pickle), and a Ray skill's value given to another Ray skill stays in Ray.
 

@@ -57,7 +57,7 @@ from .._core._errors import (
     retry_after_of,
     dependency_failed,
 )
-from .._executors._local import EXECUTORS, Executor, Job, LoopWorkers, awaitable_of
+from .._executors._local import EXECUTORS, Executor, Job, LoopWorkers, awaitable_of, exit_if_importing_main
 from .._core._instruments import Instrument, Phase, attempt_context, contextual, listeners
 from .._executors._hedge import hedged
 from .._admission._gate import Gate, admission_for
@@ -967,6 +967,7 @@ class Run(abc.ObserverBase[SkillResult]):
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
+        exit_if_importing_main()  # a process skill's worker, importing a guard-less script
         spec = self.spec
         if spec.instruments:  # first: binding starts nothing, so a refusal leaves nothing open
             self._bind(spec.instruments)

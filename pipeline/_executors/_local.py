@@ -27,6 +27,7 @@ import multiprocessing.util
 import os
 import pickle
 import queue
+import sys
 import threading
 import types
 import weakref
@@ -51,6 +52,7 @@ __all__ = [
     "ProcessExecutor",
     "RemoteError",
     "ThreadExecutor",
+    "exit_if_importing_main",
     "shutdown",
 ]
 
@@ -594,15 +596,72 @@ class _ProcessJob:
         self.carried = CARRIED.get()  # what the worker enters around the function
 
 
+# -- a script without a main guard --
+# Workers start by forkserver or spawn: each imports the user's script (as __mp_main__)
+# before it runs anything, and so runs the script's top-level code again. A run started
+# there is the script's own run, started again in every worker: such a worker stops at
+# once, and tells its pool by this exit code (EX_CONFIG, sysexits.h) before its first
+# message, so the pool fails the calls with MAIN_GUARD instead of CPython's
+# "bootstrapping phase" text (and the script's work is not done again in each worker).
+
+MAIN_GUARD = (
+    "skills with executor='process' run in worker processes that import your script: "
+    'put the code that runs them under `if __name__ == "__main__":`'
+)
+_MAIN_GUARD_EXIT = 78
+_WORKER_NAME = "skillstream-process"
+
+
+def _importing_main() -> bool:
+    """Whether this process is a multiprocessing child still importing its parent's main
+    module: code that runs now is that script's top level (CPython's own test, in
+    ``multiprocessing.spawn``)."""
+    return bool(getattr(multiprocessing.current_process(), "_inheriting", False))
+
+
+def exit_if_importing_main() -> None:
+    """Called as a run starts: in a worker of ours that is still importing the user's
+    script, the run is the script's, run again: stop the worker (its pool says why)."""
+    if _importing_main() and multiprocessing.current_process().name == _WORKER_NAME:
+        _exit_for_main_guard()
+
+
+def _exit_for_main_guard() -> None:
+    where = ""
+    frame = sys._current_frames().get(threading.main_thread().ident or 0)
+    while frame is not None:  # the script's top-level line that got here
+        if frame.f_code.co_name == "<module>" and frame.f_globals.get("__name__") == "__mp_main__":
+            where = f" ({frame.f_code.co_filename}, line {frame.f_lineno}, is not under it)"
+            break
+        frame = frame.f_back
+    try:
+        sys.stderr.write(f"skillstream worker process {os.getpid()} stopped: {MAIN_GUARD}{where}\n")
+        sys.stderr.flush()
+        sys.stdout.flush()
+    finally:
+        os._exit(_MAIN_GUARD_EXIT)
+
+
+def _main_guard_error() -> RuntimeError:
+    script = getattr(sys.modules.get("__main__"), "__file__", None) or "your script"
+    return RuntimeError(f"{MAIN_GUARD} (a worker process importing {script} reached a run at its top level)")
+
+
 class _Worker:
     """One worker process and the parent's end of its pipe."""
 
     def __init__(self, context: Any) -> None:
+        if _importing_main():  # CPython would refuse with its "bootstrapping phase" text
+            if multiprocessing.current_process().name == _WORKER_NAME:
+                _exit_for_main_guard()
+            raise RuntimeError(MAIN_GUARD)
         parent, child = context.Pipe(duplex=True)
-        self.process = context.Process(target=_worker_main, args=(child,), name="skillstream-process")
+        self.process = context.Process(target=_worker_main, args=(child,), name=_WORKER_NAME)
         self.process.start()
         child.close()  # else the worker never sees EOF when the parent goes
         self.conn = parent
+        # Set at its first message, an empty one: it has imported the user's script.
+        self.started = False
 
     def stop(self) -> None:
         """Terminate the process (from any thread): its job, if any, is abandoned."""
@@ -627,6 +686,10 @@ def _worker_main(conn: Any) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        conn.send_bytes(b"")  # started: the pool can tell a failed start from a crash
+    except (EOFError, OSError):
+        return
     while True:
         try:
             payload = conn.recv_bytes()
@@ -671,7 +734,9 @@ class ProcessExecutor:
     fails only its own job, with ``BrokenProcessPool``. Workers start by ``forkserver``
     where available (forking the parent would copy its threads' locks mid-use), by
     ``spawn`` in a forked child. At shutdown and at interpreter exit, workers are
-    terminated, so none holds the exit.
+    terminated, so none holds the exit. Workers import the user's script: one that
+    reaches a run while doing so (no ``if __name__ == "__main__":``) stops, and the
+    pool fails this and later calls with a ``RuntimeError`` that names the guard.
 
     Examples:
         >>> @skill(executor=ProcessExecutor(max_workers=2))  # doctest: +SKIP
@@ -693,6 +758,9 @@ class ProcessExecutor:
         self._workers: set[_Worker] = set()
         self._idle = threading.Semaphore(0)  # as ThreadExecutor's
         self._closed = False
+        # Set once a worker stopped importing a script that runs process skills at its top
+        # level: every later worker would too, so later calls fail without starting one.
+        self._no_main_guard = False
         # In a forked child the parent's forkserver is not ours to use (waiting on it
         # fails with ECHILD): spawn workers there instead.
         method = (
@@ -744,6 +812,10 @@ class ProcessExecutor:
             self._idle.release()
             with_loop_open(job.loop, _cancel, job.future)
             return worker
+        if self._no_main_guard:
+            self._idle.release()
+            with_loop_open(job.loop, _settle, job.future, None, _main_guard_error())
+            return worker
         try:
             payload = pickle.dumps((job.skill, job.args, job.kwargs, job.carried))
         except Exception as pickle_exc:
@@ -767,8 +839,12 @@ class ProcessExecutor:
                     raise asyncio.CancelledError
                 job.worker = worker
             worker.conn.send_bytes(payload)
-            ready = multiprocessing.connection.wait([worker.conn, worker.process.sentinel])
-            data = worker.conn.recv_bytes() if worker.conn in ready else None
+            while True:
+                ready = multiprocessing.connection.wait([worker.conn, worker.process.sentinel])
+                data = worker.conn.recv_bytes() if worker.conn in ready else None
+                if data != b"":
+                    break
+                worker.started = True  # a new worker's first message: wait for the reply
         except (asyncio.CancelledError, EOFError, OSError):
             data, failure = None, None
         except Exception as start_exc:  # the worker could not start, or we are closing
@@ -789,12 +865,17 @@ class ProcessExecutor:
             return worker
         # The worker is gone: stopped because the run gave up on the job, or dead.
         code = None
+        started = True
         if worker is not None:
+            started = worker.started
             code = self._retire(worker)
         if job.cancelled:
             with_loop_open(job.loop, _cancel, job.future)
         else:
-            if failure is None and self._closed:
+            if failure is None and not started and code == _MAIN_GUARD_EXIT:
+                self._no_main_guard = True
+                failure = _main_guard_error()
+            elif failure is None and self._closed:
                 failure = BrokenProcessPool(f"the process pool was shut down while {job.skill.options.name} ran")
             elif failure is None:
                 failure = BrokenProcessPool(
