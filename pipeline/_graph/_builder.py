@@ -59,13 +59,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import dataclasses
 import inspect
 import os
 import queue
 import sys
 import threading
+import typing
 from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
 from typing import Any, Generic, TypeVar, overload
+
+from pydantic import BaseModel
 
 from ._invocation import _WRITER, STREAM_MODES, StreamMode, _as_config, _CallContext, _Invocation
 from ._routing import (
@@ -83,7 +87,7 @@ from ._routing import (
     _takes_config,
     _takes_writer,
 )
-from ._state import _Schema
+from ._state import _is_typeddict, _Schema
 from .._durable._journal import graph_binding, journaled_state, open_store
 from .._durable._store import JournalStore
 from .._core._retry import Retry
@@ -138,17 +142,41 @@ class StateGraph(Generic[S]):
         >>> app = graph.compile(max_concurrency=5, timeout=30)
         >>> state = await app.ainvoke({"query": "AAPL"})
 
+    As in LangGraph, a node whose first parameter is annotated with another schema (a
+    ``TypedDict``, model or dataclass) gets that schema's fields, and may write them
+    although the State has none of them (private state between nodes); ``input_schema``
+    says what ``invoke`` takes, ``output_schema`` what it returns (default: the State).
+
     Args:
         state_schema: a ``TypedDict``, a pydantic model or a dataclass (or, as in
             LangGraph, one annotated value: ``Annotated[list, operator.add]``).
+        input_schema: the fields an invocation's input may set (``input`` is the older
+            spelling).
+        output_schema: the fields an invocation returns (``output`` is the older spelling).
 
     Raises:
-        TypeError: if ``state_schema`` is none of these.
+        TypeError: if a schema is none of these, or both spellings are given.
         ValueError: if a field's reducer does not take two arguments.
     """
 
-    def __init__(self, state_schema: type[S]) -> None:
-        self._schema = _Schema(state_schema, sys._getframe(1).f_locals)
+    def __init__(
+        self,
+        state_schema: type[S],
+        *,
+        input_schema: type[Any] | None = None,
+        output_schema: type[Any] | None = None,
+        input: type[Any] | None = None,
+        output: type[Any] | None = None,
+    ) -> None:
+        localns = sys._getframe(1).f_locals
+        self._schema = _Schema(state_schema, localns)
+        if input is not None and input_schema is not None or output is not None and output_schema is not None:
+            raise TypeError("give input_schema or input (output_schema or output), not both")
+        input_schema = input_schema if input is None else input
+        output_schema = output_schema if output is None else output
+        self._input_schema = None if input_schema is None else _Schema(input_schema, localns)
+        self._output_schema = None if output_schema is None else _Schema(output_schema, localns)
+        self._node_schemas: dict[str, _Schema] = {}  # nodes whose input is another schema
         self._nodes: dict[str, Skill[Any, Any]] = {}
         self._options: dict[str, SkillOptions] = {}  # per node: timeout, retry, fallback
         self._edges: dict[str, list[str]] = {}  # source -> targets, in the order added
@@ -255,6 +283,9 @@ class StateGraph(Generic[S]):
             options = SkillOptions(name=name, **given)
             self._nodes[name] = Skill(fn, options)
         self._options[name] = options
+        own = _input_schema_of(self._nodes[name].fn, self._schema.type)
+        if own is not None:
+            self._node_schemas[name] = _Schema(own)
         return self
 
     def add_sequence(
@@ -564,7 +595,14 @@ class CompiledStateGraph(Generic[S]):
         """Most node runs in flight; ``None``: no bound."""
         self.timeout = timeout
         """Each invocation's deadline in seconds; ``None``: none."""
-        self._schema = graph._schema
+        # Views and outputs are each schema's own; the running state holds every schema's
+        # fields (LangGraph's channels).
+        self._state = graph._schema
+        others = [*graph._node_schemas.values(), *(x for x in (graph._input_schema, graph._output_schema) if x)]
+        self._schema = graph._schema.with_channels(others) if others else graph._schema
+        self._input = graph._input_schema or graph._schema
+        self._output = graph._output_schema or graph._schema
+        self._views = {name: graph._node_schemas.get(name, graph._schema) for name in graph._nodes}
         self._options = dict(graph._options)
         # Each node's function is wrapped to pass ``config`` and to keep its own exception
         # (so the invocation can raise it); a process or Ray skill runs as it is.
@@ -697,7 +735,7 @@ class CompiledStateGraph(Generic[S]):
         if self.journal is None:
             raise ValueError("get_state() needs a journal: compile(journal='runs.db')")
         values = journaled_state(self.journal, run_id)
-        return None if values is None else self._schema.output(values)
+        return None if values is None else self._output.output(values)
 
     def _invocation(
         self,
@@ -706,7 +744,14 @@ class CompiledStateGraph(Generic[S]):
         modes: tuple[str, ...],
         multi: bool,
     ) -> _Invocation:
-        return _Invocation(self, self._schema.initial(input), modes, _as_config(config), multi)
+        return _Invocation(self, self._initial(input), modes, _as_config(config), multi)
+
+    def _initial(self, input: Any) -> dict[str, Any]:
+        values = self._input.initial(input)
+        for name, make in self._schema.empty.items():  # every channel's starting value
+            if name not in values:
+                values[name] = make()
+        return values
 
     def astream(
         self,
@@ -957,3 +1002,20 @@ def _reset_writer(token: contextvars.Token[Any]) -> None:
     # garbage collection) cannot reset, and needs not: that context is not a worker's.
     with contextlib.suppress(ValueError):
         _WRITER.reset(token)
+
+
+def _input_schema_of(fn: Any, state: Any) -> type[Any] | None:
+    """The schema a node's first parameter is annotated with, if it is not the State (as
+    LangGraph reads it: a TypedDict, a pydantic model or a dataclass)."""
+    try:
+        hints = typing.get_type_hints(fn)
+        first = next(iter(inspect.signature(fn).parameters))
+    except Exception:  # no signature, no parameter, or an annotation that does not resolve
+        return None
+    hint = hints.get(first)
+    if not isinstance(hint, type) or hint is state:
+        return None
+    is_schema = (
+        issubclass(hint, BaseModel) or dataclasses.is_dataclass(hint) or _is_typeddict(hint)
+    )
+    return hint if is_schema else None

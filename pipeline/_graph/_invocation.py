@@ -302,7 +302,7 @@ class _Invocation:
 
     def final(self) -> Any:
         """The state: every update folded in fold order, however the runs finished."""
-        return self.schema.output(self._fold_all())
+        return self.graph._output.output(self._fold_all())
 
     # -- the Feeder protocol -----------------------------------------------------------------
 
@@ -355,8 +355,8 @@ class _Invocation:
             self._record(run)
             if "updates" in self.modes:
                 self._emit("updates", {node: chunk})
-            if "values" in self.modes:
-                self._emit("values", self.final())
+            if "values" in self.modes:  # every channel, as LangGraph streams them
+                self._emit("values", self.schema.output(self._fold_all()))
             self._fire(run)
             for i, goto in enumerate(gotos):
                 if goto is not None and goto != ():
@@ -564,7 +564,7 @@ class _Invocation:
                 elif self._ready(run):
                     self._take(run)
                     run.past = self._past_of(run)
-                    self._submit(run, self.schema.view(self._fold(run.past)))
+                    self._submit(run, self.graph._views[run.node].view(self._fold(run.past)))
                     changed = True
 
     def _take(self, run: _NodeRun) -> None:
@@ -658,8 +658,8 @@ class _Invocation:
     def _router_view(self, run: _NodeRun) -> Any:
         # A router decides on what its node saw plus the node's own update.
         if run is _START_RUN:
-            return self.schema.view(self.initial)
-        return self.schema.view(self._fold(run.past | {run}))
+            return self.graph._state.view(self.initial)
+        return self.graph._state.view(self._fold(run.past | {run}))
 
     def _route(self, run: _NodeRun, branch: _Branch, index: int) -> None:
         source = run.node
@@ -805,7 +805,7 @@ class _Invocation:
     def _error(self, message: str) -> GraphError:
         results = self._all_results()
         values = self.folded if self.folded is not None else self.initial
-        return GraphError(message, state=self.schema.output(values), results=results)
+        return GraphError(message, state=self.graph._output.output(values), results=results)
 
 
 def _dependency_failed(failed: SkillResult) -> DependencyFailed:

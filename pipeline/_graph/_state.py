@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import inspect
 import typing
 from collections import abc
-from collections.abc import Callable, Mapping
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
@@ -114,6 +116,32 @@ class _Schema:
                     config=adapter_config,
                 )
 
+    def with_channels(self, others: Sequence[_Schema]) -> _Schema:
+        """This schema, updated by every field of ``others`` too (LangGraph's channels: a
+        node's input schema, the graph's input and output schemas). Views and outputs stay
+        this schema's own; a field of ``others`` keeps its own reducer and validator."""
+        merged = copy.copy(self)
+        fields = list(self.fields)
+        merged.reducers, merged.empty, merged.adapters = dict(self.reducers), dict(self.empty), dict(self.adapters)
+        for other in others:
+            for name in other.fields:
+                if name in fields:
+                    continue
+                fields.append(name)
+                if name in other.reducers:
+                    merged.reducers[name] = other.reducers[name]
+                if name in other.empty:
+                    merged.empty[name] = other.empty[name]
+                if name in other.adapters:
+                    merged.adapters[name] = other.adapters[name]
+        merged.fields = tuple(fields)
+        merged.__dict__.pop("field_set", None)
+        return merged
+
+    @functools.cached_property
+    def field_set(self) -> frozenset[str]:
+        return frozenset(self.fields)
+
     def initial(self, value: Any) -> dict[str, Any]:
         """The running state for an invocation's input.
 
@@ -212,19 +240,28 @@ class _Schema:
         """
         if self.is_root:
             return values.get(ROOT)
+        own = self._own(values)
         if self.is_model:
-            return self.type.model_validate(values)
+            return self.type.model_validate(own)
         if self.is_dataclass:
-            return self.type(**values)
-        return dict(values)
+            return self.type(**own)
+        return own
 
     def output(self, values: dict[str, Any]) -> Any:
-        """What ``invoke`` returns: a dict of the fields set, for every kind of State
-        (LangGraph returns a dict for pydantic and dataclass States too); the value
-        itself for a root State."""
+        """What ``invoke`` returns: a dict of this schema's fields that are set, for every
+        kind of State (LangGraph returns a dict for pydantic and dataclass States too); the
+        value itself for a root State."""
         if self.is_root:
             return values.get(ROOT)
-        return dict(values)
+        return self._own(values)
+
+    def _own(self, values: dict[str, Any]) -> dict[str, Any]:
+        # The running state may hold other schemas' fields (private state, input and
+        # output schemas): a view or an output shows this schema's own.
+        fields = self.field_set
+        if all(k in fields for k in values):
+            return dict(values)
+        return {k: v for k, v in values.items() if k in fields}
 
     def chunk(self, update: dict[str, Any] | None) -> Any:
         """An update as the "updates" stream mode shows it."""

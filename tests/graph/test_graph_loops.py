@@ -585,3 +585,90 @@ def test_a_nodes_config_has_langgraphs_metadata_and_the_callers() -> None:
     theirs = _metadata_graph(LGStateGraph, LG_START, LG_END).invoke({"seen": []}, config)["seen"]
     assert ours == theirs
     assert ours[0] == ("a", 1, "a", ("branch:to:a",), ("__pregel_pull", "a"), "u1")
+
+
+# -- private state, input and output schemas ------------------------------------------------------
+
+
+class _In(TypedDict):
+    user_input: str
+
+
+class _Out(TypedDict):
+    graph_output: str
+
+
+class _Overall(TypedDict):
+    foo: str
+    user_input: str
+    graph_output: str
+
+
+class _Private(TypedDict):
+    bar: str
+
+
+def _private_state_graph(state_graph: Any, start: Any, end: Any, **schemas: Any) -> Any:
+    def node_1(state: _In) -> dict[str, Any]:
+        assert set(state) == {"user_input"}  # a node sees its own schema's fields
+        return {"foo": state["user_input"] + " name"}
+
+    def node_2(state: _Overall) -> dict[str, Any]:
+        return {"bar": state["foo"] + " is"}  # a field the State does not have
+
+    def node_3(state: _Private) -> dict[str, Any]:
+        assert set(state) == {"bar"}
+        return {"graph_output": state["bar"] + " Lance"}
+
+    b = state_graph(_Overall, **schemas)
+    b.add_node("node_1", node_1)
+    b.add_node("node_2", node_2)
+    b.add_node("node_3", node_3)
+    b.add_edge(start, "node_1")
+    b.add_edge("node_1", "node_2")
+    b.add_edge("node_2", "node_3")
+    b.add_edge("node_3", end)
+    return b.compile()
+
+
+def test_private_state_and_input_output_schemas_as_in_langgraph() -> None:
+    from langgraph.graph import END as LG_END
+    from langgraph.graph import START as LG_START
+    from langgraph.graph import StateGraph as LGStateGraph
+
+    schemas = {"input_schema": _In, "output_schema": _Out}
+    ours = _private_state_graph(StateGraph, START, END, **schemas)
+    theirs = _private_state_graph(LGStateGraph, LG_START, LG_END, **schemas)
+    for app in (ours, theirs):
+        assert app.invoke({"user_input": "My"}) == {"graph_output": "My name is Lance"}
+    for mode in ("values", "updates"):
+        assert list(ours.stream({"user_input": "My"}, stream_mode=mode)) == list(
+            theirs.stream({"user_input": "My"}, stream_mode=mode)
+        )
+    # The older spellings; and without schemas the output is the State's fields only.
+    older = _private_state_graph(StateGraph, START, END, input=_In, output=_Out)
+    assert older.invoke({"user_input": "My"}) == {"graph_output": "My name is Lance"}
+    plain = _private_state_graph(StateGraph, START, END)
+    out = plain.invoke({"user_input": "My"})
+    assert out == {"user_input": "My", "foo": "My name", "graph_output": "My name is Lance"}
+    with pytest.raises(TypeError, match="not both"):
+        StateGraph(_Overall, input=_In, input_schema=_In)
+
+
+class _Question(pydantic.BaseModel):
+    question: str
+
+
+def test_a_node_with_a_pydantic_input_schema_gets_that_model() -> None:
+    class State(TypedDict, total=False):
+        question: str
+        answer: str
+
+    def answer(state: _Question) -> dict[str, Any]:
+        assert isinstance(state, _Question)
+        return {"answer": state.question.upper()}
+
+    g = StateGraph(State)
+    g.add_node(answer)
+    g.add_edge(START, "answer")
+    assert g.compile().invoke({"question": "why"}) == {"question": "why", "answer": "WHY"}
