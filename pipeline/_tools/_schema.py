@@ -23,14 +23,18 @@ from pydantic_core import PydanticUndefined
 
 __all__ = ["ArgsModel", "from_json_schema", "from_signature", "parse_docstring"]
 
-_ARGS_HEADER = re.compile(r"^(Args|Arguments|Parameters|Params):\s*$")
-_ARG_LINE = re.compile(r"^\*{0,2}(?P<name>\w+)\s*(?:\([^)]*\))?\s*:\s*(?P<text>.*)$")
-_SECTION = re.compile(r"^[A-Z][A-Za-z ]*:\s*$")  # Returns:, Raises:, Examples:, ...
+_PARAMETER_SECTIONS = ("parameters", "other parameters")
 
 
 def parse_docstring(doc: str | None) -> tuple[str, dict[str, str]]:
-    """The first paragraph of a docstring, and the per-argument lines of its Google-style
-    ``Args:`` section (continuation lines joined).
+    """A docstring's description for the model, and its parameters' descriptions.
+
+    Google, NumPy and Sphinx styles are read by griffe's parsers (the style is
+    detected). The description is the whole docstring but its sections for Python
+    callers: every paragraph of text, and admonitions (``Note:``, ``Warning:``) as
+    ``Note: ...`` paragraphs; the parameter sections go to the parameters, and
+    ``Returns``, ``Raises``, ``Examples`` and the like are left out. A parameter's
+    description has its lines joined (its paragraphs kept apart).
 
     Examples:
         >>> parse_docstring('''Get the weather.
@@ -42,40 +46,33 @@ def parse_docstring(doc: str | None) -> tuple[str, dict[str, str]]:
         ... ''')
         ('Get the weather.', {'city': "the city's name, in English.", 'days': 'how many days.'})
     """
-    if not doc:
+    if not doc or not doc.strip():
         return "", {}
-    lines = inspect.cleandoc(doc).splitlines()
-    first: list[str] = []
-    for line in lines:
-        if not line.strip() or _ARGS_HEADER.match(line.strip()):
-            break
-        first.append(line.strip())
+    import griffe  # ~0.1 s to import: only once a tool is made from a function
+
+    options: Any = {style: {"warnings": False} for style in ("google", "numpy", "sphinx")}
+    sections = griffe.parse_auto(griffe.Docstring(inspect.cleandoc(doc)), per_style_options=options)
+    texts: list[str] = []
     args: dict[str, str] = {}
-    inside = False
-    indent: int | None = None
-    current: str | None = None
-    for line in lines:
-        stripped = line.strip()
-        if _ARGS_HEADER.match(stripped) and not line.startswith((" ", "\t")):
-            inside, indent, current = True, None, None
-            continue
-        if not inside:
-            continue
-        if not stripped:
-            continue
-        level = len(line) - len(line.lstrip())
-        if level == 0:  # the section ended (Returns:, Raises:, prose)
-            inside = False
-            continue
-        if indent is None:
-            indent = level
-        match = _ARG_LINE.match(stripped)
-        if level == indent and match:
-            current = match["name"]
-            args[current] = match["text"].strip()
-        elif current is not None and level > indent:
-            args[current] = f"{args[current]} {stripped}".strip()
-    return " ".join(first), args
+    for section in sections:
+        kind = section.kind.value.replace("-", " ")
+        if kind == "text":
+            texts.append(str(section.value).strip())
+        elif kind == "admonition":
+            title = section.title or "Note"
+            texts.append(f"{title}: {_joined(str(section.value.description))}")
+        elif kind in _PARAMETER_SECTIONS:
+            for param in section.value:
+                name = str(param.name).lstrip("*")
+                if name and param.description:
+                    args[name] = _joined(str(param.description))
+    return "\n\n".join(t for t in texts if t), args
+
+
+def _joined(text: str) -> str:
+    """Lines joined by spaces, paragraphs kept apart."""
+    paragraphs = re.split(r"\n\s*\n", text.strip())
+    return "\n\n".join(" ".join(p.split()) for p in paragraphs if p.strip())
 
 
 @dataclass(frozen=True)
@@ -168,6 +165,8 @@ def expected_type(prop: Mapping[str, Any], defs: Mapping[str, Any]) -> str:
     if "$ref" in prop:
         name = str(prop["$ref"]).rsplit("/", 1)[-1]
         target = defs.get(name, {})
+        if "enum" in target or "const" in target:  # an Enum: its values say it
+            return expected_type(target, defs)
         keys = ", ".join(target.get("properties", {}))
         return f"object {name} {{{keys}}}" if keys else f"object {name}"
     if "enum" in prop:
@@ -187,6 +186,9 @@ def expected_type(prop: Mapping[str, Any], defs: Mapping[str, Any]) -> str:
     return str(kind) if kind else "any value"
 
 
+_DATA_KEYS = frozenset({"default", "enum", "const", "examples", "example"})
+
+
 def _clean(schema: Any, in_map: bool = False) -> Any:
     """Drop pydantic's generated ``title``s: they cost the model tokens and say nothing
     the property names do not (a property *named* title stays)."""
@@ -194,6 +196,9 @@ def _clean(schema: Any, in_map: bool = False) -> Any:
         out: dict[str, Any] = {}
         for key, value in schema.items():
             if key == "title" and not in_map and isinstance(value, str):
+                continue
+            if key in _DATA_KEYS and not in_map:  # values, not schemas: kept whole
+                out[key] = value
                 continue
             out[key] = _clean(value, in_map=key in ("properties", "$defs", "definitions") and not in_map)
         return out

@@ -82,8 +82,9 @@ class Toolset:
 
     The schema of each tool is made by pydantic from the skill's signature (types,
     defaults, ``Literal`` as an enum, ``Annotated[..., Field(description=...)]``, pydantic
-    models as arguments); its description is the docstring's first paragraph, and each
-    argument's the line of the docstring's Google-style ``Args:`` section.
+    models as arguments); its description is the docstring's text (Google, NumPy or
+    Sphinx style, read by griffe) without its sections for Python callers, and each
+    argument's its entry in the docstring's parameters.
 
     Examples:
         >>> @skill(timeout=10)

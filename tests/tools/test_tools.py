@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import enum
 import datetime as dt
 import json
 from typing import Annotated, Any, Literal
@@ -69,6 +70,7 @@ async def lookup(symbol: str, exchange: str = "NASDAQ") -> dict[str, Any]:
 
 
 LOOKUPS: list[str] = []
+WEATHER = "The weather forecast for a place.\n\nUses the local forecast service."
 
 
 @skill(timeout=0.05)
@@ -105,7 +107,7 @@ def test_a_schema_comes_from_the_signature_and_the_docstring() -> None:
     assert weather["type"] == "function"
     function = weather["function"]
     assert function["name"] == "get_weather"
-    assert function["description"] == "The weather forecast for a place."
+    assert function["description"] == WEATHER
     assert function["parameters"] == {
         "type": "object",
         "additionalProperties": False,
@@ -146,12 +148,12 @@ def test_every_provider_gets_its_own_shape_and_the_sdk_types_accept_it() -> None
     TypeAdapter(list[at.ToolParam]).validate_python(claude)
     parameters = chat[0]["function"]["parameters"]
     assert responses[0] == {
-        "type": "function", "name": "get_weather", "description": "The weather forecast for a place.",
+        "type": "function", "name": "get_weather", "description": WEATHER,
         "parameters": parameters, "strict": False,
     }
-    assert claude[0] == {"name": "get_weather", "description": "The weather forecast for a place.",
+    assert claude[0] == {"name": "get_weather", "description": WEATHER,
                          "input_schema": parameters}
-    assert mcp[0] == {"name": "get_weather", "description": "The weather forecast for a place.",
+    assert mcp[0] == {"name": "get_weather", "description": WEATHER,
                       "inputSchema": parameters}
     assert [s["name"] for s in claude] == TOOLS.names == ["get_weather", "add", "lookup", "hang", "broken"]
     # Each call gives the caller its own copy.
@@ -179,25 +181,82 @@ def test_bad_input_fails_clearly() -> None:
         Toolset([42])  # type: ignore[list-item]
 
 
-def test_docstrings_give_the_first_paragraph_and_the_args_lines() -> None:
+def test_docstrings_give_the_whole_description_and_the_args_lines() -> None:
     doc = """Search the web.
     Fast.
 
-    Long explanation that is not sent.
+    Long explanation, sent too.
 
     Args:
         query (str): what to look for,
             in plain words.
         *limit: at most this many.
 
+    Note:
+        Be brief.
+
     Returns:
         hits.
     """
     assert parse_docstring(doc) == (
-        "Search the web. Fast.",
+        "Search the web.\nFast.\n\nLong explanation, sent too.\n\nNote: Be brief.",
         {"query": "what to look for, in plain words.", "limit": "at most this many."},
     )
     assert parse_docstring(None) == ("", {})
+
+
+def test_numpy_and_sphinx_docstrings_give_their_parameters_and_no_field_leaks() -> None:
+    numpy = """Search the web.
+
+    Only public pages.
+
+    Parameters
+    ----------
+    query : str
+        what to look for,
+        in plain words.
+    limit : int
+        at most this many.
+
+    Returns
+    -------
+    list
+        hits.
+    """
+    sphinx = """Search the web.
+    :param query: what to look for
+    :type query: str
+    :param limit: at most this many.
+    :returns: hits.
+    """
+    assert parse_docstring(numpy) == (
+        "Search the web.\n\nOnly public pages.",
+        {"query": "what to look for, in plain words.", "limit": "at most this many."},
+    )
+    assert parse_docstring(sphinx) == (
+        "Search the web.", {"query": "what to look for", "limit": "at most this many."}
+    )
+
+
+class Units(enum.Enum):
+    CELSIUS = "c"
+    FAHRENHEIT = "f"
+
+
+class Window(BaseModel):
+    title: str
+    width: int = 80
+
+
+def test_enums_are_described_by_their_values_and_defaults_are_kept_whole() -> None:
+    def show(units: Units, window: Window = Window(title="main")) -> str:
+        """Show it."""
+        return "ok"
+
+    schema = Toolset([show]).schemas("openai")[0]["function"]["parameters"]
+    assert schema["properties"]["window"]["default"] == {"title": "main", "width": 80}
+    message = Toolset([show]).call("c1", "show", {"units": "k"})
+    assert '"units": "c" | "f" (required)' in message.args[0]
 
 
 def test_the_object_end_is_seen_at_its_closing_brace_strings_and_escapes_skipped() -> None:
