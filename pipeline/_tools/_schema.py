@@ -12,10 +12,11 @@ from __future__ import annotations
 import inspect
 import json
 import re
+import types
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from pydantic.fields import FieldInfo
@@ -79,20 +80,51 @@ def _joined(text: str) -> str:
 class ArgsModel:
     """How one tool's arguments are checked, described and handed to it.
 
+    One rule for every object, top level or nested: a key the schema does not list is
+    refused where the schema says ``additionalProperties: false`` (a function's
+    arguments and the pydantic models, dataclasses and TypedDicts among them say so),
+    and ``null`` for an optional value whose type has no null means its default.
+
     Attributes:
-        model: validates the arguments (unknown ones are refused) and coerces them.
+        model: validates the arguments and coerces them.
         schema: the JSON Schema of the arguments, as the model sees it.
         fields: ``(field name, argument name, positional only)`` of each argument.
+        complete: every property, nested ones too, must be given (the promise of a
+            strict schema: optional ones are sent as ``null``).
+        lax: pydantic's lax mode (``"20"`` is 20); ``False``: its strict mode on the
+            JSON data (``"20"`` is refused; dates, enums and UUIDs still come as
+            strings).
     """
 
     model: type[BaseModel]
     schema: dict[str, Any]
     fields: tuple[tuple[str, str, bool], ...]
+    complete: bool = False
+    lax: bool = True
 
     def validate(self, arguments: Mapping[str, Any]) -> BaseModel:
         """Raises:
         pydantic.ValidationError: the arguments do not fit."""
-        return self.model.model_validate(arguments)
+        problems: list[Any] = []
+        walker = _Walker(self.schema.get("$defs", {}), self.complete, problems)
+        data = walker.value(arguments, self.schema, ())
+        try:
+            if self.lax:
+                validated = self.model.model_validate(data)
+            else:
+                try:
+                    text = json.dumps(data)
+                except (TypeError, ValueError):  # not JSON data (call() with objects)
+                    validated = self.model.model_validate(data, strict=True)
+                else:
+                    validated = self.model.model_validate_json(text, strict=True)
+        except ValidationError as exc:
+            if not problems:
+                raise
+            raise _merged(self.model.__name__, problems, exc, list(self.schema.get("properties", {}))) from None
+        if problems:
+            raise ValidationError.from_exception_data(self.model.__name__, problems)
+        return validated
 
     def call_args(self, validated: BaseModel) -> tuple[tuple[Any, ...], dict[str, Any]]:
         """The positional and keyword arguments of the Python function."""
@@ -139,7 +171,7 @@ class ArgsModel:
             if err["type"] == "missing":
                 text = "required, missing"
             elif err["type"] == "extra_forbidden":
-                text = "not an argument of this tool"
+                text = "not an argument of this tool" if len(err["loc"]) == 1 else "not a field of this object"
             else:
                 text = f'{text} (got {_short(err.get("input"))})'
             top = str(err["loc"][0]) if err["loc"] else ""
@@ -150,6 +182,95 @@ class ArgsModel:
             f"Invalid arguments for tool {tool!r}:\n" + "\n".join(problems)
             + f"\nCall {tool!r} again with arguments {self.describe()}."
         )
+
+
+# -- what pydantic does not see: nested extras, null for a default, strict completeness ---
+
+
+class _Walker:
+    """Prepares the arguments along the schema before pydantic validates them: drops a
+    ``null`` that stands for a default, refuses keys an ``additionalProperties: false``
+    object does not list and, when ``complete``, properties left out."""
+
+    def __init__(self, defs: Mapping[str, Any], complete: bool, problems: list[Any]) -> None:
+        self.defs = defs
+        self.complete = complete
+        self.problems = problems
+
+    def resolve(self, node: Any) -> Mapping[str, Any]:
+        for _ in range(32):
+            if not isinstance(node, Mapping) or "$ref" not in node:
+                break
+            node = self.defs.get(str(node["$ref"]).rsplit("/", 1)[-1], {})
+        return node if isinstance(node, Mapping) else {}
+
+    def value(self, value: Any, node: Any, loc: tuple[str | int, ...]) -> Any:
+        node = self.resolve(node)
+        if isinstance(value, Mapping) and "properties" in node:
+            return self.object(value, node, loc)
+        if isinstance(value, list) and isinstance(node.get("items"), Mapping):
+            return [self.value(v, node["items"], (*loc, i)) for i, v in enumerate(value)]
+        if isinstance(value, Mapping):
+            branches = [
+                b for b in (self.resolve(b) for b in node.get("anyOf", node.get("oneOf", ())))
+                if "properties" in b
+            ]
+            if len(branches) == 1:  # Optional[Model]: the one object it can be
+                return self.object(value, branches[0], loc)
+        return value
+
+    def object(self, value: Mapping[str, Any], node: Mapping[str, Any], loc: tuple[str | int, ...]) -> Any:
+        props: Mapping[str, Any] = node.get("properties", {})
+        required = set(node.get("required", ()))
+        closed = node.get("additionalProperties") is False
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            prop = props.get(key)
+            if prop is None:
+                if closed:
+                    self.problems.append({"type": "extra_forbidden", "loc": (*loc, key), "input": item})
+                else:
+                    out[key] = item
+            elif item is None and key not in required and not self.nullable(prop):
+                continue  # null: the default
+            else:
+                out[key] = self.value(item, prop, (*loc, key))
+        if self.complete:
+            for key in props:
+                if key not in value and key not in required:  # pydantic says the others
+                    self.problems.append({"type": "missing", "loc": (*loc, key), "input": dict(value)})
+        return out
+
+    def nullable(self, prop: Any) -> bool:
+        node = self.resolve(prop)
+        kind = node.get("type")
+        if kind == "null" or (isinstance(kind, list) and "null" in kind):
+            return True
+        if None in node.get("enum", ()) or ("const" in node and node["const"] is None):
+            return True
+        branches = node.get("anyOf", node.get("oneOf"))
+        if isinstance(branches, list):
+            return any(self.nullable(b) for b in branches)
+        return not kind and not any(k in node for k in ("enum", "const", "properties", "items", "allOf"))
+
+
+def _merged(title: str, problems: list[Any], error: ValidationError, order: list[str]) -> ValidationError:
+    """Ours and pydantic's problems, in the order of the arguments."""
+    seen = {(p["type"], tuple(p["loc"])) for p in problems}
+    details = list(problems)
+    for err in error.errors(include_url=False):
+        if (err["type"], tuple(err["loc"])) in seen:
+            continue
+        detail: dict[str, Any] = {"type": err["type"], "loc": err["loc"], "input": err.get("input")}
+        if "ctx" in err:
+            detail["ctx"] = err["ctx"]
+        details.append(detail)
+    rank = {name: i for i, name in enumerate(order)}
+    details.sort(key=lambda d: rank.get(str(d["loc"][0]), len(rank)) if d["loc"] else -1)
+    try:
+        return ValidationError.from_exception_data(title, details)  # type: ignore[arg-type]
+    except Exception:  # a custom error type pydantic cannot rebuild: ours, then
+        return ValidationError.from_exception_data(title, problems)
 
 
 def _short(value: Any, limit: int = 80) -> str:
@@ -241,6 +362,8 @@ def from_signature(fn: Callable[..., Any], tool: str, arg_docs: Mapping[str, str
             isinstance(e, FieldInfo) and e.description for e in extra
         )
         description = None if has_description else arg_docs.get(name)
+        if default is None and not _admits_none(annotation):
+            annotation = Optional[annotation]  # x: str = None: the schema says null too
         field = f"a{i}"
         # description=None would erase one given in Annotated[..., Field(description=)].
         options: dict[str, Any] = {"description": description} if description else {}
@@ -249,9 +372,37 @@ def from_signature(fn: Callable[..., Any], tool: str, arg_docs: Mapping[str, str
         definitions[field] = (Annotated[(annotation, *extra)] if extra else annotation, info)
         fields.append((field, name, param.kind is param.POSITIONAL_ONLY))
     model = create_model(f"{tool}_arguments", __config__=_FORBID, **definitions)
-    schema = _clean(model.model_json_schema(by_alias=True))
+    schema = _closed(_clean(model.model_json_schema(by_alias=True)))
     schema.setdefault("properties", {})
     return ArgsModel(model, schema, tuple(fields))
+
+
+def _admits_none(annotation: Any) -> bool:
+    if typing.get_origin(annotation) is Annotated:
+        return _admits_none(typing.get_args(annotation)[0])
+    if annotation in (Any, None, type(None), object):
+        return True
+    origin = typing.get_origin(annotation)
+    if origin is Union or origin is types.UnionType:
+        return any(_admits_none(a) for a in typing.get_args(annotation))
+    if origin is Literal:
+        return None in typing.get_args(annotation)
+    return False
+
+
+def _closed(schema: Any) -> Any:
+    """``additionalProperties: false`` on every object with properties that does not say
+    otherwise (a pydantic model with ``extra="allow"`` says ``true``): unknown keys are
+    refused at every level, as the schema then says."""
+    if isinstance(schema, dict):
+        out = {k: (v if k in _DATA_KEYS else _closed(v)) for k, v in schema.items()}
+        if "properties" in out and isinstance(out["properties"], dict):
+            out["properties"] = {k: _closed(v) for k, v in schema["properties"].items()}
+            out.setdefault("additionalProperties", False)
+        return out
+    if isinstance(schema, list):
+        return [_closed(item) for item in schema]
+    return schema
 
 
 def _has_description(annotation: Any) -> bool:

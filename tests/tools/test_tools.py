@@ -116,6 +116,7 @@ def test_a_schema_comes_from_the_signature_and_the_docstring() -> None:
                 "type": "object",
                 "properties": {"city": {"type": "string"}, "country": {"default": "FR", "type": "string"}},
                 "required": ["city"],
+                "additionalProperties": False,
             }
         },
         "properties": {
@@ -339,6 +340,7 @@ async def test_a_wrong_call_is_an_error_result_for_the_model_and_the_others_run(
     )
     assert messages["c_type"] == (
         "Invalid arguments for tool 'get_weather':\n"
+        "- where.town: not a field of this object\n"
         "- where.city: required, missing\n"
         "- units: Input should be 'c' or 'f' (got \"kelvin\"); expected \"c\" | \"f\"\n"
         "- extra: not an argument of this tool\n"
@@ -568,3 +570,44 @@ async def test_methods_and_plain_functions_are_tools_and_a_stream_dedupes_too() 
     results = await run(stream, max_concurrency=None).collect()
     assert LOOKUPS == ["AAPL"]
     assert [(r.key, r.value) for r in results] == [("p1", "AAPL: 10 EUR"), ("p2", "AAPL: 10 EUR"), ("s1", "HI")]
+
+
+# -- one rule for every object; null for a default -----------------------------------------
+
+
+class Open(BaseModel, extra="allow"):
+    name: str
+
+
+def book(where: Location, note: str = None, nights: int = 1,  # type: ignore[assignment]
+         stops: list[Location] = [], tags: Open | None = None) -> dict[str, Any]:  # noqa: B006
+    """Book a stay."""
+    return {"where": where, "note": note, "nights": nights, "stops": stops, "tags": tags}
+
+
+def test_unknown_keys_are_refused_in_nested_models_too_and_the_schema_says_so() -> None:
+    tools = Toolset([book])
+    schema = tools.schemas("openai")[0]["function"]["parameters"]
+    assert schema["$defs"]["Location"]["additionalProperties"] is False
+    assert schema["$defs"]["Open"]["additionalProperties"] is True  # extra="allow" says so
+    rejected = tools.call("c1", "book", {"where": {"city": "Oslo", "town": "x"},
+                                         "stops": [{"city": "a", "zip": 1}], "extra": 1})
+    assert rejected.args[0].startswith(
+        "Invalid arguments for tool 'book':\n"
+        "- where.town: not a field of this object\n"
+        "- stops.0.zip: not a field of this object\n"
+        "- extra: not an argument of this tool\n"
+    )
+    kept = tools.call("c2", "book", {"where": {"city": "Oslo"}, "tags": {"name": "n", "color": "red"}})
+    assert kept.kwargs["tags"].model_extra == {"color": "red"}
+
+
+def test_null_for_an_optional_argument_is_its_default_and_the_schema_admits_it() -> None:
+    tools = Toolset([book])
+    schema = tools.schemas("openai")[0]["function"]["parameters"]
+    assert schema["properties"]["note"] == {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None}
+    call = tools.call("c1", "book", {"where": {"city": "Oslo", "country": None}, "note": None, "nights": None})
+    assert call.kwargs["note"] is None and call.kwargs["nights"] == 1
+    assert call.kwargs["where"] == Location(city="Oslo", country="FR")
+    refused = tools.call("c2", "book", {"where": None})
+    assert "- where: Input should be a valid dictionary" in refused.args[0]
