@@ -16,13 +16,16 @@ import types
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal, NoReturn, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-__all__ = ["ArgsModel", "from_json_schema", "from_signature", "parse_docstring"]
+__all__ = [
+    "ArgsModel", "StrictSchemaError", "from_json_schema", "from_signature", "parse_docstring",
+    "strict_schema",
+]
 
 _PARAMETER_SECTIONS = ("parameters", "other parameters")
 
@@ -154,6 +157,11 @@ class ArgsModel:
             kind = expected_type(prop, self.schema.get("$defs", {}))
             if name in required:
                 parts.append(f'"{name}": {kind} (required)')
+            elif self.complete:  # a strict schema: given always, null for the default
+                nullable = _Walker(self.schema.get("$defs", {}), False, []).nullable(prop)
+                kind = kind if nullable else f"{kind} or null"
+                said = f"null means {_short(prop['default'])}" if prop.get("default") is not None else "may be null"
+                parts.append(f'"{name}": {kind} (required, {said})')
             elif "default" in prop:
                 parts.append(f'"{name}": {kind} = {json.dumps(prop["default"])}')
             else:
@@ -268,7 +276,7 @@ def _merged(title: str, problems: list[Any], error: ValidationError, order: list
     rank = {name: i for i, name in enumerate(order)}
     details.sort(key=lambda d: rank.get(str(d["loc"][0]), len(rank)) if d["loc"] else -1)
     try:
-        return ValidationError.from_exception_data(title, details)  # type: ignore[arg-type]
+        return ValidationError.from_exception_data(title, details)
     except Exception:  # a custom error type pydantic cannot rebuild: ours, then
         return ValidationError.from_exception_data(title, problems)
 
@@ -411,6 +419,144 @@ def _has_description(annotation: Any) -> bool:
             isinstance(m, FieldInfo) and m.description for m in annotation.__metadata__
         )
     return False
+
+
+# -- OpenAI's strict mode (structured outputs) -------------------------------------------
+
+# What OpenAI's structured outputs take: other keywords are dropped (validation still
+# checks them, and says so to the model when a call breaks one).
+_STRICT_KEYS = frozenset({
+    "type", "properties", "required", "additionalProperties", "items", "enum", "const",
+    "anyOf", "$ref", "$defs", "description", "pattern", "format", "minimum", "maximum",
+    "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "minItems", "maxItems",
+})
+_STRICT_FORMATS = frozenset({
+    "date-time", "time", "date", "duration", "email", "hostname", "ipv4", "ipv6", "uuid",
+})
+
+
+class StrictSchemaError(ValueError):
+    """A tool's arguments cannot be written as an OpenAI strict schema."""
+
+
+def strict_schema(schema: Mapping[str, Any], tool: str) -> dict[str, Any]:
+    """``schema`` under the rules of OpenAI's strict mode: every property required (an
+    optional one is nullable instead: ``null`` stands for its default),
+    ``additionalProperties: false`` on every object, ``anyOf`` for ``oneOf``, no
+    defaults, titles or keywords strict mode does not take.
+
+    Raises:
+        StrictSchemaError: a parameter has no strict form (a free-form ``dict``, ``Any``,
+            a tuple, an object that allows unknown keys); the message names the tool and
+            the parameter.
+    """
+    return _Strict(schema, tool).root()
+
+
+class _Strict:
+    def __init__(self, schema: Mapping[str, Any], tool: str) -> None:
+        self.schema = schema
+        self.tool = tool
+        self.defs: Mapping[str, Any] = {**schema.get("definitions", {}), **schema.get("$defs", {})}
+        self.done: dict[str, Any] = {}
+
+    def fail(self, path: str, why: str) -> NoReturn:
+        raise StrictSchemaError(
+            f"tool {self.tool!r}: parameter {path!r} cannot be written in OpenAI's strict mode: "
+            f"{why}; give it a fixed shape (a pydantic model, a list, a scalar, a Literal), "
+            "or use strict=False"
+        )
+
+    def root(self) -> dict[str, Any]:
+        out = self.object(self.schema, "")
+        if self.done:
+            out["$defs"] = self.done
+        return out
+
+    def node(self, node: Any, path: str) -> dict[str, Any]:
+        if not isinstance(node, Mapping):
+            self.fail(path, "its schema is not an object")
+        if "$ref" in node:
+            name = str(node["$ref"]).rsplit("/", 1)[-1]
+            if name not in self.defs:
+                self.fail(path, f"it refers to {node['$ref']!r}, which the schema does not define")
+            siblings = {k: v for k, v in node.items() if k != "$ref" and k in _STRICT_KEYS}
+            if siblings:  # strict mode takes no keyword beside $ref: the target, inlined
+                return self.node({**self.defs[name], **siblings}, path)
+            if name not in self.done:
+                self.done[name] = {}  # a recursive model refers to itself: fine
+                self.done[name] = self.node(self.defs[name], path)
+            return {"$ref": f"#/$defs/{name}"}
+        if "allOf" in node:
+            parts = node["allOf"]
+            if not isinstance(parts, list) or len(parts) != 1:
+                self.fail(path, "strict mode takes no allOf")
+            return self.node({**{k: v for k, v in node.items() if k != "allOf"}, **parts[0]}, path)
+        if "prefixItems" in node:
+            self.fail(path, "a tuple (prefixItems) has no strict form; use a list or a model")
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if key not in _STRICT_KEYS or key in ("$defs", "properties", "required", "additionalProperties"):
+                continue
+            if key == "format" and value not in _STRICT_FORMATS:
+                continue
+            out[key] = value
+        for union in ("anyOf", "oneOf"):
+            if union in node:
+                out["anyOf"] = [self.node(b, path) for b in node[union]]
+        kind = node.get("type")
+        if kind == "object" or "properties" in node:
+            out.update(self.object(node, path))
+        elif isinstance(node.get("items"), Mapping):
+            out["items"] = self.node(node["items"], f"{path}[]")
+        elif kind == "array":
+            self.fail(path, "a list of anything (no item type)")
+        if not any(k in out for k in ("type", "anyOf", "enum", "const", "$ref")):
+            self.fail(path, "it takes any value (Any or no annotation)")
+        return out
+
+    def object(self, node: Mapping[str, Any], path: str) -> dict[str, Any]:
+        props: Mapping[str, Any] = node.get("properties", {})
+        extra = node.get("additionalProperties", False)
+        if path and not props:
+            self.fail(path, "a free-form object (a dict) has no strict form; use a pydantic model")
+        if extra is not False:
+            self.fail(path or "(arguments)", "it allows keys the schema does not list")
+        required = set(node.get("required", ()))
+        out: dict[str, Any] = {"type": "object"}
+        if node.get("description"):
+            out["description"] = node["description"]
+        properties: dict[str, Any] = {}
+        for name, prop in props.items():
+            where = f"{path}.{name}" if path else name
+            strict = self.node(prop, where)
+            if name not in required and not _Walker(self.defs, False, []).nullable(prop):
+                strict = _with_null(strict)
+                if isinstance(prop, Mapping) and "default" in prop:  # dropped: say it
+                    said = f"null means {_short(prop['default'])}"
+                    text = strict.get("description")
+                    strict["description"] = f"{text} ({said})" if text else said.capitalize()
+            properties[name] = strict
+        out["properties"] = properties
+        out["required"] = list(properties)
+        out["additionalProperties"] = False
+        return out
+
+
+def _with_null(node: dict[str, Any]) -> dict[str, Any]:
+    kind = node.get("type")
+    if isinstance(kind, str) and "anyOf" not in node:
+        out = {**node, "type": [kind, "null"]}
+        if "enum" in out:
+            out["enum"] = [*out["enum"], None]
+        if "const" in out:
+            out["enum"] = [out.pop("const"), None]
+        return out
+    if "anyOf" in node:
+        return {**node, "anyOf": [*node["anyOf"], {"type": "null"}]}
+    described = {"description": node["description"]} if "description" in node else {}
+    bare = {k: v for k, v in node.items() if k != "description"}
+    return {"anyOf": [bare, {"type": "null"}], **described}
 
 
 # -- JSON Schema to pydantic (MCP tools, LangChain tools with dict schemas) ------------------

@@ -611,3 +611,142 @@ def test_null_for_an_optional_argument_is_its_default_and_the_schema_admits_it()
     assert call.kwargs["where"] == Location(city="Oslo", country="FR")
     refused = tools.call("c2", "book", {"where": None})
     assert "- where: Input should be a valid dictionary" in refused.args[0]
+
+
+# -- OpenAI's strict mode --------------------------------------------------------------------
+
+
+class Leg(BaseModel):
+    where: Location
+    nights: int = 1
+
+
+def trip(legs: list[Leg], note: str | None = None, pace: Literal["slow", "fast"] = "slow",
+         when: dt.date | None = None) -> int:
+    """Plan a trip."""
+    return sum(leg.nights for leg in legs)
+
+
+def _walk(node: Any) -> Any:
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk(value)
+
+
+def test_strict_schemas_follow_openais_rules_and_the_sdk_types_accept_them() -> None:
+    tools = Toolset([trip, get_weather], strict=True)
+    chat = tools.schemas("openai")
+    responses = tools.schemas("openai-responses")
+    TypeAdapter(list[oc.ChatCompletionToolParam]).validate_python(chat)
+    TypeAdapter(list[orr.FunctionToolParam]).validate_python(responses)
+    assert chat[0]["function"]["strict"] is True and responses[0]["strict"] is True
+    parameters = chat[0]["function"]["parameters"]
+    assert responses[0]["parameters"] == parameters
+    for node in _walk(parameters):
+        if "properties" in node:
+            assert node["additionalProperties"] is False
+            assert node["required"] == list(node["properties"])
+        assert not {"default", "title", "oneOf", "allOf"} & set(node)
+    assert parameters["properties"]["pace"] == {
+        "enum": ["slow", "fast", None], "type": ["string", "null"], "description": 'Null means "slow"',
+    }
+    assert parameters["properties"]["note"] == {"anyOf": [{"type": "string"}, {"type": "null"}]}
+    assert parameters["$defs"]["Leg"]["properties"]["nights"]["type"] == ["integer", "null"]
+    weather = chat[1]["function"]["parameters"]["properties"]
+    assert weather["days"] == {"description": "how many days ahead (null means 1)", "maximum": 7,
+                               "minimum": 1, "type": ["integer", "null"]}
+    # A lax Toolset gives strict schemas when asked; its own stay as they were.
+    assert Toolset([trip]).schemas("openai", strict=True) == [chat[0]]
+    assert "strict" not in Toolset([trip]).schemas("openai")[0]["function"]
+    with pytest.raises(ValueError, match="this Toolset is strict"):
+        tools.schemas("openai", strict=False)
+
+
+def test_strict_validation_refuses_what_the_strict_schema_forbids_and_null_is_the_default() -> None:
+    tools = Toolset([trip], strict=True)
+    legs = [{"where": {"city": "Oslo", "country": None}, "nights": None}]
+    call = tools.call("c1", "trip", {"legs": legs, "note": None, "pace": None, "when": None})
+    assert call.kwargs == {"legs": [Leg(where=Location(city="Oslo"), nights=1)], "note": None,
+                           "pace": "slow", "when": None}
+    refused = tools.call("c2", "trip", {"legs": [{"where": {"city": "Oslo"}}]})
+    assert refused.args[0] == (
+        "Invalid arguments for tool 'trip':\n"
+        "- legs.0.where.country: required, missing\n"
+        "- legs.0.nights: required, missing\n"
+        "- note: required, missing; expected string or null\n"
+        "- pace: required, missing; expected \"slow\" | \"fast\"\n"
+        "- when: required, missing; expected string or null\n"
+        "Call 'trip' again with arguments {\"legs\": array of object Leg {where, nights} (required), "
+        '"note": string or null (required, may be null), "pace": "slow" | "fast" or null '
+        '(required, null means "slow"), "when": string or null (required, may be null)}.'
+    )
+    # A lax Toolset takes the same calls, and leaving a property out too.
+    assert Toolset([trip]).call("c3", "trip", {"legs": legs, "pace": None}).kwargs["pace"] == "slow"
+
+
+def test_a_signature_with_no_strict_form_fails_naming_the_tool_and_the_parameter() -> None:
+    def free(options: dict[str, int], tags: list[str] = []) -> None:  # noqa: B006
+        """Free-form options."""
+
+    def anything(value: Any) -> None:
+        """Any value."""
+
+    def pair(point: tuple[int, int]) -> None:
+        """A tuple."""
+
+    with pytest.raises(ValueError, match=r"^tool 'free': parameter 'options' cannot be written in OpenAI's strict mode: a free-form object"):
+        Toolset([free], strict=True)
+    with pytest.raises(ValueError, match=r"^tool 'anything': parameter 'value' .*: it takes any value"):
+        Toolset([anything]).schemas("openai-responses", strict=True)
+    with pytest.raises(ValueError, match=r"^tool 'pair': parameter 'point' .*tuple"):
+        Toolset([pair], strict=True)
+    with pytest.raises(ValueError, match=r"^tool 'book': parameter 'tags' .*allows keys the schema does not list"):
+        Toolset([book], strict=True)
+
+
+def test_strict_validation_mode_refuses_what_lax_mode_coerces() -> None:
+    lax = Toolset([lookup, get_weather])
+    strict = Toolset([lookup, get_weather], validation="strict")
+    arguments = {"where": {"city": "Oslo"}, "days": "2"}
+    assert lax.call("c1", "get_weather", arguments).kwargs["days"] == 2
+    assert "- days: Input should be a valid integer" in strict.call("c1", "get_weather", arguments).args[0]
+    # JSON's own types still arrive: a date or an enum as a string, an integer for a float.
+    assert strict.call("c2", "get_weather", {"where": {"city": "Oslo"}, "days": 2, "units": "f"}).kwargs["units"] == "f"
+    with pytest.raises(ValueError, match="validation is 'lax' or 'strict'"):
+        Toolset([lookup], validation="STRICT")  # type: ignore[arg-type]
+
+
+# -- tool names ------------------------------------------------------------------------------
+
+
+def test_tool_names_the_providers_refuse_fail_where_the_toolset_is_made() -> None:
+    dotted = skill(name="weather.get")(lambda city: city)
+    spaced = skill(name="get weather")(lambda city: city)
+    long = skill(name="x" * 65)(lambda city: city)
+    for bad, name in ((dotted, "weather.get"), (spaced, "get weather"), (long, "x" * 65), (lambda: 1, "<lambda>")):
+        with pytest.raises(ValueError, match=rf"^tool '{name}': OpenAI and Anthropic take tool names of 1 to 64 letters, digits, '_' or '-' \(\^\[a-zA-Z0-9_-\]\{{1,64\}}\$\)"):
+            Toolset([bad])
+    with pytest.raises(ValueError, match=r"^tool 'weather.get' \(named 'weather get'\)"):
+        Toolset([dotted], names={"weather.get": "weather get"})
+
+
+async def test_names_map_tools_for_the_model_and_calls_resolve_them_back() -> None:
+    dotted = skill(name="weather.get")(lambda city: f"sunny in {city}")
+    tools = Toolset([dotted, add], names="sanitize")
+    assert tools.names == ["weather_get", "add"]
+    assert [s["name"] for s in tools.schemas("anthropic")] == ["weather_get", "add"]
+    assert tools["weather_get"] is dotted
+    message = chat_message(("c1", "weather_get", '{"city": "Oslo"}'), ("c2", "weather.get", "{}"))
+    results = await run(tools.calls(message)).collect()
+    assert results["c1"].value == "sunny in Oslo"
+    assert "Unknown tool 'weather.get'. The tools are: weather_get, add." in str(results["c2"].error)
+    mapped = Toolset([dotted], names={"weather.get": "forecast"})
+    assert mapped.names == ["forecast"]
+    assert Toolset([dotted], names=lambda n: n.replace(".", "__")).names == ["weather__get"]
+    assert Toolset([skill(name="y" * 70)(lambda: 1)], names="sanitize").names[0].startswith("y" * 55 + "_")
+    with pytest.raises(ValueError, match=r"^two tools are named 'a_b'"):
+        Toolset([skill(name="a.b")(lambda: 1), skill(name="a b")(lambda: 1)], names="sanitize")
