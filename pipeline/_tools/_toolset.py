@@ -132,9 +132,25 @@ class Toolset:
     Args:
         skills: the tools: skills, plain functions (made skills with default options),
             or LangChain tools (``BaseTool``, through :meth:`skill_from_langchain`).
+        strict: OpenAI's strict mode for every schema (see :meth:`schemas`), and
+            validation as strict schemas say: a call must give every property, nested
+            ones too (``null`` for an optional one means its default). ``False`` by
+            default: schemas keep their defaults and optional arguments as they were,
+            and a free-form ``dict`` or ``Any`` parameter, which has no strict form,
+            still works.
+        validation: ``"lax"`` (the default): pydantic's lax mode, ``"20"`` is 20;
+            ``"strict"``: pydantic's strict mode on the JSON data, ``"20"`` is refused
+            (dates, enums and UUIDs still come as strings).
+        names: the names the model sees, when a skill's name is not one the providers
+            take (``^[a-zA-Z0-9_-]{1,64}$``): a mapping from skill name to tool name, a
+            function of the skill name, or ``"sanitize"`` (``weather.get`` becomes
+            ``weather_get``, see :func:`sanitize_name`). Schemas use these names and
+            :meth:`calls` finds the tool by them.
 
     Raises:
-        ValueError: two tools have the same name.
+        ValueError: two tools have the same name; a tool name the providers refuse;
+            with ``strict=True``, a parameter with no strict form (a
+            ``StrictSchemaError`` naming the tool and the parameter).
         TypeError: a tool takes ``*args``/``**kwargs``, or its annotations cannot be
             resolved.
     """
