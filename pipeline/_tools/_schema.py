@@ -105,11 +105,16 @@ class ArgsModel:
     complete: bool = False
     lax: bool = True
 
+    @property
+    def defs(self) -> Mapping[str, Any]:
+        """The schema's definitions (``$defs``, or the older ``definitions``)."""
+        return {**self.schema.get("definitions", {}), **self.schema.get("$defs", {})}
+
     def validate(self, arguments: Mapping[str, Any]) -> BaseModel:
         """Raises:
         pydantic.ValidationError: the arguments do not fit."""
         problems: list[Any] = []
-        walker = _Walker(self.schema.get("$defs", {}), self.complete, problems)
+        walker = _Walker(self.defs, self.complete, problems)
         data = walker.value(arguments, self.schema, ())
         try:
             if self.lax:
@@ -158,7 +163,7 @@ class ArgsModel:
             if name in required:
                 parts.append(f'"{name}": {kind} (required)')
             elif self.complete:  # a strict schema: given always, null for the default
-                nullable = _Walker(self.schema.get("$defs", {}), False, []).nullable(prop)
+                nullable = _Walker(self.defs, False, []).nullable(prop)
                 kind = kind if nullable else f"{kind} or null"
                 said = f"null means {_short(prop['default'])}" if prop.get("default") is not None else "may be null"
                 parts.append(f'"{name}": {kind} (required, {said})')

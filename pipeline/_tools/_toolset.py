@@ -144,7 +144,7 @@ class Toolset:
         names: the names the model sees, when a skill's name is not one the providers
             take (``^[a-zA-Z0-9_-]{1,64}$``): a mapping from skill name to tool name, a
             function of the skill name, or ``"sanitize"`` (``weather.get`` becomes
-            ``weather_get``, see :func:`sanitize_name`). Schemas use these names and
+            ``weather_get``). Schemas use these names and
             :meth:`calls` finds the tool by them.
 
     Raises:

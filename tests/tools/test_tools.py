@@ -18,7 +18,7 @@ import anthropic.types as at
 import openai.types.chat as oc
 import openai.types.responses as orr
 import pytest
-from pydantic import BaseModel, Field, TypeAdapter
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from pipeline import Retry, Status, Toolset, run, skill
 from pipeline._tools._parse import StreamParser, _ObjectEnd
@@ -750,3 +750,21 @@ async def test_names_map_tools_for_the_model_and_calls_resolve_them_back() -> No
     assert Toolset([skill(name="y" * 70)(lambda: 1)], names="sanitize").names[0].startswith("y" * 55 + "_")
     with pytest.raises(ValueError, match=r"^two tools are named 'a_b'"):
         Toolset([skill(name="a.b")(lambda: 1), skill(name="a b")(lambda: 1)], names="sanitize")
+
+
+def test_a_json_schema_tool_follows_the_same_rules_nested_extras_and_nulls() -> None:
+    args = from_json_schema({
+        "type": "object",
+        "properties": {
+            "place": {"$ref": "#/definitions/Place"},
+            "limit": {"type": "integer", "default": 5},
+        },
+        "required": ["place"],
+        "definitions": {"Place": {"type": "object", "properties": {"city": {"type": "string"}},
+                                  "additionalProperties": False}},
+    }, "find")
+    validated = args.validate({"place": {"city": "Oslo"}, "limit": None})
+    assert args.json_arguments(validated) == {"place": {"city": "Oslo"}}  # the server's default
+    with pytest.raises(ValidationError) as caught:
+        args.validate({"place": {"city": "Oslo", "zip": 1}})
+    assert "place.zip: not a field of this object" in args.explain("find", caught.value)
