@@ -12,25 +12,33 @@ from __future__ import annotations
 import inspect
 import json
 import re
+import types
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, NoReturn, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-__all__ = ["ArgsModel", "from_json_schema", "from_signature", "parse_docstring"]
+__all__ = [
+    "ArgsModel", "StrictSchemaError", "from_json_schema", "from_signature", "parse_docstring",
+    "strict_schema",
+]
 
-_ARGS_HEADER = re.compile(r"^(Args|Arguments|Parameters|Params):\s*$")
-_ARG_LINE = re.compile(r"^\*{0,2}(?P<name>\w+)\s*(?:\([^)]*\))?\s*:\s*(?P<text>.*)$")
-_SECTION = re.compile(r"^[A-Z][A-Za-z ]*:\s*$")  # Returns:, Raises:, Examples:, ...
+_PARAMETER_SECTIONS = ("parameters", "other parameters")
 
 
 def parse_docstring(doc: str | None) -> tuple[str, dict[str, str]]:
-    """The first paragraph of a docstring, and the per-argument lines of its Google-style
-    ``Args:`` section (continuation lines joined).
+    """A docstring's description for the model, and its parameters' descriptions.
+
+    Google, NumPy and Sphinx styles are read by griffe's parsers (the style is
+    detected). The description is the whole docstring but its sections for Python
+    callers: every paragraph of text, and admonitions (``Note:``, ``Warning:``) as
+    ``Note: ...`` paragraphs; the parameter sections go to the parameters, and
+    ``Returns``, ``Raises``, ``Examples`` and the like are left out. A parameter's
+    description has its lines joined (its paragraphs kept apart).
 
     Examples:
         >>> parse_docstring('''Get the weather.
@@ -42,60 +50,89 @@ def parse_docstring(doc: str | None) -> tuple[str, dict[str, str]]:
         ... ''')
         ('Get the weather.', {'city': "the city's name, in English.", 'days': 'how many days.'})
     """
-    if not doc:
+    if not doc or not doc.strip():
         return "", {}
-    lines = inspect.cleandoc(doc).splitlines()
-    first: list[str] = []
-    for line in lines:
-        if not line.strip() or _ARGS_HEADER.match(line.strip()):
-            break
-        first.append(line.strip())
+    import griffe  # ~0.1 s to import: only once a tool is made from a function
+
+    options: Any = {style: {"warnings": False} for style in ("google", "numpy", "sphinx")}
+    sections = griffe.parse_auto(griffe.Docstring(inspect.cleandoc(doc)), per_style_options=options)
+    texts: list[str] = []
     args: dict[str, str] = {}
-    inside = False
-    indent: int | None = None
-    current: str | None = None
-    for line in lines:
-        stripped = line.strip()
-        if _ARGS_HEADER.match(stripped) and not line.startswith((" ", "\t")):
-            inside, indent, current = True, None, None
-            continue
-        if not inside:
-            continue
-        if not stripped:
-            continue
-        level = len(line) - len(line.lstrip())
-        if level == 0:  # the section ended (Returns:, Raises:, prose)
-            inside = False
-            continue
-        if indent is None:
-            indent = level
-        match = _ARG_LINE.match(stripped)
-        if level == indent and match:
-            current = match["name"]
-            args[current] = match["text"].strip()
-        elif current is not None and level > indent:
-            args[current] = f"{args[current]} {stripped}".strip()
-    return " ".join(first), args
+    for section in sections:
+        kind = section.kind.value.replace("-", " ")
+        if kind == "text":
+            texts.append(str(section.value).strip())
+        elif kind == "admonition":
+            title = section.title or "Note"
+            texts.append(f"{title}: {_joined(str(section.value.description))}")
+        elif kind in _PARAMETER_SECTIONS:
+            for param in section.value:
+                name = str(param.name).lstrip("*")
+                if name and param.description:
+                    args[name] = _joined(str(param.description))
+    return "\n\n".join(t for t in texts if t), args
+
+
+def _joined(text: str) -> str:
+    """Lines joined by spaces, paragraphs kept apart."""
+    paragraphs = re.split(r"\n\s*\n", text.strip())
+    return "\n\n".join(" ".join(p.split()) for p in paragraphs if p.strip())
 
 
 @dataclass(frozen=True)
 class ArgsModel:
     """How one tool's arguments are checked, described and handed to it.
 
+    One rule for every object, top level or nested: a key the schema does not list is
+    refused where the schema says ``additionalProperties: false`` (a function's
+    arguments and the pydantic models, dataclasses and TypedDicts among them say so),
+    and ``null`` for an optional value whose type has no null means its default.
+
     Attributes:
-        model: validates the arguments (unknown ones are refused) and coerces them.
+        model: validates the arguments and coerces them.
         schema: the JSON Schema of the arguments, as the model sees it.
         fields: ``(field name, argument name, positional only)`` of each argument.
+        complete: every property, nested ones too, must be given (the promise of a
+            strict schema: optional ones are sent as ``null``).
+        lax: pydantic's lax mode (``"20"`` is 20); ``False``: its strict mode on the
+            JSON data (``"20"`` is refused; dates, enums and UUIDs still come as
+            strings).
     """
 
     model: type[BaseModel]
     schema: dict[str, Any]
     fields: tuple[tuple[str, str, bool], ...]
+    complete: bool = False
+    lax: bool = True
+
+    @property
+    def defs(self) -> Mapping[str, Any]:
+        """The schema's definitions (``$defs``, or the older ``definitions``)."""
+        return {**self.schema.get("definitions", {}), **self.schema.get("$defs", {})}
 
     def validate(self, arguments: Mapping[str, Any]) -> BaseModel:
         """Raises:
         pydantic.ValidationError: the arguments do not fit."""
-        return self.model.model_validate(arguments)
+        problems: list[Any] = []
+        walker = _Walker(self.defs, self.complete, problems)
+        data = walker.value(arguments, self.schema, ())
+        try:
+            if self.lax:
+                validated = self.model.model_validate(data)
+            else:
+                try:
+                    text = json.dumps(data)
+                except (TypeError, ValueError):  # not JSON data (call() with objects)
+                    validated = self.model.model_validate(data, strict=True)
+                else:
+                    validated = self.model.model_validate_json(text, strict=True)
+        except ValidationError as exc:
+            if not problems:
+                raise
+            raise _merged(self.model.__name__, problems, exc, list(self.schema.get("properties", {}))) from None
+        if problems:
+            raise ValidationError.from_exception_data(self.model.__name__, problems)
+        return validated
 
     def call_args(self, validated: BaseModel) -> tuple[tuple[Any, ...], dict[str, Any]]:
         """The positional and keyword arguments of the Python function."""
@@ -125,6 +162,11 @@ class ArgsModel:
             kind = expected_type(prop, self.schema.get("$defs", {}))
             if name in required:
                 parts.append(f'"{name}": {kind} (required)')
+            elif self.complete:  # a strict schema: given always, null for the default
+                nullable = _Walker(self.defs, False, []).nullable(prop)
+                kind = kind if nullable else f"{kind} or null"
+                said = f"null means {_short(prop['default'])}" if prop.get("default") is not None else "may be null"
+                parts.append(f'"{name}": {kind} (required, {said})')
             elif "default" in prop:
                 parts.append(f'"{name}": {kind} = {json.dumps(prop["default"])}')
             else:
@@ -142,7 +184,7 @@ class ArgsModel:
             if err["type"] == "missing":
                 text = "required, missing"
             elif err["type"] == "extra_forbidden":
-                text = "not an argument of this tool"
+                text = "not an argument of this tool" if len(err["loc"]) == 1 else "not a field of this object"
             else:
                 text = f'{text} (got {_short(err.get("input"))})'
             top = str(err["loc"][0]) if err["loc"] else ""
@@ -153,6 +195,95 @@ class ArgsModel:
             f"Invalid arguments for tool {tool!r}:\n" + "\n".join(problems)
             + f"\nCall {tool!r} again with arguments {self.describe()}."
         )
+
+
+# -- what pydantic does not see: nested extras, null for a default, strict completeness ---
+
+
+class _Walker:
+    """Prepares the arguments along the schema before pydantic validates them: drops a
+    ``null`` that stands for a default, refuses keys an ``additionalProperties: false``
+    object does not list and, when ``complete``, properties left out."""
+
+    def __init__(self, defs: Mapping[str, Any], complete: bool, problems: list[Any]) -> None:
+        self.defs = defs
+        self.complete = complete
+        self.problems = problems
+
+    def resolve(self, node: Any) -> Mapping[str, Any]:
+        for _ in range(32):
+            if not isinstance(node, Mapping) or "$ref" not in node:
+                break
+            node = self.defs.get(str(node["$ref"]).rsplit("/", 1)[-1], {})
+        return node if isinstance(node, Mapping) else {}
+
+    def value(self, value: Any, node: Any, loc: tuple[str | int, ...]) -> Any:
+        node = self.resolve(node)
+        if isinstance(value, Mapping) and "properties" in node:
+            return self.object(value, node, loc)
+        if isinstance(value, list) and isinstance(node.get("items"), Mapping):
+            return [self.value(v, node["items"], (*loc, i)) for i, v in enumerate(value)]
+        if isinstance(value, Mapping):
+            branches = [
+                b for b in (self.resolve(b) for b in node.get("anyOf", node.get("oneOf", ())))
+                if "properties" in b
+            ]
+            if len(branches) == 1:  # Optional[Model]: the one object it can be
+                return self.object(value, branches[0], loc)
+        return value
+
+    def object(self, value: Mapping[str, Any], node: Mapping[str, Any], loc: tuple[str | int, ...]) -> Any:
+        props: Mapping[str, Any] = node.get("properties", {})
+        required = set(node.get("required", ()))
+        closed = node.get("additionalProperties") is False
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            prop = props.get(key)
+            if prop is None:
+                if closed:
+                    self.problems.append({"type": "extra_forbidden", "loc": (*loc, key), "input": item})
+                else:
+                    out[key] = item
+            elif item is None and key not in required and not self.nullable(prop):
+                continue  # null: the default
+            else:
+                out[key] = self.value(item, prop, (*loc, key))
+        if self.complete:
+            for key in props:
+                if key not in value and key not in required:  # pydantic says the others
+                    self.problems.append({"type": "missing", "loc": (*loc, key), "input": dict(value)})
+        return out
+
+    def nullable(self, prop: Any) -> bool:
+        node = self.resolve(prop)
+        kind = node.get("type")
+        if kind == "null" or (isinstance(kind, list) and "null" in kind):
+            return True
+        if None in node.get("enum", ()) or ("const" in node and node["const"] is None):
+            return True
+        branches = node.get("anyOf", node.get("oneOf"))
+        if isinstance(branches, list):
+            return any(self.nullable(b) for b in branches)
+        return not kind and not any(k in node for k in ("enum", "const", "properties", "items", "allOf"))
+
+
+def _merged(title: str, problems: list[Any], error: ValidationError, order: list[str]) -> ValidationError:
+    """Ours and pydantic's problems, in the order of the arguments."""
+    seen = {(p["type"], tuple(p["loc"])) for p in problems}
+    details = list(problems)
+    for err in error.errors(include_url=False):
+        if (err["type"], tuple(err["loc"])) in seen:
+            continue
+        detail: dict[str, Any] = {"type": err["type"], "loc": err["loc"], "input": err.get("input")}
+        if "ctx" in err:
+            detail["ctx"] = err["ctx"]
+        details.append(detail)
+    rank = {name: i for i, name in enumerate(order)}
+    details.sort(key=lambda d: rank.get(str(d["loc"][0]), len(rank)) if d["loc"] else -1)
+    try:
+        return ValidationError.from_exception_data(title, details)
+    except Exception:  # a custom error type pydantic cannot rebuild: ours, then
+        return ValidationError.from_exception_data(title, problems)
 
 
 def _short(value: Any, limit: int = 80) -> str:
@@ -168,6 +299,8 @@ def expected_type(prop: Mapping[str, Any], defs: Mapping[str, Any]) -> str:
     if "$ref" in prop:
         name = str(prop["$ref"]).rsplit("/", 1)[-1]
         target = defs.get(name, {})
+        if "enum" in target or "const" in target:  # an Enum: its values say it
+            return expected_type(target, defs)
         keys = ", ".join(target.get("properties", {}))
         return f"object {name} {{{keys}}}" if keys else f"object {name}"
     if "enum" in prop:
@@ -187,6 +320,9 @@ def expected_type(prop: Mapping[str, Any], defs: Mapping[str, Any]) -> str:
     return str(kind) if kind else "any value"
 
 
+_DATA_KEYS = frozenset({"default", "enum", "const", "examples", "example"})
+
+
 def _clean(schema: Any, in_map: bool = False) -> Any:
     """Drop pydantic's generated ``title``s: they cost the model tokens and say nothing
     the property names do not (a property *named* title stays)."""
@@ -194,6 +330,9 @@ def _clean(schema: Any, in_map: bool = False) -> Any:
         out: dict[str, Any] = {}
         for key, value in schema.items():
             if key == "title" and not in_map and isinstance(value, str):
+                continue
+            if key in _DATA_KEYS and not in_map:  # values, not schemas: kept whole
+                out[key] = value
                 continue
             out[key] = _clean(value, in_map=key in ("properties", "$defs", "definitions") and not in_map)
         return out
@@ -236,6 +375,8 @@ def from_signature(fn: Callable[..., Any], tool: str, arg_docs: Mapping[str, str
             isinstance(e, FieldInfo) and e.description for e in extra
         )
         description = None if has_description else arg_docs.get(name)
+        if default is None and not _admits_none(annotation):
+            annotation = Optional[annotation]  # x: str = None: the schema says null too
         field = f"a{i}"
         # description=None would erase one given in Annotated[..., Field(description=)].
         options: dict[str, Any] = {"description": description} if description else {}
@@ -244,9 +385,37 @@ def from_signature(fn: Callable[..., Any], tool: str, arg_docs: Mapping[str, str
         definitions[field] = (Annotated[(annotation, *extra)] if extra else annotation, info)
         fields.append((field, name, param.kind is param.POSITIONAL_ONLY))
     model = create_model(f"{tool}_arguments", __config__=_FORBID, **definitions)
-    schema = _clean(model.model_json_schema(by_alias=True))
+    schema = _closed(_clean(model.model_json_schema(by_alias=True)))
     schema.setdefault("properties", {})
     return ArgsModel(model, schema, tuple(fields))
+
+
+def _admits_none(annotation: Any) -> bool:
+    if typing.get_origin(annotation) is Annotated:
+        return _admits_none(typing.get_args(annotation)[0])
+    if annotation in (Any, None, type(None), object):
+        return True
+    origin = typing.get_origin(annotation)
+    if origin is Union or origin is types.UnionType:
+        return any(_admits_none(a) for a in typing.get_args(annotation))
+    if origin is Literal:
+        return None in typing.get_args(annotation)
+    return False
+
+
+def _closed(schema: Any) -> Any:
+    """``additionalProperties: false`` on every object with properties that does not say
+    otherwise (a pydantic model with ``extra="allow"`` says ``true``): unknown keys are
+    refused at every level, as the schema then says."""
+    if isinstance(schema, dict):
+        out = {k: (v if k in _DATA_KEYS else _closed(v)) for k, v in schema.items()}
+        if "properties" in out and isinstance(out["properties"], dict):
+            out["properties"] = {k: _closed(v) for k, v in schema["properties"].items()}
+            out.setdefault("additionalProperties", False)
+        return out
+    if isinstance(schema, list):
+        return [_closed(item) for item in schema]
+    return schema
 
 
 def _has_description(annotation: Any) -> bool:
@@ -255,6 +424,144 @@ def _has_description(annotation: Any) -> bool:
             isinstance(m, FieldInfo) and m.description for m in annotation.__metadata__
         )
     return False
+
+
+# -- OpenAI's strict mode (structured outputs) -------------------------------------------
+
+# What OpenAI's structured outputs take: other keywords are dropped (validation still
+# checks them, and says so to the model when a call breaks one).
+_STRICT_KEYS = frozenset({
+    "type", "properties", "required", "additionalProperties", "items", "enum", "const",
+    "anyOf", "$ref", "$defs", "description", "pattern", "format", "minimum", "maximum",
+    "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "minItems", "maxItems",
+})
+_STRICT_FORMATS = frozenset({
+    "date-time", "time", "date", "duration", "email", "hostname", "ipv4", "ipv6", "uuid",
+})
+
+
+class StrictSchemaError(ValueError):
+    """A tool's arguments cannot be written as an OpenAI strict schema."""
+
+
+def strict_schema(schema: Mapping[str, Any], tool: str) -> dict[str, Any]:
+    """``schema`` under the rules of OpenAI's strict mode: every property required (an
+    optional one is nullable instead: ``null`` stands for its default),
+    ``additionalProperties: false`` on every object, ``anyOf`` for ``oneOf``, no
+    defaults, titles or keywords strict mode does not take.
+
+    Raises:
+        StrictSchemaError: a parameter has no strict form (a free-form ``dict``, ``Any``,
+            a tuple, an object that allows unknown keys); the message names the tool and
+            the parameter.
+    """
+    return _Strict(schema, tool).root()
+
+
+class _Strict:
+    def __init__(self, schema: Mapping[str, Any], tool: str) -> None:
+        self.schema = schema
+        self.tool = tool
+        self.defs: Mapping[str, Any] = {**schema.get("definitions", {}), **schema.get("$defs", {})}
+        self.done: dict[str, Any] = {}
+
+    def fail(self, path: str, why: str) -> NoReturn:
+        raise StrictSchemaError(
+            f"tool {self.tool!r}: parameter {path!r} cannot be written in OpenAI's strict mode: "
+            f"{why}; give it a fixed shape (a pydantic model, a list, a scalar, a Literal), "
+            "or use strict=False"
+        )
+
+    def root(self) -> dict[str, Any]:
+        out = self.object(self.schema, "")
+        if self.done:
+            out["$defs"] = self.done
+        return out
+
+    def node(self, node: Any, path: str) -> dict[str, Any]:
+        if not isinstance(node, Mapping):
+            self.fail(path, "its schema is not an object")
+        if "$ref" in node:
+            name = str(node["$ref"]).rsplit("/", 1)[-1]
+            if name not in self.defs:
+                self.fail(path, f"it refers to {node['$ref']!r}, which the schema does not define")
+            siblings = {k: v for k, v in node.items() if k != "$ref" and k in _STRICT_KEYS}
+            if siblings:  # strict mode takes no keyword beside $ref: the target, inlined
+                return self.node({**self.defs[name], **siblings}, path)
+            if name not in self.done:
+                self.done[name] = {}  # a recursive model refers to itself: fine
+                self.done[name] = self.node(self.defs[name], path)
+            return {"$ref": f"#/$defs/{name}"}
+        if "allOf" in node:
+            parts = node["allOf"]
+            if not isinstance(parts, list) or len(parts) != 1:
+                self.fail(path, "strict mode takes no allOf")
+            return self.node({**{k: v for k, v in node.items() if k != "allOf"}, **parts[0]}, path)
+        if "prefixItems" in node:
+            self.fail(path, "a tuple (prefixItems) has no strict form; use a list or a model")
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if key not in _STRICT_KEYS or key in ("$defs", "properties", "required", "additionalProperties"):
+                continue
+            if key == "format" and value not in _STRICT_FORMATS:
+                continue
+            out[key] = value
+        for union in ("anyOf", "oneOf"):
+            if union in node:
+                out["anyOf"] = [self.node(b, path) for b in node[union]]
+        kind = node.get("type")
+        if kind == "object" or "properties" in node:
+            out.update(self.object(node, path))
+        elif isinstance(node.get("items"), Mapping):
+            out["items"] = self.node(node["items"], f"{path}[]")
+        elif kind == "array":
+            self.fail(path, "a list of anything (no item type)")
+        if not any(k in out for k in ("type", "anyOf", "enum", "const", "$ref")):
+            self.fail(path, "it takes any value (Any or no annotation)")
+        return out
+
+    def object(self, node: Mapping[str, Any], path: str) -> dict[str, Any]:
+        props: Mapping[str, Any] = node.get("properties", {})
+        extra = node.get("additionalProperties", False)
+        if path and not props:
+            self.fail(path, "a free-form object (a dict) has no strict form; use a pydantic model")
+        if extra is not False:
+            self.fail(path or "(arguments)", "it allows keys the schema does not list")
+        required = set(node.get("required", ()))
+        out: dict[str, Any] = {"type": "object"}
+        if node.get("description"):
+            out["description"] = node["description"]
+        properties: dict[str, Any] = {}
+        for name, prop in props.items():
+            where = f"{path}.{name}" if path else name
+            strict = self.node(prop, where)
+            if name not in required and not _Walker(self.defs, False, []).nullable(prop):
+                strict = _with_null(strict)
+                if isinstance(prop, Mapping) and "default" in prop:  # dropped: say it
+                    said = f"null means {_short(prop['default'])}"
+                    text = strict.get("description")
+                    strict["description"] = f"{text} ({said})" if text else said.capitalize()
+            properties[name] = strict
+        out["properties"] = properties
+        out["required"] = list(properties)
+        out["additionalProperties"] = False
+        return out
+
+
+def _with_null(node: dict[str, Any]) -> dict[str, Any]:
+    kind = node.get("type")
+    if isinstance(kind, str) and "anyOf" not in node:
+        out = {**node, "type": [kind, "null"]}
+        if "enum" in out:
+            out["enum"] = [*out["enum"], None]
+        if "const" in out:
+            out["enum"] = [out.pop("const"), None]
+        return out
+    if "anyOf" in node:
+        return {**node, "anyOf": [*node["anyOf"], {"type": "null"}]}
+    described = {"description": node["description"]} if "description" in node else {}
+    bare = {k: v for k, v in node.items() if k != "description"}
+    return {"anyOf": [bare, {"type": "null"}], **described}
 
 
 # -- JSON Schema to pydantic (MCP tools, LangChain tools with dict schemas) ------------------

@@ -17,8 +17,10 @@ fallbacks and the run's cap and deadline.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+import re
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, NoReturn
@@ -31,12 +33,12 @@ from .._core._skill import Skill, SkillCall, SkillOptions, skill
 from ._parse import StreamParser, ToolCallRequest, requests_in
 from ._replies import clip as _clip
 from ._replies import reply_content
-from ._schema import ArgsModel, from_signature, parse_docstring
+from ._schema import ArgsModel, from_signature, parse_docstring, strict_schema
 
 if TYPE_CHECKING:
     from .._core._retry import Retry
 
-__all__ = ["PROVIDERS", "Provider", "ToolCallError", "ToolCallStream", "Toolset"]
+__all__ = ["PROVIDERS", "Provider", "ToolCallError", "ToolCallStream", "Toolset", "sanitize_name"]
 
 Provider = Literal["openai", "openai-responses", "anthropic", "mcp"]
 PROVIDERS: tuple[str, ...] = ("openai", "openai-responses", "anthropic", "mcp")
@@ -60,6 +62,7 @@ class _Tool:
     idempotent: bool
     remote: bool  # the skill takes the arguments as JSON data (MCP, LangChain)
     echo: Skill[Any, Any]  # stands in for a duplicate of an idempotent call
+    strict_schema: dict[str, Any] | None = None  # OpenAI's strict form, once asked for
 
 
 async def _echo(value: Any) -> Any:
@@ -68,6 +71,27 @@ async def _echo(value: Any) -> Any:
 
 async def _reject(message: str) -> NoReturn:
     raise ToolCallError(message)
+
+
+# What OpenAI (function names) and Anthropic (tool names) accept.
+_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+NameMap = Mapping[str, str] | Callable[[str], str] | Literal["sanitize"]
+
+
+def sanitize_name(name: str) -> str:
+    """``name`` as a tool name the providers take: each character other than a letter,
+    a digit, ``_`` or ``-`` becomes ``_``; past 64 characters, the start and a hash.
+
+    Examples:
+        >>> sanitize_name("weather.get"), sanitize_name("<lambda>")
+        ('weather_get', '_lambda_')
+    """
+    clean = re.sub(r"[^a-zA-Z0-9_-]", "_", name) or "_"
+    if len(clean) <= 64:
+        return clean
+    import hashlib
+
+    return f"{clean[:55]}_{hashlib.sha256(name.encode()).hexdigest()[:8]}"
 
 
 def _check_provider(provider: str) -> None:
@@ -82,8 +106,9 @@ class Toolset:
 
     The schema of each tool is made by pydantic from the skill's signature (types,
     defaults, ``Literal`` as an enum, ``Annotated[..., Field(description=...)]``, pydantic
-    models as arguments); its description is the docstring's first paragraph, and each
-    argument's the line of the docstring's Google-style ``Args:`` section.
+    models as arguments); its description is the docstring's text (Google, NumPy or
+    Sphinx style, read by griffe) without its sections for Python callers, and each
+    argument's its entry in the docstring's parameters.
 
     Examples:
         >>> @skill(timeout=10)
@@ -107,25 +132,51 @@ class Toolset:
     Args:
         skills: the tools: skills, plain functions (made skills with default options),
             or LangChain tools (``BaseTool``, through :meth:`skill_from_langchain`).
+        strict: OpenAI's strict mode for every schema (see :meth:`schemas`), and
+            validation as strict schemas say: a call must give every property, nested
+            ones too (``null`` for an optional one means its default). ``False`` by
+            default: schemas keep their defaults and optional arguments as they were,
+            and a free-form ``dict`` or ``Any`` parameter, which has no strict form,
+            still works.
+        validation: ``"lax"`` (the default): pydantic's lax mode, ``"20"`` is 20;
+            ``"strict"``: pydantic's strict mode on the JSON data, ``"20"`` is refused
+            (dates, enums and UUIDs still come as strings).
+        names: the names the model sees, when a skill's name is not one the providers
+            take (``^[a-zA-Z0-9_-]{1,64}$``): a mapping from skill name to tool name, a
+            function of the skill name, or ``"sanitize"`` (``weather.get`` becomes
+            ``weather_get``). Schemas use these names and
+            :meth:`calls` finds the tool by them.
 
     Raises:
-        ValueError: two tools have the same name.
+        ValueError: two tools have the same name; a tool name the providers refuse;
+            with ``strict=True``, a parameter with no strict form (a
+            ``StrictSchemaError`` naming the tool and the parameter).
         TypeError: a tool takes ``*args``/``**kwargs``, or its annotations cannot be
             resolved.
     """
 
-    def __init__(self, skills: Iterable[Skill[Any, Any] | Callable[..., Any]]) -> None:
+    def __init__(
+        self,
+        skills: Iterable[Skill[Any, Any] | Callable[..., Any]],
+        *,
+        strict: bool = False,
+        validation: Literal["lax", "strict"] = "lax",
+        names: NameMap | None = None,
+    ) -> None:
+        if validation not in ("lax", "strict"):
+            raise ValueError(f"validation is 'lax' or 'strict', not {validation!r}")
         tools: dict[str, _Tool] = {}
         for item in skills:
             made = self._as_skill(item)
-            tool = _tool_of(made)
+            tool = _tool_of(made, _tool_name(made.name, names), strict, validation == "lax")
             if tool.name in tools:
                 raise ValueError(
                     f"two tools are named {tool.name!r}; give one another name with "
-                    "@skill(name=...)"
+                    "@skill(name=...)" + (" or names=" if names is not None else "")
                 )
             tools[tool.name] = tool
         self._tools = tools
+        self._strict = strict
         # Per call id: where the model asked for it (replies keep that order) and, for a
         # duplicate of an idempotent call, the id of the call that really runs.
         self._positions: dict[str, int] = {}
@@ -165,7 +216,7 @@ class Toolset:
 
     # -- 1. the tool definitions -------------------------------------------------------------
 
-    def schemas(self, provider: Provider | str) -> list[dict[str, Any]]:
+    def schemas(self, provider: Provider | str, *, strict: bool | None = None) -> list[dict[str, Any]]:
         """The tool definitions to send with a request.
 
         Examples:
@@ -176,21 +227,38 @@ class Toolset:
             provider: ``"openai"`` (Chat Completions ``tools=``), ``"openai-responses"``
                 (Responses API ``tools=``), ``"anthropic"`` (Messages ``tools=``) or
                 ``"mcp"`` (``tools/list`` entries).
+            strict: OpenAI's strict mode (structured outputs): ``"strict": true``,
+                every property required (an optional one is nullable: ``null`` means
+                its default), ``additionalProperties: false`` on every object, no
+                defaults, titles or keywords strict mode does not take. ``None``: the
+                Toolset's ``strict``. A strict Toolset gives strict schemas to every
+                provider (its calls must give every property); ``strict=True`` on a
+                lax one gives strict schemas whose calls it still validates laxly (it
+                takes everything they allow).
 
         Raises:
-            ValueError: an unknown provider.
+            ValueError: an unknown provider; ``strict=False`` on a strict Toolset.
+            StrictSchemaError: (a ``ValueError``) a tool's arguments have no strict
+                form; the message names the tool and the parameter.
         """
         _check_provider(provider)
+        if strict is None:
+            strict = self._strict
+        elif self._strict and not strict:
+            raise ValueError(
+                "this Toolset is strict (its calls must give every property): its schemas "
+                "are strict; make it with Toolset(..., strict=False) for others"
+            )
         out: list[dict[str, Any]] = []
         for tool in self._tools.values():
-            schema = json.loads(json.dumps(tool.args.schema))  # the caller's own copy
+            source = _strict_of(tool) if strict else tool.args.schema
+            schema = json.loads(json.dumps(source))  # the caller's own copy
             described: dict[str, Any] = {"description": tool.description} if tool.description else {}
+            flag = {"strict": True} if strict else {}
             if provider == "openai":
-                out.append({"type": "function", "function": {"name": tool.name, **described, "parameters": schema}})
+                out.append({"type": "function", "function": {"name": tool.name, **described, "parameters": schema, **flag}})
             elif provider == "openai-responses":
-                # Not strict: strict mode wants every property required, and defaults are
-                # what make an argument optional here.
-                out.append({"type": "function", "name": tool.name, **described, "parameters": schema, "strict": False})
+                out.append({"type": "function", "name": tool.name, **described, "parameters": schema, "strict": strict})
             elif provider == "anthropic":
                 out.append({"name": tool.name, **described, "input_schema": schema})
             else:
@@ -398,7 +466,8 @@ class Toolset:
 
     @classmethod
     async def from_mcp(
-        cls, session: Any, *, timeout: float | None = None, retry: Retry | None = None
+        cls, session: Any, *, timeout: float | None = None, retry: Retry | None = None,
+        names: NameMap | None = None,
     ) -> Toolset:
         """The tools of an MCP server, as skills whose calls go through
         ``session.call_tool``; each validated against the server's input schema (which
@@ -416,10 +485,13 @@ class Toolset:
             session: an initialized ``mcp.ClientSession``.
             timeout: each call's timeout in seconds; ``None``: none.
             retry: each call's retry policy; ``None``: one attempt.
+            names: tool names for the model, as :class:`Toolset` takes them (an MCP
+                server's tool may be named ``weather.get``; the model calls
+                ``weather_get`` with ``names="sanitize"``).
         """
         from ._mcp import skills_from_session
 
-        return cls(await skills_from_session(session, timeout, retry))
+        return cls(await skills_from_session(session, timeout, retry), names=names)
 
     def mcp_server(self, name: str, **settings: Any) -> Any:
         """An MCP server (the ``mcp`` package's ``MCPServer``, ``FastMCP`` before mcp 2)
@@ -559,8 +631,35 @@ def _is_langchain_tool(item: Any) -> bool:
     )
 
 
-def _tool_of(made: Skill[Any, Any]) -> _Tool:
-    name = made.name
+def _tool_name(name: str, names: NameMap | None) -> str:
+    """The tool name of a skill named ``name``, checked against the providers' rule."""
+    if names == "sanitize":
+        public = sanitize_name(name)
+    elif callable(names):
+        public = names(name)
+    elif names is not None:
+        public = names.get(name, name)
+    else:
+        public = name
+    if not isinstance(public, str) or not _NAME.match(public):
+        given = f"{name!r}" if public == name else f"{name!r} (named {public!r})"
+        raise ValueError(
+            f"tool {given}: OpenAI and Anthropic take tool names of 1 to 64 letters, digits, "
+            "'_' or '-' (^[a-zA-Z0-9_-]{1,64}$); give it another with @skill(name=...), "
+            "Toolset(..., names={...}) or Toolset(..., names=\"sanitize\")"
+        )
+    return public
+
+
+def _strict_of(tool: _Tool) -> dict[str, Any]:
+    if tool.strict_schema is None:
+        object.__setattr__(tool, "strict_schema", strict_schema(tool.args.schema, tool.name))
+    assert tool.strict_schema is not None
+    return tool.strict_schema
+
+
+def _tool_of(made: Skill[Any, Any], name: str | None = None, strict: bool = False, lax: bool = True) -> _Tool:
+    name = name or made.name
     spec: tuple[ArgsModel, str] | None = getattr(made, "_tool_spec", None)
     if spec is not None:  # an MCP or LangChain tool: its schema came with it
         args, description = spec
@@ -569,6 +668,11 @@ def _tool_of(made: Skill[Any, Any]) -> _Tool:
         description, arg_docs = parse_docstring(getattr(made.fn, "__doc__", None))
         args = from_signature(made.fn, name, arg_docs)
         remote = False
-    echo: Skill[Any, Any] = Skill(_echo, SkillOptions(name=name))
+    if strict or not lax:
+        args = dataclasses.replace(args, complete=strict, lax=lax)
+    echo: Skill[Any, Any] = Skill(_echo, SkillOptions(name=made.name))
     idempotent = bool(getattr(made.options, "idempotent", False))
-    return _Tool(name, made, args, description, idempotent, remote, echo)
+    tool = _Tool(name, made, args, description, idempotent, remote, echo)
+    if strict:
+        _strict_of(tool)  # a signature with no strict form fails here, not at the request
+    return tool

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import enum
 import datetime as dt
 import json
 from typing import Annotated, Any, Literal
@@ -17,7 +18,7 @@ import anthropic.types as at
 import openai.types.chat as oc
 import openai.types.responses as orr
 import pytest
-from pydantic import BaseModel, Field, TypeAdapter
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from pipeline import Retry, Status, Toolset, run, skill
 from pipeline._tools._parse import StreamParser, _ObjectEnd
@@ -69,6 +70,7 @@ async def lookup(symbol: str, exchange: str = "NASDAQ") -> dict[str, Any]:
 
 
 LOOKUPS: list[str] = []
+WEATHER = "The weather forecast for a place.\n\nUses the local forecast service."
 
 
 @skill(timeout=0.05)
@@ -105,7 +107,7 @@ def test_a_schema_comes_from_the_signature_and_the_docstring() -> None:
     assert weather["type"] == "function"
     function = weather["function"]
     assert function["name"] == "get_weather"
-    assert function["description"] == "The weather forecast for a place."
+    assert function["description"] == WEATHER
     assert function["parameters"] == {
         "type": "object",
         "additionalProperties": False,
@@ -114,6 +116,7 @@ def test_a_schema_comes_from_the_signature_and_the_docstring() -> None:
                 "type": "object",
                 "properties": {"city": {"type": "string"}, "country": {"default": "FR", "type": "string"}},
                 "required": ["city"],
+                "additionalProperties": False,
             }
         },
         "properties": {
@@ -146,12 +149,12 @@ def test_every_provider_gets_its_own_shape_and_the_sdk_types_accept_it() -> None
     TypeAdapter(list[at.ToolParam]).validate_python(claude)
     parameters = chat[0]["function"]["parameters"]
     assert responses[0] == {
-        "type": "function", "name": "get_weather", "description": "The weather forecast for a place.",
+        "type": "function", "name": "get_weather", "description": WEATHER,
         "parameters": parameters, "strict": False,
     }
-    assert claude[0] == {"name": "get_weather", "description": "The weather forecast for a place.",
+    assert claude[0] == {"name": "get_weather", "description": WEATHER,
                          "input_schema": parameters}
-    assert mcp[0] == {"name": "get_weather", "description": "The weather forecast for a place.",
+    assert mcp[0] == {"name": "get_weather", "description": WEATHER,
                       "inputSchema": parameters}
     assert [s["name"] for s in claude] == TOOLS.names == ["get_weather", "add", "lookup", "hang", "broken"]
     # Each call gives the caller its own copy.
@@ -179,25 +182,82 @@ def test_bad_input_fails_clearly() -> None:
         Toolset([42])  # type: ignore[list-item]
 
 
-def test_docstrings_give_the_first_paragraph_and_the_args_lines() -> None:
+def test_docstrings_give_the_whole_description_and_the_args_lines() -> None:
     doc = """Search the web.
     Fast.
 
-    Long explanation that is not sent.
+    Long explanation, sent too.
 
     Args:
         query (str): what to look for,
             in plain words.
         *limit: at most this many.
 
+    Note:
+        Be brief.
+
     Returns:
         hits.
     """
     assert parse_docstring(doc) == (
-        "Search the web. Fast.",
+        "Search the web.\nFast.\n\nLong explanation, sent too.\n\nNote: Be brief.",
         {"query": "what to look for, in plain words.", "limit": "at most this many."},
     )
     assert parse_docstring(None) == ("", {})
+
+
+def test_numpy_and_sphinx_docstrings_give_their_parameters_and_no_field_leaks() -> None:
+    numpy = """Search the web.
+
+    Only public pages.
+
+    Parameters
+    ----------
+    query : str
+        what to look for,
+        in plain words.
+    limit : int
+        at most this many.
+
+    Returns
+    -------
+    list
+        hits.
+    """
+    sphinx = """Search the web.
+    :param query: what to look for
+    :type query: str
+    :param limit: at most this many.
+    :returns: hits.
+    """
+    assert parse_docstring(numpy) == (
+        "Search the web.\n\nOnly public pages.",
+        {"query": "what to look for, in plain words.", "limit": "at most this many."},
+    )
+    assert parse_docstring(sphinx) == (
+        "Search the web.", {"query": "what to look for", "limit": "at most this many."}
+    )
+
+
+class Units(enum.Enum):
+    CELSIUS = "c"
+    FAHRENHEIT = "f"
+
+
+class Window(BaseModel):
+    title: str
+    width: int = 80
+
+
+def test_enums_are_described_by_their_values_and_defaults_are_kept_whole() -> None:
+    def show(units: Units, window: Window = Window(title="main")) -> str:
+        """Show it."""
+        return "ok"
+
+    schema = Toolset([show]).schemas("openai")[0]["function"]["parameters"]
+    assert schema["properties"]["window"]["default"] == {"title": "main", "width": 80}
+    message = Toolset([show]).call("c1", "show", {"units": "k"})
+    assert '"units": "c" | "f" (required)' in message.args[0]
 
 
 def test_the_object_end_is_seen_at_its_closing_brace_strings_and_escapes_skipped() -> None:
@@ -280,6 +340,7 @@ async def test_a_wrong_call_is_an_error_result_for_the_model_and_the_others_run(
     )
     assert messages["c_type"] == (
         "Invalid arguments for tool 'get_weather':\n"
+        "- where.town: not a field of this object\n"
         "- where.city: required, missing\n"
         "- units: Input should be 'c' or 'f' (got \"kelvin\"); expected \"c\" | \"f\"\n"
         "- extra: not an argument of this tool\n"
@@ -509,3 +570,201 @@ async def test_methods_and_plain_functions_are_tools_and_a_stream_dedupes_too() 
     results = await run(stream, max_concurrency=None).collect()
     assert LOOKUPS == ["AAPL"]
     assert [(r.key, r.value) for r in results] == [("p1", "AAPL: 10 EUR"), ("p2", "AAPL: 10 EUR"), ("s1", "HI")]
+
+
+# -- one rule for every object; null for a default -----------------------------------------
+
+
+class Open(BaseModel, extra="allow"):
+    name: str
+
+
+def book(where: Location, note: str = None, nights: int = 1,  # type: ignore[assignment]
+         stops: list[Location] = [], tags: Open | None = None) -> dict[str, Any]:  # noqa: B006
+    """Book a stay."""
+    return {"where": where, "note": note, "nights": nights, "stops": stops, "tags": tags}
+
+
+def test_unknown_keys_are_refused_in_nested_models_too_and_the_schema_says_so() -> None:
+    tools = Toolset([book])
+    schema = tools.schemas("openai")[0]["function"]["parameters"]
+    assert schema["$defs"]["Location"]["additionalProperties"] is False
+    assert schema["$defs"]["Open"]["additionalProperties"] is True  # extra="allow" says so
+    rejected = tools.call("c1", "book", {"where": {"city": "Oslo", "town": "x"},
+                                         "stops": [{"city": "a", "zip": 1}], "extra": 1})
+    assert rejected.args[0].startswith(
+        "Invalid arguments for tool 'book':\n"
+        "- where.town: not a field of this object\n"
+        "- stops.0.zip: not a field of this object\n"
+        "- extra: not an argument of this tool\n"
+    )
+    kept = tools.call("c2", "book", {"where": {"city": "Oslo"}, "tags": {"name": "n", "color": "red"}})
+    assert kept.kwargs["tags"].model_extra == {"color": "red"}
+
+
+def test_null_for_an_optional_argument_is_its_default_and_the_schema_admits_it() -> None:
+    tools = Toolset([book])
+    schema = tools.schemas("openai")[0]["function"]["parameters"]
+    assert schema["properties"]["note"] == {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None}
+    call = tools.call("c1", "book", {"where": {"city": "Oslo", "country": None}, "note": None, "nights": None})
+    assert call.kwargs["note"] is None and call.kwargs["nights"] == 1
+    assert call.kwargs["where"] == Location(city="Oslo", country="FR")
+    refused = tools.call("c2", "book", {"where": None})
+    assert "- where: Input should be a valid dictionary" in refused.args[0]
+
+
+# -- OpenAI's strict mode --------------------------------------------------------------------
+
+
+class Leg(BaseModel):
+    where: Location
+    nights: int = 1
+
+
+def trip(legs: list[Leg], note: str | None = None, pace: Literal["slow", "fast"] = "slow",
+         when: dt.date | None = None) -> int:
+    """Plan a trip."""
+    return sum(leg.nights for leg in legs)
+
+
+def _walk(node: Any) -> Any:
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk(value)
+
+
+def test_strict_schemas_follow_openais_rules_and_the_sdk_types_accept_them() -> None:
+    tools = Toolset([trip, get_weather], strict=True)
+    chat = tools.schemas("openai")
+    responses = tools.schemas("openai-responses")
+    TypeAdapter(list[oc.ChatCompletionToolParam]).validate_python(chat)
+    TypeAdapter(list[orr.FunctionToolParam]).validate_python(responses)
+    assert chat[0]["function"]["strict"] is True and responses[0]["strict"] is True
+    parameters = chat[0]["function"]["parameters"]
+    assert responses[0]["parameters"] == parameters
+    for node in _walk(parameters):
+        if "properties" in node:
+            assert node["additionalProperties"] is False
+            assert node["required"] == list(node["properties"])
+        assert not {"default", "title", "oneOf", "allOf"} & set(node)
+    assert parameters["properties"]["pace"] == {
+        "enum": ["slow", "fast", None], "type": ["string", "null"], "description": 'Null means "slow"',
+    }
+    assert parameters["properties"]["note"] == {"anyOf": [{"type": "string"}, {"type": "null"}]}
+    assert parameters["$defs"]["Leg"]["properties"]["nights"]["type"] == ["integer", "null"]
+    weather = chat[1]["function"]["parameters"]["properties"]
+    assert weather["days"] == {"description": "how many days ahead (null means 1)", "maximum": 7,
+                               "minimum": 1, "type": ["integer", "null"]}
+    # A lax Toolset gives strict schemas when asked; its own stay as they were.
+    assert Toolset([trip]).schemas("openai", strict=True) == [chat[0]]
+    assert "strict" not in Toolset([trip]).schemas("openai")[0]["function"]
+    with pytest.raises(ValueError, match="this Toolset is strict"):
+        tools.schemas("openai", strict=False)
+
+
+def test_strict_validation_refuses_what_the_strict_schema_forbids_and_null_is_the_default() -> None:
+    tools = Toolset([trip], strict=True)
+    legs = [{"where": {"city": "Oslo", "country": None}, "nights": None}]
+    call = tools.call("c1", "trip", {"legs": legs, "note": None, "pace": None, "when": None})
+    assert call.kwargs == {"legs": [Leg(where=Location(city="Oslo"), nights=1)], "note": None,
+                           "pace": "slow", "when": None}
+    refused = tools.call("c2", "trip", {"legs": [{"where": {"city": "Oslo"}}]})
+    assert refused.args[0] == (
+        "Invalid arguments for tool 'trip':\n"
+        "- legs.0.where.country: required, missing\n"
+        "- legs.0.nights: required, missing\n"
+        "- note: required, missing; expected string or null\n"
+        "- pace: required, missing; expected \"slow\" | \"fast\"\n"
+        "- when: required, missing; expected string or null\n"
+        "Call 'trip' again with arguments {\"legs\": array of object Leg {where, nights} (required), "
+        '"note": string or null (required, may be null), "pace": "slow" | "fast" or null '
+        '(required, null means "slow"), "when": string or null (required, may be null)}.'
+    )
+    # A lax Toolset takes the same calls, and leaving a property out too.
+    assert Toolset([trip]).call("c3", "trip", {"legs": legs, "pace": None}).kwargs["pace"] == "slow"
+
+
+def test_a_signature_with_no_strict_form_fails_naming_the_tool_and_the_parameter() -> None:
+    def free(options: dict[str, int], tags: list[str] = []) -> None:  # noqa: B006
+        """Free-form options."""
+
+    def anything(value: Any) -> None:
+        """Any value."""
+
+    def pair(point: tuple[int, int]) -> None:
+        """A tuple."""
+
+    with pytest.raises(ValueError, match=r"^tool 'free': parameter 'options' cannot be written in OpenAI's strict mode: a free-form object"):
+        Toolset([free], strict=True)
+    with pytest.raises(ValueError, match=r"^tool 'anything': parameter 'value' .*: it takes any value"):
+        Toolset([anything]).schemas("openai-responses", strict=True)
+    with pytest.raises(ValueError, match=r"^tool 'pair': parameter 'point' .*tuple"):
+        Toolset([pair], strict=True)
+    with pytest.raises(ValueError, match=r"^tool 'book': parameter 'tags' .*allows keys the schema does not list"):
+        Toolset([book], strict=True)
+
+
+def test_strict_validation_mode_refuses_what_lax_mode_coerces() -> None:
+    lax = Toolset([lookup, get_weather])
+    strict = Toolset([lookup, get_weather], validation="strict")
+    arguments = {"where": {"city": "Oslo"}, "days": "2"}
+    assert lax.call("c1", "get_weather", arguments).kwargs["days"] == 2
+    assert "- days: Input should be a valid integer" in strict.call("c1", "get_weather", arguments).args[0]
+    # JSON's own types still arrive: a date or an enum as a string, an integer for a float.
+    assert strict.call("c2", "get_weather", {"where": {"city": "Oslo"}, "days": 2, "units": "f"}).kwargs["units"] == "f"
+    with pytest.raises(ValueError, match="validation is 'lax' or 'strict'"):
+        Toolset([lookup], validation="STRICT")  # type: ignore[arg-type]
+
+
+# -- tool names ------------------------------------------------------------------------------
+
+
+def test_tool_names_the_providers_refuse_fail_where_the_toolset_is_made() -> None:
+    dotted = skill(name="weather.get")(lambda city: city)
+    spaced = skill(name="get weather")(lambda city: city)
+    long = skill(name="x" * 65)(lambda city: city)
+    for bad, name in ((dotted, "weather.get"), (spaced, "get weather"), (long, "x" * 65), (lambda: 1, "<lambda>")):
+        with pytest.raises(ValueError, match=rf"^tool '{name}': OpenAI and Anthropic take tool names of 1 to 64 letters, digits, '_' or '-' \(\^\[a-zA-Z0-9_-\]\{{1,64\}}\$\)"):
+            Toolset([bad])
+    with pytest.raises(ValueError, match=r"^tool 'weather.get' \(named 'weather get'\)"):
+        Toolset([dotted], names={"weather.get": "weather get"})
+
+
+async def test_names_map_tools_for_the_model_and_calls_resolve_them_back() -> None:
+    dotted = skill(name="weather.get")(lambda city: f"sunny in {city}")
+    tools = Toolset([dotted, add], names="sanitize")
+    assert tools.names == ["weather_get", "add"]
+    assert [s["name"] for s in tools.schemas("anthropic")] == ["weather_get", "add"]
+    assert tools["weather_get"] is dotted
+    message = chat_message(("c1", "weather_get", '{"city": "Oslo"}'), ("c2", "weather.get", "{}"))
+    results = await run(tools.calls(message)).collect()
+    assert results["c1"].value == "sunny in Oslo"
+    assert "Unknown tool 'weather.get'. The tools are: weather_get, add." in str(results["c2"].error)
+    mapped = Toolset([dotted], names={"weather.get": "forecast"})
+    assert mapped.names == ["forecast"]
+    assert Toolset([dotted], names=lambda n: n.replace(".", "__")).names == ["weather__get"]
+    assert Toolset([skill(name="y" * 70)(lambda: 1)], names="sanitize").names[0].startswith("y" * 55 + "_")
+    with pytest.raises(ValueError, match=r"^two tools are named 'a_b'"):
+        Toolset([skill(name="a.b")(lambda: 1), skill(name="a b")(lambda: 1)], names="sanitize")
+
+
+def test_a_json_schema_tool_follows_the_same_rules_nested_extras_and_nulls() -> None:
+    args = from_json_schema({
+        "type": "object",
+        "properties": {
+            "place": {"$ref": "#/definitions/Place"},
+            "limit": {"type": "integer", "default": 5},
+        },
+        "required": ["place"],
+        "definitions": {"Place": {"type": "object", "properties": {"city": {"type": "string"}},
+                                  "additionalProperties": False}},
+    }, "find")
+    validated = args.validate({"place": {"city": "Oslo"}, "limit": None})
+    assert args.json_arguments(validated) == {"place": {"city": "Oslo"}}  # the server's default
+    with pytest.raises(ValidationError) as caught:
+        args.validate({"place": {"city": "Oslo", "zip": 1}})
+    assert "place.zip: not a field of this object" in args.explain("find", caught.value)
