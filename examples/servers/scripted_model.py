@@ -24,7 +24,7 @@ import itertools
 import json
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -142,9 +142,11 @@ class ScriptedModel:
         text_events: Callable[[str], list[Any]],
         call_events: Callable[[int, ScriptedCall, list[str]], list[list[Any]]],
         times: StreamTimes,
+        after_calls: Sequence[Any] = (),
     ) -> None:
         """Send the text at once, then each call's pieces spread over its window: from the
-        previous call's ``done_at`` to its own, the last piece at ``done_at``."""
+        previous call's ``done_at`` to its own, the last piece at ``done_at``; then
+        ``after_calls`` at once, then ``tail`` seconds."""
         for event in text_events(turn.text):
             await send(event)
         previous = 0.0
@@ -164,6 +166,8 @@ class ScriptedModel:
                 for event in events:
                     await send(event)
             previous = max(previous, call.done_at)
+        for event in after_calls:
+            await send(event)
         if turn.tail:
             await asyncio.sleep(turn.tail)
 
@@ -209,9 +213,12 @@ class ScriptedModel:
                 [chunk({"tool_calls": [{"index": i, "function": {"arguments": p}}]})] for p in pieces
             ]
 
-        await self._play(turn, send, text_events, call_events, times)
+        # As OpenAI does: finish_reason right after the last call, then (the tail) the
+        # usage chunk, whose choices are empty.
+        await self._play(turn, send, text_events, call_events, times, [chunk({}, reason)])
         times.ended = time.perf_counter()  # before the last writes, as call_done
-        await send(chunk({}, reason))
+        await send({**base, "object": "chat.completion.chunk", "choices": [],
+                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
         return response

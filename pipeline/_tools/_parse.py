@@ -28,6 +28,8 @@ class ToolCallRequest:
     id: str
     name: str
     arguments: str | Mapping[str, Any] | None
+    position: int = -1
+    """Where the call is among the response's calls (0-based); -1: not known."""
 
 
 def get(obj: Any, key: str, default: Any = None) -> Any:
@@ -54,7 +56,8 @@ def requests_in(response: Any) -> list[ToolCallRequest]:
         TypeError: nothing in ``response`` looks like any of these.
     """
     if isinstance(response, (list, tuple)):
-        return [r for item in response if (r := _request_of(item)) is not None]
+        found = [r for item in response if (r := _request_of(item)) is not None]
+        return [ToolCallRequest(r.id, r.name, r.arguments, i) for i, r in enumerate(found)]
     choices = get(response, "choices")
     if isinstance(choices, (list, tuple)):
         if not choices:
@@ -94,7 +97,8 @@ def _request_of(item: Any) -> ToolCallRequest | None:
 
 class _ObjectEnd:
     """Tells, one piece of text at a time, when a JSON object is complete: the moment its
-    closing brace arrives (strings and escapes skipped), without parsing anything."""
+    closing brace arrives (strings and escapes skipped), without parsing anything. Text
+    after it (a second object) makes it no single object ("trailing")."""
 
     __slots__ = ("depth", "in_string", "escape", "state")
 
@@ -102,13 +106,18 @@ class _ObjectEnd:
         self.depth = 0
         self.in_string = False
         self.escape = False
-        self.state = "before"  # "before" -> "inside" -> "closed" | "not-an-object"
+        self.state = "before"  # "before" -> "inside" -> "closed" -> "trailing" | "not-an-object"
 
     def feed(self, text: str) -> bool:
-        if self.state in ("closed", "not-an-object"):
-            return self.state == "closed"
+        """Whether the text so far is one whole object (whitespace after it allowed)."""
+        if self.state in ("trailing", "not-an-object"):
+            return False
         for ch in text:
-            if self.in_string:
+            if self.state == "closed":
+                if not ch.isspace():
+                    self.state = "trailing"  # left to the end of the call, judged whole
+                    return False
+            elif self.in_string:
                 if self.escape:
                     self.escape = False
                 elif ch == "\\":
@@ -130,12 +139,12 @@ class _ObjectEnd:
                 self.depth -= 1
                 if self.depth == 0:
                     self.state = "closed"
-                    return True
-        return False
+        return self.state == "closed"
 
 
-@dataclass
+@dataclass(eq=False)
 class _Pending:
+    position: int = 0
     id: str = ""
     name: str = ""
     parts: list[str] = field(default_factory=list)
@@ -159,10 +168,13 @@ _ANTHROPIC_EVENTS = frozenset(
 class StreamParser:
     """Reads a streamed response event by event and tells which tool calls are complete.
 
-    OpenAI chunks and Responses events: a call is complete the moment its arguments form
-    a whole JSON object (or, for text that is no object, when the stream ends). Anthropic
-    events: at the call's ``content_block_stop``. Text deltas go to ``on_text`` as they
-    come.
+    OpenAI chunks and Responses events: a call is complete once its arguments form a
+    whole JSON object and the next event adds nothing to them (the model moved on: the
+    next call, its text, ``finish_reason``; Responses' ``arguments.done``), so that text
+    after the object (a second object) is seen before the call runs, and judged as a
+    whole response's would be. A call whose arguments are no object is complete at its
+    end (the next call at its index, the stream's end). Anthropic events: at the call's
+    ``content_block_stop``. Text deltas go to ``on_text`` as they come.
     """
 
     def __init__(self, on_text: Callable[[str], object] | None = None) -> None:
@@ -173,6 +185,8 @@ class StreamParser:
         self.order: list[_Pending] = []
         self.finish_reason: str | None = None
         self.blocks: dict[int, dict[str, Any]] = {}  # Anthropic content, for messages()
+        self.ready: list[_Pending] = []  # whole objects, run at the next event unless it adds to them
+        self.touched: set[int] = set()  # positions of the calls this event added to
 
     @property
     def text(self) -> str:
@@ -187,26 +201,56 @@ class StreamParser:
     def _open(self, key: Any) -> _Pending:
         pending = self.pending.get(key)
         if pending is None:
-            pending = self.pending[key] = _Pending()
-            self.order.append(pending)
+            pending = self._new(key)
+        return pending
+
+    def _new(self, key: Any) -> _Pending:
+        pending = self.pending[key] = _Pending(len(self.order))
+        self.order.append(pending)
         return pending
 
     def _emit(self, pending: _Pending) -> list[ToolCallRequest]:
         if pending.emitted:
             return []
         pending.emitted = True
-        return [ToolCallRequest(pending.id, pending.name, pending.arguments())]
+        return [ToolCallRequest(pending.id, pending.name, pending.arguments(), pending.position)]
 
     def _feed_args(self, pending: _Pending, delta: Any) -> list[ToolCallRequest]:
         if not isinstance(delta, str) or not delta or pending.emitted:
             return []
         pending.parts.append(delta)
-        if pending.end.feed(delta):
-            return self._emit(pending)
+        self.touched.add(pending.position)
+        if pending.end.feed(delta) and pending not in self.ready:
+            self.ready.append(pending)
         return []
 
     def feed(self, event: Any) -> list[ToolCallRequest]:
         """The tool calls this event completes (usually none, sometimes one)."""
+        waiting = self.ready
+        if not waiting:
+            return self._dispatch(event)
+        self.ready, self.touched = [], set()
+        out = self._dispatch(event)
+        released: list[ToolCallRequest] = []
+        for pending in waiting:
+            if pending.emitted:
+                continue
+            if pending.position in self.touched:  # it went on (whitespace, or a second object)
+                if pending.end.state == "closed":
+                    self.ready.append(pending)
+                continue
+            released.extend(self._emit(pending))
+        return released + out
+
+    def listed(self) -> list[tuple[int, str, str, bool]]:
+        """The calls :meth:`messages` lists, in order: ``(position, id, name, complete)``;
+        a call not complete was cut short (the stream ended or was left)."""
+        return [(p.position, p.id, p.name, p.emitted) for p in self._listed()]
+
+    def _listed(self) -> list[_Pending]:
+        return [p for p in self.order if p.emitted or p.parts or p.whole is not None]
+
+    def _dispatch(self, event: Any) -> list[ToolCallRequest]:
         choices = get(event, "choices")
         if choices is not None:
             self.provider = "openai"
@@ -239,9 +283,17 @@ class StreamParser:
             if delta is not None:
                 self._text(get(delta, "content"))
                 for part in get(delta, "tool_calls") or ():
-                    pending = self._open(get(part, "index") or 0)
-                    if get(part, "id"):
-                        pending.id = str(get(part, "id"))
+                    index = get(part, "index") or 0
+                    pending = self.pending.get(index)
+                    new_id = get(part, "id")
+                    if pending is None:
+                        pending = self._new(index)
+                    elif new_id and pending.id and str(new_id) != pending.id:
+                        # Another call at the same index (or with none): the first is over.
+                        out.extend(self._emit(pending))
+                        pending = self._new(index)
+                    if new_id:
+                        pending.id = str(new_id)
                     function = get(part, "function")
                     if function is not None:
                         if get(function, "name"):
@@ -332,7 +384,7 @@ class StreamParser:
 
     def messages(self) -> list[dict[str, Any]]:
         """The assistant's turn as the next request's messages (before the tool replies)."""
-        calls = [p for p in self.order if p.emitted or p.parts or p.whole is not None]
+        calls = self._listed()
         if self.provider == "anthropic":
             content: list[dict[str, Any]] = []
             by_id = {p.id: p for p in calls}
