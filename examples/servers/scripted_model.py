@@ -128,6 +128,14 @@ class ScriptedModel:
     async def _begin(self, request: web.Request) -> tuple[dict[str, Any], Turn]:
         body = await request.json()
         self.requests.append((request.path, body))
+        unanswered = _unanswered(request.path, body)
+        if unanswered:
+            # As the real APIs do: every tool call sent back needs its result.
+            message = f"tool calls without a result: {', '.join(unanswered)}"
+            raise web.HTTPBadRequest(
+                text=json.dumps({"type": "error", "error": {"type": "invalid_request_error", "message": message}}),
+                content_type="application/json",
+            )
         return body, self._next_turn(request.path, body)
 
     async def _sse(self, request: web.Request) -> web.StreamResponse:
@@ -331,6 +339,31 @@ class ScriptedModel:
         await send({"type": "message_stop"})
         await response.write_eof()
         return response
+
+
+def _unanswered(path: str, body: dict[str, Any]) -> list[str]:
+    """The ids of the tool calls in a request's history that have no result after them."""
+    asked: list[str] = []
+    answered: set[str] = set()
+    if path.endswith("/responses"):
+        items = body.get("input")
+        for item in items if isinstance(items, list) else ():
+            if item.get("type") == "function_call":
+                asked.append(item.get("call_id", ""))
+            elif item.get("type") == "function_call_output":
+                answered.add(item.get("call_id", ""))
+        return [i for i in asked if i not in answered]
+    for message in body.get("messages", []):
+        content = message.get("content")
+        blocks = content if isinstance(content, list) else []
+        if path.endswith("/messages"):
+            asked += [b.get("id", "") for b in blocks if b.get("type") == "tool_use"]
+            answered |= {b.get("tool_use_id", "") for b in blocks if b.get("type") == "tool_result"}
+        else:
+            asked += [c.get("id", "") for c in message.get("tool_calls") or ()]
+            if message.get("role") == "tool":
+                answered.add(message.get("tool_call_id", ""))
+    return [i for i in asked if i not in answered]
 
 
 def _words(text: str) -> list[str]:

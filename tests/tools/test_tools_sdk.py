@@ -343,3 +343,58 @@ async def test_the_run_deadline_closes_the_model_stream() -> None:
         assert [(r.key, r.status) for r in results] == [("d1", Status.SUCCESS)]
         assert took < 2.0  # the stream would last 6 s: the deadline ended it
         assert stream.response.is_closed
+
+
+@pytest.mark.parametrize(
+    ("opener", "provider"),
+    [(open_chat, "openai"), (open_responses, "openai-responses"), (open_anthropic, "anthropic")],
+    ids=["chat-completions", "responses", "anthropic"],
+)
+async def test_a_call_cut_short_by_the_deadline_still_gets_its_reply(opener: Opener, provider: str) -> None:
+    # d2's arguments are still streaming (ten pieces over 3 s) when the run's deadline comes.
+    turn = Turn(calls=[
+        ScriptedCall("d1", "quote", {"symbol": "AAA"}, done_at=0.05),
+        ScriptedCall("d2", "quote", {"symbol": "BBB"}, done_at=3.0),
+    ], tail=3.0, pieces=10)
+    scripted = ScriptedModel([turn, Turn(text="AAA is at 103; BBB was not looked up.")])
+    async with scripted.serve() as base_url:
+        stream = await opener(base_url, TOOLS)
+        calls = TOOLS.calls_from_stream(stream)
+        results = await run(calls, max_concurrency=None, timeout=0.6).collect()
+        assert [(r.key, r.status) for r in results] == [("d1", Status.SUCCESS)]
+        follow_up = calls.messages() + TOOLS.replies(results, provider)
+        # The server refuses (400) a history with a tool call and no result: d2 has one.
+        if provider == "openai":
+            answer = await openai_client(base_url).chat.completions.create(
+                model="scripted", messages=[{"role": "user", "content": "go"}, *follow_up]  # type: ignore[list-item]
+            )
+            assert answer.choices[0].message.content == "AAA is at 103; BBB was not looked up."
+            sent = scripted.requests[1][1]["messages"]
+            assert [c["id"] for c in sent[1]["tool_calls"]] == ["d1", "d2"]
+            assert [(m["tool_call_id"], m["content"][:8]) for m in sent[2:]] == [("d1", '{"symbol'), ("d2", "Not run:")]
+        elif provider == "openai-responses":
+            reply = await openai_client(base_url).responses.create(
+                model="scripted", input=[{"role": "user", "content": "go"}, *follow_up]  # type: ignore[list-item]
+            )
+            assert reply.output_text == "AAA is at 103; BBB was not looked up."
+            outputs = [i for i in scripted.requests[1][1]["input"] if i.get("type") == "function_call_output"]
+            assert [(o["call_id"], o["output"][:8]) for o in outputs] == [("d1", '{"symbol'), ("d2", "Not run:")]
+        else:
+            message = await anthropic_client(base_url).messages.create(
+                model="scripted", max_tokens=512, messages=[{"role": "user", "content": "go"}, *follow_up]  # type: ignore[list-item]
+            )
+            assert message.content[0].type == "text"
+            (user_reply,) = scripted.requests[1][1]["messages"][2:]
+            assert [(b["tool_use_id"], b.get("is_error", False)) for b in user_reply["content"]] == [
+                ("d1", False), ("d2", True)
+            ]
+
+
+async def test_the_scripted_model_refuses_a_tool_call_without_its_result() -> None:
+    scripted = ScriptedModel([])
+    async with scripted.serve() as base_url:
+        with pytest.raises(openai.BadRequestError, match="tool calls without a result: c9"):
+            await openai_client(base_url).chat.completions.create(model="scripted", messages=[
+                {"role": "assistant", "content": None, "tool_calls": [
+                    {"id": "c9", "type": "function", "function": {"name": "quote", "arguments": "{}"}}]},
+            ])
