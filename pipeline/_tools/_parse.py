@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ToolCallRequest", "StreamParser", "get", "requests_in"]
+__all__ = ["ToolCallRequest", "StreamParser", "assistant_turn", "get", "requests_in"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +74,45 @@ def requests_in(response: Any) -> list[ToolCallRequest]:
         "a Responses API Response (or its output), an Anthropic Message (or its content), "
         f"or the same as dicts; got {type(response).__name__}"
     )
+
+
+def assistant_turn(response: Any) -> list[dict[str, Any]]:
+    """The assistant's turn of a whole response, as the next request's messages (as
+    dicts, everything kept: Responses' reasoning items, Anthropic's thinking blocks):
+    Chat Completions one assistant message, Responses its output items, Anthropic one
+    assistant message of its content blocks."""
+    if isinstance(response, (list, tuple)):
+        items = [_plain(item) for item in response]
+        if any(get(item, "function") is not None for item in items):
+            return [{"role": "assistant", "content": None, "tool_calls": items}]
+        if any(item.get("type") in _ANTHROPIC_BLOCKS for item in items):
+            return [{"role": "assistant", "content": items}]
+        return items  # Responses output items
+    choices = get(response, "choices")
+    if isinstance(choices, (list, tuple)):
+        return assistant_turn(get(choices[0], "message")) if choices else []
+    output = get(response, "output")
+    if isinstance(output, (list, tuple)):
+        return [_plain(item) for item in output]
+    content = get(response, "content")
+    if get(response, "type") == "message" and isinstance(content, (list, tuple)):
+        return [{"role": "assistant", "content": [_plain(block) for block in content]}]
+    message = _plain(response)
+    if not isinstance(message.get("tool_calls"), list):
+        message.pop("tool_calls", None)
+    return [message]
+
+
+_ANTHROPIC_BLOCKS = frozenset(("text", "tool_use", "thinking", "redacted_thinking", "server_tool_use"))
+
+
+def _plain(obj: Any) -> dict[str, Any]:
+    """An SDK object as the dict the next request sends (unset fields left out)."""
+    dump = getattr(obj, "model_dump", None)
+    if dump is not None:
+        data: dict[str, Any] = dump(exclude_none=True)
+        return data
+    return dict(obj) if isinstance(obj, Mapping) else {}
 
 
 def _is_message(obj: Any) -> bool:

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ValidationError
 
 from .._core._result import SkillResult, Status
 from .._core._skill import Skill, SkillCall, SkillOptions, skill
-from ._parse import StreamParser, ToolCallRequest, requests_in
+from ._parse import StreamParser, ToolCallRequest, assistant_turn, requests_in
 from ._replies import clip as _clip
 from ._replies import _as_text, reply_content
 from ._schema import ArgsModel, from_signature, parse_docstring
@@ -225,7 +225,7 @@ class Toolset:
         requests = requests_in(response)
         turn = _Turn(lambda: [(r.position, r.id, r.name, True) for r in requests])
         seen: dict[tuple[str, str], SkillCall[Any]] = {}
-        return ToolCalls([self._build(request, seen, turn) for request in requests], turn)
+        return ToolCalls([self._build(request, seen, turn) for request in requests], turn, response)
 
     def call(self, id: str, name: str, arguments: str | Mapping[str, Any] | None) -> SkillCall[Any]:
         """One tool call from its parts, for formats :meth:`calls` does not read.
@@ -702,6 +702,14 @@ class ToolCalls(list[SkillCall[Any]]):
     ``run()``); made by :meth:`Toolset.calls`. It is the response's turn: the results of
     its calls know it, and :meth:`Toolset.replies` answers each of its calls."""
 
-    def __init__(self, calls: Iterable[SkillCall[Any]], turn: _Turn) -> None:
+    def __init__(self, calls: Iterable[SkillCall[Any]], turn: _Turn, response: Any) -> None:
         super().__init__(calls)
         self._turn = turn
+        self._response = response
+
+    def messages(self) -> list[dict[str, Any]]:
+        """The assistant's turn, to put in the next request before the tool replies, as
+        dicts: Chat Completions the assistant message, Responses the output items
+        (reasoning included), Anthropic an assistant message of the content blocks
+        (thinking included)."""
+        return assistant_turn(self._response)

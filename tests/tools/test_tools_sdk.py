@@ -398,3 +398,41 @@ async def test_the_scripted_model_refuses_a_tool_call_without_its_result() -> No
                 {"role": "assistant", "content": None, "tool_calls": [
                     {"id": "c9", "type": "function", "function": {"name": "quote", "arguments": "{}"}}]},
             ])
+
+
+async def test_the_turn_of_a_whole_response_goes_back_from_calls_messages(model: tuple[Any, str]) -> None:
+    scripted, base_url = model
+    for provider in ("openai", "openai-responses", "anthropic"):
+        scripted.script.extendleft([Turn(text="done"), first_turn()])
+        before = len(scripted.requests)
+        if provider == "openai":
+            client = openai_client(base_url)
+            completion = await client.chat.completions.create(
+                model="scripted", messages=[{"role": "user", "content": "go"}], tools=TOOLS.schemas("openai")  # type: ignore[arg-type]
+            )
+            calls = TOOLS.calls(completion)
+            results = await run(calls).collect()
+            await client.chat.completions.create(
+                model="scripted", messages=[{"role": "user", "content": "go"}, *calls.messages(), *TOOLS.replies(results, provider)]  # type: ignore[list-item]
+            )
+            assert calls.messages() == [completion.choices[0].message.model_dump(exclude_none=True)]
+        elif provider == "openai-responses":
+            client = openai_client(base_url)
+            response = await client.responses.create(model="scripted", input="go", tools=TOOLS.schemas(provider))  # type: ignore[arg-type]
+            calls = TOOLS.calls(response)
+            results = await run(calls).collect()
+            await client.responses.create(
+                model="scripted", input=[{"role": "user", "content": "go"}, *calls.messages(), *TOOLS.replies(results, provider)]  # type: ignore[list-item]
+            )
+        else:
+            aclient = anthropic_client(base_url)
+            message = await aclient.messages.create(
+                model="scripted", max_tokens=512, messages=[{"role": "user", "content": "go"}], tools=TOOLS.schemas(provider)  # type: ignore[arg-type]
+            )
+            calls = TOOLS.calls(message)
+            results = await run(calls).collect()
+            await aclient.messages.create(
+                model="scripted", max_tokens=512,
+                messages=[{"role": "user", "content": "go"}, *calls.messages(), *TOOLS.replies(results, provider)]  # type: ignore[list-item]
+            )
+        assert len(scripted.requests) == before + 2  # the follow-up was accepted
