@@ -65,6 +65,9 @@ class Turn:
     tail: float = 0.0
     pieces: int = 3
     """How many deltas each call's arguments are cut into."""
+    reasoning: str = ""
+    """Reasoning before the text: an Anthropic ``thinking`` block (signed), a Responses
+    ``reasoning`` item (its summary, and an ``encrypted_content``); none in Chat."""
 
 
 Responder = Callable[[str, dict[str, Any]], Turn]
@@ -237,6 +240,11 @@ class ScriptedModel:
         body, turn = await self._begin(request)
         rid = f"resp_{next(self._ids)}"
         output: list[dict[str, Any]] = []
+        reasoning = {"type": "reasoning", "id": f"rs_{rid}",
+                     "summary": [{"type": "summary_text", "text": turn.reasoning}],
+                     "encrypted_content": f"enc:{turn.reasoning[::-1]}"}
+        if turn.reasoning:
+            output.append(reasoning)
         if turn.text:
             output.append({"type": "message", "id": f"msg_{rid}", "status": "completed", "role": "assistant",
                            "content": [{"type": "output_text", "text": turn.text, "annotations": []}]})
@@ -259,12 +267,21 @@ class ScriptedModel:
 
         def text_events(text: str) -> list[Any]:
             out: list[Any] = [{"type": "response.created", "response": {**whole, "status": "in_progress", "output": []}}]
+            if turn.reasoning:
+                out += [
+                    {"type": "response.output_item.added", "output_index": 0,
+                     "item": {"type": "reasoning", "id": reasoning["id"], "summary": []}},
+                    {"type": "response.output_item.done", "output_index": 0, "item": reasoning},
+                ]
+            at = 1 if turn.reasoning else 0
             if text:
-                out += [{"type": "response.output_text.delta", "item_id": f"msg_{rid}", "output_index": 0,
+                out.append({"type": "response.output_item.added", "output_index": at, "item": {
+                    "type": "message", "id": f"msg_{rid}", "status": "in_progress", "role": "assistant", "content": []}})
+                out += [{"type": "response.output_text.delta", "item_id": f"msg_{rid}", "output_index": at,
                          "content_index": 0, "delta": w} for w in _words(text)]
             return out
 
-        offset = 1 if turn.text else 0
+        offset = (1 if turn.text else 0) + (1 if turn.reasoning else 0)
 
         def call_events(i: int, call: ScriptedCall, pieces: list[str]) -> list[list[Any]]:
             item = {"type": "function_call", "id": f"fc_{call.id}", "call_id": call.id, "name": call.name,
@@ -296,6 +313,9 @@ class ScriptedModel:
         reason = "tool_use" if turn.calls else "end_turn"
         usage = {"input_tokens": 1, "output_tokens": 1}
         content: list[dict[str, Any]] = []
+        signature = f"sig:{turn.reasoning[::-1]}"
+        if turn.reasoning:
+            content.append({"type": "thinking", "thinking": turn.reasoning, "signature": signature})
         if turn.text:
             content.append({"type": "text", "text": turn.text})
         for c in turn.calls:
@@ -312,15 +332,24 @@ class ScriptedModel:
         async def send(data: dict[str, Any]) -> None:
             await response.write(f"event: {data['type']}\ndata: {json.dumps(data)}\n\n".encode())
 
-        offset = 1 if turn.text else 0
+        offset = (1 if turn.text else 0) + (1 if turn.reasoning else 0)
 
         def text_events(text: str) -> list[Any]:
             out: list[Any] = [{"type": "message_start", "message": {**message, "content": [], "stop_reason": None}}]
-            if text:
-                out.append({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})
-                out += [{"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": w}}
-                        for w in _words(text)]
+            if turn.reasoning:
+                out.append({"type": "content_block_start", "index": 0,
+                            "content_block": {"type": "thinking", "thinking": "", "signature": ""}})
+                out += [{"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": w}}
+                        for w in _words(turn.reasoning)]
+                out.append({"type": "content_block_delta", "index": 0,
+                            "delta": {"type": "signature_delta", "signature": signature}})
                 out.append({"type": "content_block_stop", "index": 0})
+            at = 1 if turn.reasoning else 0
+            if text:
+                out.append({"type": "content_block_start", "index": at, "content_block": {"type": "text", "text": ""}})
+                out += [{"type": "content_block_delta", "index": at, "delta": {"type": "text_delta", "text": w}}
+                        for w in _words(text)]
+                out.append({"type": "content_block_stop", "index": at})
             return out
 
         def call_events(i: int, call: ScriptedCall, pieces: list[str]) -> list[list[Any]]:

@@ -7,6 +7,7 @@ Nothing here imports an SDK: their objects are read by attribute and dicts by ke
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -189,6 +190,7 @@ class _Pending:
     parts: list[str] = field(default_factory=list)
     end: _ObjectEnd = field(default_factory=_ObjectEnd)
     emitted: bool = False
+    output_index: int | None = None  # Responses: where the item is in the output
     whole: Mapping[str, Any] | None = None  # Anthropic's start block input, Responses' done
 
     def arguments(self) -> str | Mapping[str, Any]:
@@ -224,6 +226,8 @@ class StreamParser:
         self.order: list[_Pending] = []
         self.finish_reason: str | None = None
         self.blocks: dict[int, dict[str, Any]] = {}  # Anthropic content, for messages()
+        self.reasoning: dict[int, dict[str, Any]] = {}  # Responses' reasoning items, by output index
+        self.text_index: int | None = None  # Responses: the output index of the first message
         self.ready: list[_Pending] = []  # whole objects, run at the next event unless it adds to them
         self.touched: set[int] = set()  # positions of the calls this event added to
 
@@ -350,9 +354,16 @@ class StreamParser:
             return []
         if kind in ("response.output_item.added", "response.output_item.done"):
             item = get(event, "item")
-            if get(item, "type") != "function_call":
+            itype, at = get(item, "type"), get(event, "output_index")
+            if itype == "reasoning" and isinstance(at, int):
+                self.reasoning[at] = _plain(item)  # the done item (encrypted_content too) wins
+            elif itype == "message" and isinstance(at, int):
+                self.text_index = at if self.text_index is None else min(self.text_index, at)
+            if itype != "function_call":
                 return []
-            pending = self._open(get(item, "id") or get(event, "output_index"))
+            pending = self._open(get(item, "id") or at)
+            if isinstance(at, int):
+                pending.output_index = at
             pending.id = str(get(item, "call_id") or get(item, "id") or pending.id)
             pending.name = str(get(item, "name") or pending.name)
             if kind == "response.output_item.done":
@@ -391,6 +402,11 @@ class StreamParser:
             elif btype == "text":
                 self.blocks[index] = {"type": "text", "text": ""}
                 self._anthropic_text(index, get(block, "text"))
+            elif btype == "thinking":  # kept whole: the next request sends it back, signed
+                self.blocks[index] = {"type": "thinking", "thinking": str(get(block, "thinking") or ""),
+                                      "signature": str(get(block, "signature") or "")}
+            elif btype == "redacted_thinking":
+                self.blocks[index] = {"type": "redacted_thinking", "data": str(get(block, "data") or "")}
             return []
         if kind == "content_block_delta":
             index = get(event, "index") or 0
@@ -398,6 +414,11 @@ class StreamParser:
             dtype = get(delta, "type")
             if dtype == "text_delta":
                 self._anthropic_text(index, get(delta, "text"))
+            elif dtype in ("thinking_delta", "signature_delta") and index in self.blocks:
+                field = "thinking" if dtype == "thinking_delta" else "signature"
+                piece = get(delta, field)
+                if isinstance(piece, str) and self.blocks[index]["type"] == "thinking":
+                    self.blocks[index][field] += piece
             elif dtype == "input_json_delta" and index in self.pending:
                 part = get(delta, "partial_json")
                 if isinstance(part, str) and part:
@@ -426,27 +447,33 @@ class StreamParser:
         calls = self._listed()
         if self.provider == "anthropic":
             content: list[dict[str, Any]] = []
-            by_id = {p.id: p for p in calls}
             for index in sorted(self.blocks):
                 block = dict(self.blocks[index])
                 if block["type"] == "text":
                     if block["text"]:
                         content.append(block)
                     continue
-                block["input"] = _as_object(by_id[block["id"]].arguments())
-                content.append(block)
+                if block["type"] == "tool_use":
+                    pending = self.pending.get(index)
+                    block["input"] = _as_object(pending.arguments()) if pending is not None else {}
+                content.append(block)  # thinking blocks too, with their signatures
             return [{"role": "assistant", "content": content}]
         if self.provider == "openai-responses":
-            items: list[dict[str, Any]] = []
+            # In output order: reasoning items (their encrypted_content kept), the text, the calls.
+            placed: list[tuple[float, int, dict[str, Any]]] = [
+                (at, 0, dict(item)) for at, item in self.reasoning.items()
+            ]
             if self.text:
-                items.append({"role": "assistant", "content": self.text})
+                at = -1 if self.text_index is None else self.text_index
+                placed.append((at, 0, {"role": "assistant", "content": self.text}))
             for p in calls:
                 args = p.arguments()
-                items.append({
+                at = math.inf if p.output_index is None else p.output_index
+                placed.append((at, p.position, {
                     "type": "function_call", "call_id": p.id, "name": p.name,
                     "arguments": args if isinstance(args, str) else json.dumps(args),
-                })
-            return items
+                }))
+            return [item for _, _, item in sorted(placed, key=lambda e: (e[0], e[1]))]
         message: dict[str, Any] = {"role": "assistant", "content": self.text or None}
         if calls:
             message["tool_calls"] = [

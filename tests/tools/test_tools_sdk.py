@@ -436,3 +436,41 @@ async def test_the_turn_of_a_whole_response_goes_back_from_calls_messages(model:
                 messages=[{"role": "user", "content": "go"}, *calls.messages(), *TOOLS.replies(results, provider)]  # type: ignore[list-item]
             )
         assert len(scripted.requests) == before + 2  # the follow-up was accepted
+
+
+@pytest.mark.parametrize(
+    ("opener", "provider"),
+    [(open_responses, "openai-responses"), (open_anthropic, "anthropic")],
+    ids=["responses", "anthropic"],
+)
+async def test_a_streamed_turn_keeps_its_reasoning(opener: Opener, provider: str) -> None:
+    turn = Turn(reasoning="Two symbols: look both up.", text="Looking.", calls=[
+        ScriptedCall("r1", "quote", {"symbol": "AAA"}, done_at=0.02),
+        ScriptedCall("r2", "quote", {"symbol": "BB"}, done_at=0.04),
+    ])
+    scripted = ScriptedModel([turn, Turn(text="ok")])
+    async with scripted.serve() as base_url:
+        stream = await opener(base_url, TOOLS)
+        calls = TOOLS.calls_from_stream(stream)
+        results = await run(calls, max_concurrency=None).collect()
+        follow_up = calls.messages() + TOOLS.replies(results, provider)
+        if provider == "anthropic":
+            await anthropic_client(base_url).messages.create(
+                model="scripted", max_tokens=512, messages=[{"role": "user", "content": "go"}, *follow_up]  # type: ignore[list-item]
+            )
+            sent = scripted.requests[1][1]["messages"][1]
+            assert sent["content"][0] == {
+                "type": "thinking", "thinking": "Two symbols: look both up.", "signature": "sig:.pu htob kool :slobmys owT"
+            }
+            assert [b["type"] for b in sent["content"]] == ["thinking", "text", "tool_use", "tool_use"]
+        else:
+            await openai_client(base_url).responses.create(
+                model="scripted", input=[{"role": "user", "content": "go"}, *follow_up]  # type: ignore[list-item]
+            )
+            sent = scripted.requests[1][1]["input"]
+            assert [i.get("type", i.get("role")) for i in sent] == [
+                "user", "reasoning", "assistant", "function_call", "function_call",
+                "function_call_output", "function_call_output",
+            ]
+            assert sent[1]["encrypted_content"] == "enc:.pu htob kool :slobmys owT"
+            assert sent[1]["summary"] == [{"type": "summary_text", "text": "Two symbols: look both up."}]
