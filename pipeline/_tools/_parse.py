@@ -461,15 +461,15 @@ class StreamParser:
         if self.provider == "openai-responses":
             # In output order: reasoning items (their encrypted_content kept), the text, the calls.
             placed: list[tuple[float, int, dict[str, Any]]] = [
-                (at, 0, dict(item)) for at, item in self.reasoning.items()
+                (index, 0, dict(item)) for index, item in self.reasoning.items()
             ]
             if self.text:
-                at = -1 if self.text_index is None else self.text_index
-                placed.append((at, 0, {"role": "assistant", "content": self.text}))
+                text_at = -1 if self.text_index is None else self.text_index
+                placed.append((text_at, 0, {"role": "assistant", "content": self.text}))
             for p in calls:
                 args = p.arguments()
-                at = math.inf if p.output_index is None else p.output_index
-                placed.append((at, p.position, {
+                call_at = math.inf if p.output_index is None else p.output_index
+                placed.append((call_at, p.position, {
                     "type": "function_call", "call_id": p.id, "name": p.name,
                     "arguments": args if isinstance(args, str) else json.dumps(args),
                 }))

@@ -9,7 +9,12 @@ An agent's turn is three steps, each one method of :class:`Toolset`:
    coerced by pydantic here, before anything runs; a call the model got wrong (an unknown
    tool, arguments that are not JSON or do not fit) becomes a call that ends ``error``
    with a message telling the model what to fix, and the other calls run as usual.
-3. ``toolset.replies(results, provider)``: the tool messages, in the order the model asked.
+3. ``toolset.replies(results, provider)``: the tool messages, in the order the model
+   asked, one per call of the turn; ``calls.messages()`` is the assistant's turn before them.
+
+The turn is a value, not state on the Toolset: what ``calls()`` returns (a list) and the
+results' keys (the call ids, each knowing its turn) carry it, so one Toolset serves any
+number of conversations at once.
 
 The calls are ordinary SkillCalls: ``run()`` gives them their skills' timeouts, retries,
 fallbacks and the run's cap and deadline.
@@ -248,8 +253,9 @@ class Toolset:
         writing.
 
         An OpenAI call (Chat Completions chunks, Responses events) is complete when its
-        arguments form a whole JSON object; an Anthropic one at its
-        ``content_block_stop``. Text deltas go to ``on_text`` as they arrive.
+        arguments form a whole JSON object and the next event adds nothing to them (so
+        that two objects in a row are refused as in a whole response); an Anthropic one
+        at its ``content_block_stop``. Text deltas go to ``on_text`` as they arrive.
 
         The run pulls the next call only when it has a free slot: with
         ``max_concurrency`` below the number of calls, reading the stream waits for a
