@@ -24,7 +24,7 @@ import itertools
 import json
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,6 +65,9 @@ class Turn:
     tail: float = 0.0
     pieces: int = 3
     """How many deltas each call's arguments are cut into."""
+    reasoning: str = ""
+    """Reasoning before the text: an Anthropic ``thinking`` block (signed), a Responses
+    ``reasoning`` item (its summary, and an ``encrypted_content``); none in Chat."""
 
 
 Responder = Callable[[str, dict[str, Any]], Turn]
@@ -128,6 +131,14 @@ class ScriptedModel:
     async def _begin(self, request: web.Request) -> tuple[dict[str, Any], Turn]:
         body = await request.json()
         self.requests.append((request.path, body))
+        unanswered = _unanswered(request.path, body)
+        if unanswered:
+            # As the real APIs do: every tool call sent back needs its result.
+            message = f"tool calls without a result: {', '.join(unanswered)}"
+            raise web.HTTPBadRequest(
+                text=json.dumps({"type": "error", "error": {"type": "invalid_request_error", "message": message}}),
+                content_type="application/json",
+            )
         return body, self._next_turn(request.path, body)
 
     async def _sse(self, request: web.Request) -> web.StreamResponse:
@@ -142,9 +153,11 @@ class ScriptedModel:
         text_events: Callable[[str], list[Any]],
         call_events: Callable[[int, ScriptedCall, list[str]], list[list[Any]]],
         times: StreamTimes,
+        after_calls: Sequence[Any] = (),
     ) -> None:
         """Send the text at once, then each call's pieces spread over its window: from the
-        previous call's ``done_at`` to its own, the last piece at ``done_at``."""
+        previous call's ``done_at`` to its own, the last piece at ``done_at``; then
+        ``after_calls`` at once, then ``tail`` seconds."""
         for event in text_events(turn.text):
             await send(event)
         previous = 0.0
@@ -164,6 +177,8 @@ class ScriptedModel:
                 for event in events:
                     await send(event)
             previous = max(previous, call.done_at)
+        for event in after_calls:
+            await send(event)
         if turn.tail:
             await asyncio.sleep(turn.tail)
 
@@ -209,9 +224,12 @@ class ScriptedModel:
                 [chunk({"tool_calls": [{"index": i, "function": {"arguments": p}}]})] for p in pieces
             ]
 
-        await self._play(turn, send, text_events, call_events, times)
+        # As OpenAI does: finish_reason right after the last call, then (the tail) the
+        # usage chunk, whose choices are empty.
+        await self._play(turn, send, text_events, call_events, times, [chunk({}, reason)])
         times.ended = time.perf_counter()  # before the last writes, as call_done
-        await send(chunk({}, reason))
+        await send({**base, "object": "chat.completion.chunk", "choices": [],
+                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
         return response
@@ -222,6 +240,11 @@ class ScriptedModel:
         body, turn = await self._begin(request)
         rid = f"resp_{next(self._ids)}"
         output: list[dict[str, Any]] = []
+        reasoning = {"type": "reasoning", "id": f"rs_{rid}",
+                     "summary": [{"type": "summary_text", "text": turn.reasoning}],
+                     "encrypted_content": f"enc:{turn.reasoning[::-1]}"}
+        if turn.reasoning:
+            output.append(reasoning)
         if turn.text:
             output.append({"type": "message", "id": f"msg_{rid}", "status": "completed", "role": "assistant",
                            "content": [{"type": "output_text", "text": turn.text, "annotations": []}]})
@@ -244,12 +267,21 @@ class ScriptedModel:
 
         def text_events(text: str) -> list[Any]:
             out: list[Any] = [{"type": "response.created", "response": {**whole, "status": "in_progress", "output": []}}]
+            if turn.reasoning:
+                out += [
+                    {"type": "response.output_item.added", "output_index": 0,
+                     "item": {"type": "reasoning", "id": reasoning["id"], "summary": []}},
+                    {"type": "response.output_item.done", "output_index": 0, "item": reasoning},
+                ]
+            at = 1 if turn.reasoning else 0
             if text:
-                out += [{"type": "response.output_text.delta", "item_id": f"msg_{rid}", "output_index": 0,
+                out.append({"type": "response.output_item.added", "output_index": at, "item": {
+                    "type": "message", "id": f"msg_{rid}", "status": "in_progress", "role": "assistant", "content": []}})
+                out += [{"type": "response.output_text.delta", "item_id": f"msg_{rid}", "output_index": at,
                          "content_index": 0, "delta": w} for w in _words(text)]
             return out
 
-        offset = 1 if turn.text else 0
+        offset = (1 if turn.text else 0) + (1 if turn.reasoning else 0)
 
         def call_events(i: int, call: ScriptedCall, pieces: list[str]) -> list[list[Any]]:
             item = {"type": "function_call", "id": f"fc_{call.id}", "call_id": call.id, "name": call.name,
@@ -281,6 +313,9 @@ class ScriptedModel:
         reason = "tool_use" if turn.calls else "end_turn"
         usage = {"input_tokens": 1, "output_tokens": 1}
         content: list[dict[str, Any]] = []
+        signature = f"sig:{turn.reasoning[::-1]}"
+        if turn.reasoning:
+            content.append({"type": "thinking", "thinking": turn.reasoning, "signature": signature})
         if turn.text:
             content.append({"type": "text", "text": turn.text})
         for c in turn.calls:
@@ -297,15 +332,24 @@ class ScriptedModel:
         async def send(data: dict[str, Any]) -> None:
             await response.write(f"event: {data['type']}\ndata: {json.dumps(data)}\n\n".encode())
 
-        offset = 1 if turn.text else 0
+        offset = (1 if turn.text else 0) + (1 if turn.reasoning else 0)
 
         def text_events(text: str) -> list[Any]:
             out: list[Any] = [{"type": "message_start", "message": {**message, "content": [], "stop_reason": None}}]
-            if text:
-                out.append({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})
-                out += [{"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": w}}
-                        for w in _words(text)]
+            if turn.reasoning:
+                out.append({"type": "content_block_start", "index": 0,
+                            "content_block": {"type": "thinking", "thinking": "", "signature": ""}})
+                out += [{"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": w}}
+                        for w in _words(turn.reasoning)]
+                out.append({"type": "content_block_delta", "index": 0,
+                            "delta": {"type": "signature_delta", "signature": signature}})
                 out.append({"type": "content_block_stop", "index": 0})
+            at = 1 if turn.reasoning else 0
+            if text:
+                out.append({"type": "content_block_start", "index": at, "content_block": {"type": "text", "text": ""}})
+                out += [{"type": "content_block_delta", "index": at, "delta": {"type": "text_delta", "text": w}}
+                        for w in _words(text)]
+                out.append({"type": "content_block_stop", "index": at})
             return out
 
         def call_events(i: int, call: ScriptedCall, pieces: list[str]) -> list[list[Any]]:
@@ -324,6 +368,31 @@ class ScriptedModel:
         await send({"type": "message_stop"})
         await response.write_eof()
         return response
+
+
+def _unanswered(path: str, body: dict[str, Any]) -> list[str]:
+    """The ids of the tool calls in a request's history that have no result after them."""
+    asked: list[str] = []
+    answered: set[str] = set()
+    if path.endswith("/responses"):
+        items = body.get("input")
+        for item in items if isinstance(items, list) else ():
+            if item.get("type") == "function_call":
+                asked.append(item.get("call_id", ""))
+            elif item.get("type") == "function_call_output":
+                answered.add(item.get("call_id", ""))
+        return [i for i in asked if i not in answered]
+    for message in body.get("messages", []):
+        content = message.get("content")
+        blocks = content if isinstance(content, list) else []
+        if path.endswith("/messages"):
+            asked += [b.get("id", "") for b in blocks if b.get("type") == "tool_use"]
+            answered |= {b.get("tool_use_id", "") for b in blocks if b.get("type") == "tool_result"}
+        else:
+            asked += [c.get("id", "") for c in message.get("tool_calls") or ()]
+            if message.get("role") == "tool":
+                answered.add(message.get("tool_call_id", ""))
+    return [i for i in asked if i not in answered]
 
 
 def _words(text: str) -> list[str]:

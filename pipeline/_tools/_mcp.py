@@ -145,7 +145,6 @@ def _handler(toolset: Toolset, tool_name: str, tool_error: type[Exception]) -> C
         call = toolset.call(f"mcp-{tool_name}-{calls}", tool_name, arguments)
         results = await run([call], max_concurrency=1).collect()
         text, is_error = reply_content(results[0])
-        toolset._positions.pop(call.key, None)
         if is_error:
             raise tool_error(text)
         return text

@@ -9,7 +9,12 @@ An agent's turn is three steps, each one method of :class:`Toolset`:
    coerced by pydantic here, before anything runs; a call the model got wrong (an unknown
    tool, arguments that are not JSON or do not fit) becomes a call that ends ``error``
    with a message telling the model what to fix, and the other calls run as usual.
-3. ``toolset.replies(results, provider)``: the tool messages, in the order the model asked.
+3. ``toolset.replies(results, provider)``: the tool messages, in the order the model
+   asked, one per call of the turn; ``calls.messages()`` is the assistant's turn before them.
+
+The turn is a value, not state on the Toolset: what ``calls()`` returns (a list) and the
+results' keys (the call ids, each knowing its turn) carry it, so one Toolset serves any
+number of conversations at once.
 
 The calls are ordinary SkillCalls: ``run()`` gives them their skills' timeouts, retries,
 fallbacks and the run's cap and deadline.
@@ -18,6 +23,8 @@ fallbacks and the run's cap and deadline.
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import itertools
 import json
 import math
 import re
@@ -30,21 +37,20 @@ from pydantic import BaseModel, ValidationError
 
 from .._core._result import SkillResult, Status
 from .._core._skill import Skill, SkillCall, SkillOptions, skill
-from ._parse import StreamParser, ToolCallRequest, requests_in
+from ._parse import StreamParser, ToolCallRequest, assistant_turn, requests_in
 from ._replies import clip as _clip
-from ._replies import reply_content
+from ._replies import _as_text, reply_content
 from ._schema import ArgsModel, from_signature, parse_docstring, strict_schema
 
 if TYPE_CHECKING:
     from .._core._retry import Retry
 
-__all__ = ["PROVIDERS", "Provider", "ToolCallError", "ToolCallStream", "Toolset", "sanitize_name"]
+__all__ = ["PROVIDERS", "Provider", "ToolCallError", "ToolCallStream", "ToolCalls", "Toolset", "sanitize_name"]
 
 Provider = Literal["openai", "openai-responses", "anthropic", "mcp"]
 PROVIDERS: tuple[str, ...] = ("openai", "openai-responses", "anthropic", "mcp")
 
-# Ids the toolset remembers to order replies and resolve duplicates (dropped when replied).
-_MEMORY = 4096
+_TURNS = itertools.count()
 
 
 class ToolCallError(Exception):
@@ -62,6 +68,7 @@ class _Tool:
     idempotent: bool
     remote: bool  # the skill takes the arguments as JSON data (MCP, LangChain)
     echo: Skill[Any, Any]  # stands in for a duplicate of an idempotent call
+    recordable: bool  # runs here (on the loop or a thread): its reply is written as it returns
     strict_schema: dict[str, Any] | None = None  # OpenAI's strict form, once asked for
 
 
@@ -177,11 +184,6 @@ class Toolset:
             tools[tool.name] = tool
         self._tools = tools
         self._strict = strict
-        # Per call id: where the model asked for it (replies keep that order) and, for a
-        # duplicate of an idempotent call, the id of the call that really runs.
-        self._positions: dict[str, int] = {}
-        self._aliases: dict[str, str] = {}
-        self._asked = 0
 
     @staticmethod
     def _as_skill(item: Any) -> Skill[Any, Any]:
@@ -267,7 +269,7 @@ class Toolset:
 
     # -- 2. the model's calls ----------------------------------------------------------------
 
-    def calls(self, response: Any) -> list[SkillCall[Any]]:
+    def calls(self, response: Any) -> ToolCalls:
         """One SkillCall per tool call of a model's response, in the order the model
         wrote them, each keyed by the tool call's id (``result.key``).
 
@@ -277,6 +279,10 @@ class Toolset:
         the model; the other calls are unaffected. Identical calls of an idempotent skill
         (``@skill(idempotent=True)``: same tool, same arguments once defaults are filled
         in) run once; each id still gets a result, and a reply.
+
+        The list is this response's turn: its results' keys are the call ids, and know
+        the turn they answer, so one Toolset serves any number of conversations at once
+        (ids like ``call_0`` may repeat across them).
 
         Examples:
             >>> results = await run(tools.calls(completion.choices[0].message)).collect()
@@ -290,8 +296,10 @@ class Toolset:
         Raises:
             TypeError: ``response`` is none of these.
         """
+        requests = requests_in(response)
+        turn = _Turn(lambda: [(r.position, r.id, r.name, True) for r in requests])
         seen: dict[tuple[str, str], SkillCall[Any]] = {}
-        return [self._build(request, seen) for request in requests_in(response)]
+        return ToolCalls([self._build(request, seen, turn) for request in requests], turn, response)
 
     def call(self, id: str, name: str, arguments: str | Mapping[str, Any] | None) -> SkillCall[Any]:
         """One tool call from its parts, for formats :meth:`calls` does not read.
@@ -301,7 +309,7 @@ class Toolset:
             name: the tool's name.
             arguments: JSON text or a mapping.
         """
-        return self._build(ToolCallRequest(id, name, arguments), None)
+        return self._build(ToolCallRequest(id, name, arguments), None, None)
 
     def calls_from_stream(
         self,
@@ -314,8 +322,9 @@ class Toolset:
         writing.
 
         An OpenAI call (Chat Completions chunks, Responses events) is complete when its
-        arguments form a whole JSON object; an Anthropic one at its
-        ``content_block_stop``. Text deltas go to ``on_text`` as they arrive.
+        arguments form a whole JSON object and the next event adds nothing to them (so
+        that two objects in a row are refused as in a whole response); an Anthropic one
+        at its ``content_block_stop``. Text deltas go to ``on_text`` as they arrive.
 
         The run pulls the next call only when it has a free slot: with
         ``max_concurrency`` below the number of calls, reading the stream waits for a
@@ -336,11 +345,14 @@ class Toolset:
         return ToolCallStream(self, stream, on_text)
 
     def _build(
-        self, request: ToolCallRequest, seen: dict[tuple[str, str], SkillCall[Any]] | None
+        self,
+        request: ToolCallRequest,
+        seen: dict[tuple[str, str], SkillCall[Any]] | None,
+        turn: _Turn | None,
     ) -> SkillCall[Any]:
-        self._asked += 1
-        key = request.id or f"{request.name or 'tool'}#{self._asked}"
-        self._remember(self._positions, key, self._asked)
+        key: str = request.id or f"{request.name or 'tool'}#{request.position + 1}"
+        if turn is not None:
+            key = turn.key(key)
         tool = self._tools.get(request.name)
         if tool is None:
             listed = ", ".join(self._tools) or "(none)"
@@ -373,17 +385,19 @@ class Toolset:
             validated = tool.args.validate(data)
         except ValidationError as exc:
             return self._rejected(key, tool.name, tool.args.explain(tool.name, exc))
+        runs = tool.skill if turn is None or not tool.recordable else _recording(tool.skill, turn, key)
         if tool.remote:
-            call: SkillCall[Any] = SkillCall(tool.skill, (), tool.args.json_arguments(validated), key=key)
+            call: SkillCall[Any] = SkillCall(runs, (), tool.args.json_arguments(validated), key=key)
         else:
             args, kwargs = tool.args.call_args(validated)
-            call = SkillCall(tool.skill, args, kwargs, key=key)
+            call = SkillCall(runs, args, kwargs, key=key)
         if tool.idempotent and seen is not None:
             canonical = _canonical(validated)
             if canonical is not None:
                 first = seen.get((tool.name, canonical))
                 if first is not None:
-                    self._remember(self._aliases, key, first.key)
+                    if turn is not None:
+                        turn.aliases[key] = first.key
                     # Depends on the first: one run, and this id's result the moment it ends.
                     return SkillCall(tool.echo, (first,), {}, key=key)
                 seen[(tool.name, canonical)] = call
@@ -393,17 +407,22 @@ class Toolset:
         rejecting: Skill[Any, Any] = Skill(_reject, SkillOptions(name=name or "unnamed tool"))
         return SkillCall(rejecting, (message,), {}, key=key)
 
-    @staticmethod
-    def _remember(memory: dict[str, Any], key: str, value: Any) -> None:
-        memory.pop(key, None)
-        memory[key] = value
-        if len(memory) > _MEMORY:  # replies never asked for: forget the oldest
-            del memory[next(iter(memory))]
-
     # -- 3. the replies ----------------------------------------------------------------------
 
-    def replies(self, results: Iterable[SkillResult], provider: Provider | str) -> list[dict[str, Any]]:
-        """The tool messages for the next request, in the order the model asked.
+    def replies(
+        self,
+        results: Iterable[SkillResult],
+        provider: Provider | str,
+        *,
+        calls: ToolCalls | ToolCallStream | None = None,
+    ) -> list[dict[str, Any]]:
+        """The tool messages for the next request: one per tool call of the turns the
+        results answer (each result knows its turn), in the order the model asked.
+
+        Every call the assistant's turn lists gets exactly one reply: one with no result
+        (its arguments were still streaming when the run's deadline came or the stream
+        broke) gets an error reply, ``Not run: ...``. A value's reply is its JSON as
+        the tool returned it (written when the call ended, not when replies are made).
 
         Values are sent as JSON (pydantic models, dataclasses, dates included; a string
         as it is), errors, timeouts and skipped calls as short text. Always a list, so
@@ -417,6 +436,9 @@ class Toolset:
 
         Args:
             results: the results of the calls (any order; a ``Results`` or a list).
+            calls: the turn (what :meth:`calls` or :meth:`calls_from_stream` returned),
+                for when ``results`` may be empty: the run ended before any call of it
+                was complete, and its listed calls still need their replies.
             provider: ``"openai"``: one ``{"role": "tool", "tool_call_id", "content"}``
                 per call; ``"openai-responses"``: one ``function_call_output`` item per
                 call; ``"anthropic"``: one user message with a ``tool_result`` block per
@@ -426,23 +448,24 @@ class Toolset:
             ValueError: an unknown provider.
         """
         _check_provider(provider)
-        by_key: dict[str, SkillResult] = {}
+        answered: dict[_Turn, dict[str, SkillResult]] = {}
+        loose: dict[str, SkillResult] = {}  # results of no turn (Toolset.call(), a journal)
+        given = calls._turn if calls is not None else None
+        if given is not None:
+            answered[given] = {}
         for result in results:
-            by_key[result.key] = result
-        ordered = sorted(
-            by_key.values(), key=lambda r: (self._positions.get(r.key, math.inf), r.index)
-        )
+            turn: _Turn | None = getattr(result.key, "turn", None)
+            if turn is None and given is not None and result.key in given.keys:
+                turn = given
+            if turn is None:
+                loose[result.key] = result
+            else:
+                answered.setdefault(turn, {})[result.key] = result
         texts: list[tuple[str, str, bool]] = []
-        for result in ordered:
-            source = result
-            first = self._aliases.get(result.key)
-            if not result.has_value and first is not None and first in by_key:
-                source = by_key[first]  # a duplicate says what the call it stood for got
-            text, is_error = reply_content(source)
-            texts.append((result.key, text, is_error))
-        for key in by_key:
-            self._positions.pop(key, None)
-            self._aliases.pop(key, None)
+        for turn in sorted(answered, key=lambda t: t.seq):
+            texts.extend(turn.replies(answered[turn]))
+        for result in sorted(loose.values(), key=lambda r: r.index):
+            texts.append((result.key, *reply_content(result)))
         if provider == "openai":
             return [{"role": "tool", "tool_call_id": key, "content": text} for key, text, _ in texts]
         if provider == "openai-responses":
@@ -535,7 +558,9 @@ class ToolCallStream:
 
     While and after it is read: ``text`` is the model's text so far, ``finish_reason``
     why it stopped, and :meth:`messages` the assistant's turn for the next request.
-    Leaving early (the run's deadline, ``break``) closes the model's stream too.
+    Leaving early (the run's deadline, ``break``) closes the model's stream too; a call
+    cut short is still in :meth:`messages`, and :meth:`Toolset.replies` gives it an
+    error reply.
     """
 
     def __init__(
@@ -546,7 +571,8 @@ class ToolCallStream:
     ) -> None:
         self._toolset = toolset
         self._source = source
-        self._parser = StreamParser(on_text)
+        parser = self._parser = StreamParser(on_text)
+        self._turn = _Turn(parser.listed)
         self._state = "new"
         self.calls: list[SkillCall[Any]] = []
         """The calls yielded so far."""
@@ -581,24 +607,24 @@ class ToolCallStream:
 
     async def _read(self) -> AsyncIterator[SkillCall[Any]]:
         seen: dict[tuple[str, str], SkillCall[Any]] = {}
-        parser, build = self._parser, self._toolset._build
+        parser, build, turn = self._parser, self._toolset._build, self._turn
         finished = False
         try:
             if isinstance(self._source, AsyncIterable):
                 async for event in self._source:
                     for request in parser.feed(event):
-                        call = build(request, seen)
+                        call = build(request, seen, turn)
                         self.calls.append(call)
                         yield call
             else:
                 for event in self._source:
                     for request in parser.feed(event):
-                        call = build(request, seen)
+                        call = build(request, seen, turn)
                         self.calls.append(call)
                         yield call
             finished = True
             for request in parser.finish():
-                call = build(request, seen)
+                call = build(request, seen, turn)
                 self.calls.append(call)
                 yield call
         finally:
@@ -672,7 +698,129 @@ def _tool_of(made: Skill[Any, Any], name: str | None = None, strict: bool = Fals
         args = dataclasses.replace(args, complete=strict, lax=lax)
     echo: Skill[Any, Any] = Skill(_echo, SkillOptions(name=made.name))
     idempotent = bool(getattr(made.options, "idempotent", False))
-    tool = _Tool(name, made, args, description, idempotent, remote, echo)
+    recordable = (
+        made.kind in ("async", "thread")
+        and made.executor is None
+        and not inspect.isgeneratorfunction(made.fn)
+    )
+    tool = _Tool(name, made, args, description, idempotent, remote, echo, recordable)
     if strict:
         _strict_of(tool)  # a signature with no strict form fails here, not at the request
     return tool
+
+
+class _CallKey(str):
+    """A tool call's id as its SkillCall's key, and so its result's: equal to the id (a
+    ``str``), and knowing the turn it belongs to."""
+
+    turn: _Turn
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (str, (str(self),))  # copied, pickled or journaled: the id alone
+
+
+class _Turn:
+    """What belongs to one model response: its calls in the model's order (as the
+    assistant's turn lists them), the duplicates standing for another call, and each
+    value's reply text, written when its call returned."""
+
+    def __init__(self, listed: Callable[[], list[tuple[int, str, str, bool]]]) -> None:
+        self.seq = next(_TURNS)
+        self.listed = listed  # (position, id, name, complete) of each call listed
+        self.keys: dict[str, _CallKey] = {}
+        self.aliases: dict[str, str] = {}  # a duplicate's id -> the id of the call that runs
+        self.recorded: dict[str, tuple[Any, str]] = {}  # id -> (value, its reply text)
+
+    def key(self, id: str) -> _CallKey:
+        key = self.keys.get(id)
+        if key is None:
+            key = self.keys[id] = _CallKey(id)
+            key.turn = self
+        return key
+
+    def record(self, id: str, value: Any) -> None:
+        """The reply text of a value, made as its call returns (on its thread, for a
+        thread skill): a tool that returns a live object says what it held then."""
+        try:
+            text = _as_text(value)
+        except Exception:  # replies() will say what it can
+            return
+        self.recorded.setdefault(id, (value, text))
+
+    def replies(self, results: Mapping[str, SkillResult]) -> list[tuple[str, str, bool]]:
+        out: list[tuple[str, str, bool]] = []
+        listed: set[str] = set()
+        for position, id, name, complete in self.listed():
+            key = id or f"{name or 'tool'}#{position + 1}"
+            listed.add(key)
+            result = results.get(key)
+            if result is not None:
+                out.append((key, *self._reply(key, result, results)))
+            elif not complete:
+                out.append((key, f"Not run: the response ended before the arguments of {name!r} "
+                                 "were complete. Call it again if it is still needed.", True))
+            else:
+                out.append((key, "Not run: the run ended before this call had a result.", True))
+        for key, result in results.items():  # not listed: a call made outside the turn
+            if key not in listed:
+                out.append((key, *self._reply(key, result, results)))
+        return out
+
+    def _reply(
+        self, key: str, result: SkillResult, results: Mapping[str, SkillResult]
+    ) -> tuple[str, bool]:
+        first = self.aliases.get(key)
+        if first is not None:
+            stood_for = results.get(first)
+            if not result.has_value and stood_for is not None:
+                return self._reply(first, stood_for, results)  # what the call it stood for got
+            key = first  # its value is the first's: so is its text
+        if result.has_value and not result.fallback_used:
+            recorded = self.recorded.get(key)
+            if recorded is not None and recorded[0] is result.value:
+                return recorded[1], False
+        return reply_content(result)
+
+
+def _recording(made: Skill[Any, Any], turn: _Turn, key: str) -> Skill[Any, Any]:
+    """``made`` for one call: its reply text is written the moment it returns."""
+    fn = made.fn
+    wrapper: Callable[..., Any]
+    if made.kind == "async":
+
+        async def recorded_async(*args: Any, **kwargs: Any) -> Any:
+            value = await fn(*args, **kwargs)
+            turn.record(key, value)
+            return value
+
+        wrapper = recorded_async
+    else:
+
+        def recorded_sync(*args: Any, **kwargs: Any) -> Any:
+            value = fn(*args, **kwargs)
+            turn.record(key, value)
+            return value
+
+        wrapper = recorded_sync
+    copy: Skill[Any, Any] = object.__new__(type(made))
+    copy.__dict__.update(made.__dict__)
+    copy.fn = wrapper
+    return copy
+
+
+class ToolCalls(list[SkillCall[Any]]):
+    """The SkillCalls of one model response, in the model's order (a list: give it to
+    ``run()``); made by :meth:`Toolset.calls`. It is the response's turn: the results of
+    its calls know it, and :meth:`Toolset.replies` answers each of its calls."""
+
+    def __init__(self, calls: Iterable[SkillCall[Any]], turn: _Turn, response: Any) -> None:
+        super().__init__(calls)
+        self._turn = turn
+        self._response = response
+
+    def messages(self) -> list[dict[str, Any]]:
+        """The assistant's turn, to put in the next request before the tool replies, as
+        dicts: Chat Completions the assistant message, Responses the output items
+        (reasoning included), Anthropic an assistant message of the content blocks
+        (thinking included)."""
+        return assistant_turn(self._response)

@@ -458,14 +458,14 @@ async def test_pydantic_models_and_fallbacks_are_values_and_skipped_calls_say_wh
 # -- streams without a server ----------------------------------------------------------------
 
 
-async def test_a_stream_of_dict_chunks_yields_each_call_when_its_object_closes() -> None:
+async def test_a_stream_of_dict_chunks_yields_each_call_once_the_model_moved_on() -> None:
     def chunk(tool_calls: list[dict[str, Any]] | None = None, content: str | None = None) -> dict[str, Any]:
         return {"choices": [{"index": 0, "delta": {"content": content, "tool_calls": tool_calls}, "finish_reason": None}]}
 
     events = [
         chunk(content="Checking "),
         chunk([{"index": 0, "id": "c1", "function": {"name": "add", "arguments": '{"a":'}}]),
-        chunk([{"index": 0, "function": {"arguments": " 1}"}}]),  # c1 is complete here
+        chunk([{"index": 0, "function": {"arguments": " 1}"}}]),  # c1's object closes here
         chunk([{"index": 1, "id": "c2", "function": {"name": "add", "arguments": '{"a": 2'}}]),
         chunk(content="both."),
         {"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]},
@@ -481,8 +481,9 @@ async def test_a_stream_of_dict_chunks_yields_each_call_when_its_object_closes()
     stream = TOOLS.calls_from_stream(source(), on_text=texts.append)
     async for call in stream:
         seen.append(f"call {call.key}")
-    # c1 right after the chunk that closed it; c2, never closed, when the stream ended.
-    assert seen == ["event 0", "event 1", "event 2", "call c1", "event 3", "event 4", "event 5", "call c2"]
+    # c1 at the next chunk, which adds nothing to it (the model moved on to c2); c2, never
+    # closed, when the stream ended.
+    assert seen == ["event 0", "event 1", "event 2", "event 3", "call c1", "event 4", "event 5", "call c2"]
     assert texts == ["Checking ", "both."]
     assert stream.text == "Checking both."
     assert stream.finish_reason == "tool_calls"

@@ -343,3 +343,134 @@ async def test_the_run_deadline_closes_the_model_stream() -> None:
         assert [(r.key, r.status) for r in results] == [("d1", Status.SUCCESS)]
         assert took < 2.0  # the stream would last 6 s: the deadline ended it
         assert stream.response.is_closed
+
+
+@pytest.mark.parametrize(
+    ("opener", "provider"),
+    [(open_chat, "openai"), (open_responses, "openai-responses"), (open_anthropic, "anthropic")],
+    ids=["chat-completions", "responses", "anthropic"],
+)
+async def test_a_call_cut_short_by_the_deadline_still_gets_its_reply(opener: Opener, provider: str) -> None:
+    # d2's arguments are still streaming (ten pieces over 3 s) when the run's deadline comes.
+    turn = Turn(calls=[
+        ScriptedCall("d1", "quote", {"symbol": "AAA"}, done_at=0.05),
+        ScriptedCall("d2", "quote", {"symbol": "BBB"}, done_at=3.0),
+    ], tail=3.0, pieces=10)
+    scripted = ScriptedModel([turn, Turn(text="AAA is at 103; BBB was not looked up.")])
+    async with scripted.serve() as base_url:
+        stream = await opener(base_url, TOOLS)
+        calls = TOOLS.calls_from_stream(stream)
+        results = await run(calls, max_concurrency=None, timeout=0.6).collect()
+        assert [(r.key, r.status) for r in results] == [("d1", Status.SUCCESS)]
+        follow_up = calls.messages() + TOOLS.replies(results, provider)
+        # The server refuses (400) a history with a tool call and no result: d2 has one.
+        if provider == "openai":
+            answer = await openai_client(base_url).chat.completions.create(
+                model="scripted", messages=[{"role": "user", "content": "go"}, *follow_up]  # type: ignore[list-item]
+            )
+            assert answer.choices[0].message.content == "AAA is at 103; BBB was not looked up."
+            sent = scripted.requests[1][1]["messages"]
+            assert [c["id"] for c in sent[1]["tool_calls"]] == ["d1", "d2"]
+            assert [(m["tool_call_id"], m["content"][:8]) for m in sent[2:]] == [("d1", '{"symbol'), ("d2", "Not run:")]
+        elif provider == "openai-responses":
+            reply = await openai_client(base_url).responses.create(
+                model="scripted", input=[{"role": "user", "content": "go"}, *follow_up]  # type: ignore[list-item]
+            )
+            assert reply.output_text == "AAA is at 103; BBB was not looked up."
+            outputs = [i for i in scripted.requests[1][1]["input"] if i.get("type") == "function_call_output"]
+            assert [(o["call_id"], o["output"][:8]) for o in outputs] == [("d1", '{"symbol'), ("d2", "Not run:")]
+        else:
+            message = await anthropic_client(base_url).messages.create(
+                model="scripted", max_tokens=512, messages=[{"role": "user", "content": "go"}, *follow_up]  # type: ignore[list-item]
+            )
+            assert message.content[0].type == "text"
+            (user_reply,) = scripted.requests[1][1]["messages"][2:]
+            assert [(b["tool_use_id"], b.get("is_error", False)) for b in user_reply["content"]] == [
+                ("d1", False), ("d2", True)
+            ]
+
+
+async def test_the_scripted_model_refuses_a_tool_call_without_its_result() -> None:
+    scripted = ScriptedModel([])
+    async with scripted.serve() as base_url:
+        with pytest.raises(openai.BadRequestError, match="tool calls without a result: c9"):
+            await openai_client(base_url).chat.completions.create(model="scripted", messages=[
+                {"role": "assistant", "content": None, "tool_calls": [
+                    {"id": "c9", "type": "function", "function": {"name": "quote", "arguments": "{}"}}]},
+            ])
+
+
+async def test_the_turn_of_a_whole_response_goes_back_from_calls_messages(model: tuple[Any, str]) -> None:
+    scripted, base_url = model
+    for provider in ("openai", "openai-responses", "anthropic"):
+        scripted.script.extendleft([Turn(text="done"), first_turn()])
+        before = len(scripted.requests)
+        if provider == "openai":
+            client = openai_client(base_url)
+            completion = await client.chat.completions.create(
+                model="scripted", messages=[{"role": "user", "content": "go"}], tools=TOOLS.schemas("openai")  # type: ignore[arg-type]
+            )
+            calls = TOOLS.calls(completion)
+            results = await run(calls).collect()
+            await client.chat.completions.create(
+                model="scripted", messages=[{"role": "user", "content": "go"}, *calls.messages(), *TOOLS.replies(results, provider)]  # type: ignore[list-item]
+            )
+            assert calls.messages() == [completion.choices[0].message.model_dump(exclude_none=True)]
+        elif provider == "openai-responses":
+            client = openai_client(base_url)
+            response = await client.responses.create(model="scripted", input="go", tools=TOOLS.schemas(provider))  # type: ignore[arg-type]
+            calls = TOOLS.calls(response)
+            results = await run(calls).collect()
+            await client.responses.create(
+                model="scripted", input=[{"role": "user", "content": "go"}, *calls.messages(), *TOOLS.replies(results, provider)]  # type: ignore[list-item]
+            )
+        else:
+            aclient = anthropic_client(base_url)
+            message = await aclient.messages.create(
+                model="scripted", max_tokens=512, messages=[{"role": "user", "content": "go"}], tools=TOOLS.schemas(provider)  # type: ignore[arg-type]
+            )
+            calls = TOOLS.calls(message)
+            results = await run(calls).collect()
+            await aclient.messages.create(
+                model="scripted", max_tokens=512,
+                messages=[{"role": "user", "content": "go"}, *calls.messages(), *TOOLS.replies(results, provider)]  # type: ignore[list-item]
+            )
+        assert len(scripted.requests) == before + 2  # the follow-up was accepted
+
+
+@pytest.mark.parametrize(
+    ("opener", "provider"),
+    [(open_responses, "openai-responses"), (open_anthropic, "anthropic")],
+    ids=["responses", "anthropic"],
+)
+async def test_a_streamed_turn_keeps_its_reasoning(opener: Opener, provider: str) -> None:
+    turn = Turn(reasoning="Two symbols: look both up.", text="Looking.", calls=[
+        ScriptedCall("r1", "quote", {"symbol": "AAA"}, done_at=0.02),
+        ScriptedCall("r2", "quote", {"symbol": "BB"}, done_at=0.04),
+    ])
+    scripted = ScriptedModel([turn, Turn(text="ok")])
+    async with scripted.serve() as base_url:
+        stream = await opener(base_url, TOOLS)
+        calls = TOOLS.calls_from_stream(stream)
+        results = await run(calls, max_concurrency=None).collect()
+        follow_up = calls.messages() + TOOLS.replies(results, provider)
+        if provider == "anthropic":
+            await anthropic_client(base_url).messages.create(
+                model="scripted", max_tokens=512, messages=[{"role": "user", "content": "go"}, *follow_up]  # type: ignore[list-item]
+            )
+            sent = scripted.requests[1][1]["messages"][1]
+            assert sent["content"][0] == {
+                "type": "thinking", "thinking": "Two symbols: look both up.", "signature": "sig:.pu htob kool :slobmys owT"
+            }
+            assert [b["type"] for b in sent["content"]] == ["thinking", "text", "tool_use", "tool_use"]
+        else:
+            await openai_client(base_url).responses.create(
+                model="scripted", input=[{"role": "user", "content": "go"}, *follow_up]  # type: ignore[list-item]
+            )
+            sent = scripted.requests[1][1]["input"]
+            assert [i.get("type", i.get("role")) for i in sent] == [
+                "user", "reasoning", "assistant", "function_call", "function_call",
+                "function_call_output", "function_call_output",
+            ]
+            assert sent[1]["encrypted_content"] == "enc:.pu htob kool :slobmys owT"
+            assert sent[1]["summary"] == [{"type": "summary_text", "text": "Two symbols: look both up."}]
