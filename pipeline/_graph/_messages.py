@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
+
+from .._durable._codec import new_message_id
 
 __all__ = ["add_messages"]
 
@@ -13,7 +14,8 @@ def add_messages(left: Any, right: Any) -> list[Any]:
 
     A message is a dict (``{"role": ..., "content": ..., "id": ...}``) or an object with an
     ``id`` attribute (LangChain's messages). Messages without an id get one (a uuid4
-    string), so a later update can replace them. A message whose class is named
+    string, marked so that a journal's call identity leaves it out: the content and place
+    of such a message say which it is), so a later update can replace them. A message whose class is named
     ``RemoveMessage`` removes the message with its id. With ``langchain_core`` installed,
     ``("user", "hi")`` tuples and strings become LangChain messages, as in LangGraph;
     dicts stay dicts (LangGraph would convert them too).
@@ -72,9 +74,9 @@ def _normalize(messages: Any) -> list[Any]:
     for message in converted:
         if isinstance(message, dict):
             if message.get("id") is None:
-                message = {**message, "id": str(uuid.uuid4())}
+                message = {**message, "id": new_message_id()}
         elif getattr(message, "id", "") is None:
-            message.id = str(uuid.uuid4())  # as LangGraph does: the id sticks to the message
+            message.id = new_message_id()  # as LangGraph does: the id sticks to the message
         out.append(message)
     return out
 
