@@ -46,6 +46,7 @@ import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import pydantic_core
 from pydantic import BaseModel, TypeAdapter
 
 from .._core._errors import JournalError
@@ -242,6 +243,8 @@ class _Encoder:
         return out
 
     def _langchain(self, v: Any, path: str, d: int) -> Any:
+        if self.canon:  # identity: its fields are enough (and much faster than dumpd)
+            return None
         serializable = sys.modules.get("langchain_core.load.serializable")
         if serializable is None or not isinstance(v, serializable.Serializable):
             return None
@@ -262,6 +265,8 @@ class _Encoder:
         if extra:
             for name, x in extra.items():
                 fields[name] = self(x, f"{path}.{name}", d)
+        if self.canon and is_generated_id(fields.get("id")):
+            fields["id"] = None  # a message's random id: its content and place say which it is
         out: dict[str, Any] = {_TAG: "model", "c": self._class(t, v, path), "v": self._sorted(fields)}
         unset = set(fields) - v.model_fields_set
         if unset and not self.canon:
@@ -458,9 +463,16 @@ def matches(value: Any, skill: Skill[Any, Any] | None) -> bool:
 
 
 def encode(
-    value: Any, skill: Skill[Any, Any] | None, allow_pickle: bool, call: str | None = None
+    value: Any,
+    skill: Skill[Any, Any] | None,
+    allow_pickle: bool,
+    call: str | None = None,
+    check: bool = True,
 ) -> tuple[str, bytes]:
     """``(codec, data)`` for ``value``; ``call`` names it in errors.
+
+    ``check=False`` skips decoding it again to see that it comes back the same (for what
+    is only shown, not replayed: a graph's journaled state).
 
     Raises:
         JournalError: if the value would not come back the same (a type the journal does
@@ -469,12 +481,11 @@ def encode(
     """
     suffix = "" if matches(value, skill) else LOOSE
     if _plain(value):
-        return TYPED + suffix, json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+        return TYPED + suffix, pydantic_core.to_json(value)
     try:
         tree = _ENCODE(value)
         data = _dumps(tree).encode()
-        back = _decode_tree(json.loads(data))
-        if not _same(back, value) or _ENCODE(back) != tree:
+        if check and not _comes_back(value, tree, data):
             raise _Unsupported(value, "value", "does not come back the same from the journal")
     except Exception as exc:
         if allow_pickle:
@@ -486,6 +497,11 @@ def encode(
             "Journal(path, pickle=True) to pickle such values"
         ) from exc
     return TYPED + suffix, data
+
+
+def _comes_back(value: Any, tree: Any, data: bytes) -> bool:
+    back = _decode_tree(json.loads(data))
+    return _same(back, value) and _ENCODE(back) == tree
 
 
 def _pickle(value: Any, call: str | None) -> bytes:

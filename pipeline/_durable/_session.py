@@ -247,7 +247,7 @@ class JournalSession:
     def _state_record(self) -> JournalRecord | None:
         assert self.state is not None
         try:
-            codec, data = encode(self.state(), None, self.pickle)
+            codec, data = encode(self.state(), None, self.pickle, check=False)
         except Exception:  # not storable: get_state() keeps the last state that was
             return None
         return JournalRecord(STATE_IDENT, "", "", "success", False, None, None, 0, codec, data)

@@ -234,3 +234,20 @@ async def test_a_chat_graph_input_without_ids_replays_in_the_same_process(tmp_pa
     assert [type(m).__name__ for m in state["messages"]] == ["HumanMessage", "AIMessage", "AIMessage"]
     saved = app.get_state("c")
     assert saved is not None and all(not isinstance(m, dict) for m in saved["messages"])
+
+
+def test_ids_that_add_messages_gave_are_left_out_of_identity_and_others_kept() -> None:
+    pytest.importorskip("langchain_core")
+    from langchain_core.messages import HumanMessage
+
+    from pipeline import add_messages
+    from pipeline._durable._codec import canonical
+
+    def ident(messages: Any) -> bytes:
+        return canonical({"messages": add_messages([], messages)}, repr)
+
+    assert ident([HumanMessage("hi")]) == ident([HumanMessage("hi")])
+    assert ident([{"role": "user", "content": "hi"}]) == ident([{"role": "user", "content": "hi"}])
+    assert ident([HumanMessage("hi")]) != ident([HumanMessage("ho")])
+    assert ident([HumanMessage("hi"), HumanMessage("ho")]) != ident([HumanMessage("ho"), HumanMessage("hi")])
+    assert ident([HumanMessage("hi", id="a")]) != ident([HumanMessage("hi", id="b")])
