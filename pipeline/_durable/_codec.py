@@ -250,13 +250,12 @@ class _Encoder:
             return None
         if not type(v).is_lc_serializable():
             return None
-        from langchain_core.load import dumpd
-
-        data = dumpd(v)
+        # What dumpd() writes, but with the constructor's arguments in this encoding (a
+        # tuple in a Document's metadata stays a tuple); load() revives it.
+        data = v.to_json()
         if not isinstance(data, dict) or data.get("type") != "constructor":
             return None
-        tree = self(data, path, d)  # plain JSON (a "$t" key would be escaped)
-        return {_TAG: "lc", "v": tree}
+        return {_TAG: "lc", "v": self(dict(data), path, d)}
 
     def _model(self, v: BaseModel, path: str, d: int) -> Any:
         t = type(v)

@@ -20,8 +20,9 @@ import enum
 import math
 import sys
 import uuid
+import zoneinfo
 from pathlib import PurePosixPath
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, NamedTuple, TypedDict
 
 from pydantic import BaseModel
 
@@ -44,6 +45,11 @@ class Point:
     y: tuple[int, ...]
 
 
+class Pair(NamedTuple):
+    n: int
+    s: str
+
+
 class Quote(BaseModel):
     symbol: str
     price: decimal.Decimal
@@ -52,6 +58,7 @@ class Quote(BaseModel):
 
 
 def expected() -> dict[str, Any]:
+    from langchain_core.documents import Document
     from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
     return {
@@ -79,6 +86,9 @@ def expected() -> dict[str, Any]:
             AIMessage(content="", tool_calls=[{"name": "f", "args": {"a": 1}, "id": "c1"}], id="a1"),
             ToolMessage(content="42", tool_call_id="c1"),
         ],
+        "document": Document(page_content="p", metadata={"span": (1, 2), "on": datetime.date(2024, 1, 1)}),
+        "zoned": datetime.datetime(2024, 3, 10, 1, 30, tzinfo=zoneinfo.ZoneInfo("America/New_York")),
+        "named": Pair(1, "x"),
         "nested": {"when": [datetime.date(2020, 1, 1)], "raw": bytearray(b"\x01")},
         "bool": True,
         "float": 3.0,
