@@ -5,7 +5,8 @@ type the journal knows is a small object tagged with ``"$t"``: ``bytes``/``bytea
 (base64), ``tuple``, ``set``/``frozenset`` (sorted by their encoding), ``dict`` with keys
 that are not all strings (or with a ``"$t"`` key) as pairs, ``datetime``/``date``/``time``/
 ``timedelta``, ``Decimal``, ``UUID``, paths, NaN and infinities, enums (by qualified name and
-value), named tuples, dataclasses and pydantic models (by qualified name and fields), and
+value), named tuples, dataclasses, pydantic models and types registered with
+:func:`register_type` (a graph's ``Command`` and ``Send``) by qualified name and fields, and
 LangChain objects (``langchain_core.load.dumpd``, revived by ``load``). A value is checked
 when it is written: decoded again it must be equal, of the same types all the way down, and
 encode the same; else it is pickled (``Journal(pickle=True)``) or refused with an error
@@ -55,7 +56,7 @@ if TYPE_CHECKING:
     from .._core._skill import Skill
 
 
-__all__ = ["canonical", "decode", "encode", "is_generated_id", "new_message_id"]
+__all__ = ["canonical", "decode", "encode", "is_generated_id", "new_message_id", "register_type"]
 
 TYPED = "t1"
 """The codec of typed JSON, version 1."""
@@ -67,6 +68,17 @@ _TAG = "$t"
 _ADAPTERS: weakref.WeakKeyDictionary[Any, tuple[Any, TypeAdapter[Any] | None] | None] = (
     weakref.WeakKeyDictionary()
 )
+
+
+_REGISTERED: dict[type, tuple[Callable[[Any], dict[str, Any]], Callable[[dict[str, Any]], Any]]] = {}
+
+
+def register_type(
+    cls: type, fields: Callable[[Any], dict[str, Any]], build: Callable[[dict[str, Any]], Any]
+) -> None:
+    """Let the journal store instances of ``cls`` (an upper layer's own type, as a graph's
+    Command): by ``fields(obj)``, given back by ``build(fields)``."""
+    _REGISTERED[cls] = (fields, build)
 
 
 class _Unsupported(Exception):
@@ -192,6 +204,10 @@ class _Encoder:
         if isinstance(v, tuple) and hasattr(t, "_fields") and hasattr(t, "_make"):
             return {_TAG: "ntuple", "c": self._class(t, v, path),
                     "v": [self(x, f"{path}[{i}]", d) for i, x in enumerate(v)]}
+        registered = _REGISTERED.get(t)
+        if registered is not None:
+            fields = {k: self(x, f"{path}.{k}", d) for k, x in registered[0](v).items()}
+            return {_TAG: "obj", "c": self._class(t, v, path), "v": self._sorted(fields)}
         lc = self._langchain(v, path, d)
         if lc is not None:
             return lc
@@ -335,6 +351,9 @@ def _decode_tree(x: Any) -> Any:
         if unset:
             object.__setattr__(obj, "__pydantic_fields_set__", set(fields) - set(unset))
         return obj
+    if tag == "obj":
+        build = _REGISTERED[_import(x["c"])][1]
+        return build({k: _decode_tree(v) for k, v in value.items()})
     if tag == "dataclass":
         cls = _import(x["c"])
         fields = {k: _decode_tree(v) for k, v in value.items()}

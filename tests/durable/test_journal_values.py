@@ -251,3 +251,37 @@ def test_ids_that_add_messages_gave_are_left_out_of_identity_and_others_kept() -
     assert ident([HumanMessage("hi")]) != ident([HumanMessage("ho")])
     assert ident([HumanMessage("hi"), HumanMessage("ho")]) != ident([HumanMessage("ho"), HumanMessage("hi")])
     assert ident([HumanMessage("hi", id="a")]) != ident([HumanMessage("hi", id="b")])
+
+
+async def test_a_node_returning_a_command_with_sends_is_journaled_and_replayed(tmp_path: Path) -> None:
+    from typing import Literal, TypedDict
+
+    from pipeline import START, Command, Send, StateGraph
+
+    class S(TypedDict, total=False):
+        n: int
+
+    failing = {"b"}
+
+    @skill
+    async def a(state: S) -> Command[Literal["b"]]:
+        ran["a"] += 1
+        return Command(update={"n": 1}, goto=[Send("b", {"n": 5})])
+
+    @skill
+    async def b(state: Any) -> dict[str, Any]:
+        ran["b"] += 1
+        if failing:
+            raise ConnectionError("down")
+        return {"n": state["n"] + 1}
+
+    graph = StateGraph(S)
+    graph.add_node("a", a)
+    graph.add_node("b", b)
+    graph.add_edge(START, "a")
+    app = graph.compile(journal=tmp_path / "runs.db")
+    with pytest.raises(ConnectionError):
+        await app.ainvoke({}, run_id="c")
+    failing.clear()
+    assert await app.ainvoke({}, run_id="c") == {"n": 6}
+    assert ran == Counter({"a": 1, "b": 2})
