@@ -26,8 +26,13 @@ nothing else. :class:`Journal` is the SQLite store: stdlib ``sqlite3``, WAL mode
 writer thread per journal object, ``BEGIN IMMEDIATE`` so several processes can share the
 file.
 
-Values are stored as JSON through pydantic when they are JSON-able (a replayed value is
-validated against the skill's return annotation, so a model comes back a model), else
-pickled when the journal allows it (``Journal(path, pickle=True)``); a value that can be
-stored neither way makes the call's result an error that says so.
+Values are stored as typed JSON (``_codec``): JSON's types as they are, other types the
+journal knows (bytes, tuples, sets, datetimes, Decimals, enums, dataclasses, pydantic
+models, LangChain messages, ...) tagged with their type, so a replayed value is equal to
+the value first returned and of the same types. Each value is decoded again when written:
+one that would not come back the same is pickled when the journal allows it
+(``Journal(path, pickle=True)``), else the call's result is an error naming the call and
+the type. The skill's return annotation is a check: a value that no longer matches it is
+run again. Call identity hashes a canonical form of the arguments (sorted dict keys and
+set items; ``add_messages``' random ids left out), the same in every process.
 """

@@ -9,7 +9,6 @@ import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import pydantic_core
 from reactivex import abc
 
 from .._core._errors import JournalError
@@ -20,7 +19,7 @@ if TYPE_CHECKING:
     from .._engine._run import CallNode, Run
     from ._journal import JournalBinding
 
-from ._codec import decode, encode
+from ._codec import canonical, decode, encode
 from ._store import STATE_IDENT, JournalRecord
 
 __all__ = ["JournalSession"]
@@ -33,6 +32,10 @@ _SCALARS = frozenset({int, str, float, bool, type(None)})
 
 def _describe_unknown(obj: Any) -> Any:
     return f"{type(obj).__module__}.{type(obj).__qualname__}:{obj!r}"
+
+
+def _describe_call(call: SkillCall[Any]) -> str:
+    return f"call {call.key!r} (skill {call.skill.options.name!r})"
 
 
 # -- one run's session ---------------------------------------------------------------------
@@ -91,12 +94,12 @@ class JournalSession:
         known = self.digests.get(call)
         if known is not None:
             return known
-        body = [call.skill.options.name, args, kwargs]
+        body: list[Any] = [call.skill.options.name, list(args), kwargs]
         if call.after:
             body.append(["after:" + self._digest(c) for c in call.after])
-        data = pydantic_core.to_json(
-            body, fallback=self._json_fallback, bytes_mode="base64", inf_nan_mode="strings"
-        )
+        # What the arguments mean, the same in every process: dict keys and set items
+        # sorted, random message ids left out (see _codec.canonical).
+        data = canonical(body, self._json_fallback)
         digest = hashlib.blake2b(data, digest_size=10).hexdigest()
         self.digests[call] = digest
         return digest
@@ -158,7 +161,7 @@ class JournalSession:
         codec = data = None
         if result.has_value:
             try:
-                codec, data = encode(result.value, node.call.skill, self.pickle)
+                codec, data = encode(result.value, node.call.skill, self.pickle, _describe_call(node.call))
             except JournalError as exc:
                 # The value is not lost silently: the call fails, saying why.
                 result = result.model_copy(
@@ -244,7 +247,7 @@ class JournalSession:
     def _state_record(self) -> JournalRecord | None:
         assert self.state is not None
         try:
-            codec, data = encode(self.state(), None, self.pickle)
+            codec, data = encode(self.state(), None, self.pickle, check=False)
         except Exception:  # not storable: get_state() keeps the last state that was
             return None
         return JournalRecord(STATE_IDENT, "", "", "success", False, None, None, 0, codec, data)

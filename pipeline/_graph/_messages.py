@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any, TypedDict
+
+from .._durable._codec import new_message_id
 
 __all__ = ["REMOVE_ALL_MESSAGES", "MessagesState", "add_messages"]
 
@@ -19,7 +20,8 @@ def add_messages(left: Any, right: Any) -> list[Any]:
     LangGraph: dicts (``{"role": "user", "content": ...}``), ``("user", "hi")`` tuples and
     strings, and message chunks become whole messages. Without it, a message is a dict with
     an ``"id"`` key or an object with an ``id`` attribute. Messages without an id get one
-    (a uuid4 string), so a later update can replace them. A message whose class is named
+    (a uuid4 string, marked so that a journal's call identity leaves it out: the content
+    and place of such a message say which it is), so a later update can replace them. A message whose class is named
     ``RemoveMessage`` removes the message with its id; one whose id is
     :data:`REMOVE_ALL_MESSAGES` clears the conversation (what follows it in the update is
     kept).
@@ -84,9 +86,9 @@ def _normalize(messages: Any) -> list[Any]:
     for message in converted:
         if isinstance(message, dict):
             if message.get("id") is None:
-                message = {**message, "id": str(uuid.uuid4())}
+                message = {**message, "id": new_message_id()}
         elif getattr(message, "id", "") is None:
-            message.id = str(uuid.uuid4())  # as LangGraph does: the id sticks to the message
+            message.id = new_message_id()  # as LangGraph does: the id sticks to the message
         out.append(message)
     return out
 

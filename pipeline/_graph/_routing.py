@@ -13,6 +13,7 @@ from typing import Any, Final, Generic, Literal
 from typing_extensions import TypeVar  # with a default (PEP 696); pydantic brings it
 
 from .._core._errors import SkillError
+from .._durable._codec import register_type
 from .._core._result import Results, SkillResult
 
 __all__ = [
@@ -184,6 +185,14 @@ class Command(Generic[N]):
         return bool(self.update == other.update and self.goto == other.goto)
 
     __hash__ = None  # type: ignore[assignment]
+
+
+register_type(Send, lambda s: {"node": s.node, "arg": s.arg}, lambda f: Send(f["node"], f["arg"]))
+register_type(
+    Command,
+    lambda c: {"update": c.update, "goto": c.goto},
+    lambda f: Command(update=f["update"], goto=f["goto"]),
+)
 
 
 def _command_targets(fn: Callable[..., Any]) -> tuple[str, ...] | None:
