@@ -27,13 +27,13 @@ import time
 import uuid
 import weakref
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .._core._errors import JournalError, RunInProgress
 from ._store import _FORMAT, _VERSION, STATE_IDENT, JournalRecord, RunInfo
 
-if TYPE_CHECKING:
-    import psycopg
+# psycopg is the postgres extra: never imported at module level, not even for typing (the
+# library type-checks without it), so its objects are Any here.
 
 __all__ = ["PostgresJournal", "is_postgres_url"]
 
@@ -171,14 +171,14 @@ class PostgresJournal:
         self._queue: queue.SimpleQueue[tuple[Any, _Done | None]] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._closed = False
-        self._conn: psycopg.Connection[Any] = self._open()
+        self._conn: Any = self._open()
 
     def __repr__(self) -> str:
         return f"PostgresJournal({self._name!r}, pickle={self.pickle}, lease={self.lease})"
 
     # -- opening -----------------------------------------------------------------------------
 
-    def _open(self) -> psycopg.Connection[Any]:
+    def _open(self) -> Any:
         name = self._name
         try:
             conn = _connect(self._psycopg, self.path)
@@ -241,13 +241,15 @@ class PostgresJournal:
         with self._lock:
             try:
                 try:
-                    return self._conn.execute(sql, params).fetchall()
+                    rows: list[tuple[Any, ...]] = self._conn.execute(sql, params).fetchall()
+                    return rows
                 except psycopg.OperationalError:
                     if not self._conn.broken:
                         raise
                     # A dropped connection (a server restart): reconnect once.
                     self._reconnect()
-                    return self._conn.execute(sql, params).fetchall()
+                    rows = self._conn.execute(sql, params).fetchall()
+                    return rows
             except psycopg.Error as exc:
                 raise JournalError(f"journal {self._name!r}: {exc}") from exc
 
@@ -349,7 +351,7 @@ class PostgresJournal:
         ]
         owner, lease = self._shared.owner, self.lease
 
-        def op(conn: psycopg.Connection[Any]) -> None:
+        def op(conn: Any) -> None:
             # Fencing: the run row stays locked until commit, so no one takes it over between.
             fenced = conn.execute(
                 f"UPDATE skillstream_runs SET updated = {_NOW}, lease_until = {_NOW} + %s "
@@ -369,7 +371,7 @@ class PostgresJournal:
         with self._shared.lock:
             self._shared.held.discard(run_id)
 
-        def op(conn: psycopg.Connection[Any]) -> None:
+        def op(conn: Any) -> None:
             conn.execute(
                 "UPDATE skillstream_runs SET owner = NULL, owner_pid = NULL, owner_host = NULL, "
                 "lease_until = NULL WHERE run_id = %s AND owner = %s",
@@ -430,7 +432,7 @@ class PostgresJournal:
                 "DELETE FROM skillstream_results WHERE run_id = %s AND ident <> %s",
                 (run_id, _ident(STATE_IDENT)),
             )
-            count = cursor.rowcount
+            count = int(cursor.rowcount)
             conn.execute("DELETE FROM skillstream_results WHERE run_id = %s", (run_id,))
             conn.execute("DELETE FROM skillstream_runs WHERE run_id = %s", (run_id,))
         return count
@@ -515,9 +517,9 @@ def _write_loop(psycopg: Any, shared: _Shared, jobs: queue.SimpleQueue[tuple[Any
                                     "run id over, so its results were not written"
                                 )
                 except Exception as exc:
-                    error = JournalError(f"journal {shared.name!r}: writing failed ({exc})")
-                    error.__cause__ = exc
-                    errors = [e if isinstance(e, RunInProgress) else error for e in errors]
+                    failed = JournalError(f"journal {shared.name!r}: writing failed ({exc})")
+                    failed.__cause__ = exc
+                    errors = [e if isinstance(e, RunInProgress) else failed for e in errors]
                     if conn is not None and conn.broken:
                         conn = None
             if time.monotonic() >= next_renewal and not stop:

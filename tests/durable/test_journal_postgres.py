@@ -207,6 +207,7 @@ async def test_a_worker_killed_with_sigkill_resumes_in_another_process(
     seen_before = {line.split()[0] for line in _lines(seen)}
     journaled = _journaled(pg_url, journal_child_pg.RUN_ID)
     assert seen_before <= journaled  # what the consumer saw had been committed first
+    assert len(journaled) < journal_child_pg.CALLS  # killed before the end
 
     # The dead worker's lease still runs: the run id is not free until it expires.
     with PostgresJournal(pg_url, lease=lease) as journal:

@@ -64,7 +64,7 @@ class Server:
     def _run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         kwargs = {"user": self.user} if self.user else {}
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C", "HOME": str(self.directory)}
-        result = subprocess.run(
+        result: subprocess.CompletedProcess[str] = subprocess.run(
             args, capture_output=True, text=True, timeout=timeout, env=env, cwd=self.directory, **kwargs  # type: ignore[call-overload]
         )
         if result.returncode != 0:
