@@ -137,6 +137,21 @@ async def test_a_run_journaled_to_postgres_replays_on_rerun(pg_url: str) -> None
         assert journal.load("r1") == {}
 
 
+async def test_the_journal_command_lists_and_forgets_a_postgres_journal(
+    pg_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipeline.journal import main
+
+    calls = [local(i).named(f"l{i}") for i in range(3)]
+    assert [r.value for r in await run(calls, journal=pg_url, run_id="c1").collect()] == [0, 1, 2]
+    assert main([pg_url]) == 0
+    assert capsys.readouterr().out.splitlines()[1].split()[:4] == ["c1", "3", "3", "ended"]
+    assert main([pg_url, "--forget", "c1"]) == 0
+    assert capsys.readouterr().out == "forgot c1 (3 results)\n"
+    assert main([pg_url]) == 0
+    assert capsys.readouterr().out == "no runs\n"
+
+
 async def test_a_state_graph_journaled_to_postgres_resumes_its_state(pg_url: str) -> None:
     class State(TypedDict, total=False):
         x: int
