@@ -18,6 +18,7 @@ expires (30 s by default).
 from __future__ import annotations
 
 import atexit
+import importlib
 import os
 import queue
 import re
@@ -106,7 +107,8 @@ def is_postgres_url(journal: Any) -> bool:
 
 def _psycopg() -> Any:
     try:
-        import psycopg
+        # By name: mypy checks the library the same with or without the extra installed.
+        psycopg = importlib.import_module("psycopg")
     except ImportError as exc:
         raise ImportError(
             "a PostgreSQL journal needs psycopg 3: pip install 'skillstream[postgres]'"
