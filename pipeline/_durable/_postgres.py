@@ -523,7 +523,8 @@ def _write_loop(psycopg: Any, shared: _Shared, jobs: queue.SimpleQueue[tuple[Any
                     failed.__cause__ = exc
                     errors = [e if isinstance(e, RunInProgress) else failed for e in errors]
                     if conn is not None and conn.broken:
-                        conn = None
+                        conn.close()
+                        conn = None  # reconnected for the next batch
             if time.monotonic() >= next_renewal and not stop:
                 conn = _renew(psycopg, conn, shared)
                 next_renewal = time.monotonic() + interval
@@ -557,6 +558,7 @@ def _renew(psycopg: Any, conn: Any, shared: _Shared) -> Any:
         }
     except Exception:  # unreachable for now: the next batch or renewal tries again
         if conn is not None and conn.broken:
+            conn.close()
             conn = None
         return conn
     with shared.lock:
