@@ -8,6 +8,8 @@
     $ python -m pipeline.journal runs.db --forget briefing-42
     forgot briefing-42 (200 results)
 
+    $ python -m pipeline.journal postgresql://app@db.internal/jobs     # a PostgreSQL journal
+
 The journal itself is :class:`pipeline.Journal`; this module is its command line.
 """
 
@@ -55,20 +57,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m pipeline.journal", description="List the runs of a skillstream journal."
     )
-    parser.add_argument("path", help="the journal's SQLite file")
+    parser.add_argument("path", help="the journal's SQLite file, or a postgresql:// URL")
     parser.add_argument("--forget", metavar="RUN_ID", help="delete the records of RUN_ID")
     args = parser.parse_args(argv)
-    if not os.path.exists(args.path):  # listing must not create an empty journal
+    postgres = args.path.startswith(("postgresql://", "postgres://"))
+    if not postgres and not os.path.exists(args.path):  # listing must not create an empty journal
         print(f"error: journal {args.path!r} does not exist", file=sys.stderr)
         return 2
     try:
-        with Journal(args.path) as journal:
+        if postgres:
+            from ._durable._postgres import PostgresJournal
+
+            store: Journal | PostgresJournal = PostgresJournal(args.path)
+        else:
+            store = Journal(args.path)
+        with store as journal:
             if args.forget is not None:
                 count = journal.forget(args.forget)
                 print(f"forgot {args.forget} ({count} results)")
             else:
                 print(format_runs(journal.runs()))
-    except JournalError as exc:
+    except (JournalError, ImportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

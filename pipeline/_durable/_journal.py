@@ -36,7 +36,7 @@ class JournalBinding:
         """
         if self.owned and getattr(self.store, "_closed", False):
             # A run() stream is cold and may be iterated after an earlier run closed it.
-            self.store = Journal(self.store.path, pickle=self.store.pickle)  # type: ignore[attr-defined]
+            self.store = type(self.store)(self.store.path, pickle=self.store.pickle)  # type: ignore[call-arg, attr-defined]
         return JournalSession(self, run)
 
 
@@ -64,14 +64,20 @@ def bind_journal(journal: Any, run_id: Any) -> JournalBinding | None:
 
 
 def open_store(journal: Any) -> JournalStore | None:
-    """A journal given as a path opened (now, so a bad file fails at once), else as it is.
+    """A journal given as a path or a ``postgresql://`` URL opened (now, so a bad file or
+    database fails at once), else as it is.
 
     Raises:
         TypeError: if ``journal`` is neither a path nor a :class:`JournalStore`.
-        JournalError: if the file cannot be used.
+        ImportError: for a URL, if psycopg is missing (the ``postgres`` extra).
+        JournalError: if the file or database cannot be used.
     """
     if journal is None:
         return None
+    if isinstance(journal, str) and journal.startswith(("postgresql://", "postgres://")):
+        from ._postgres import PostgresJournal  # psycopg is an extra: imported only for a URL
+
+        return PostgresJournal(journal)
     if isinstance(journal, (str, os.PathLike)):
         return Journal(journal)
     if isinstance(journal, JournalStore):
