@@ -415,6 +415,7 @@ class MemoryJournal:
     """A JournalStore in a dict: what a Postgres or Redis journal would implement."""
 
     pickle = False
+    lease = 30.0
 
     def __init__(self) -> None:
         self.data: dict[str, dict[str, JournalRecord]] = {}
@@ -425,6 +426,10 @@ class MemoryJournal:
         if run_id in self.held:
             raise RunInProgress(f"run id {run_id!r} is already running")
         self.held.add(run_id)
+
+    def renew(self, run_id: str) -> None:
+        if run_id not in self.held:
+            raise RunInProgress(f"run id {run_id!r}: the lease was lost")
 
     def load(self, run_id: str) -> dict[str, JournalRecord]:
         return dict(self.data.get(run_id, {}))
