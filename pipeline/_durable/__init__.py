@@ -9,7 +9,10 @@ How it works
 ``run(calls, journal="runs.db", run_id="briefing-42")`` gives the run a
 :class:`JournalSession`. When the run starts, the session claims ``run_id`` in the store
 (refused with :class:`RunInProgress` while another live run holds it) and loads the
-records an earlier run with that id left. Each call the run registers is identified by its
+records an earlier run with that id left, both in a thread (the run awaits them: a locked
+file never blocks the loop). The claim is a lease the session renews every ``lease / 3``
+seconds from a thread of its own; an owner that stops renewing (killed, its host gone)
+leaves the run id free once the lease expired, and a lease lost ends its run. Each call the run registers is identified by its
 key and a stable hash of its skill's name and its arguments (a dependency stands in by its
 own identity, not its value); a call whose identity has a record that has a value
 (success, or a fallback) is *replayed*: its result, marked ``replayed=True``, is emitted
@@ -21,8 +24,8 @@ that were in flight.
 
 The engine knows the session as its ``Recorder`` (``replay(node)``, ``write(result)``,
 ``complete_after_write(slot)``, ``close()``). The store below it is the small :class:`JournalStore` protocol (claim, load,
-write, release, runs, forget, close): a Postgres or Redis journal implements those and
-nothing else. :class:`Journal` is the SQLite store: stdlib ``sqlite3``, WAL mode, one
+renew, write, release, runs, forget, close; a ``lease``): a Postgres or Redis journal
+implements those and nothing else. :class:`Journal` is the SQLite store: stdlib ``sqlite3``, WAL mode, one
 writer thread per journal object, ``BEGIN IMMEDIATE`` so several processes can share the
 file.
 

@@ -4,16 +4,18 @@ per run."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import threading
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .._engine._run import Run
 
 from ._codec import decode
-from ._session import JournalSession
+from ._session import JournalSession, claim_and_load
 from ._sqlite import Journal
-from ._store import STATE_IDENT, JournalStore
+from ._store import STATE_IDENT, JournalRecord, JournalStore
 
 # -- what run() keeps ----------------------------------------------------------------------
 
@@ -29,15 +31,64 @@ class JournalBinding:
         self.owned = owned
 
     def open(self, run: Run) -> JournalSession:
-        """Claim the run id and load its records.
+        """Claim the run id and load its records, on this thread (it may block: the
+        engine uses :meth:`aopen`).
 
         Raises:
             RunInProgress: if a live run holds the run id.
         """
+        return JournalSession(self, run, self._prepare())
+
+    async def aopen(self, run: Run) -> JournalSession:
+        """Claim the run id and load its records in a thread, never blocking the loop (a
+        file locked by another process waits there); the session opens once they are in.
+
+        Cancelled while it waits, the claim the thread still makes is given back.
+
+        Raises:
+            RunInProgress: if a live run holds the run id.
+            JournalError: if the journal cannot be used (or stays locked).
+        """
+        loop = run.loop
+        future: asyncio.Future[dict[str, JournalRecord]] = loop.create_future()
+
+        def settle(records: dict[str, JournalRecord] | None, error: BaseException | None) -> None:
+            if future.cancelled():
+                if error is None:
+                    self._undo()
+            elif error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(records or {})
+
+        def work() -> None:
+            records: dict[str, JournalRecord] | None = None
+            error: BaseException | None = None
+            try:
+                records = self._prepare()
+            except BaseException as exc:
+                error = exc
+            try:
+                loop.call_soon_threadsafe(settle, records, error)
+            except RuntimeError:  # the loop is closed
+                if error is None:
+                    self._undo()
+
+        threading.Thread(target=work, name=f"skillstream-claim {self.run_id}", daemon=True).start()
+        records = await future
+        return JournalSession(self, run, records)
+
+    def _prepare(self) -> dict[str, JournalRecord]:
         if self.owned and getattr(self.store, "_closed", False):
             # A run() stream is cold and may be iterated after an earlier run closed it.
-            self.store = type(self.store)(self.store.path, pickle=self.store.pickle)  # type: ignore[call-arg, attr-defined]
-        return JournalSession(self, run)
+            store: Any = self.store
+            self.store = type(store)(store.path, pickle=store.pickle, lease=store.lease)
+        return claim_and_load(self.store, self.run_id)
+
+    def _undo(self) -> None:
+        self.store.release(self.run_id)
+        if self.owned:
+            self.store.close()
 
 
 def bind_journal(journal: Any, run_id: Any) -> JournalBinding | None:

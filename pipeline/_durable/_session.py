@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from reactivex import abc
 
-from .._core._errors import JournalError
+from .._core._errors import JournalError, RunInProgress
 from .._core._result import ErrorInfo, SkillResult, Status, new_result
 
 if TYPE_CHECKING:
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from ._journal import JournalBinding
 
 from ._codec import canonical, decode, encode
-from ._store import STATE_IDENT, JournalRecord
+from ._store import STATE_IDENT, JournalRecord, JournalStore
 
 __all__ = ["JournalSession"]
 
@@ -44,24 +45,25 @@ def _describe_call(call: SkillCall[Any]) -> str:
 class JournalSession:
     """One run's link to its store: replays what finished, holds results until written.
 
-    Made by :meth:`JournalBinding.open` when the run starts; the engine calls
-    :meth:`replay` for each call it registers, :meth:`write` for each result, and
-    :meth:`close` when the run ends.
+    Made by :meth:`JournalBinding.aopen` when the run starts, with the records that
+    :func:`claim_and_load` read in a thread; the engine calls :meth:`replay` for each call
+    it registers, :meth:`write` for each result, and :meth:`close` when the run ends.
+    While it is open a thread of its own renews the run's lease every ``lease / 3``
+    seconds; a lease lost ends the run with :class:`RunInProgress`.
     """
 
-    def __init__(self, binding: JournalBinding, run: Run) -> None:
+    def __init__(
+        self, binding: JournalBinding, run: Run, records: dict[str, JournalRecord] | None = None
+    ) -> None:
         self.store = binding.store
         self.run_id = binding.run_id
         self.owned = binding.owned
         self.run = run
         self.loop = run.loop
         self.pickle = bool(getattr(self.store, "pickle", False))
-        self.store.claim(self.run_id)
-        try:
-            self.records = {i: r for i, r in self.store.load(self.run_id).items() if r.has_value}
-        except BaseException:
-            self.store.release(self.run_id)
-            raise
+        if records is None:  # opened on the loop (Run.start() without astart())
+            records = claim_and_load(self.store, self.run_id)
+        self.records = {i: r for i, r in records.items() if r.has_value}
         self.replayed = 0
         self.closed = False
         # Identity of each registered call, and its node until its result is written.
@@ -77,6 +79,7 @@ class JournalSession:
         self.scheduled = False
         # A StateGraph invocation's running state: journaled with each batch and at the end.
         self.state: Callable[[], Any] | None = None
+        self.heartbeat = _Heartbeat(self) if callable(getattr(self.store, "renew", None)) else None
 
     # -- identity ------------------------------------------------------------------------
 
@@ -278,7 +281,81 @@ class JournalSession:
         if self.closed:
             return
         self.closed = True
+        if self.heartbeat is not None:
+            self.heartbeat.stop.set()
         self._send(final=True)
         self.store.release(self.run_id)
         if self.owned:
             self.store.close()
+
+    def lease_lost(self, error: Exception) -> None:
+        """On the loop: the lease could not be renewed; the run ends with ``error``."""
+        if not self.closed:
+            self.run.fail(error)
+
+
+def claim_and_load(store: JournalStore, run_id: str) -> dict[str, JournalRecord]:
+    """Claim ``run_id`` and load its records (blocking: the session runs it in a thread).
+
+    Raises:
+        RunInProgress: if another live owner holds ``run_id``.
+    """
+    store.claim(run_id)
+    try:
+        return store.load(run_id)
+    except BaseException:
+        store.release(run_id)
+        raise
+
+
+class _Heartbeat:
+    """The thread that renews a session's lease every ``lease / 3`` seconds.
+
+    It holds the session weakly and ends when the session closes (``stop``). A renewal
+    that fails for a reason other than a lost lease (a lock held a while) is retried until
+    a whole lease went by without one; then, or at once when the lease is lost, the run
+    ends with the error, on its loop.
+    """
+
+    def __init__(self, session: JournalSession) -> None:
+        self.stop = threading.Event()
+        lease = float(getattr(session.store, "lease", 30.0))
+        self.thread = threading.Thread(
+            target=_renew_loop,
+            args=(session.store, session.run_id, lease, self.stop, weakref.ref(session), session.loop),
+            name=f"skillstream-lease {session.run_id}",
+            daemon=True,
+        )
+        self.thread.start()
+
+
+def _renew_loop(
+    store: JournalStore,
+    run_id: str,
+    lease: float,
+    stop: threading.Event,
+    session: weakref.ref[JournalSession],
+    loop: Any,
+) -> None:
+    renewed = time.monotonic()
+    error: Exception | None = None
+    while not stop.wait(lease / 3):
+        try:
+            store.renew(run_id)
+            renewed = time.monotonic()
+        except RunInProgress as exc:
+            error = exc
+        except Exception as exc:
+            if time.monotonic() - renewed < lease:
+                continue  # retried: the lease still holds
+            error = exc
+        if error is not None:
+            break
+    if error is None or stop.is_set():
+        return
+    owner = session()
+    if owner is not None:
+        try:
+            loop.call_soon_threadsafe(owner.lease_lost, error)
+        except RuntimeError:  # the loop is closed: the run is gone
+            pass

@@ -4,12 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
-
-if TYPE_CHECKING:
-    pass
-
-
+from typing import Protocol, runtime_checkable
 
 __all__ = ["JournalRecord", "JournalStore", "RunInfo", "STATE_IDENT"]
 
@@ -79,14 +74,30 @@ class RunInfo:
 class JournalStore(Protocol):
     """What a journal must do; :class:`Journal` (SQLite) is the one shipped.
 
-    Every method but :meth:`write` may block (they run when a run starts or ends, and from
-    management code). :meth:`write` must not: it queues the records and calls ``done``,
-    from any thread, once they are durable (with the exception, if writing failed).
+    Every method but :meth:`write` and :meth:`release` may block: the session calls
+    :meth:`claim` and :meth:`load` in a thread of their own when a run starts (awaited
+    before the run's first call), :meth:`renew` from its lease thread, and management code
+    calls the rest; none of them runs on the event loop. :meth:`write` must not block: it
+    queues the records and calls ``done``, from any thread, once they are durable (with
+    the exception, if writing failed); nor should :meth:`release` (called on the loop as
+    the run ends: it may queue, after the writes queued before).
+
+    Leases: a claim is a lease of :attr:`lease` seconds, held while its owner renews it.
+    :meth:`claim` refuses (:class:`RunInProgress`) while another owner's lease is
+    unexpired, and takes an expired one over atomically (two live owners never hold one
+    run id: the check and the take are one transaction). A session renews its lease every
+    ``lease / 3`` seconds from a thread; :meth:`renew` raises :class:`RunInProgress` once
+    the lease was lost (taken over after it expired), and the run then ends with that
+    error. So a process killed on one host leaves its run id free to resume elsewhere
+    ``lease`` seconds later, and a live owner that keeps renewing is never taken over. A
+    store should also refuse a write from an owner whose lease was lost (a fence).
 
     Examples:
-        >>> class RedisJournal:          # sketch: claim with SET NX, write with a pipeline
+        >>> class RedisJournal:          # sketch: claim with SET NX PX, write with a pipeline
         ...     pickle = False
+        ...     lease = 30.0
         ...     def claim(self, run_id): ...
+        ...     def renew(self, run_id): ...
         ...     def load(self, run_id): ...
         ...     def write(self, run_id, records, done): ...
         ...     def release(self, run_id): ...
@@ -98,8 +109,24 @@ class JournalStore(Protocol):
     pickle: bool
     """Whether values that are not JSON-able may be pickled."""
 
+    lease: float
+    """Seconds a claim holds without renewal (30 by default); renewed every ``lease / 3``."""
+
     def claim(self, run_id: str) -> None:
-        """Take ``run_id`` for this run; raise :class:`RunInProgress` if a live run has it."""
+        """Take ``run_id`` for this run, with a lease of :attr:`lease` seconds.
+
+        Raises:
+            RunInProgress: while another owner holds an unexpired lease on ``run_id`` (an
+                expired one is taken over, atomically).
+        """
+        ...
+
+    def renew(self, run_id: str) -> None:
+        """Extend this owner's lease on ``run_id`` to :attr:`lease` seconds from now.
+
+        Raises:
+            RunInProgress: if the lease was lost (it expired and another owner took it).
+        """
         ...
 
     def load(self, run_id: str) -> dict[str, JournalRecord]:

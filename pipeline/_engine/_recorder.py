@@ -47,3 +47,8 @@ class Recording(Protocol):
     def open(self, run: Run) -> Recorder:
         """Open this run's recorder (it may refuse, e.g. a run id in use elsewhere)."""
         ...
+
+    async def aopen(self, run: Run) -> Recorder:
+        """:meth:`open` without blocking the loop (what may block runs in a thread); the
+        run awaits it before it starts anything."""
+        ...

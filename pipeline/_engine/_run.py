@@ -966,12 +966,28 @@ class Run(abc.ObserverBase[SkillResult]):
 
     # -- lifecycle -------------------------------------------------------------------------
 
+    async def astart(self) -> None:
+        """:meth:`start`, with the recorder opened first without blocking the loop (a
+        journal claims and loads in a thread: a locked file holds up this run only)."""
+        spec = self.spec
+        if spec.journal is not None:
+            if spec.instruments:  # first: binding starts nothing, so a refusal leaves nothing open
+                self._bind(spec.instruments)
+            recorder = await spec.journal.aopen(self)
+            if self.closed:  # disposed while it opened
+                recorder.close()
+                return
+            self.recorder = recorder
+        self.start()
+
     def start(self) -> None:
         exit_if_importing_main()  # a process skill's worker, importing a guard-less script
         spec = self.spec
-        if spec.instruments:  # first: binding starts nothing, so a refusal leaves nothing open
+        if spec.instruments and not self.instruments:  # first: binding starts nothing
             self._bind(spec.instruments)
-        if spec.journal is not None:  # first: a run id in use is refused before anything runs
+        if spec.journal is not None and self.recorder is None:
+            # First: a run id in use is refused before anything runs (astart() opens it
+            # off the loop; this opens it here).
             self.recorder = spec.journal.open(self)
         self.t0 = self.loop.time()
         if self.instruments:

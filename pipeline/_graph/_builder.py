@@ -759,6 +759,7 @@ class CompiledStateGraph(Generic[S]):
         config: Mapping[str, Any] | None = None,
         *,
         stream_mode: StreamMode | Sequence[StreamMode] = "updates",
+        run_id: str | None = None,
     ) -> AsyncGenerator[Any, None]:
         """Run the graph on ``input``, yielding as each node run finishes (completion order).
 
@@ -784,13 +785,20 @@ class CompiledStateGraph(Generic[S]):
             >>> async for mode, chunk in app.astream(state, stream_mode=["custom", "updates"]):
             ...     print(mode, chunk)  # custom {"progress": ...} while a node runs, then its update
 
+        Args:
+            run_id: with ``compile(journal=...)``: the invocation's name in the journal,
+                as for :meth:`ainvoke` (required then: a journaled graph never runs
+                unjournaled).
+
         Raises:
-            ValueError: at once, if ``stream_mode`` is unknown or ``input`` invalid.
+            ValueError: at once, if ``stream_mode`` is unknown or ``input`` invalid, or
+                ``run_id`` is given without a journal (or missing with one).
             GraphError and the rest: while iterating, as :meth:`ainvoke`.
         """
         modes, multi = _stream_modes(stream_mode)
         # Checked now, not at the first step: a bad input fails where it is given.
         invocation = self._invocation(input, config, modes, multi)
+        invocation.journal = graph_binding(self.journal, run_id)
         return self._astream(invocation)
 
     async def _astream(self, invocation: _Invocation) -> AsyncGenerator[Any, None]:
@@ -804,6 +812,7 @@ class CompiledStateGraph(Generic[S]):
         config: Mapping[str, Any] | None = None,
         *,
         stream_mode: StreamMode | Sequence[StreamMode] = "updates",
+        run_id: str | None = None,
     ) -> Iterator[Any]:
         """:meth:`astream` for sync code: each item as it comes, from an event loop in a
         thread of its own. Leaving the loop early cancels the node runs in flight.
@@ -811,9 +820,16 @@ class CompiledStateGraph(Generic[S]):
         Examples:
             >>> for mode, chunk in app.stream({"query": "AAPL"}, stream_mode=["updates", "values"]):
             ...     print(mode, chunk)
+
+        Raises:
+            ValueError: at once, as :meth:`astream` (a bad mode, or ``run_id`` missing on
+                a journaled graph, or given on one without a journal).
         """
         _stream_modes(stream_mode)  # a bad mode fails here, not in the thread
-        return _iterate_sync(lambda: self.astream(input, config, stream_mode=stream_mode))
+        graph_binding(self.journal, run_id)  # so does a missing or misplaced run_id
+        return _iterate_sync(
+            lambda: self.astream(input, config, stream_mode=stream_mode, run_id=run_id)
+        )
 
 
 def _stream_modes(stream_mode: Any) -> tuple[tuple[str, ...], bool]:

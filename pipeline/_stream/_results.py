@@ -78,6 +78,17 @@ class _SafeObserver(abc.ObserverBase[SkillResult]):
         self.observer.on_completed()
 
 
+_PENDING_STARTS: set[asyncio.Task[None]] = set()
+
+
+async def _start_observed(run_: Run, observer: _SafeObserver) -> None:
+    try:
+        await run_.astart()
+    except Exception as exc:
+        run_.dispose(exc)
+        observer.on_error(exc)
+
+
 class SecondReader(RuntimeError):
     """A second task read a stream while another was reading it. Raised without touching
     the run: leaving an ``async with`` (or ``collect()``, ``reduce()``, ``scan()``) with it
@@ -129,7 +140,7 @@ class ResultStream:
         if channel is None:
             if self._state != "new":
                 raise StopAsyncIteration
-            channel = self._start()
+            channel = self._start() if self._spec.journal is None else await self._astart()
         else:
             # The common case: results already queued, taken without a coroutine for get().
             try:
@@ -156,7 +167,7 @@ class ResultStream:
         finally:
             self._reading = False
 
-    def _start(self) -> ObserverChannel[SkillResult]:
+    def _start(self, begin: bool = True) -> ObserverChannel[SkillResult]:
         self._state = "running"
         loop = asyncio.get_running_loop()
         spec = self._spec
@@ -166,7 +177,24 @@ class ResultStream:
             channel, spec = self._make_channel(loop, spec)
         self._channel = channel
         self._run = Run(spec, channel, loop)
-        self._run.start()
+        if begin:
+            self._run.start()
+        return channel
+
+    async def _astart(self) -> ObserverChannel[SkillResult]:
+        """A journaled run: its journal opens off the loop (awaited) before it starts."""
+        channel = self._start(begin=False)
+        run = self._run
+        assert run is not None
+        self._reading = True  # a second reader meanwhile is refused, as while reading
+        try:
+            await run.astart()
+        except BaseException:
+            self._state = "consumed"
+            await self._close()
+            raise
+        finally:
+            self._reading = False
         return channel
 
     def reading_as(self, channel: _ChannelMaker) -> ResultStream:
@@ -287,8 +315,20 @@ class ResultStream:
             safe = _SafeObserver(observer)
             run_ = Run(spec, safe, loop)
             safe.run = run_
-            run_.start()
-            return Disposable(run_.dispose)
+            if spec.journal is None:
+                run_.start()
+                return Disposable(run_.dispose)
+            # A journaled run opens its journal off the loop first: a task starts it, and
+            # a refusal (a run id in use) reaches on_error.
+            task = loop.create_task(_start_observed(run_, safe))
+            _PENDING_STARTS.add(task)
+            task.add_done_callback(_PENDING_STARTS.discard)
+
+            def dispose() -> None:
+                task.cancel()
+                run_.dispose()
+
+            return Disposable(dispose)
 
         return Observable(subscribe)
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import sqlite3
+import threading
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -415,6 +418,7 @@ class MemoryJournal:
     """A JournalStore in a dict: what a Postgres or Redis journal would implement."""
 
     pickle = False
+    lease = 30.0
 
     def __init__(self) -> None:
         self.data: dict[str, dict[str, JournalRecord]] = {}
@@ -425,6 +429,10 @@ class MemoryJournal:
         if run_id in self.held:
             raise RunInProgress(f"run id {run_id!r} is already running")
         self.held.add(run_id)
+
+    def renew(self, run_id: str) -> None:
+        if run_id not in self.held:
+            raise RunInProgress(f"run id {run_id!r}: the lease was lost")
 
     def load(self, run_id: str) -> dict[str, JournalRecord]:
         return dict(self.data.get(run_id, {}))
@@ -457,3 +465,77 @@ async def test_a_store_of_its_own_needs_no_engine_change() -> None:
     assert all(ran[("double", i)] == 1 for i in range(5))
     assert STATE_IDENT not in store.data["m"]
     assert store.writes < 5  # results that finish together are written together
+
+
+# -- the loop never waits for the journal ---------------------------------------------------
+
+
+def _hold_write_lock(path: Path, seconds: float, taken: threading.Event) -> None:
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("BEGIN IMMEDIATE")
+        taken.set()
+        time.sleep(seconds)
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+
+
+async def test_a_run_whose_journal_is_locked_elsewhere_does_not_block_the_loop(tmp_path: Path) -> None:
+    path = tmp_path / "runs.db"
+    Journal(path).close()  # a journal, set up
+    taken = threading.Event()
+    holder = threading.Thread(target=_hold_write_lock, args=(path, 2.0, taken))
+    holder.start()
+    taken.wait()
+    loop = asyncio.get_running_loop()
+    ticks: list[float] = []
+    stop = False
+
+    async def ticker() -> None:
+        while not stop:
+            ticks.append(loop.time())
+            await asyncio.sleep(0.02)
+
+    ticking = asyncio.ensure_future(ticker())
+    try:
+        started = loop.time()
+        results = await run([double(i).named(f"d{i}") for i in range(3)], journal=path, run_id="r").collect()
+        waited = loop.time() - started
+    finally:
+        stop = True
+        await ticking
+        holder.join()
+    assert [r.value for r in results] == [0, 2, 4]
+    assert waited > 1.0  # the claim waited for the lock (in a thread)
+    assert len(ticks) > 20  # about one per 20 ms of the 2 s
+    gaps = [b - a for a, b in itertools.pairwise(ticks)]
+    assert max(gaps) < 0.5, max(gaps)  # meanwhile the loop went on
+
+
+async def test_a_journal_locked_too_long_is_named_locked(tmp_path: Path) -> None:
+    fresh = tmp_path / "fresh.db"
+    taken = threading.Event()
+    holder = threading.Thread(target=_hold_write_lock, args=(fresh, 1.5, taken))
+    holder.start()
+    taken.wait()
+    try:
+        with pytest.raises(JournalError, match=r"the database is locked by another connection") as info:
+            Journal(fresh, busy_timeout=0.2)  # its tables cannot be made while locked
+        assert "not a usable SQLite database" not in str(info.value)
+    finally:
+        holder.join()
+
+    path = tmp_path / "runs.db"
+    journal = Journal(path, busy_timeout=0.2)
+    taken = threading.Event()
+    holder = threading.Thread(target=_hold_write_lock, args=(path, 1.5, taken))
+    holder.start()
+    taken.wait()
+    try:
+        with pytest.raises(JournalError, match=r"locked by another connection .* claiming run id 'r'"):
+            await run([double(1)], journal=journal, run_id="r").collect()
+    finally:
+        holder.join()
+        journal.close()

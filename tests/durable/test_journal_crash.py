@@ -158,3 +158,100 @@ async def test_processes_share_a_journal_but_not_a_run_id(tmp_path: Path) -> Non
     assert child.returncode == 0
     assert len(_journaled(db, "crash")) == journal_child.CALLS
     assert len(_journaled(db, "mine")) == 50
+
+
+# -- leases: a deploy moves the run to another host ---------------------------------------
+
+
+def _on_host(host: str, db: Path, directory: Path, lease: float, calls: int, seen: str) -> subprocess.Popen[bytes]:
+    """The ``lease`` child in a UTS namespace of its own, named ``host`` (a pod)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    argv = [sys.executable, str(CHILD), "lease", str(db), str(directory / "executed"),
+            str(directory / seen), str(lease), str(calls)]
+    script = f"hostname {host} && exec " + " ".join(f"'{a}'" for a in argv)
+    return subprocess.Popen(
+        ["unshare", "--uts", "sh", "-c", script], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+
+
+def _can_unshare() -> bool:
+    try:
+        done = subprocess.run(["unshare", "--uts", "sh", "-c", "hostname probe-x && hostname"],
+                              capture_output=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0 and done.stdout.strip() == b"probe-x"
+
+
+needs_unshare = pytest.mark.skipif(not _can_unshare(), reason="needs unshare --uts (root)")
+
+
+@pytest.mark.slow
+@needs_unshare
+def test_a_run_killed_on_one_host_resumes_on_another_once_its_lease_expired(tmp_path: Path) -> None:
+    lease = 2.0
+    db, executed = tmp_path / "runs.db", tmp_path / "executed"
+    first = _on_host("pod-a", db, tmp_path, lease, journal_child.LEASE_CALLS, "seen-a")
+    deadline = time.monotonic() + 60
+    while len(_lines(executed)) < 12:  # under way, some results journaled
+        assert first.poll() is None, first.stderr.read().decode() if first.stderr else ""
+        assert time.monotonic() < deadline, "the child never started"
+        time.sleep(0.002)
+    first.send_signal(signal.SIGKILL)
+    killed_at = time.monotonic()
+    first.communicate()
+    journaled = _journaled(db, "lease")
+    assert journaled
+
+    # The new pod at once: pod-a's lease is fresh (pod-a may only be slow), so refused.
+    early = _on_host("pod-b", db, tmp_path, lease, journal_child.LEASE_CALLS, "seen-b")
+    _, err = early.communicate(timeout=60)
+    if early.returncode == 0:  # it started slower than the lease: a take-over, legitimately
+        assert time.monotonic() - killed_at > lease
+    else:
+        assert early.returncode == 3, err.decode()
+        assert "already running in process" in err.decode() and "on pod-a" in err.decode()
+        # Once the lease has expired, pod-b takes the run over and finishes it.
+        time.sleep(max(0.0, killed_at + lease + 0.2 - time.monotonic()))
+        later = _on_host("pod-b", db, tmp_path, lease, journal_child.LEASE_CALLS, "seen-b")
+        _, err = later.communicate(timeout=120)
+        assert later.returncode == 0, err.decode()
+    again = _lines(tmp_path / "seen-b")
+    assert sorted(line.split()[0] for line in again) == sorted(f"w{i}" for i in range(journal_child.LEASE_CALLS))
+    assert {line.split()[0] for line in again if line.split()[1] == "1"} == journaled
+    runs = Counter(_lines(executed))
+    assert all(runs[key] == 1 for key in journaled)  # not redone
+    assert _integrity(db) == "ok"
+
+
+@pytest.mark.slow
+@needs_unshare
+def test_a_live_owner_that_renews_is_never_taken_over(tmp_path: Path) -> None:
+    lease, calls = 1.0, 400  # the run takes about 5 s: five leases
+    db, executed = tmp_path / "runs.db", tmp_path / "executed"
+    owner = _on_host("pod-a", db, tmp_path, lease, calls, "seen-a")
+    try:
+        deadline = time.monotonic() + 60
+        while not _lines(executed):
+            assert owner.poll() is None, owner.stderr.read().decode() if owner.stderr else ""
+            assert time.monotonic() < deadline
+            time.sleep(0.002)
+        started = time.monotonic()
+        refusals = 0
+        # Another host keeps trying for more than two leases, while the owner runs.
+        while time.monotonic() - started < 2.5 * lease and owner.poll() is None:
+            other = _on_host("pod-b", db, tmp_path, lease, calls, f"seen-b{refusals}")
+            _, err = other.communicate(timeout=60)
+            if owner.poll() is not None:
+                break
+            assert other.returncode == 3, err.decode()
+            assert "on pod-a" in err.decode()
+            refusals += 1
+        assert refusals >= 2
+        assert time.monotonic() - started > lease  # tried after the first lease had run out
+    finally:
+        _, err = owner.communicate(timeout=120)
+    assert owner.returncode == 0, err.decode()  # never lost its lease
+    seen = _lines(tmp_path / "seen-a")
+    assert sorted(line.split()[0] for line in seen) == sorted(f"w{i}" for i in range(calls))
+    assert all(n == 1 for n in Counter(_lines(executed)).values())  # nobody else ran a call

@@ -129,3 +129,49 @@ async def test_the_same_run_id_at_once_is_refused(tmp_path: Path) -> None:
     with pytest.raises(RunInProgress):
         await slow_app.ainvoke({"query": "A"}, run_id="same")
     assert (await first)["stock"] == "s"
+
+
+async def test_astream_journals_with_a_run_id_and_resumes(tmp_path: Path) -> None:
+    app = _graph(tmp_path / "runs.db")
+    failing.add("summarize")
+    seen: list[Any] = []
+    with pytest.raises(GraphError):
+        async for update in app.astream({"query": "Q"}, run_id="s"):
+            seen.append(update)
+    assert sorted(next(iter(u)) for u in seen) == ["news", "stock"]
+    assert app.get_state("s")["stock"] == "stock(Q)"
+
+    failing.clear()
+    updates = [u async for u in app.astream({"query": "Q"}, stream_mode="values", run_id="s")]
+    assert updates[-1]["briefing"] == "stock(Q) + news(Q)"
+    assert ran == Counter({"stock": 1, "news": 1, "summarize": 2})  # replayed, not rerun
+
+
+def test_stream_journals_with_a_run_id_and_resumes(tmp_path: Path) -> None:
+    app = _graph(tmp_path / "runs.db")
+    failing.add("news")
+    with pytest.raises(GraphError):
+        list(app.stream({"query": "Z"}, run_id="z"))
+    failing.clear()
+    updates = list(app.stream({"query": "Z"}, run_id="z"))
+    assert {"summarize": {"briefing": "stock(Z) + news(Z)"}} in updates
+    assert ran == Counter({"stock": 1, "news": 2, "summarize": 1})
+
+
+async def test_every_way_of_running_a_journaled_graph_needs_a_run_id(tmp_path: Path) -> None:
+    journaled = _graph(tmp_path / "runs.db")
+    message = r"^a journaled graph needs a run_id"
+    with pytest.raises(ValueError, match=message):
+        await journaled.ainvoke({"query": "A"})
+    with pytest.raises(ValueError, match=message):
+        journaled.invoke({"query": "A"})
+    with pytest.raises(ValueError, match=message):
+        journaled.astream({"query": "A"})
+    with pytest.raises(ValueError, match=message):
+        journaled.stream({"query": "A"})
+    assert ran == Counter()  # nothing ran unjournaled
+    plain = _graph(None)
+    with pytest.raises(ValueError, match=r"^run_id is for a journaled graph"):
+        plain.astream({"query": "A"}, run_id="a")
+    with pytest.raises(ValueError, match=r"^run_id is for a journaled graph"):
+        plain.stream({"query": "A"}, run_id="a")

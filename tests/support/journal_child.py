@@ -2,6 +2,8 @@
 
     python tests/support/journal_child.py calls DB EXECUTED SEEN      # 200 calls at cap 8
     python tests/support/journal_child.py graph DB EXECUTED SEEN      # a StateGraph of 22 nodes
+    python tests/support/journal_child.py lease DB EXECUTED SEEN LEASE [N]  # N (60) calls of 50 ms at cap 4,
+                                                        # Journal(DB, lease=LEASE); exit 3 if refused
 
 Every call appends its name to EXECUTED when it starts (so a call that ran twice appears
 twice); the consumer appends each result it sees to SEEN. Both are flushed line by line:
@@ -14,12 +16,13 @@ import asyncio
 import sys
 from typing import Any, TypedDict
 
-from pipeline import END, START, StateGraph, run, skill
+from pipeline import END, START, Journal, RunInProgress, StateGraph, run, skill
 
 CALLS = 200
 CAP = 8
 FANOUT = 20
 GRAPH_CAP = 4
+LEASE_CALLS = 60
 
 
 def main() -> None:
@@ -52,6 +55,33 @@ def main() -> None:
                 seen.flush()
 
         asyncio.run(calls())
+    elif mode == "lease":
+
+        @skill
+        async def slow(i: int) -> int:
+            mark(f"w{i}")
+            await asyncio.sleep(0.05)
+            return i
+
+        count = int(sys.argv[6]) if len(sys.argv) > 6 else LEASE_CALLS
+
+        async def leased() -> None:
+            journal = Journal(db, lease=float(sys.argv[5]))
+            stream = run(
+                [slow(i).named(f"w{i}") for i in range(count)],
+                journal=journal,
+                run_id="lease",
+                max_concurrency=4,
+            )
+            async for r in stream:
+                seen.write(f"{r.key} {int(r.replayed)}\n")
+                seen.flush()
+
+        try:
+            asyncio.run(leased())
+        except RunInProgress as exc:
+            print(f"refused: {exc}", file=sys.stderr)
+            sys.exit(3)
     else:
         fields: dict[str, Any] = {"query": str, "final": int, "tail": int}
         fields.update({f"n{i}": int for i in range(FANOUT)})
