@@ -20,7 +20,9 @@ CANCEL_GRACE = 1.0
 """Default seconds closing a run waits for its cancelled calls to end (``run(...,
 cancel_grace=...)`` sets it per run). A call still running after that ignored its
 cancellation: the run stops waiting for it, logs a warning naming it, and leaves it
-running, still referenced until it ends."""
+running, still referenced until it ends. Work its executor ends for sure within a bound (a
+Ray task, whose worker is killed if it ignores its interrupt) is waited for up to that
+bound when it is longer."""
 
 _log = logging.getLogger("skillstream")
 
