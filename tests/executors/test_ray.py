@@ -449,7 +449,7 @@ async def test_on_busy_cores_when_the_deadlines_results_are_out_no_task_is_runni
         # may take a moment more to exit (never the grace it used to outlive).
         killed_at = time.monotonic()
         while still_inside(logs["sleep"]) and time.monotonic() < killed_at + KILLED_EXITS_WITHIN:
-            time.sleep(0.01)
+            await asyncio.sleep(0.01)
         dying = {name: still_inside(log) for name, log in logs.items()}
 
     # The run waited for each task until Ray reported it ended: it gave up on none.
