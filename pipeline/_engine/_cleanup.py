@@ -20,7 +20,9 @@ CANCEL_GRACE = 1.0
 """Default seconds closing a run waits for its cancelled calls to end (``run(...,
 cancel_grace=...)`` sets it per run). A call still running after that ignored its
 cancellation: the run stops waiting for it, logs a warning naming it, and leaves it
-running, still referenced until it ends."""
+running, still referenced until it ends. Work its executor ends for sure within a bound (a
+Ray task, whose worker is killed if it ignores its interrupt) is waited for up to that
+bound when it is longer."""
 
 _log = logging.getLogger("skillstream")
 
@@ -63,25 +65,34 @@ def alive() -> int:
 class Abandoned:
     """One run's cancelled work that has not ended: what closing the run waits for."""
 
-    __slots__ = ("futures", "grace", "quiet_by", "warned")
+    __slots__ = ("futures", "grace", "longer", "quiet_by", "warned")
 
     def __init__(self, grace: float) -> None:
         # future -> what it ran (a call, or "the source"); a call's repr is taken only for
         # the warning, as its arguments may be large.
         self.futures: dict[asyncio.Future[Any], object] = {}
         self.grace = grace
+        # future -> (seconds, loop time): work whose executor ends it for sure within
+        # ``seconds`` of the cancel (a Ray task, killed if it ignores its interrupt) is
+        # waited for until then, even past the grace.
+        self.longer: dict[asyncio.Future[Any], tuple[float, float]] = {}
         self.quiet_by: float | None = None
         self.warned = False
 
-    def add(self, future: asyncio.Future[Any], label: object) -> None:
-        """Wait for ``future`` at close (it was asked to stop and will end soon)."""
+    def add(self, future: asyncio.Future[Any], label: object, stops_within: float | None = None) -> None:
+        """Wait for ``future`` at close (it was asked to stop and will end soon): at most
+        the grace, or ``stops_within`` seconds from now if that is later (the executor
+        ends the work for sure by then: a Ray task's worker is killed)."""
         keep_until_done(future)
         if not future.done():
             self.futures[future] = label
+            if stops_within is not None and stops_within > self.grace:
+                self.longer[future] = (stops_within, future.get_loop().time() + stops_within)
             future.add_done_callback(self._forget)
 
     def _forget(self, future: asyncio.Future[Any]) -> None:
         self.futures.pop(future, None)
+        self.longer.pop(future, None)
 
     async def wait(
         self,
@@ -104,8 +115,19 @@ class Abandoned:
                 pending.extend(helpers())
             if not pending:
                 return
-            left = self.quiet_by - loop.time()
+            now = loop.time()
+            left = self.quiet_by - now
             if left <= 0:
+                # Past the grace: work its executor is sure to end soon is waited for
+                # until its own bound.
+                bounds = [self.longer[f][1] for f in pending[:named] if f in self.longer]
+                later = [b for b in bounds if b > now]
+                if later:
+                    await asyncio.wait(
+                        [f for f in pending[:named] if self.longer.get(f, (0.0, now))[1] > now],
+                        timeout=min(later) - now,
+                    )
+                    continue
                 if named < len(pending):
                     # Past the grace (or with none): a helper that ends within a turn of
                     # the loop (a parked worker woken at close) still gets that turn.
@@ -114,13 +136,14 @@ class Abandoned:
                 if pending and not self.warned:
                     self.warned = True
                     one = len(pending) == 1
+                    waited = max([self.grace, *(self.longer[f][0] for f in pending if f in self.longer)])
                     _log.warning(
                         "%d call%s ignored %s cancellation for %g s; the run no longer waits "
                         "for %s: %s",
                         len(pending),
                         "" if one else "s",
                         "its" if one else "their",
-                        self.grace,
+                        waited,
                         "it" if one else "them",
                         ", ".join(sorted(_label(self.futures.get(f, "the source")) for f in pending)),
                     )

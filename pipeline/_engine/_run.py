@@ -656,7 +656,9 @@ class Attempts(Inner[SkillResult]):
         if not future.done():
             future.cancel() if isinstance(future, asyncio.Task) else executor.cancel(future)
         if interruptible:
-            self.run.abandoned.add(future, node.call)
+            # An executor that ends its work for sure within a bound (Ray kills a task's
+            # worker) says so: closing the run waits for it until then, past the grace.
+            self.run.abandoned.add(future, node.call, getattr(executor, "stops_within", None))
         else:
             # Nothing can stop a thread: its future is left to resolve when the body
             # returns (the result is dropped), and until then it holds the call's slot

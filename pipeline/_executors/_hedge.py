@@ -120,6 +120,13 @@ class HedgedExecutor:
         # A Ray skill's executor takes its Ray inputs by reference; so do its copies.
         self.takes_deferred = getattr(inner, "takes_deferred", False)
 
+    @property
+    def stops_within(self) -> float | None:
+        """The inner executor's bound on stopping an attempt (a Ray task's kill), if any:
+        the copies of a hedged attempt are all stopped alike."""
+        within: float | None = getattr(self.inner, "stops_within", None)
+        return within
+
     def start(
         self,
         loop: asyncio.AbstractEventLoop,

@@ -27,8 +27,15 @@ withdrawn; one running Python code gets ``KeyboardInterrupt`` at its next byteco
 async skill is cancelled inside its own loop, which the worker wakes every 50 ms so that
 it notices). A body blocked in C (``time.sleep``, a socket read, a long numpy call) does
 not see the interrupt: after ``force_after`` seconds (0.5 s by default) the worker process
-is killed (``ray.cancel(force=True)``). The run's closing waits for that, so when
-``aclose()`` returns none of its tasks is running on the cluster.
+is killed (``ray.cancel(force=True)``). The run's closing waits until Ray reports each
+cancelled task ended (its ObjectRef fails with ``TaskCancelledError``): up to
+``force_after + KILL_WAIT`` seconds after the cancel (5.5 s by default), past the run's
+``cancel_grace`` if need be, as a killed task is sure to end; one still unreported then is
+named in a warning. So when the deadline's results are out or ``aclose()`` returns, none
+of its tasks is running on the cluster: an interrupted one has left the skill (its
+``finally`` ran), a killed one's worker process is being killed (Ray reports it as soon
+as the kill is under way: the process may take some more milliseconds to exit, and its
+skill can no longer return or be retried).
 
 Connecting
 ----------
@@ -56,12 +63,17 @@ from .._core._result import Deferred
 if TYPE_CHECKING:
     from .._core._skill import Skill, SkillOptions
 
-__all__ = ["FORCE_AFTER", "RayExecutor", "RayTask", "RayValue", "check_ray_options", "require_ray"]
+__all__ = ["FORCE_AFTER", "KILL_WAIT", "RayExecutor", "RayTask", "RayValue", "check_ray_options", "require_ray"]
 
 INSTALL = "pip install 'skillstream[ray]'"
 
 FORCE_AFTER = 0.5
 """Seconds a cancelled Ray task has to stop on its own before its worker is killed."""
+
+KILL_WAIT = 5.0
+"""Seconds, after its worker is killed, a cancelled Ray task has for Ray to report it
+ended. Closing a run waits for a cancelled Ray task up to ``force_after + KILL_WAIT``
+seconds after the cancel (longer than the run's ``cancel_grace`` if need be), then warns."""
 
 # An idle asyncio loop sits in select(), where Ray's interrupt cannot reach it: waking it
 # this often bounds how long a cancelled async skill keeps running on its worker.
@@ -360,6 +372,12 @@ class RayExecutor:
         self._ray: Any = None
         self._started_local = False
         self._lock = threading.Lock()
+
+    @property
+    def stops_within(self) -> float | None:
+        """Seconds within which a cancelled attempt ends for sure (its worker is killed):
+        closing the run waits for it that long, past its ``cancel_grace``."""
+        return None if self.force_after is None else self.force_after + KILL_WAIT
 
     def start(
         self,

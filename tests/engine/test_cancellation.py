@@ -579,3 +579,34 @@ def test_a_dropped_stream_in_a_reference_cycle_stops_its_async_source_cleanly() 
 
     vrun(main)  # fails on a pending task or anything the loop logged
     assert probe.active == 0
+
+
+# -- work its executor ends for sure within a bound (a Ray task, killed if need be) --------
+
+
+def test_work_that_stops_within_a_bound_is_waited_for_past_the_grace(caplog: pytest.LogCaptureFixture) -> None:
+    from pipeline._engine._cleanup import Abandoned
+
+    async def ends_at(seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+    async def main() -> list[float]:
+        loop = asyncio.get_running_loop()
+        abandoned = Abandoned(GRACE)
+        killed = asyncio.ensure_future(ends_at(3))  # past the grace, within its bound
+        stuck = asyncio.ensure_future(ends_at(8))  # past its bound too
+        plain = asyncio.ensure_future(ends_at(20))  # no bound: the grace
+        abandoned.add(killed, "killed", stops_within=5.5)
+        abandoned.add(stuck, "stuck", stops_within=5.5)
+        abandoned.add(plain, "plain")
+        await abandoned.wait(loop, None)
+        waited = [loop.time(), float(killed.done()), float(stuck.done())]
+        await asyncio.gather(stuck, plain)
+        return waited
+
+    waited, _ = vrun(main)
+    # Waited for the killed one to end (3 s), then for the stuck one until its bound.
+    assert waited == [5.5, 1.0, 0.0]
+    assert _warned(caplog) == [
+        "2 calls ignored their cancellation for 5.5 s; the run no longer waits for them: plain, stuck"
+    ]

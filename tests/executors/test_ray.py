@@ -15,6 +15,7 @@ skipped.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -356,6 +357,111 @@ async def test_the_deadline_ends_ray_calls_and_leaves_nothing_running(tmp_path: 
     assert sorted(s.value for k, s in statuses.items() if k != "quick") == ["skipped", "timeout", "timeout", "timeout"]
     await assert_nothing_left_running("long_task")
     assert len(marks(Path(marker))) <= 3  # the skipped call never reached Ray
+
+
+# Each writes "<pid> in" on entering and (if it gets to) "<pid> out" on leaving: a killed
+# worker runs no ``finally``, so the test then checks that its process is gone.
+@skill(executor="ray", ray_options={"num_cpus": 0.5})
+def sleeps_past_the_deadline(log: str, seconds: float = FOREVER) -> None:
+    mark(log, f"{os.getpid()} in")
+    try:
+        time.sleep(seconds)
+    finally:
+        mark(log, f"{os.getpid()} out")
+
+
+@skill(executor="ray", ray_options={"num_cpus": 0.5})
+def spins_past_the_deadline(log: str, seconds: float = FOREVER) -> None:
+    mark(log, f"{os.getpid()} in")
+    try:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            pass
+    finally:
+        mark(log, f"{os.getpid()} out")
+
+
+@skill(executor="ray", ray_options={"num_cpus": 0.5})
+async def awaits_past_the_deadline(log: str, seconds: float = FOREVER) -> None:
+    mark(log, f"{os.getpid()} in")
+    try:
+        await asyncio.sleep(seconds)
+    finally:
+        mark(log, f"{os.getpid()} out")
+
+
+# The docs' bound on how long a killed worker's process takes to exit once Ray reported it.
+KILLED_EXITS_WITHIN = 0.5
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")  # a zombie runs nothing
+
+
+def still_inside(log: Path) -> list[int]:
+    """The workers that entered the skill, did not leave it, and are still alive."""
+    lines = [line.split() for line in log.read_text().splitlines()] if log.exists() else []
+    entered = [int(pid) for pid, what in lines if what == "in"]
+    left = {int(pid) for pid, what in lines if what == "out"}
+    return [pid for pid in entered if pid not in left and _alive(pid)]
+
+
+@contextlib.contextmanager
+def busy_cores() -> Iterator[None]:
+    """Every core busy with another process, as on a shared CI machine."""
+    hogs = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"], stdin=subprocess.DEVNULL)
+        for _ in range(_cpus())
+    ]
+    try:
+        time.sleep(0.2)
+        yield
+    finally:
+        for hog in hogs:
+            hog.kill()
+        for hog in hogs:
+            hog.wait()
+
+
+def _cpus() -> int:
+    return len(os.sched_getaffinity(0))
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+async def test_on_busy_cores_when_the_deadlines_results_are_out_no_task_is_running(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    skills = {"sleep": sleeps_past_the_deadline, "spin": spins_past_the_deadline, "async": awaits_past_the_deadline}
+    logs = {name: tmp_path / name for name in skills}
+    # Once each on idle cores, so that the workers have the skills' code before the clock runs.
+    warm = await run([s(str(tmp_path / f"warm-{n}"), 0.01) for n, s in skills.items()]).collect()
+    assert [r.status for r in warm] == [Status.SUCCESS] * 3
+
+    with busy_cores():
+        results = await run([s(str(logs[n])) for n, s in skills.items()], timeout=3.0).collect()
+        # Checked at once, with the cores still busy: the promise is about this moment.
+        inside = {name: still_inside(log) for name, log in logs.items()}
+        # Ray reports a killed task ended as soon as the kill is under way: its process
+        # may take a moment more to exit (never the grace it used to outlive).
+        killed_at = time.monotonic()
+        while still_inside(logs["sleep"]) and time.monotonic() < killed_at + KILLED_EXITS_WITHIN:
+            await asyncio.sleep(0.01)
+        dying = {name: still_inside(log) for name, log in logs.items()}
+
+    # The run waited for each task until Ray reported it ended: it gave up on none.
+    assert not [r.message for r in caplog.records if "ignored" in r.message and "cancellation" in r.message]
+    assert {"spin": inside["spin"], "async": inside["async"]} == {"spin": [], "async": []}
+    assert dying == {"sleep": [], "spin": [], "async": []}, f"still alive {KILLED_EXITS_WITHIN:g} s later"
+    assert not any(line.endswith(" out") for line in logs["sleep"].read_text().splitlines())  # killed
+    assert [r.status for r in results] == [Status.TIMEOUT] * 3
+    assert all(logs[n].exists() for n in logs), "a task had not started by the deadline"
+    await assert_nothing_left_running(
+        "sleeps_past_the_deadline", "spins_past_the_deadline", "awaits_past_the_deadline"
+    )
 
 
 @pytest.mark.parametrize("leave", ["aclose", "cancel"])
