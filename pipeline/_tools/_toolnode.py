@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import copy
 import functools
 import inspect
 import json
@@ -429,7 +430,7 @@ class ToolNode:
             ).collect()
             for result in results:
                 i, call = where[result.key]
-                outputs[i] = self._output(result, call, catch.errors.get(result.key))
+                outputs[i] = self._output(result, call, catch.errors.get(result.key), kind)
         return self._combine(outputs, kind)
 
     def _langchain_skill(self, name: str, config: Any) -> Skill[Any, Any]:
@@ -445,17 +446,63 @@ class ToolNode:
         invoke.__name__ = invoke.__qualname__ = name
         return Skill(invoke, SkillOptions(name=name))
 
-    def _output(self, result: SkillResult, call: dict[str, Any], kept: BaseException | None) -> Any:
+    def _checked(self, command: Any, call: dict[str, Any], kind: str) -> Any:
+        """A tool's Command as LangGraph takes it: its update's ToolMessage for this call
+        named after the tool; one is required when the Command updates this graph."""
+        update = command.update
+        if isinstance(update, dict):
+            if kind == "list":
+                raise ValueError(
+                    f"tool {call.get('name')!r}: a Command's update is a dict only when the "
+                    f"node's input is a dict with {self._messages_key!r}; got {update!r}"
+                )
+            command = copy.deepcopy(command)
+            messages = command.update.get(self._messages_key, [])
+        elif isinstance(update, list):
+            if kind != "list":
+                raise ValueError(
+                    f"tool {call.get('name')!r}: a Command's update is a list of messages "
+                    f"only when the node's input is a list of messages; got {update!r}"
+                )
+            command = copy.deepcopy(command)
+            messages = command.update
+        else:
+            return command
+        messages = self._messages.convert_to_messages(messages)
+        if [getattr(m, "id", None) for m in messages] == ["__remove_all__"]:
+            return command
+        matched = False
+        for message in messages:
+            if isinstance(message, self._messages.ToolMessage) and message.tool_call_id == call.get("id"):
+                message.name = call.get("name")
+                matched = True
+        if command.graph is None and not matched:
+            raise ValueError(
+                f"Expected to have a matching ToolMessage in Command.update for tool "
+                f"{call.get('name')!r}, got: {messages}. Every tool call must have a "
+                "ToolMessage: return Command(update={'messages': [ToolMessage(..., "
+                "tool_call_id=tool_call_id)]})."
+            )
+        if isinstance(command.update, dict):
+            command.update[self._messages_key] = messages
+        else:
+            command = replace(command, update=messages)
+        return command
+
+    def _output(self, result: SkillResult, call: dict[str, Any], kept: BaseException | None, kind: str) -> Any:
         ToolMessage = self._messages.ToolMessage
         name, call_id = call.get("name"), call.get("id")
         if result.has_value:
             value = result.value
-            if isinstance(value, ToolMessage) or _is_command(value):
+            if isinstance(value, ToolMessage):
+                value.content = _content(value.content)  # as LangGraph: JSON for a list of values
                 return value
+            if _is_command(value):
+                return self._checked(value, call, kind)
             if isinstance(value, list) and value and all(
                 isinstance(v, ToolMessage) or _is_command(v) for v in value
             ):
-                return value
+                return [self._checked(v, call, kind) if _is_command(v) else v for v in value]
             return ToolMessage(content=_content(value), name=name, tool_call_id=call_id)
         exc = _exception_of(result, kept)
         flag = self._handle_tool_errors
