@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from types import UnionType
-from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+from typing import Any, Literal, Self, Union, get_args, get_origin, get_type_hints
 
 import pydantic_core
 
@@ -173,10 +173,10 @@ def _content(value: Any) -> Any:
         return value
     try:
         return json.dumps(value, ensure_ascii=False)
-    except Exception:
+    except Exception:  # noqa: BLE001 - any value a tool returns has some text
         try:
             return pydantic_core.to_json(value, fallback=str).decode()
-        except Exception:
+        except Exception:  # noqa: BLE001
             return str(value)
 
 
@@ -202,7 +202,7 @@ def _infer_handled_types(handler: Callable[..., str]) -> tuple[type[BaseExceptio
     first = params[1] if params[0].name in ("self", "cls") and len(params) == 2 else params[0]
     try:
         hints = get_type_hints(handler)
-    except Exception:
+    except Exception:  # noqa: BLE001 - an annotation that does not resolve: every type
         return (Exception,)
     hint = hints.get(first.name)
     if hint is None:
@@ -260,7 +260,7 @@ def _run_sync(make: Callable[[], Any]) -> Any:
     def work() -> None:
         try:
             box["value"] = asyncio.run(make())
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
             box["error"] = exc
 
     thread = threading.Thread(target=work, name="skillstream-toolnode")
@@ -315,10 +315,11 @@ class ToolNode:
 
     name: str | None = "tools"
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> ToolNode:
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self:
         # A Runnable for LangGraph: the class is made with langchain_core, on first use.
         target = cls if _RUNNABLE_BASE in cls.__mro__[1:] else _runnable_class(cls)
-        return object.__new__(target)
+        made: Self = object.__new__(target)
+        return made
 
     def __init__(
         self,
@@ -350,7 +351,7 @@ class ToolNode:
         self._toolset = Toolset(skills)
         both = set(self._toolset.names) & set(self._langchain_tools)
         if both:
-            raise ValueError(f"two tools are named {sorted(both)[0]!r}")
+            raise ValueError(f"two tools are named {min(both)!r}")
         self._names = [*self._toolset.names, *self._langchain_tools]
         if handle_tool_errors and not isinstance(handle_tool_errors, (bool, str)):
             self._handled = _handled_types(handle_tool_errors)
@@ -421,7 +422,7 @@ class ToolNode:
                 call_dict = {**call, "type": "tool_call"}
                 calls.append(SkillCall(made, (call_dict,), {}, key=key))
             else:
-                calls.append(self._toolset.call(key, name, call.get("args") or {}))
+                calls.append(self._toolset.call(key, str(name), call.get("args") or {}))
             where[key] = (i, call)
         if calls:
             catch = _Catch()

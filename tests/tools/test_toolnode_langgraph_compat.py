@@ -18,10 +18,16 @@ import pytest
 
 pytest.importorskip("langgraph.prebuilt")
 
-from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolCall, ToolMessage
+from langchain_core.messages import (
+    AIMessage,
+    AnyMessage,
+    HumanMessage,
+    ToolCall,
+    ToolMessage,
+)
 from langchain_core.tools import ToolException
-from langchain_core.tools.base import InjectedToolCallId
 from langchain_core.tools import tool as dec_tool
+from langchain_core.tools.base import InjectedToolCallId
 from langgraph.errors import GraphBubbleUp
 from langgraph.graph import START, StateGraph
 from langgraph.graph.message import add_messages
@@ -32,7 +38,11 @@ from typing_extensions import TypedDict
 ON_LANGGRAPH = os.environ.get("SKILLSTREAM_COMPAT") == "langgraph"
 if ON_LANGGRAPH:
     from langgraph.prebuilt import ToolNode
-    from langgraph.prebuilt.tool_node import TOOL_CALL_ERROR_TEMPLATE, ToolInvocationError, tools_condition
+    from langgraph.prebuilt.tool_node import (
+        TOOL_CALL_ERROR_TEMPLATE,
+        ToolInvocationError,
+        tools_condition,
+    )
 else:
     from pipeline import ToolNode, tools_condition
     from pipeline._tools._toolnode import TOOL_CALL_ERROR_TEMPLATE
