@@ -88,6 +88,8 @@ from ._stream._events import EventStream as EventStream
 from ._stream._results import ResultStream as ResultStream
 from ._stream._results import gather as gather
 from ._stream._results import run as run
+from ._tools._toolnode import ToolNode as ToolNode
+from ._tools._toolnode import tools_condition as tools_condition
 from ._tools._toolset import Toolset as Toolset
 
 __all__ = [
@@ -144,6 +146,7 @@ __all__ = [
     "StateGraph",
     "Status",
     "ThreadExecutor",
+    "ToolNode",
     "Toolset",
     "Tracing",
     "add_messages",
@@ -152,6 +155,7 @@ __all__ = [
     "run",
     "shutdown",
     "skill",
+    "tools_condition",
 ]
 
 # Users see pipeline.SkillResult, not pipeline._core._result.SkillResult (trio, httpx).

@@ -1,0 +1,565 @@
+"""``ToolNode`` and ``tools_condition``: LangGraph's prebuilt tool node, its calls run by
+skillstream (one ``run()``: a cap, each skill's timeout, retries, rate limit, fallback).
+
+It is a LangChain ``Runnable`` (``invoke``/``ainvoke``), so LangGraph's own ``StateGraph``
+calls it as it calls its own ``ToolNode``; skillstream's ``StateGraph`` calls it as an
+async function of ``(state, config)``. ``langchain_core`` (the ``langchain`` extra) is
+imported when the first node is made, never by ``import pipeline``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import copy
+import functools
+import inspect
+import json
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from types import UnionType
+from typing import Any, Literal, Self, Union, get_args, get_origin, get_type_hints
+
+import pydantic_core
+
+from .._core._errors import SkillError, SkillTimeout
+from .._core._instruments import Instrument
+from .._core._result import SkillResult, Status
+from .._core._skill import Skill, SkillCall, SkillOptions, skill
+from .._stream._results import run
+from ._toolset import ToolCallError, Toolset
+
+__all__ = ["ToolNode", "tools_condition"]
+
+# LangGraph's texts (langgraph.prebuilt.tool_node), so that the model reads the same.
+INVALID_TOOL_NAME_ERROR_TEMPLATE = "Error: {requested_tool} is not a valid tool, try one of [{available_tools}]."
+TOOL_CALL_ERROR_TEMPLATE = "Error: {error}\n Please fix your mistakes."
+_BLOCK_TYPES = ("text", "image_url", "image", "json", "search_result", "custom_tool_call_output", "document", "file")
+
+ErrorHandling = bool | str | Callable[..., str] | type[Exception] | tuple[type[Exception], ...]
+
+# The attempt's (exceptions by call key, call key): set by the node's instrument, read by
+# the wrapped tool functions, so that the node has each call's exception itself (its type,
+# for handle_tool_errors; to raise it, with handle_tool_errors=False).
+_SLOT: contextvars.ContextVar[tuple[dict[str, BaseException | None], str] | None] = contextvars.ContextVar(
+    "skillstream_toolnode_slot", default=None
+)
+
+
+class _Catch(Instrument):
+    """Gives each attempt the place its exception is kept."""
+
+    def __init__(self) -> None:
+        self.errors: dict[str, BaseException | None] = {}
+
+    def call_context(self, call: SkillCall[Any], index: int, attempt: int) -> None:
+        self.errors[call.key] = None  # an earlier attempt's error is not this one's
+        _SLOT.set((self.errors, call.key))
+
+
+def _keep(exc: BaseException) -> None:
+    slot = _SLOT.get()
+    if slot is not None:
+        slot[0][slot[1]] = exc
+
+
+def _catching(made: Skill[Any, Any]) -> Skill[Any, Any]:
+    """``made`` with a function that keeps its exception (the same options: its timeout,
+    retry, rate limit and fallback). Process, Ray and custom-executor skills are kept as
+    they are: their errors come back as ``error.type`` and ``error.message`` only."""
+    if made.kind not in ("async", "thread") or made.executor is not None:
+        return made
+    fn = made.fn
+    if made.kind == "async":
+
+        @functools.wraps(fn)
+        async def wrapped(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return await fn(*args, **kwargs)
+            except Exception as exc:
+                _keep(exc)
+                raise
+
+    else:
+
+        @functools.wraps(fn)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except Exception as exc:
+                _keep(exc)
+                raise
+
+    copy: Skill[Any, Any] = Skill(wrapped, made.options)
+    spec = getattr(made, "_tool_spec", None)
+    if spec is not None:
+        copy._tool_spec = spec  # type: ignore[attr-defined]
+    return copy
+
+
+def _langchain() -> Any:
+    try:
+        from langchain_core import messages
+    except ImportError as exc:  # pragma: no cover - the extra is installed in the tests
+        raise ImportError(
+            "ToolNode makes LangChain messages (ToolMessage): pip install 'skillstream[langchain]'"
+        ) from exc
+    return messages
+
+
+def _is_langchain_tool(item: Any) -> bool:
+    return any(
+        cls.__name__ == "BaseTool" and cls.__module__.startswith("langchain_core")
+        for cls in type(item).__mro__
+    )
+
+
+def _is_command(value: Any) -> bool:
+    return type(value).__name__ == "Command" and hasattr(value, "goto") and hasattr(value, "update")
+
+
+def _is_ai(message: Any) -> bool:
+    return getattr(message, "type", None) == "ai" or (
+        isinstance(message, dict) and message.get("role", message.get("type")) in ("assistant", "ai")
+    )
+
+
+def _messages_of(state: Any, key: str) -> list[Any]:
+    if isinstance(state, list):
+        return state
+    if isinstance(state, dict):
+        messages = state.get(key)
+    else:
+        messages = getattr(state, key, None)
+    return list(messages or [])
+
+
+def _tool_calls_of(message: Any) -> list[dict[str, Any]]:
+    calls = message.get("tool_calls") if isinstance(message, dict) else getattr(message, "tool_calls", None)
+    return list(calls or [])
+
+
+def tools_condition(state: Any, messages_key: str = "messages") -> Literal["tools", "__end__"]:
+    """Where to go after the model's node: ``"tools"`` when the last message is an AI
+    message with tool calls, else ``"__end__"`` (``END``), as LangGraph's
+    ``tools_condition``.
+
+    Examples:
+        >>> graph.add_conditional_edges("agent", tools_condition)
+
+    Args:
+        state: a dict or object holding the messages under ``messages_key``, or the
+            list of messages.
+        messages_key: where the messages are.
+
+    Raises:
+        ValueError: the state has no messages.
+    """
+    messages = _messages_of(state, messages_key)
+    if not messages:
+        raise ValueError(f"No messages found in input state to tool_edge: {state}")
+    last = messages[-1]
+    return "tools" if _tool_calls_of(last) else "__end__"
+
+
+def _content(value: Any) -> Any:
+    """A tool's value as a ToolMessage's content, as LangGraph makes it: a string or a
+    list of content blocks as it is, anything else as JSON (pydantic models and
+    dataclasses too), else ``str()``."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(x, dict) and x.get("type") in _BLOCK_TYPES for x in value):
+        return value
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except Exception:  # noqa: BLE001 - any value a tool returns has some text
+        try:
+            return pydantic_core.to_json(value, fallback=str).decode()
+        except Exception:  # noqa: BLE001
+            return str(value)
+
+
+def _handled_types(flag: Any) -> tuple[type[BaseException], ...]:
+    if isinstance(flag, type) and issubclass(flag, Exception):
+        return (flag,)
+    if isinstance(flag, tuple):
+        return flag
+    if callable(flag) and not isinstance(flag, type):
+        return _infer_handled_types(flag)
+    return (Exception,)
+
+
+def _infer_handled_types(handler: Callable[..., str]) -> tuple[type[BaseException], ...]:
+    """The exception types a handler's first parameter is annotated with (``Exception``
+    when it has none), as LangGraph reads them."""
+    try:
+        params = list(inspect.signature(handler).parameters.values())
+    except (TypeError, ValueError):
+        return (Exception,)
+    if not params:
+        return (Exception,)
+    first = params[1] if params[0].name in ("self", "cls") and len(params) == 2 else params[0]
+    try:
+        hints = get_type_hints(handler)
+    except Exception:  # noqa: BLE001 - an annotation that does not resolve: every type
+        return (Exception,)
+    hint = hints.get(first.name)
+    if hint is None:
+        return (Exception,)
+    if get_origin(hint) in (Union, UnionType):
+        types = get_args(hint)
+    else:
+        types = (hint,)
+    if not all(isinstance(t, type) and issubclass(t, BaseException) for t in types):
+        raise ValueError(
+            "handle_tool_errors: annotate the handler's error with an Exception type or a "
+            f"union of them, e.g. `def handler(e: ValueError) -> str`; got {hint!r}"
+        )
+    return tuple(types)
+
+
+def _error_text(exc: BaseException, flag: Any) -> str:
+    if isinstance(exc, ToolCallError) and not isinstance(flag, str) and not _is_handler(flag):
+        return str(exc)  # written for the model: what to fix, and the arguments to send
+    if isinstance(flag, (bool, tuple)) or (isinstance(flag, type) and issubclass(flag, Exception)):
+        return TOOL_CALL_ERROR_TEMPLATE.format(error=repr(exc))
+    if isinstance(flag, str):
+        return flag
+    if callable(flag):
+        return str(flag(exc))
+    raise ValueError(f"handle_tool_errors is a bool, a str, a callable or exception types; got {flag!r}")
+
+
+def _is_handler(flag: Any) -> bool:
+    return callable(flag) and not isinstance(flag, type)
+
+
+def _exception_of(result: SkillResult, kept: BaseException | None) -> BaseException:
+    """The exception a call without a value ended with: its own when the node kept it;
+    else one made from the result (a timeout, a skipped call, a rejected call)."""
+    if kept is not None:
+        return kept
+    error = result.error
+    message = error.message if error is not None else ""
+    if result.status is Status.TIMEOUT:
+        return SkillTimeout(message or f"tool {result.name!r} timed out")
+    if error is not None and error.type == "ToolCallError":
+        return ToolCallError(message)
+    return SkillError(f"{error.type}: {message}" if error is not None else message, result=result)
+
+
+def _run_sync(make: Callable[[], Any]) -> Any:
+    """``asyncio.run(make())``, in a thread of its own when this thread runs a loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(make())
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["value"] = asyncio.run(make())
+        except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=work, name="skillstream-toolnode")
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+class ToolNode:
+    """LangGraph's ``ToolNode``, its tool calls run by skillstream: a node that takes the
+    last AI message's ``tool_calls``, runs them concurrently in one ``run()`` and returns
+    ``{"messages": [ToolMessage, ...]}`` in the order the model asked.
+
+    A drop-in for ``langgraph.prebuilt.ToolNode`` in LangGraph's ``StateGraph`` (it is a
+    LangChain ``Runnable``: ``invoke``, ``ainvoke``) and in skillstream's. The tools'
+    own options apply: a ``@skill``'s timeout, retries, rate limit and fallback; the
+    node adds a cap on calls in flight and a deadline for them all.
+
+    Examples:
+        >>> @skill(timeout=10, retry=Retry(attempts=3), fallback="no forecast")
+        ... async def get_weather(city: str) -> str:
+        ...     '''The weather in a city.'''
+        >>> graph.add_node("tools", ToolNode([get_weather, search]))
+        >>> graph.add_conditional_edges("agent", tools_condition)
+
+    Args:
+        tools: skills, plain functions (made skills with default options) or LangChain
+            tools (``BaseTool``; called with the tool call, as LangGraph calls them).
+        name: the node's name.
+        handle_tool_errors: what a call that ends without a value gives, as LangGraph's:
+            ``True`` (the default): a ToolMessage with ``status="error"`` and
+            ``"Error: {repr(exception)}\\n Please fix your mistakes."``; a str: that
+            text; exception types (one or a tuple): those handled, others raised; a
+            callable ``(exception) -> str``: its text, for the types its first
+            parameter is annotated with; ``False``: the exception is raised. A timeout
+            is a :class:`SkillTimeout`, arguments that do not fit a ``ToolCallError``
+            whose text tells the model what to fix; a call of an unknown tool always
+            gets LangGraph's "not a valid tool" message.
+        messages_key: the state's key (or attribute) holding the messages; the update
+            uses the same key.
+        max_concurrency: most tool calls in flight; ``None`` (the default): all of
+            them at once, as LangGraph runs them.
+        timeout: seconds for all of the node's calls; at it, calls in flight end
+            ``timeout`` and calls not started ``skipped`` (error messages, or raised,
+            as ``handle_tool_errors`` says).
+
+    Raises:
+        ImportError: ``langchain_core`` is missing (``pip install 'skillstream[langchain]'``).
+    """
+
+    name: str | None = "tools"
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self:
+        # A Runnable for LangGraph: the class is made with langchain_core, on first use.
+        target = cls if _RUNNABLE_BASE in cls.__mro__[1:] else _runnable_class(cls)
+        made: Self = object.__new__(target)
+        return made
+
+    def __init__(
+        self,
+        tools: Sequence[Any],
+        *,
+        name: str = "tools",
+        handle_tool_errors: ErrorHandling = True,
+        messages_key: str = "messages",
+        max_concurrency: int | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        self._messages = _langchain()
+        self.name = name
+        self._handle_tool_errors = handle_tool_errors
+        self._messages_key = messages_key
+        self._max_concurrency = max_concurrency
+        self._timeout = timeout
+        self._langchain_tools: dict[str, Any] = {}
+        skills: list[Skill[Any, Any]] = []
+        for item in tools:
+            if _is_langchain_tool(item):
+                self._langchain_tools[item.name] = item
+            elif isinstance(item, Skill):
+                skills.append(_catching(item))
+            elif callable(item):
+                skills.append(_catching(skill(item)))
+            else:
+                raise TypeError(f"ToolNode() takes skills, functions or LangChain tools; got {item!r}")
+        self._toolset = Toolset(skills)
+        both = set(self._toolset.names) & set(self._langchain_tools)
+        if both:
+            raise ValueError(f"two tools are named {min(both)!r}")
+        self._names = [*self._toolset.names, *self._langchain_tools]
+        if handle_tool_errors and not isinstance(handle_tool_errors, (bool, str)):
+            self._handled = _handled_types(handle_tool_errors)
+        else:
+            self._handled = (Exception,)
+
+    @property
+    def tools_by_name(self) -> dict[str, Any]:
+        """Each tool's skill (or LangChain tool), by its name."""
+        out: dict[str, Any] = {name: self._toolset[name] for name in self._toolset.names}
+        out.update(self._langchain_tools)
+        return out
+
+    def __repr__(self) -> str:
+        return f"ToolNode({', '.join(self._names)})"
+
+    # -- how graphs call it ---------------------------------------------------------------
+
+    async def __call__(self, state: Any, config: Any = None) -> Any:
+        """The node as skillstream's StateGraph calls it (an async function)."""
+        return await self._arun(state, config)
+
+    def invoke(self, input: Any, config: Any = None, **kwargs: Any) -> Any:
+        """Run the tool calls from sync code (LangGraph's sync ``invoke``)."""
+        return _run_sync(lambda: self._arun(input, config))
+
+    async def ainvoke(self, input: Any, config: Any = None, **kwargs: Any) -> Any:
+        """Run the tool calls (LangGraph's ``ainvoke``)."""
+        return await self._arun(input, config)
+
+    # -- one turn -------------------------------------------------------------------------
+
+    def _parse(self, input: Any) -> tuple[list[dict[str, Any]], str]:
+        if isinstance(input, list) and input and isinstance(input[-1], dict) and input[-1].get("type") == "tool_call":
+            return list(input), "tool_calls"
+        if isinstance(input, dict) and input.get("__type") == "tool_call_with_context":
+            return [input["tool_call"]], "tool_calls"
+        kind = "list" if isinstance(input, list) else "dict"
+        messages = _messages_of(input, self._messages_key)
+        if not messages:
+            raise ValueError("No message found in input")
+        for message in reversed(messages):
+            if _is_ai(message):
+                return _tool_calls_of(message), kind
+        raise ValueError("No AIMessage found in input")
+
+    async def _arun(self, input: Any, config: Any) -> Any:
+        tool_calls, kind = self._parse(input)
+        ToolMessage = self._messages.ToolMessage
+        outputs: list[Any] = [None] * len(tool_calls)
+        calls: list[SkillCall[Any]] = []
+        where: dict[str, tuple[int, dict[str, Any]]] = {}
+        for i, call in enumerate(tool_calls):
+            name, call_id = call.get("name"), call.get("id")
+            if name not in self._toolset and name not in self._langchain_tools:
+                outputs[i] = ToolMessage(
+                    INVALID_TOOL_NAME_ERROR_TEMPLATE.format(
+                        requested_tool=name, available_tools=", ".join(self._names)
+                    ),
+                    name=name,
+                    tool_call_id=call_id,
+                    status="error",
+                )
+                continue
+            key = str(call_id) if call_id is not None and str(call_id) not in where else f"{call_id}#{i}"
+            if name in self._langchain_tools:
+                made = self._langchain_skill(name, config)
+                call_dict = {**call, "type": "tool_call"}
+                calls.append(SkillCall(made, (call_dict,), {}, key=key))
+            else:
+                calls.append(self._toolset.call(key, str(name), call.get("args") or {}))
+            where[key] = (i, call)
+        if calls:
+            catch = _Catch()
+            results = await run(
+                calls, max_concurrency=self._max_concurrency, timeout=self._timeout, instruments=(catch,)
+            ).collect()
+            for result in results:
+                i, call = where[result.key]
+                outputs[i] = self._output(result, call, catch.errors.get(result.key), kind)
+        return self._combine(outputs, kind)
+
+    def _langchain_skill(self, name: str, config: Any) -> Skill[Any, Any]:
+        tool = self._langchain_tools[name]
+
+        async def invoke(tool_call: dict[str, Any]) -> Any:
+            try:
+                return await tool.ainvoke(tool_call, config)
+            except Exception as exc:
+                _keep(exc)
+                raise
+
+        invoke.__name__ = invoke.__qualname__ = name
+        return Skill(invoke, SkillOptions(name=name))
+
+    def _checked(self, command: Any, call: dict[str, Any], kind: str) -> Any:
+        """A tool's Command as LangGraph takes it: its update's ToolMessage for this call
+        named after the tool; one is required when the Command updates this graph."""
+        update = command.update
+        if isinstance(update, dict):
+            if kind == "list":
+                raise ValueError(
+                    f"tool {call.get('name')!r}: a Command's update is a dict only when the "
+                    f"node's input is a dict with {self._messages_key!r}; got {update!r}"
+                )
+            command = copy.deepcopy(command)
+            messages = command.update.get(self._messages_key, [])
+        elif isinstance(update, list):
+            if kind != "list":
+                raise ValueError(
+                    f"tool {call.get('name')!r}: a Command's update is a list of messages "
+                    f"only when the node's input is a list of messages; got {update!r}"
+                )
+            command = copy.deepcopy(command)
+            messages = command.update
+        else:
+            return command
+        messages = self._messages.convert_to_messages(messages)
+        if [getattr(m, "id", None) for m in messages] == ["__remove_all__"]:
+            return command
+        matched = False
+        for message in messages:
+            if isinstance(message, self._messages.ToolMessage) and message.tool_call_id == call.get("id"):
+                message.name = call.get("name")
+                matched = True
+        if command.graph is None and not matched:
+            raise ValueError(
+                f"Expected to have a matching ToolMessage in Command.update for tool "
+                f"{call.get('name')!r}, got: {messages}. Every tool call must have a "
+                "ToolMessage: return Command(update={'messages': [ToolMessage(..., "
+                "tool_call_id=tool_call_id)]})."
+            )
+        if isinstance(command.update, dict):
+            command.update[self._messages_key] = messages
+        else:
+            command = replace(command, update=messages)
+        return command
+
+    def _output(self, result: SkillResult, call: dict[str, Any], kept: BaseException | None, kind: str) -> Any:
+        ToolMessage = self._messages.ToolMessage
+        name, call_id = call.get("name"), call.get("id")
+        if result.has_value:
+            value = result.value
+            if isinstance(value, ToolMessage):
+                value.content = _content(value.content)  # as LangGraph: JSON for a list of values
+                return value
+            if _is_command(value):
+                return self._checked(value, call, kind)
+            if isinstance(value, list) and value and all(
+                isinstance(v, ToolMessage) or _is_command(v) for v in value
+            ):
+                return [self._checked(v, call, kind) if _is_command(v) else v for v in value]
+            return ToolMessage(content=_content(value), name=name, tool_call_id=call_id)
+        exc = _exception_of(result, kept)
+        flag = self._handle_tool_errors
+        if _is_bubble_up(exc) or not flag or not isinstance(exc, self._handled):
+            raise exc
+        return ToolMessage(content=_error_text(exc, flag), name=name, tool_call_id=call_id, status="error")
+
+    def _combine(self, outputs: list[Any], kind: str) -> Any:
+        flat: list[Any] = []
+        for output in outputs:
+            flat.extend(output if isinstance(output, list) else [output])
+        if not any(_is_command(o) for o in flat):
+            return flat if kind == "list" else {self._messages_key: flat}
+        # As LangGraph: Commands as they are, each message in an update of its own, and
+        # the Sends of every Command to the parent graph in one Command.
+        combined: list[Any] = []
+        parent: Any = None
+        for output in flat:
+            if _is_command(output):
+                goto = output.goto
+                if (
+                    output.graph == "__parent__"
+                    and isinstance(goto, list)
+                    and all(type(g).__name__ == "Send" for g in goto)
+                ):
+                    parent = (
+                        replace(parent, goto=list(parent.goto) + goto)
+                        if parent is not None
+                        else type(output)(graph=output.graph, goto=goto)
+                    )
+                else:
+                    combined.append(output)
+            else:
+                combined.append([output] if kind == "list" else {self._messages_key: [output]})
+        if parent is not None:
+            combined.append(parent)
+        return combined
+
+
+def _is_bubble_up(exc: BaseException) -> bool:
+    """LangGraph's interrupts (``GraphBubbleUp``) always propagate, as in its ToolNode."""
+    return any(cls.__name__ == "GraphBubbleUp" for cls in type(exc).__mro__)
+
+
+_RUNNABLE_BASE: Any = object()  # langchain_core's Runnable, once a node has been made
+_CLASSES: dict[type, type] = {}
+
+
+def _runnable_class(cls: type) -> type:
+    global _RUNNABLE_BASE
+    made = _CLASSES.get(cls)
+    if made is None:
+        _langchain()
+        from langchain_core.runnables import Runnable
+
+        _RUNNABLE_BASE = Runnable
+        made = type(cls.__name__, (cls, Runnable), {"__module__": cls.__module__, "__qualname__": cls.__qualname__})
+        _CLASSES[cls] = made
+    return made
