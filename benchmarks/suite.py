@@ -67,7 +67,9 @@ class Benchmark:
 
 
 CORE_PEERS = ("skillstream", "skillstream_stategraph", "asyncio_gather", "asyncio_features",
-              "asyncio_workers", "asyncio_workers_objects", "aiostream", "reactivex", "langgraph")
+              "asyncio_taskgroup_timeout", "asyncio_taskgroup", "asyncio_workers",
+              "asyncio_workers_notimeout", "asyncio_workers_objects", "aiostream", "reactivex",
+              "langgraph")
 
 BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark(
