@@ -80,6 +80,15 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         CORE_PEERS,
     ),
     Benchmark(
+        "scale", "benchmarks.scale",
+        "10^5 lazy calls suspending once (10^6 at full size), caps 100 and 1,000, on asyncio "
+        "and uvloop, with and without a 3e6-object live heap: skillstream without and with a "
+        "per-call timeout against Semaphore + TaskGroup and a bounded worker pool, each run in "
+        "a fresh process",
+        ("skillstream", "skillstream_timeout", "asyncio_taskgroup", "asyncio_workers_notimeout",
+         "asyncio_taskgroup_timeout", "asyncio_workers", "asyncio_features"),
+    ),
+    Benchmark(
         "hedge", "benchmarks.hedge",
         "p50/p99 latency against a server with a slow tail, plain calls against Hedge(after=p95), "
         "and the extra requests hedging sends",
