@@ -1,10 +1,15 @@
 """Benchmark "agent turn": a model streams 8 tool calls over 1.2 s; how long from the request
 to the last tool result?
 
-    pip install -e '.[bench,test]' && python -m benchmarks.agent_turn          # ~1 minute
-    python -m benchmarks.agent_turn --size small    # a smoke run: once, every time a quarter as long
+    pip install -e '.[bench,test]' && python -m benchmarks.agent_turn          # ~2 minutes
+    python -m benchmarks.agent_turn --size small    # a smoke run: 3 scenarios, every time a quarter as long
 
-Side by side in one process, alternating order, medians of ``--reps``:
+Over ``--scenarios`` seeded scenarios (``--seed``): in each, the 8 tools' durations are
+drawn at random, uniform in 50-400 ms (``random.Random(seed + scenario)``), and every
+implementation runs the same turn once, side by side in one process, order alternating
+from scenario to scenario. Figures: medians over the scenarios, and the median and p95 of
+the per-scenario ratios (each implementation's time against the ideal, each peer's time
+against skillstream streaming's). The implementations:
 
 - skillstream, streaming: ``run(toolset.calls_from_stream(stream))`` over the openai SDK's
   stream from the scripted model (``examples/servers/scripted_model.py``, HTTP on 127.0.0.1);
@@ -15,8 +20,8 @@ Side by side in one process, alternating order, medians of ``--reps``:
 - pydantic-ai: an ``Agent`` whose ``FunctionModel`` answers the same 8 calls after the
   same 1.2 s, then a text (it runs tools once the model's response is complete).
 
-The arguments of call *i* are complete at ``0.15 * (i + 1)`` s; the tools sleep 50-400 ms
-(``--time-scale`` multiplies both).
+The arguments of call *i* are complete at ``0.15 * (i + 1)`` s; the tools sleep 50-400 ms,
+drawn per scenario (``--time-scale`` multiplies both).
 The ideal is each tool starting the moment its arguments are complete:
 ``max(done_i + duration_i)``; after the whole message it is ``1.2 + max(duration_i)``.
 
@@ -31,6 +36,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib.util
+import math
+import random
 import statistics
 import sys
 import time
@@ -52,9 +59,11 @@ from benchmarks._figures import Figures, size_option  # noqa: E402
 from pipeline import Toolset, run, skill  # noqa: E402
 
 SIZES = {
-    "small": {"reps": 1, "overhead_calls": 50, "time_scale": 0.25},
-    "full": {"reps": 5, "overhead_calls": 500, "time_scale": 1.0},
+    "small": {"scenarios": 3, "reps": 1, "overhead_calls": 50, "time_scale": 0.25},
+    "full": {"scenarios": 30, "reps": 5, "overhead_calls": 500, "time_scale": 1.0},
 }
+SEED = 20240606
+TOOL_RANGE = (0.05, 0.40)  # seconds a tool takes, drawn per scenario
 
 DURATIONS = [0.40, 0.05, 0.30, 0.15, 0.35, 0.10, 0.25, 0.20]
 DONE_AT = [0.15 * (i + 1) for i in range(len(DURATIONS))]
@@ -63,10 +72,17 @@ IDEAL_WHOLE = DONE_AT[-1] + max(DURATIONS)
 _DURATIONS_1, _DONE_AT_1 = list(DURATIONS), list(DONE_AT)
 
 
-def set_time_scale(factor: float) -> None:
-    """Every duration and every moment a call's arguments are complete times ``factor``."""
+def scenario_durations(seed: int, scenario: int) -> list[float]:
+    """The 8 tools' durations (seconds, unscaled) of one seeded scenario."""
+    rng = random.Random(seed + scenario)
+    return [round(rng.uniform(*TOOL_RANGE), 3) for _ in range(len(_DURATIONS_1))]
+
+
+def set_time_scale(factor: float, durations: list[float] | None = None) -> None:
+    """Every duration (``durations``, by default the hand-picked ones) and every moment a
+    call's arguments are complete, times ``factor``."""
     global IDEAL_STREAMING, IDEAL_WHOLE
-    DURATIONS[:] = [d * factor for d in _DURATIONS_1]
+    DURATIONS[:] = [d * factor for d in (durations or _DURATIONS_1)]
     DONE_AT[:] = [t * factor for t in _DONE_AT_1]
     IDEAL_STREAMING = max(d + t for d, t in zip(DONE_AT, DURATIONS))
     IDEAL_WHOLE = DONE_AT[-1] + max(DURATIONS)
@@ -293,14 +309,29 @@ async def overhead_pydantic_ai(n: int) -> float:
 # -- the run ---------------------------------------------------------------------------------
 
 
-async def measure(reps: int, overhead_calls: int) -> dict[str, dict[str, float]]:
+def p95(xs: list[float]) -> float:
+    """The 95th percentile (nearest rank)."""
+    ordered = sorted(xs)
+    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
+
+
+NAMES = ["skillstream streaming", "skillstream after the whole message", "LangGraph ToolNode", "pydantic-ai"]
+
+
+async def measure(scenarios: int, reps: int, overhead_calls: int, seed: int = SEED,
+                  time_scale: float = 1.0) -> dict[str, dict[str, Any]]:
+    """Per implementation: medians over the scenarios (``turn``, ``over``), the median and
+    p95 of its per-scenario ratios (``vs_ideal``: turn / ideal streaming; ``vs_skillstream``:
+    turn / skillstream streaming's), and the overhead per tool call (median of ``reps``)."""
     import openai
 
     node = _tool_graph(_langchain_tools())
     agent = _pydantic_ai_agent(len(DURATIONS), DONE_AT[-1], _tool_body)
     model = sm.ScriptedModel([])
-    names = ["skillstream streaming", "skillstream after the whole message", "LangGraph ToolNode", "pydantic-ai"]
+    names = NAMES
     turns: dict[str, list[float]] = {name: [] for name in names}
+    vs_ideal: dict[str, list[float]] = {name: [] for name in names}
+    vs_ss: dict[str, list[float]] = {name: [] for name in names}
     overheads: dict[str, list[float]] = {name: [] for name in names if name != "skillstream after the whole message"}
     async with model.serve() as base_url, openai.AsyncOpenAI(
         base_url=f"{base_url}/v1", api_key="local", max_retries=0
@@ -317,18 +348,24 @@ async def measure(reps: int, overhead_calls: int) -> dict[str, dict[str, float]]
             model.script.append(_turn())
             ENDS.clear()
             await runners[name]()
-        for rep in range(reps):
-            order = names if rep % 2 == 0 else list(reversed(names))
+        for scenario in range(scenarios):
+            set_time_scale(time_scale, scenario_durations(seed, scenario))
+            order = names if scenario % 2 == 0 else list(reversed(names))
+            took_here: dict[str, float] = {}
             for name in order:
                 model.script.append(_turn())
                 ENDS.clear()
                 streams = len(model.streams)
-                took = await runners[name]()
+                took = took_here[name] = await runners[name]()
                 turns[name].append(took)
+                vs_ideal[name].append(took / IDEAL_STREAMING)
                 # pydantic-ai's FunctionModel has no stream: against the nominal ideal.
                 over[name].append(
                     _over_ideal(model) if len(model.streams) > streams else took - IDEAL_STREAMING
                 )
+            for name in names:
+                vs_ss[name].append(took_here[name] / took_here[names[0]])
+        set_time_scale(time_scale)
         for rep in range(reps):
             overheads["skillstream streaming"].append(await overhead_skillstream(overhead_calls))
             overheads["LangGraph ToolNode"].append(await overhead_toolnode(overhead_calls))
@@ -338,6 +375,8 @@ async def measure(reps: int, overhead_calls: int) -> dict[str, dict[str, float]]
             "turn": statistics.median(turns[name]),
             "over": statistics.median(over[name]),
             "overhead": statistics.median(overheads[name]) if name in overheads else float("nan"),
+            "vs_ideal": (statistics.median(vs_ideal[name]), p95(vs_ideal[name])),
+            "vs_skillstream": (statistics.median(vs_ss[name]), p95(vs_ss[name])),
         }
         for name in names
     }
@@ -346,33 +385,41 @@ async def measure(reps: int, overhead_calls: int) -> dict[str, dict[str, float]]
 def _args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.agent_turn",
                                      description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--reps", type=int)
+    parser.add_argument("--scenarios", type=int, help="seeded scenarios (tool durations drawn per scenario)")
+    parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--reps", type=int, help="repetitions of the overhead measurement")
     parser.add_argument("--overhead-calls", type=int)
     parser.add_argument("--time-scale", type=float, help="multiplies the stream's and the tools' times")
     return size_option(parser, SIZES, argv)
 
 
-def render(figures: dict[str, dict[str, float]], args: argparse.Namespace) -> str:
-    lines = [f"agent turn: 8 tool calls streamed over {DONE_AT[-1]:.1f} s, tools {min(DURATIONS) * 1000:.0f}-"
-             f"{max(DURATIONS) * 1000:.0f} ms; ideal {IDEAL_STREAMING * 1000:.0f} ms streaming, "
-             f"{IDEAL_WHOLE * 1000:.0f} ms after the whole message; medians of {args.reps}",
+def render(figures: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
+    lo, hi = (t * args.time_scale * 1000 for t in TOOL_RANGE)
+    lines = [f"agent turn: 8 tool calls streamed over {DONE_AT[-1]:.1f} s, tools {lo:.0f}-{hi:.0f} ms drawn "
+             f"per scenario; medians over {args.scenarios} seeded scenarios (seed {args.seed})",
              "",
-             "| implementation | request -> last tool result | over the ideal | overhead per tool call |",
-             "|---|---|---|---|"]
+             "| implementation | request -> last tool result | over the ideal | time / ideal: median, p95 "
+             "| time / skillstream streaming: median, p95 | overhead per tool call |",
+             "|---|---|---|---|---|---|"]
     for name, row in figures.items():
         overhead = "(same engine)" if row["overhead"] != row["overhead"] else f"{row['overhead'] * 1e6:.1f} µs"
-        lines.append(f"| {name} | {row['turn'] * 1000:.1f} ms | +{row['over'] * 1000:.1f} ms | {overhead} |")
+        (im, ip), (sm_, sp) = row["vs_ideal"], row["vs_skillstream"]
+        lines.append(f"| {name} | {row['turn'] * 1000:.1f} ms | +{row['over'] * 1000:.1f} ms | "
+                     f"{im:.3f}×, {ip:.3f}× | {sm_:.2f}×, {sp:.2f}× | {overhead} |")
     lines += ["",
+              "time / ideal: the turn against max(arguments complete + duration) of its scenario;",
+              "time / skillstream streaming: the same scenario's turn against skillstream streaming's",
               "over the ideal: the last result against max(arguments sent + duration) on the server's clock",
               "(pydantic-ai, which has no stream here: against the nominal ideal from the request)",
               f"overhead: {args.overhead_calls} no-op tool calls from one complete message, per call"]
     return "\n".join(lines)
 
 
-def _measured(args: argparse.Namespace) -> dict[str, dict[str, float]]:
+def _measured(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     set_time_scale(args.time_scale)
     try:
-        return asyncio.run(measure(args.reps, args.overhead_calls))
+        return asyncio.run(measure(args.scenarios, args.reps, args.overhead_calls, args.seed,
+                                   args.time_scale))
     finally:
         set_time_scale(1.0)
 
@@ -387,14 +434,20 @@ def bench(size: str) -> Figures:
         set_time_scale(1.0)
     rows = {}
     for name, row in figures.items():
-        rows[name] = {"request to last result ms": row["turn"] * 1e3}
+        rows[name] = {"request to last result ms": row["turn"] * 1e3,
+                      "time / ideal, median": row["vs_ideal"][0], "time / ideal, p95": row["vs_ideal"][1],
+                      "time / skillstream streaming, median": row["vs_skillstream"][0],
+                      "time / skillstream streaming, p95": row["vs_skillstream"][1]}
         if row["overhead"] == row["overhead"]:  # not NaN: the same engine shares the first row's
             rows[name]["overhead µs/tool call"] = row["overhead"] * 1e6
     return Figures(
-        title=f"Agent turn: 8 tool calls streamed, times x{args.time_scale:g}, medians of {args.reps}",
+        title=(f"Agent turn: 8 tool calls streamed, times x{args.time_scale:g}, "
+               f"{args.scenarios} seeded scenarios"),
         text=text, rows=rows,
         derived={f"{name}: over the ideal ms": row["over"] * 1e3 for name, row in figures.items()},
-        params={"reps": args.reps, "overhead_calls": args.overhead_calls, "time_scale": args.time_scale},
+        params={"scenarios": args.scenarios, "seed": args.seed, "reps": args.reps,
+                "overhead_calls": args.overhead_calls, "time_scale": args.time_scale,
+                "durations": [scenario_durations(args.seed, i) for i in range(args.scenarios)]},
     )
 
 

@@ -20,13 +20,21 @@ multiplies every sleep below.
   LangGraph's supersteps: 3 x (0.05 + 0.40) + 0.05 = 1.40 s.
 - overhead: no-op async nodes, per node run: a chain of 100 nodes, and a map of 500
   ``Send``s folded by a reducer.
+- random graphs: ``--graphs`` seeded random layered DAGs (``workloads.make_dag`` with seed
+  ``--seed + i``: 30 nodes in 3-8 layers, 10-100 ms each, 1-3 dependencies; fan-ins as
+  ``add_edge([deps], node)``), each run once by each library, order alternating from graph
+  to graph, with the final states checked equal. Figures: the median and p95 over the
+  graphs of skillstream's time / LangGraph's, and of each library's time / the graph's
+  critical path (the ideal).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import operator
+import random
 import statistics
 import sys
 import time
@@ -47,7 +55,11 @@ if __name__ == "__main__":  # a package or program missing: one line, not a trac
 
 from benchmarks._figures import Figures, size_option  # noqa: E402
 
-SIZES = {"small": {"reps": 1, "time_scale": 0.25}, "full": {"reps": 15, "time_scale": 1.0}}
+SIZES = {"small": {"reps": 1, "time_scale": 0.25, "graphs": 4},
+         "full": {"reps": 15, "time_scale": 1.0, "graphs": 40}}
+SEED = 20240606
+GRAPH_NODES = 30
+GRAPH_RANGE = (0.010, 0.100)  # seconds a node takes
 
 Names = tuple[Any, Any, Any, Any, Any]  # StateGraph, START, END, Send, Command
 
@@ -187,6 +199,77 @@ def map_graph(names: Names, width: int = 500) -> Any:
     return graph.compile()
 
 
+class DagState(TypedDict):
+    done: Annotated[list[int], operator.add]
+
+
+def random_dag(seed: int) -> Any:
+    """One seeded random layered DAG (``benchmarks.workloads.Dag``), durations unscaled."""
+    from benchmarks.workloads import make_dag
+
+    layers = random.Random(seed).randint(3, 8)
+    return make_dag(GRAPH_NODES, *GRAPH_RANGE, seed=seed, n_layers=layers)
+
+
+def dag_graph(names: Names, dag: Any) -> Any:
+    """The DAG as a StateGraph (one node per DAG node, fan-ins as ``add_edge([deps], n)``),
+    each node sleeping its duration and appending its id to ``done``."""
+    from benchmarks.peers import wire_state_graph
+
+    StateGraph, START, END, Send, Command = names
+
+    async def work(node: Any, *deps: Any) -> None:
+        await _sleep(node.duration)
+
+    graph = StateGraph(DagState)
+    wire_state_graph(graph, dag, work, START, END)
+    return graph.compile()
+
+
+def p95(xs: list[float]) -> float:
+    """The 95th percentile (nearest rank)."""
+    ordered = sorted(xs)
+    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
+
+
+async def measure_random(graphs: int, seed: int = SEED, time_scale: float = 1.0) -> dict[str, Any]:
+    """Each library on ``graphs`` seeded random DAGs: per library, the median and p95 of
+    time / critical path; skillstream / LangGraph likewise; whether every final state
+    matched."""
+    global _scale
+    _scale = time_scale
+    try:
+        libs = libraries()
+        vs_cp: dict[str, list[float]] = {name: [] for name in libs}
+        ratio: list[float] = []
+        same = True
+        warm = random_dag(seed - 1)
+        for name, names in libs.items():  # warm-up: imports, first compile
+            await timed(dag_graph(names, warm), {"done": []})
+        for g in range(graphs):
+            dag = random_dag(seed + g)
+            cp = dag.critical_path() * time_scale
+            order = list(libs) if g % 2 == 0 else list(reversed(libs))
+            took: dict[str, float] = {}
+            outs: dict[str, Any] = {}
+            for name in order:
+                app = dag_graph(libs[name], dag)
+                took[name], out = await timed(app, {"done": []})
+                outs[name] = sorted(out["done"])
+                vs_cp[name].append(took[name] / cp)
+            same = same and all(o == sorted(n.id for n in dag.nodes) for o in outs.values())
+            if "LangGraph" in took:
+                ratio.append(took["skillstream"] / took["LangGraph"])
+        out: dict[str, Any] = {"vs_critical_path": {name: (statistics.median(v), p95(v))
+                                                    for name, v in vs_cp.items()},
+                               "same final state": same, "graphs": graphs, "seed": seed}
+        if ratio:
+            out["skillstream / LangGraph"] = (statistics.median(ratio), p95(ratio))
+        return out
+    finally:
+        _scale = 1.0
+
+
 # -- measuring ----------------------------------------------------------------------------
 
 
@@ -239,6 +322,8 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--reps", type=int)
     parser.add_argument("--time-scale", type=float, help="multiplies every sleep")
+    parser.add_argument("--graphs", type=int, help="seeded random graphs")
+    parser.add_argument("--seed", type=int, default=SEED)
     return size_option(parser, SIZES, argv)
 
 
@@ -256,17 +341,48 @@ def render(table: dict[str, dict[str, float]], reps: int, scale: float) -> str:
     return "\n".join(lines)
 
 
+def render_random(r: dict[str, Any], scale: float) -> str:
+    lo, hi = (t * scale * 1e3 for t in GRAPH_RANGE)
+    lines = [f"random graphs: {r['graphs']} seeded DAGs (seed {r['seed']}), {GRAPH_NODES} nodes in 3-8 layers, "
+             f"{lo:g}-{hi:g} ms each; median, p95 over the graphs"]
+    for name, (med, top) in r["vs_critical_path"].items():
+        lines.append(f"  {name + ': time / critical path':44}{med:>8.3f}x {top:>8.3f}x")
+    if "skillstream / LangGraph" in r:
+        med, top = r["skillstream / LangGraph"]
+        lines.append(f"  {'skillstream time / LangGraph time':44}{med:>8.3f}x {top:>8.3f}x")
+    lines.append(f"  same final states: {'yes' if r['same final state'] else 'NO'}")
+    return "\n".join(lines)
+
+
+def _random_figures(r: dict[str, Any]) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+    rows = {name: {"random graphs: time / critical path, median": med,
+                   "random graphs: time / critical path, p95": top}
+            for name, (med, top) in r["vs_critical_path"].items()}
+    derived = {"random graphs: same final state": float(r["same final state"])}
+    if "skillstream / LangGraph" in r:
+        med, top = r["skillstream / LangGraph"]
+        rows["skillstream"]["random graphs: skillstream / LangGraph, median"] = med
+        rows["skillstream"]["random graphs: skillstream / LangGraph, p95"] = top
+    return rows, derived
+
+
 def bench(size: str) -> Figures:
     args = _args(["--size", size])
     table = asyncio.run(measure(args.reps, args.time_scale))
+    rand = asyncio.run(measure_random(args.graphs, args.seed, args.time_scale))
     libs = [name for name in next(iter(table.values())) if name != "same final state"]
     units = {case: ("µs/node" if "µs" in case else "s") for case in table}
+    rows = {lib: {f"{case.split(' (')[0]} {units[case]}": table[case][lib] for case in table} for lib in libs}
+    rrows, rderived = _random_figures(rand)
+    for lib, values in rrows.items():
+        rows.setdefault(lib, {}).update(values)
     return Figures(
-        title=f"The same StateGraph code on skillstream and LangGraph: medians of {args.reps}, sleeps x{args.time_scale:g}",
-        text=render(table, args.reps, args.time_scale), markdown=False,
-        rows={lib: {f"{case.split(' (')[0]} {units[case]}": table[case][lib] for case in table} for lib in libs},
-        derived={f"{case}: same final state": table[case]["same final state"] for case in table},
-        params={"reps": args.reps, "time_scale": args.time_scale},
+        title=(f"The same StateGraph code on skillstream and LangGraph: medians of {args.reps}, "
+               f"{args.graphs} seeded random graphs, sleeps x{args.time_scale:g}"),
+        text=render(table, args.reps, args.time_scale) + "\n\n" + render_random(rand, args.time_scale),
+        markdown=False, rows=rows,
+        derived={**{f"{case}: same final state": table[case]["same final state"] for case in table}, **rderived},
+        params={"reps": args.reps, "time_scale": args.time_scale, "graphs": args.graphs, "seed": args.seed},
     )
 
 
@@ -274,6 +390,8 @@ def main(argv: list[str] | None = None) -> None:
     args = _args(argv)
     table = asyncio.run(measure(args.reps, args.time_scale))
     print(render(table, args.reps, args.time_scale))
+    print()
+    print(render_random(asyncio.run(measure_random(args.graphs, args.seed, args.time_scale)), args.time_scale))
 
 
 if __name__ == "__main__":

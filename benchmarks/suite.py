@@ -67,7 +67,9 @@ class Benchmark:
 
 
 CORE_PEERS = ("skillstream", "skillstream_stategraph", "asyncio_gather", "asyncio_features",
-              "asyncio_workers", "asyncio_workers_objects", "aiostream", "reactivex", "langgraph")
+              "asyncio_taskgroup_timeout", "asyncio_taskgroup", "asyncio_workers",
+              "asyncio_workers_notimeout", "asyncio_workers_objects", "aiostream", "reactivex",
+              "langgraph")
 
 BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark(
@@ -76,6 +78,15 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         "call in flight, peak RSS and throughput, against asyncio (gather, semaphore, worker "
         "pool), aiostream, reactivex and LangGraph",
         CORE_PEERS,
+    ),
+    Benchmark(
+        "scale", "benchmarks.scale",
+        "10^5 lazy calls suspending once (10^6 at full size), caps 100 and 1,000, on asyncio "
+        "and uvloop, with and without a 3e6-object live heap: skillstream without and with a "
+        "per-call timeout against Semaphore + TaskGroup and a bounded worker pool, each run in "
+        "a fresh process",
+        ("skillstream", "skillstream_timeout", "asyncio_taskgroup", "asyncio_workers_notimeout",
+         "asyncio_taskgroup_timeout", "asyncio_workers", "asyncio_features"),
     ),
     Benchmark(
         "hedge", "benchmarks.hedge",

@@ -93,7 +93,8 @@ def all_peers() -> list[Peer]:
     from .aiostream_peer import AiostreamPeer
     from .asyncio_features import AsyncioFeaturesPeer
     from .asyncio_gather import AsyncioGatherPeer
-    from .asyncio_workers import AsyncioWorkersPeer
+    from .asyncio_taskgroup import AsyncioTaskGroupPeer
+    from .asyncio_workers import AsyncioWorkersNoTimeoutPeer, AsyncioWorkersPeer
     from .asyncio_workers_objects import AsyncioWorkersObjectsPeer
     from .langgraph_peer import LangGraphPeer
     from .reactivex_peer import ReactivexPeer
@@ -104,7 +105,10 @@ def all_peers() -> list[Peer]:
         SkillstreamGraphPeer(),
         AsyncioGatherPeer(),
         AsyncioFeaturesPeer(),
+        AsyncioTaskGroupPeer(timeouts=True),
+        AsyncioTaskGroupPeer(timeouts=False),
         AsyncioWorkersPeer(),
+        AsyncioWorkersNoTimeoutPeer(),
         AsyncioWorkersObjectsPeer(),
         AiostreamPeer(),
         ReactivexPeer(),

@@ -64,4 +64,4 @@ class AsyncioWorkersObjectsPeer(Peer):
                 kept[call] = result
             return result
 
-        return await drive_pool(guarded, calls, cap, on_result, lambda r: r.ok)
+        return await drive_pool(guarded, calls, cap, on_result, lambda r: r.ok, keep=False)

@@ -28,9 +28,9 @@ from benchmarks._figures import Figures
 ROOT = Path(__file__).resolve().parents[2]
 
 #: the core harness takes ~20 s at small size: in the full suite, not the fast one
-SLOW = {"core"}
+SLOW = {"core", "scale"}
 #: seconds each benchmark may take at small size (pytest's default otherwise)
-TIMEOUTS = {"core": 180, "ray": 420}
+TIMEOUTS = {"core": 240, "scale": 300, "ray": 420}
 #: modules of benchmarks/ that are not benchmarks
 NOT_BENCHMARKS = {"__init__", "__main__", "suite", "workloads", "profile_skillstream"}
 
@@ -79,6 +79,25 @@ def test_benchmark_at_small_size_gives_well_formed_figures(key: str, tmp_path: P
             assert isinstance(v, (int, float)) and math.isfinite(v) and v > 0, (row, name, v)
     for name, v in entry["derived"].items():
         assert isinstance(v, (int, float)) and math.isfinite(v), (name, v)
+    if key == "scale":  # every implementation at both caps, on each loop, with and without the heap
+        params = entry["params"]
+        assert params["caps"] == [100, 1000] and params["heap_objects"] > 0
+        assert set(entry["rows"]) == set(b.peers)
+        expected = {"asyncio", "asyncio + 0.3e6-object heap"}
+        if "uvloop" in params["loops"]:
+            expected |= {"uvloop", "uvloop + 0.3e6-object heap"}
+        for impl, values in entry["rows"].items():
+            runs = {name.split(", 10^")[0] for name in values}
+            assert runs == expected, (impl, sorted(values))
+            assert len(values) == 2 * len(expected), (impl, sorted(values))
+        assert any("heap / without" in name for name in entry["derived"])
+        assert any("cap 1,000 / cap 100" in name for name in entry["derived"])
+        for name, v in entry["derived"].items():
+            assert v > 0, (name, v)
+        from benchmarks.scale import LABELS
+
+        for pkey in b.peers:  # every implementation named in the printed table
+            assert LABELS[pkey] in entry["text"], pkey
     if key == "core":  # every workload, every peer, no failed cell
         assert set(entry["params"]["workloads"]) == WORKLOADS
         for wkey, wl in entry["params"]["workloads"].items():
