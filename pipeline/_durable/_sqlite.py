@@ -290,6 +290,9 @@ class Journal:
                 frees it at once). An expired lease is taken over.
             JournalError: if the file stays locked longer than ``busy_timeout``.
         """
+        # A release of this run id still queued (an earlier run of this process that just
+        # ended) must not land after this claim and delete its lease.
+        self._sync()
         held = (self._real, run_id)
         with _HELD_LOCK:
             if held in _HELD:

@@ -539,3 +539,25 @@ async def test_a_journal_locked_too_long_is_named_locked(tmp_path: Path) -> None
     finally:
         holder.join()
         journal.close()
+
+
+async def test_a_run_id_run_again_at_once_in_one_process_keeps_its_lease(tmp_path: Path) -> None:
+    # The first run's release is written after it ends; the next run's claim must not be
+    # undone by it (its writes would then be refused as if its lease were lost).
+    journal = Journal(tmp_path / "runs.db")
+    calls = 0
+
+    @skill
+    async def step(i: int) -> int:
+        nonlocal calls
+        calls += 1
+        if i == 2 and calls < 20:
+            raise ConnectionError("not yet")
+        return i
+
+    try:
+        for _ in range(15):
+            results = await run([step(1), step(2)], journal=journal, run_id="again").collect()
+            assert [r.status for r in results][0] == "success"
+    finally:
+        journal.close()
