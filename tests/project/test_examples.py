@@ -305,7 +305,10 @@ def _check_where_skills_run(out: str, executors: list[str]) -> None:
     for name in executors[1:]:
         assert table[name][3] in ("1 workers", "2 workers"), name
     for name, (wall, cpu, parallelism, _, _) in table.items():
-        assert parallelism == pytest.approx(cpu / wall, abs=0.011), name
+        # Each figure is printed to 0.01: the ratio of the printed two is off by as much as
+        # their rounding allows, plus the printed ratio's own.
+        slack = 0.005 / wall + 0.005 * cpu / wall**2 + 0.005 + 1e-9
+        assert parallelism == pytest.approx(cpu / wall, abs=slack), name
     # The GIL: threads' CPU time never adds up to more than their wall time (one core at a
     # time), however loaded the machine is. How much faster processes and Ray are depends
     # on what else the two shared cores run: printed, not asserted.
