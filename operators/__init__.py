@@ -260,7 +260,7 @@ def retry_backoff(
             the predicate raises, its exception is signalled.
         scheduler: Scheduler the waits run on; see the module docstring for the default.
             An ``AsyncIOScheduler`` is not thread-safe: with a source that fails on a
-            worker thread, move its signals onto the loop first (REACTIVEX-NOTES 1).
+            worker thread, move its signals onto the loop first.
         random: ``random(a, b)`` returning a float in ``[a, b]``, for the jitter.
 
     Returns:

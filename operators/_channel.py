@@ -24,7 +24,7 @@ class ObserverChannel(abc.ObserverBase[_T]):
 
     ``on_next``/``on_error``/``on_completed`` may be called from any thread: calls from
     another thread than the loop's hop onto the loop first (reactivex's AsyncIOScheduler
-    is not thread-safe, REACTIVEX-NOTES 1).
+    is not thread-safe).
     """
 
     __slots__ = (

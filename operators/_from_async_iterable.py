@@ -16,7 +16,7 @@ __all__ = ["from_async_iterable_"]
 
 _T = TypeVar("_T")
 
-# The event loop keeps only weak references to tasks (REACTIVEX-NOTES 16), and a caller
+# The event loop keeps only weak references to tasks, and a caller
 # may drop the subscription's disposable (``xs.subscribe(print)``): the pump tasks are
 # owned here until they finish.
 _pumps: set[asyncio.Task[None] | concurrent.futures.Future[None]] = set()

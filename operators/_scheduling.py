@@ -18,7 +18,7 @@ def time_scheduler(
 
     reactivex falls back to ``TimeoutScheduler`` (one thread per timer), so a timer set by
     a subscription made on an asyncio loop would fire on another thread and call into
-    loop-only code (REACTIVEX-NOTES 2, RxPY #476). Subscribing from inside a running loop
+    loop-only code (RxPY #476). Subscribing from inside a running loop
     therefore defaults to that loop; only outside any loop is a thread timer used.
     """
     if explicit is not None:

@@ -227,7 +227,7 @@ async def test_stuck_threads_are_abandoned_and_later_runs_still_get_threads(loop
         return i
 
     # Debug mode makes the loop refuse non-thread-safe calls from worker threads
-    # (REACTIVEX-NOTES 1): every completion must hop onto the loop properly.
+    # (asyncio.AbstractEventLoop is not thread-safe): every completion must hop onto the loop.
     loop = asyncio.get_running_loop()
     loop.set_debug(True)
     # The pool is shared with earlier tests and never shrinks: start from what exists.
