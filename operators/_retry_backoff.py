@@ -1,7 +1,7 @@
 """``retry_backoff``: re-subscribe after a matching error, waiting an exponential backoff.
 
-reactivex's own ``retry(n)`` re-subscribes at once and has no ``retry_when``
-(reactivex has none). The try counter lives inside ``subscribe``, so every subscription
+reactivex's own ``retry(n)`` re-subscribes at once and has no ``retry_when``.
+The try counter lives inside ``subscribe``, so every subscription
 gets its own budget (the shared-budget bug of RxPY 4, #765).
 """
 
