@@ -199,7 +199,8 @@ class _Encoder:
             if self.canon:
                 return {_TAG: "enum", "c": f"{t.__module__}:{t.__qualname__}", "v": self(v.value, path, d)}
             return {_TAG: "enum", "c": _qualname(t, v, path), "v": self(v.value, path, d)}
-        if isinstance(v, pathlib.PurePath) and t.__module__ == "pathlib":
+        # pathlib's own classes (defined in pathlib._local since 3.13), not subclasses.
+        if isinstance(v, pathlib.PurePath) and getattr(pathlib, t.__name__, None) is t:
             return {_TAG: "path", "c": t.__name__, "v": str(v)}
         if isinstance(v, tuple) and hasattr(t, "_fields") and hasattr(t, "_make"):
             return {_TAG: "ntuple", "c": self._class(t, v, path),
