@@ -17,6 +17,7 @@ import ast
 import asyncio
 import inspect
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -90,8 +91,16 @@ def execute(block: Block, namespace: dict[str, Any]) -> None:
 def test_code_block_runs(block: Block, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)  # files a block writes (journals, pictures) land here
     namespace: dict[str, Any] = {"__name__": "__docs__"}
-    for earlier in (*block.before, block):
-        execute(earlier, namespace)
+    try:
+        for earlier in (*block.before, block):
+            execute(earlier, namespace)
+    finally:
+        ray = sys.modules.get("ray")
+        if ray is not None and ray.is_initialized():
+            # The local instance a Ray block started goes with it: one left running in this
+            # process can be taken down by the instances later tests start in child
+            # processes, and the process with it.
+            ray.shutdown()
 
 
 def test_every_page_has_blocks_and_the_readme_starts_with_the_two_commands() -> None:
