@@ -268,7 +268,7 @@ class ResultStream:
     async def scan(self, reducer: Callable[[A | S, SkillResult], A], seed: S) -> AsyncIterator[A]:
         """The running aggregate ``reducer(acc, result)``, after every result.
 
-        The reducer takes the seed, then its own results: its type is what the aggregates
+        The reducer takes ``seed``, then its own results: its type is what the aggregates
         have (``seed=[]`` needs no annotation).
 
         An exception raised by ``reducer`` ends the run (in-flight calls are cancelled)
@@ -285,7 +285,7 @@ class ResultStream:
                 yield step
 
     async def reduce(self, reducer: Callable[[A | S, SkillResult], A], seed: S) -> A:
-        """The final aggregate of ``reducer(acc, result)`` over every result; the seed
+        """The final aggregate of ``reducer(acc, result)`` over every result; ``seed``
         when there is none (typed as the reducer's result: give a seed of that type)."""
         acc: A | S = seed
         async with self:
