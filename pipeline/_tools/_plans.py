@@ -382,9 +382,10 @@ def plan_problem(
         if target > position and later is None:
             return (f"{head}, which is not among the calls before it; a call can take only the "
                     f"results of calls written before it (1 to {position - 1}).")
-        count = position - 1 + (len(later) if later else 0)
+        if later is None:
+            return f"{head}, but no call {target} comes before it (they are numbered from 1)."
         return (f"{head}, but this response has no call {target} (its calls are numbered 1 to "
-                f"{max(count, position)}, in the order written).")
+                f"{position + len(later)}, in the order written).")
     return None
 
 

@@ -540,7 +540,7 @@ class Toolset:
     @classmethod
     async def from_mcp(
         cls, session: Any, *, timeout: float | None = None, retry: Retry | None = None,
-        names: NameMap | None = None,
+        names: NameMap | None = None, references: bool = False,
     ) -> Toolset:
         """The tools of an MCP server, as skills whose calls go through
         ``session.call_tool``; each validated against the server's input schema (which
@@ -561,10 +561,11 @@ class Toolset:
             names: tool names for the model, as :class:`Toolset` takes them (an MCP
                 server's tool may be named ``weather.get``; the model calls
                 ``weather_get`` with ``names="sanitize"``).
+            references: calls that take earlier calls' results, as :class:`Toolset` takes it.
         """
         from ._mcp import skills_from_session
 
-        return cls(await skills_from_session(session, timeout, retry), names=names)
+        return cls(await skills_from_session(session, timeout, retry), names=names, references=references)
 
     def mcp_server(self, name: str, **settings: Any) -> Any:
         """An MCP server (the ``mcp`` package's ``MCPServer``, ``FastMCP`` before mcp 2)
