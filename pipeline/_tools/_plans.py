@@ -162,7 +162,7 @@ def _ref_schema() -> dict[str, Any]:
 def admit_references(schema: Mapping[str, Any]) -> dict[str, Any]:
     """``schema`` (a tool's arguments) where each argument, and each item of a list
     argument, may also be a reference."""
-    out = json.loads(json.dumps(schema))
+    out: dict[str, Any] = json.loads(json.dumps(schema))
     defs = out.setdefault("$defs", {})
     name = _REF_DEF
     while name in defs or name in out.get("definitions", {}):
@@ -205,7 +205,7 @@ def validate_around(args: ArgsModel, data: Mapping[str, Any], refs: Sequence[Ref
             details.append(detail)
         try:
             return ValidationError.from_exception_data(exc.title, details)
-        except Exception:  # an error type pydantic cannot rebuild: all of them, then
+        except (TypeError, ValueError, KeyError):  # an error type pydantic cannot rebuild: all, then
             return exc
     return None
 
@@ -265,15 +265,15 @@ def bind(plan: Plan, args: ArgsModel, values: Sequence[Any], error: type[Excepti
         problems = []
         for e in exc.errors(include_url=False):
             loc = tuple(e["loc"])
-            ref = next((r for r in plan.refs if loc[: len(r.loc)] == r.loc), None)
+            hit = next((r for r in plan.refs if loc[: len(r.loc)] == r.loc), None)
             at = ".".join(str(p) for p in loc) or "(arguments)"
-            if ref is None:
+            if hit is None:
                 problems.append(f"- {at}: {e['msg']}")
                 continue
-            source = plan.source(ref.position)
-            part = f"{ref.path!r} of the result of " if ref.path else "the result of "
-            prop = args.schema.get("properties", {}).get(str(ref.loc[0]), {})
-            want = f"; expected {expected_type(prop, args.defs)}" if len(ref.loc) == 1 and prop else ""
+            source = plan.source(hit.position)
+            part = f"{hit.path!r} of the result of " if hit.path else "the result of "
+            prop = args.schema.get("properties", {}).get(str(hit.loc[0]), {})
+            want = f"; expected {expected_type(prop, args.defs)}" if len(hit.loc) == 1 and prop else ""
             problems.append(
                 f"- {at}: {part}{source.said()} does not fit: {e['msg']} "
                 f"(got {clip(_short(e.get('input')), 80)}){want}"
@@ -394,7 +394,7 @@ def _cycle(start: int, target: int, later: Mapping[int, tuple[str, list[int]]]) 
     seen = {target}
     stack = [(target, iter(later.get(target, ("", []))[1]))]
     while stack:
-        node, edges = stack[-1]
+        _, edges = stack[-1]
         nxt = next(edges, None)
         if nxt is None:
             stack.pop()

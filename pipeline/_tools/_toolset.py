@@ -38,7 +38,15 @@ from pydantic import BaseModel, ValidationError
 from .._core._result import SkillResult, Status
 from .._core._skill import Skill, SkillCall, SkillOptions, skill
 from ._parse import StreamParser, ToolCallRequest, assistant_turn, requests_in
-from ._plans import INSTRUCTIONS, Plan, admit_references, find_references, input_failed_reply, planned, positions_in
+from ._plans import (
+    INSTRUCTIONS,
+    Plan,
+    admit_references,
+    find_references,
+    input_failed_reply,
+    planned,
+    positions_in,
+)
 from ._replies import clip as _clip
 from ._replies import _as_text, reply_content
 from ._schema import ArgsModel, from_signature, parse_docstring, strict_schema

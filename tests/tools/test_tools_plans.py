@@ -407,8 +407,8 @@ async def mcp_session() -> AsyncIterator[Any]:
     from mcp import ClientSession, StdioServerParameters, stdio_client
 
     params = StdioServerParameters(command=sys.executable, args=[str(SERVER)])
-    with open("/dev/null", "w") as quiet:
-        async with stdio_client(params, errlog=quiet) as (read, write):
+    with open("/dev/null", "w") as quiet:  # noqa: ASYNC230  (the server logs each failed call)
+        async with stdio_client(params, errlog=quiet) as (read, write):  # noqa: SIM117
             async with ClientSession(read, write) as client:
                 await client.initialize()
                 yield client
