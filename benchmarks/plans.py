@@ -42,7 +42,7 @@ import random
 import statistics
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -56,8 +56,8 @@ if __name__ == "__main__":  # a package missing: one line, not a traceback
 
     exit_if_missing("plans")
 
-from benchmarks._figures import Figures, size_option  # noqa: E402
-from pipeline import Toolset, run, skill  # noqa: E402
+from benchmarks._figures import Figures, size_option
+from pipeline import Toolset, run, skill
 
 SIZES = {
     "small": {"scenarios": 2, "time_scale": 0.1},
@@ -111,7 +111,7 @@ def scenario(shape: str, seed: int, index: int, scale: float) -> Scenario:
     else:
         k = rng.randint(2, 5)
         nodes = [lookup(i) for i in range(k)]
-        first = sorted(rng.sample(range(k), 2 if k > 2 else k))
+        first = sorted(rng.sample(range(k), min(k, 2)))
         nodes.append(Node("combine", scale * CALC, op=rng.choice(["sum", "product", "max"]), inputs=first))
         rest = [i for i in range(k) if i not in first]
         if rest or rng.random() < 0.5:  # a second step, taking the first's result
@@ -200,7 +200,7 @@ def _literal_arguments(n: Node, values: list[float]) -> dict[str, Any]:
     return {"op": n.op, "values": [values[i] for i in n.inputs]}
 
 
-async def _chunks(calls: list[tuple[str, str, dict[str, Any]]], ttft: float, per_call: float,
+async def _chunks(calls: Sequence[tuple[str, str, dict[str, Any]]], ttft: float, per_call: float,
                   ) -> AsyncIterator[dict[str, Any]]:
     """A Chat Completions stream writing ``calls``: call i's arguments complete at
     ``ttft + (i + 1) * per_call`` after the request, in three pieces."""
@@ -288,7 +288,7 @@ def _langchain_tools() -> list[Any]:
         return await lookup.fn(entity)  # type: ignore[no-any-return]
 
     @tool("combine")
-    async def lc_combine(op: str, values: list[float]) -> float:
+    async def lc_combine(op: Literal["sum", "product", "max", "min"], values: list[float]) -> float:
         """Arithmetic on some numbers."""
         return await combine.fn(op, values)  # type: ignore[no-any-return]
 
@@ -328,13 +328,18 @@ async def toolnode(s: Scenario, per_call: float, graph: Any) -> float:
 
 def _pydantic_ai_agent(box: list[Scenario], per_call: float) -> Any:
     from pydantic_ai import Agent
-    from pydantic_ai.messages import ModelResponse, TextPart, ToolCallPart, ToolReturnPart
+    from pydantic_ai.messages import (
+        ModelResponse,
+        TextPart,
+        ToolCallPart,
+        ToolReturnPart,
+    )
     from pydantic_ai.models.function import AgentInfo, FunctionModel
 
     async def model(messages: list[Any], info: AgentInfo) -> ModelResponse:
         s = box[0]
         returned = [p for m in messages for p in getattr(m, "parts", ()) if isinstance(p, ToolReturnPart)]
-        values = {}
+        values: dict[int, Any] = {}
         for part in returned:
             content = part.content
             values[int(part.tool_call_id.removeprefix("call_"))] = content["value"] if isinstance(content, dict) else content
@@ -358,7 +363,7 @@ def _pydantic_ai_agent(box: list[Scenario], per_call: float) -> Any:
         return await lookup.fn(entity)  # type: ignore[no-any-return]
 
     @agent.tool_plain(name="combine")
-    async def pa_combine(op: str, values: list[float]) -> float:
+    async def pa_combine(op: Literal["sum", "product", "max", "min"], values: list[float]) -> float:
         """Arithmetic on some numbers."""
         return await combine.fn(op, values)  # type: ignore[no-any-return]
 
@@ -433,8 +438,8 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def render(figures: dict[str, dict[str, dict[str, float]]], args: argparse.Namespace) -> str:
-    lines = [f"plans: request to last tool result, {args.scenarios} seeded scenarios a shape (seed {args.seed}), "
-             f"times x{args.time_scale:g}; median (p95)", "",
+    lines = [(f"plans: request to last tool result, {args.scenarios} seeded scenarios a shape (seed {args.seed}), "
+              f"times x{args.time_scale:g}; median (p95)"), "",
              "| shape | " + " | ".join(NAMES) + " | plan vs ReAct | plan vs best peer | plan over its ideal |",
              "|---" * (len(NAMES) + 4) + "|"]
     for shape, row in figures.items():
@@ -446,8 +451,8 @@ def render(figures: dict[str, dict[str, dict[str, float]]], args: argparse.Names
             + f" | {row['ReAct']['median'] / plan['median']:.2f}x | {best / plan['median']:.2f}x"
             f" | +{plan['over_ideal_median'] * 1000:.1f} ms (p95 +{plan['over_ideal_p95'] * 1000:.1f}) |"
         )
-    lines += ["", "plan vs ReAct, plan vs best peer: ratios of medians (the best peer: the fastest of "
-              "the turn-per-step implementations)",
+    lines += ["", ("plan vs ReAct, plan vs best peer: ratios of medians (the best peer: the fastest of "
+                   "the turn-per-step implementations)"),
               "plan over its ideal: each call starting when its arguments are complete and its inputs have ended"]
     return "\n".join(lines)
 
