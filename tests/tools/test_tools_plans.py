@@ -430,3 +430,26 @@ async def test_a_plan_over_mcp_tools() -> None:
     assert results["t3"].value == "15"  # the server's text "5" is the integer 5
     assert results["t4"].value == "6"
     assert results["t5"].error is not None and "'unit' of the result of call 2 ('distance', id 't2') does not fit" in results["t5"].error.message
+
+
+@skill
+async def count_to(n: int) -> AsyncIterator[int]:
+    """The numbers from 0 to n - 1 (a generator: its value is the list of its items)."""
+    for i in range(n):
+        yield i
+
+
+async def test_a_generator_tool_takes_and_gives_results() -> None:
+    tools = Toolset([count_to, total, shout], references=True)
+    calls = tools.calls([
+        {"type": "tool_use", "id": "g1", "name": "total", "input": {"values": [1, 2]}},
+        {"type": "tool_use", "id": "g2", "name": "count_to", "input": {"n": ref(1)}},
+        {"type": "tool_use", "id": "g3", "name": "total", "input": {"values": ref(2)}},
+        {"type": "tool_use", "id": "g4", "name": "count_to", "input": {"n": ref(2)}},
+    ])
+    results = await run(calls).collect()
+    assert [results[k].value for k in ("g1", "g2", "g3")] == [3, [0, 1, 2], 3]
+    assert results["g4"].error is not None and (
+        "- n: the result of call 2 ('count_to', id 'g2') does not fit: Input should be a valid integer"
+        in results["g4"].error.message
+    )
