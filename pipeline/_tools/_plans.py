@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ValidationError
 
 from .._core._result import SkillResult
-from .._core._skill import Skill, SkillCall
+from .._core._skill import Skill, SkillCall, SkillOptions
 from ._replies import clip, reply_content
 from ._schema import ArgsModel, expected_type
 
@@ -29,8 +29,8 @@ if TYPE_CHECKING:
     from .._core._retry import Retry
 
 __all__ = [
-    "INSTRUCTIONS", "Reference", "admit_references", "find_references", "resolve_path",
-    "validate_around",
+    "INSTRUCTIONS", "Plan", "Reference", "admit_references", "find_references", "input_failed_reply",
+    "planned", "positions_in", "resolve_path",
 ]
 
 REF = "result_of"
@@ -60,9 +60,6 @@ class Reference:
     @property
     def where(self) -> str:
         return ".".join(str(part) for part in self.loc)
-
-    def said(self) -> str:
-        return f"call {self.position}" + (f" (at {self.path!r})" if self.path else "")
 
 
 def _reference(value: Any) -> tuple[int, str | None] | None:
@@ -329,7 +326,6 @@ def nested_skill(made: Skill[Any, Any], fill: Callable[[tuple[Any, ...]], tuple[
                  key: str) -> Skill[Any, Any]:
     """For a skill that runs elsewhere (a process, Ray, a generator): the arguments are
     made here, then the skill's own call runs with all its options."""
-    from .._core._skill import SkillOptions
 
     async def planned_elsewhere(*values: Any) -> Any:
         args, kwargs = fill(values)
