@@ -30,7 +30,7 @@ import openai
 from pipeline import Toolset, run, skill
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # servers/ sits beside this script
-from servers.scripted_model import ScriptedCall, ScriptedModel, Turn  # noqa: E402
+from servers.scripted_model import ScriptedCall, ScriptedModel, Turn
 
 SCALE = float(os.environ.get("SKILLSTREAM_LATENCY_SCALE", "1.0"))
 CITIES = {"Paris": (2_102_650, 48.857, 2.352), "Lyon": (522_250, 45.764, 4.836)}

@@ -278,7 +278,7 @@ def test_12_plans(tmp_path: Path) -> None:
     out = run_example("12_plans.py", tmp_path, scale=1.0)
     stream_end = float(re.search(r"stream: request at 0.000s, ended at ([\d.]+)s", out).group(1))  # type: ignore[union-attr]
     rows = {key: (float(c), float(s), float(e)) for key, c, s, e in re.findall(
-        r"^  (call_\w+)\s+\w+\s+arguments complete ([\d.]+)s  ran ([\d.]+)s -> ([\d.]+)s  success", out, re.M)}
+        r"^  (call_\w+)\s+\w+\s+arguments complete ([\d.]+)s  ran ([\d.]+)s -> ([\d.]+)s  success", out, re.MULTILINE)}
     assert list(rows) == ["call_paris", "call_lyon", "call_ratio", "call_km"]
     lookups_end = max(rows["call_paris"][2], rows["call_lyon"][2])
     # The division, written before the lookups ended, started once both had (printed to
