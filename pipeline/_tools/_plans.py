@@ -378,6 +378,9 @@ def plan_problem(
         if target > position and later is None:
             return (f"{head}, which is not among the calls before it; a call can take only the "
                     f"results of calls written before it (1 to {position - 1}).")
+        if later is None and 1 <= target < position:
+            return (f"{head}, whose arguments were not complete when this call's were; call "
+                    f"{name!r} again once call {target} has a result.")
         if later is None:
             return f"{head}, but no call {target} comes before it (they are numbered from 1)."
         return (f"{head}, but this response has no call {target} (its calls are numbered 1 to "
