@@ -109,6 +109,15 @@ class InMemorySaver:
         with self._lock:
             return list(self._threads.get(thread_id, ()))
 
+    def delete_thread(self, thread_id: str) -> None:
+        """Forget ``thread_id``: its checkpoints and its invocations' node runs."""
+        with self._lock:
+            self._threads.pop(thread_id, None)
+            prefix = f"{thread_id}#"
+            for run_id in [r for r in self._records if r.startswith(prefix)]:
+                del self._records[run_id]
+                self._created.pop(run_id, None)
+
 
 def keeps_threads(store: Any) -> bool:
     """Whether ``store`` keeps checkpoints (every store shipped does)."""

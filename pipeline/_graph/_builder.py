@@ -67,7 +67,7 @@ import sys
 import threading
 import typing
 from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, Generic, Literal, TypeVar, overload
 
 from pydantic import BaseModel
 
@@ -669,6 +669,7 @@ class CompiledStateGraph(Generic[S]):
         config: Mapping[str, Any] | None = None,
         *,
         run_id: str | None = None,
+        durability: Durability | None = None,
     ) -> Any:
         """Run the graph on ``input`` and return the final state, as a dict (as LangGraph
         does, for a pydantic or dataclass State too).
@@ -705,6 +706,7 @@ class CompiledStateGraph(Generic[S]):
                 ``run_id`` is given without a journal (or missing with one).
             RunInProgress: if a live invocation holds ``run_id``.
         """
+        _check_durability(durability)
         plan = await _threads.plan(self, input, _as_config(config), run_id, (), False)
         invocation = plan.invocation
         if invocation is None:  # a finished thread, invoked with None: nothing to run
@@ -726,6 +728,7 @@ class CompiledStateGraph(Generic[S]):
         config: Mapping[str, Any] | None = None,
         *,
         run_id: str | None = None,
+        durability: Durability | None = None,
     ) -> Any:
         """Run the graph from sync code: :meth:`ainvoke` on a fresh event loop (in a
         thread of its own when one is already running here, as in a notebook).
@@ -737,6 +740,7 @@ class CompiledStateGraph(Generic[S]):
             GraphError, GraphRecursionError, InvalidUpdateError, InvalidGraphError: as
                 :meth:`ainvoke`.
         """
+        _check_durability(durability)
         return _run_sync(lambda: self.ainvoke(input, config, run_id=run_id))
 
     @property
@@ -835,6 +839,7 @@ class CompiledStateGraph(Generic[S]):
         *,
         stream_mode: StreamMode | Sequence[StreamMode] = "updates",
         run_id: str | None = None,
+        durability: Durability | None = None,
     ) -> AsyncGenerator[Any, None]:
         """Run the graph on ``input``, yielding as each node run finishes (completion order).
 
@@ -871,6 +876,7 @@ class CompiledStateGraph(Generic[S]):
             GraphError and the rest: while iterating, as :meth:`ainvoke`.
         """
         modes, multi = _stream_modes(stream_mode)
+        _check_durability(durability)
         merged = _as_config(config)
         # Checked now, not at the first step: a bad input or config fails where given.
         _threads.thread_of_checked(self, merged, run_id, input)
@@ -902,6 +908,7 @@ class CompiledStateGraph(Generic[S]):
         *,
         stream_mode: StreamMode | Sequence[StreamMode] = "updates",
         run_id: str | None = None,
+        durability: Durability | None = None,
     ) -> Iterator[Any]:
         """:meth:`astream` for sync code: each item as it comes, from an event loop in a
         thread of its own. Leaving the loop early cancels the node runs in flight.
@@ -915,10 +922,22 @@ class CompiledStateGraph(Generic[S]):
                 a journaled graph, or given on one without a journal).
         """
         _stream_modes(stream_mode)  # a bad mode fails here, not in the thread
+        _check_durability(durability)
         _threads.thread_of_checked(self, _as_config(config), run_id, input)  # so does a thread
         return _iterate_sync(
-            lambda: self.astream(input, config, stream_mode=stream_mode, run_id=run_id)
+            lambda: self.astream(input, config, stream_mode=stream_mode, run_id=run_id, durability=durability)
         )
+
+
+Durability = Literal["sync", "async", "exit"]
+"""LangGraph's ``durability``: when checkpoints are written. Taken for its code's sake: a
+thread saves one when each invocation starts and one when it ends, and each node run's
+result is in the journal before the next node sees it, whichever is given."""
+
+
+def _check_durability(durability: Any) -> None:
+    if durability not in (None, "sync", "async", "exit"):
+        raise ValueError(f"durability must be 'sync', 'async' or 'exit', got {durability!r}")
 
 
 def _stream_modes(stream_mode: Any) -> tuple[tuple[str, ...], bool]:

@@ -44,7 +44,8 @@ class PregelTask(NamedTuple):
     id: str
     name: str
     path: tuple[str, ...] = ()
-    error: Exception | None = None
+    error: Any = None
+    """What the node raised, as its ``repr``, when the invocation failed there."""
     interrupts: tuple[Interrupt, ...] = ()
     state: Any = None
     result: Any = None

@@ -166,6 +166,7 @@ class _NodeRun:
 
 
 _START_RUN = _NodeRun(START, 0, 0)
+_INPUT: Any = object()
 
 
 class _Wake:
@@ -256,12 +257,16 @@ class _Invocation:
         self.origin: str | None = None
         self.interrupts: list[tuple[str, str, Interrupt]] = []  # (key, node, interrupt)
         self.paused_skips: set[str] = set()  # skipped only because a run before them paused
+        self.first_values: Any = _INPUT  # the first "values" chunk: None for none
 
     async def events(self) -> AsyncGenerator[Any, None]:
         """Run the invocation, yielding per the stream modes as nodes finish."""
         try:
-            if "values" in self.modes:  # as LangGraph does: the input state first
-                self._emit("values", self.schema.output(self.initial))
+            if "values" in self.modes and self.first_values is not None:
+                # As LangGraph does: the input state first (if the input wrote anything;
+                # for a resume, the state it paused at).
+                first = self.first_values if self.first_values is not _INPUT else self.initial
+                self._emit("values", self.schema.output(first))
             self._fire(_START_RUN if self.origin is None else _NodeRun(self.origin, 0, 0))
             while self.routing:  # START's async routers decide before anything runs
                 await asyncio.wait(set(self.routing))
@@ -380,9 +385,10 @@ class _Invocation:
         if result.has_value:
             run.update = writes
             self._record(run)
-            if "updates" in self.modes:
+            # A resumed thread's replayed runs were streamed when they ran: not again.
+            if "updates" in self.modes and not result.replayed:
                 self._emit("updates", {node: chunk})
-            if "values" in self.modes:  # every channel, as LangGraph streams them
+            if "values" in self.modes and not result.replayed:  # every channel, as LangGraph streams them
                 self._emit("values", self.schema.output(self._fold_all()))
             self._fire(run)
             for i, goto in enumerate(gotos):
@@ -404,6 +410,11 @@ class _Invocation:
             self.interrupts.append((run.key, run.node, item))
         if "updates" in self.modes:  # as LangGraph streams a pause
             self._emit("updates", {"__interrupt__": tuple(made)})
+        if "values" in self.modes:
+            values = self.schema.output(self._fold_all())
+            if isinstance(values, dict):
+                values["__interrupt__"] = tuple(made)
+            self._emit("values", values)
         for descendant in self.graph._reach[run.node]:
             self.blocked.setdefault(descendant, result)
         self._release()

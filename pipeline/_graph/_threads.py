@@ -62,8 +62,14 @@ class Plan:
             {"key": key, "node": node, "value": i.value, "id": i.id} for key, node, i in invocation.interrupts
         ]
         status = "failed" if failed else "interrupted" if interrupts else "done"
+        errors = {}
+        if failed:  # what each failed node raised, for its task in get_state()
+            for key, exc in invocation.errors.items():
+                node = key.split("@")[0].split("[")[0]
+                errors.setdefault(node, repr(exc))
         checkpoint = {
             **self.checkpoint,
+            "errors": errors,
             "status": status,
             "source": "loop",
             "values": fresh(invocation._fold_all()),
@@ -149,14 +155,22 @@ async def plan(
     unfinished = status in ("running", "failed", "interrupted")
 
     if isinstance(input, Command):
-        if input.update is not None or input.goto not in ((), None):
+        if input.goto not in ((), None) or input.resume is None:
             raise ValueError(
-                "an invocation takes Command(resume=...); to change a thread's state use "
-                "update_state(config, values, as_node=...)"
+                "an invocation takes Command(resume=...) (with update=... if you like); to go "
+                "on from a node use update_state(config, values, as_node=...)"
             )
         if latest is None or status != "interrupted":
             raise ValueError(f"thread {thread_id!r} is not paused at an interrupt(): nothing to resume")
         checkpoint = _resumed(latest, input.resume)
+        if input.update is not None:
+            # Folded into the paused invocation's input: the nodes whose input it changes
+            # run again (LangGraph applies it before the paused node, keeping the others).
+            update = app._schema.check_update("__input__", input.update)
+            if update:
+                checkpoint["start"] = fresh(checkpoint["start"])
+                app._schema.apply(checkpoint["start"], update)
+                checkpoint["run"] = f"{thread_id}#{runs}"
     elif input is None:
         if latest is None:
             raise ValueError(f"thread {thread_id!r} has no state to continue from; give an input")
@@ -177,6 +191,9 @@ async def plan(
     invocation.answers = {k: list(v) for k, v in checkpoint["answers"].items()}
     invocation.scope = checkpoint["run"]
     invocation.origin = checkpoint["origin"]
+    if "values" in modes and (isinstance(input, Command) or (input is None and unfinished)):
+        # A resume streams the state it goes on from first, not its input again.
+        invocation.first_values = latest["values"] if latest is not None else None
     assert app.checkpointer is not None
     invocation.journal = JournalBinding(app.checkpointer, checkpoint["run"], owned=False)
     result.invocation = invocation
@@ -210,8 +227,9 @@ def _resumed(latest: dict[str, Any], resume: Any) -> dict[str, Any]:
     elif len(pending) == 1:
         given = {pending[0]["id"]: resume}
     else:
-        raise ValueError(
-            f"{len(pending)} interrupts are waiting; resume them by id: "
+        raise RuntimeError(
+            "When there are multiple pending interrupts, you must specify the interrupt id "
+            f"when resuming. {len(pending)} interrupts are waiting; resume them by id: "
             f"Command(resume={{interrupt_id: answer, ...}}) with ids {sorted(by_id)}"
         )
     for id_, answer in given.items():
@@ -276,13 +294,17 @@ def snapshot(
         by_node.setdefault(i["node"], []).append(Interrupt(i["value"], i["id"]))
     status = checkpoint.get("status")
     next_: list[str] = list(checkpoint.get("next") or ())
-    if status in ("running", "failed") and not next_:
+    if status == "failed" and not next_:
+        failed = list(checkpoint.get("errors") or ())
+        next_ = failed or _first_nodes(app, checkpoint.get("origin"))
+    elif status == "running" and not next_:
         next_ = _first_nodes(app, checkpoint.get("origin"))
     tasks = tuple(
         PregelTask(
             by_node[n][0].id if n in by_node else interrupt_id(checkpoint.get("run") or thread_id, n),
             n,
             ("__pregel_pull", n),
+            error=(checkpoint.get("errors") or {}).get(n),
             interrupts=tuple(by_node.get(n, ())),
         )
         for n in next_

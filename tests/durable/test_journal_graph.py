@@ -72,7 +72,8 @@ async def test_a_failed_invocation_resumes_from_its_finished_nodes(tmp_path: Pat
     partial = app.get_state(_thread("aapl"))
     assert partial.values["stock"] == "stock(AAPL)" and "briefing" not in partial.values
     assert sorted(partial.values["sources"]) == ["news", "stock"]
-    assert partial.next == ("stock", "news")  # the failed invocation runs again
+    assert partial.next == ("summarize",)  # where the invocation failed
+    assert partial.tasks[0].error == "ConnectionError('summarize is down')"
 
     failing.clear()
     state = await app.ainvoke(None, _thread("aapl"))

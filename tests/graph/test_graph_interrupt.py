@@ -154,7 +154,7 @@ def test_parallel_interrupts_are_resumed_by_id() -> None:
     assert pauses["left?"].id != pauses["right?"].id
     assert set(app.get_state(_thread()).next) == {"left", "right"}
 
-    with pytest.raises(ValueError, match="2 interrupts are waiting; resume them by id"):
+    with pytest.raises(RuntimeError, match="2 interrupts are waiting; resume them by id"):
         app.invoke(Command(resume="x"), _thread())
 
     # One answered: the other stays paused, and the answered one does not run again later.
