@@ -163,6 +163,7 @@ class UnsortedSequence:
 
 
 # From test_pregel.py::test_run_from_checkpoint_id_retains_previous_writes
+@pytest.mark.xfail(not ON_LANGGRAPH, strict=True, reason='intended difference: a thread keeps a checkpoint when each invocation starts and when it ends (and one per update_state), not one per superstep, so its history is shorter')
 def test_run_from_checkpoint_id_retains_previous_writes(
     sync_checkpointer: BaseCheckpointSaver,
 ) -> None:
@@ -244,6 +245,7 @@ def test_run_from_checkpoint_id_retains_previous_writes(
 
 
 # From test_pregel.py::test_pending_writes_resume
+@pytest.mark.xfail(not ON_LANGGRAPH, strict=True, reason="not supported: add_node(retry_policy=...) (skillstream: retry=Retry(...)) and LangGraph's checkpointer API (get_tuple, list, CheckpointTuple, pending writes); skillstream's savers are read through get_state and get_state_history")
 def test_pending_writes_resume(
     sync_checkpointer: BaseCheckpointSaver, durability: Durability
 ) -> None:
@@ -501,6 +503,7 @@ def test_pending_writes_resume(
 
 
 # From test_pregel.py::test_remove_message_via_state_update
+@pytest.mark.xfail(not ON_LANGGRAPH, strict=True, reason="not supported: LangGraph's checkpointer API (get_tuple, list, CheckpointTuple, pending writes); skillstream's savers are read through get_state and get_state_history")
 def test_remove_message_via_state_update(
     sync_checkpointer: BaseCheckpointSaver,
 ) -> None:
@@ -729,6 +732,7 @@ def test_multiple_interrupt_state_persistence(
 
 
 # From test_pregel.py::test_checkpoint_recovery
+@pytest.mark.xfail(not ON_LANGGRAPH, strict=True, reason='intended difference: a thread keeps a checkpoint when each invocation starts and when it ends (and one per update_state), not one per superstep, so its history is shorter')
 def test_checkpoint_recovery(
     sync_checkpointer: BaseCheckpointSaver, durability: Durability
 ):
@@ -939,6 +943,7 @@ def test_node_before_multiple_interrupt_cycles_graph_api(
 
 
 # From test_pregel.py::test_multi_resume
+@pytest.mark.xfail(not ON_LANGGRAPH, strict=True, reason='not supported: a compiled graph as a node (subgraphs)')
 def test_multi_resume(sync_checkpointer: BaseCheckpointSaver) -> None:
     class ChildState(TypedDict):
         prompt: str
@@ -1016,6 +1021,7 @@ def test_multi_resume(sync_checkpointer: BaseCheckpointSaver) -> None:
 
 
 # From test_pregel.py::test_parallel_interrupts
+@pytest.mark.xfail(not ON_LANGGRAPH, strict=True, reason='not supported: a compiled graph as a node (subgraphs)')
 def test_parallel_interrupts(sync_checkpointer: BaseCheckpointSaver) -> None:
     # --- CHILD GRAPH ---
 
@@ -1175,6 +1181,7 @@ def test_parallel_interrupts(sync_checkpointer: BaseCheckpointSaver) -> None:
 
 
 # From test_pregel.py::test_parallel_interrupts_double
+@pytest.mark.xfail(not ON_LANGGRAPH, strict=True, reason='not supported: a compiled graph as a node (subgraphs)')
 def test_parallel_interrupts_double(sync_checkpointer: BaseCheckpointSaver) -> None:
     # --- CHILD GRAPH ---
 
@@ -1290,6 +1297,7 @@ def test_parallel_interrupts_double(sync_checkpointer: BaseCheckpointSaver) -> N
 
 
 # From test_pregel.py::test_bulk_state_updates
+@pytest.mark.xfail(not ON_LANGGRAPH, strict=True, reason='not supported: bulk_update_state (call update_state once per update)')
 def test_bulk_state_updates(
     sync_checkpointer: BaseCheckpointSaver,
 ) -> None:
@@ -1398,6 +1406,7 @@ def test_bulk_state_updates(
 
 
 # From test_pregel.py::test_update_as_input
+@pytest.mark.xfail(not ON_LANGGRAPH, strict=True, reason='not supported: bulk_update_state (call update_state once per update)')
 def test_update_as_input(
     sync_checkpointer: BaseCheckpointSaver, durability: Durability
 ) -> None:
@@ -1474,6 +1483,7 @@ def test_update_as_input(
 
 
 # From test_pregel.py::test_batch_update_as_input
+@pytest.mark.xfail(not ON_LANGGRAPH, strict=True, reason='not supported: bulk_update_state (call update_state once per update)')
 def test_batch_update_as_input(
     sync_checkpointer: BaseCheckpointSaver, durability: Durability
 ) -> None:
@@ -1571,6 +1581,7 @@ def test_batch_update_as_input(
 
 
 # From test_pregel.py::test_fork_and_update_task_results
+@pytest.mark.xfail(not ON_LANGGRAPH, strict=True, reason='not supported: forking a thread from an earlier checkpoint_id, and a thread keeps a checkpoint when each invocation starts and when it ends (and one per update_state), not one per superstep, so its history is shorter')
 def test_fork_and_update_task_results(sync_checkpointer: BaseCheckpointSaver) -> None:
     """Test forking and updating task results with state history."""
 
@@ -1965,6 +1976,7 @@ def test_null_resume_disallowed_with_multiple_interrupts(
 
 
 # From test_pregel.py::test_interrupt_stream_mode_values
+@pytest.mark.xfail(not ON_LANGGRAPH, strict=True, reason='intended difference: stream_mode="values" starts with the input state even when the input sets no field (LangGraph then streams none)')
 def test_interrupt_stream_mode_values(sync_checkpointer: BaseCheckpointSaver):
     """Test that interrupts are surfaced on 'values' stream mode"""
 
@@ -2017,6 +2029,7 @@ def test_interrupt_stream_mode_values(sync_checkpointer: BaseCheckpointSaver):
 
 
 # From test_pregel.py::test_supersteps_populate_task_results
+@pytest.mark.xfail(not ON_LANGGRAPH, strict=True, reason='not supported: bulk_update_state (call update_state once per update)')
 def test_supersteps_populate_task_results(
     sync_checkpointer: BaseCheckpointSaver,
 ) -> None:
@@ -2072,6 +2085,7 @@ def test_supersteps_populate_task_results(
 
 
 # From test_pregel.py::test_multiple_writes_same_channel_from_same_node
+@pytest.mark.xfail(not ON_LANGGRAPH, strict=True, reason='not supported: stream_mode="tasks"')
 def test_multiple_writes_same_channel_from_same_node(
     sync_checkpointer: BaseCheckpointSaver,
 ) -> None:
@@ -2179,6 +2193,7 @@ def test_multiple_writes_same_channel_from_same_node(
 
 
 # From test_pregel.py::test_send_with_untracked_value
+@pytest.mark.xfail(not ON_LANGGRAPH, strict=True, reason='not supported: UntrackedValue channels (every field is kept in the thread, so its value must be storable)')
 def test_send_with_untracked_value(sync_checkpointer: BaseCheckpointSaver):
     """Test that Send objects work correctly with untracked values in state."""
 
@@ -2230,6 +2245,7 @@ def test_send_with_untracked_value(sync_checkpointer: BaseCheckpointSaver):
 
 
 # From test_pregel.py::test_send_with_untracked_value_overlapping_keys
+@pytest.mark.xfail(not ON_LANGGRAPH, strict=True, reason='not supported: UntrackedValue channels (every field is kept in the thread)')
 def test_send_with_untracked_value_overlapping_keys(
     sync_checkpointer: BaseCheckpointSaver,
 ):
@@ -2280,6 +2296,7 @@ def test_send_with_untracked_value_overlapping_keys(
 
 
 # From test_pregel.py::test_fork_does_not_apply_pending_writes
+@pytest.mark.xfail(not ON_LANGGRAPH, strict=True, reason="not supported: invoking from an earlier checkpoint_id (time travel); an invocation goes on from the thread's latest checkpoint")
 def test_fork_does_not_apply_pending_writes(
     sync_checkpointer: BaseCheckpointSaver,
 ) -> None:
