@@ -90,12 +90,18 @@ class GraphInterrupt(Exception):
 class Scratch:
     """One node run's resume answers, and how many ``interrupt()`` calls it has made."""
 
-    __slots__ = ("answers", "id", "used")
+    __slots__ = ("answers", "key", "scope", "used")
 
-    def __init__(self, answers: list[Any], id: str) -> None:
+    def __init__(self, answers: list[Any], scope: str, key: str) -> None:
         self.answers = answers
-        self.id = id
+        self.scope = scope
+        self.key = key
         self.used = 0
+
+    @property
+    def id(self) -> str:
+        # Made only when a node pauses: a graph that never does pays nothing for it.
+        return interrupt_id(self.scope, self.key)
 
 
 SCRATCH: contextvars.ContextVar[Scratch | None] = contextvars.ContextVar("skillstream_interrupt", default=None)

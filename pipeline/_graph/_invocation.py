@@ -25,7 +25,7 @@ from ._routing import (
     _Branch,
 )
 from .._executors._local import with_loop_open
-from ._interrupt import PAUSED, Interrupt, Scratch, interrupt_id, is_paused
+from ._interrupt import PAUSED, Interrupt, Scratch, is_paused
 from ._state import _short
 from .._core._instruments import Instrument
 from .._core._result import ErrorInfo, Results, SkillResult, Status
@@ -90,7 +90,7 @@ class _CallContext:
     own exception (so that ``except ValueError`` around ``invoke`` sees it), and the
     node run's stream writer."""
 
-    __slots__ = ("answers", "config", "errors", "interrupt_id", "key", "writer")
+    __slots__ = ("answers", "config", "errors", "key", "scope", "writer")
 
     def __init__(
         self,
@@ -99,18 +99,18 @@ class _CallContext:
         key: str,
         writer: StreamWriter = _no_op_writer,
         answers: list[Any] | None = None,
-        interrupt_id: str = "",
+        scope: str = "",
     ) -> None:
         self.config = config
         self.errors = errors
         self.key = key
         self.writer = writer
         self.answers = answers or []  # resume answers for its interrupt() calls, in order
-        self.interrupt_id = interrupt_id
+        self.scope = scope  # with the key, what its interrupt id is made of
 
     def scratch(self) -> Scratch:
         """A fresh count of interrupt() calls for one attempt (a retry starts again)."""
-        return Scratch(self.answers, self.interrupt_id)
+        return Scratch(self.answers, self.scope, self.key)
 
     def failed(self, exc: BaseException) -> None:
         self.errors[self.key] = exc
@@ -655,7 +655,7 @@ class _Invocation:
                 run.key,
                 self.writer(run.key),
                 self.answers.get(run.key),
-                interrupt_id(self.scope, run.key),
+                self.scope,
             )
             args: tuple[Any, ...] = (value, context)
         else:
