@@ -190,7 +190,7 @@ class Review(TypedDict, total=False):
 
 
 def interrupt_graph(names: Names, interrupt: Any, checkpointer: Any) -> Any:
-    StateGraph, START, END, Send, Command = names
+    StateGraph, START, END = names[:3]
 
     async def ask(state: Review) -> dict[str, Any]:
         return {"answer": interrupt("Which format?")}

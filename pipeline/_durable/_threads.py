@@ -151,5 +151,5 @@ def fresh(values: Any) -> Any:
     """A copy that later folds cannot change (reducers may append in place)."""
     try:
         return copy.deepcopy(values)
-    except Exception:  # something that does not copy (a lock, a client): shared as it is
+    except Exception:  # noqa: BLE001 (a lock, a client: what does not copy is shared as it is)
         return copy.copy(values)

@@ -71,7 +71,7 @@ from typing import Any, Generic, Literal, TypeVar, overload
 
 from pydantic import BaseModel
 
-from ._invocation import _WRITER, STREAM_MODES, StreamMode, _as_config, _CallContext, _Invocation
+from ._invocation import _WRITER, STREAM_MODES, StreamMode, _as_config, _CallContext
 from ._routing import (
     END,
     START,

@@ -20,11 +20,11 @@ import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from .._durable._journal import JournalBinding, journaled_state
+from .._durable._threads import fresh, keeps_threads, load_checkpoints, save_checkpoint
 from ._interrupt import Interrupt, PregelTask, StateSnapshot, interrupt_id
 from ._invocation import _Invocation
 from ._routing import END, START, Command
-from .._durable._journal import JournalBinding, journaled_state
-from .._durable._threads import fresh, keeps_threads, load_checkpoints, save_checkpoint
 
 if TYPE_CHECKING:
     from ._builder import CompiledStateGraph
@@ -62,7 +62,7 @@ class Plan:
             {"key": key, "node": node, "value": i.value, "id": i.id} for key, node, i in invocation.interrupts
         ]
         status = "failed" if failed else "interrupted" if interrupts else "done"
-        errors = {}
+        errors: dict[str, str] = {}
         if failed:  # what each failed node raised, for its task in get_state()
             for key, exc in invocation.errors.items():
                 node = key.split("@")[0].split("[")[0]
@@ -309,7 +309,7 @@ def snapshot(
         )
         for n in next_
     )
-    created = datetime.datetime.fromtimestamp(checkpoint.get("created", 0.0), datetime.timezone.utc)
+    created = datetime.datetime.fromtimestamp(checkpoint.get("created", 0.0), datetime.UTC)
     metadata: dict[str, Any] = {"source": checkpoint.get("source", "loop"), "step": index - 1}
     if status == "updated":
         metadata["writes"] = {checkpoint.get("origin"): checkpoint.get("writes")}
