@@ -674,24 +674,39 @@ class CompiledStateGraph(Generic[S]):
         """Run the graph on ``input`` and return the final state, as a dict (as LangGraph
         does, for a pydantic or dataclass State too).
 
+        With ``compile(checkpointer=...)`` the config names a thread,
+        ``{"configurable": {"thread_id": "t1"}}``: the invocation starts from the thread's
+        saved state (the input folded in with the reducers), and saves where it ended. A
+        node that calls :func:`interrupt` pauses it: the state comes back with
+        ``"__interrupt__"``, and ``ainvoke(Command(resume=answer), config)`` goes on.
+
         Examples:
             >>> state = await app.ainvoke({"query": "AAPL"})
             >>> state = await app.ainvoke({"messages": [...]}, {"recursion_limit": 10})
-            >>> state = await journaled_app.ainvoke({"query": "AAPL"}, run_id="aapl-1")
+            >>> config = {"configurable": {"thread_id": "t1"}}
+            >>> paused = await threaded_app.ainvoke({"query": "AAPL"}, config)
+            >>> state = await threaded_app.ainvoke(Command(resume="yes"), config)
 
         Args:
             input: the initial state: a dict of State fields (for a pydantic State, or an
                 instance of it). Reducer fields fold it in like any update; keys that
-                are not fields are dropped.
-            config: LangGraph's config dict: ``recursion_limit`` (default 25), and
-                anything else (``configurable``, ...) for nodes that take ``config``.
-            run_id: with ``compile(journal=...)``: the invocation's name in the journal.
-                Invoked again with the same ``run_id`` (and input), the node runs that had
-                finished are replayed from the journal, not run.
+                are not fields are dropped. On a thread: ``Command(resume=...)`` answers
+                its pause (``{interrupt_id: answer}`` for one of several), and ``None``
+                goes on with an invocation that did not finish (failed, killed) or from
+                an :meth:`update_state`.
+            config: LangGraph's config dict: ``recursion_limit`` (default 25),
+                ``configurable`` (``thread_id``; the rest is for nodes that take
+                ``config``), and anything else for nodes that take ``config``.
+            run_id: deprecated: ``{"configurable": {"thread_id": run_id}}``; an unfinished
+                invocation invoked again with it goes on, whatever the input.
+            durability: LangGraph's ``"sync"``, ``"async"`` or ``"exit"``, taken for its
+                code's sake: a thread saves a checkpoint when an invocation starts and when
+                it ends, and each node's result is stored before the next node sees it.
 
         Returns:
             The final state: the input plus every update, folded in LangGraph's order
-            (a dict; the value itself for a root State such as ``Annotated[list, add]``).
+            (a dict; the value itself for a root State such as ``Annotated[list, add]``),
+            with ``"__interrupt__"`` (a list of :class:`Interrupt`) if a node paused.
 
         Raises:
             GraphError: if a node run ended without a value (error or timeout without
@@ -702,9 +717,12 @@ class CompiledStateGraph(Generic[S]):
             GraphRecursionError: if the graph would run more than ``recursion_limit`` steps.
             InvalidUpdateError: if two runs of a step wrote one reducer-less field.
             InvalidGraphError: if a router named a node it cannot go to.
-            pydantic.ValidationError, TypeError, ValueError: if ``input`` is invalid, or
-                ``run_id`` is given without a journal (or missing with one).
-            RunInProgress: if a live invocation holds ``run_id``.
+            pydantic.ValidationError, TypeError, ValueError: if ``input`` is invalid, a
+                graph with a checkpointer gets no ``thread_id``, a ``Command`` comes
+                without a checkpointer or for a thread not paused, or ``None`` for a
+                thread with no state.
+            RuntimeError: if ``Command(resume=value)`` (not by id) answers several pauses.
+            RunInProgress: if a live invocation of the thread is running.
         """
         _check_durability(durability)
         plan = await _threads.plan(self, input, _as_config(config), run_id, (), False)
@@ -856,7 +874,9 @@ class CompiledStateGraph(Generic[S]):
         the stream raises as :meth:`ainvoke` (after every update that was applied).
         Leaving early cancels the node runs in flight: use ``contextlib.aclosing`` (or
         call ``aclose()``) to have that done before you go on, since ``break`` alone closes
-        an async generator only when it is garbage collected.
+        an async generator only when it is garbage collected. A pause at :func:`interrupt`
+        is streamed as ``{"__interrupt__": (...)}`` in "updates" (and with the state in
+        "values"); a resume streams what runs after it, not the updates the thread had.
 
         Examples:
             >>> async with contextlib.aclosing(app.astream({"query": "AAPL"})) as updates:
@@ -866,13 +886,12 @@ class CompiledStateGraph(Generic[S]):
             ...     print(mode, chunk)  # custom {"progress": ...} while a node runs, then its update
 
         Args:
-            run_id: with ``compile(journal=...)``: the invocation's name in the journal,
-                as for :meth:`ainvoke` (required then: a journaled graph never runs
-                unjournaled).
+            config, run_id, durability: as for :meth:`ainvoke` (a graph with a
+                checkpointer needs a ``thread_id``; it never runs without its thread).
 
         Raises:
-            ValueError: at once, if ``stream_mode`` is unknown or ``input`` invalid, or
-                ``run_id`` is given without a journal (or missing with one).
+            ValueError: at once, if ``stream_mode`` is unknown or ``input`` invalid, or a
+                graph with a checkpointer gets no ``thread_id`` (``run_id`` without one).
             GraphError and the rest: while iterating, as :meth:`ainvoke`.
         """
         modes, multi = _stream_modes(stream_mode)
@@ -918,8 +937,8 @@ class CompiledStateGraph(Generic[S]):
             ...     print(mode, chunk)
 
         Raises:
-            ValueError: at once, as :meth:`astream` (a bad mode, or ``run_id`` missing on
-                a journaled graph, or given on one without a journal).
+            ValueError: at once, as :meth:`astream` (a bad mode, or no ``thread_id`` on a
+                graph with a checkpointer).
         """
         _stream_modes(stream_mode)  # a bad mode fails here, not in the thread
         _check_durability(durability)

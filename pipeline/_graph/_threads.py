@@ -190,7 +190,7 @@ async def plan(
     invocation = _Invocation(app, fresh(checkpoint["start"]), modes, config, multi)
     invocation.answers = {k: list(v) for k, v in checkpoint["answers"].items()}
     invocation.scope = checkpoint["run"]
-    invocation.origin = checkpoint["origin"]
+    invocation.origin = None if checkpoint["origin"] == START else checkpoint["origin"]
     if "values" in modes and (isinstance(input, Command) or (input is None and unfinished)):
         # A resume streams the state it goes on from first, not its input again.
         invocation.first_values = latest["values"] if latest is not None else None
@@ -404,7 +404,7 @@ def update_state(
             "source": "update",
             "run": None,
             "start": current,
-            "origin": None if origin == START else origin,
+            "origin": origin,
             "answers": {},
             "values": current,
             "interrupts": [],

@@ -303,3 +303,14 @@ def test_without_a_checkpointer_a_pause_still_returns_the_interrupt() -> None:
     graph.add_edge(START, "ask")
     state = graph.compile().invoke({})
     assert [i.value for i in state["__interrupt__"]] == ["q"]
+
+
+def test_update_state_as_start_is_an_input_the_next_run_starts_from() -> None:
+    ran: Counter[str] = Counter()
+    app = _approval_graph(ran)
+    app.update_state(_thread(), {"log": ["seeded"]}, as_node=START)
+    assert app.get_state(_thread()).next == ("plan",)
+    paused = app.invoke(None, _thread())
+    assert paused["log"] == ["seeded", "plan"] and "__interrupt__" in paused
+    with pytest.raises(ValueError, match="as_node 'nope' is not a node"):
+        app.update_state(_thread(), {"log": ["x"]}, as_node="nope")
