@@ -9,8 +9,8 @@ The graph keeps its thread in an ``InMemorySaver``: ``invoke`` returns at the pa
 ``"__interrupt__"``, ``get_state`` shows where it stopped, and
 ``invoke(Command(resume=answer), config)`` goes on. Nothing that finished runs again.
 
-    python examples/10_graph_interrupt.py              # asks on the keyboard (a terminal)
-    python examples/10_graph_interrupt.py --answer no  # answers for you (CI, scripts)
+    python examples/11_graph_interrupt.py              # asks on the keyboard (a terminal)
+    python examples/11_graph_interrupt.py --answer no  # answers for you (CI, scripts)
 
 Without a terminal and without ``--answer``, the answer is "yes".
 """
