@@ -18,6 +18,12 @@ multiplies every sleep below.
   ``max(tool) + max(parse)`` = 0.40 s. Start-when-ready runs each parse when its tool is
   done: ``max(tool_i + parse_i)`` = 0.25 s. Ideal: 3 x (0.05 + 0.25) + 0.05 = 0.95 s;
   LangGraph's supersteps: 3 x (0.05 + 0.40) + 0.05 = 1.40 s.
+- interrupt and resume: ``ask`` pauses at ``interrupt()`` at once, beside a chain fetch ->
+  digest -> index (0.20 s each); ``report`` (0.05 s) joins ``ask`` and ``index``. Timed:
+  from the answer (``invoke(Command(resume=...))``, in-memory checkpointer) to the final
+  state. Start-when-ready ran the chain while the graph waited for the person, so only
+  report is left: 0.05 s. LangGraph stops after the superstep of ask and fetch, so digest,
+  index and report run after the answer: 0.45 s.
 - overhead: no-op async nodes, per node run: a chain of 100 nodes, and a map of 500
   ``Send``s folded by a reducer.
 - random graphs: ``--graphs`` seeded random layered DAGs (``workloads.make_dag`` with seed
@@ -68,6 +74,10 @@ PARSE = [0.20, 0.15, 0.10, 0.05]
 AGENT = 0.05
 TURNS = 3
 IDEAL_RESEARCH = 0.35
+CHAIN = 0.20  # each of fetch, digest, index in the interrupt graph
+REPORT = 0.05
+IDEAL_RESUME = REPORT
+LANGGRAPH_RESUME = 2 * CHAIN + REPORT
 IDEAL_AGENT = TURNS * (AGENT + max(t + p for t, p in zip(TOOL, PARSE))) + AGENT
 LANGGRAPH_AGENT = TURNS * (AGENT + max(TOOL) + max(PARSE)) + AGENT
 _scale = 1.0  # every sleep times this (measure's time_scale)
@@ -172,6 +182,77 @@ def agent_graph(names: Names) -> Any:
 class Count(TypedDict):
     n: int
     seen: Annotated[list[int], operator.add]
+
+
+class Review(TypedDict, total=False):
+    answer: str
+    log: Annotated[list[str], operator.add]
+
+
+def interrupt_graph(names: Names, interrupt: Any, checkpointer: Any) -> Any:
+    StateGraph, START, END = names[:3]
+
+    async def ask(state: Review) -> dict[str, Any]:
+        return {"answer": interrupt("Which format?")}
+
+    def step(name: str, seconds: float) -> Any:
+        async def run(state: Review) -> dict[str, Any]:
+            await _sleep(seconds)
+            return {"log": [name if name != "report" else f"report as {state['answer']}"]}
+
+        return run
+
+    graph = StateGraph(Review)
+    graph.add_node("ask", ask)
+    for name in ("fetch", "digest", "index"):
+        graph.add_node(name, step(name, CHAIN))
+    graph.add_node("report", step("report", REPORT))
+    graph.add_edge(START, "ask")
+    graph.add_edge(START, "fetch")
+    graph.add_edge("fetch", "digest")
+    graph.add_edge("digest", "index")
+    graph.add_edge(["ask", "index"], "report")
+    graph.add_edge("report", END)
+    return graph.compile(checkpointer=checkpointer)
+
+
+def _interrupt_names() -> dict[str, tuple[Any, Any, Any]]:
+    """Each library's ``interrupt``, ``Command`` and in-memory checkpointer class."""
+    from pipeline import Command, InMemorySaver, interrupt
+
+    found: dict[str, tuple[Any, Any, Any]] = {"skillstream": (interrupt, Command, InMemorySaver)}
+    try:
+        from langgraph.checkpoint.memory import InMemorySaver as LSaver
+        from langgraph.types import Command as LCommand
+        from langgraph.types import interrupt as linterrupt
+    except ImportError:
+        pass
+    else:
+        found["LangGraph"] = (linterrupt, LCommand, LSaver)
+    return found
+
+
+async def _interrupt_case(libs: dict[str, Names], reps: int) -> dict[str, float]:
+    """Median seconds from the answer to the final state, per library."""
+    extra = _interrupt_names()
+    times: dict[str, list[float]] = {name: [] for name in libs if name in extra}
+    outs: dict[str, Any] = {}
+    for rep in range(reps + 1):  # the first round warms up
+        order = list(times) if rep % 2 == 0 else list(reversed(times))
+        for name in order:
+            interrupt, command, saver = extra[name]
+            app = interrupt_graph(libs[name], interrupt, saver())
+            config = {"configurable": {"thread_id": f"review-{rep}"}}
+            paused = await app.ainvoke({"log": []}, config)
+            assert "__interrupt__" in paused, paused
+            t0 = time.perf_counter()
+            outs[name] = await app.ainvoke(command(resume="pdf"), config)
+            if rep:
+                times[name].append(time.perf_counter() - t0)
+    first = next(iter(outs.values()))
+    row = {name: statistics.median(ts) for name, ts in times.items()}
+    row["same final state"] = float(all(out == first for out in outs.values()))
+    return row
 
 
 def chain_graph(names: Names, length: int = 100) -> Any:
@@ -314,6 +395,7 @@ async def _measure(reps: int) -> dict[str, dict[str, float]]:
         row = {name: statistics.median(ts) / per * (1e6 if per > 1 else 1) for name, ts in times.items()}
         row["same final state"] = float(same)
         table[case] = row
+    table["interrupt: answer to end"] = await _interrupt_case(libs, reps)
     return table
 
 
@@ -330,13 +412,15 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
 def render(table: dict[str, dict[str, float]], reps: int, scale: float) -> str:
     libs = [name for name in next(iter(table.values())) if name != "same final state"]
     lines = [f"{'':30}" + "".join(f"{name:>14}" for name in libs) + f"{'ideal':>10}  same state"]
-    ideals = {"research graph": IDEAL_RESEARCH * scale, "agent loop": IDEAL_AGENT * scale}
+    ideals = {"research graph": IDEAL_RESEARCH * scale, "agent loop": IDEAL_AGENT * scale,
+              "interrupt: answer to end": IDEAL_RESUME * scale}
     for case, row in table.items():
         fmt = "{:>11.1f} µs" if "µs" in case else "{:>12.3f} s"
         cells = "".join(fmt.format(row[name]) for name in libs)
         ideal = f"{ideals[case]:>8.2f} s" if case in ideals else f"{'':>10}"
         lines.append(f"{case:30}{cells}{ideal}  {'yes' if row['same final state'] else 'NO'}")
-    lines.append(f"(LangGraph's supersteps give the agent loop {LANGGRAPH_AGENT * scale:.2f} s; medians of {reps}"
+    lines.append(f"(LangGraph's supersteps give the agent loop {LANGGRAPH_AGENT * scale:.2f} s and the resume "
+                 f"{LANGGRAPH_RESUME * scale:.2f} s; medians of {reps}"
                  + (f"; every sleep x{scale:g})" if scale != 1 else ")"))
     return "\n".join(lines)
 

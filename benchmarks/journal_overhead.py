@@ -118,16 +118,16 @@ async def _skillstream_graph(n: int, cap: int, path: Path | None) -> float:
     graph = StateGraph(FanOut)
     graph.add_node("work", work)
     graph.add_conditional_edges("__start__", lambda s: [Send("work", i) for i in range(s["n"])], ["work"])
-    app = graph.compile(max_concurrency=cap, journal=path)
+    app = graph.compile(max_concurrency=cap, checkpointer=path)
     t0 = time.perf_counter()
     if path is None:
         state = await app.ainvoke({"n": n})
     else:
-        state = await app.ainvoke({"n": n}, run_id="fan-out")
+        state = await app.ainvoke({"n": n}, {"configurable": {"thread_id": "fan-out"}})
     elapsed = time.perf_counter() - t0
     assert len(state["done"]) == n
-    if app.journal is not None:
-        app.journal.close()
+    if app.checkpointer is not None:
+        app.checkpointer.close()
     return elapsed
 
 

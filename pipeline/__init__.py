@@ -57,6 +57,8 @@ from ._durable._sqlite import Journal as Journal
 from ._durable._store import JournalRecord as JournalRecord
 from ._durable._store import JournalStore as JournalStore
 from ._durable._store import RunInfo as RunInfo
+from ._durable._threads import InMemorySaver as InMemorySaver
+from ._durable._threads import InMemorySaver as MemorySaver
 from ._engine._cleanup import CANCEL_GRACE as CANCEL_GRACE
 from ._executors._local import ProcessExecutor as ProcessExecutor
 from ._executors._local import ThreadExecutor as ThreadExecutor
@@ -71,6 +73,10 @@ from ._graph._builder import InvalidUpdateError as InvalidUpdateError
 from ._graph._builder import START as START
 from ._graph._builder import Send as Send
 from ._graph._builder import StateGraph as StateGraph
+from ._graph._interrupt import Interrupt as Interrupt
+from ._graph._interrupt import PregelTask as PregelTask
+from ._graph._interrupt import StateSnapshot as StateSnapshot
+from ._graph._interrupt import interrupt as interrupt
 from ._graph._invocation import get_stream_writer as get_stream_writer
 from ._graph._messages import REMOVE_ALL_MESSAGES as REMOVE_ALL_MESSAGES
 from ._graph._messages import MessagesState as MessagesState
@@ -113,19 +119,23 @@ __all__ = [
     "GraphError",
     "GraphRecursionError",
     "Hedge",
+    "InMemorySaver",
     "Instrument",
+    "Interrupt",
     "InvalidGraphError",
     "InvalidUpdateError",
     "Journal",
     "JournalError",
     "JournalRecord",
     "JournalStore",
+    "MemorySaver",
     "MessagesState",
     "PartialEvent",
     "ResultStream",
     "Results",
     "Retry",
     "Phase",
+    "PregelTask",
     "ProcessExecutor",
     "ProgressView",
     "RateLimit",
@@ -144,6 +154,7 @@ __all__ = [
     "SkippedEvent",
     "StartedEvent",
     "StateGraph",
+    "StateSnapshot",
     "Status",
     "ThreadExecutor",
     "ToolNode",
@@ -152,6 +163,7 @@ __all__ = [
     "add_messages",
     "gather",
     "get_stream_writer",
+    "interrupt",
     "run",
     "shutdown",
     "skill",

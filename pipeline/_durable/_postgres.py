@@ -71,6 +71,16 @@ _SCHEMA = [
     )""",
 ]
 
+# A StateGraph's threads: made when first used, so databases made before it still open.
+_CHECKPOINTS = """CREATE TABLE IF NOT EXISTS skillstream_checkpoints (
+    thread_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    created DOUBLE PRECISION NOT NULL,
+    codec TEXT NOT NULL,
+    data BYTEA NOT NULL,
+    PRIMARY KEY (thread_id, seq)
+)"""
+
 # The database's clock, in seconds since the epoch (leases never compare two hosts' clocks).
 _NOW = "extract(epoch from clock_timestamp())::double precision"
 
@@ -170,6 +180,7 @@ class PostgresJournal:
         self._name = _redact(url)
         self._shared = _Shared(url, self._name, uuid.uuid4().hex, self.lease)
         self._lock = threading.Lock()  # guards self._conn (management calls, any thread)
+        self._checkpoints_ready = False
         self._queue: queue.SimpleQueue[tuple[Any, _Done | None]] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._closed = False
@@ -438,6 +449,56 @@ class PostgresJournal:
             conn.execute("DELETE FROM skillstream_results WHERE run_id = %s", (run_id,))
             conn.execute("DELETE FROM skillstream_runs WHERE run_id = %s", (run_id,))
         return count
+
+    # -- a StateGraph's threads (checkpoints) -------------------------------------------------
+
+    def put_checkpoint(self, thread_id: str, codec: str, data: bytes) -> None:
+        """Append a checkpoint of ``thread_id`` (a StateGraph's saved state), committed
+        when this returns."""
+        self._ensure_checkpoints()
+
+        def op(conn: Any) -> None:
+            conn.execute(
+                "INSERT INTO skillstream_checkpoints (thread_id, seq, created, codec, data) "
+                f"SELECT %s, COALESCE(MAX(seq), 0) + 1, {_NOW}, %s, %s FROM skillstream_checkpoints "
+                "WHERE thread_id = %s",
+                (thread_id, codec, data, thread_id),
+            )
+
+        outcome: list[BaseException | None] = []
+        written = threading.Event()
+
+        def done(error: BaseException | None) -> None:
+            outcome.append(error)
+            written.set()
+
+        self._submit(op, done)
+        written.wait()
+        if outcome[0] is not None:
+            raise outcome[0]
+
+    def checkpoints(self, thread_id: str) -> list[tuple[str, bytes]]:
+        """Every checkpoint of ``thread_id`` as ``(codec, data)``, oldest first."""
+        self._ensure_checkpoints()
+        self._sync()
+        rows = self._query(
+            "SELECT codec, data FROM skillstream_checkpoints WHERE thread_id = %s ORDER BY seq",
+            (thread_id,),
+        )
+        return [(r[0], bytes(r[1])) for r in rows]
+
+    def _ensure_checkpoints(self) -> None:
+        # Made when first used (additive: databases made before it still open).
+        if self._checkpoints_ready:
+            return
+        with self._lock:
+            try:
+                with self._conn.transaction():
+                    self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+                    self._conn.execute(_CHECKPOINTS)
+            except self._psycopg.Error as exc:
+                raise JournalError(f"journal {self._name!r}: {exc}") from exc
+        self._checkpoints_ready = True
 
     def close(self) -> None:
         """Commit what is queued, stop the writer thread and disconnect."""

@@ -57,6 +57,15 @@ CREATE TABLE IF NOT EXISTS skillstream_leases (
     expires REAL NOT NULL
 ) WITHOUT ROWID;
 """
+# A StateGraph's threads: made when first written, so journals made before it still open.
+_CHECKPOINTS = """CREATE TABLE IF NOT EXISTS skillstream_checkpoints (
+    thread_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    created REAL NOT NULL,
+    codec TEXT NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (thread_id, seq)
+)"""
 _TABLES = frozenset({"skillstream_meta", "skillstream_runs", "skillstream_results", "skillstream_leases"})
 
 # Runs held by this process, by (journal file, run id): another thread or another
@@ -509,6 +518,49 @@ class Journal:
                 conn.execute("ROLLBACK")
                 raise
         return count
+
+    # -- a StateGraph's threads (checkpoints) -------------------------------------------------
+
+    def put_checkpoint(self, thread_id: str, codec: str, data: bytes) -> None:
+        """Append a checkpoint of ``thread_id`` (a StateGraph's saved state), committed
+        when this returns. The table is made the first time (older journals lack it)."""
+        now = time.time()
+
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute(_CHECKPOINTS)
+            conn.execute(
+                "INSERT INTO skillstream_checkpoints (thread_id, seq, created, codec, data) "
+                "SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ? FROM skillstream_checkpoints "
+                "WHERE thread_id = ?",
+                (thread_id, now, codec, data, thread_id),
+            )
+
+        outcome: list[BaseException | None] = []
+        written = threading.Event()
+
+        def done(error: BaseException | None) -> None:
+            outcome.append(error)
+            written.set()
+
+        self._submit(op, done)
+        written.wait()
+        if outcome[0] is not None:
+            raise outcome[0]
+
+    def checkpoints(self, thread_id: str) -> list[tuple[str, bytes]]:
+        """Every checkpoint of ``thread_id`` as ``(codec, data)``, oldest first."""
+        self._sync()
+        try:
+            with self._lock:
+                rows = self._conn.execute(
+                    "SELECT codec, data FROM skillstream_checkpoints WHERE thread_id = ? ORDER BY seq",
+                    (thread_id,),
+                ).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return []
+            raise _failure(self.path, f"loading thread {thread_id!r}", exc, self.busy_timeout) from exc
+        return [(r[0], bytes(r[1])) for r in rows]
 
     def close(self) -> None:
         """Commit what is queued, stop the writer thread and close the file."""

@@ -67,11 +67,11 @@ import sys
 import threading
 import typing
 from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, Generic, Literal, TypeVar, overload
 
 from pydantic import BaseModel
 
-from ._invocation import _WRITER, STREAM_MODES, StreamMode, _as_config, _CallContext, _Invocation
+from ._invocation import _WRITER, STREAM_MODES, StreamMode, _as_config, _CallContext
 from ._routing import (
     END,
     START,
@@ -87,8 +87,11 @@ from ._routing import (
     _takes_config,
     _takes_writer,
 )
+from ._interrupt import SCRATCH, GraphInterrupt, paused
 from ._state import _is_typeddict, _Schema
-from .._durable._journal import graph_binding, journaled_state, open_store
+from . import _threads
+from ._interrupt import StateSnapshot
+from .._durable._journal import open_store
 from .._durable._store import JournalStore
 from .._core._retry import Retry
 from .._core._skill import _UNSET, Executor, Skill, SkillOptions, _is_generator_function
@@ -433,6 +436,7 @@ class StateGraph(Generic[S]):
         *,
         max_concurrency: int | None = 10,
         timeout: float | None = None,
+        checkpointer: str | os.PathLike[str] | JournalStore | None = None,
         journal: str | os.PathLike[str] | JournalStore | None = None,
     ) -> CompiledStateGraph[S]:
         """Check the graph and freeze it into something that runs.
@@ -446,10 +450,15 @@ class StateGraph(Generic[S]):
         Args:
             max_concurrency: most node runs in flight; ``None`` for no bound.
             timeout: each invocation's deadline in seconds; ``None`` for none.
-            journal: a SQLite file path (opened now) or a :class:`~pipeline.Journal`:
-                every invocation with a ``run_id`` journals its node runs and its state,
-                and one that failed or was killed resumes from its finished nodes when
-                invoked again with the same ``run_id`` (``ainvoke(input, run_id=...)``).
+            checkpointer: where threads are kept (LangGraph's checkpointer): an
+                :class:`InMemorySaver`, a :class:`~pipeline.Journal` or a SQLite file path
+                (opened now), or a ``postgresql://`` URL. Every invocation then takes
+                ``{"configurable": {"thread_id": ...}}``: it starts from the thread's saved
+                state (the input folded in with the reducers), can pause at
+                :func:`interrupt` and resume with ``Command(resume=...)``, and one that
+                failed or was killed goes on with ``invoke(None, config)``, its finished
+                nodes replayed, not run.
+            journal: the older name of ``checkpointer``.
 
         Returns:
             A :class:`CompiledStateGraph`; later changes to this builder do not affect it.
@@ -460,7 +469,9 @@ class StateGraph(Generic[S]):
             JournalError: if the journal file cannot be used.
         """
         check_run_options(max_concurrency, timeout)
-        store = open_store(journal)
+        if journal is not None and checkpointer is not None:
+            raise TypeError("give checkpointer or journal (its older name), not both")
+        store = open_store(checkpointer if checkpointer is not None else journal)
         nodes = self._nodes
         # LangGraph's words first ("Found edge starting at unknown node"), so that code
         # matching them still does; then which edge.
@@ -589,8 +600,8 @@ class CompiledStateGraph(Generic[S]):
         timeout: float | None,
         journal: JournalStore | None = None,
     ) -> None:
-        self.journal = journal
-        """Where invocations with a ``run_id`` journal their node runs; ``None``: nowhere."""
+        self.checkpointer = journal
+        """Where threads are kept (their checkpoints, and their node runs); ``None``: nowhere."""
         self.max_concurrency = max_concurrency
         """Most node runs in flight; ``None``: no bound."""
         self.timeout = timeout
@@ -654,32 +665,48 @@ class CompiledStateGraph(Generic[S]):
 
     async def ainvoke(
         self,
-        input: S | Mapping[str, Any],
+        input: S | Mapping[str, Any] | Command[Any] | None,
         config: Mapping[str, Any] | None = None,
         *,
         run_id: str | None = None,
+        durability: Durability | None = None,
     ) -> Any:
         """Run the graph on ``input`` and return the final state, as a dict (as LangGraph
         does, for a pydantic or dataclass State too).
 
+        With ``compile(checkpointer=...)`` the config names a thread,
+        ``{"configurable": {"thread_id": "t1"}}``: the invocation starts from the thread's
+        saved state (the input folded in with the reducers), and saves where it ended. A
+        node that calls :func:`interrupt` pauses it: the state comes back with
+        ``"__interrupt__"``, and ``ainvoke(Command(resume=answer), config)`` goes on.
+
         Examples:
             >>> state = await app.ainvoke({"query": "AAPL"})
             >>> state = await app.ainvoke({"messages": [...]}, {"recursion_limit": 10})
-            >>> state = await journaled_app.ainvoke({"query": "AAPL"}, run_id="aapl-1")
+            >>> config = {"configurable": {"thread_id": "t1"}}
+            >>> paused = await threaded_app.ainvoke({"query": "AAPL"}, config)
+            >>> state = await threaded_app.ainvoke(Command(resume="yes"), config)
 
         Args:
             input: the initial state: a dict of State fields (for a pydantic State, or an
                 instance of it). Reducer fields fold it in like any update; keys that
-                are not fields are dropped.
-            config: LangGraph's config dict: ``recursion_limit`` (default 25), and
-                anything else (``configurable``, ...) for nodes that take ``config``.
-            run_id: with ``compile(journal=...)``: the invocation's name in the journal.
-                Invoked again with the same ``run_id`` (and input), the node runs that had
-                finished are replayed from the journal, not run.
+                are not fields are dropped. On a thread: ``Command(resume=...)`` answers
+                its pause (``{interrupt_id: answer}`` for one of several), and ``None``
+                goes on with an invocation that did not finish (failed, killed) or from
+                an :meth:`update_state`.
+            config: LangGraph's config dict: ``recursion_limit`` (default 25),
+                ``configurable`` (``thread_id``; the rest is for nodes that take
+                ``config``), and anything else for nodes that take ``config``.
+            run_id: deprecated: ``{"configurable": {"thread_id": run_id}}``; an unfinished
+                invocation invoked again with it goes on, whatever the input.
+            durability: LangGraph's ``"sync"``, ``"async"`` or ``"exit"``, taken for its
+                code's sake: a thread saves a checkpoint when an invocation starts and when
+                it ends, and each node's result is stored before the next node sees it.
 
         Returns:
             The final state: the input plus every update, folded in LangGraph's order
-            (a dict; the value itself for a root State such as ``Annotated[list, add]``).
+            (a dict; the value itself for a root State such as ``Annotated[list, add]``),
+            with ``"__interrupt__"`` (a list of :class:`Interrupt`) if a node paused.
 
         Raises:
             GraphError: if a node run ended without a value (error or timeout without
@@ -690,23 +717,36 @@ class CompiledStateGraph(Generic[S]):
             GraphRecursionError: if the graph would run more than ``recursion_limit`` steps.
             InvalidUpdateError: if two runs of a step wrote one reducer-less field.
             InvalidGraphError: if a router named a node it cannot go to.
-            pydantic.ValidationError, TypeError, ValueError: if ``input`` is invalid, or
-                ``run_id`` is given without a journal (or missing with one).
-            RunInProgress: if a live invocation holds ``run_id``.
+            pydantic.ValidationError, TypeError, ValueError: if ``input`` is invalid, a
+                graph with a checkpointer gets no ``thread_id``, a ``Command`` comes
+                without a checkpointer or for a thread not paused, or ``None`` for a
+                thread with no state.
+            RuntimeError: if ``Command(resume=value)`` (not by id) answers several pauses.
+            RunInProgress: if a live invocation of the thread is running.
         """
-        invocation = self._invocation(input, config, (), False)
-        invocation.journal = graph_binding(self.journal, run_id)
-        async with contextlib.aclosing(invocation.events()) as events:
-            async for _ in events:
-                pass
+        _check_durability(durability)
+        plan = await _threads.plan(self, input, _as_config(config), run_id, (), False)
+        invocation = plan.invocation
+        if invocation is None:  # a finished thread, invoked with None: nothing to run
+            return plan.state
+        await plan.started()
+        try:
+            async with contextlib.aclosing(invocation.events()) as events:
+                async for _ in events:
+                    pass
+        except GraphError:
+            await plan.ended(failed=True)
+            raise
+        await plan.ended(failed=False)
         return invocation.final()
 
     def invoke(
         self,
-        input: S | Mapping[str, Any],
+        input: S | Mapping[str, Any] | Command[Any] | None,
         config: Mapping[str, Any] | None = None,
         *,
         run_id: str | None = None,
+        durability: Durability | None = None,
     ) -> Any:
         """Run the graph from sync code: :meth:`ainvoke` on a fresh event loop (in a
         thread of its own when one is already running here, as in a notebook).
@@ -718,33 +758,90 @@ class CompiledStateGraph(Generic[S]):
             GraphError, GraphRecursionError, InvalidUpdateError, InvalidGraphError: as
                 :meth:`ainvoke`.
         """
+        _check_durability(durability)
         return _run_sync(lambda: self.ainvoke(input, config, run_id=run_id))
 
-    def get_state(self, run_id: str) -> Any:
-        """The state of invocation ``run_id`` as the journal last recorded it.
+    @property
+    def journal(self) -> JournalStore | None:
+        """The older name of :attr:`checkpointer`."""
+        return self.checkpointer
+
+    def get_state(self, config: Mapping[str, Any]) -> StateSnapshot:
+        """The thread's state now (LangGraph's ``get_state``): its values, the nodes it
+        runs next, and the interrupts waiting for an answer.
+
+        A ``checkpoint_id`` in the config picks an earlier checkpoint (one of
+        :meth:`get_state_history`). The older ``get_state(run_id)`` (a string) returns
+        the values alone, and is deprecated.
 
         Examples:
-            >>> app.get_state("aapl-1")["briefing"]
-
-        Returns:
-            The state (as :meth:`ainvoke` returns it), or ``None`` if the journal has none.
+            >>> snapshot = app.get_state({"configurable": {"thread_id": "t1"}})
+            >>> snapshot.values, snapshot.next, snapshot.interrupts
 
         Raises:
-            ValueError: if the graph was compiled without a journal.
+            ValueError: if the graph has no checkpointer, or the config no thread_id.
         """
-        if self.journal is None:
-            raise ValueError("get_state() needs a journal: compile(journal='runs.db')")
-        values = journaled_state(self.journal, run_id)
-        return None if values is None else self._output.output(values)
+        return _threads.get_state(self, config)  # type: ignore[no-any-return]
 
-    def _invocation(
-        self,
-        input: Any,
-        config: Mapping[str, Any] | None,
-        modes: tuple[str, ...],
-        multi: bool,
-    ) -> _Invocation:
-        return _Invocation(self, self._initial(input), modes, _as_config(config), multi)
+    async def aget_state(self, config: Mapping[str, Any]) -> StateSnapshot:
+        """:meth:`get_state`, read in a thread (the store may block)."""
+        return await asyncio.to_thread(self.get_state, config)
+
+    def get_state_history(self, config: Mapping[str, Any]) -> Iterator[StateSnapshot]:
+        """Every checkpoint of the thread, newest first (LangGraph's ``get_state_history``).
+
+        A thread keeps one checkpoint when each invocation starts, one when it ends
+        (done, paused or failed), and one per :meth:`update_state`.
+
+        Examples:
+            >>> [s.metadata["source"] for s in app.get_state_history(config)]
+            ['loop', 'input']
+
+        Raises:
+            ValueError: as :meth:`get_state`.
+        """
+        return iter(_threads.get_state_history(self, config))
+
+    def update_state(
+        self, config: Mapping[str, Any], values: Any, as_node: str | None = None
+    ) -> dict[str, Any]:
+        """Change the thread's state as if node ``as_node`` had returned ``values``
+        (LangGraph's ``update_state``): the reducers fold it in, and the next
+        ``invoke(None, config)`` goes on from that node's edges.
+
+        Without ``as_node``, a thread that is paused or did not finish runs its pending
+        invocation again from its input with ``values`` folded in (its nodes then run
+        again); a finished one keeps the new values.
+
+        Examples:
+            >>> app.update_state(config, {"approved": True}, as_node="review")
+            >>> app.invoke(None, config)      # runs what comes after "review"
+
+        Returns:
+            The config of the new checkpoint.
+
+        Raises:
+            ValueError: as :meth:`get_state`, or if ``as_node`` is not a node.
+            InvalidUpdateError: if ``values`` is not an update of the State.
+        """
+        return _threads.update_state(self, config, values, as_node)
+
+    async def aupdate_state(
+        self, config: Mapping[str, Any], values: Any, as_node: str | None = None
+    ) -> dict[str, Any]:
+        """:meth:`update_state`, written in a thread (the store may block)."""
+        return await asyncio.to_thread(self.update_state, config, values, as_node)
+
+    def _input_update(self, input: Any) -> dict[str, Any]:
+        """An input as an update of a thread's saved state: the keys it sets, checked."""
+        if self._input.is_root:
+            return {"__root__": input}
+        self._input.initial(input)  # validates it, raising as a first input does
+        if isinstance(input, BaseModel):
+            return {k: getattr(input, k) for k in input.model_fields_set if k in self._input.fields}
+        if dataclasses.is_dataclass(input) and not isinstance(input, type):
+            return {f.name: getattr(input, f.name) for f in dataclasses.fields(input)}
+        return {k: v for k, v in dict(input).items() if k in self._input.fields}
 
     def _initial(self, input: Any) -> dict[str, Any]:
         values = self._input.initial(input)
@@ -755,11 +852,12 @@ class CompiledStateGraph(Generic[S]):
 
     def astream(
         self,
-        input: S | Mapping[str, Any],
+        input: S | Mapping[str, Any] | Command[Any] | None,
         config: Mapping[str, Any] | None = None,
         *,
         stream_mode: StreamMode | Sequence[StreamMode] = "updates",
         run_id: str | None = None,
+        durability: Durability | None = None,
     ) -> AsyncGenerator[Any, None]:
         """Run the graph on ``input``, yielding as each node run finishes (completion order).
 
@@ -776,7 +874,9 @@ class CompiledStateGraph(Generic[S]):
         the stream raises as :meth:`ainvoke` (after every update that was applied).
         Leaving early cancels the node runs in flight: use ``contextlib.aclosing`` (or
         call ``aclose()``) to have that done before you go on, since ``break`` alone closes
-        an async generator only when it is garbage collected.
+        an async generator only when it is garbage collected. A pause at :func:`interrupt`
+        is streamed as ``{"__interrupt__": (...)}`` in "updates" (and with the state in
+        "values"); a resume streams what runs after it, not the updates the thread had.
 
         Examples:
             >>> async with contextlib.aclosing(app.astream({"query": "AAPL"})) as updates:
@@ -786,33 +886,48 @@ class CompiledStateGraph(Generic[S]):
             ...     print(mode, chunk)  # custom {"progress": ...} while a node runs, then its update
 
         Args:
-            run_id: with ``compile(journal=...)``: the invocation's name in the journal,
-                as for :meth:`ainvoke` (required then: a journaled graph never runs
-                unjournaled).
+            config, run_id, durability: as for :meth:`ainvoke` (a graph with a
+                checkpointer needs a ``thread_id``; it never runs without its thread).
 
         Raises:
-            ValueError: at once, if ``stream_mode`` is unknown or ``input`` invalid, or
-                ``run_id`` is given without a journal (or missing with one).
+            ValueError: at once, if ``stream_mode`` is unknown or ``input`` invalid, or a
+                graph with a checkpointer gets no ``thread_id`` (``run_id`` without one).
             GraphError and the rest: while iterating, as :meth:`ainvoke`.
         """
         modes, multi = _stream_modes(stream_mode)
-        # Checked now, not at the first step: a bad input fails where it is given.
-        invocation = self._invocation(input, config, modes, multi)
-        invocation.journal = graph_binding(self.journal, run_id)
-        return self._astream(invocation)
+        _check_durability(durability)
+        merged = _as_config(config)
+        # Checked now, not at the first step: a bad input or config fails where given.
+        _threads.thread_of_checked(self, merged, run_id, input)
+        if self.checkpointer is None and not isinstance(input, Command):
+            self._initial(input)
+        return self._astream(input, merged, run_id, modes, multi)
 
-    async def _astream(self, invocation: _Invocation) -> AsyncGenerator[Any, None]:
-        async with contextlib.aclosing(invocation.events()) as events:
-            async for item in events:
-                yield item
+    async def _astream(
+        self, input: Any, config: dict[str, Any], run_id: str | None, modes: tuple[str, ...], multi: bool
+    ) -> AsyncGenerator[Any, None]:
+        plan = await _threads.plan(self, input, config, run_id, modes, multi)
+        invocation = plan.invocation
+        if invocation is None:
+            return
+        await plan.started()
+        try:
+            async with contextlib.aclosing(invocation.events()) as events:
+                async for item in events:
+                    yield item
+        except GraphError:
+            await plan.ended(failed=True)
+            raise
+        await plan.ended(failed=False)
 
     def stream(
         self,
-        input: S | Mapping[str, Any],
+        input: S | Mapping[str, Any] | Command[Any] | None,
         config: Mapping[str, Any] | None = None,
         *,
         stream_mode: StreamMode | Sequence[StreamMode] = "updates",
         run_id: str | None = None,
+        durability: Durability | None = None,
     ) -> Iterator[Any]:
         """:meth:`astream` for sync code: each item as it comes, from an event loop in a
         thread of its own. Leaving the loop early cancels the node runs in flight.
@@ -822,14 +937,26 @@ class CompiledStateGraph(Generic[S]):
             ...     print(mode, chunk)
 
         Raises:
-            ValueError: at once, as :meth:`astream` (a bad mode, or ``run_id`` missing on
-                a journaled graph, or given on one without a journal).
+            ValueError: at once, as :meth:`astream` (a bad mode, or no ``thread_id`` on a
+                graph with a checkpointer).
         """
         _stream_modes(stream_mode)  # a bad mode fails here, not in the thread
-        graph_binding(self.journal, run_id)  # so does a missing or misplaced run_id
+        _check_durability(durability)
+        _threads.thread_of_checked(self, _as_config(config), run_id, input)  # so does a thread
         return _iterate_sync(
-            lambda: self.astream(input, config, stream_mode=stream_mode, run_id=run_id)
+            lambda: self.astream(input, config, stream_mode=stream_mode, run_id=run_id, durability=durability)
         )
+
+
+Durability = Literal["sync", "async", "exit"]
+"""LangGraph's ``durability``: when checkpoints are written. Taken for its code's sake: a
+thread saves one when each invocation starts and one when it ends, and each node run's
+result is in the journal before the next node sees it, whichever is given."""
+
+
+def _check_durability(durability: Any) -> None:
+    if durability not in (None, "sync", "async", "exit"):
+        raise ValueError(f"durability must be 'sync', 'async' or 'exit', got {durability!r}")
 
 
 def _stream_modes(stream_mode: Any) -> tuple[tuple[str, ...], bool]:
@@ -868,55 +995,71 @@ def _node_function(fn: Callable[..., Any], kind: str) -> Callable[..., Any]:
 
         async def run_agen(state: Any, context: _CallContext) -> AsyncGenerator[Any, None]:
             token = _WRITER.set(context.writer)
+            scratch = SCRATCH.set(context.scratch())
             items = fn(state, **extras(context))
             try:
                 async for item in items:
                     yield item
+            except GraphInterrupt as paused_at:
+                yield paused(paused_at)
             except Exception as exc:
                 context.failed(exc)
                 raise
             finally:
                 await items.aclose()
                 _reset_writer(token)
+                _reset_scratch(scratch)
 
         node = run_agen
     elif kind == "async":
 
         async def run_async(state: Any, context: _CallContext) -> Any:
             token = _WRITER.set(context.writer)
+            scratch = SCRATCH.set(context.scratch())
             try:
                 return await fn(state, **extras(context))
+            except GraphInterrupt as paused_at:
+                return paused(paused_at)
             except Exception as exc:
                 context.failed(exc)
                 raise
             finally:
                 _reset_writer(token)
+                _reset_scratch(scratch)
 
         node = run_async
     elif _is_generator_function(fn):
 
         def run_gen(state: Any, context: _CallContext) -> Iterator[Any]:
             token = _WRITER.set(context.writer)
+            scratch = SCRATCH.set(context.scratch())
             try:
                 yield from fn(state, **extras(context))
+            except GraphInterrupt as paused_at:
+                yield paused(paused_at)
             except Exception as exc:
                 context.failed(exc)
                 raise
             finally:
                 _reset_writer(token)
+                _reset_scratch(scratch)
 
         node = run_gen
     else:
 
         def run_sync(state: Any, context: _CallContext) -> Any:
             token = _WRITER.set(context.writer)
+            scratch = SCRATCH.set(context.scratch())
             try:
                 return fn(state, **extras(context))
+            except GraphInterrupt as paused_at:
+                return paused(paused_at)
             except Exception as exc:
                 context.failed(exc)
                 raise
             finally:
                 _reset_writer(token)
+                _reset_scratch(scratch)
 
         node = run_sync
     node.__name__ = getattr(fn, "__name__", node.__name__)
@@ -1010,6 +1153,11 @@ def _closure(start: str, succ: dict[str, list[str]]) -> frozenset[str]:
             seen.add(name)
             todo.extend(succ[name])
     return frozenset(seen)
+
+
+def _reset_scratch(token: contextvars.Token[Any]) -> None:
+    with contextlib.suppress(ValueError):
+        SCRATCH.reset(token)
 
 
 def _reset_writer(token: contextvars.Token[Any]) -> None:

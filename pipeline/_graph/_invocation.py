@@ -25,6 +25,7 @@ from ._routing import (
     _Branch,
 )
 from .._executors._local import with_loop_open
+from ._interrupt import PAUSED, Interrupt, Scratch, is_paused
 from ._state import _short
 from .._core._instruments import Instrument
 from .._core._result import ErrorInfo, Results, SkillResult, Status
@@ -89,7 +90,7 @@ class _CallContext:
     own exception (so that ``except ValueError`` around ``invoke`` sees it), and the
     node run's stream writer."""
 
-    __slots__ = ("config", "errors", "key", "writer")
+    __slots__ = ("answers", "config", "errors", "key", "scope", "writer")
 
     def __init__(
         self,
@@ -97,11 +98,19 @@ class _CallContext:
         errors: dict[str, BaseException],
         key: str,
         writer: StreamWriter = _no_op_writer,
+        answers: list[Any] | None = None,
+        scope: str = "",
     ) -> None:
         self.config = config
         self.errors = errors
         self.key = key
         self.writer = writer
+        self.answers = answers or []  # resume answers for its interrupt() calls, in order
+        self.scope = scope  # with the key, what its interrupt id is made of
+
+    def scratch(self) -> Scratch:
+        """A fresh count of interrupt() calls for one attempt (a retry starts again)."""
+        return Scratch(self.answers, self.scope, self.key)
 
     def failed(self, exc: BaseException) -> None:
         self.errors[self.key] = exc
@@ -113,7 +122,10 @@ class _CallContext:
             configurable = repr(sorted(dict(self.config.get("configurable") or {}).items()))
         except Exception:
             configurable = "?"
-        return f"_CallContext(key={self.key!r}, configurable={configurable})"
+        # A resumed run differs from its paused one (whose value, its interrupt, the
+        # journal keeps): by how many answers it has, which only grows.
+        resumed = f", resumed={len(self.answers)}" if self.answers else ""
+        return f"_CallContext(key={self.key!r}, configurable={configurable}{resumed})"
 
 
 _Order = tuple[int | str, ...]
@@ -154,6 +166,7 @@ class _NodeRun:
 
 
 _START_RUN = _NodeRun(START, 0, 0)
+_INPUT: Any = object()
 
 
 class _Wake:
@@ -236,13 +249,25 @@ class _Invocation:
         self.loop_thread = threading.get_ident()
         self.event_stream: Any = None  # with "custom": the run's events, woken by writes
         self.finished = False
+        # A thread's invocation (compile(checkpointer=...)): the resume answers per node
+        # run key, what interrupt ids are made from, and the node an update_state() wrote
+        # as (its edges are followed first instead of START's).
+        self.answers: dict[str, list[Any]] = {}
+        self.scope = ""
+        self.origin: str | None = None
+        self.interrupts: list[tuple[str, str, Interrupt]] = []  # (key, node, interrupt)
+        self.paused_skips: set[str] = set()  # skipped only because a run before them paused
+        self.first_values: Any = _INPUT  # the first "values" chunk: None for none
 
     async def events(self) -> AsyncGenerator[Any, None]:
         """Run the invocation, yielding per the stream modes as nodes finish."""
         try:
-            if "values" in self.modes:  # as LangGraph does: the input state first
-                self._emit("values", self.schema.output(self.initial))
-            self._fire(_START_RUN)
+            if "values" in self.modes and self.first_values is not None:
+                # As LangGraph does: the input state first (if the input wrote anything;
+                # for a resume, the state it paused at).
+                first = self.first_values if self.first_values is not _INPUT else self.initial
+                self._emit("values", self.schema.output(first))
+            self._fire(_START_RUN if self.origin is None else _NodeRun(self.origin, 0, 0))
             while self.routing:  # START's async routers decide before anything runs
                 await asyncio.wait(set(self.routing))
             if self.error is not None:
@@ -301,8 +326,12 @@ class _Invocation:
             self.event_stream._put(_WAKE)
 
     def final(self) -> Any:
-        """The state: every update folded in fold order, however the runs finished."""
-        return self.graph._output.output(self._fold_all())
+        """The state: every update folded in fold order, however the runs finished; with
+        ``"__interrupt__"`` when a node run paused (LangGraph's key)."""
+        state = self.graph._output.output(self._fold_all())
+        if self.interrupts and isinstance(state, dict):
+            state["__interrupt__"] = [i for _, _, i in self.interrupts]
+        return state
 
     # -- the Feeder protocol -----------------------------------------------------------------
 
@@ -335,6 +364,9 @@ class _Invocation:
                 # the custom chunks), as a LangGraph generator node's dict items replace
                 # each other.
                 value = value[-1] if value else None
+            if is_paused(value):
+                self._paused(run, result, value[PAUSED])
+                return
             try:
                 writes, chunk, gotos = self._writes(node, value)
             except (TypeError, ValueError, InvalidUpdateError) as exc:
@@ -353,9 +385,10 @@ class _Invocation:
         if result.has_value:
             run.update = writes
             self._record(run)
-            if "updates" in self.modes:
+            # A resumed thread's replayed runs were streamed when they ran: not again.
+            if "updates" in self.modes and not result.replayed:
                 self._emit("updates", {node: chunk})
-            if "values" in self.modes:  # every channel, as LangGraph streams them
+            if "values" in self.modes and not result.replayed:  # every channel, as LangGraph streams them
                 self._emit("values", self.schema.output(self._fold_all()))
             self._fire(run)
             for i, goto in enumerate(gotos):
@@ -368,6 +401,31 @@ class _Invocation:
         self._end_source_if_idle()
         if self.calls and self.run is not None:
             self.run.wake()  # every free slot, not only the one this result frees
+
+    def _paused(self, run: _NodeRun, result: SkillResult, found: list[dict[str, Any]]) -> None:
+        """``run`` called interrupt(): it writes nothing, and what it reaches waits."""
+        self.results.append(result)
+        made = [Interrupt(i["value"], i["id"]) for i in found]
+        for item in made:
+            self.interrupts.append((run.key, run.node, item))
+        if "updates" in self.modes:  # as LangGraph streams a pause
+            self._emit("updates", {"__interrupt__": tuple(made)})
+        if "values" in self.modes:
+            values = self.schema.output(self._fold_all())
+            if isinstance(values, dict):
+                values["__interrupt__"] = tuple(made)
+            self._emit("values", values)
+        for descendant in self.graph._reach[run.node]:
+            self.blocked.setdefault(descendant, result)
+        self._release()
+        self._end_source_if_idle()
+        if self.calls and self.run is not None:
+            self.run.wake()
+
+    def _blocked_skip(self, node: str, key: str, failed: SkillResult) -> None:
+        if failed.has_value:  # blocked by a pause, not a failure: it runs on resume
+            self.paused_skips.add(key)
+        self._skip(node, key, _dependency_failed(failed))
 
     # -- the state ---------------------------------------------------------------------------
 
@@ -477,7 +535,7 @@ class _Invocation:
             or (d.round < round_ and (node in reach[d.node] or d.node == node))
         }
         for trigger in run.triggers:
-            if trigger is not _START_RUN:
+            if trigger.step:  # not START (nor the node an update_state() wrote as)
                 seen.add(trigger)
                 seen.update(trigger.past)
         return frozenset(seen)
@@ -559,7 +617,7 @@ class _Invocation:
                 if failed is not None:
                     self._take(run)
                     self._unlive(node, run.round)
-                    self._skip(node, run.key, _dependency_failed(failed))
+                    self._blocked_skip(node, run.key, failed)
                     changed = True
                 elif self._ready(run):
                     self._take(run)
@@ -591,7 +649,14 @@ class _Invocation:
                     "langgraph_path": ("__pregel_push" if pushed else "__pregel_pull", node),
                 },
             }
-            context = _CallContext(config, self.errors, run.key, self.writer(run.key))
+            context = _CallContext(
+                config,
+                self.errors,
+                run.key,
+                self.writer(run.key),
+                self.answers.get(run.key),
+                self.scope,
+            )
             args: tuple[Any, ...] = (value, context)
         else:
             args = (value,)
@@ -613,10 +678,10 @@ class _Invocation:
         run.triggers.append(source)
         failed = self.blocked.get(node)
         if failed is not None:
-            self._skip(node, run.key, _dependency_failed(failed))
+            self._blocked_skip(node, run.key, failed)
             return
         self.live[(node, round_)] += 1
-        run.past = source.past | {source} if source is not _START_RUN else frozenset()
+        run.past = source.past | {source} if source.step else frozenset()
         self._submit(run, send.arg)
 
     def _skip(self, node: str, key: str, exc: Exception) -> None:
@@ -771,7 +836,7 @@ class _Invocation:
             self.pending.clear()
             self.live.clear()
         results = self._all_results()
-        failed = [r for r in results if not r.has_value]
+        failed = [r for r in results if not r.has_value and r.key not in self.paused_skips]
         if failed:
             described = "; ".join(
                 f"{r.key} ({r.status.value}: {r.error.type}: {r.error.message})"

@@ -166,23 +166,34 @@ class Command(Generic[N]):
         ...     return Command(update={"turns": 1}, goto="tools" if state["calls"] else END)
     """
 
-    __slots__ = ("goto", "update")
+    __slots__ = ("goto", "resume", "update")
 
-    def __init__(self, *, update: Any = None, goto: N | Send | Sequence[N | Send] = ()) -> None:
+    def __init__(
+        self, *, update: Any = None, resume: Any = None, goto: N | Send | Sequence[N | Send] = ()
+    ) -> None:
         self.update = update
         """A dict update (or a list of ``(key, value)`` pairs); ``None``: no change."""
+        self.resume = resume
+        """Given as an invocation's input, ``invoke(Command(resume=answer), config)``: what
+        the paused :func:`interrupt` returns (or ``{interrupt_id: answer, ...}``)."""
         self.goto: N | Send | Sequence[N | Send] = goto
         """Where to go: a node name, END, a Send, or a list of them."""
 
     def __repr__(self) -> str:
         # LangGraph's: only what is set.
-        parts = [f"{k}={v!r}" for k, v in (("update", self.update), ("goto", self.goto)) if v]
+        parts = [
+            f"{k}={v!r}"
+            for k, v in (("update", self.update), ("resume", self.resume), ("goto", self.goto))
+            if v
+        ]
         return f"Command({', '.join(parts)})"
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Command):
             return NotImplemented
-        return bool(self.update == other.update and self.goto == other.goto)
+        return bool(
+            self.update == other.update and self.goto == other.goto and self.resume == other.resume
+        )
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -190,8 +201,8 @@ class Command(Generic[N]):
 register_type(Send, lambda s: {"node": s.node, "arg": s.arg}, lambda f: Send(f["node"], f["arg"]))
 register_type(
     Command,
-    lambda c: {"update": c.update, "goto": c.goto},
-    lambda f: Command(update=f["update"], goto=f["goto"]),
+    lambda c: {"update": c.update, "goto": c.goto, "resume": c.resume},
+    lambda f: Command(update=f["update"], goto=f["goto"], resume=f.get("resume")),
 )
 
 

@@ -1,4 +1,5 @@
-"""StateGraph.compile(journal=...): an invocation that failed resumes from its finished nodes."""
+"""StateGraph.compile(checkpointer=Journal(...)): a thread's invocation that failed goes on
+with invoke(None, config) from its finished nodes (and the deprecated run_id= spelling)."""
 
 from __future__ import annotations
 
@@ -50,7 +51,11 @@ def _graph(journal: Any) -> Any:
     graph.add_edge(START, "news")
     graph.add_edge(["stock", "news"], "summarize")
     graph.add_edge("summarize", END)
-    return graph.compile(journal=journal)
+    return graph.compile(checkpointer=journal)
+
+
+def _thread(thread_id: str) -> dict[str, Any]:
+    return {"configurable": {"thread_id": thread_id}}
 
 
 @pytest.fixture(autouse=True)
@@ -63,54 +68,71 @@ async def test_a_failed_invocation_resumes_from_its_finished_nodes(tmp_path: Pat
     app = _graph(tmp_path / "runs.db")
     failing.add("summarize")
     with pytest.raises(GraphError):
-        await app.ainvoke({"query": "AAPL"}, run_id="aapl")
-    partial = app.get_state("aapl")
-    assert partial is not None and partial["stock"] == "stock(AAPL)" and "briefing" not in partial
-    assert sorted(partial["sources"]) == ["news", "stock"]
+        await app.ainvoke({"query": "AAPL"}, _thread("aapl"))
+    partial = app.get_state(_thread("aapl"))
+    assert partial.values["stock"] == "stock(AAPL)" and "briefing" not in partial.values
+    assert sorted(partial.values["sources"]) == ["news", "stock"]
+    assert partial.next == ("summarize",)  # where the invocation failed
+    assert partial.tasks[0].error == "ConnectionError('summarize is down')"
 
     failing.clear()
-    state = await app.ainvoke({"query": "AAPL"}, run_id="aapl")
+    state = await app.ainvoke(None, _thread("aapl"))
 
     assert state["briefing"] == "stock(AAPL) + news(AAPL)"
     assert sorted(state["sources"]) == ["news", "stock"]  # replayed updates folded once
     assert ran == Counter({"stock": 1, "news": 1, "summarize": 2})
-    assert app.get_state("aapl") == state
-    assert app.get_state("never") is None
+    assert app.get_state(_thread("aapl")).values == state
+    assert app.get_state(_thread("aapl")).next == ()
+    assert app.get_state(_thread("never")).values == {}
 
 
-async def test_another_input_or_run_id_runs_afresh(tmp_path: Path) -> None:
+async def test_the_deprecated_run_id_still_resumes(tmp_path: Path) -> None:
     app = _graph(tmp_path / "runs.db")
-    await app.ainvoke({"query": "AAPL"}, run_id="a")
-    await app.ainvoke({"query": "MSFT"}, run_id="a")  # changed input: nodes run again
-    await app.ainvoke({"query": "AAPL"}, run_id="b")
+    failing.add("summarize")
+    with pytest.warns(DeprecationWarning, match="run_id= is deprecated"), pytest.raises(GraphError):
+        await app.ainvoke({"query": "AAPL"}, run_id="aapl")
+    failing.clear()
+    with pytest.warns(DeprecationWarning, match="run_id= is deprecated"):
+        state = await app.ainvoke({"query": "AAPL"}, run_id="aapl")
+    assert ran == Counter({"stock": 1, "news": 1, "summarize": 2})
+    with pytest.warns(DeprecationWarning, match=r"get_state\(run_id\) is deprecated"):
+        assert app.get_state("aapl") == state
+
+
+async def test_a_thread_goes_on_from_its_state_and_another_runs_afresh(tmp_path: Path) -> None:
+    app = _graph(tmp_path / "runs.db")
+    await app.ainvoke({"query": "AAPL"}, _thread("a"))
+    state = await app.ainvoke({"query": "MSFT"}, _thread("a"))  # new input: nodes run again
+    assert state["sources"] == ["news", "stock", "news", "stock"]  # folded into the thread's
+    await app.ainvoke({"query": "AAPL"}, _thread("b"))
     assert ran == Counter({"stock": 3, "news": 3, "summarize": 3})
-    await app.ainvoke({"query": "AAPL"}, run_id="b")
-    assert ran["summarize"] == 3
+    assert (await app.ainvoke(None, _thread("b")))["briefing"] == "stock(AAPL) + news(AAPL)"
+    assert ran["summarize"] == 3  # a finished thread, continued with None: nothing to run
 
 
 def test_invoke_resumes_too(tmp_path: Path) -> None:
     app = _graph(Journal(tmp_path / "runs.db"))
     failing.add("news")
     with pytest.raises(GraphError):
-        app.invoke({"query": "X"}, run_id="x")
+        app.invoke({"query": "X"}, _thread("x"))
     failing.clear()
-    assert app.invoke({"query": "X"}, run_id="x")["briefing"] == "stock(X) + news(X)"
+    assert app.invoke(None, _thread("x"))["briefing"] == "stock(X) + news(X)"
     assert ran == Counter({"stock": 1, "news": 2, "summarize": 1})
-    app.journal.close()
+    app.checkpointer.close()
 
 
-async def test_run_id_and_journal_go_together(tmp_path: Path) -> None:
+async def test_a_thread_and_a_checkpointer_go_together(tmp_path: Path) -> None:
     plain = _graph(None)
-    with pytest.raises(ValueError, match=r"^run_id is for a journaled graph"):
+    with pytest.warns(DeprecationWarning), pytest.raises(ValueError, match=r"^run_id is for a journaled graph"):
         await plain.ainvoke({"query": "A"}, run_id="a")
-    with pytest.raises(ValueError, match=r"^get_state\(\) needs a journal"):
-        plain.get_state("a")
+    with pytest.raises(ValueError, match=r"^get_state\(\) needs a checkpointer"):
+        plain.get_state(_thread("a"))
     journaled = _graph(tmp_path / "runs.db")
-    with pytest.raises(ValueError, match=r"^a journaled graph needs a run_id"):
+    with pytest.raises(ValueError, match=r"^a graph compiled with a checkpointer needs a thread_id"):
         await journaled.ainvoke({"query": "A"})
 
 
-async def test_the_same_run_id_at_once_is_refused(tmp_path: Path) -> None:
+async def test_the_same_thread_at_once_is_refused(tmp_path: Path) -> None:
     import asyncio
 
     app = _graph(tmp_path / "runs.db")
@@ -123,44 +145,44 @@ async def test_the_same_run_id_at_once_is_refused(tmp_path: Path) -> None:
     graph = StateGraph(Research)
     graph.add_node("stock", slow_stock)
     graph.add_edge(START, "stock")
-    slow_app = graph.compile(journal=app.journal)
-    first = asyncio.ensure_future(slow_app.ainvoke({"query": "A"}, run_id="same"))
+    slow_app = graph.compile(checkpointer=app.checkpointer)
+    first = asyncio.ensure_future(slow_app.ainvoke({"query": "A"}, _thread("same")))
     await asyncio.sleep(0.01)
     with pytest.raises(RunInProgress):
-        await slow_app.ainvoke({"query": "A"}, run_id="same")
+        await slow_app.ainvoke(None, _thread("same"))
     assert (await first)["stock"] == "s"
 
 
-async def test_astream_journals_with_a_run_id_and_resumes(tmp_path: Path) -> None:
+async def test_astream_keeps_the_thread_and_resumes(tmp_path: Path) -> None:
     app = _graph(tmp_path / "runs.db")
     failing.add("summarize")
     seen: list[Any] = []
     with pytest.raises(GraphError):
-        async for update in app.astream({"query": "Q"}, run_id="s"):
+        async for update in app.astream({"query": "Q"}, _thread("s")):
             seen.append(update)
     assert sorted(next(iter(u)) for u in seen) == ["news", "stock"]
-    assert app.get_state("s")["stock"] == "stock(Q)"
+    assert app.get_state(_thread("s")).values["stock"] == "stock(Q)"
 
     failing.clear()
-    updates = [u async for u in app.astream({"query": "Q"}, stream_mode="values", run_id="s")]
+    updates = [u async for u in app.astream(None, _thread("s"), stream_mode="values")]
     assert updates[-1]["briefing"] == "stock(Q) + news(Q)"
     assert ran == Counter({"stock": 1, "news": 1, "summarize": 2})  # replayed, not rerun
 
 
-def test_stream_journals_with_a_run_id_and_resumes(tmp_path: Path) -> None:
+def test_stream_keeps_the_thread_and_resumes(tmp_path: Path) -> None:
     app = _graph(tmp_path / "runs.db")
     failing.add("news")
     with pytest.raises(GraphError):
-        list(app.stream({"query": "Z"}, run_id="z"))
+        list(app.stream({"query": "Z"}, _thread("z")))
     failing.clear()
-    updates = list(app.stream({"query": "Z"}, run_id="z"))
+    updates = list(app.stream(None, _thread("z")))
     assert {"summarize": {"briefing": "stock(Z) + news(Z)"}} in updates
     assert ran == Counter({"stock": 1, "news": 2, "summarize": 1})
 
 
-async def test_every_way_of_running_a_journaled_graph_needs_a_run_id(tmp_path: Path) -> None:
+async def test_every_way_of_running_a_checkpointed_graph_needs_a_thread(tmp_path: Path) -> None:
     journaled = _graph(tmp_path / "runs.db")
-    message = r"^a journaled graph needs a run_id"
+    message = r"^a graph compiled with a checkpointer needs a thread_id"
     with pytest.raises(ValueError, match=message):
         await journaled.ainvoke({"query": "A"})
     with pytest.raises(ValueError, match=message):

@@ -175,11 +175,12 @@ async def test_a_state_graph_journaled_to_postgres_resumes_its_state(pg_url: str
     graph.add_edge(START, "first")
     graph.add_edge("first", "second")
     graph.add_edge("second", END)
-    app = graph.compile(journal=pg_url)
-    assert await app.ainvoke({"x": 1}, run_id="g1") == {"x": 2, "y": 20}
-    assert await app.ainvoke({"x": 1}, run_id="g1") == {"x": 2, "y": 20}
-    assert ran == ["first", "second"]  # the rerun replayed both nodes
-    assert app.get_state("g1") == {"x": 2, "y": 20}  # the state's record (its ident holds a NUL)
+    app = graph.compile(checkpointer=pg_url)
+    config = {"configurable": {"thread_id": "g1"}}
+    assert await app.ainvoke({"x": 1}, config) == {"x": 2, "y": 20}
+    assert await app.ainvoke(None, config) == {"x": 2, "y": 20}  # finished: nothing to run
+    assert ran == ["first", "second"]
+    assert app.get_state(config).values == {"x": 2, "y": 20}
 
 
 @skill

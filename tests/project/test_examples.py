@@ -251,6 +251,18 @@ def test_07_state_graph(tmp_path: Path) -> None:
     )
 
 
+def test_11_graph_interrupt(tmp_path: Path) -> None:
+    out = run_example("11_graph_interrupt.py", tmp_path)  # no terminal: answered "yes"
+    # The research branch ran while the graph waited for the person; the resume ran only
+    # the paused node again and what needed the answer.
+    assert "ran so far: propose, news, approve, risk" in out
+    assert "waiting at: approve;" in out
+    assert "running: approve, execute" in out
+    assert "executed buy 100 NVDA (risk low)" in out
+    out = run_example("11_graph_interrupt.py", tmp_path, "--answer", "no")
+    assert "'approve: no'" in out and "cancelled (risk low)" in out
+
+
 def test_08_agent_loop(tmp_path: Path) -> None:
     # At full scale: the margins below are 0.15 s (the gap between two calls' arguments),
     # which a loaded machine keeps; at 0.2 they would be 30 ms.

@@ -117,8 +117,11 @@ def main() -> None:
         graph.add_edge(names, "final")
         graph.add_edge("final", "tail")
         graph.add_edge("tail", END)
-        app = graph.compile(journal=db, max_concurrency=GRAPH_CAP)
-        state = app.invoke({"query": "q"}, run_id="crash-graph")
+        app = graph.compile(checkpointer=db, max_concurrency=GRAPH_CAP)
+        config = {"configurable": {"thread_id": "crash-graph"}}
+        # Started again after a kill: the thread's unfinished invocation goes on.
+        started = bool(app.get_state(config).values)
+        state = app.invoke(None if started else {"query": "q"}, config)
         seen.write(f"state {state['tail']}\n")
         seen.flush()
 
