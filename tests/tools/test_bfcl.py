@@ -1,0 +1,358 @@
+"""The Berkeley Function Calling Leaderboard's data replayed through a Toolset.
+
+The ``bfcl-eval`` package ships the leaderboard's function definitions and the calls a
+model should make (its ground truth). For every category:
+
+(a) every function definition becomes a skill (a Python function with the definition's
+    parameters, types, defaults and descriptions) and so a tool, whose schema must agree
+    with the definition as BFCL sends it to OpenAI (its type names mapped to JSON Schema's,
+    dots in names made ``_``);
+(b) every ground-truth call (one alternative of each argument) goes through ``calls()``
+    as an OpenAI message, then ``run()`` and ``replies()``, and must arrive intact: the
+    skill (its body echoes its arguments) gets what the model sent, and so does the reply.
+
+A failure is the data's when the definition or the call breaks its own rules, told by a
+validator that is not ours (``jsonschema``): a call whose arguments do not fit its
+definition's schema, a required parameter the definition does not list, a call of a
+function the entry does not define. Every other failure is ours, and there must be none.
+
+Run with ``pytest -m bfcl -s`` (``pip install --no-deps bfcl-eval``: only its data is read)
+to see each category's figures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import copy
+import importlib.util
+import inspect
+import json
+import keyword
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any, Literal, Optional
+
+import pytest
+from pydantic import Field
+from typing_extensions import NotRequired, Required, TypedDict
+
+from pipeline import Skill, Status, Toolset, run, skill
+
+pytestmark = pytest.mark.bfcl
+
+if importlib.util.find_spec("bfcl_eval") is None:  # pragma: no cover - depends on the machine
+    pytest.skip("the BFCL data needs: pip install --no-deps bfcl-eval", allow_module_level=True)
+
+from bfcl_eval.constants.type_mappings import GORILLA_TO_OPENAPI  # noqa: E402
+
+DATA = Path(importlib.util.find_spec("bfcl_eval").origin).parent / "data"  # type: ignore[union-attr, arg-type]
+
+WITH_CALLS = [
+    "simple_python", "simple_java", "simple_javascript", "multiple", "parallel", "parallel_multiple",
+    "live_simple", "live_multiple", "live_parallel", "live_parallel_multiple",
+]
+DEFINITIONS_ONLY = ["irrelevance", "live_irrelevance", "live_relevance"]
+
+
+def _lines(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                yield json.loads(line)
+
+
+# -- the definition as BFCL sends it to OpenAI ----------------------------------------------
+
+
+def _openapi(prop: dict[str, Any]) -> dict[str, Any]:
+    """A BFCL parameter in JSON Schema's words, as BFCL's OpenAI handler maps it: its type
+    names (``dict``, ``float``, ``tuple``, ``any``, Java's) mapped, ``string`` when none."""
+    out = copy.deepcopy(prop)
+    out["type"] = GORILLA_TO_OPENAPI.get(prop.get("type") or "string", "string")
+    if isinstance(out.get("properties"), dict):
+        out["properties"] = {k: _openapi(v) for k, v in out["properties"].items()}
+    if isinstance(out.get("items"), dict):
+        out["items"] = _openapi(out["items"])
+    return out
+
+
+def _definition(function: dict[str, Any]) -> dict[str, Any]:
+    parameters = _openapi({**function.get("parameters", {}), "type": "object"})
+    return {"name": function["name"], "description": function.get("description", ""), "parameters": parameters}
+
+
+# -- the definition as a Python function -------------------------------------------------------
+
+_SCALARS: dict[str, Any] = {"string": str, "integer": int, "number": float, "boolean": bool}
+
+
+class _Inexpressible(Exception):
+    """A definition no Python function can state (a parameter named ``from``)."""
+
+
+def _annotation(prop: dict[str, Any], where: str) -> Any:
+    kind = prop["type"]
+    if prop.get("enum") and all(isinstance(v, (str, int, bool)) for v in prop["enum"]):
+        annotation: Any = Literal[tuple(prop["enum"])]
+    elif kind in _SCALARS:
+        annotation = _SCALARS[kind]
+    elif kind == "array":
+        items = prop.get("items")
+        annotation = list[_described(items, f"{where}_item")] if isinstance(items, dict) else list[Any]
+    elif kind == "object" and prop.get("properties"):
+        required = set(prop.get("required") or ())
+        fields = {
+            name: (Required if name in required else NotRequired)[_described(sub, f"{where}_{name}")]
+            for name, sub in prop["properties"].items()
+        }
+        annotation = TypedDict(re.sub(r"\W", "_", where), fields)  # type: ignore[operator]
+    elif kind == "object":
+        annotation = dict[str, Any]
+    else:
+        annotation = Any
+    return annotation
+
+
+def _described(prop: dict[str, Any], where: str) -> Any:
+    annotation = _annotation(prop, where)
+    if prop.get("description"):
+        return Annotated[annotation, Field(description=prop["description"])]
+    return annotation
+
+
+def _skill_of(definition: dict[str, Any]) -> Skill[Any, Any]:
+    """A skill with the definition's parameters, whose body echoes its arguments."""
+    parameters = definition["parameters"]
+    required = set(parameters.get("required") or ())
+    signature, annotations = [], {}
+    for name, prop in parameters.get("properties", {}).items():
+        if not name.isidentifier() or keyword.iskeyword(name):
+            raise _Inexpressible(name)
+        default: Any = inspect.Parameter.empty
+        if name not in required:
+            default = prop.get("default")
+        annotations[name] = _described(prop, f"{definition['name']}_{name}")
+        signature.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default))
+
+    async def echo(**arguments: Any) -> dict[str, Any]:
+        return arguments
+
+    echo.__signature__ = inspect.Signature(signature)  # type: ignore[attr-defined]
+    echo.__annotations__ = annotations
+    echo.__doc__ = definition["description"]
+    made: Skill[Any, Any] = skill(name=definition["name"])(echo)
+    return made
+
+
+# -- (a) does the tool's schema agree with the definition? -------------------------------------
+
+
+def _resolve(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        node = {**defs[node["$ref"].rsplit("/", 1)[1]], **{k: v for k, v in node.items() if k != "$ref"}}
+    options = node.get("anyOf")
+    if options:  # an optional parameter whose default is null: its type, or null
+        (single,) = [o for o in options if o.get("type") != "null"]
+        node = {**_resolve(single, defs), **{k: v for k, v in node.items() if k != "anyOf"}}
+    return node
+
+
+def _disagreements(ours: dict[str, Any], theirs: dict[str, Any], defs: dict[str, Any], at: str) -> list[str]:
+    ours = _resolve(ours, defs)
+    found = []
+    if "enum" in theirs and ours.get("enum") != theirs["enum"]:
+        found.append(f"{at}: enum {ours.get('enum')} != {theirs['enum']}")
+    elif ours.get("type", "any") != theirs["type"] and not (theirs["type"] == "string" and "enum" in ours):
+        found.append(f"{at}: type {ours.get('type')} != {theirs['type']}")
+    if theirs.get("description") and ours.get("description") != theirs["description"]:
+        found.append(f"{at}: description {ours.get('description')!r} != {theirs['description']!r}")
+    if theirs["type"] == "object" and theirs.get("properties"):
+        props = ours.get("properties", {})
+        if list(props) != list(theirs["properties"]):
+            found.append(f"{at}: properties {list(props)} != {list(theirs['properties'])}")
+        if set(ours.get("required", ())) != set(theirs.get("required") or ()):
+            found.append(f"{at}: required {ours.get('required')} != {theirs.get('required')}")
+        for name in set(props) & set(theirs["properties"]):
+            found += _disagreements(props[name], theirs["properties"][name], defs, f"{at}.{name}")
+    if theirs["type"] == "array" and isinstance(theirs.get("items"), dict):
+        found += _disagreements(ours.get("items", {}), theirs["items"], defs, f"{at}[]")
+    return found
+
+
+def _data_side_definition(definition: dict[str, Any]) -> str | None:
+    """What is wrong with the definition by its own rules, if anything."""
+
+    def walk(node: dict[str, Any], at: str) -> str | None:
+        props = node.get("properties") or {}
+        missing = set(node.get("required") or ()) - set(props)
+        if node["type"] == "object" and missing:
+            return f"{at}: required {sorted(missing)} not among its properties"
+        for name, sub in props.items():
+            if (why := walk(sub, f"{at}.{name}")) is not None:
+                return why
+        return walk(node["items"], f"{at}[]") if isinstance(node.get("items"), dict) else None
+
+    return walk(definition["parameters"], definition["name"])
+
+
+# -- (b) the ground truth's calls --------------------------------------------------------------
+
+
+def _first(options: Any) -> tuple[bool, Any]:
+    """One value of a ground-truth argument (BFCL lists the values it accepts; ``""``
+    means the argument may be left out): ``(given, value)``."""
+    for option in options if isinstance(options, list) else [options]:
+        if option != "":
+            return True, _concrete(option)
+    return False, None
+
+
+def _concrete(value: Any) -> Any:
+    if isinstance(value, dict):  # a dict's values list their accepted values too
+        out = {}
+        for key, options in value.items():
+            given, item = _first(options) if isinstance(options, list) else (True, options)
+            if given:
+                out[key] = item
+        return out
+    if isinstance(value, list):
+        return [_concrete(item) if isinstance(item, dict) else item for item in value]
+    return value
+
+
+Outcome = Literal["pass", "data", "ours"]
+
+
+class Tally:
+    def __init__(self, category: str) -> None:
+        self.category = category
+        self.counts: collections.Counter[str] = collections.Counter()
+        self.examples: dict[str, list[str]] = collections.defaultdict(list)
+
+    def add(self, part: str, outcome: Outcome, why: str = "") -> None:
+        self.counts[f"{part} {outcome}"] += 1
+        if outcome != "pass" and len(self.examples[f"{part} {outcome}"]) < 5:
+            self.examples[f"{part} {outcome}"].append(why)
+
+    def line(self) -> str:
+        parts = []
+        for part in ("schemas", "calls"):
+            p, d, o = (self.counts[f"{part} {k}"] for k in ("pass", "data", "ours"))
+            if p + d + o:
+                parts.append(f"{part}: {p} pass / {d} data-side / {o} ours")
+        return f"BFCL {self.category}: " + "; ".join(parts)
+
+
+def _check_definitions(functions: list[dict[str, Any]], tally: Tally, cache: dict[str, Any]) -> dict[str, Any]:
+    """Each function of an entry as a skill, its schema checked (once per distinct
+    definition); the skills by name."""
+    skills: dict[str, Any] = {}
+    for function in functions:
+        definition = _definition(function)
+        text = json.dumps(definition, sort_keys=True)
+        if text not in cache:
+            cache[text] = _tool_checked(definition, tally)
+        skills[definition["name"]] = cache[text]
+    return skills
+
+
+def _tool_checked(definition: dict[str, Any], tally: Tally) -> Skill[Any, Any] | str:
+    broken = _data_side_definition(definition)
+    try:
+        made = _skill_of(definition)
+        tools = Toolset([made], names="sanitize")
+    except _Inexpressible as exc:
+        tally.add("schemas", "ours", f"{definition['name']}: parameter {exc} is no Python name")
+        return f"parameter {exc} is no Python name"
+    except Exception as exc:  # a definition the Toolset refused
+        tally.add("schemas", "data" if broken else "ours", f"{definition['name']}: {broken or exc!r}")
+        return broken or repr(exc)
+    (schema,) = tools.schemas("openai")
+    function = schema["function"]
+    problems = []
+    if function["name"] != definition["name"].replace(".", "_"):
+        problems.append(f"name {function['name']!r}")
+    if function.get("description", "") != definition["description"].strip():
+        problems.append(f"description {function.get('description')!r} != {definition['description']!r}")
+    parameters = function["parameters"]
+    problems += _disagreements(parameters, definition["parameters"], parameters.get("$defs", {}), definition["name"])
+    if problems:
+        tally.add("schemas", "data" if broken else "ours", f"{definition['name']}: {broken or problems}")
+    else:
+        tally.add("schemas", "pass")
+    return made
+
+
+async def _replay(category: str) -> Tally:
+    import jsonschema
+
+    tally = Tally(category)
+    cache: dict[str, Any] = {}
+    answers = {a["id"]: a["ground_truth"] for a in _lines(DATA / "possible_answer" / f"BFCL_v4_{category}.json")} \
+        if category in WITH_CALLS else {}
+    for entry in _lines(DATA / f"BFCL_v4_{category}.json"):
+        skills = _check_definitions(entry["function"], tally, cache)
+        if entry["id"] not in answers:
+            continue
+        definitions = {f["name"]: _definition(f) for f in entry["function"]}
+        sent: list[tuple[str, str, dict[str, Any]]] = []
+        data_side = ""
+        for i, truth in enumerate(answers[entry["id"]]):
+            ((name, options),) = truth.items()
+            arguments = {}
+            for key, option in options.items():
+                given, value = _first(option)
+                if given:
+                    arguments[key] = value
+            if name not in definitions:
+                data_side = f"calls {name!r}, which the entry does not define"
+            elif not jsonschema.Draft202012Validator(definitions[name]["parameters"]).is_valid(arguments):
+                error = jsonschema.exceptions.best_match(
+                    jsonschema.Draft202012Validator(definitions[name]["parameters"]).iter_errors(arguments))
+                data_side = data_side or f"{name}: {error.message if error else 'invalid'}"
+            elif isinstance(skills.get(name), str):
+                data_side = data_side or f"{name}: its definition: {skills[name]}"
+            sent.append((f"call_{i}", name, arguments))
+        if data_side:
+            tally.add("calls", "data", f"{entry['id']}: {data_side}")
+            continue
+        tools = Toolset([skills[n] for n in dict.fromkeys(n for _, n, _ in sent)], names="sanitize")
+        message = {"role": "assistant", "content": None, "tool_calls": [
+            {"id": id, "type": "function", "function": {"name": name.replace(".", "_"), "arguments": json.dumps(args)}}
+            for id, name, args in sent
+        ]}
+        calls = tools.calls(message)
+        results = await run(calls).collect()
+        replies = {r["tool_call_id"]: json.loads(r["content"]) for r in tools.replies(results, "openai")}
+        wrong = []
+        for id, name, args in sent:
+            result = results[id]
+            if result.status is not Status.SUCCESS:
+                wrong.append(f"{id} {name}: {result.error.message if result.error else result.status}")
+            elif {k: result.value[k] for k in args} != args or {k: replies[id][k] for k in args} != args:
+                wrong.append(f"{id} {name}: sent {args}, the skill got {result.value}, the reply {replies[id]}")
+        if wrong:
+            tally.add("calls", "ours", f"{entry['id']}: {wrong}")
+        else:
+            tally.add("calls", "pass")
+    return tally
+
+
+@pytest.mark.parametrize("category", WITH_CALLS + DEFINITIONS_ONLY)
+def test_bfcl_definitions_and_ground_truth_calls_go_through_the_toolset(
+    category: str, record_property: Any
+) -> None:
+    tally = asyncio.run(_replay(category))
+    print("\n" + tally.line())
+    for kind, examples in tally.examples.items():
+        for example in examples:
+            print(f"  {kind}: {example[:300]}")
+    for key, count in tally.counts.items():
+        record_property(key.replace(" ", "_"), count)
+    assert tally.counts["schemas pass"] > 0
+    if category in WITH_CALLS:
+        assert tally.counts["calls pass"] > 0
+    assert tally.counts["schemas ours"] == 0, tally.examples["schemas ours"]
+    assert tally.counts["calls ours"] == 0, tally.examples["calls ours"]
