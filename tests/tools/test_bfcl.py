@@ -88,10 +88,6 @@ def _definition(function: dict[str, Any]) -> dict[str, Any]:
 _SCALARS: dict[str, Any] = {"string": str, "integer": int, "number": float, "boolean": bool}
 
 
-class _Inexpressible(Exception):
-    """A definition no Python function can state (a parameter named ``from``)."""
-
-
 def _annotation(prop: dict[str, Any], where: str) -> Any:
     kind = prop["type"]
     if prop.get("enum") and all(isinstance(v, (str, int, bool)) for v in prop["enum"]):
@@ -126,18 +122,22 @@ def _skill_of(definition: dict[str, Any]) -> Skill[Any, Any]:
     """A skill with the definition's parameters, whose body echoes its arguments."""
     parameters = definition["parameters"]
     required = set(parameters.get("required") or ())
-    signature, annotations = [], {}
-    for name, prop in parameters.get("properties", {}).items():
-        if not name.isidentifier() or keyword.iskeyword(name):
-            raise _Inexpressible(name)
+    signature, annotations, names = [], {}, {}
+    for i, (name, prop) in enumerate(parameters.get("properties", {}).items()):
         default: Any = inspect.Parameter.empty
         if name not in required:
             default = prop.get("default")
-        annotations[name] = _described(prop, f"{definition['name']}_{name}")
-        signature.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default))
+        annotation = _described(prop, f"{definition['name']}_{name}")
+        python_name = name
+        if not name.isidentifier() or keyword.iskeyword(name):  # a parameter named "from"
+            python_name = f"p{i}_" + re.sub(r"\W", "_", name)
+            annotation = Annotated[annotation, Field(alias=name)]
+        annotations[python_name] = annotation
+        signature.append(inspect.Parameter(python_name, inspect.Parameter.KEYWORD_ONLY, default=default))
+        names[python_name] = name
 
     async def echo(**arguments: Any) -> dict[str, Any]:
-        return arguments
+        return {names[k]: v for k, v in arguments.items()}
 
     echo.__signature__ = inspect.Signature(signature)  # type: ignore[attr-defined]
     echo.__annotations__ = annotations
@@ -161,6 +161,8 @@ def _resolve(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
 
 def _disagreements(ours: dict[str, Any], theirs: dict[str, Any], defs: dict[str, Any], at: str) -> list[str]:
     ours = _resolve(ours, defs)
+    if "const" in ours:  # pydantic's word for an enum of one value
+        ours = {**ours, "enum": [ours.pop("const")]}
     found = []
     if "enum" in theirs and ours.get("enum") != theirs["enum"]:
         found.append(f"{at}: enum {ours.get('enum')} != {theirs['enum']}")
@@ -181,14 +183,32 @@ def _disagreements(ours: dict[str, Any], theirs: dict[str, Any], defs: dict[str,
     return found
 
 
+def _closed(node: Any) -> Any:
+    """The schema as BFCL's checker reads it: a parameter or a dict key the definition
+    does not list is refused ("Unexpected parameter", "Unexpected dict key parameter")."""
+    if isinstance(node, list):
+        return [_closed(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: (v if k in ("enum", "default") else _closed(v)) for k, v in node.items()}
+    if isinstance(node.get("properties"), dict):
+        out["properties"] = {k: _closed(v) for k, v in node["properties"].items()}
+        out.setdefault("additionalProperties", False)
+    return out
+
+
 def _data_side_definition(definition: dict[str, Any]) -> str | None:
     """What is wrong with the definition by its own rules, if anything."""
+    import jsonschema
 
     def walk(node: dict[str, Any], at: str) -> str | None:
+        kind = {"type": node["type"]}
+        if any(not jsonschema.Draft202012Validator(kind).is_valid(v) for v in node.get("enum") or ()):
+            return f"{at}: [enum] {node['enum']} of values that are no {node['type']}"
         props = node.get("properties") or {}
         missing = set(node.get("required") or ()) - set(props)
         if node["type"] == "object" and missing:
-            return f"{at}: required {sorted(missing)} not among its properties"
+            return f"{at}: [required] {sorted(missing)} not among its properties"
         for name, sub in props.items():
             if (why := walk(sub, f"{at}.{name}")) is not None:
                 return why
@@ -230,9 +250,13 @@ class Tally:
         self.category = category
         self.counts: collections.Counter[str] = collections.Counter()
         self.examples: dict[str, list[str]] = collections.defaultdict(list)
+        self.reasons: collections.Counter[str] = collections.Counter()
 
     def add(self, part: str, outcome: Outcome, why: str = "") -> None:
         self.counts[f"{part} {outcome}"] += 1
+        if outcome == "data":  # why, in a word: the JSON Schema keyword the data breaks
+            found = re.search(r"\[(\w+)\]", why)
+            self.reasons[found.group(1) if found else why.split(": ", 2)[-1][:40]] += 1
         if outcome != "pass" and len(self.examples[f"{part} {outcome}"]) < 5:
             self.examples[f"{part} {outcome}"].append(why)
 
@@ -242,7 +266,8 @@ class Tally:
             p, d, o = (self.counts[f"{part} {k}"] for k in ("pass", "data", "ours"))
             if p + d + o:
                 parts.append(f"{part}: {p} pass / {d} data-side / {o} ours")
-        return f"BFCL {self.category}: " + "; ".join(parts)
+        why = ", ".join(f"{k} {n}" for k, n in self.reasons.most_common())
+        return f"BFCL {self.category}: " + "; ".join(parts) + (f" (data-side: {why})" if why else "")
 
 
 def _check_definitions(functions: list[dict[str, Any]], tally: Tally, cache: dict[str, Any]) -> dict[str, Any]:
@@ -263,9 +288,6 @@ def _tool_checked(definition: dict[str, Any], tally: Tally) -> Skill[Any, Any] |
     try:
         made = _skill_of(definition)
         tools = Toolset([made], names="sanitize")
-    except _Inexpressible as exc:
-        tally.add("schemas", "ours", f"{definition['name']}: parameter {exc} is no Python name")
-        return f"parameter {exc} is no Python name"
     except Exception as exc:  # a definition the Toolset refused
         tally.add("schemas", "data" if broken else "ours", f"{definition['name']}: {broken or exc!r}")
         return broken or repr(exc)
@@ -296,7 +318,9 @@ async def _replay(category: str) -> Tally:
         skills = _check_definitions(entry["function"], tally, cache)
         if entry["id"] not in answers:
             continue
-        definitions = {f["name"]: _definition(f) for f in entry["function"]}
+        validators = {
+            f["name"]: jsonschema.Draft202012Validator(_closed(_definition(f)["parameters"])) for f in entry["function"]
+        }
         sent: list[tuple[str, str, dict[str, Any]]] = []
         data_side = ""
         for i, truth in enumerate(answers[entry["id"]]):
@@ -306,12 +330,11 @@ async def _replay(category: str) -> Tally:
                 given, value = _first(option)
                 if given:
                     arguments[key] = value
-            if name not in definitions:
+            if name not in validators:
                 data_side = f"calls {name!r}, which the entry does not define"
-            elif not jsonschema.Draft202012Validator(definitions[name]["parameters"]).is_valid(arguments):
-                error = jsonschema.exceptions.best_match(
-                    jsonschema.Draft202012Validator(definitions[name]["parameters"]).iter_errors(arguments))
-                data_side = data_side or f"{name}: {error.message if error else 'invalid'}"
+            elif not validators[name].is_valid(arguments):
+                error = jsonschema.exceptions.best_match(validators[name].iter_errors(arguments))
+                data_side = data_side or f"{name}: [{error.validator if error else '?'}] {error.message if error else ''}"
             elif isinstance(skills.get(name), str):
                 data_side = data_side or f"{name}: its definition: {skills[name]}"
             sent.append((f"call_{i}", name, arguments))
@@ -325,13 +348,13 @@ async def _replay(category: str) -> Tally:
         ]}
         calls = tools.calls(message)
         results = await run(calls).collect()
-        replies = {r["tool_call_id"]: json.loads(r["content"]) for r in tools.replies(results, "openai")}
+        replies = {r["tool_call_id"]: r["content"] for r in tools.replies(results, "openai")}
         wrong = []
         for id, name, args in sent:
             result = results[id]
             if result.status is not Status.SUCCESS:
                 wrong.append(f"{id} {name}: {result.error.message if result.error else result.status}")
-            elif {k: result.value[k] for k in args} != args or {k: replies[id][k] for k in args} != args:
+            elif {k: result.value[k] for k in args} != args or json.loads(replies[id]) != result.value:
                 wrong.append(f"{id} {name}: sent {args}, the skill got {result.value}, the reply {replies[id]}")
         if wrong:
             tally.add("calls", "ours", f"{entry['id']}: {wrong}")
