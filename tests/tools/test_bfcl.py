@@ -9,15 +9,25 @@ model should make (its ground truth). For every category:
     dots in names made ``_``);
 (b) every ground-truth call (one alternative of each argument) goes through ``calls()``
     as an OpenAI message, then ``run()`` and ``replies()``, and must arrive intact: the
-    skill (its body echoes its arguments) gets what the model sent, and so does the reply.
+    skill (its body echoes its arguments) gets what the model sent, and so does the reply;
+(c) in the multi-turn categories, BFCL's own backends (``GorillaFileSystem``,
+    ``TradingBot``, ...) become skills (their methods, as Python defines them), and every
+    ground-truth call goes through ``calls()``, ``run()`` and ``replies()``, one model step
+    per call; each reply must hold the value BFCL's executor gets for the same call on its
+    own instances, and after each turn the two instances' states must be equal (what
+    BFCL's state checker compares).
 
 A failure is the data's when the definition or the call breaks its own rules, told by a
-validator that is not ours (``jsonschema``): a call whose arguments do not fit its
-definition's schema, a required parameter the definition does not list, a call of a
-function the entry does not define. Every other failure is ours, and there must be none.
+validator that is not ours (``jsonschema``) as BFCL's checker reads a definition (a
+parameter or dict key it does not list is refused): a call whose arguments do not fit
+its definition's schema, an enum whose values are not of the declared type, a required
+parameter the definition does not list, a call of a function the entry does not define.
+``null`` for an optional argument is not a mistake: the Toolset reads it as the default,
+and the skill must get that default. Every other failure is ours, and there must be none.
 
-Run with ``pytest -m bfcl -s`` (``pip install --no-deps bfcl-eval``: only its data is read)
-to see each category's figures.
+Run with ``pytest -m bfcl -s`` to see each category's figures (``pip install -e
+'.[bfcl]'`` and ``pip install --no-deps bfcl-eval``: its data, type map, backends and
+executor are read; its model clients are left out).
 """
 
 from __future__ import annotations
@@ -387,4 +397,150 @@ def test_bfcl_definitions_and_ground_truth_calls_go_through_the_toolset(
     if category in WITH_CALLS:
         assert tally.counts["calls pass"] > 0
     assert tally.counts["schemas ours"] == 0, tally.examples["schemas ours"]
+    assert tally.counts["calls ours"] == 0, tally.examples["calls ours"]
+
+
+# -- (c) the multi-turn categories: BFCL's backends driven through skills ----------------------
+
+MULTI_TURN = ["multi_turn_base", "multi_turn_miss_func", "multi_turn_miss_param", "multi_turn_long_context"]
+
+
+def _parsed(call: str, methods: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A ground-truth call (``cd(folder='document')``, ``sort('a.pdf')``) as a tool
+    name and its arguments by name."""
+    import ast
+
+    node = ast.parse(call, mode="eval").body
+    assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name), call
+    name = node.func.id
+    arguments = {k.arg: ast.literal_eval(k.value) for k in node.keywords if k.arg is not None}
+    if node.args:
+        positional = [p for p in inspect.signature(methods[name]).parameters]
+        arguments.update({positional[i]: ast.literal_eval(a) for i, a in enumerate(node.args)})
+    return name, arguments
+
+
+def _same_reply(ours: str, theirs: str) -> bool:
+    """BFCL writes a dict as ``json.dumps``, anything else but a string as ``str()``; the
+    Toolset writes JSON: the same value either way."""
+    import ast
+
+    if ours == theirs:
+        return True
+    try:
+        mine = json.loads(ours)
+    except ValueError:
+        return False
+    for read in (json.loads, ast.literal_eval):
+        try:
+            if read(theirs) == mine:
+                return True
+        except (ValueError, SyntaxError):
+            continue
+    return False
+
+
+def _same_value(value: Any, theirs: str) -> bool:
+    """The value a skill returned, against BFCL's text of the same call's (``str()`` of a
+    dict holding mpmath numbers, say: ``{'result': mpf('2.0')}``), BFCL's own data."""
+    import ast
+
+    import mpmath
+
+    names = {"__builtins__": {}, "mpf": mpmath.mpf, "Ellipsis": Ellipsis}  # long-context lists hold `...`
+    for read in (json.loads, ast.literal_eval, lambda t: eval(t, names)):
+        try:
+            if read(theirs) == value:
+                return True
+        except Exception:  # not in that notation
+            continue
+    return False
+
+
+def _state(instance: Any) -> dict[str, Any]:
+    """What BFCL's state checker compares: the public attributes."""
+    return {k: v for k, v in vars(instance).items() if not k.startswith("_")}
+
+
+async def _replay_multi_turn(category: str) -> Tally:
+    from bfcl_eval.constants.executable_backend_config import CLASS_FILE_PATH_MAPPING, STATELESS_CLASSES
+    from bfcl_eval.eval_checker.multi_turn_eval import multi_turn_utils
+
+    import jsonschema
+    from bfcl_eval.constants.executable_backend_config import MULTI_TURN_FUNC_DOC_FILE_MAPPING
+
+    tally = Tally(category)
+    answers = {a["id"]: a["ground_truth"] for a in _lines(DATA / "possible_answer" / f"BFCL_v4_{category}.json")}
+    validators = {  # the documentation BFCL gives the model, as its checker reads it
+        doc["name"]: jsonschema.Draft202012Validator(_closed(_definition(doc)["parameters"]))
+        for file in MULTI_TURN_FUNC_DOC_FILE_MAPPING.values() if (DATA / "multi_turn_func_doc" / file).exists()
+        for doc in _lines(DATA / "multi_turn_func_doc" / file)
+    }
+    long_context = category == "multi_turn_long_context"
+    for entry in _lines(DATA / f"BFCL_v4_{category}.json"):
+        instances: dict[str, Any] = {}
+        for class_name in entry["involved_classes"]:
+            module = importlib.import_module(CLASS_FILE_PATH_MAPPING[class_name])
+            instance = instances[class_name] = getattr(module, class_name)()
+            if class_name not in STATELESS_CLASSES:
+                scenario = copy.deepcopy(entry["initial_config"].get(class_name, {}))
+                instance._load_scenario(scenario, long_context=long_context)
+        methods = {
+            name: method for instance in instances.values()
+            for name, method in inspect.getmembers(instance, inspect.ismethod) if not name.startswith("_")
+        }
+        tools = Toolset([skill(name=name)(method) for name, method in methods.items()])
+        wrong: list[str] = []
+        data_side = ""
+        for turn, calls in enumerate(answers[entry["id"]]):
+            theirs, their_instances = multi_turn_utils.execute_multi_turn_func_call(
+                calls, entry["initial_config"], entry["involved_classes"], "skillstream_replay", entry["id"],
+                long_context=long_context,
+            )
+            for i, (call, their_reply) in enumerate(zip(calls, theirs, strict=True)):
+                name, arguments = _parsed(call, methods)
+                if name in validators and not validators[name].is_valid(arguments):
+                    error = jsonschema.exceptions.best_match(validators[name].iter_errors(arguments))
+                    data_side = f"turn {turn}: {call}: [{error.validator if error else '?'}] {error.message if error else ''}"
+                    break  # BFCL ran a call its documentation refuses: the states part here
+                # One model step per call: a turn's calls depend on each other (cd, then mv).
+                message = {"tool_calls": [{"id": f"t{turn}c{i}", "type": "function",
+                                           "function": {"name": name, "arguments": json.dumps(arguments)}}]}
+                results = await run(tools.calls(message)).collect()
+                (reply,) = tools.replies(results, "openai")
+                if their_reply.startswith("Error during execution"):
+                    data_side = data_side or f"turn {turn}: {call}: {their_reply}"
+                elif results[f"t{turn}c{i}"].status is not Status.SUCCESS or not (
+                    _same_reply(reply["content"], their_reply) or _same_value(results[f"t{turn}c{i}"].value, their_reply)
+                ):
+                    wrong.append(f"turn {turn}: {call}: ours {reply['content'][:200]!r}, BFCL's {their_reply[:200]!r}")
+            if data_side:
+                break
+            for class_name, instance in instances.items():
+                if _state(instance) != _state(their_instances[class_name]):
+                    wrong.append(f"turn {turn}: the state of {class_name} differs from BFCL's")
+        for key in [k for k in vars(multi_turn_utils) if k.startswith("skillstream_replay_")]:
+            delattr(multi_turn_utils, key)  # BFCL keeps its instances in its module's globals
+        if data_side:
+            tally.add("calls", "data", f"{entry['id']}: {data_side}")
+        elif wrong:
+            tally.add("calls", "ours", f"{entry['id']}: {wrong[:3]}")
+        else:
+            tally.add("calls", "pass")
+    return tally
+
+
+@pytest.mark.timeout(600)  # the long-context scenarios load large states, for each entry
+@pytest.mark.parametrize("category", MULTI_TURN)
+def test_bfcl_multi_turn_backends_driven_through_skills_match_bfcls_executor(
+    category: str, record_property: Any
+) -> None:
+    tally = asyncio.run(_replay_multi_turn(category))
+    print("\n" + tally.line())
+    for kind, examples in tally.examples.items():
+        for example in examples:
+            print(f"  {kind}: {example[:400]}")
+    for key, count in tally.counts.items():
+        record_property(key.replace(" ", "_"), count)
+    assert tally.counts["calls pass"] > 0
     assert tally.counts["calls ours"] == 0, tally.examples["calls ours"]
