@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import copy
 import importlib.util
 import inspect
@@ -42,11 +43,11 @@ import keyword
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal, NotRequired, Required
 
 import pytest
 from pydantic import Field
-from typing_extensions import NotRequired, Required, TypedDict
+from typing_extensions import TypedDict  # pydantic takes typing's only from Python 3.12
 
 from pipeline import Skill, Status, Toolset, run, skill
 
@@ -55,7 +56,7 @@ pytestmark = pytest.mark.bfcl
 if importlib.util.find_spec("bfcl_eval") is None:  # pragma: no cover - depends on the machine
     pytest.skip("the BFCL data needs: pip install --no-deps bfcl-eval", allow_module_level=True)
 
-from bfcl_eval.constants.type_mappings import GORILLA_TO_OPENAPI  # noqa: E402
+from bfcl_eval.constants.type_mappings import GORILLA_TO_OPENAPI
 
 DATA = Path(importlib.util.find_spec("bfcl_eval").origin).parent / "data"  # type: ignore[union-attr, arg-type]
 
@@ -298,7 +299,7 @@ def _tool_checked(definition: dict[str, Any], tally: Tally) -> Skill[Any, Any] |
     try:
         made = _skill_of(definition)
         tools = Toolset([made], names="sanitize")
-    except Exception as exc:  # a definition the Toolset refused
+    except (ValueError, TypeError) as exc:  # a definition the Toolset refused
         tally.add("schemas", "data" if broken else "ours", f"{definition['name']}: {broken or exc!r}")
         return broken or repr(exc)
     (schema,) = tools.schemas("openai")
@@ -449,11 +450,9 @@ def _same_value(value: Any, theirs: str) -> bool:
 
     names = {"__builtins__": {}, "mpf": mpmath.mpf, "Ellipsis": Ellipsis}  # long-context lists hold `...`
     for read in (json.loads, ast.literal_eval, lambda t: eval(t, names)):
-        try:
+        with contextlib.suppress(ValueError, SyntaxError, TypeError, NameError):  # not in that notation
             if read(theirs) == value:
                 return True
-        except Exception:  # not in that notation
-            continue
     return False
 
 
@@ -463,11 +462,13 @@ def _state(instance: Any) -> dict[str, Any]:
 
 
 async def _replay_multi_turn(category: str) -> Tally:
-    from bfcl_eval.constants.executable_backend_config import CLASS_FILE_PATH_MAPPING, STATELESS_CLASSES
-    from bfcl_eval.eval_checker.multi_turn_eval import multi_turn_utils
-
     import jsonschema
-    from bfcl_eval.constants.executable_backend_config import MULTI_TURN_FUNC_DOC_FILE_MAPPING
+    from bfcl_eval.constants.executable_backend_config import (
+        CLASS_FILE_PATH_MAPPING,
+        MULTI_TURN_FUNC_DOC_FILE_MAPPING,
+        STATELESS_CLASSES,
+    )
+    from bfcl_eval.eval_checker.multi_turn_eval import multi_turn_utils
 
     tally = Tally(category)
     answers = {a["id"]: a["ground_truth"] for a in _lines(DATA / "possible_answer" / f"BFCL_v4_{category}.json")}
