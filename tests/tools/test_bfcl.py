@@ -36,6 +36,7 @@ import asyncio
 import collections
 import contextlib
 import copy
+import functools
 import importlib.util
 import inspect
 import json
@@ -53,12 +54,17 @@ from pipeline import Skill, Status, Toolset, run, skill
 
 pytestmark = pytest.mark.bfcl
 
-if importlib.util.find_spec("bfcl_eval") is None:  # pragma: no cover - depends on the machine
-    pytest.skip("the BFCL data needs: pip install --no-deps bfcl-eval", allow_module_level=True)
+@functools.cache
+def _bfcl() -> tuple[Path, dict[str, str]]:
+    """bfcl-eval's data folder and its type map (what its OpenAI handler sends types as)."""
+    try:
+        from bfcl_eval.constants.type_mappings import GORILLA_TO_OPENAPI
+    except ImportError:
+        pytest.fail("the BFCL replay reads bfcl-eval's data: pip install --no-deps bfcl-eval")
+    spec = importlib.util.find_spec("bfcl_eval")
+    assert spec is not None and spec.origin is not None
+    return Path(spec.origin).parent / "data", GORILLA_TO_OPENAPI
 
-from bfcl_eval.constants.type_mappings import GORILLA_TO_OPENAPI
-
-DATA = Path(importlib.util.find_spec("bfcl_eval").origin).parent / "data"  # type: ignore[union-attr, arg-type]
 
 WITH_CALLS = [
     "simple_python", "simple_java", "simple_javascript", "multiple", "parallel", "parallel_multiple",
@@ -81,7 +87,7 @@ def _openapi(prop: dict[str, Any]) -> dict[str, Any]:
     """A BFCL parameter in JSON Schema's words, as BFCL's OpenAI handler maps it: its type
     names (``dict``, ``float``, ``tuple``, ``any``, Java's) mapped, ``string`` when none."""
     out = copy.deepcopy(prop)
-    out["type"] = GORILLA_TO_OPENAPI.get(prop.get("type") or "string", "string")
+    out["type"] = _bfcl()[1].get(prop.get("type") or "string", "string")
     if isinstance(out.get("properties"), dict):
         out["properties"] = {k: _openapi(v) for k, v in out["properties"].items()}
     if isinstance(out.get("items"), dict):
@@ -323,9 +329,9 @@ async def _replay(category: str) -> Tally:
 
     tally = Tally(category)
     cache: dict[str, Any] = {}
-    answers = {a["id"]: a["ground_truth"] for a in _lines(DATA / "possible_answer" / f"BFCL_v4_{category}.json")} \
+    answers = {a["id"]: a["ground_truth"] for a in _lines(_bfcl()[0] / "possible_answer" / f"BFCL_v4_{category}.json")} \
         if category in WITH_CALLS else {}
-    for entry in _lines(DATA / f"BFCL_v4_{category}.json"):
+    for entry in _lines(_bfcl()[0] / f"BFCL_v4_{category}.json"):
         skills = _check_definitions(entry["function"], tally, cache)
         if entry["id"] not in answers:
             continue
@@ -471,14 +477,14 @@ async def _replay_multi_turn(category: str) -> Tally:
     from bfcl_eval.eval_checker.multi_turn_eval import multi_turn_utils
 
     tally = Tally(category)
-    answers = {a["id"]: a["ground_truth"] for a in _lines(DATA / "possible_answer" / f"BFCL_v4_{category}.json")}
+    answers = {a["id"]: a["ground_truth"] for a in _lines(_bfcl()[0] / "possible_answer" / f"BFCL_v4_{category}.json")}
     validators = {  # the documentation BFCL gives the model, as its checker reads it
         doc["name"]: jsonschema.Draft202012Validator(_closed(_definition(doc)["parameters"]))
-        for file in MULTI_TURN_FUNC_DOC_FILE_MAPPING.values() if (DATA / "multi_turn_func_doc" / file).exists()
-        for doc in _lines(DATA / "multi_turn_func_doc" / file)
+        for file in MULTI_TURN_FUNC_DOC_FILE_MAPPING.values() if (_bfcl()[0] / "multi_turn_func_doc" / file).exists()
+        for doc in _lines(_bfcl()[0] / "multi_turn_func_doc" / file)
     }
     long_context = category == "multi_turn_long_context"
-    for entry in _lines(DATA / f"BFCL_v4_{category}.json"):
+    for entry in _lines(_bfcl()[0] / f"BFCL_v4_{category}.json"):
         instances: dict[str, Any] = {}
         for class_name in entry["involved_classes"]:
             module = importlib.import_module(CLASS_FILE_PATH_MAPPING[class_name])
