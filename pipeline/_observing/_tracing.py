@@ -85,6 +85,9 @@ class Tracing(Instrument):
     keeps its own span and call spans (:meth:`for_run`), so an app may list one in every
     run's instruments. Inside a skill the call's span is current:
     ``trace.get_current_span()`` there is it, in async, thread and process skills alike.
+    A call made from a model's tool call (``Toolset.calls()``) is an ``execute_tool {tool
+    name}`` span with OpenTelemetry's GenAI attributes (``gen_ai.tool.name``,
+    ``gen_ai.tool.call.id``, ...), so tracing backends show it by its tool.
 
     Args:
         tracer_provider: where the spans go; OpenTelemetry's global provider by default.
