@@ -126,6 +126,10 @@ def serve(toolset: Toolset, name: str, settings: Mapping[str, Any]) -> Any:
         async def list_tools(self) -> list[Any]:
             return [types.Tool.model_validate(entry) for entry in toolset.schemas("mcp")]
 
+        def _tool_input_schema(self, name: str) -> dict[str, Any] | None:
+            # mcp 2's streamable HTTP checks a call's Mcp-Param headers against this.
+            return next((s["inputSchema"] for s in toolset.schemas("mcp") if s["name"] == name), None)
+
         async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
             nonlocal calls
             calls += 1
