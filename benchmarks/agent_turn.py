@@ -16,7 +16,10 @@ against skillstream streaming's). The implementations:
 - skillstream after the whole message: the same stream read to its end, then
   ``run(toolset.calls(message))``;
 - LangGraph's ``ToolNode``: the same stream read to its end, the message as an
-  ``AIMessage`` with ``tool_calls``, ``await ToolNode(tools).ainvoke(...)``;
+  ``AIMessage`` with ``tool_calls``, through a LangGraph ``StateGraph`` whose tools node
+  is ``langgraph.prebuilt.ToolNode(tools)``;
+- skillstream's ``ToolNode`` in LangGraph: the same LangGraph graph with
+  ``pipeline.ToolNode(tools)`` as its tools node (the drop-in for LangGraph users);
 - pydantic-ai: an ``Agent`` whose ``FunctionModel`` answers the same 8 calls after the
   same 1.2 s, then a text (it runs tools once the model's response is complete).
 
@@ -204,14 +207,17 @@ async def turn_toolnode(client: Any, node: Any) -> float:
     return max(ENDS) - asked
 
 
-def _tool_graph(tools: list[Any]) -> Any:
-    """ToolNode as agents run it: the tools node of a graph over ``MessagesState`` (it
-    needs the graph's runtime; standalone ``ainvoke`` refuses)."""
+def _tool_graph(tools: list[Any], ours: bool = False) -> Any:
+    """ToolNode as agents run it: the tools node of LangGraph's graph over ``MessagesState``
+    (it needs the graph's runtime; standalone ``ainvoke`` refuses). ``ours``: skillstream's
+    ``ToolNode`` in the same LangGraph graph, in place of LangGraph's."""
     from langgraph.graph import END, START, MessagesState, StateGraph
-    from langgraph.prebuilt import ToolNode
+    from langgraph.prebuilt import ToolNode as LangGraphToolNode
+
+    from pipeline import ToolNode
 
     graph = StateGraph(MessagesState)
-    graph.add_node("tools", ToolNode(tools))
+    graph.add_node("tools", ToolNode(tools) if ours else LangGraphToolNode(tools))
     graph.add_edge(START, "tools")
     graph.add_edge("tools", END)
     return graph.compile()
@@ -275,7 +281,7 @@ async def overhead_skillstream(n: int) -> float:
     return took / n
 
 
-async def overhead_toolnode(n: int) -> float:
+async def overhead_toolnode(n: int, ours: bool = False) -> float:
     from langchain_core.messages import AIMessage
     from langchain_core.tools import tool
 
@@ -284,7 +290,7 @@ async def overhead_toolnode(n: int) -> float:
         """Do nothing."""
         return {"index": index}
 
-    node = _tool_graph([noop])
+    node = _tool_graph([noop], ours)
     message = AIMessage(content="", tool_calls=[
         {"id": f"c{i}", "name": "noop", "args": {"index": i}, "type": "tool_call"} for i in range(n)
     ])
@@ -315,7 +321,8 @@ def p95(xs: list[float]) -> float:
     return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
 
 
-NAMES = ["skillstream streaming", "skillstream after the whole message", "LangGraph ToolNode", "pydantic-ai"]
+NAMES = ["skillstream streaming", "skillstream after the whole message", "LangGraph ToolNode",
+         "skillstream ToolNode in LangGraph", "pydantic-ai"]
 
 
 async def measure(scenarios: int, reps: int, overhead_calls: int, seed: int = SEED,
@@ -326,6 +333,7 @@ async def measure(scenarios: int, reps: int, overhead_calls: int, seed: int = SE
     import openai
 
     node = _tool_graph(_langchain_tools())
+    our_node = _tool_graph(_langchain_tools(), ours=True)
     agent = _pydantic_ai_agent(len(DURATIONS), DONE_AT[-1], _tool_body)
     model = sm.ScriptedModel([])
     names = NAMES
@@ -340,7 +348,8 @@ async def measure(scenarios: int, reps: int, overhead_calls: int, seed: int = SE
             names[0]: lambda: turn_skillstream_streaming(client),
             names[1]: lambda: turn_skillstream_whole(client),
             names[2]: lambda: turn_toolnode(client, node),
-            names[3]: lambda: turn_pydantic_ai(agent),
+            names[3]: lambda: turn_toolnode(client, our_node),
+            names[4]: lambda: turn_pydantic_ai(agent),
         }
         over: dict[str, list[float]] = {name: [] for name in names}
         # Warm-up: imports, the SDKs' validators, pydantic-ai's graph (not measured).
@@ -369,6 +378,7 @@ async def measure(scenarios: int, reps: int, overhead_calls: int, seed: int = SE
         for rep in range(reps):
             overheads["skillstream streaming"].append(await overhead_skillstream(overhead_calls))
             overheads["LangGraph ToolNode"].append(await overhead_toolnode(overhead_calls))
+            overheads["skillstream ToolNode in LangGraph"].append(await overhead_toolnode(overhead_calls, ours=True))
             overheads["pydantic-ai"].append(await overhead_pydantic_ai(overhead_calls))
     return {
         name: {

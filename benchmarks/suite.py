@@ -129,6 +129,14 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         packages=("openai", "langgraph", "langchain_core", "pydantic_ai"),
     ),
     Benchmark(
+        "plans", "benchmarks.plans",
+        "questions whose tool calls depend on each other (2-way, 8-way, a graph of lookups "
+        "feeding arithmetic): one planning turn against a turn per step (skillstream, "
+        "LangGraph's ToolNode, pydantic-ai) and ReAct's turn per call",
+        ("skillstream plan", "skillstream, a turn per step", "LangGraph ToolNode", "pydantic-ai", "ReAct"),
+        packages=("langgraph", "langchain_core", "pydantic_ai"),
+    ),
+    Benchmark(
         "graph", "benchmarks.graph_vs_langgraph",
         "the same StateGraph code on skillstream and on LangGraph: a fan-in, an agent loop, "
         "per-node overhead",

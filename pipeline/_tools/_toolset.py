@@ -38,6 +38,15 @@ from pydantic import BaseModel, ValidationError
 from .._core._result import SkillResult, Status
 from .._core._skill import Skill, SkillCall, SkillOptions, skill
 from ._parse import StreamParser, ToolCallRequest, assistant_turn, requests_in
+from ._plans import (
+    INSTRUCTIONS,
+    Plan,
+    admit_references,
+    find_references,
+    input_failed_reply,
+    planned,
+    positions_in,
+)
 from ._replies import clip as _clip
 from ._replies import _as_text, reply_content
 from ._schema import ArgsModel, from_signature, parse_docstring, strict_schema
@@ -153,6 +162,12 @@ class Toolset:
             function of the skill name, or ``"sanitize"`` (``weather.get`` becomes
             ``weather_get``). Schemas use these names and
             :meth:`calls` finds the tool by them.
+        references: let a call of a response take the result of an earlier call of the
+            same response: ``{"result_of": 1, "path": "population"}`` in place of a
+            value. The schemas admit it, :meth:`calls` and :meth:`calls_from_stream`
+            start such a call the moment the calls it takes have values, and
+            :meth:`reference_instructions` tells the model how (see the guide's
+            "Plans").
 
     Raises:
         ValueError: two tools have the same name; a tool name the providers refuse;
@@ -169,6 +184,7 @@ class Toolset:
         strict: bool = False,
         validation: Literal["lax", "strict"] = "lax",
         names: NameMap | None = None,
+        references: bool = False,
     ) -> None:
         if validation not in ("lax", "strict"):
             raise ValueError(f"validation is 'lax' or 'strict', not {validation!r}")
@@ -184,6 +200,8 @@ class Toolset:
             tools[tool.name] = tool
         self._tools = tools
         self._strict = strict
+        self._references = bool(references)
+        self._ref_schemas: dict[tuple[str, bool], dict[str, Any]] = {}
 
     @staticmethod
     def _as_skill(item: Any) -> Skill[Any, Any]:
@@ -253,7 +271,10 @@ class Toolset:
             )
         out: list[dict[str, Any]] = []
         for tool in self._tools.values():
-            source = _strict_of(tool) if strict else tool.args.schema
+            if self._references:
+                source = self._ref_schema(tool, strict)
+            else:
+                source = _strict_of(tool) if strict else tool.args.schema
             schema = json.loads(json.dumps(source))  # the caller's own copy
             described: dict[str, Any] = {"description": tool.description} if tool.description else {}
             flag = {"strict": True} if strict else {}
@@ -266,6 +287,26 @@ class Toolset:
             else:
                 out.append({"name": tool.name, **described, "inputSchema": schema})
         return out
+
+    def _ref_schema(self, tool: _Tool, strict: bool) -> dict[str, Any]:
+        made = self._ref_schemas.get((tool.name, strict))
+        if made is None:
+            made = admit_references(tool.args.schema)
+            if strict:
+                made = strict_schema(made, tool.name)
+            self._ref_schemas[(tool.name, strict)] = made
+        return made
+
+    def reference_instructions(self) -> str:
+        """What to tell the model (in the system prompt) so that it writes a whole plan
+        in one response: how a call takes the result of an earlier call. For a Toolset
+        made with ``references=True``.
+
+        Examples:
+            >>> tools = Toolset([get_population, divide], references=True)
+            >>> system = "You answer questions with the tools. " + tools.reference_instructions()
+        """
+        return INSTRUCTIONS
 
     # -- 2. the model's calls ----------------------------------------------------------------
 
@@ -298,6 +339,8 @@ class Toolset:
         """
         requests = requests_in(response)
         turn = _Turn(lambda: [(r.position, r.id, r.name, True) for r in requests])
+        if self._references:
+            turn.later = {r.position + 1: (r.name, positions_in(r.arguments)) for r in requests}
         seen: dict[tuple[str, str], SkillCall[Any]] = {}
         return ToolCalls([self._build(request, seen, turn) for request in requests], turn, response)
 
@@ -350,6 +393,17 @@ class Toolset:
         seen: dict[tuple[str, str], SkillCall[Any]] | None,
         turn: _Turn | None,
     ) -> SkillCall[Any]:
+        call = self._make(request, seen, turn)
+        if self._references and turn is not None:
+            turn.placed[request.position + 1] = (call, request.name)
+        return call
+
+    def _make(
+        self,
+        request: ToolCallRequest,
+        seen: dict[tuple[str, str], SkillCall[Any]] | None,
+        turn: _Turn | None,
+    ) -> SkillCall[Any]:
         id = request.id or f"{request.name or 'tool'}#{request.position + 1}"
         key = turn.key(id) if turn is not None else _CallKey(id)
         tool = self._tools.get(request.name)
@@ -382,6 +436,10 @@ class Toolset:
                 f"The arguments of {tool.name!r} must be a JSON object, not "
                 f"{_clip(json.dumps(data), 200)}. Send {tool.args.describe()}.",
             )
+        if self._references and turn is not None:
+            refs = find_references(data)
+            if refs:
+                return planned(tool, key, request.position + 1, data, refs, turn, self._rejected, ToolCallError)
         try:
             validated = tool.args.validate(data)
         except ValidationError as exc:
@@ -491,7 +549,7 @@ class Toolset:
     @classmethod
     async def from_mcp(
         cls, session: Any, *, timeout: float | None = None, retry: Retry | None = None,
-        names: NameMap | None = None,
+        names: NameMap | None = None, references: bool = False,
     ) -> Toolset:
         """The tools of an MCP server, as skills whose calls go through
         ``session.call_tool``; each validated against the server's input schema (which
@@ -512,10 +570,11 @@ class Toolset:
             names: tool names for the model, as :class:`Toolset` takes them (an MCP
                 server's tool may be named ``weather.get``; the model calls
                 ``weather_get`` with ``names="sanitize"``).
+            references: calls that take earlier calls' results, as :class:`Toolset` takes it.
         """
         from ._mcp import skills_from_session
 
-        return cls(await skills_from_session(session, timeout, retry), names=names)
+        return cls(await skills_from_session(session, timeout, retry), names=names, references=references)
 
     def mcp_server(self, name: str, **settings: Any) -> Any:
         """An MCP server (the ``mcp`` package's ``MCPServer``, ``FastMCP`` before mcp 2)
@@ -736,6 +795,11 @@ class _Turn:
         self.keys: dict[str, _CallKey] = {}
         self.aliases: dict[str, str] = {}  # a duplicate's id -> the id of the call that runs
         self.recorded: dict[str, tuple[Any, str]] = {}  # id -> (value, its reply text)
+        # With references: the calls so far by position (1-based), the plans of the calls
+        # that take results, and (a whole response) the positions each call refers to.
+        self.placed: dict[int, tuple[SkillCall[Any], str]] = {}
+        self.plans: dict[str, Plan] = {}
+        self.later: dict[int, tuple[str, list[int]]] | None = None
 
     def key(self, id: str) -> _CallKey:
         key = self.keys.get(id)
@@ -775,6 +839,11 @@ class _Turn:
     def _reply(
         self, key: str, result: SkillResult, results: Mapping[str, SkillResult]
     ) -> tuple[str, bool]:
+        plan = self.plans.get(key) if self.plans else None
+        if plan is not None and result.status is Status.SKIPPED:
+            said = input_failed_reply(plan, results)
+            if said is not None:
+                return said, True
         first = self.aliases.get(key)
         if first is not None:
             stood_for = results.get(first)

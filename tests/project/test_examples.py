@@ -274,6 +274,20 @@ def test_08_agent_loop(tmp_path: Path) -> None:
            "Top story: Apple: headline 1." in out
 
 
+def test_12_plans(tmp_path: Path) -> None:
+    out = run_example("12_plans.py", tmp_path, scale=1.0)
+    stream_end = float(re.search(r"stream: request at 0.000s, ended at ([\d.]+)s", out).group(1))  # type: ignore[union-attr]
+    rows = {key: (float(c), float(s), float(e)) for key, c, s, e in re.findall(
+        r"^  (call_\w+)\s+\w+\s+arguments complete ([\d.]+)s  ran ([\d.]+)s -> ([\d.]+)s  success", out, re.MULTILINE)}
+    assert list(rows) == ["call_paris", "call_lyon", "call_ratio", "call_km"]
+    lookups_end = max(rows["call_paris"][2], rows["call_lyon"][2])
+    # The division, written before the lookups ended, started once both had (printed to
+    # the ms), and every result came while the model was still writing.
+    assert rows["call_ratio"][0] < lookups_end - 0.001 <= rows["call_ratio"][1] < stream_end
+    assert all(end < stream_end for _, _, end in rows.values())
+    assert "turn 2: About 4.03 Lyons fit in Paris; they are 392 km apart." in out
+
+
 def _primes_below(limit: int) -> int:
     sieve = bytearray([1]) * limit
     sieve[:2] = b"\x00\x00"
