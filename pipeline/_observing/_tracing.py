@@ -18,6 +18,14 @@ carries the W3C trace context (``traceparent``, ``baggage``) to its worker, whic
 it around the function; spans made there join the trace if the worker configures a tracer
 provider (at import of the skill's module, say). The loop's own context is never changed.
 Ray skills do not carry it (yet).
+
+A call made from a model's tool call (``Toolset.calls()``) is traced as OpenTelemetry's
+GenAI conventions say a tool's execution is: its span is named ``execute_tool {tool
+name}`` and carries ``gen_ai.operation.name`` (``execute_tool``), ``gen_ai.tool.name``,
+``gen_ai.tool.call.id`` (the provider's id), ``gen_ai.tool.type`` (``function``) and
+``gen_ai.tool.description``, besides the attributes every call span has; ``error.type``
+says why one failed. The call's key tells: a tool call's key is its id, and knows its
+tool (duck-typed, as this layer sits below the Toolset's).
 """
 
 from __future__ import annotations
@@ -77,6 +85,9 @@ class Tracing(Instrument):
     keeps its own span and call spans (:meth:`for_run`), so an app may list one in every
     run's instruments. Inside a skill the call's span is current:
     ``trace.get_current_span()`` there is it, in async, thread and process skills alike.
+    A call made from a model's tool call (``Toolset.calls()``) is an ``execute_tool {tool
+    name}`` span with OpenTelemetry's GenAI attributes (``gen_ai.tool.name``,
+    ``gen_ai.tool.call.id``, ...), so tracing backends show it by its tool.
 
     Args:
         tracer_provider: where the spans go; OpenTelemetry's global provider by default.
@@ -128,19 +139,26 @@ class _RunTrace(Instrument):
         self._run_context = self._trace.set_span_in_context(span)
         self._calls = {}
 
+    def _open(self, key: str, name: str, index: int) -> Any:
+        attributes: dict[str, Any] = {"skillstream.key": key, "skillstream.skill": name, "skillstream.index": index}
+        tool = getattr(key, "tool", None)
+        if not tool or not isinstance(tool, str):
+            return self._tracer.start_span("skillstream.call", context=self._run_context, attributes=attributes)
+        # A model's tool call: named and described as the GenAI conventions name a
+        # tool's execution, so tracing backends show it by its tool.
+        attributes["gen_ai.operation.name"] = "execute_tool"
+        attributes["gen_ai.tool.name"] = tool
+        attributes["gen_ai.tool.call.id"] = str(key)
+        attributes["gen_ai.tool.type"] = "function"
+        description = getattr(key, "tool_description", None)
+        if description and isinstance(description, str):
+            attributes["gen_ai.tool.description"] = description
+        return self._tracer.start_span(f"execute_tool {tool}", context=self._run_context, attributes=attributes)
+
     def _span(self, call: SkillCall[Any], index: int) -> Any:
         span = self._calls.get(index)
         if span is None:
-            span = self._tracer.start_span(
-                "skillstream.call",
-                context=self._run_context,
-                attributes={
-                    "skillstream.key": call.key,
-                    "skillstream.skill": call.skill.options.name,
-                    "skillstream.index": index,
-                },
-            )
-            self._calls[index] = span
+            span = self._calls[index] = self._open(call.key, call.skill.options.name, index)
         return span
 
     def call_started(self, call: SkillCall[Any], index: int, attempt: int, at: float) -> None:
@@ -191,12 +209,7 @@ class _RunTrace(Instrument):
             self._end(span, result)
 
     def call_skipped(self, result: SkillResult) -> None:
-        span = self._tracer.start_span(
-            "skillstream.call",
-            context=self._run_context,
-            attributes={"skillstream.key": result.key, "skillstream.skill": result.name, "skillstream.index": result.index},
-        )
-        self._end(span, result)
+        self._end(self._open(result.key, result.name, result.index), result)
 
     def run_deadline(self, at: float) -> None:
         if self._run is not None:

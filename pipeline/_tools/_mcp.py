@@ -5,13 +5,11 @@ The ``mcp`` package is imported here only, when one of these is used.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 from .._core._skill import Skill, SkillOptions
 from ._parse import get
-from ._replies import reply_content
 from ._schema import ArgsModel, from_json_schema
 
 if TYPE_CHECKING:
@@ -90,7 +88,8 @@ async def skills_from_session(
     return skills
 
 
-def _server_class() -> tuple[Any, type[Exception]]:
+def _server_class() -> tuple[Any, type[Exception], bool]:
+    """The SDK's high-level server class, its ``ToolError``, and whether it is mcp 2's."""
     import importlib
 
     # mcp 2 names it MCPServer; mcp 1 FastMCP (whose module mcp 2 keeps only to say so).
@@ -101,61 +100,49 @@ def _server_class() -> tuple[Any, type[Exception]]:
         except ImportError:
             continue
         tool_error: type[Exception] = errors.ToolError
-        return server, tool_error
+        return server, tool_error, name == "MCPServer"
     raise ImportError(_INSTALL)
 
 
 def serve(toolset: Toolset, name: str, settings: Mapping[str, Any]) -> Any:
-    """An MCP server whose tools run the toolset's skills through skillstream."""
-    server_class, tool_error = _server_class()
-    server = server_class(name, **settings)
-    for tool_name in toolset.names:
-        handler = _handler(toolset, tool_name, tool_error)
-        server.add_tool(
-            handler,
-            name=tool_name,
-            description=toolset._tools[tool_name].description or None,
-            structured_output=False,
-        )
-    return server
+    """An MCP server whose tools are the toolset's: ``tools/list`` answers
+    ``toolset.schemas("mcp")`` and ``tools/call`` goes through ``toolset.call`` and a run,
+    so a call is checked, refused and answered as one from a model's response is.
 
+    The SDK's server would make each tool's schema and check its arguments itself, from a
+    function's signature: other schemas, other error texts, and a parameter pydantic
+    reserves (``model_config``) it cannot take. So the server lists and calls the tools
+    itself, and keeps the rest of the SDK's server (transports, settings, the
+    ``.run()`` entry point).
+    """
+    server_class, tool_error, modern = _server_class()
+    from mcp import types
 
-def _handler(toolset: Toolset, tool_name: str, tool_error: type[Exception]) -> Callable[..., Any]:
     from .._stream._results import run
 
-    tool = toolset._tools[tool_name]
-    model_fields = tool.args.model.model_fields
-    parameters = []
-    for field, argument, _ in tool.args.fields:
-        info = model_fields[field]
-        annotation = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
-        default = inspect.Parameter.empty if info.is_required() else info.default
-        if info.description:
-            annotation = Annotated[(annotation, _described(info.description))]
-        parameters.append(
-            inspect.Parameter(argument, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
-        )
     calls = 0
 
-    async def handler(**arguments: Any) -> str:
-        nonlocal calls
-        calls += 1
-        # The server validated the arguments already; ours checks them again into the
-        # skill's own types (and refuses what only the MCP layer let through).
-        call = toolset.call(f"mcp-{tool_name}-{calls}", tool_name, arguments)
-        results = await run([call], max_concurrency=1).collect()
-        text, is_error = reply_content(results[0])
-        if is_error:
-            raise tool_error(text)
-        return text
+    class ToolsetServer(server_class):  # type: ignore[misc, valid-type]
+        async def list_tools(self) -> list[Any]:
+            return [types.Tool.model_validate(entry) for entry in toolset.schemas("mcp")]
 
-    handler.__signature__ = inspect.Signature(parameters, return_annotation=str)  # type: ignore[attr-defined]
-    handler.__name__ = handler.__qualname__ = tool_name
-    handler.__doc__ = tool.description
-    return handler
+        def _tool_input_schema(self, name: str) -> dict[str, Any] | None:
+            # mcp 2's streamable HTTP checks a call's Mcp-Param headers against this.
+            return next((s["inputSchema"] for s in toolset.schemas("mcp") if s["name"] == name), None)
 
+        async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
+            nonlocal calls
+            calls += 1
+            call = toolset.call(f"mcp-{calls}", name, arguments)
+            results = await run([call], max_concurrency=1).collect()
+            (reply,) = toolset.replies(results, "mcp")
+            if modern:
+                return types.CallToolResult.model_validate(reply)
+            # mcp 1's server takes the content, and makes an error result of an
+            # exception's text as it is.
+            if reply["isError"]:
+                raise tool_error(reply["content"][0]["text"])
+            return [types.TextContent(type="text", text=reply["content"][0]["text"])]
 
-def _described(description: str) -> Any:
-    from pydantic import Field
-
-    return Field(description=description)
+    ToolsetServer.__name__ = ToolsetServer.__qualname__ = f"Toolset{server_class.__name__}"
+    return ToolsetServer(name, **settings)

@@ -375,13 +375,16 @@ def from_signature(fn: Callable[..., Any], tool: str, arg_docs: Mapping[str, str
             isinstance(e, FieldInfo) and e.description for e in extra
         )
         description = None if has_description else arg_docs.get(name)
+        # The model's name for it: the parameter's, or an alias where Python has no such
+        # name (``from_: Annotated[str, Field(alias="from")]``).
+        alias = _alias(annotation, extra) or name
         if default is None and not _admits_none(annotation):
             annotation = Optional[annotation]  # x: str = None: the schema says null too
         field = f"a{i}"
         # description=None would erase one given in Annotated[..., Field(description=)].
         options: dict[str, Any] = {"description": description} if description else {}
         options["default"] = PydanticUndefined if default is inspect.Parameter.empty else default
-        info = Field(alias=name, **options)
+        info = Field(alias=alias, **options)
         definitions[field] = (Annotated[(annotation, *extra)] if extra else annotation, info)
         fields.append((field, name, param.kind is param.POSITIONAL_ONLY))
     model = create_model(f"{tool}_arguments", __config__=_FORBID, **definitions)
@@ -416,6 +419,13 @@ def _closed(schema: Any) -> Any:
     if isinstance(schema, list):
         return [_closed(item) for item in schema]
     return schema
+
+
+def _alias(annotation: Any, extra: list[Any]) -> str | None:
+    metadata = list(extra)
+    if typing.get_origin(annotation) is Annotated:
+        metadata += annotation.__metadata__
+    return next((m.alias for m in metadata if isinstance(m, FieldInfo) and isinstance(m.alias, str)), None)
 
 
 def _has_description(annotation: Any) -> bool:

@@ -404,10 +404,11 @@ class Toolset:
         seen: dict[tuple[str, str], SkillCall[Any]] | None,
         turn: _Turn | None,
     ) -> SkillCall[Any]:
-        key: str = request.id or f"{request.name or 'tool'}#{request.position + 1}"
-        if turn is not None:
-            key = turn.key(key)
+        id = request.id or f"{request.name or 'tool'}#{request.position + 1}"
+        key = turn.key(id) if turn is not None else _CallKey(id)
         tool = self._tools.get(request.name)
+        key.tool = request.name or ""
+        key.tool_description = tool.description if tool is not None else ""
         if tool is None:
             listed = ", ".join(self._tools) or "(none)"
             return self._rejected(
@@ -579,7 +580,9 @@ class Toolset:
         """An MCP server (the ``mcp`` package's ``MCPServer``, ``FastMCP`` before mcp 2)
         offering these tools; each call runs through skillstream (the skill's timeout,
         retry and fallback), and one that ends without a value is an ``isError`` result
-        with the text :meth:`replies` would send.
+        with the text :meth:`replies` would send. It lists :meth:`schemas` ``("mcp")``
+        and checks each call as :meth:`calls` does (unknown tools and arguments refused,
+        with the same message for the model).
 
         Examples:
             >>> tools.mcp_server("weather").run("stdio")
@@ -770,9 +773,12 @@ def _tool_of(made: Skill[Any, Any], name: str | None = None, strict: bool = Fals
 
 class _CallKey(str):
     """A tool call's id as its SkillCall's key, and so its result's: equal to the id (a
-    ``str``), and knowing the turn it belongs to."""
+    ``str``), and knowing the turn it belongs to (none for :meth:`Toolset.call`) and the
+    tool called, which tracing reads (``gen_ai.tool.name``, ``gen_ai.tool.description``)."""
 
     turn: _Turn
+    tool: str = ""
+    tool_description: str = ""
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (str, (str(self),))  # copied, pickled or journaled: the id alone

@@ -258,3 +258,87 @@ def test_one_tracing_shared_by_two_runs_at_once_traces_each_run_apart(spans: Any
         call = by_id[s.parent.span_id]
         assert (call.attributes["skillstream.key"] == "t") == (s.name == "inside the thread")
         assert s.context.trace_id == call.context.trace_id
+
+
+def test_a_tool_call_is_an_execute_tool_span_named_by_its_tool(spans: Any) -> None:
+    from pipeline import Toolset
+
+    provider, exporter = spans
+    inside: list[int] = []
+
+    @skill
+    def get_weather(city: str) -> str:
+        """The weather in a city today."""
+        inside.append(trace.get_current_span().get_span_context().span_id)
+        return "sunny"
+
+    @skill(timeout=1)
+    async def slow(n: int) -> int:
+        await asyncio.sleep(10)
+        return n
+
+    @skill
+    async def plain() -> str:
+        return "plain"
+
+    tools = Toolset([get_weather, slow])
+    message = {"role": "assistant", "content": [
+        {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}},
+        {"type": "tool_use", "id": "toolu_2", "name": "slow", "input": {"n": 1}},
+        {"type": "tool_use", "id": "toolu_3", "name": "nowhere", "input": {}},
+        {"type": "tool_use", "id": "toolu_4", "name": "slow", "input": {"n": "many"}},
+    ]}
+
+    async def main() -> None:
+        calls = [*tools.calls(message), tools.call("call_9", "get_weather", '{"city": "Oslo"}'), plain()]
+        await run(calls, instruments=[Tracing(provider)]).collect()
+
+    vrun(main)
+    finished = exporter.get_finished_spans()
+    by_key = {s.attributes["skillstream.key"]: s for s in finished if "skillstream.key" in s.attributes}
+    weather = by_key["toolu_1"]
+    assert weather.name == "execute_tool get_weather"
+    assert dict(weather.attributes) == {
+        "skillstream.key": "toolu_1", "skillstream.skill": "get_weather", "skillstream.index": 0,
+        "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "get_weather",
+        "gen_ai.tool.call.id": "toolu_1", "gen_ai.tool.type": "function",
+        "gen_ai.tool.description": "The weather in a city today.",
+        "skillstream.status": "success", "skillstream.attempts": 1, "skillstream.fallback_used": False,
+    }
+    assert weather.kind is trace.SpanKind.INTERNAL and weather.status.status_code is StatusCode.UNSET
+    assert weather.context.span_id in inside  # the tool's body runs under its span
+    timed_out = by_key["toolu_2"]
+    assert timed_out.name == "execute_tool slow" and timed_out.attributes["error.type"] == "SkillTimeout"
+    assert timed_out.status.status_code is StatusCode.ERROR
+    # A call the model got wrong is still its tool's execution, failed: the model sees why.
+    unknown = by_key["toolu_3"]
+    assert unknown.name == "execute_tool nowhere" and unknown.attributes["error.type"] == "ToolCallError"
+    assert "gen_ai.tool.description" not in unknown.attributes
+    invalid = by_key["toolu_4"]
+    assert invalid.name == "execute_tool slow" and invalid.attributes["error.type"] == "ToolCallError"
+    assert invalid.attributes["gen_ai.tool.call.id"] == "toolu_4"
+    # One call from its parts is a tool call too; a plain skill call keeps its span.
+    assert by_key["call_9"].name == "execute_tool get_weather"
+    assert by_key["call_9"].attributes["gen_ai.tool.call.id"] == "call_9"
+    assert by_key["plain"].name == "skillstream.call"
+    assert not any(k.startswith("gen_ai.") for k in by_key["plain"].attributes)
+    assert len(inside) == 2
+
+
+def test_a_tool_named_for_the_model_is_traced_by_that_name(spans: Any) -> None:
+    from pipeline import Toolset
+
+    provider, exporter = spans
+
+    @skill(name="weather.get")
+    async def weather_get(city: str) -> str:
+        return city
+
+    tools = Toolset([weather_get], names="sanitize")
+    message = {"tool_calls": [{"id": "c1", "type": "function",
+                               "function": {"name": "weather_get", "arguments": '{"city": "Rome"}'}}]}
+    vrun(lambda: run(tools.calls(message), instruments=[Tracing(provider)]).collect())
+    (span,) = [s for s in exporter.get_finished_spans() if s.name != "skillstream.run"]
+    assert span.name == "execute_tool weather_get"
+    assert span.attributes["gen_ai.tool.name"] == "weather_get"
+    assert span.attributes["skillstream.skill"] == "weather.get"

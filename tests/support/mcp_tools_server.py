@@ -52,5 +52,13 @@ async def fail(reason: str) -> str:
     raise RuntimeError(reason)
 
 
+@skill
+async def configure(model_config: dict[str, int], name: str = "default") -> str:
+    """Set a model up (a parameter name pydantic models reserve)."""
+    return f"{name}: {sorted(model_config.items())}"
+
+
+TOOLS = Toolset([add, distance, slow, fail, configure])
+
 if __name__ == "__main__":
-    Toolset([add, distance, slow, fail]).mcp_server("skillstream-test").run("stdio")
+    TOOLS.mcp_server("skillstream-test").run("stdio")

@@ -769,3 +769,30 @@ def test_a_json_schema_tool_follows_the_same_rules_nested_extras_and_nulls() -> 
     with pytest.raises(ValidationError) as caught:
         args.validate({"place": {"city": "Oslo", "zip": 1}})
     assert "place.zip: not a field of this object" in args.explain("find", caught.value)
+
+
+async def test_an_alias_names_a_parameter_python_cannot_name() -> None:
+    @skill
+    async def send(
+        from_: Annotated[str, Field(alias="from", description="the sender")],
+        to: str,
+        reply_to: Annotated[str | None, Field(alias="reply-to")] = None,
+    ) -> str:
+        return f"{from_} > {to} ({reply_to})"
+
+    tools = Toolset([send])
+    parameters = tools.schemas("openai")[0]["function"]["parameters"]
+    assert list(parameters["properties"]) == ["from", "to", "reply-to"]
+    assert parameters["properties"]["from"] == {"description": "the sender", "type": "string"}
+    assert parameters["required"] == ["from", "to"]
+    calls = tools.calls([
+        {"type": "tool_use", "id": "a", "name": "send", "input": {"from": "ann", "to": "bo", "reply-to": "cy"}},
+        {"type": "tool_use", "id": "b", "name": "send", "input": {"from_": "ann", "to": "bo"}},
+    ])
+    assert calls[0].kwargs == {"from_": "ann", "to": "bo", "reply_to": "cy"}
+    results = await run(calls).collect()
+    assert results["a"].value == "ann > bo (cy)"
+    assert results["b"].error is not None and results["b"].error.message.startswith(
+        "Invalid arguments for tool 'send':\n- from: required, missing; expected string\n"
+        "- from_: not an argument of this tool\n"
+    )

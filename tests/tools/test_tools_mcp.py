@@ -48,7 +48,7 @@ async def test_a_toolset_served_over_mcp_lists_its_schemas_and_runs_through_skil
 
 async def _served(session: ClientSession) -> None:
     listed = {t.name: t for t in (await session.list_tools()).tools}
-    assert list(listed) == ["add", "distance", "slow", "fail"]
+    assert list(listed) == ["add", "distance", "slow", "fail", "configure"]
     assert listed["add"].description == "Add two integers."
     schema = listed["add"].input_schema
     assert schema["properties"]["a"]["description"] == "the first."
@@ -67,6 +67,44 @@ async def _served(session: ClientSession) -> None:
     assert failed.is_error and "Error: RuntimeError: disk full" in _text(failed)
 
 
+async def test_the_served_tools_are_what_the_toolset_says_to_a_model() -> None:
+    # The server is the Toolset in the test server's file: what it lists is schemas("mcp"),
+    # and what it answers to arguments it refuses is what calls() and replies() say.
+    sys.path.insert(0, str(SERVER.parent))
+    try:
+        from mcp_tools_server import TOOLS
+    finally:
+        sys.path.remove(str(SERVER.parent))
+    async with mcp_session() as session:
+        listed = [t.model_dump(by_alias=True, exclude_none=True) for t in (await session.list_tools()).tools]
+        assert listed == TOOLS.schemas("mcp")
+
+        # model_config, a name pydantic reserves, is served and called like any other.
+        configured = await session.call_tool("configure", {"model_config": {"b": 2, "a": "1"}})
+        assert (configured.is_error, _text(configured)) == (False, "default: [('a', 1), ('b', 2)]")
+
+        wrong = [
+            ("add", {"a": 1, "c": 2}),                     # an argument the tool does not take
+            ("add", {"a": "two"}),                          # one that does not fit
+            ("add", {}),                                    # a missing one
+            ("distance", {"p": {"x": 0, "y": 0, "z": 1}, "q": {"x": 1, "y": 1}}),  # nested
+            ("configure", {"model_config": {"a": "x"}, "nme": "n"}),
+            ("nowhere", {}),                                # an unknown tool
+        ]
+        model_calls = TOOLS.calls([
+            {"type": "tool_use", "id": f"t{i}", "name": name, "input": arguments}
+            for i, (name, arguments) in enumerate(wrong)
+        ])
+        expected = TOOLS.replies(await run(model_calls).collect(), "anthropic")[0]["content"]
+        assert all(block["is_error"] for block in expected)
+        for (name, arguments), reply in zip(wrong, expected, strict=True):
+            served = await session.call_tool(name, arguments)
+            assert served.is_error, (name, arguments)
+            assert _text(served) == reply["content"], (name, arguments)
+        assert "- c: not an argument of this tool" in expected[0]["content"]
+        assert expected[5]["content"].startswith("Unknown tool 'nowhere'.")
+
+
 async def test_mcp_tools_as_a_toolset_validate_with_the_server_schema() -> None:
     async with mcp_session() as session:
         await _as_toolset(session)
@@ -74,7 +112,7 @@ async def test_mcp_tools_as_a_toolset_validate_with_the_server_schema() -> None:
 
 async def _as_toolset(session: ClientSession) -> None:
     tools = await Toolset.from_mcp(session, timeout=5)
-    assert tools.names == ["add", "distance", "slow", "fail"]
+    assert tools.names == ["add", "distance", "slow", "fail", "configure"]
     listed = {t.name: t for t in (await session.list_tools()).tools}
     anthropic_schemas = {s["name"]: s for s in tools.schemas("anthropic")}
     assert anthropic_schemas["distance"]["input_schema"] == listed["distance"].input_schema
