@@ -94,7 +94,11 @@ def arguments_of(call: SkillCall[Any], args: tuple[Any, ...], kwargs: dict[str, 
         bound = inspect.signature(call.skill.fn).bind(*args, **kwargs)
     except (TypeError, ValueError):  # no signature to read: positions stand for names
         return {**{f"arg{i}": a for i, a in enumerate(args)}, **kwargs}
-    return dict(bound.arguments)
+    out = dict(bound.arguments)
+    for name, param in bound.signature.parameters.items():
+        if param.kind is inspect.Parameter.VAR_KEYWORD and name in out:
+            out.update(out.pop(name))  # **kwargs: each by its own name
+    return out
 
 
 def edited_call(

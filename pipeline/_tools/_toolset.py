@@ -23,6 +23,7 @@ fallbacks and the run's cap and deadline.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import itertools
 import json
@@ -788,6 +789,7 @@ def _recording(made: Skill[Any, Any], turn: _Turn, key: str) -> Skill[Any, Any]:
     wrapper: Callable[..., Any]
     if made.kind == "async":
 
+        @functools.wraps(fn)  # its signature stays the tool's (approval reads the arguments by name)
         async def recorded_async(*args: Any, **kwargs: Any) -> Any:
             value = await fn(*args, **kwargs)
             turn.record(key, value)
@@ -796,6 +798,7 @@ def _recording(made: Skill[Any, Any], turn: _Turn, key: str) -> Skill[Any, Any]:
         wrapper = recorded_async
     else:
 
+        @functools.wraps(fn)
         def recorded_sync(*args: Any, **kwargs: Any) -> Any:
             value = fn(*args, **kwargs)
             turn.record(key, value)
