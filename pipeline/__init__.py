@@ -29,6 +29,7 @@ This module only gathers the public names.
 """
 
 from ._core._approval import Approve as Approve
+from ._core._approval import Decision as Decision
 from ._core._approval import Reject as Reject
 from ._core._errors import CircuitOpen as CircuitOpen
 from ._core._errors import DeadlineExceeded as DeadlineExceeded
@@ -107,6 +108,7 @@ __all__ = [
     "CompiledStateGraph",
     "DeadlineEvent",
     "DeadlineExceeded",
+    "Decision",
     "DependencyFailed",
     "ErrorInfo",
     "Event",
