@@ -12,7 +12,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._skill import SkillCall
@@ -20,8 +20,15 @@ if TYPE_CHECKING:
 __all__ = ["Approve", "Decision", "Reject", "arguments_of", "check_decisions", "edited_call"]
 
 
+class Decision:
+    """A person's decision on a call that needs approval: :class:`Approve` or
+    :class:`Reject`, given to ``run(..., decisions={key: decision})``."""
+
+    __slots__ = ()
+
+
 @dataclass(frozen=True)
-class Approve:
+class Approve(Decision):
     """Run the pending call, with its own arguments or with some of them replaced.
 
     Examples:
@@ -44,7 +51,7 @@ class Approve:
 
 
 @dataclass(frozen=True)
-class Reject:
+class Reject(Decision):
     """Do not run the pending call: its result is an ``error`` whose ``error.type`` is
     ``"Rejected"`` and whose message is ``reason``; its fallback is not used (a person's
     no is not a failure to paper over), and its dependents are skipped. A Toolset's reply
@@ -63,10 +70,6 @@ class Reject:
     def __post_init__(self) -> None:
         if not isinstance(self.reason, str):
             raise TypeError(f"Reject(reason) takes a str, got {self.reason!r}")
-
-
-Decision = Union[Approve, Reject]
-"""What ``run(..., decisions={key: ...})`` takes for each pending call."""
 
 
 def check_decisions(decisions: Any) -> dict[str, Decision] | None:

@@ -62,7 +62,7 @@ from .._core._instruments import Instrument, Phase, attempt_context, contextual,
 from .._executors._hedge import hedged
 from .._admission._gate import Gate, admission_for
 from .._core._result import ErrorInfo, SkillResult, Status, new_result, stored_value
-from .._core._approval import Approve, Decision, arguments_of, edited_call
+from .._core._approval import Approve, Decision, Reject, arguments_of, edited_call
 from .._core._errors import Rejected
 from .._core._skill import NO_FALLBACK, SkillCall, calls_in, holds_calls
 
@@ -1243,6 +1243,7 @@ class Run(abc.ObserverBase[SkillResult]):
                     return True
                 node.fill_args = node.fill_kwargs = ()
             return False
+        assert isinstance(decision, Reject)  # check_decisions() let nothing else in
         self._end_unrun(node, Status.ERROR, None, ErrorInfo.of(Rejected(decision.reason)), record=True)
         return True
 

@@ -9,7 +9,17 @@ from typing import Any
 
 import pytest
 
-from pipeline import Approve, Journal, Reject, Results, Retry, SkillError, Status, run, skill
+from pipeline import (
+    Approve,
+    Journal,
+    Reject,
+    Results,
+    Retry,
+    SkillError,
+    Status,
+    run,
+    skill,
+)
 from tests.support.vloop import vrun
 
 
