@@ -314,3 +314,21 @@ def test_with_options_can_ask_for_approval_of_one_call() -> None:
     results, _ = vrun(main)
     assert bank.sent == [("a", 1)]
     assert [r.key for r in results.pending()] == ["held"]
+
+
+def test_a_memory_journal_resumes_a_run_in_process_without_a_file() -> None:
+    bank = Bank()
+    journal = Journal(":memory:")
+
+    async def main() -> Results:
+        calls = [bank.transfer("bob", 500), bank.balance("amy")]
+        await run(calls, journal=journal, run_id="r1").collect()
+        return await run(calls, journal=journal, run_id="r1", decisions={"transfer": Reject("no")}).collect()
+
+    results = asyncio.run(main())
+    folder = Path(journal._file).parent
+    assert folder.exists()
+    journal.close()
+    assert not folder.exists()  # nothing is left behind
+    assert results["balance"].replayed and bank.looked_up == ["amy"]
+    assert results["transfer"].error.type == "Rejected"  # type: ignore[union-attr]
