@@ -4,6 +4,8 @@
     python tests/support/approval_child.py DB EXECUTED SEEN approve [AMOUNT]  # resumes, approved
     python tests/support/approval_child.py DB EXECUTED SEEN reject REASON     # resumes, rejected
 
+DB is a SQLite file, or a ``postgresql://`` URL (a journal with a lease of ``LEASE`` s).
+
 The run: ten quick lookups, one that takes 60 s (0.05 s when resumed), ``transfer`` (needs approval) and
 ``receipt`` (depends on it). Every skill appends its name to EXECUTED when it starts; the
 consumer appends ``key status replayed`` for each result to SEEN. Without a decision, once
@@ -16,10 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from typing import Any
 
 from pipeline import Approve, Decision, Reject, run, skill
 
 QUICK = 10
+LEASE = 1.0  # seconds, for a PostgreSQL journal (DB given as a postgresql:// URL)
 
 
 def main() -> None:
@@ -58,10 +62,17 @@ def main() -> None:
     elif rest and rest[0] == "reject":
         decisions = {"transfer": Reject(rest[1])}
 
+    journal: Any = db
+    if db.startswith("postgresql://"):
+        from pipeline._durable._postgres import PostgresJournal
+
+        # A short lease: a killed process's run id is free once it expires.
+        journal = PostgresJournal(db, lease=LEASE)
+
     async def go() -> None:
         quick_seen = 0
         pending = False
-        async for r in run(calls, journal=db, run_id="pay-1", decisions=decisions, max_concurrency=4):
+        async for r in run(calls, journal=journal, run_id="pay-1", decisions=decisions, max_concurrency=4):
             seen.write(f"{r.key} {r.status.value} {int(r.replayed)}\n")
             quick_seen += r.key.startswith("lookup")
             pending = pending or r.status.value == "pending"
@@ -69,6 +80,8 @@ def main() -> None:
                 seen.write("waiting\n")  # the slow lookup is still running: kill me here
 
     asyncio.run(go())
+    if not isinstance(journal, str):
+        journal.close()
 
 
 if __name__ == "__main__":
