@@ -29,7 +29,7 @@ import itertools
 import json
 import math
 import re
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
@@ -491,7 +491,7 @@ class Toolset:
     @classmethod
     async def from_mcp(
         cls, session: Any, *, timeout: float | None = None, retry: Retry | None = None,
-        names: NameMap | None = None,
+        names: NameMap | None = None, needs_approval: bool | Collection[str] = False,
     ) -> Toolset:
         """The tools of an MCP server, as skills whose calls go through
         ``session.call_tool``; each validated against the server's input schema (which
@@ -512,10 +512,16 @@ class Toolset:
             names: tool names for the model, as :class:`Toolset` takes them (an MCP
                 server's tool may be named ``weather.get``; the model calls
                 ``weather_get`` with ``names="sanitize"``).
+            needs_approval: ``True`` holds every tool's calls for a person's decision,
+                or the server's names of the tools whose calls wait (see
+                ``@skill(needs_approval=...)``); default none.
+
+        Raises:
+            ValueError: if ``needs_approval`` names a tool the server does not have.
         """
         from ._mcp import skills_from_session
 
-        return cls(await skills_from_session(session, timeout, retry), names=names)
+        return cls(await skills_from_session(session, timeout, retry, needs_approval), names=names)
 
     def mcp_server(self, name: str, **settings: Any) -> Any:
         """An MCP server (the ``mcp`` package's ``MCPServer``, ``FastMCP`` before mcp 2)

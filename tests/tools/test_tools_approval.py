@@ -180,3 +180,31 @@ async def test_anthropic_rejection_is_an_error_block(model: tuple[Any, str]) -> 
         "type": "tool_result", "tool_use_id": "call_big",
         "content": "Rejected: the user did not allow this call.", "is_error": True,
     }
+
+
+# -- MCP tools ---------------------------------------------------------------------------------
+
+MCP_SERVER = Path(__file__).resolve().parents[1] / "support" / "mcp_tools_server.py"
+
+
+async def test_mcp_tools_named_in_needs_approval_wait_for_a_decision() -> None:
+    import sys
+
+    from mcp import ClientSession, StdioServerParameters, stdio_client
+
+    params = StdioServerParameters(command=sys.executable, args=[str(MCP_SERVER)])
+    with open("/dev/null", "w") as quiet:
+        async with stdio_client(params, errlog=quiet) as (read, write), ClientSession(read, write) as session:
+            await session.initialize()
+            with pytest.raises(ValueError, match=r"^needs_approval names tools the server does not have: ad "):
+                await Toolset.from_mcp(session, needs_approval={"ad"})
+            tools = await Toolset.from_mcp(session, needs_approval={"add"})
+            calls = tools.calls([
+                {"type": "tool_use", "id": "t1", "name": "add", "input": {"a": 2, "b": 3}},
+                {"type": "tool_use", "id": "t2", "name": "fail", "input": {"reason": "no"}},
+            ])
+            first = await run(calls).collect()
+            assert [(r.key, r.status, r.value) for r in first.pending()] == [("t1", Status.PENDING, {"a": 2, "b": 3})]
+            assert first["t2"].status is Status.ERROR  # the other tool ran
+            second = await run(calls, decisions={"t1": Approve(arguments={"b": 40})}).collect()
+            assert second["t1"].value == "42"  # the server added the edited arguments
