@@ -332,3 +332,34 @@ def test_a_memory_journal_resumes_a_run_in_process_without_a_file() -> None:
     assert not folder.exists()  # nothing is left behind
     assert results["balance"].replayed and bank.looked_up == ["amy"]
     assert results["transfer"].error.type == "Rejected"  # type: ignore[union-attr]
+
+
+def test_the_progress_view_counts_calls_awaiting_approval() -> None:
+    import io
+
+    from rich.console import Console
+
+    from pipeline import ProgressView
+
+    bank = Bank()
+    view = ProgressView(console=Console(record=True, width=100, file=io.StringIO()))
+
+    async def main() -> None:
+        await run([bank.transfer("bob", 500), bank.balance("amy")], progress=view).collect()
+
+    vrun(main)
+    assert (view.done, view.failed, view.pending) == (1, 0, 1)
+    console = Console(record=True, width=100, file=io.StringIO())
+    console.print(view.render())
+    assert "awaiting approval 1" in console.export_text()
+
+
+def test_awaiting_a_call_that_needs_approval_alone_raises_saying_it_is_pending() -> None:
+    bank = Bank()
+
+    async def main() -> None:
+        await bank.transfer("bob", 500)
+
+    with pytest.raises(SkillError, match=r"^transfer ended pending"):
+        vrun(main)
+    assert bank.sent == []
