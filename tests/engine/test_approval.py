@@ -363,3 +363,29 @@ def test_awaiting_a_call_that_needs_approval_alone_raises_saying_it_is_pending()
     with pytest.raises(SkillError, match=r"^transfer ended pending"):
         vrun(main)
     assert bank.sent == []
+
+
+def test_a_pending_and_a_rejected_call_each_get_a_call_span() -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import StatusCode
+
+    from pipeline import Tracing
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    bank = Bank()
+
+    async def main() -> None:
+        calls = [bank.transfer("a", 1).named("held"), bank.transfer("b", 2).named("no"), bank.balance("c")]
+        await run(calls, instruments=[Tracing(provider)], decisions={"no": Reject("not b")}).collect()
+
+    vrun(main)
+    calls = {s.attributes["skillstream.key"]: s for s in exporter.get_finished_spans() if s.name == "skillstream.call"}
+    assert set(calls) == {"held", "no", "balance"}
+    assert calls["held"].attributes["skillstream.status"] == "pending"
+    assert calls["held"].status.status_code is StatusCode.UNSET  # waiting is not a failure
+    assert calls["no"].attributes["error.type"] == "Rejected"
+    assert calls["no"].status.status_code is StatusCode.ERROR
