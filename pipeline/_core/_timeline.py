@@ -135,7 +135,7 @@ def timeline(results: Sequence[SkillResult], edges: Edges, width: int | None = N
             mark = _MARK[r.status] if n == len(spans) - 1 else _FAILED_ATTEMPT
             for c in range(col(start), max(upto(stop), col(start) + 1)):
                 cells[c] = mark
-        if r.status in _UNRUN:
+        if not spans:  # never ran (skipped, pending, rejected): one mark where it ended
             cells[col(r.finished_at or 0.0)] = _MARK[r.status]
         star = "*" if r.index in on_path else " "
         key = (star + r.key)[: key_w - 1].ljust(key_w)
