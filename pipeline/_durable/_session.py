@@ -4,6 +4,7 @@ written (group commit). It is the engine's :class:`~pipeline._engine._recorder.R
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 import threading
 import time
 import weakref
@@ -68,7 +69,7 @@ class JournalSession:
         self.closed = False
         # Identity of each registered call, and its node until its result is written.
         self.digests: weakref.WeakKeyDictionary[SkillCall[Any], str] = weakref.WeakKeyDictionary()
-        self.occurrences: dict[str, int] = {}
+        self.occurrences = _Occurrences()
         self.pending: dict[int, tuple[str, CallNode]] = {}
         # Results waiting for the next write (this loop turn), then for their commit.
         self.outgoing: list[tuple[SkillResult, JournalRecord]] = []
@@ -120,8 +121,7 @@ class JournalSession:
         """Register ``node``'s identity; if the journal has its value, end it with it."""
         call = node.call
         base = f"{call.key}#{self._digest(call)}"
-        n = self.occurrences.get(base, 0)
-        self.occurrences[base] = n + 1
+        n = self.occurrences.next(base)
         ident = base if n == 0 else f"{base}#{n}"
         record = self.records.pop(ident, None)
         if record is None:
@@ -281,6 +281,7 @@ class JournalSession:
         if self.closed:
             return
         self.closed = True
+        self.occurrences.close()
         if self.heartbeat is not None:
             self.heartbeat.stop.set()
         self._send(final=True)
@@ -292,6 +293,69 @@ class JournalSession:
         """On the loop: the lease could not be renewed; the run ends with ``error``."""
         if not self.closed:
             self.run.fail(error)
+
+
+class _Occurrences:
+    """How many times each call identity was registered in this run, in bounded memory.
+
+    Equal calls are told apart by their order of registration, so every identity a run
+    registered is remembered for the run's life. The first :data:`_IN_MEMORY` stay in a
+    dict; the rest go to a private temporary SQLite database (on disk, deleted when
+    closed, its page cache capped), so a run of millions of calls does not hold an entry
+    per call in memory, and a run of a few thousand pays only the dict.
+    """
+
+    __slots__ = ("counts", "db")
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self.db: sqlite3.Connection | None = None
+
+    def next(self, base: str) -> int:
+        """The number of earlier registrations of ``base`` (0 for the first), counting this one."""
+        counts = self.counts
+        n = counts.get(base)
+        if n is not None:
+            counts[base] = n + 1
+            return n
+        if len(counts) < _IN_MEMORY:
+            counts[base] = 1
+            return 0
+        db = self.db
+        if db is None:
+            db = self.db = _spill_database()
+        if _RETURNING:
+            return int(db.execute(_SEEN, (base,)).fetchone()[0])
+        row = db.execute("SELECT n FROM seen WHERE base = ?", (base,)).fetchone()
+        db.execute("INSERT OR REPLACE INTO seen VALUES (?, ?)", (base, 1 if row is None else row[0] + 1))
+        return 0 if row is None else int(row[0])
+
+    def close(self) -> None:
+        db, self.db = self.db, None
+        if db is not None:
+            db.close()
+
+
+# Identities kept in memory per run before the rest go to disk: about 120 bytes each.
+_IN_MEMORY = 10_000
+_RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)
+_SEEN = (
+    "INSERT INTO seen VALUES (?, 1) ON CONFLICT (base) DO UPDATE SET n = n + 1 RETURNING n - 1"
+)
+
+
+def _spill_database() -> sqlite3.Connection:
+    # "": a temporary database on disk, private to this connection and deleted with it
+    # (also when the process is killed: SQLite unlinks it once open). Nothing in it needs
+    # to survive a crash, so no rollback journal and no fsync; one transaction for its
+    # life, so pages reach the file only when the capped cache is full.
+    db = sqlite3.connect("", isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=OFF")
+    db.execute("PRAGMA synchronous=OFF")
+    db.execute("PRAGMA cache_size=-2048")  # KiB
+    db.execute("CREATE TABLE seen (base TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID")
+    db.execute("BEGIN")
+    return db
 
 
 def claim_and_load(store: JournalStore, run_id: str) -> dict[str, JournalRecord]:
