@@ -8,8 +8,9 @@ variants run a graph that fans out to ``N`` no-op nodes with ``Send`` (``max_con
 ``CAP``), without a checkpointer, with ``AsyncSqliteSaver`` (a file in ``DIR``) or with
 ``AsyncPostgresSaver`` (``URL``). A warm-up run of 200 comes first (imports, tables).
 
-Prints one JSON line: ``{"seconds", "maxrss_kb", "baseline_kb"}``: the timed run's seconds,
-the peak RSS of this process (``VmHWM``, see :mod:`benchmarks._rss_child`) after it, and the
+Prints one JSON line: ``{"seconds", "cpu_seconds", "maxrss_kb", "baseline_kb"}``: the timed
+run's wall-clock seconds and CPU seconds (of every thread of this process: a journal's
+writer thread counts, a database server does not), the peak RSS of this process (``VmHWM``, see :mod:`benchmarks._rss_child`) after it, and the
 same figure after the warm-up: the difference is what the run itself grew.
 """
 
@@ -19,6 +20,7 @@ import asyncio
 import json
 import operator
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
@@ -41,7 +43,9 @@ async def _skillstream(variant: str, n: int, cap: int, directory: Path, url: str
     if variant == "sqlite":
         journal = Journal(directory / "runs.db", synchronous="normal")
     elif variant == "postgres":
-        from pipeline._durable._postgres import PostgresJournal  # what journal=URL opens
+        from pipeline._durable._postgres import (
+            PostgresJournal,  # what journal=URL opens
+        )
 
         journal = PostgresJournal(url)
     if journal is not None:
@@ -101,12 +105,11 @@ def main() -> int:
     go = _langgraph if variant.startswith("lg-") else _skillstream
     asyncio.run(go(variant, 200, cap, directory, url))  # imports, tables, warm-up
     baseline = peak_rss_kb()
-    import time
-
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     asyncio.run(go(variant, n, cap, directory, url))
-    seconds = time.perf_counter() - t0
-    print(json.dumps({"seconds": seconds, "maxrss_kb": peak_rss_kb(), "baseline_kb": baseline}))
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "maxrss_kb": peak_rss_kb(),
+                      "baseline_kb": baseline}))
     return 0
 
 

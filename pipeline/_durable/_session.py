@@ -307,7 +307,7 @@ class _Occurrences:
     pays only the dict.
     """
 
-    __slots__ = ("counts", "fresh", "bits", "db")
+    __slots__ = ("bits", "counts", "db", "fresh")
 
     def __init__(self) -> None:
         self.counts: dict[str, int] = {}

@@ -82,14 +82,14 @@ def plain(message: BaseMessage) -> dict[str, Any]:
 def main() -> None:
     target, executed_path, out_path = sys.argv[1:4]
     lease = float(sys.argv[4]) if len(sys.argv) > 4 else 30.0
-    executed = open(executed_path, "a", buffering=1)
-
     def mark(line: str) -> None:
-        executed.write(line + "\n")
-        executed.flush()
+        with open(executed_path, "a") as executed:  # on disk before the next step
+            executed.write(line + "\n")
 
     if target.startswith("postgresql://"):
-        from pipeline._durable._postgres import PostgresJournal  # what journal=URL opens
+        from pipeline._durable._postgres import (
+            PostgresJournal,  # what journal=URL opens
+        )
 
         journal: Any = PostgresJournal(target, lease=lease)
     else:
