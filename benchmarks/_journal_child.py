@@ -90,9 +90,9 @@ async def _langgraph(variant: str, n: int, cap: int, directory: Path, url: str) 
     else:
         from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
-        async with AsyncPostgresSaver.from_conn_string(url) as saver:
-            await saver.setup()
-            state = await graph.compile(checkpointer=saver).ainvoke({"n": n}, config)
+        async with AsyncPostgresSaver.from_conn_string(url) as pg_saver:
+            await pg_saver.setup()
+            state = await graph.compile(checkpointer=pg_saver).ainvoke({"n": n}, config)
     assert len(state["done"]) == n
 
 

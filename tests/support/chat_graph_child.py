@@ -28,7 +28,7 @@ TOOL_TURNS = 2  # the model asks for a tool this many times, then answers
 STEP = 0.25  # seconds each node takes: a kill lands between nodes or inside one
 
 
-def build(mark: Any) -> StateGraph:
+def build(mark: Any) -> StateGraph[Any]:
     @skill
     async def llm(state: MessagesState) -> dict[str, Any]:
         turn = sum(isinstance(m, AIMessage) for m in state["messages"])
@@ -66,7 +66,7 @@ def build(mark: Any) -> StateGraph:
     return graph
 
 
-async def run_journaled(graph: StateGraph, journal: Any, messages: list[Any]) -> Any:
+async def run_journaled(graph: StateGraph[Any], journal: Any, messages: list[Any]) -> Any:
     """The journaled invocation: the one place that names the graph's durable API."""
     app = graph.compile(journal=journal)
     return await app.ainvoke({"messages": messages}, run_id=RUN_ID)
