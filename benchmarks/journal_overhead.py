@@ -1,8 +1,28 @@
-"""What a journal costs: the same run with and without ``journal=`` (target: +50 us/call).
+"""What a journal costs: the same run with and without ``journal=`` (target: +50 us/call,
+and memory that follows the concurrency cap, not the number of calls).
 
-    python -m benchmarks.journal_overhead                 # 10,000 calls, cap 100, 3 rounds
+    python -m benchmarks.journal_overhead                 # everything below, full size
     python -m benchmarks.journal_overhead --n 2000 --repeat 2 --no-full
-    python -m benchmarks.journal_overhead --size small     # a smoke run: 300 calls, once
+    python -m benchmarks.journal_overhead --size small     # a smoke run: seconds
+    python -m benchmarks.journal_overhead --calls 10000,100000,1000000 --langgraph-max 10000
+    python -m benchmarks.journal_overhead --scale-only --calls 100000   # only the rows at scale
+    python -m benchmarks.journal_overhead --pg postgresql://me@127.0.0.1:5432/bench
+    python -m benchmarks.journal_overhead --pg none        # no PostgreSQL rows
+
+At scale (``--calls``, a ladder of run sizes; default 10^4, 10^5, 10^6): each variant runs
+in a fresh child process (:mod:`benchmarks._journal_child`): no-op calls produced lazily by
+a generator, cap 100, without a journal, on a SQLite journal (``synchronous=NORMAL``) and
+on PostgreSQL; beside them LangGraph's fan-out graph (``Send``) without a checkpointer,
+with ``AsyncSqliteSaver`` and with ``AsyncPostgresSaver``, up to ``--langgraph-max`` nodes
+(LangGraph holds a fan-out's tasks in memory and takes milliseconds a node: larger sizes
+take many minutes). Each row gives the cost per call, what the journal or checkpointer
+adds per call (wall clock, and CPU time of the child's threads: the steadier figure on a
+busy machine), the child's peak RSS and what the timed run grew it by (beyond a warm-up);
+with ``--scale-repeat`` rounds, the fastest round counts.
+PostgreSQL: ``--pg URL`` uses that database (the benchmark's run ids are forgotten
+afterwards), ``--pg start`` starts a throwaway local server (PostgreSQL's ``initdb`` and
+``pg_ctl`` on PATH or in /usr/lib/postgresql/*/bin; the default at full size when they are
+there), ``--pg none`` leaves the PostgreSQL rows out (the default at small size).
 
 Workloads: no-op skills (the engine's own cost dominates, so every microsecond the journal
 adds shows) and skills that sleep 10 ms (an I/O-bound run, where the commit overlaps the
@@ -38,8 +58,10 @@ from benchmarks._figures import Figures, size_option  # noqa: E402
 from pipeline import Journal, Send, SkillCall, StateGraph, run, skill  # noqa: E402
 
 SIZES = {
-    "small": {"n": 300, "repeat": 1, "graph_n": 100},
-    "full": {"n": 10_000, "repeat": 3, "graph_n": 2_000},
+    "small": {"n": 300, "repeat": 1, "graph_n": 100, "calls": "500", "langgraph_max": 500, "pg": "none",
+              "scale_repeat": 1},
+    "full": {"n": 10_000, "repeat": 3, "graph_n": 2_000, "calls": "10000,100000,1000000",
+             "langgraph_max": 10_000, "pg": "auto", "scale_repeat": 2},
 }
 
 
@@ -191,6 +213,12 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--repeat", type=int)
     ap.add_argument("--no-full", action="store_true", help="skip synchronous=FULL")
     ap.add_argument("--graph-n", type=int, help="nodes of the fan-out graph")
+    ap.add_argument("--calls", help="run sizes measured in child processes, comma-separated")
+    ap.add_argument("--langgraph-max", type=int, help="largest fan-out run for LangGraph's rows")
+    ap.add_argument("--scale-repeat", type=int, help="rounds of each run at scale (the fastest counts)")
+    ap.add_argument("--scale-only", action="store_true", help="only the child-process runs at scale")
+    ap.add_argument("--pg", help="PostgreSQL: a URL, 'start' (a throwaway local server), "
+                                 "'auto' (start one if PostgreSQL is installed) or 'none'")
     return size_option(ap, SIZES, argv)
 
 
@@ -207,7 +235,134 @@ def measure_all(a: argparse.Namespace) -> dict[str, Any]:
     runs = {label: {name: measure(fn, a.n, a.cap, a.repeat, sync) for name, sync in modes}
             for label, fn in WORKLOADS}
     return {"runs": runs, "resume": measure_resume(a.n, a.cap, a.repeat),
-            "graphs": measure_graphs(a.graph_n, a.cap, a.repeat)}
+            "graphs": measure_graphs(a.graph_n, a.cap, a.repeat), "scale": measure_scale(a)}
+
+
+# -- at scale: one child process per variant and size ---------------------------------------
+
+#: variant of benchmarks._journal_child -> (row name, the row it is compared with)
+SCALE_VARIANTS = {
+    "plain": ("no journal", None),
+    "sqlite": ("SQLite journal", "no journal"),
+    "postgres": ("PostgreSQL journal", "no journal"),
+    "lg-plain": ("LangGraph", None),
+    "lg-sqlite": ("LangGraph + AsyncSqliteSaver", "LangGraph"),
+    "lg-postgres": ("LangGraph + AsyncPostgresSaver", "LangGraph"),
+}
+
+
+def _child(variant: str, n: int, cap: int, url: str) -> dict[str, float]:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    with tempfile.TemporaryDirectory() as tmp:
+        argv = [sys.executable, "-m", "benchmarks._journal_child", variant, str(n), str(cap), tmp]
+        done = subprocess.run(argv + ([url] if url else []), cwd=root, env=env, capture_output=True, text=True,
+                              check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{variant} at {n:,} calls failed:\n{done.stderr[-2000:]}")
+    out: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return out
+
+
+def _postgres(choice: str) -> tuple[str, Any]:
+    """(URL, a server to stop or None); URL "" when there is no PostgreSQL to use."""
+    if choice == "none":
+        return "", None
+    if choice not in ("start", "auto"):
+        return choice, None
+    import importlib.util
+
+    try:
+        for package in ("psycopg", "langgraph", "langgraph.checkpoint.postgres"):
+            if importlib.util.find_spec(package) is None:
+                raise ImportError(f"needs {package}")
+        from tests.support import (
+            pg_server,  # a throwaway server, as the tests start one
+        )
+    except ImportError as exc:
+        if choice == "start":
+            raise SystemExit(f"--pg start: {exc} (pip install 'skillstream[bench,postgres]' in a checkout)") from exc
+        return "", None
+    try:
+        server = pg_server.start_server()
+    except pg_server.ServerUnavailable as exc:
+        if choice == "start":
+            raise SystemExit(f"--pg start: {exc}") from exc
+        return "", None
+    return server.url(), server
+
+
+def measure_scale(a: argparse.Namespace) -> dict[str, Any]:
+    """``{"sizes": [...], "rows": {row name: {n: child figures}}, "postgres": bool}``."""
+    sizes = [int(x) for x in str(a.calls).split(",") if x.strip()]
+    import importlib.util
+
+    langgraph = importlib.util.find_spec("langgraph") is not None and importlib.util.find_spec(
+        "langgraph.checkpoint.sqlite") is not None
+    url, server = _postgres(a.pg)
+    rows: dict[str, dict[int, dict[str, float]]] = {}
+    try:
+        for n in sizes:
+            for variant, (name, _) in SCALE_VARIANTS.items():
+                if variant.endswith("postgres") and not url:
+                    continue
+                if variant.startswith("lg-") and (n > a.langgraph_max or not langgraph):
+                    continue
+                rows.setdefault(name, {})[n] = _child(variant, n, a.cap, url)
+        # Further rounds, interleaved with the other variants: the fastest round counts (a
+        # shared machine only ever slows a round down), the highest peak RSS.
+        for _ in range(a.scale_repeat - 1):
+            for name, by_size in rows.items():
+                variant = next(v for v, (row, _) in SCALE_VARIANTS.items() if row == name)
+                for n, best in by_size.items():
+                    again = _child(variant, n, a.cap, url)
+                    for figure in ("seconds", "cpu_seconds"):
+                        best[figure] = min(best[figure], again[figure])
+                    if again["maxrss_kb"] - again["baseline_kb"] > best["maxrss_kb"] - best["baseline_kb"]:
+                        best["maxrss_kb"], best["baseline_kb"] = again["maxrss_kb"], again["baseline_kb"]
+    finally:
+        if server is not None:
+            server.stop()
+    return {"sizes": sizes, "rows": rows, "postgres": bool(url)}
+
+
+Scaled = tuple[str, int, float, float | None, float, float | None, float, float]
+
+
+def scale_figures(scale: dict[str, Any]) -> list[Scaled]:
+    """(row, calls, wall us/call, + against its base or None, CPU us/call, + or None,
+    peak RSS MiB, growth MiB)."""
+    out: list[Scaled] = []
+    for name, base in SCALE_VARIANTS.values():
+        for n, f in scale["rows"].get(name, {}).items():
+            wall, cpu = f["seconds"] / n * 1e6, f["cpu_seconds"] / n * 1e6
+            extra_wall = extra_cpu = None
+            if base is not None and n in scale["rows"].get(base, {}):
+                b = scale["rows"][base][n]
+                extra_wall, extra_cpu = wall - b["seconds"] / n * 1e6, cpu - b["cpu_seconds"] / n * 1e6
+            out.append((name, n, wall, extra_wall, cpu, extra_cpu, f["maxrss_kb"] / 1024,
+                        (f["maxrss_kb"] - f["baseline_kb"]) / 1024))
+    return out
+
+
+def render_scale(scale: dict[str, Any], cap: int) -> list[str]:
+    lines = [(f"at scale: calls from a generator, cap {cap}, each in a fresh process "
+              "(LangGraph: a Send fan-out of as many nodes)"),
+             f"  {'variant':<31} {'calls':>10} {'us/call':>9} {'+us/call':>9} {'cpu us':>9} "
+             f"{'+cpu us':>9} {'peak MiB':>9} {'grew MiB':>9}"]
+    for name, n, wall, extra_wall, cpu, extra_cpu, rss, growth in scale_figures(scale):
+        plus_wall = "" if extra_wall is None else f"{extra_wall:+9.1f}"
+        plus_cpu = "" if extra_cpu is None else f"{extra_cpu:+9.1f}"
+        lines.append(f"  {name:<31} {n:>10,} {wall:9.1f} {plus_wall:>9} {cpu:9.1f} {plus_cpu:>9} "
+                     f"{rss:9.1f} {growth:9.1f}")
+    if not scale["postgres"]:
+        lines.append("  (PostgreSQL rows left out: --pg URL, or --pg start with PostgreSQL installed)")
+    return lines
 
 
 def render(data: dict[str, Any], a: argparse.Namespace) -> str:
@@ -229,7 +384,7 @@ def render(data: dict[str, Any], a: argparse.Namespace) -> str:
     graphs = data["graphs"]
     if graphs is None:
         lines.append("(LangGraph rows skipped: pip install 'skillstream[bench]')")
-        return "\n".join(lines)
+        return "\n".join(lines + render_scale(data["scale"], a.cap))
     lines.append(f"fan-out graph of {a.graph_n:,} no-op nodes (Send), cap {a.cap}:")
     for base_name, saved_name in GRAPH_PAIRS:
         base, saved = graphs[base_name], graphs[saved_name]
@@ -238,7 +393,7 @@ def render(data: dict[str, Any], a: argparse.Namespace) -> str:
             f"{saved_name:<30} {saved / a.graph_n * 1e6:8.1f} us/node "
             f"({(saved - base) / a.graph_n * 1e6:+.1f} us/node)"
         )
-    return "\n".join(lines)
+    return "\n".join(lines + render_scale(data["scale"], a.cap))
 
 
 GRAPH_PAIRS = (("LangGraph", "LangGraph + AsyncSqliteSaver"), ("StateGraph", "StateGraph + journal"))
@@ -262,15 +417,28 @@ def bench(size: str) -> Figures:
         for base_name, saved_name in GRAPH_PAIRS:
             derived[f"{saved_name} +us/node"] = (
                 data["graphs"][saved_name] - data["graphs"][base_name]) / a.graph_n * 1e6
+    for name, n, wall, extra_wall, cpu, extra_cpu, rss, growth in scale_figures(data["scale"]):
+        row = rows.setdefault(f"{name}, at scale", {})
+        row[f"us/call, {n:,} calls"] = wall
+        row[f"CPU us/call, {n:,} calls"] = cpu
+        row[f"peak RSS MiB, {n:,} calls"] = rss
+        derived[f"{name}, {n:,} calls: MiB grown"] = growth
+        if extra_wall is not None and extra_cpu is not None:
+            derived[f"{name}, {n:,} calls: +us/call"] = extra_wall
+            derived[f"{name}, {n:,} calls: +CPU us/call"] = extra_cpu
     return Figures(
         title=f"What a journal costs: {a.n:,} calls, cap {a.cap}; a fan-out graph of {a.graph_n:,} nodes",
         text=render(data, a), rows=rows, derived=derived, markdown=False,
-        params={"n": a.n, "cap": a.cap, "repeat": a.repeat, "graph_n": a.graph_n, "fsync": not a.no_full},
+        params={"n": a.n, "cap": a.cap, "repeat": a.repeat, "graph_n": a.graph_n, "fsync": not a.no_full,
+                "calls": a.calls, "langgraph_max": a.langgraph_max, "postgres": data["scale"]["postgres"]},
     )
 
 
 def main(argv: list[str] | None = None) -> int:
     a = _args(argv)
+    if a.scale_only:
+        print("\n".join(render_scale(measure_scale(a), a.cap)))
+        return 0
     print(render(measure_all(a), a))
     return 0
 

@@ -103,10 +103,12 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     ),
     Benchmark(
         "journal", "benchmarks.journal_overhead",
-        "what a journal (SQLite) adds per call, what a resume costs; a journaled StateGraph "
-        "against LangGraph with AsyncSqliteSaver",
+        "what a journal (SQLite, PostgreSQL) adds per call and to memory up to 10^6 calls, what a "
+        "resume costs; a journaled StateGraph against LangGraph with its SQLite and Postgres savers",
         ("no journal", "journal (NORMAL)", "journal (FULL, fsync)", "resume (every result replayed)",
-         "StateGraph", "StateGraph + journal", "LangGraph", "LangGraph + AsyncSqliteSaver"),
+         "StateGraph", "StateGraph + journal", "LangGraph", "LangGraph + AsyncSqliteSaver",
+         "no journal, at scale", "SQLite journal, at scale", "LangGraph, at scale",
+         "LangGraph + AsyncSqliteSaver, at scale"),
         packages=("langgraph", "langgraph.checkpoint.sqlite"),
     ),
     Benchmark(

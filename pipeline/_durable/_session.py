@@ -4,6 +4,7 @@ written (group commit). It is the engine's :class:`~pipeline._engine._recorder.R
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 import threading
 import time
 import weakref
@@ -68,7 +69,7 @@ class JournalSession:
         self.closed = False
         # Identity of each registered call, and its node until its result is written.
         self.digests: weakref.WeakKeyDictionary[SkillCall[Any], str] = weakref.WeakKeyDictionary()
-        self.occurrences: dict[str, int] = {}
+        self.occurrences = _Occurrences()
         self.pending: dict[int, tuple[str, CallNode]] = {}
         # Results waiting for the next write (this loop turn), then for their commit.
         self.outgoing: list[tuple[SkillResult, JournalRecord]] = []
@@ -120,8 +121,7 @@ class JournalSession:
         """Register ``node``'s identity; if the journal has its value, end it with it."""
         call = node.call
         base = f"{call.key}#{self._digest(call)}"
-        n = self.occurrences.get(base, 0)
-        self.occurrences[base] = n + 1
+        n = self.occurrences.next(base)
         ident = base if n == 0 else f"{base}#{n}"
         record = self.records.pop(ident, None)
         if record is None:
@@ -281,6 +281,7 @@ class JournalSession:
         if self.closed:
             return
         self.closed = True
+        self.occurrences.close()
         if self.heartbeat is not None:
             self.heartbeat.stop.set()
         self._send(final=True)
@@ -292,6 +293,96 @@ class JournalSession:
         """On the loop: the lease could not be renewed; the run ends with ``error``."""
         if not self.closed:
             self.run.fail(error)
+
+
+class _Occurrences:
+    """How many times each call identity was registered in this run, in bounded memory.
+
+    Equal calls are told apart by their order of registration, so every identity a run
+    registered is remembered for the run's life. The first :data:`_IN_MEMORY` stay in a
+    dict; the rest go, in batches, to a private temporary SQLite database (on disk,
+    deleted when closed, its page cache capped), with a fixed-size Bloom filter in front
+    so that an identity never seen (nearly all of them) is not looked up there. A run of
+    millions of calls holds a few MiB, not an entry per call; a run of a few thousand
+    pays only the dict.
+    """
+
+    __slots__ = ("bits", "counts", "db", "fresh")
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self.fresh: dict[str, int] = {}  # counts not yet in the database
+        self.bits: bytearray | None = None
+        self.db: sqlite3.Connection | None = None
+
+    def next(self, base: str) -> int:
+        """How many times ``base`` was registered before (0: the first), counting this one."""
+        counts = self.counts
+        n = counts.get(base)
+        if n is not None:
+            counts[base] = n + 1
+            return n
+        if len(counts) < _IN_MEMORY:
+            counts[base] = 1
+            return 0
+        return self._spilled(base)
+
+    def _spilled(self, base: str) -> int:
+        fresh = self.fresh
+        n = fresh.get(base)
+        if n is None:
+            bits = self.bits
+            if bits is None:
+                bits = self.bits = bytearray(_BITS >> 3)
+                self.db = _spill_database()
+            # Two probes from the two halves of the string's hash (stable within a process).
+            h = hash(base)
+            i, j = h & (_BITS - 1), (h >> 32) & (_BITS - 1)
+            if bits[i >> 3] >> (i & 7) & bits[j >> 3] >> (j & 7) & 1:
+                assert self.db is not None
+                row = self.db.execute("SELECT n FROM seen WHERE base = ?", (base,)).fetchone()
+                n = 0 if row is None else int(row[0])
+            else:
+                bits[i >> 3] |= 1 << (i & 7)
+                bits[j >> 3] |= 1 << (j & 7)
+                n = 0
+        fresh[base] = n + 1
+        if len(fresh) >= _BATCH:
+            self._flush()
+        return n
+
+    def _flush(self) -> None:
+        assert self.db is not None
+        self.db.executemany("INSERT OR REPLACE INTO seen VALUES (?, ?)", self.fresh.items())
+        self.fresh.clear()
+
+    def close(self) -> None:
+        db, self.db = self.db, None
+        self.bits = None
+        if db is not None:
+            db.close()
+
+
+# Identities kept in a dict per run before the rest go to disk (about 120 bytes each), the
+# batch they go in, and the Bloom filter's size in bits (a power of two: 2 MiB, under 2%
+# false positives at a million identities, each costing one lookup).
+_IN_MEMORY = 10_000
+_BATCH = 1_000
+_BITS = 1 << 24
+
+
+def _spill_database() -> sqlite3.Connection:
+    # "": a temporary database on disk, private to this connection and deleted with it
+    # (also when the process is killed: SQLite unlinks it once open). Nothing in it needs
+    # to survive a crash, so no rollback journal and no fsync; one transaction for its
+    # life, so pages reach the file only when the capped cache is full.
+    db = sqlite3.connect("", isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=OFF")
+    db.execute("PRAGMA synchronous=OFF")
+    db.execute("PRAGMA cache_size=-2048")  # KiB
+    db.execute("CREATE TABLE seen (base TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID")
+    db.execute("BEGIN")
+    return db
 
 
 def claim_and_load(store: JournalStore, run_id: str) -> dict[str, JournalRecord]:

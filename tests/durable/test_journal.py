@@ -26,6 +26,7 @@ from pipeline import (
     run,
     skill,
 )
+from pipeline._durable import _session
 from pipeline._durable._store import STATE_IDENT
 from pipeline.journal import main as journal_main
 
@@ -164,6 +165,29 @@ async def test_equal_calls_are_told_apart_by_occurrence(tmp_path: Path) -> None:
 
     assert [r.replayed for r in again] == [True, True, False]
     assert ran[("double", 1)] == 3
+
+
+@pytest.mark.parametrize("bits", [8, 1 << 24])
+async def test_equal_calls_past_the_in_memory_index_are_told_apart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bits: int
+) -> None:
+    # A long run keeps only the first identities in memory, the rest in a temporary file
+    # in batches (a filter of 8 bits sends every lookup there): equal calls still count
+    # by occurrence.
+    monkeypatch.setattr(_session, "_IN_MEMORY", 3)
+    monkeypatch.setattr(_session, "_BATCH", 2)
+    monkeypatch.setattr(_session, "_BITS", bits)
+    db = tmp_path / "runs.db"
+    calls = [double(i) for i in range(6)] + [double(1), double(5), double(5)]
+    first = await collect(calls, db)
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        idents = [i for (i,) in conn.execute("SELECT ident FROM skillstream_results WHERE run_id = 'r'")]
+    assert len(idents) == 9 and sum(i.endswith("#1") for i in idents) == 2 and sum(i.endswith("#2") for i in idents) == 1
+    again = await collect(calls + [double(5), double(0)], db)
+
+    assert [r.replayed for r in sorted(again, key=lambda r: r.index)] == [True] * 9 + [False, False]
+    assert [ran[("double", i)] for i in range(6)] == [2, 2, 1, 1, 1, 4]
+    assert sorted(r.value for r in first) == sorted(2 * c.args[0] for c in calls)
 
 
 async def test_a_fallen_back_call_is_replayed_with_its_fallback(tmp_path: Path) -> None:

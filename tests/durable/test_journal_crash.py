@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 from pipeline import RunInProgress, run, skill
 from tests.support import journal_child
+from tests.support.hosts import needs_unshare, on_host
 
 CHILD = Path(journal_child.__file__).resolve()
 ROOT = CHILD.parents[2]
@@ -165,25 +166,8 @@ async def test_processes_share_a_journal_but_not_a_run_id(tmp_path: Path) -> Non
 
 def _on_host(host: str, db: Path, directory: Path, lease: float, calls: int, seen: str) -> subprocess.Popen[bytes]:
     """The ``lease`` child in a UTS namespace of its own, named ``host`` (a pod)."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    argv = [sys.executable, str(CHILD), "lease", str(db), str(directory / "executed"),
-            str(directory / seen), str(lease), str(calls)]
-    script = f"hostname {host} && exec " + " ".join(f"'{a}'" for a in argv)
-    return subprocess.Popen(
-        ["unshare", "--uts", "sh", "-c", script], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-
-
-def _can_unshare() -> bool:
-    try:
-        done = subprocess.run(["unshare", "--uts", "sh", "-c", "hostname probe-x && hostname"],
-                              capture_output=True, timeout=10, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return done.returncode == 0 and done.stdout.strip() == b"probe-x"
-
-
-needs_unshare = pytest.mark.skipif(not _can_unshare(), reason="needs unshare --uts (root)")
+    return on_host(host, [sys.executable, str(CHILD), "lease", str(db), str(directory / "executed"),
+                          str(directory / seen), str(lease), str(calls)])
 
 
 @pytest.mark.slow
