@@ -34,7 +34,7 @@ rerun of a run whose calls all finished: every result is replayed from the journ
 Beside it, LangGraph's answer to the same need (a checkpointer): one graph fanning out to
 ``--graph-n`` no-op nodes with ``Send``, cap 100, without and with LangGraph's
 ``AsyncSqliteSaver``, and the same graph on skillstream's ``StateGraph`` without and with
-``compile(journal=...)`` (needs ``pip install 'skillstream[bench]'``; skipped otherwise).
+``compile(checkpointer=...)`` (needs ``pip install 'skillstream[bench]'``; skipped otherwise).
 """
 
 from __future__ import annotations

@@ -71,11 +71,15 @@ def _node_runs(key: str) -> str:
     return f"{name} {step or 0}"
 
 
+# A thread's first invocation is journaled as the run "<thread id>#0".
+FIRST_RUN = f"{chat_graph_child.RUN_ID}#0"
+
+
 def _sqlite_journaled(db: Path) -> set[str]:
     with contextlib.closing(sqlite3.connect(db)) as conn:
         rows = conn.execute(
             "SELECT key FROM skillstream_results WHERE run_id = ? AND status = 'success' AND key != ''",
-            (chat_graph_child.RUN_ID,),
+            (FIRST_RUN,),
         )
         return {_node_runs(key) for (key,) in rows}
 
@@ -86,7 +90,7 @@ def _pg_journaled(url: str) -> set[str]:
     with psycopg.connect(url) as conn:
         rows = conn.execute(
             "SELECT key FROM skillstream_results WHERE run_id = %s AND status = 'success' AND key <> ''",
-            (chat_graph_child.RUN_ID,),
+            (FIRST_RUN,),
         ).fetchall()
         return {_node_runs(key) for (key,) in rows}
 

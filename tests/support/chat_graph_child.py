@@ -68,8 +68,11 @@ def build(mark: Any) -> StateGraph[Any]:
 
 async def run_journaled(graph: StateGraph[Any], journal: Any, messages: list[Any]) -> Any:
     """The journaled invocation: the one place that names the graph's durable API."""
-    app = graph.compile(journal=journal)
-    return await app.ainvoke({"messages": messages}, run_id=RUN_ID)
+    app = graph.compile(checkpointer=journal)
+    config = {"configurable": {"thread_id": RUN_ID}}
+    if (await app.aget_state(config)).next:  # a killed invocation: go on where it stopped
+        return await app.ainvoke(None, config)
+    return await app.ainvoke({"messages": messages}, config)
 
 
 def plain(message: BaseMessage) -> dict[str, Any]:
