@@ -1,5 +1,9 @@
 """StateGraph: LangGraph's state-graph API, run start-when-ready on the skillstream engine.
 
+This describes the default schedule, ``compile(schedule="ready")``; ``"supersteps"``
+(LangGraph's own model) is described in ``_supersteps.py`` and shares everything but
+when a triggered run starts and what it sees.
+
 Execution model
 ---------------
 An invocation keeps every node run that finished with its update, and a small coordinator
@@ -71,7 +75,8 @@ from typing import Any, Generic, Literal, TypeVar, overload
 
 from pydantic import BaseModel
 
-from ._invocation import _WRITER, STREAM_MODES, StreamMode, _as_config, _CallContext
+from ._invocation import _WRITER, STREAM_MODES, StreamMode, _as_config, _CallContext, _Invocation
+from ._supersteps import _SuperstepInvocation
 from ._routing import (
     END,
     START,
@@ -124,9 +129,10 @@ class StateGraph(Generic[S]):
     Compile it, then ``await app.ainvoke(input)`` for the final state, or iterate
     ``app.astream(input)`` for each node's update as it finishes.
 
-    Unlike LangGraph there are no supersteps: a node starts the moment every predecessor
-    that will run has finished; updates are still folded in LangGraph's order. Loops (an
-    agent and its tools) run in rounds, bounded by ``recursion_limit``.
+    By default there are no supersteps: a node starts the moment every predecessor that
+    will run has finished; updates are still folded in LangGraph's order. Loops (an agent
+    and its tools) run in rounds, bounded by ``recursion_limit``. ``compile(schedule=
+    "supersteps")`` runs LangGraph's supersteps instead (see :meth:`compile`).
 
     Examples:
         >>> class Research(TypedDict):
@@ -185,6 +191,7 @@ class StateGraph(Generic[S]):
         self._edges: dict[str, list[str]] = {}  # source -> targets, in the order added
         self._joins: list[tuple[tuple[str, ...], str]] = []
         self._branches: dict[str, list[_Branch]] = {}
+        self._deferred: set[str] = set()  # add_node(defer=True)
 
     @overload
     def add_node(
@@ -196,6 +203,7 @@ class StateGraph(Generic[S]):
         retry: Retry | None = ...,
         fallback: Any = ...,
         executor: Executor = ...,
+        defer: bool = ...,
     ) -> StateGraph[S]: ...
     @overload
     def add_node(
@@ -207,6 +215,7 @@ class StateGraph(Generic[S]):
         retry: Retry | None = ...,
         fallback: Any = ...,
         executor: Executor = ...,
+        defer: bool = ...,
     ) -> StateGraph[S]: ...
     def add_node(
         self,
@@ -217,6 +226,7 @@ class StateGraph(Generic[S]):
         retry: Retry | None = _UNSET,
         fallback: Any = _UNSET,
         executor: Executor = _UNSET,
+        defer: bool = False,
     ) -> StateGraph[S]:
         """Add a node: ``fn(state) -> dict update | Command | None``, run as a skill.
 
@@ -246,6 +256,9 @@ class StateGraph(Generic[S]):
             executor: ``"auto"``, ``"thread"`` or ``"process"``. A process node must be
                 a module-level ``@skill(executor="process")`` function, passed as it is
                 (workers import it by name; the state and its update must pickle).
+            defer: as in LangGraph, run the node only once nothing else is left to run
+                (a join that waits for branches of different lengths); it needs
+                ``compile(schedule="supersteps")``.
 
         Returns:
             The graph, so that calls can be chained.
@@ -267,6 +280,8 @@ class StateGraph(Generic[S]):
             raise InvalidGraphError(f"node {name!r} is already in the graph")
         if not callable(fn):
             raise TypeError(f"node {name!r} needs a function or a Skill, got {fn!r}")
+        if not isinstance(defer, bool):
+            raise TypeError(f"defer must be True or False, got {defer!r}")
         given: dict[str, Any] = {
             key: value
             for key, value in (
@@ -286,6 +301,8 @@ class StateGraph(Generic[S]):
             options = SkillOptions(name=name, **given)
             self._nodes[name] = Skill(fn, options)
         self._options[name] = options
+        if defer:
+            self._deferred.add(name)
         own = _input_schema_of(self._nodes[name].fn, self._schema.type)
         if own is not None:
             self._node_schemas[name] = _Schema(own)
@@ -438,14 +455,28 @@ class StateGraph(Generic[S]):
         timeout: float | None = None,
         checkpointer: str | os.PathLike[str] | JournalStore | None = None,
         journal: str | os.PathLike[str] | JournalStore | None = None,
+        schedule: Schedule = "ready",
     ) -> CompiledStateGraph[S]:
         """Check the graph and freeze it into something that runs.
 
         Loops (a conditional edge back to an earlier node, an agent and its tools) are
         allowed; ``recursion_limit`` bounds them at run time.
 
+        ``schedule`` says when a node starts. ``"ready"`` (the default): the moment every
+        predecessor that will run has finished, and it sees their updates. ``"supersteps"``:
+        LangGraph's execution model exactly: the nodes triggered in superstep k run
+        together, each seeing the state after superstep k-1; their updates are folded
+        together (in LangGraph's order) when the last one finishes, and what they trigger
+        (edges, routers, Commands, joins complete, Sends) is superstep k+1. "values" then
+        streams the state after each superstep, ``recursion_limit`` counts supersteps,
+        and ``add_node(..., defer=True)`` is available. The two differ when branches of
+        different lengths meet: with ``START -> a``, ``START -> b``, ``a -> c``, ``c``
+        sees ``b``'s update under "supersteps" (``b`` ran in the same superstep as ``a``),
+        and never under "ready" (nothing makes ``c`` wait for ``b``).
+
         Examples:
             >>> app = graph.compile(max_concurrency=5, timeout=30)
+            >>> same_as_langgraph = graph.compile(schedule="supersteps")
 
         Args:
             max_concurrency: most node runs in flight; ``None`` for no bound.
@@ -459,16 +490,27 @@ class StateGraph(Generic[S]):
                 failed or was killed goes on with ``invoke(None, config)``, its finished
                 nodes replayed, not run.
             journal: the older name of ``checkpointer``.
+            schedule: ``"ready"`` (the default) or ``"supersteps"`` (LangGraph's model).
 
         Returns:
             A :class:`CompiledStateGraph`; later changes to this builder do not affect it.
 
         Raises:
-            InvalidGraphError: if an edge names an unknown node, or nothing leaves START.
-            ValueError, TypeError: if ``max_concurrency`` or ``timeout`` is invalid.
+            InvalidGraphError: if an edge names an unknown node, nothing leaves START, or
+                a node has ``defer=True`` under ``schedule="ready"``.
+            ValueError, TypeError: if ``max_concurrency``, ``timeout`` or ``schedule`` is
+                invalid.
             JournalError: if the journal file cannot be used.
         """
         check_run_options(max_concurrency, timeout)
+        if schedule not in ("ready", "supersteps"):
+            raise ValueError(f"schedule must be 'ready' or 'supersteps', got {schedule!r}")
+        if self._deferred and schedule != "supersteps":
+            raise InvalidGraphError(
+                f"node {min(self._deferred)!r} has defer=True, which needs "
+                f"compile(schedule='supersteps'): a deferred node waits for a superstep "
+                f"with nothing else to run"
+            )
         if journal is not None and checkpointer is not None:
             raise TypeError("give checkpointer or journal (its older name), not both")
         store = open_store(checkpointer if checkpointer is not None else journal)
@@ -540,7 +582,7 @@ class StateGraph(Generic[S]):
             )
         # No check that every node is reachable from START (there was one before issue
         # 16): as in LangGraph, any node may reach another with Command(goto=...).
-        return CompiledStateGraph(self, succ, max_concurrency, timeout, store)
+        return CompiledStateGraph(self, succ, max_concurrency, timeout, store, schedule)
 
 
 def _edge_text(start: Any, end: str) -> str:
@@ -599,6 +641,7 @@ class CompiledStateGraph(Generic[S]):
         max_concurrency: int | None,
         timeout: float | None,
         journal: JournalStore | None = None,
+        schedule: Schedule = "ready",
     ) -> None:
         self.checkpointer = journal
         """Where threads are kept (their checkpoints, and their node runs); ``None``: nowhere."""
@@ -606,6 +649,12 @@ class CompiledStateGraph(Generic[S]):
         """Most node runs in flight; ``None``: no bound."""
         self.timeout = timeout
         """Each invocation's deadline in seconds; ``None``: none."""
+        self.schedule: Schedule = schedule
+        """When a node starts: ``"ready"`` or ``"supersteps"`` (see :meth:`StateGraph.compile`)."""
+        self._deferred = frozenset(graph._deferred)
+        self._invocation_type: type[_Invocation] = (
+            _SuperstepInvocation if schedule == "supersteps" else _Invocation
+        )
         # Views and outputs are each schema's own; the running state holds every schema's
         # fields (LangGraph's channels).
         self._state = graph._schema
@@ -947,6 +996,10 @@ class CompiledStateGraph(Generic[S]):
             lambda: self.astream(input, config, stream_mode=stream_mode, run_id=run_id, durability=durability)
         )
 
+
+Schedule = Literal["ready", "supersteps"]
+"""When a compiled graph starts a node: ``"ready"`` (as soon as its inputs exist) or
+``"supersteps"`` (LangGraph's supersteps); see :meth:`StateGraph.compile`."""
 
 Durability = Literal["sync", "async", "exit"]
 """LangGraph's ``durability``: when checkpoints are written. Taken for its code's sake: a

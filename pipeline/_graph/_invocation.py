@@ -217,6 +217,7 @@ class _Invocation:
         self.initial = initial
         self.modes = modes
         self.multi = multi  # stream_mode given as a list: yield (mode, chunk) pairs
+        self.values_each_run = "values" in modes  # after each node run (supersteps: each step)
         self.config = config
         self.limit: int = config["recursion_limit"]
         self.run: Run | None = None
@@ -388,7 +389,7 @@ class _Invocation:
             # A resumed thread's replayed runs were streamed when they ran: not again.
             if "updates" in self.modes and not result.replayed:
                 self._emit("updates", {node: chunk})
-            if "values" in self.modes and not result.replayed:  # every channel, as LangGraph streams them
+            if self.values_each_run and not result.replayed:  # every channel, as LangGraph streams them
                 self._emit("values", self.schema.output(self._fold_all()))
             self._fire(run)
             for i, goto in enumerate(gotos):

@@ -141,7 +141,7 @@ async def plan(
     _check_thread(app, thread_id, input, legacy)
     if thread_id is None:
         result = Plan(app, None, [])
-        result.invocation = _Invocation(app, app._initial(input), modes, config, multi)
+        result.invocation = app._invocation_type(app, app._initial(input), modes, config, multi)
         return result
     store = app.checkpointer
     history = await asyncio.to_thread(load_checkpoints, store, thread_id) if keeps_threads(store) else []
@@ -187,7 +187,7 @@ async def plan(
     else:
         checkpoint = _new(app, latest, input, f"{thread_id}#{runs}", None)
     result.checkpoint = checkpoint
-    invocation = _Invocation(app, fresh(checkpoint["start"]), modes, config, multi)
+    invocation = app._invocation_type(app, fresh(checkpoint["start"]), modes, config, multi)
     invocation.answers = {k: list(v) for k, v in checkpoint["answers"].items()}
     invocation.scope = checkpoint["run"]
     invocation.origin = None if checkpoint["origin"] == START else checkpoint["origin"]
