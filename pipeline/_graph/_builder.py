@@ -89,6 +89,8 @@ from ._routing import (
 )
 from ._interrupt import SCRATCH, GraphInterrupt, paused
 from ._state import _is_typeddict, _Schema
+from ._policies import CachePolicy, InMemoryCache, RetryPolicy, _as_retry, cache_namespace
+from ._drawing import DrawableGraph, draw
 from . import _threads
 from ._interrupt import StateSnapshot
 from .._durable._journal import open_store
@@ -185,6 +187,7 @@ class StateGraph(Generic[S]):
         self._edges: dict[str, list[str]] = {}  # source -> targets, in the order added
         self._joins: list[tuple[tuple[str, ...], str]] = []
         self._branches: dict[str, list[_Branch]] = {}
+        self._cache_policies: dict[str, CachePolicy[Any]] = {}
 
     @overload
     def add_node(
@@ -196,6 +199,8 @@ class StateGraph(Generic[S]):
         retry: Retry | None = ...,
         fallback: Any = ...,
         executor: Executor = ...,
+        retry_policy: RetryPolicy | Sequence[RetryPolicy] | None = ...,
+        cache_policy: CachePolicy[Any] | None = ...,
     ) -> StateGraph[S]: ...
     @overload
     def add_node(
@@ -207,6 +212,8 @@ class StateGraph(Generic[S]):
         retry: Retry | None = ...,
         fallback: Any = ...,
         executor: Executor = ...,
+        retry_policy: RetryPolicy | Sequence[RetryPolicy] | None = ...,
+        cache_policy: CachePolicy[Any] | None = ...,
     ) -> StateGraph[S]: ...
     def add_node(
         self,
@@ -217,6 +224,8 @@ class StateGraph(Generic[S]):
         retry: Retry | None = _UNSET,
         fallback: Any = _UNSET,
         executor: Executor = _UNSET,
+        retry_policy: RetryPolicy | Sequence[RetryPolicy] | None = None,
+        cache_policy: CachePolicy[Any] | None = None,
     ) -> StateGraph[S]:
         """Add a node: ``fn(state) -> dict update | Command | None``, run as a skill.
 
@@ -232,6 +241,7 @@ class StateGraph(Generic[S]):
         Examples:
             >>> graph.add_node("stock", fetch_stock, timeout=5, retry=Retry(attempts=3))
             >>> graph.add_node(summarize)                  # the node "summarize"
+            >>> graph.add_node("fetch", fetch, retry_policy=RetryPolicy(max_attempts=5))
 
         Args:
             name: the node's name (also the key of its :class:`SkillResult`), or the
@@ -246,13 +256,19 @@ class StateGraph(Generic[S]):
             executor: ``"auto"``, ``"thread"`` or ``"process"``. A process node must be
                 a module-level ``@skill(executor="process")`` function, passed as it is
                 (workers import it by name; the state and its update must pickle).
+            retry_policy: LangGraph's :class:`RetryPolicy` (or a list of them: each
+                failure is handled by the first that retries it), run as the node's
+                ``retry``; give one or the other.
+            cache_policy: a :class:`CachePolicy`: with ``compile(cache=...)``, a run whose
+                input was seen within the policy's ttl is not run again.
 
         Returns:
             The graph, so that calls can be chained.
 
         Raises:
             InvalidGraphError: if ``name`` is taken, or is START or END.
-            TypeError: if ``name`` is not a non-empty str, or ``fn`` is not callable.
+            TypeError: if ``name`` is not a non-empty str, or ``fn`` is not callable, or
+                both ``retry`` and ``retry_policy`` are given.
             pydantic.ValidationError: if an option is invalid (the error names the field).
         """
         if fn is None and callable(name) and not isinstance(name, str):
@@ -267,6 +283,12 @@ class StateGraph(Generic[S]):
             raise InvalidGraphError(f"node {name!r} is already in the graph")
         if not callable(fn):
             raise TypeError(f"node {name!r} needs a function or a Skill, got {fn!r}")
+        if retry_policy is not None:
+            if retry is not _UNSET:
+                raise TypeError(f"node {name!r}: give retry or retry_policy, not both")
+            retry = _as_retry(retry_policy)
+        if cache_policy is not None and not isinstance(cache_policy, CachePolicy):
+            raise TypeError(f"node {name!r}: cache_policy must be a CachePolicy, got {cache_policy!r}")
         given: dict[str, Any] = {
             key: value
             for key, value in (
@@ -286,6 +308,8 @@ class StateGraph(Generic[S]):
             options = SkillOptions(name=name, **given)
             self._nodes[name] = Skill(fn, options)
         self._options[name] = options
+        if cache_policy is not None:
+            self._cache_policies[name] = cache_policy
         own = _input_schema_of(self._nodes[name].fn, self._schema.type)
         if own is not None:
             self._node_schemas[name] = _Schema(own)
@@ -438,6 +462,7 @@ class StateGraph(Generic[S]):
         timeout: float | None = None,
         checkpointer: str | os.PathLike[str] | JournalStore | None = None,
         journal: str | os.PathLike[str] | JournalStore | None = None,
+        cache: InMemoryCache | Any | None = None,
     ) -> CompiledStateGraph[S]:
         """Check the graph and freeze it into something that runs.
 
@@ -459,6 +484,9 @@ class StateGraph(Generic[S]):
                 failed or was killed goes on with ``invoke(None, config)``, its finished
                 nodes replayed, not run.
             journal: the older name of ``checkpointer``.
+            cache: where nodes with a ``cache_policy`` keep their results (LangGraph's
+                ``cache``): an :class:`InMemoryCache`, or any object with its ``get`` and
+                ``set`` (LangGraph's caches have them). ``None``: nothing is cached.
 
         Returns:
             A :class:`CompiledStateGraph`; later changes to this builder do not affect it.
@@ -469,6 +497,8 @@ class StateGraph(Generic[S]):
             JournalError: if the journal file cannot be used.
         """
         check_run_options(max_concurrency, timeout)
+        if cache is not None and not (callable(getattr(cache, "get", None)) and callable(getattr(cache, "set", None))):
+            raise TypeError(f"cache must have get() and set(), as InMemoryCache does, got {cache!r}")
         if journal is not None and checkpointer is not None:
             raise TypeError("give checkpointer or journal (its older name), not both")
         store = open_store(checkpointer if checkpointer is not None else journal)
@@ -540,7 +570,7 @@ class StateGraph(Generic[S]):
             )
         # No check that every node is reachable from START (there was one before issue
         # 16): as in LangGraph, any node may reach another with Command(goto=...).
-        return CompiledStateGraph(self, succ, max_concurrency, timeout, store)
+        return CompiledStateGraph(self, succ, max_concurrency, timeout, store, cache=cache)
 
 
 def _edge_text(start: Any, end: str) -> str:
@@ -599,7 +629,11 @@ class CompiledStateGraph(Generic[S]):
         max_concurrency: int | None,
         timeout: float | None,
         journal: JournalStore | None = None,
+        *,
+        cache: Any = None,
     ) -> None:
+        self.cache = cache
+        """Where nodes with a ``cache_policy`` keep their results; ``None``: nowhere."""
         self.checkpointer = journal
         """Where threads are kept (their checkpoints, and their node runs); ``None``: nowhere."""
         self.max_concurrency = max_concurrency
@@ -615,6 +649,15 @@ class CompiledStateGraph(Generic[S]):
         self._output = graph._output_schema or graph._schema
         self._views = {name: graph._node_schemas.get(name, graph._schema) for name in graph._nodes}
         self._options = dict(graph._options)
+        self._cache_policies = dict(graph._cache_policies) if cache is not None else {}
+        self._cache_ns = {name: cache_namespace(name, node.fn) for name, node in graph._nodes.items()}
+        self._drawing = draw(
+            {name: node.fn for name, node in graph._nodes.items()},
+            graph._edges,
+            graph._joins,
+            graph._branches,
+            _command_targets,
+        )
         # Each node's function is wrapped to pass ``config`` and to keep its own exception
         # (so the invocation can raise it); a process or Ray skill runs as it is.
         self._nodes: dict[str, Skill[Any, Any]] = {}
@@ -760,6 +803,38 @@ class CompiledStateGraph(Generic[S]):
         """
         _check_durability(durability)
         return _run_sync(lambda: self.ainvoke(input, config, run_id=run_id))
+
+    def get_graph(self, config: Mapping[str, Any] | None = None, *, xray: int | bool = False) -> DrawableGraph:
+        """The graph's nodes and edges, to draw (LangGraph's ``get_graph``):
+        ``get_graph().draw_mermaid()`` is Mermaid text, as LangGraph draws it.
+
+        Examples:
+            >>> print(app.get_graph().draw_mermaid())
+            >>> sorted((e.source, e.target) for e in app.get_graph().edges)
+
+        Args:
+            config, xray: taken for LangGraph code's sake (there are no subgraphs to expand).
+        """
+        return DrawableGraph(dict(self._drawing.nodes), list(self._drawing.edges))
+
+    def clear_cache(self, nodes: Sequence[str] | None = None) -> None:
+        """Forget the cached results of these nodes (every node's by default).
+
+        Examples:
+            >>> app.clear_cache(["search"])
+
+        Raises:
+            ValueError: if the graph was compiled without a ``cache``.
+        """
+        if self.cache is None:
+            raise ValueError("No cache is set for this graph. Cannot clear cache.")
+        names = list(nodes) if nodes else list(self._nodes)
+        namespaces = [self._cache_ns[name] for name in names if name in self._cache_ns]
+        self.cache.clear(namespaces)
+
+    async def aclear_cache(self, nodes: Sequence[str] | None = None) -> None:
+        """:meth:`clear_cache`, for async code."""
+        self.clear_cache(nodes)
 
     @property
     def journal(self) -> JournalStore | None:
