@@ -93,22 +93,37 @@ class DrawableGraph:
                 special = "*_`"
                 label = f"<p>{name}</p>" if name[:1] in special and name[-1:] in special else name
                 text += "\t" + formats.get(key, "{0}({1})").format(_safe_id(key), label) + "\n"
+        # As LangGraph draws them: a node's edges to itself after the others (each node's
+        # in a "subgraph" of its own when there are several).
+        loops: dict[str, list[Edge]] = {}
         for edge in self.edges:
-            if edge.data is not None:
-                words = str(edge.data).split()
-                data = str(edge.data)
-                if len(words) > wrap_label_n_words:
-                    data = "&nbsp<br>&nbsp".join(
-                        " ".join(words[i : i + wrap_label_n_words])
-                        for i in range(0, len(words), wrap_label_n_words)
-                    )
-                arrow = f" -. &nbsp;{data}&nbsp; .-> " if edge.conditional else f" -- &nbsp;{data}&nbsp; --> "
+            if edge.source == edge.target:
+                loops.setdefault(edge.source, []).append(edge)
             else:
-                arrow = " -.-> " if edge.conditional else " --> "
-            text += f"\t{_safe_id(edge.source)}{arrow}{_safe_id(edge.target)};\n"
+                text += _edge_line(edge, wrap_label_n_words)
+        for name, edges in loops.items():
+            if len(edges) > 1:
+                text += f"\tsubgraph {name}\n"
+            text += "".join(_edge_line(edge, wrap_label_n_words) for edge in edges)
+            if len(edges) > 1:
+                text += "\tend\n"
         if with_styles:
             text += _STYLES
         return text
+
+
+def _edge_line(edge: Edge, wrap_label_n_words: int) -> str:
+    if edge.data is None:
+        arrow = " -.-> " if edge.conditional else " --> "
+    else:
+        words = str(edge.data).split()
+        data = str(edge.data)
+        if len(words) > wrap_label_n_words:  # a long label: a line break every n words
+            data = "&nbsp<br>&nbsp".join(
+                " ".join(words[i : i + wrap_label_n_words]) for i in range(0, len(words), wrap_label_n_words)
+            )
+        arrow = f" -. &nbsp;{data}&nbsp; .-> " if edge.conditional else f" -- &nbsp;{data}&nbsp; --> "
+    return f"\t{_safe_id(edge.source)}{arrow}{_safe_id(edge.target)};\n"
 
 
 def draw(

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, Generic, NamedTuple, TypeVar
 
+from .._core._errors import SkillTimeout
 from .._core._retry import Retry
 
 __all__ = ["CachePolicy", "InMemoryCache", "RetryPolicy", "default_cache_key", "default_retry_on"]
@@ -20,18 +21,18 @@ __all__ = ["CachePolicy", "InMemoryCache", "RetryPolicy", "default_cache_key", "
 def default_retry_on(exc: Exception) -> bool:
     """LangGraph's default ``retry_on``: retry what looks transient, not what looks like a bug.
 
-    Retried: ``ConnectionError``, an ``httpx.HTTPStatusError`` or ``requests.HTTPError``
+    Retried: ``ConnectionError``, a node's timeout (:class:`SkillTimeout`), an ``httpx.HTTPStatusError`` or ``requests.HTTPError``
     with a 5xx status (a ``requests`` one without a response too), and any other
     exception. Not retried: ``ValueError``, ``TypeError``, ``ArithmeticError``,
     ``ImportError``, ``LookupError``, ``NameError``, ``SyntaxError``, ``RuntimeError``,
     ``ReferenceError``, ``StopIteration``, ``StopAsyncIteration`` and ``OSError`` (other
-    than ``ConnectionError``).
+    than ``ConnectionError``, and other than a node's timeout).
 
     Examples:
         >>> default_retry_on(ConnectionResetError()), default_retry_on(KeyError("x"))
         (True, False)
     """
-    if isinstance(exc, ConnectionError):
+    if isinstance(exc, (ConnectionError, SkillTimeout)):  # LangGraph retries its node timeouts
         return True
     # Neither library is a dependency: an exception of one exists only once it is imported.
     httpx = sys.modules.get("httpx")
