@@ -400,3 +400,20 @@ def test_draw_mermaid_plain_chain_as_langgraph() -> None:
         return graph.compile()
 
     assert build(pipeline).get_graph().draw_mermaid() == build(lg).get_graph().draw_mermaid()
+
+
+def test_a_nodes_timeout_is_retried_by_default_as_langgraphs_node_timeout() -> None:
+    starts: list[float] = []
+
+    async def slow_then_fast(state: State) -> dict[str, Any]:
+        starts.append(asyncio.get_running_loop().time())
+        if len(starts) == 1:
+            await asyncio.sleep(10)
+        return {"log": ["done"]}
+
+    graph = StateGraph(State)
+    graph.add_node("n", slow_then_fast, timeout=1.0, retry_policy=RetryPolicy(initial_interval=0.5, jitter=False))
+    graph.add_edge(START, "n")
+    state, _ = vrun(lambda: graph.compile().ainvoke({"log": []}))
+    assert state == {"log": ["done"]}
+    assert starts == [0.0, 1.5]  # timed out at 1, retried 0.5 later
