@@ -690,7 +690,7 @@ class _Invocation:
             found = self.graph.cache.get([entry])
         except Exception as exc:  # the key function's, or the cache's: the node fails with it
             self.errors[run.key] = exc
-            call = SkillCall(Skill(_raise, SkillOptions(name=node)), (exc,), {}, key=run.key)
+            call: SkillCall[Any] = SkillCall(Skill(_raise, SkillOptions(name=node)), (exc,), {}, key=run.key)
         else:
             if entry not in found:
                 self.cache_keys[run.key] = (entry, policy.ttl)

@@ -37,7 +37,7 @@ def default_retry_on(exc: Exception) -> bool:
     # Neither library is a dependency: an exception of one exists only once it is imported.
     httpx = sys.modules.get("httpx")
     if httpx is not None and isinstance(exc, httpx.HTTPStatusError):
-        return 500 <= exc.response.status_code < 600
+        return bool(500 <= exc.response.status_code < 600)
     requests = sys.modules.get("requests")
     if requests is not None and isinstance(exc, requests.HTTPError):
         return 500 <= exc.response.status_code < 600 if exc.response else True
@@ -100,7 +100,8 @@ def _should_retry_on(policy: RetryPolicy, exc: BaseException) -> bool:
     if isinstance(retry_on, type) and issubclass(retry_on, Exception):
         return isinstance(exc, retry_on)
     if callable(retry_on):
-        return bool(retry_on(exc))
+        predicate: Callable[[Exception], Any] = retry_on
+        return bool(predicate(exc))
     raise TypeError(
         "retry_on must be an Exception class, a list or tuple of Exception classes, or a callable"
     )
@@ -169,14 +170,16 @@ def _as_retry(policy: RetryPolicy | Sequence[RetryPolicy]) -> Retry:
 
 def _freeze(obj: Any, depth: int = 10) -> Hashable:
     if isinstance(obj, Hashable) or depth <= 0:
-        return obj
+        already: Hashable = obj
+        return already
     if isinstance(obj, Mapping):  # sorted, so that key order does not matter
         return tuple(sorted((k, _freeze(v, depth - 1)) for k, v in obj.items()))
     if isinstance(obj, Sequence):
         return tuple(_freeze(x, depth - 1) for x in obj)
     if hasattr(obj, "tobytes"):  # numpy arrays and the like
         return (type(obj).__name__, obj.tobytes(), getattr(obj, "shape", None))
-    return obj  # type: ignore[no-any-return]
+    frozen: Hashable = obj  # strings, numbers, frozen dataclasses and the like
+    return frozen
 
 
 def default_cache_key(*args: Any, **kwargs: Any) -> str | bytes:

@@ -9,19 +9,17 @@ import operator
 from typing import Annotated, Any, Literal
 
 import httpx
+import langgraph.graph as lg
 import pytest
 import requests
-from typing_extensions import TypedDict
-
-import langgraph.graph as lg
 from langgraph._internal._retry import default_retry_on as lg_default_retry_on
 from langgraph.cache.memory import InMemoryCache as LGInMemoryCache
 from langgraph.types import CachePolicy as LGCachePolicy
 from langgraph.types import RetryPolicy as LGRetryPolicy
+from typing_extensions import TypedDict
 
 import pipeline
 from pipeline import (
-    END,
     START,
     CachePolicy,
     GraphError,
