@@ -3,6 +3,7 @@ with an :class:`InMemoryCache`, so that code written for LangGraph changes one i
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import pickle
@@ -221,7 +222,8 @@ FullKey = tuple[Namespace, str]
 
 class InMemoryCache:
     """LangGraph's ``InMemoryCache``: node results in this process's memory, kept per
-    namespace (one per node) until their ttl runs out. Thread-safe.
+    namespace (one per node) until their ttl runs out. Thread-safe; values are stored and
+    returned as copies.
 
     Any object with the same ``get``/``set``/``clear`` methods works as a graph's cache
     (LangGraph's own caches do).
@@ -250,7 +252,7 @@ class InMemoryCache:
                     continue
                 value, expiry = entries[key]
                 if expiry is None or now < expiry:
-                    found[(tuple(ns), key)] = value
+                    found[(tuple(ns), key)] = _copied(value)
                 else:
                     del entries[key]
             return found
@@ -265,7 +267,7 @@ class InMemoryCache:
             now = self._clock()
             for (ns, key), (value, ttl) in keys.items():
                 expiry = None if ttl is None else now + ttl
-                self._cache.setdefault(tuple(ns), {})[key] = (value, expiry)
+                self._cache.setdefault(tuple(ns), {})[key] = (_copied(value), expiry)
 
     async def aset(self, keys: Mapping[FullKey, tuple[Any, int | float | None]]) -> None:
         """:meth:`set`, for async code."""
@@ -283,6 +285,15 @@ class InMemoryCache:
     async def aclear(self, namespaces: Sequence[Namespace] | None = None) -> None:
         """:meth:`clear`, for async code."""
         self.clear(namespaces)
+
+
+def _copied(value: Any) -> Any:
+    """A copy of a cached value, so that changing a state that holds it changes no entry
+    (LangGraph's caches store serialized values); the value itself if it cannot be copied."""
+    try:
+        return copy.deepcopy(value)
+    except Exception:  # noqa: BLE001 (a lock, a socket, a client: kept as it is)
+        return value
 
 
 def cache_namespace(node: str, fn: Any) -> Namespace:

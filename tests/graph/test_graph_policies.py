@@ -415,3 +415,20 @@ def test_a_nodes_timeout_is_retried_by_default_as_langgraphs_node_timeout() -> N
     state, _ = vrun(lambda: graph.compile().ainvoke({"log": []}))
     assert state == {"log": ["done"]}
     assert starts == [0.0, 1.5]  # timed out at 1, retried 0.5 later
+
+
+def test_changing_a_returned_state_changes_no_cache_entry() -> None:
+    class Plain(TypedDict, total=False):
+        q: str
+        found: list
+
+    def search(state: Plain) -> dict[str, Any]:
+        return {"found": [state["q"]]}
+
+    graph = StateGraph(Plain)
+    graph.add_node("search", search, cache_policy=CachePolicy())
+    graph.add_edge(START, "search")
+    app = graph.compile(cache=InMemoryCache())
+    first = app.invoke({"q": "a"})
+    first["found"].append("mine")  # the state's list is the node's own update
+    assert app.invoke({"q": "a"}) == {"q": "a", "found": ["a"]}
