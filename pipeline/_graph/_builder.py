@@ -651,12 +651,12 @@ class CompiledStateGraph(Generic[S]):
         self._options = dict(graph._options)
         self._cache_policies = dict(graph._cache_policies) if cache is not None else {}
         self._cache_ns = {name: cache_namespace(name, node.fn) for name, node in graph._nodes.items()}
-        self._drawing = draw(
+        # Drawn when asked (get_graph), from a copy of the builder's edges as compiled.
+        self._draw_from = (
             {name: node.fn for name, node in graph._nodes.items()},
-            graph._edges,
-            graph._joins,
-            graph._branches,
-            _command_targets,
+            {source: list(targets) for source, targets in graph._edges.items()},
+            list(graph._joins),
+            {source: list(branches) for source, branches in graph._branches.items()},
         )
         # Each node's function is wrapped to pass ``config`` and to keep its own exception
         # (so the invocation can raise it); a process or Ray skill runs as it is.
@@ -815,7 +815,8 @@ class CompiledStateGraph(Generic[S]):
         Args:
             config, xray: taken for LangGraph code's sake (there are no subgraphs to expand).
         """
-        return DrawableGraph(dict(self._drawing.nodes), list(self._drawing.edges))
+        nodes, edges, joins, branches = self._draw_from
+        return draw(nodes, edges, joins, branches, _command_targets)
 
     def clear_cache(self, nodes: Sequence[str] | None = None) -> None:
         """Forget the cached results of these nodes (every node's by default).
