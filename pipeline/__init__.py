@@ -84,6 +84,9 @@ from ._graph._invocation import get_stream_writer as get_stream_writer
 from ._graph._messages import REMOVE_ALL_MESSAGES as REMOVE_ALL_MESSAGES
 from ._graph._messages import MessagesState as MessagesState
 from ._graph._messages import add_messages as add_messages
+from ._graph._policies import CachePolicy as CachePolicy
+from ._graph._policies import InMemoryCache as InMemoryCache
+from ._graph._policies import RetryPolicy as RetryPolicy
 from ._observing._events import DeadlineEvent as DeadlineEvent
 from ._observing._events import Event as Event
 from ._observing._events import FinishedEvent as FinishedEvent
@@ -108,6 +111,7 @@ __all__ = [
     "REMOVE_ALL_MESSAGES",
     "START",
     "Approve",
+    "CachePolicy",
     "CircuitBreaker",
     "CircuitOpen",
     "Command",
@@ -124,6 +128,7 @@ __all__ = [
     "GraphError",
     "GraphRecursionError",
     "Hedge",
+    "InMemoryCache",
     "InMemorySaver",
     "Instrument",
     "Interrupt",
@@ -147,6 +152,7 @@ __all__ = [
     "Reject",
     "RetryAfter",
     "RetryingEvent",
+    "RetryPolicy",
     "RunInProgress",
     "RunInfo",
     "Send",

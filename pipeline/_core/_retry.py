@@ -73,3 +73,11 @@ class Retry(BaseModel):
         """Seconds to wait after try number ``failed_attempt`` (1-based) failed."""
         base = backoff_wait(failed_attempt, self.backoff, self.multiplier, self.max_backoff)
         return base + self.jitter * rand() if self.jitter else base
+
+    def next_wait(self, exc: BaseException, failed_attempt: int) -> float | None:
+        """Seconds to wait before the next try after try ``failed_attempt`` failed with
+        ``exc``, or ``None`` to give up. A policy whose limits depend on the exception
+        (LangGraph's list of :class:`RetryPolicy`) overrides this."""
+        if failed_attempt < self.attempts and self.matches(exc):
+            return self.delay(failed_attempt)
+        return None

@@ -686,19 +686,14 @@ class Attempts(Inner[SkillResult]):
                 gate.failed(exc, now)
         retry_after = retry_after_of(exc)  # the API said when: the next attempt waits that long
         try:
-            again = (
-                retry is not None
-                and self.attempts < retry.attempts
-                and not run.expired
-                and retry.matches(exc)
-            )
+            planned = None if retry is None or run.expired else retry.next_wait(exc, self.attempts)
         except Exception as predicate_exc:  # the user's Retry(on=...) failed: end the run
             self._end_run(predicate_exc)
             return
-        if again:
+        if planned is not None:
             assert retry is not None
             self.last_error = exc
-            wait = retry.delay(self.attempts) if retry_after is None else retry_after
+            wait = planned if retry_after is None else retry_after
             if run.instruments:
                 run.emit(
                     "call_retrying", node.call, node.index, self.attempts, exc, wait, run.loop.time() - run.t0

@@ -94,6 +94,8 @@ from ._routing import (
 )
 from ._interrupt import SCRATCH, GraphInterrupt, paused
 from ._state import _is_typeddict, _Schema
+from ._policies import CachePolicy, InMemoryCache, RetryPolicy, _as_retry, cache_namespace
+from ._drawing import DrawableGraph, draw
 from . import _threads
 from ._interrupt import StateSnapshot
 from .._durable._journal import open_store
@@ -192,6 +194,7 @@ class StateGraph(Generic[S]):
         self._joins: list[tuple[tuple[str, ...], str]] = []
         self._branches: dict[str, list[_Branch]] = {}
         self._deferred: set[str] = set()  # add_node(defer=True)
+        self._cache_policies: dict[str, CachePolicy[Any]] = {}
 
     @overload
     def add_node(
@@ -204,6 +207,8 @@ class StateGraph(Generic[S]):
         fallback: Any = ...,
         executor: Executor = ...,
         defer: bool = ...,
+        retry_policy: RetryPolicy | Sequence[RetryPolicy] | None = ...,
+        cache_policy: CachePolicy[Any] | None = ...,
     ) -> StateGraph[S]: ...
     @overload
     def add_node(
@@ -216,6 +221,8 @@ class StateGraph(Generic[S]):
         fallback: Any = ...,
         executor: Executor = ...,
         defer: bool = ...,
+        retry_policy: RetryPolicy | Sequence[RetryPolicy] | None = ...,
+        cache_policy: CachePolicy[Any] | None = ...,
     ) -> StateGraph[S]: ...
     def add_node(
         self,
@@ -227,6 +234,8 @@ class StateGraph(Generic[S]):
         fallback: Any = _UNSET,
         executor: Executor = _UNSET,
         defer: bool = False,
+        retry_policy: RetryPolicy | Sequence[RetryPolicy] | None = None,
+        cache_policy: CachePolicy[Any] | None = None,
     ) -> StateGraph[S]:
         """Add a node: ``fn(state) -> dict update | Command | None``, run as a skill.
 
@@ -242,6 +251,7 @@ class StateGraph(Generic[S]):
         Examples:
             >>> graph.add_node("stock", fetch_stock, timeout=5, retry=Retry(attempts=3))
             >>> graph.add_node(summarize)                  # the node "summarize"
+            >>> graph.add_node("fetch", fetch, retry_policy=RetryPolicy(max_attempts=5))
 
         Args:
             name: the node's name (also the key of its :class:`SkillResult`), or the
@@ -259,13 +269,19 @@ class StateGraph(Generic[S]):
             defer: as in LangGraph, run the node only once nothing else is left to run
                 (a join that waits for branches of different lengths); it needs
                 ``compile(schedule="supersteps")``.
+            retry_policy: LangGraph's :class:`RetryPolicy` (or a list of them: each
+                failure is handled by the first that retries it), run as the node's
+                ``retry``; give one or the other.
+            cache_policy: a :class:`CachePolicy`: with ``compile(cache=...)``, a run whose
+                input was seen within the policy's ttl is not run again.
 
         Returns:
             The graph, so that calls can be chained.
 
         Raises:
             InvalidGraphError: if ``name`` is taken, or is START or END.
-            TypeError: if ``name`` is not a non-empty str, or ``fn`` is not callable.
+            TypeError: if ``name`` is not a non-empty str, or ``fn`` is not callable, or
+                both ``retry`` and ``retry_policy`` are given.
             pydantic.ValidationError: if an option is invalid (the error names the field).
         """
         if fn is None and callable(name) and not isinstance(name, str):
@@ -282,6 +298,12 @@ class StateGraph(Generic[S]):
             raise TypeError(f"node {name!r} needs a function or a Skill, got {fn!r}")
         if not isinstance(defer, bool):
             raise TypeError(f"defer must be True or False, got {defer!r}")
+        if retry_policy is not None:
+            if retry is not _UNSET:
+                raise TypeError(f"node {name!r}: give retry or retry_policy, not both")
+            retry = _as_retry(retry_policy)
+        if cache_policy is not None and not isinstance(cache_policy, CachePolicy):
+            raise TypeError(f"node {name!r}: cache_policy must be a CachePolicy, got {cache_policy!r}")
         given: dict[str, Any] = {
             key: value
             for key, value in (
@@ -303,6 +325,8 @@ class StateGraph(Generic[S]):
         self._options[name] = options
         if defer:
             self._deferred.add(name)
+        if cache_policy is not None:
+            self._cache_policies[name] = cache_policy
         own = _input_schema_of(self._nodes[name].fn, self._schema.type)
         if own is not None:
             self._node_schemas[name] = _Schema(own)
@@ -456,6 +480,7 @@ class StateGraph(Generic[S]):
         checkpointer: str | os.PathLike[str] | JournalStore | None = None,
         journal: str | os.PathLike[str] | JournalStore | None = None,
         schedule: Schedule = "ready",
+        cache: InMemoryCache | Any | None = None,
     ) -> CompiledStateGraph[S]:
         """Check the graph and freeze it into something that runs.
 
@@ -491,6 +516,9 @@ class StateGraph(Generic[S]):
                 nodes replayed, not run.
             journal: the older name of ``checkpointer``.
             schedule: ``"ready"`` (the default) or ``"supersteps"`` (LangGraph's model).
+            cache: where nodes with a ``cache_policy`` keep their results (LangGraph's
+                ``cache``): an :class:`InMemoryCache`, or any object with its ``get`` and
+                ``set`` (LangGraph's caches have them). ``None``: nothing is cached.
 
         Returns:
             A :class:`CompiledStateGraph`; later changes to this builder do not affect it.
@@ -511,6 +539,8 @@ class StateGraph(Generic[S]):
                 f"compile(schedule='supersteps'): a deferred node waits for a superstep "
                 f"with nothing else to run"
             )
+        if cache is not None and not (callable(getattr(cache, "get", None)) and callable(getattr(cache, "set", None))):
+            raise TypeError(f"cache must have get() and set(), as InMemoryCache does, got {cache!r}")
         if journal is not None and checkpointer is not None:
             raise TypeError("give checkpointer or journal (its older name), not both")
         store = open_store(checkpointer if checkpointer is not None else journal)
@@ -582,7 +612,7 @@ class StateGraph(Generic[S]):
             )
         # No check that every node is reachable from START (there was one before issue
         # 16): as in LangGraph, any node may reach another with Command(goto=...).
-        return CompiledStateGraph(self, succ, max_concurrency, timeout, store, schedule)
+        return CompiledStateGraph(self, succ, max_concurrency, timeout, store, schedule, cache=cache)
 
 
 def _edge_text(start: Any, end: str) -> str:
@@ -642,7 +672,11 @@ class CompiledStateGraph(Generic[S]):
         timeout: float | None,
         journal: JournalStore | None = None,
         schedule: Schedule = "ready",
+        *,
+        cache: Any = None,
     ) -> None:
+        self.cache = cache
+        """Where nodes with a ``cache_policy`` keep their results; ``None``: nowhere."""
         self.checkpointer = journal
         """Where threads are kept (their checkpoints, and their node runs); ``None``: nowhere."""
         self.max_concurrency = max_concurrency
@@ -664,6 +698,15 @@ class CompiledStateGraph(Generic[S]):
         self._output = graph._output_schema or graph._schema
         self._views = {name: graph._node_schemas.get(name, graph._schema) for name in graph._nodes}
         self._options = dict(graph._options)
+        self._cache_policies = dict(graph._cache_policies) if cache is not None else {}
+        self._cache_ns = {name: cache_namespace(name, node.fn) for name, node in graph._nodes.items()}
+        # Drawn when asked (get_graph), from a copy of the builder's edges as compiled.
+        self._draw_from = (
+            {name: node.fn for name, node in graph._nodes.items()},
+            {source: list(targets) for source, targets in graph._edges.items()},
+            list(graph._joins),
+            {source: list(branches) for source, branches in graph._branches.items()},
+        )
         # Each node's function is wrapped to pass ``config`` and to keep its own exception
         # (so the invocation can raise it); a process or Ray skill runs as it is.
         self._nodes: dict[str, Skill[Any, Any]] = {}
@@ -809,6 +852,39 @@ class CompiledStateGraph(Generic[S]):
         """
         _check_durability(durability)
         return _run_sync(lambda: self.ainvoke(input, config, run_id=run_id))
+
+    def get_graph(self, config: Mapping[str, Any] | None = None, *, xray: int | bool = False) -> DrawableGraph:
+        """The graph's nodes and edges, to draw (LangGraph's ``get_graph``):
+        ``get_graph().draw_mermaid()`` is Mermaid text, as LangGraph draws it.
+
+        Examples:
+            >>> print(app.get_graph().draw_mermaid())
+            >>> sorted((e.source, e.target) for e in app.get_graph().edges)
+
+        Args:
+            config, xray: taken for LangGraph code's sake (there are no subgraphs to expand).
+        """
+        nodes, edges, joins, branches = self._draw_from
+        return draw(nodes, edges, joins, branches, _command_targets)
+
+    def clear_cache(self, nodes: Sequence[str] | None = None) -> None:
+        """Forget the cached results of these nodes (every node's by default).
+
+        Examples:
+            >>> app.clear_cache(["search"])
+
+        Raises:
+            ValueError: if the graph was compiled without a ``cache``.
+        """
+        if self.cache is None:
+            raise ValueError("No cache is set for this graph. Cannot clear cache.")
+        names = list(nodes) if nodes else list(self._nodes)
+        namespaces = [self._cache_ns[name] for name in names if name in self._cache_ns]
+        self.cache.clear(namespaces)
+
+    async def aclear_cache(self, nodes: Sequence[str] | None = None) -> None:
+        """:meth:`clear_cache`, for async code."""
+        self.clear_cache(nodes)
 
     @property
     def journal(self) -> JournalStore | None:

@@ -29,7 +29,8 @@ from ._interrupt import PAUSED, Interrupt, Scratch, is_paused
 from ._state import _short
 from .._core._instruments import Instrument
 from .._core._result import ErrorInfo, Results, SkillResult, Status
-from .._core._skill import NO_FALLBACK, SkillCall
+from .._core._skill import NO_FALLBACK, Skill, SkillCall, SkillOptions
+from ._policies import cache_key
 from .._durable._session import JournalSession
 from .._stream._results import ResultStream
 
@@ -259,6 +260,10 @@ class _Invocation:
         self.interrupts: list[tuple[str, str, Interrupt]] = []  # (key, node, interrupt)
         self.paused_skips: set[str] = set()  # skipped only because a run before them paused
         self.first_values: Any = _INPUT  # the first "values" chunk: None for none
+        # Nodes with a cache policy: the cache entry each run will fill, and the runs
+        # that got theirs from the cache (they are not stored again).
+        self.cache_keys: dict[str, tuple[Any, Any]] = {}
+        self.cache_hits: set[str] = set()
 
     async def events(self) -> AsyncGenerator[Any, None]:
         """Run the invocation, yielding per the stream modes as nodes finish."""
@@ -358,8 +363,11 @@ class _Invocation:
         writes: list[tuple[str, Any]] = []
         chunk: Any = None
         gotos: list[Any] = []
+        to_cache = self.cache_keys.pop(key, None)
         if result.has_value:
             value = result.value
+            if to_cache is not None and result.ok and not result.fallback_used and not is_paused(value):
+                self.graph.cache.set({to_cache[0]: (value, to_cache[1])})
             if self.graph._streaming[node] and not result.fallback_used:
                 # A generator node: its update is its last item (its items, a list, were
                 # the custom chunks), as a LangGraph generator node's dict items replace
@@ -388,7 +396,10 @@ class _Invocation:
             self._record(run)
             # A resumed thread's replayed runs were streamed when they ran: not again.
             if "updates" in self.modes and not result.replayed:
-                self._emit("updates", {node: chunk})
+                if key in self.cache_hits:  # as LangGraph marks an update from its cache
+                    self._emit("updates", {node: chunk, "__metadata__": {"cached": True}})
+                else:
+                    self._emit("updates", {node: chunk})
             if self.values_each_run and not result.replayed:  # every channel, as LangGraph streams them
                 self._emit("values", self.schema.output(self._fold_all()))
             self._fire(run)
@@ -661,9 +672,34 @@ class _Invocation:
             args: tuple[Any, ...] = (value, context)
         else:
             args = (value,)
+        policy = self.graph._cache_policies.get(node)
+        if policy is not None:
+            call = self._cached_call(run, policy, value)
+            if call is not None:
+                self.calls.append(call)
+                return
         call = SkillCall(skill, args, {}, key=run.key, options=self.graph._options[node])
         call._opaque = True  # the state is data: never scanned for dependencies
         self.calls.append(call)
+
+    def _cached_call(self, run: _NodeRun, policy: Any, value: Any) -> SkillCall[Any] | None:
+        """The cache's answer for ``run`` as a call that returns it (or fails with the
+        key function's error), or ``None`` to run the node, noting where its result goes."""
+        node = run.node
+        try:
+            entry = (self.graph._cache_ns[node], cache_key(policy, value))
+            found = self.graph.cache.get([entry])
+        except Exception as exc:  # the key function's, or the cache's: the node fails with it
+            self.errors[run.key] = exc
+            call: SkillCall[Any] = SkillCall(Skill(_raise, SkillOptions(name=node)), (exc,), {}, key=run.key)
+        else:
+            if entry not in found:
+                self.cache_keys[run.key] = (entry, policy.ttl)
+                return None
+            self.cache_hits.add(run.key)
+            call = SkillCall(Skill(_cached, SkillOptions(name=node)), (found[entry],), {}, key=run.key)
+        call._opaque = True
+        return call
 
     def _send(self, source: _NodeRun, send: Send, where: tuple[int, int, int]) -> None:
         """``source`` sends ``send``: its ``where``-th write (see _follow)."""
@@ -928,3 +964,12 @@ def _as_config(config: Mapping[str, Any] | None) -> dict[str, Any]:
     if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
         raise ValueError(f"recursion_limit must be an int >= 1, got {limit!r}")
     return merged
+
+
+async def _cached(value: Any) -> Any:
+    """A node run answered from the cache: its stored value."""
+    return value
+
+
+async def _raise(exc: Exception) -> Any:
+    raise exc

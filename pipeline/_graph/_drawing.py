@@ -1,0 +1,171 @@
+"""A compiled graph's drawing: its nodes and edges, and Mermaid text as LangGraph draws it."""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+from ._routing import END, START, _Branch
+
+__all__ = ["DrawableGraph", "Edge", "Node"]
+
+
+class Node(NamedTuple):
+    """A node of a :class:`DrawableGraph`: its id, name and function (``None`` for START
+    and END)."""
+
+    id: str
+    name: str
+    data: Any = None
+    metadata: dict[str, Any] | None = None
+
+
+class Edge(NamedTuple):
+    """An edge of a :class:`DrawableGraph`: ``conditional`` for a router's, with the
+    router's answer as ``data`` where it differs from the target's name."""
+
+    source: str
+    target: str
+    data: str | None = None
+    conditional: bool = False
+
+
+_STYLES = (
+    "\tclassDef default fill:#f2f0ff,line-height:1.2\n"
+    "\tclassDef first fill-opacity:0\n"
+    "\tclassDef last fill:#bfb6fc\n"
+)
+_SAFE = frozenset(string.ascii_letters + string.digits + "_-")
+
+
+def _safe_id(label: str) -> str:
+    return "".join(ch if ch in _SAFE else "\\" + format(ord(ch), "x") for ch in label)
+
+
+class DrawableGraph:
+    """What :meth:`CompiledStateGraph.get_graph` returns: ``nodes`` (id to :class:`Node`),
+    ``edges`` (a list of :class:`Edge`) and :meth:`draw_mermaid`.
+
+    Examples:
+        >>> print(app.get_graph().draw_mermaid())
+        >>> [(e.source, e.target) for e in app.get_graph().edges]
+        [('__start__', 'stock'), ...]
+    """
+
+    def __init__(self, nodes: dict[str, Node], edges: list[Edge]) -> None:
+        self.nodes = nodes
+        self.edges = edges
+
+    def first_node(self) -> Node | None:
+        """The one node no edge goes to, or ``None`` if there is not exactly one."""
+        targets = {e.target for e in self.edges}
+        found = [n for n in self.nodes.values() if n.id not in targets]
+        return found[0] if len(found) == 1 else None
+
+    def last_node(self) -> Node | None:
+        """The one node no edge leaves, or ``None`` if there is not exactly one."""
+        sources = {e.source for e in self.edges}
+        found = [n for n in self.nodes.values() if n.id not in sources]
+        return found[0] if len(found) == 1 else None
+
+    def draw_mermaid(self, *, with_styles: bool = True, wrap_label_n_words: int = 9) -> str:
+        """The graph as Mermaid flowchart text, as LangGraph draws it: plain edges
+        ``a --> b``, a router's edges dashed ``a -.-> b`` (labelled with its answer where
+        that is not the target's name), START and END as ``__start__`` and ``__end__``.
+
+        Examples:
+            >>> text = app.get_graph().draw_mermaid()
+            >>> "__start__ --> stock;" in text
+            True
+        """
+        first, last = self.first_node(), self.last_node()
+        formats = {
+            **({first.id: "{0}([{1}]):::first"} if first else {}),
+            **({last.id: "{0}([{1}]):::last"} if last else {}),
+        }
+        text = (
+            "---\nconfig:\n  flowchart:\n    curve: linear\n---\ngraph TD;\n" if with_styles else "graph TD;\n"
+        )
+        if with_styles:
+            for key, node in self.nodes.items():
+                name = node.name
+                special = "*_`"
+                label = f"<p>{name}</p>" if name[:1] in special and name[-1:] in special else name
+                text += "\t" + formats.get(key, "{0}({1})").format(_safe_id(key), label) + "\n"
+        # As LangGraph draws them: a node's edges to itself after the others (each node's
+        # in a "subgraph" of its own when there are several).
+        loops: dict[str, list[Edge]] = {}
+        for edge in self.edges:
+            if edge.source == edge.target:
+                loops.setdefault(edge.source, []).append(edge)
+            else:
+                text += _edge_line(edge, wrap_label_n_words)
+        for name, edges in loops.items():
+            if len(edges) > 1:
+                text += f"\tsubgraph {name}\n"
+            text += "".join(_edge_line(edge, wrap_label_n_words) for edge in edges)
+            if len(edges) > 1:
+                text += "\tend\n"
+        if with_styles:
+            text += _STYLES
+        return text
+
+
+def _edge_line(edge: Edge, wrap_label_n_words: int) -> str:
+    if edge.data is None:
+        arrow = " -.-> " if edge.conditional else " --> "
+    else:
+        words = str(edge.data).split()
+        data = str(edge.data)
+        if len(words) > wrap_label_n_words:  # a long label: a line break every n words
+            data = "&nbsp<br>&nbsp".join(
+                " ".join(words[i : i + wrap_label_n_words]) for i in range(0, len(words), wrap_label_n_words)
+            )
+        arrow = f" -. &nbsp;{data}&nbsp; .-> " if edge.conditional else f" -- &nbsp;{data}&nbsp; --> "
+    return f"\t{_safe_id(edge.source)}{arrow}{_safe_id(edge.target)};\n"
+
+
+def draw(
+    nodes: Mapping[str, Any],
+    edges: Mapping[str, Sequence[str]],
+    joins: Sequence[tuple[tuple[str, ...], str]],
+    branches: Mapping[str, Sequence[_Branch]],
+    command_targets: Callable[[Any], tuple[str, ...] | None],
+) -> DrawableGraph:
+    """A builder's graph as LangGraph draws it: the edges sorted, then an edge to END from
+    every node that has none leaving it. A router whose targets are not declared may go
+    to any node or END: it is drawn so (LangGraph draws no edge for it)."""
+    found: set[tuple[str, str, bool, str | None]] = set()
+    for source, targets in edges.items():
+        for target in targets:
+            if target != END:  # LangGraph draws these with the nodes nothing leaves
+                found.add((source, target, False, None))
+    for sources, target in joins:
+        if target != END:
+            for source in sources:
+                found.add((source, target, False, None))
+    everywhere = (*nodes, END)
+    for source, routers in branches.items():
+        for branch in routers:
+            if branch.mapping is not None:
+                for answer, target in branch.mapping.items():
+                    label = None if str(answer) == target else str(answer)
+                    found.add((source, target, True, label))
+            else:
+                for target in branch.targets if branch.targets is not None else everywhere:
+                    found.add((source, target, True, None))
+    for name, fn in nodes.items():
+        goto = command_targets(fn)
+        for target in goto or ():
+            if target in nodes or target == END:
+                found.add((name, target, True, None))
+    ordered = sorted(found, key=lambda e: (e[0], e[1], e[2], e[3] or ""))
+    drawn = [Edge(s, t, None if label == t else label, cond) for s, t, cond, label in ordered]
+    termini = {t for _, t, _, _ in ordered if t != END} - {s for s, _, _, _ in ordered}
+    drawn.extend(Edge(name, END) for name in sorted(termini))
+    graph_nodes = {START: Node(START, START)}
+    graph_nodes.update({name: Node(name, name, fn) for name, fn in nodes.items()})
+    if any(e.target == END for e in drawn):
+        graph_nodes[END] = Node(END, END)
+    return DrawableGraph(graph_nodes, drawn)
