@@ -94,6 +94,9 @@ from ._stream._events import EventStream as EventStream
 from ._stream._results import ResultStream as ResultStream
 from ._stream._results import gather as gather
 from ._stream._results import run as run
+from ._tools._inject import Injected as Injected
+from ._tools._inject import InjectionError as InjectionError
+from ._tools._inject import ToolContext as ToolContext
 from ._tools._toolnode import ToolNode as ToolNode
 from ._tools._toolnode import tools_condition as tools_condition
 from ._tools._toolset import Toolset as Toolset
@@ -120,6 +123,8 @@ __all__ = [
     "GraphRecursionError",
     "Hedge",
     "InMemorySaver",
+    "Injected",
+    "InjectionError",
     "Instrument",
     "Interrupt",
     "InvalidGraphError",
@@ -157,6 +162,7 @@ __all__ = [
     "StateSnapshot",
     "Status",
     "ThreadExecutor",
+    "ToolContext",
     "ToolNode",
     "Toolset",
     "Tracing",
