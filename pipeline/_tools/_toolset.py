@@ -48,6 +48,7 @@ from ._plans import (
     positions_in,
 )
 from ._inject import InjectionError, injected_values
+from ._media import media_parts, render
 from ._replies import clip as _clip
 from ._replies import _as_text, reply_content
 from ._schema import ArgsModel, from_signature, parse_docstring, strict_schema
@@ -554,11 +555,16 @@ class Toolset:
                 loose[result.key] = result
             else:
                 answered.setdefault(turn, {})[result.key] = result
-        texts: list[tuple[str, str, bool]] = []
+        made: list[tuple[str, str | list[Any], bool]] = []
         for turn in sorted(answered, key=lambda t: t.seq):
-            texts.extend(turn.replies(answered[turn]))
+            made.extend(turn.replies(answered[turn]))
         for result in sorted(loose.values(), key=lambda r: r.index):
-            texts.append((result.key, *reply_content(result)))
+            made.append((result.key, *_content(result)))
+        # Images and files: the provider's blocks (text, for Chat Completions).
+        texts: list[tuple[str, Any, bool]] = [
+            (key, render(provider, text, _as_text) if isinstance(text, list) else text, is_error)
+            for key, text, is_error in made
+        ]
         if provider == "openai":
             return [{"role": "tool", "tool_call_id": key, "content": text} for key, text, _ in texts]
         if provider == "openai-responses":
@@ -574,7 +580,7 @@ class Toolset:
                 blocks.append(block)
             return [{"role": "user", "content": blocks}]
         return [
-            {"content": [{"type": "text", "text": text}], "isError": is_error}
+            {"content": text if isinstance(text, list) else [{"type": "text", "text": text}], "isError": is_error}
             for _, text, is_error in texts
         ]
 
@@ -837,7 +843,7 @@ class _Turn:
         self.listed = listed  # (position, id, name, complete) of each call listed
         self.keys: dict[str, _CallKey] = {}
         self.aliases: dict[str, str] = {}  # a duplicate's id -> the id of the call that runs
-        self.recorded: dict[str, tuple[Any, str]] = {}  # id -> (value, its reply text)
+        self.recorded: dict[str, tuple[Any, str | list[Any]]] = {}  # id -> (value, its reply)
         # With references: the calls so far by position (1-based), the plans of the calls
         # that take results, and (a whole response) the positions each call refers to.
         self.placed: dict[int, tuple[SkillCall[Any], str]] = {}
@@ -855,13 +861,14 @@ class _Turn:
         """The reply text of a value, made as its call returns (on its thread, for a
         thread skill): a tool that returns a live object says what it held then."""
         try:
-            text = _as_text(value)
+            parts = media_parts(value)
+            text: str | list[Any] = _as_text(value) if parts is None else parts
         except Exception:  # replies() will say what it can
             return
         self.recorded.setdefault(id, (value, text))
 
-    def replies(self, results: Mapping[str, SkillResult]) -> list[tuple[str, str, bool]]:
-        out: list[tuple[str, str, bool]] = []
+    def replies(self, results: Mapping[str, SkillResult]) -> list[tuple[str, str | list[Any], bool]]:
+        out: list[tuple[str, str | list[Any], bool]] = []
         listed: set[str] = set()
         for position, id, name, complete in self.listed():
             key = id or f"{name or 'tool'}#{position + 1}"
@@ -881,7 +888,7 @@ class _Turn:
 
     def _reply(
         self, key: str, result: SkillResult, results: Mapping[str, SkillResult]
-    ) -> tuple[str, bool]:
+    ) -> tuple[str | list[Any], bool]:
         plan = self.plans.get(key) if self.plans else None
         if plan is not None and result.status is Status.SKIPPED:
             said = input_failed_reply(plan, results)
@@ -897,7 +904,17 @@ class _Turn:
             recorded = self.recorded.get(key)
             if recorded is not None and recorded[0] is result.value:
                 return recorded[1], False
-        return reply_content(result)
+        return _content(result)
+
+
+def _content(result: SkillResult) -> tuple[str | list[Any], bool]:
+    """What the model reads of a result: the parts of a value holding images or files,
+    else its text."""
+    if result.has_value:
+        parts = media_parts(result.value)
+        if parts is not None:
+            return parts, False
+    return reply_content(result)
 
 
 def _recording(made: Skill[Any, Any], turn: _Turn, key: str) -> Skill[Any, Any]:
