@@ -97,6 +97,7 @@ from ._stream._results import run as run
 from ._tools._inject import Injected as Injected
 from ._tools._inject import InjectionError as InjectionError
 from ._tools._inject import ToolContext as ToolContext
+from ._tools._media import Media as Media
 from ._tools._toolnode import ToolNode as ToolNode
 from ._tools._toolnode import tools_condition as tools_condition
 from ._tools._toolset import Toolset as Toolset
@@ -134,6 +135,7 @@ __all__ = [
     "JournalRecord",
     "JournalStore",
     "MemorySaver",
+    "Media",
     "MessagesState",
     "PartialEvent",
     "ResultStream",
