@@ -65,11 +65,7 @@ def _injected(tool: Any) -> tuple[tuple[str, Kind], ...]:
         return ()
     from langchain_core.tools.base import InjectedToolCallId
 
-    fields: Any = {}
-    try:
-        fields = tool.get_input_schema().model_fields
-    except Exception:  # a schema LangChain cannot give: every injected key is a value
-        pass
+    fields: Any = tool.get_input_schema().model_fields
     out: list[tuple[str, Kind]] = []
     for name in sorted(keys):
         metadata = getattr(fields.get(name), "metadata", ())

@@ -582,10 +582,7 @@ def _graph_injected(tool: Any) -> tuple[dict[str, str | None], str | None]:
     """A LangChain tool's arguments marked with LangGraph's ``InjectedState`` (each with
     its state field, ``None`` for the whole state) and ``InjectedStore``; read by class
     name, so that LangGraph need not be installed."""
-    try:
-        fields = tool.get_input_schema().model_fields
-    except Exception:
-        return {}, None
+    fields = tool.get_input_schema().model_fields
     states: dict[str, str | None] = {}
     store: str | None = None
     for arg, info in fields.items():

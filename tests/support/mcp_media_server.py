@@ -10,7 +10,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from pipeline import Media, Toolset, skill  # noqa: E402
+from pipeline import Media, Toolset, skill
 
 # A 1x1 PNG, and the smallest PDF a reader opens.
 PNG = base64.b64decode(

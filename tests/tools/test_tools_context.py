@@ -21,7 +21,16 @@ from langgraph.graph import START, MessagesState, StateGraph
 from langgraph.prebuilt import InjectedState, InjectedStore
 from langgraph.store.memory import InMemoryStore
 
-from pipeline import Injected, InjectionError, Status, ToolContext, ToolNode, Toolset, run, skill
+from pipeline import (
+    Injected,
+    InjectionError,
+    Status,
+    ToolContext,
+    ToolNode,
+    Toolset,
+    run,
+    skill,
+)
 from tests.support.local_api_loader import load_scripted_model
 
 sm = load_scripted_model()

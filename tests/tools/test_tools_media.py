@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import os
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -104,11 +105,10 @@ async def test_replies_carry_images_and_files_as_each_providers_blocks() -> None
         ]},
         {"type": "function_call_output", "call_id": "c3", "output": '{"price":1.5}'},
     ]
+    cannot = "it cannot be shown here: this API takes text only in tool results."
     assert [r["content"] for r in TOOLS.replies(results, "openai")] == [
-        f"The chart of AAPL:\n[The tool returned image/png 'chart.png' ({len(PNG)} bytes); it cannot be shown here: "
-        "this API takes text only in tool results.]\n{\"points\":1}",
-        f"[The tool returned application/pdf 'AAPL.pdf' ({len(PDF)} bytes); it cannot be shown here: "
-        "this API takes text only in tool results.]",
+        f"The chart of AAPL:\n[The tool returned image/png 'chart.png' ({len(PNG)} bytes); {cannot}]\n{{\"points\":1}}",
+        f"[The tool returned application/pdf 'AAPL.pdf' ({len(PDF)} bytes); {cannot}]",
         '{"price":1.5}',
     ]
     assert [r["content"] for r in TOOLS.replies(results, "mcp")] == [
@@ -212,7 +212,7 @@ async def test_chat_completions_gets_text_that_says_what_was_returned(model: tup
 
 async def test_the_scripted_model_refuses_blocks_the_api_refuses(model: tuple[Any, str]) -> None:
     # The checks the round trips above pass are real: a shape the API refuses is refused.
-    scripted, base_url = model
+    _, base_url = model
     client = anthropic.AsyncAnthropic(base_url=base_url, api_key="local", max_retries=0)
     try:
         message = await client.messages.create(
@@ -247,11 +247,10 @@ async def test_the_scripted_model_refuses_blocks_the_api_refuses(model: tuple[An
 @contextlib.asynccontextmanager
 async def mcp_session() -> AsyncIterator[ClientSession]:
     params = StdioServerParameters(command=sys.executable, args=[str(SERVER)])
-    with open("/dev/null", "w") as quiet:
-        async with stdio_client(params, errlog=quiet) as (read, write):
-            async with ClientSession(read, write) as client:
-                await client.initialize()
-                yield client
+    with open(os.devnull, "w") as quiet:  # noqa: ASYNC230 (opening /dev/null does not block)
+        async with stdio_client(params, errlog=quiet) as (read, write), ClientSession(read, write) as client:
+            await client.initialize()
+            yield client
 
 
 @pytest.mark.slow
