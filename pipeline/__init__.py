@@ -28,6 +28,9 @@ pyproject.toml)::
 This module only gathers the public names.
 """
 
+from ._core._approval import Approve as Approve
+from ._core._approval import Decision as Decision
+from ._core._approval import Reject as Reject
 from ._core._errors import CircuitOpen as CircuitOpen
 from ._core._errors import DeadlineExceeded as DeadlineExceeded
 from ._core._errors import DependencyFailed as DependencyFailed
@@ -108,12 +111,14 @@ __all__ = [
     "NO_FALLBACK",
     "REMOVE_ALL_MESSAGES",
     "START",
+    "Approve",
     "CircuitBreaker",
     "CircuitOpen",
     "Command",
     "CompiledStateGraph",
     "DeadlineEvent",
     "DeadlineExceeded",
+    "Decision",
     "DependencyFailed",
     "ErrorInfo",
     "Event",
@@ -146,6 +151,7 @@ __all__ = [
     "ProcessExecutor",
     "ProgressView",
     "RateLimit",
+    "Reject",
     "RetryAfter",
     "RetryingEvent",
     "RunInProgress",

@@ -3,6 +3,7 @@
     Exception
     ├── SkillError            a call ended without a value (raised by await call, gather, unwrap)
     ├── DependencyFailed      stands in a skipped call's result: a dependency had no value
+    ├── Rejected              stands in a rejected call's result: a person said no
     ├── RetryAfter            the API said "not now" (429/503), maybe with how long to wait
     ├── CircuitOpen           the API's circuit breaker is open: the call did not run
     ├── JournalError          a journal cannot be used (bad file) or cannot store a value
@@ -30,6 +31,7 @@ __all__ = [
     "DeadlineExceeded",
     "DependencyFailed",
     "JournalError",
+    "Rejected",
     "RetryAfter",
     "RunInProgress",
     "SkillCancelled",
@@ -80,6 +82,11 @@ class DeadlineExceeded(TimeoutError):
 
 class DependencyFailed(Exception):
     """Raised inside the run for a call whose dependency ended without a value."""
+
+
+class Rejected(Exception):
+    """Stands in the result of a call a person rejected (``Reject(reason)``): the call did
+    not run, and ``str()`` is the reason given."""
 
 
 def dependency_failed(key: str, status: str, index: int | None = None) -> DependencyFailed:

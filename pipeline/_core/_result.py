@@ -348,6 +348,20 @@ class Results(Sequence[SkillResult]):
                 out[r.key] = r.value
         return out
 
+    def pending(self) -> list[SkillResult]:
+        """The calls waiting for a person's decision (``status="pending"``), in submission
+        order: each one's ``key`` is what ``decisions`` names, ``name`` its skill (the
+        tool) and ``value`` its arguments by parameter name.
+
+        Examples:
+            >>> results = await run(calls, journal="runs.db", run_id="r1").collect()
+            >>> for r in results.pending():
+            ...     print(r.key, r.name, r.value)
+            >>> decisions = {r.key: Approve() for r in results.pending()}
+            >>> results = await run(calls, journal="runs.db", run_id="r1", decisions=decisions).collect()
+        """
+        return [r for r in self._items if r.status is Status.PENDING]
+
     @property
     def errors(self) -> list[SkillResult]:
         """The results whose skill did not return a value (fallbacks included)."""

@@ -66,6 +66,18 @@ class SkillOptions(BaseModel):
     Toolset runs identical tool calls of one response once, and a Hedge may race copies."""
     hedge: Hedge | None = None
     """Race a copy of an attempt that is slow to answer (needs ``idempotent``)."""
+    needs_approval: Any = False
+    """``True``: every call waits for a person's decision before it runs; a predicate
+    (called with the call's arguments, as the skill would be): the calls for which it
+    returns true do. A call that needs one is reported ``pending`` and runs once a run is
+    given ``decisions={key: Approve()}``. Default ``False``: no call waits."""
+
+    @field_validator("needs_approval")
+    @classmethod
+    def _check_needs_approval(cls, value: Any) -> Any:
+        if isinstance(value, bool) or (callable(value) and not isinstance(value, type)):
+            return value
+        raise ValueError(f"needs_approval must be True, False or a predicate on the arguments, got {value!r}")
 
     @model_validator(mode="after")
     def _hedge_needs_idempotent(self) -> SkillOptions:
@@ -344,6 +356,7 @@ class SkillCall(Generic[R]):
         rate_limit: RateLimit | None = _UNSET,
         circuit_breaker: CircuitBreaker | None = _UNSET,
         hedge: Hedge | None = _UNSET,
+        needs_approval: bool | Callable[..., bool] = _UNSET,
     ) -> SkillCall[R]:
         """A copy of this call with some options replaced (the others are inherited).
 
@@ -362,6 +375,7 @@ class SkillCall(Generic[R]):
                 ("rate_limit", rate_limit),
                 ("circuit_breaker", circuit_breaker),
                 ("hedge", hedge),
+                ("needs_approval", needs_approval),
             )
             if v is not _UNSET
         }
@@ -420,6 +434,7 @@ def skill(
     ray_options: dict[str, Any] | None = None,
     idempotent: bool = False,
     hedge: Hedge | None = None,
+    needs_approval: bool | Callable[..., bool] = False,
 ) -> Skill[P, R]: ...
 @overload
 def skill(
@@ -437,6 +452,7 @@ def skill(
     ray_options: dict[str, Any] | None = None,
     idempotent: bool = False,
     hedge: Hedge | None = None,
+    needs_approval: bool | Callable[..., bool] = False,
 ) -> Skill[P, list[R]]: ...
 @overload
 def skill(
@@ -454,6 +470,7 @@ def skill(
     ray_options: dict[str, Any] | None = None,
     idempotent: bool = False,
     hedge: Hedge | None = None,
+    needs_approval: bool | Callable[..., bool] = False,
 ) -> Skill[P, R]: ...
 @overload
 def skill(
@@ -471,6 +488,7 @@ def skill(
     ray_options: dict[str, Any] | None = None,
     idempotent: bool = False,
     hedge: Hedge | None = None,
+    needs_approval: bool | Callable[..., bool] = False,
 ) -> SkillDecorator: ...
 def skill(
     fn: Callable[P, Any] | None = None,
@@ -487,6 +505,7 @@ def skill(
     ray_options: dict[str, Any] | None = None,
     idempotent: bool = False,
     hedge: Hedge | None = None,
+    needs_approval: bool | Callable[..., bool] = False,
 ) -> Skill[P, Any] | SkillDecorator:
     """Make a function a skill: calling it then returns a lazy :class:`SkillCall`.
 
@@ -522,6 +541,10 @@ def skill(
         idempotent: the skill may run once for identical calls (a Toolset then runs
             identical tool calls of one response once), or twice (a Hedge).
         hedge: a :class:`Hedge`: race a copy of a slow attempt (needs ``idempotent``).
+        needs_approval: ``True``, or a predicate taking the call's arguments: a call
+            that needs approval does not run; the run reports it ``pending`` and goes on,
+            and a later run given ``decisions={key: Approve() | Reject(reason)}`` runs or
+            rejects it (see :class:`Approve`).
 
     Raises:
         pydantic.ValidationError: if an option is invalid (the error names the field).
@@ -542,6 +565,7 @@ def skill(
             ray_options=ray_options,
             idempotent=idempotent,
             hedge=hedge,
+            needs_approval=needs_approval,
         )
         return Skill(f, options)
 
@@ -560,6 +584,7 @@ def skill(
         ray_options=ray_options,
         idempotent=idempotent,
         hedge=hedge,
+        needs_approval=needs_approval,
     )
     if executor == "ray":
         remote("ray").require()

@@ -8,7 +8,7 @@ __all__ = ["Status"]
 
 
 class Status(str, Enum):
-    """How a call ended."""
+    """How a call ended (or, for ``pending``, why it has not run yet)."""
 
     SUCCESS = "success"
     """The skill returned a value."""
@@ -18,6 +18,10 @@ class Status(str, Enum):
     """The last attempt hit the skill's timeout, or the run's deadline came first."""
     SKIPPED = "skipped"
     """Never started: a dependency had no value, or the run's deadline came first."""
+    PENDING = "pending"
+    """Did not run: it needs a person's approval (``@skill(needs_approval=...)``). Its
+    ``value`` holds the call's arguments by parameter name, what the person decides on;
+    resume the run with a decision for its key (``run(..., decisions={key: Approve()})``)."""
 
     def __str__(self) -> str:
         return self.value

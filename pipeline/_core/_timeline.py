@@ -26,7 +26,9 @@ __all__ = ["critical_path", "plot", "table", "table_html", "timeline"]
 Edges = Mapping[int, tuple[int, ...]]
 
 # Text marks: the last attempt shows the call's status; earlier attempts all failed.
-_MARK = {Status.SUCCESS: "█", Status.ERROR: "✗", Status.TIMEOUT: "!", Status.SKIPPED: "-"}
+_MARK = {Status.SUCCESS: "█", Status.ERROR: "✗", Status.TIMEOUT: "!", Status.SKIPPED: "-", Status.PENDING: "?"}
+# Calls that never ran: one mark where they ended (a pending call waits for a person).
+_UNRUN = (Status.SKIPPED, Status.PENDING)
 _FAILED_ATTEMPT = "▒"
 _WAIT = "·"
 
@@ -36,6 +38,7 @@ _COLOUR = {
     Status.ERROR: "#d62728",
     Status.TIMEOUT: "#ff8c00",
     Status.SKIPPED: "#9e9e9e",
+    Status.PENDING: "#1f77b4",
 }
 _RETRIED = "#f4a6a6"
 
@@ -59,7 +62,7 @@ def critical_path(results: Sequence[SkillResult], edges: Edges) -> list[int]:
     """The chain of calls that set the run's length: from the call that finished last,
     back through the dependency that finished last, to a call with none. Indices, first
     call first."""
-    ran = {r.index: r for r in results if r.finished_at is not None and r.status is not Status.SKIPPED}
+    ran = {r.index: r for r in results if r.finished_at is not None and r.status not in _UNRUN}
     if not ran:
         return []
     current = max(ran.values(), key=lambda r: (r.finished_at or 0.0, -r.index))
@@ -132,8 +135,8 @@ def timeline(results: Sequence[SkillResult], edges: Edges, width: int | None = N
             mark = _MARK[r.status] if n == len(spans) - 1 else _FAILED_ATTEMPT
             for c in range(col(start), max(upto(stop), col(start) + 1)):
                 cells[c] = mark
-        if r.status is Status.SKIPPED:
-            cells[col(r.finished_at or 0.0)] = _MARK[Status.SKIPPED]
+        if not spans:  # never ran (skipped, pending, rejected): one mark where it ended
+            cells[col(r.finished_at or 0.0)] = _MARK[r.status]
         star = "*" if r.index in on_path else " "
         key = (star + r.key)[: key_w - 1].ljust(key_w)
         dur = f"{r.duration:.2f}s" if r.duration is not None else "-"
@@ -147,6 +150,8 @@ def timeline(results: Sequence[SkillResult], edges: Edges, width: int | None = N
         f"{_FAILED_ATTEMPT} failed attempt (retried)  {_WAIT} wait (permit, backoff, fallback)  "
         f"{_MARK[Status.SKIPPED]} skipped"
     )
+    if any(r.status is Status.PENDING for r in results):
+        legend += f"  {_MARK[Status.PENDING]} pending (awaits a decision)"
     if edges:
         legend += "  ← depends on  * critical path"
     while len(legend) > width and "  " in legend:  # wrap at a mark, not inside one
@@ -201,9 +206,9 @@ def plot(
                 edgecolor="black" if bold else "white", linewidth=2.0 if bold else 0.5,
                 gid=f"attempt:{r.index}:{k + 1}",
             )
-        if r.status is Status.SKIPPED:
-            ax.plot([r.finished_at or 0.0], [y], marker="x", color=_COLOUR[Status.SKIPPED],
-                    markersize=9, gid=f"skipped:{r.index}")
+        if r.status in _UNRUN:
+            ax.plot([r.finished_at or 0.0], [y], marker="x" if r.status is Status.SKIPPED else "D",
+                    color=_COLOUR[r.status], markersize=9, gid=f"{r.status.value}:{r.index}")
     for child, deps in edges.items():
         c = by_index.get(child)
         if c is None:
@@ -240,6 +245,8 @@ def plot(
     ]
     if any(r.status is Status.SKIPPED for r in results):
         handles.append(Line2D([], [], marker="x", color=_COLOUR[Status.SKIPPED], linestyle="", label="skipped"))
+    if any(r.status is Status.PENDING for r in results):
+        handles.append(Line2D([], [], marker="D", color=_COLOUR[Status.PENDING], linestyle="", label="pending"))
     if edges:
         handles.append(Patch(facecolor="white", edgecolor="black", linewidth=2, label="critical path"))
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.08 - 0.3 / max(n, 1)),

@@ -136,18 +136,6 @@ def open_store(journal: Any) -> JournalStore | None:
     raise TypeError(f"journal must be a path or a Journal, got {journal!r}")
 
 
-def graph_binding(store: JournalStore | None, run_id: Any) -> JournalBinding | None:
-    """The binding of one StateGraph invocation (the graph keeps its store open)."""
-    if store is None:
-        if run_id is not None:
-            raise ValueError("run_id is for a journaled graph: compile(journal='runs.db')")
-        return None
-    if run_id is None:
-        raise ValueError("a journaled graph needs a run_id: ainvoke(input, run_id='research-1')")
-    _check_run_id(run_id)
-    return JournalBinding(store, run_id, owned=False)
-
-
 def journaled_state(store: JournalStore, run_id: str) -> dict[str, Any] | None:
     """The state a StateGraph invocation last journaled, or None."""
     record = store.load(run_id).get(STATE_IDENT)

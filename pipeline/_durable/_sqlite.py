@@ -7,8 +7,10 @@ import atexit
 import os
 import queue
 import secrets
+import shutil
 import socket
 import sqlite3
+import tempfile
 import threading
 import time
 import weakref
@@ -140,7 +142,10 @@ class Journal:
 
     Args:
         path: the database file; created (with its tables) if missing, in a directory
-            that must exist.
+            that must exist. ``":memory:"``: a journal for this process only, kept while
+            the ``Journal`` object lives (in a temporary file of its own, removed with
+            it): runs given the object replay what finished in earlier runs of this
+            process, e.g. to resume a run with decisions on its pending calls.
         pickle: store values that are not JSON-able with ``pickle`` (only open journals
             you trust: unpickling runs code).
         synchronous: ``"normal"`` (default) survives a killed process: a committed result
@@ -173,6 +178,15 @@ class Journal:
         if not lease > 0:
             raise ValueError(f"lease must be a positive number of seconds, got {lease!r}")
         self.path = os.fspath(path)
+        # The database file: the path, or for ":memory:" a file of this object's own in a
+        # temporary folder, removed with the object (a SQLite memory database cannot be
+        # shared by the writer thread's connection and this one).
+        self._file = self.path
+        self._remove: Callable[[], Any] | None = None
+        if self.path == ":memory:":
+            folder = tempfile.mkdtemp(prefix="skillstream-journal-")
+            self._file = os.path.join(folder, "journal.db")
+            self._remove = weakref.finalize(self, shutil.rmtree, folder, True)
         self.pickle = pickle
         self.synchronous = synchronous
         self.busy_timeout = busy_timeout
@@ -183,7 +197,7 @@ class Journal:
         self._writer: threading.Thread | None = None
         self._closed = False
         self._conn = self._open()
-        self._real = os.path.realpath(self.path)
+        self._real = os.path.realpath(self._file)
 
     def __repr__(self) -> str:
         return f"Journal({self.path!r}, pickle={self.pickle}, lease={self.lease:g})"
@@ -191,10 +205,10 @@ class Journal:
     # -- opening -----------------------------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
-        return _connect(self.path, self.synchronous, self.busy_timeout)
+        return _connect(self._file, self.synchronous, self.busy_timeout)
 
     def _open(self) -> sqlite3.Connection:
-        path = self.path
+        path = self._file
         directory = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(directory):
             raise JournalError(f"journal {path!r}: the directory {directory!r} does not exist")
@@ -272,7 +286,7 @@ class Journal:
                 # still be collected (its __del__ stops the thread).
                 self._writer = threading.Thread(
                     target=_write_loop,
-                    args=(self.path, self.synchronous, self.busy_timeout, self._queue),
+                    args=(self._file, self.synchronous, self.busy_timeout, self._queue),
                     name=f"skillstream-journal {self.path}",
                     daemon=True,
                 )
@@ -575,6 +589,8 @@ class Journal:
         _OPEN.discard(self)
         with self._lock:
             self._conn.close()
+        if self._remove is not None:
+            self._remove()
 
     def __del__(self) -> None:
         # Not closed (a graph's journal, a run() never iterated): let go quietly.

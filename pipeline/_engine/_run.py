@@ -62,6 +62,8 @@ from .._core._instruments import Instrument, Phase, attempt_context, contextual,
 from .._executors._hedge import hedged
 from .._admission._gate import Gate, admission_for
 from .._core._result import ErrorInfo, SkillResult, Status, new_result, stored_value
+from .._core._approval import Approve, Decision, Reject, arguments_of, edited_call
+from .._core._errors import Rejected
 from .._core._skill import NO_FALLBACK, SkillCall, calls_in, holds_calls
 
 if TYPE_CHECKING:
@@ -134,6 +136,7 @@ class RunSpec:
         "cancel_grace",
         "instruments",
         "journal",
+        "decisions",
     )
 
     def __init__(
@@ -149,6 +152,7 @@ class RunSpec:
         cancel_grace: float,
         instruments: tuple[Instrument, ...] = (),
         journal: Recording | None = None,
+        decisions: Mapping[str, Decision] | None = None,
     ) -> None:
         self.calls = calls
         self.sized = sized
@@ -160,6 +164,7 @@ class RunSpec:
         self.cancel_grace = cancel_grace
         self.instruments = instruments
         self.journal = journal
+        self.decisions = decisions
 
     def replace(self, **changes: Any) -> RunSpec:
         """A copy with ``changes`` (the same keyword names as the constructor)."""
@@ -915,6 +920,9 @@ class Run(abc.ObserverBase[SkillResult]):
         # Those of them that give each attempt a context of its own (Tracing); usually none.
         self.contextual: tuple[Instrument, ...] = ()
         self.recorder: Recorder | None = None  # with run(journal=...): this run's session
+        # key -> the person's decision on a call that needs approval, taken as it is used
+        # (what is left at the end named no call of the run). None: no decisions given.
+        self.decisions: dict[str, Decision] | None = dict(spec.decisions) if spec.decisions else None
         # Backpressure for a consumer that pulls (a channel: async iteration): with
         # max_concurrency results waiting to be taken, no new call starts, so a slow
         # consumer keeps memory O(max_concurrency) too. The channel calls on_take() for each
@@ -1101,6 +1109,14 @@ class Run(abc.ObserverBase[SkillResult]):
     def _complete(self) -> None:
         if self.closed:
             return
+        if self.decisions:
+            unused = ", ".join(map(repr, self.decisions))
+            self.decisions = None
+            self.on_error(ValueError(
+                f"decisions for {unused}: no call of this run has that key, or none that "
+                "waits for a decision (results.pending() lists the ones that do)"
+            ))
+            return
         self.closed = True
         if self.deadline is not None:
             self.deadline.cancel()
@@ -1153,6 +1169,10 @@ class Run(abc.ObserverBase[SkillResult]):
             if ready:
                 node = ready.popleft()
                 del self.unstarted[node]
+                if node.call.options.needs_approval is not False and self._held(node):
+                    if self.closed:
+                        return None
+                    continue  # ended without running (pending, rejected): the next one
                 node.state = NodeState.STARTED
                 return node
             if self.feeder is not None:
@@ -1184,6 +1204,73 @@ class Run(abc.ObserverBase[SkillResult]):
                 return None
             if not self._take(item):
                 return None
+
+    # -- calls that need a person's approval ---------------------------------------------
+
+    def _held(self, node: CallNode) -> bool:
+        """Apply the approval rule to ``node``, about to start: whether it ended instead
+        (``pending`` without a decision, ``error`` when rejected or when its predicate
+        raised). An approval with edited arguments swaps in the edited call."""
+        call = node.call
+        need = call.options.needs_approval
+        decisions = self.decisions
+        decision = decisions.pop(call.key, None) if decisions else None
+        args, kwargs = node.arguments()
+        if need is not True:
+            try:
+                need = bool(need(*args, **kwargs))
+            except Exception as exc:  # the predicate's own failure is its call's
+                self._end_unrun(node, Status.ERROR, None, ErrorInfo.of(exc), record=True)
+                return True
+            if not need:
+                if decision is not None:
+                    self.fail(ValueError(
+                        f"decisions[{call.key!r}]: call {call!r} does not need approval "
+                        f"(its needs_approval predicate returned false); give decisions "
+                        f"only for the calls results.pending() lists"
+                    ))
+                    return True
+                return False
+        if decision is None:
+            self._end_unrun(node, Status.PENDING, arguments_of(call, args, kwargs), None, record=False)
+            return True
+        if isinstance(decision, Approve):
+            if decision.arguments is not None:
+                try:
+                    node.call = edited_call(call, args, kwargs, decision.arguments)
+                except (TypeError, ValueError) as exc:
+                    self.fail(exc)
+                    return True
+                node.fill_args = node.fill_kwargs = ()
+            return False
+        assert isinstance(decision, Reject)  # check_decisions() let nothing else in
+        self._end_unrun(node, Status.ERROR, None, ErrorInfo.of(Rejected(decision.reason)), record=True)
+        return True
+
+    def _end_unrun(
+        self, node: CallNode, status: Status, value: Any, error: ErrorInfo | None, *, record: bool
+    ) -> None:
+        """End ``node`` with a result of a call that did not run, then its dependents.
+        A pending result is not journaled (a later run decides it); the others are."""
+        call = node.call
+        result = new_result(
+            call.skill.options.name, call.key, node.index, status, value, error, False, 0,
+            None, self.loop.time() - self.t0,
+        )
+        node.result = result
+        node.state = NodeState.DONE
+        if record:
+            self.on_next(result)
+        else:
+            self.deliver(result)
+        if self.closed:
+            return
+        # As resolved() does, without feeding the merge: this runs inside its pull, which
+        # takes the dependents that became ready (a skipped call's fallback is a value).
+        dependents, node.dependents = node.dependents, ()
+        for d in dependents:
+            if d.state is NodeState.WAITING:
+                self._skip(d, self.expired or _dependency_failed(node))
 
     def _forget(self, result: SkillResult) -> None:
         node = self.by_index.pop(result.index, None)
@@ -1293,9 +1380,13 @@ class Run(abc.ObserverBase[SkillResult]):
                 path = []
             nodes[call] = node
             path.append(call)
+            # By the calls the arguments hold (a node approved with edited arguments runs
+            # a copy of its call).
+            inputs: dict[SkillCall[Any], CallNode] = {}
             try:
                 for dep_call in found:
                     dep = self._register(dep_call, path)
+                    inputs[dep_call] = dep
                     if dep not in deps:
                         deps.append(dep)
             except ValueError:
@@ -1304,13 +1395,15 @@ class Run(abc.ObserverBase[SkillResult]):
             path.pop()
             node.fill_args = tuple(fill_args)
             node.fill_kwargs = tuple(fill_kwargs)
-            node.inputs = {d.call: d for d in deps}
+            node.inputs = inputs
         node.index = self.next_index
         self.next_index += 1
         nodes[call] = node
         if self.ended is not None:
             self.by_index[node.index] = node
         if self.recorder is not None and self.recorder.replay(node):
+            if self.decisions:  # decided in an earlier run: its outcome is in the journal
+                self.decisions.pop(call.key, None)
             return node
         self.unstarted[node] = None
         self.open += 1
@@ -1394,6 +1487,8 @@ class Run(abc.ObserverBase[SkillResult]):
                     self.ready.remove(n)
             self.unstarted.pop(n, None)
             n.state = NodeState.SKIPPED
+            if self.decisions:  # its decision waits for the run that runs its dependencies
+                self.decisions.pop(n.call.key, None)
             value = None
             fallback_used = False
             fallback = n.call.options.fallback

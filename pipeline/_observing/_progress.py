@@ -83,6 +83,8 @@ class ProgressView(Instrument):
         self.done = 0
         self.failed = 0
         self.skipped = 0
+        self.pending = 0
+        """Calls waiting for a person's decision (they did not run)."""
         self.retries = 0
         # What run(..., progress=view) counted of each source, DAG nodes included, in the
         # order the runs were made (a run with instruments=[view] counts its listed calls).
@@ -149,9 +151,10 @@ class ProgressView(Instrument):
             for what in self.waiting.values():
                 waits[what] = waits.get(what, 0) + 1
             total, done, failed, skipped = self.total, self.done, self.failed, self.skipped
+            pending = self.pending
             retries = self.retries
-            seen = done + failed + skipped + len(self.in_flight)
-        ended = done + failed + skipped
+            seen = done + failed + skipped + pending + len(self.in_flight)
+        ended = done + failed + skipped + pending
         if total:
             slot = max(total - seen, 0)
             if slot:
@@ -165,6 +168,9 @@ class ProgressView(Instrument):
         if skipped:
             line.append("  ·  ")
             line.append(f"skipped {skipped}", style="yellow")
+        if pending:
+            line.append("  ·  ")
+            line.append(f"awaiting approval {pending}", style="bold blue")
         if retries:
             line.append(f"  ·  retries {retries}", style="magenta")
         if waits:
@@ -249,6 +255,8 @@ class _ViewRun(Instrument):
             view.waiting.pop(slot, None)
             if result.status is Status.SUCCESS:
                 view.done += 1
+            elif result.status is Status.PENDING:
+                view.pending += 1
             else:
                 view.failed += 1
 

@@ -195,7 +195,7 @@ class _RunTrace(Instrument):
         if result.error is not None:
             span.set_attribute("error.type", result.error.type)
             span.set_attribute("skillstream.error", result.error.message)
-        if result.status is not Status.SUCCESS:
+        if result.status is not Status.SUCCESS and result.status is not Status.PENDING:
             from opentelemetry.trace import Status as SpanStatus
             from opentelemetry.trace import StatusCode
 
@@ -207,6 +207,9 @@ class _RunTrace(Instrument):
         span = self._calls.pop(result.index, None)
         if span is not None:
             self._end(span, result)
+        elif result.attempts == 0 and not result.replayed:
+            # Ended without starting: pending (awaits a person's decision), or rejected.
+            self.call_skipped(result)
 
     def call_skipped(self, result: SkillResult) -> None:
         self._end(self._open(result.key, result.name, result.index), result)

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import inspect
 import os
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 from reactivex import Observable, abc
@@ -31,7 +31,8 @@ from .._core._instruments import Instrument
 from .._durable._journal import JournalBinding, bind_journal
 from .._durable._store import JournalStore
 from .._core._result import Results, SkillResult
-from .._core._skill import SkillCall, set_runner
+from .._core._skill import SkillCall, calls_in, set_runner
+from .._core._approval import Decision, check_decisions
 from .._core._timeline import dependency_edges
 
 if TYPE_CHECKING:
@@ -378,6 +379,7 @@ def run(
     progress: bool | ProgressView = False,
     journal: str | os.PathLike[str] | JournalStore | None = None,
     run_id: str | None = None,
+    decisions: Mapping[str, Decision] | None = None,
 ) -> ResultStream:
     """Run calls concurrently; results stream in completion order.
 
@@ -416,6 +418,15 @@ def run(
             without running them, and runs the rest. A call is matched by its key and a
             hash of its skill's name and arguments: changed arguments run again.
         run_id: names the run in the journal (required with ``journal``).
+        decisions: a person's decisions on the calls that need approval
+            (``@skill(needs_approval=...)``), by call key: :class:`Approve` runs the call
+            (with some arguments replaced, if given), :class:`Reject` ends it as an
+            ``error`` saying why. A call that needs approval and has no decision ends
+            ``pending`` at once (``results.pending()`` lists them) while the others run;
+            its dependents are ``skipped`` until a later run decides it. Give the same
+            calls, ``journal`` and ``run_id`` as the run that reported them, so that what
+            finished replays instead of running again. A decision for a call that already
+            finished in the journal is ignored (resuming again after a crash is safe).
 
     Returns:
         A cold :class:`ResultStream`.
@@ -425,7 +436,10 @@ def run(
             (for a list, naming the first item that is not a call and its position), or
             an option has the wrong type.
         ValueError: if ``max_concurrency`` < 1, ``timeout`` <= 0 or ``cancel_grace`` < 0,
-            or only one of ``journal`` and ``run_id`` is given.
+            or only one of ``journal`` and ``run_id`` is given; if a decision's key names
+            no call of a list of calls, or a call whose skill never needs approval (for
+            another source, the stream ends with this error once the run is over; for a
+            call whose predicate says no, when the call comes up).
         JournalError: if the journal file cannot be used (missing directory, not a
             journal, corrupt, read-only). :class:`RunInProgress` (when iteration starts)
             if a live run holds ``run_id``.
@@ -435,11 +449,53 @@ def run(
         from .._observing._progress import progress_instrument
 
         instruments = (*instruments, *progress_instrument(progress, calls))
-    return ResultStream(
-        _make_spec(
-            calls, max_concurrency, timeout, cancel_grace, instruments, track_roots=False, journal=binding
-        )
+    spec = _make_spec(
+        calls, max_concurrency, timeout, cancel_grace, instruments, track_roots=False, journal=binding
     )
+    checked = check_decisions(decisions)
+    if checked:
+        if spec.sized:
+            _check_decided(spec.calls, checked)
+        spec.decisions = checked
+    return ResultStream(spec)
+
+
+def _check_decided(calls: Any, decisions: Mapping[str, Decision]) -> None:
+    """Refuse, before anything runs, decisions that name no call of ``calls`` (their
+    inputs included), or a call that can never need approval, or more than one call."""
+    found: dict[str, list[SkillCall[Any]]] = {}
+    seen: set[int] = set()
+    stack = list(calls)
+    while stack:
+        call = stack.pop()
+        if id(call) in seen:
+            continue
+        seen.add(id(call))
+        if call.key in decisions:
+            found.setdefault(call.key, []).append(call)
+        inner: list[SkillCall[Any]] = []
+        if not call._opaque:
+            for value in (*call.args, *call.kwargs.values()):
+                calls_in(value, inner)
+        stack.extend(inner)
+        stack.extend(call.after)
+    for key in decisions:
+        matches = found.get(key)
+        if not matches:
+            raise ValueError(
+                f"decisions[{key!r}]: no call of this run has that key (decisions name the "
+                "keys results.pending() lists)"
+            )
+        if len(matches) > 1:
+            raise ValueError(
+                f"decisions[{key!r}]: {len(matches)} calls have that key; give them distinct "
+                "keys with call.named(...)"
+            )
+        if matches[0].options.needs_approval is False:
+            raise ValueError(
+                f"decisions[{key!r}]: call {matches[0]!r} does not need approval (its skill "
+                "has no needs_approval); give decisions only for the calls results.pending() lists"
+            )
 
 
 def check_run_options(max_concurrency: Any, timeout: Any) -> None:

@@ -81,16 +81,31 @@ def _caller(session: Any, name: str) -> Callable[..., Any]:
 
 
 async def skills_from_session(
-    session: Any, timeout: float | None, retry: Retry | None
+    session: Any, timeout: float | None, retry: Retry | None, needs_approval: Any = False
 ) -> list[Skill[Any, Any]]:
-    """One skill per tool of the server behind ``session``."""
+    """One skill per tool of the server behind ``session``; ``needs_approval``: a bool
+    for every tool, or the names of the tools whose calls wait for a person."""
     skills = []
-    for tool in await _list_tools(session):
+    tools = await _list_tools(session)
+    held: Any = needs_approval
+    if not isinstance(needs_approval, bool):
+        if isinstance(needs_approval, str) or not all(isinstance(n, str) for n in needs_approval):
+            raise TypeError(f"needs_approval must be a bool or a collection of tool names, got {needs_approval!r}")
+        names = [str(get(t, "name")) for t in tools]
+        unknown = sorted(set(needs_approval) - set(names))
+        if unknown:
+            raise ValueError(
+                f"needs_approval names tools the server does not have: {', '.join(unknown)} "
+                f"(its tools: {', '.join(names)})"
+            )
+        held = frozenset(needs_approval)
+    for tool in tools:
         name = str(get(tool, "name"))
+        approval = held if isinstance(held, bool) else name in held
         schema = get(tool, "input_schema", None) or get(tool, "inputSchema", None) or {}
         if hasattr(schema, "model_dump"):
             schema = schema.model_dump(by_alias=True, exclude_none=True)
-        made: Skill[Any, Any] = Skill(_caller(session, name), SkillOptions(name=name, timeout=timeout, retry=retry))
+        made: Skill[Any, Any] = Skill(_caller(session, name), SkillOptions(name=name, timeout=timeout, retry=retry, needs_approval=approval))
         args: ArgsModel = from_json_schema(schema, name)
         made._tool_spec = (args, str(get(tool, "description") or ""))  # type: ignore[attr-defined]
         skills.append(made)

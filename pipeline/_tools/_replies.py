@@ -16,10 +16,23 @@ REPLY_ERROR_LIMIT = 2000
 
 
 def reply_content(result: SkillResult) -> tuple[str, bool]:
-    """What the model reads of one result, and whether it is an error."""
+    """What the model reads of one result, and whether it is an error.
+
+    Raises:
+        ValueError: for a call still waiting for a person's decision (it has no reply yet).
+    """
     if result.has_value:
         return _as_text(result.value), False
     error = result.error
+    if result.status is Status.PENDING:
+        raise ValueError(
+            f"tool call {result.key!r} ({result.name}) is waiting for approval and has no reply "
+            "yet: run the calls again with decisions={key: Approve() or Reject(reason)} first"
+        )
+    if error is not None and error.type == "Rejected":
+        reason = clip(error.message, REPLY_ERROR_LIMIT)
+        return (f"Rejected: the user did not allow this call: {reason}" if reason
+                else "Rejected: the user did not allow this call."), True
     message = clip(error.message if error else "", REPLY_ERROR_LIMIT)
     if result.status is Status.TIMEOUT:
         return f"Timed out: {message or 'the tool took too long'}", True

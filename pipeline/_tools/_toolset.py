@@ -23,12 +23,13 @@ fallbacks and the run's cap and deadline.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import itertools
 import json
 import math
 import re
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
@@ -590,6 +591,7 @@ class Toolset:
     async def from_mcp(
         cls, session: Any, *, timeout: float | None = None, retry: Retry | None = None,
         names: NameMap | None = None, references: bool = False,
+        needs_approval: bool | Collection[str] = False,
     ) -> Toolset:
         """The tools of an MCP server, as skills whose calls go through
         ``session.call_tool``; each validated against the server's input schema (which
@@ -611,10 +613,17 @@ class Toolset:
                 server's tool may be named ``weather.get``; the model calls
                 ``weather_get`` with ``names="sanitize"``).
             references: calls that take earlier calls' results, as :class:`Toolset` takes it.
+            needs_approval: ``True`` holds every tool's calls for a person's decision,
+                or the server's names of the tools whose calls wait (see
+                ``@skill(needs_approval=...)``); default none.
+
+        Raises:
+            ValueError: if ``needs_approval`` names a tool the server does not have.
         """
         from ._mcp import skills_from_session
 
-        return cls(await skills_from_session(session, timeout, retry), names=names, references=references)
+        return cls(await skills_from_session(session, timeout, retry, needs_approval), names=names,
+                   references=references)
 
     def mcp_server(self, name: str, **settings: Any) -> Any:
         """An MCP server (the ``mcp`` package's ``MCPServer``, ``FastMCP`` before mcp 2)
@@ -923,6 +932,7 @@ def _recording(made: Skill[Any, Any], turn: _Turn, key: str) -> Skill[Any, Any]:
     wrapper: Callable[..., Any]
     if made.kind == "async":
 
+        @functools.wraps(fn)  # its signature stays the tool's (approval reads the arguments by name)
         async def recorded_async(*args: Any, **kwargs: Any) -> Any:
             value = await fn(*args, **kwargs)
             turn.record(key, value)
@@ -931,6 +941,7 @@ def _recording(made: Skill[Any, Any], turn: _Turn, key: str) -> Skill[Any, Any]:
         wrapper = recorded_async
     else:
 
+        @functools.wraps(fn)
         def recorded_sync(*args: Any, **kwargs: Any) -> Any:
             value = fn(*args, **kwargs)
             turn.record(key, value)

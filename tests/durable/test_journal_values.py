@@ -225,15 +225,16 @@ async def test_a_chat_graph_input_without_ids_replays_in_the_same_process(tmp_pa
     graph.add_edge(START, "agent")
     graph.add_edge("agent", "after")
     graph.add_edge("after", END)
-    app = graph.compile(journal=tmp_path / "runs.db")
+    app = graph.compile(checkpointer=tmp_path / "runs.db")
+    thread = {"configurable": {"thread_id": "c"}}
     with pytest.raises(ConnectionError):
-        await app.ainvoke({"messages": [HumanMessage(content="hi")]}, run_id="c")
+        await app.ainvoke({"messages": [HumanMessage(content="hi")]}, thread)
     failing.clear()
-    state = await app.ainvoke({"messages": [HumanMessage(content="hi")]}, run_id="c")
+    state = await app.ainvoke(None, thread)
     assert ran["agent"] == 1 and ran["after"] == 2
     assert [type(m).__name__ for m in state["messages"]] == ["HumanMessage", "AIMessage", "AIMessage"]
-    saved = app.get_state("c")
-    assert saved is not None and all(not isinstance(m, dict) for m in saved["messages"])
+    saved = app.get_state(thread).values
+    assert saved and all(not isinstance(m, dict) for m in saved["messages"])
 
 
 def test_ids_that_add_messages_gave_are_left_out_of_identity_and_others_kept() -> None:
@@ -279,9 +280,10 @@ async def test_a_node_returning_a_command_with_sends_is_journaled_and_replayed(t
     graph.add_node("a", a)
     graph.add_node("b", b)
     graph.add_edge(START, "a")
-    app = graph.compile(journal=tmp_path / "runs.db")
+    app = graph.compile(checkpointer=tmp_path / "runs.db")
+    thread = {"configurable": {"thread_id": "c"}}
     with pytest.raises(ConnectionError):
-        await app.ainvoke({}, run_id="c")
+        await app.ainvoke({}, thread)
     failing.clear()
-    assert await app.ainvoke({}, run_id="c") == {"n": 6}
+    assert await app.ainvoke(None, thread) == {"n": 6}
     assert ran == Counter({"a": 1, "b": 2})

@@ -300,6 +300,37 @@ def test_12_plans(tmp_path: Path) -> None:
     assert "turn 2: About 4.03 Lyons fit in Paris; they are 392 km apart." in out
 
 
+def _approval_rows(section: str) -> dict[str, tuple[str, str]]:
+    return {key: (status, replayed) for key, status, replayed in re.findall(
+        r"^   (call_\w+)\s+(success|error)\s+replayed=(True|False)", section, re.M)}
+
+
+@pytest.mark.parametrize("flag", ["--approve", "--reject", None])
+def test_10_approval(tmp_path: Path, flag: str | None) -> None:
+    out = run_example("10_approval.py", tmp_path, *([flag] if flag else []))
+    one = _section(out, "1. in one process", "2. across processes")
+    # The pending transfer is reported first, while the other two run.
+    assert re.findall(r"^   (call_\w+)\s+(\w+)$", one, re.M)[0] == ("call_rent", "pending")
+    assert "waiting for approval: transfer_money({'to': 'landlord', 'amount': 750}) [call_rent]" in one
+    approved = flag == "--approve"
+    rent = "sent 750 EUR to landlord" if approved else (
+        "Rejected: the user did not allow this call: "
+        + ("the user said no" if flag else "nobody was there to approve it")
+    )
+    for section in (one, _section(out, "2. across processes")):
+        # What finished before the decision replays; the decided call is new.
+        assert _approval_rows(section) == {
+            "call_balance": ("success", "True"),
+            "call_rent": ("success" if approved else "error", "False"),
+            "call_lunch": ("success", "True"),
+        }
+        assert f"model: Balance 1200 EUR. Rent: {rent} Lunch: sent 20 EUR to amy" in section
+    across = _section(out, "2. across processes")
+    assert "first process exited with -9" in across
+    ran = "get_balance x1, transfer 20 to amy x1" + (", transfer 750 to landlord x1" if approved else "")
+    assert f"executions across both processes: {ran}" in across
+
+
 def _primes_below(limit: int) -> int:
     sieve = bytearray([1]) * limit
     sieve[:2] = b"\x00\x00"

@@ -182,9 +182,13 @@ def chat(db: str, phase: str) -> None:
     graph.add_edge(START, "agent")
     graph.add_conditional_edges("agent", route, ["tools", END])
     graph.add_edge("tools", "agent")
-    app = graph.compile(journal=db)
+    app = graph.compile(checkpointer=db)
+    thread = {"configurable": {"thread_id": "chat"}}
     try:
-        state = app.invoke({"messages": [HumanMessage(content="what is x?")]}, run_id="chat")
+        if phase == "first":
+            state = app.invoke({"messages": [HumanMessage(content="what is x?")]}, thread)
+        else:  # the thread goes on where the killed or failed invocation stopped
+            state = app.invoke(None, thread)
     except Exception as exc:
         print("ran", ",".join(ran), "error", type(exc).__name__, str(exc).replace("\n", " ")[:300])
         return
