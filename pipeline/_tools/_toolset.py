@@ -129,6 +129,11 @@ class Toolset:
     Sphinx style, read by griffe) without its sections for Python callers, and each
     argument's its entry in the docstring's parameters.
 
+    A parameter annotated :class:`ToolContext` or ``Annotated[T, Injected]`` is the
+    application's: in no schema, filled per turn (``calls(response, context=...,
+    inject={...})``). A tool may return images and files as :class:`Media`; each
+    provider's reply carries them as its own blocks (see :meth:`replies`).
+
     Examples:
         >>> @skill(timeout=10)
         ... async def get_weather(city: str, units: Literal["c", "f"] = "c") -> dict:
@@ -520,7 +525,12 @@ class Toolset:
         the tool returned it (written when the call ended, not when replies are made).
 
         Values are sent as JSON (pydantic models, dataclasses, dates included; a string
-        as it is), errors, timeouts and skipped calls as short text. Always a list, so
+        as it is), errors, timeouts and skipped calls as short text. A value that is a
+        :class:`Media`, or a list holding some, goes as the provider's blocks: Anthropic
+        ``image``/``document`` blocks in the ``tool_result``, Responses ``input_image``/
+        ``input_file`` items as the ``output``, MCP ``image``/``resource`` content; Chat
+        Completions tool messages take text only, so there the text says what the tool
+        returned. Always a list, so
         ``messages.extend(toolset.replies(results, provider))`` fits every provider.
 
         Examples:
