@@ -309,3 +309,14 @@ def test_toolnode_fills_injected_state_and_store_in_a_langgraph_graph() -> None:
     call = {"name": "lookup", "args": {"key": "tea", "store": "forged"}, "id": "t1", "type": "tool_call"}
     out = app.invoke({"messages": [AIMessage("", tool_calls=[call])]})
     assert out["messages"][-1].content == "likes tea (1 messages)"
+
+
+def test_toolnode_gives_a_skill_the_graph_state_as_its_context() -> None:
+    @skill
+    async def count_messages(word: str, ctx: ToolContext[dict[str, Any]]) -> str:
+        """Count the conversation's messages."""
+        return f"{word}: {len(ctx.context['messages'])} ({ctx.call_id})"
+
+    call = {"name": "count_messages", "args": {"word": "n"}, "id": "t7", "type": "tool_call"}
+    out = ToolNode([count_messages]).invoke({"messages": [AIMessage("", tool_calls=[call])]})
+    assert out["messages"][-1].content == "n: 1 (t7)"
