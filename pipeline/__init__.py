@@ -100,6 +100,10 @@ from ._stream._events import EventStream as EventStream
 from ._stream._results import ResultStream as ResultStream
 from ._stream._results import gather as gather
 from ._stream._results import run as run
+from ._tools._inject import Injected as Injected
+from ._tools._inject import InjectionError as InjectionError
+from ._tools._inject import ToolContext as ToolContext
+from ._tools._media import Media as Media
 from ._tools._toolnode import ToolNode as ToolNode
 from ._tools._toolnode import tools_condition as tools_condition
 from ._tools._toolset import Toolset as Toolset
@@ -130,6 +134,8 @@ __all__ = [
     "Hedge",
     "InMemoryCache",
     "InMemorySaver",
+    "Injected",
+    "InjectionError",
     "Instrument",
     "Interrupt",
     "InvalidGraphError",
@@ -139,6 +145,7 @@ __all__ = [
     "JournalRecord",
     "JournalStore",
     "MemorySaver",
+    "Media",
     "MessagesState",
     "PartialEvent",
     "ResultStream",
@@ -169,6 +176,7 @@ __all__ = [
     "StateSnapshot",
     "Status",
     "ThreadExecutor",
+    "ToolContext",
     "ToolNode",
     "Toolset",
     "Tracing",

@@ -139,6 +139,13 @@ class ScriptedModel:
                 text=json.dumps({"type": "error", "error": {"type": "invalid_request_error", "message": message}}),
                 content_type="application/json",
             )
+        malformed = _malformed_results(request.path, body)
+        if malformed:
+            # As the real APIs do: a tool result of a shape the API does not take is refused.
+            raise web.HTTPBadRequest(
+                text=json.dumps({"type": "error", "error": {"type": "invalid_request_error", "message": malformed}}),
+                content_type="application/json",
+            )
         return body, self._next_turn(request.path, body)
 
     async def _sse(self, request: web.Request) -> web.StreamResponse:
@@ -393,6 +400,89 @@ def _unanswered(path: str, body: dict[str, Any]) -> list[str]:
             if message.get("role") == "tool":
                 answered.add(message.get("tool_call_id", ""))
     return [i for i in asked if i not in answered]
+
+
+_IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
+
+
+def _base64(data: Any) -> bool:
+    import base64
+    import binascii
+
+    try:
+        base64.b64decode(data, validate=True)
+    except (binascii.Error, TypeError, ValueError):
+        return False
+    return isinstance(data, str) and bool(data)
+
+
+def _data_url(url: Any) -> bool:
+    if not isinstance(url, str) or not url.startswith("data:") or ";base64," not in url:
+        return False
+    return _base64(url.split(";base64,", 1)[1])
+
+
+def _anthropic_block(block: Any) -> str | None:
+    """What is wrong with one block of a ``tool_result``'s content, as the Messages API
+    takes them (text, base64 images of four types, PDF and plain-text documents)."""
+    kind = block.get("type") if isinstance(block, dict) else None
+    source = block.get("source") if isinstance(block, dict) else None
+    if kind == "text":
+        return None if isinstance(block.get("text"), str) else "a text block needs its text"
+    if kind == "image":
+        if not isinstance(source, dict) or source.get("type") != "base64":
+            return "an image block needs a base64 source"
+        if source.get("media_type") not in _IMAGE_TYPES:
+            return f"image media_type must be one of {', '.join(_IMAGE_TYPES)}"
+        return None if _base64(source.get("data")) else "image data must be base64"
+    if kind == "document":
+        if isinstance(source, dict) and source.get("type") == "base64" and source.get("media_type") == "application/pdf":
+            return None if _base64(source.get("data")) else "document data must be base64"
+        if isinstance(source, dict) and source.get("type") == "text" and source.get("media_type") == "text/plain":
+            return None if isinstance(source.get("data"), str) else "a text document needs its data"
+        return "a document block needs a base64 PDF or a text/plain source"
+    return f"tool_result content blocks are text, image or document, not {kind!r}"
+
+
+def _responses_item(item: Any) -> str | None:
+    """What is wrong with one item of a ``function_call_output``'s output list."""
+    kind = item.get("type") if isinstance(item, dict) else None
+    if kind == "input_text":
+        return None if isinstance(item.get("text"), str) else "input_text needs its text"
+    if kind == "input_image":
+        return None if _data_url(item.get("image_url")) or item.get("file_id") else "input_image needs an image_url (a base64 data URL) or a file_id"
+    if kind == "input_file":
+        return None if _data_url(item.get("file_data")) or item.get("file_id") else "input_file needs file_data (a base64 data URL) or a file_id"
+    return f"function_call_output items are input_text, input_image or input_file, not {kind!r}"
+
+
+def _malformed_results(path: str, body: dict[str, Any]) -> str | None:
+    """Why the tool results of a request have a shape the API refuses, if they do."""
+    if path.endswith("/responses"):
+        items = body.get("input")
+        for item in items if isinstance(items, list) else ():
+            if isinstance(item, dict) and item.get("type") == "function_call_output":
+                output = item.get("output")
+                if isinstance(output, list):
+                    problem = next(filter(None, map(_responses_item, output)), None)
+                    if problem:
+                        return problem
+                elif not isinstance(output, str):
+                    return "function_call_output output is a string or a list of input items"
+        return None
+    for message in body.get("messages", []):
+        content = message.get("content")
+        if path.endswith("/messages"):
+            for block in content if isinstance(content, list) else ():
+                if isinstance(block, dict) and block.get("type") == "tool_result" and isinstance(block.get("content"), list):
+                    problem = next(filter(None, map(_anthropic_block, block["content"])), None)
+                    if problem:
+                        return problem
+        elif message.get("role") == "tool":
+            parts = content if isinstance(content, list) else []
+            if not isinstance(content, (str, list)) or any(not isinstance(p, dict) or p.get("type") != "text" for p in parts):
+                return "a tool message's content is text (a string or text parts) only"
+    return None
 
 
 def _words(text: str) -> list[str]:

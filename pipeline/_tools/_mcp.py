@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._core._skill import Skill, SkillOptions
+from ._media import _from_mcp
 from ._parse import get
 from ._schema import ArgsModel, from_json_schema
 
@@ -62,10 +63,18 @@ def _caller(session: Any, name: str) -> Callable[..., Any]:
             return structured
         if all(get(c, "type") == "text" for c in content):
             return _content_text(content)
-        return [
-            c.model_dump(mode="json", by_alias=True, exclude_none=True) if hasattr(c, "model_dump") else c
-            for c in content
-        ]
+        # Images, audio and binary resources as Media (sent on as the provider's
+        # blocks), text as text, anything else as its JSON form.
+        out: list[Any] = []
+        for c in content:
+            media = _from_mcp(c)
+            if media is not None:
+                out.append(media)
+            elif get(c, "type") == "text":
+                out.append(str(get(c, "text")))
+            else:
+                out.append(c.model_dump(mode="json", by_alias=True, exclude_none=True) if hasattr(c, "model_dump") else c)
+        return out
 
     call_mcp_tool.__qualname__ = call_mcp_tool.__name__ = name
     return call_mcp_tool
@@ -157,7 +166,7 @@ def serve(toolset: Toolset, name: str, settings: Mapping[str, Any]) -> Any:
             # exception's text as it is.
             if reply["isError"]:
                 raise tool_error(reply["content"][0]["text"])
-            return [types.TextContent(type="text", text=reply["content"][0]["text"])]
+            return types.CallToolResult.model_validate(reply).content
 
     ToolsetServer.__name__ = ToolsetServer.__qualname__ = f"Toolset{server_class.__name__}"
     return ToolsetServer(name, **settings)

@@ -450,6 +450,7 @@ def planned(
     turn: Any,
     reject: Callable[[str, str, str], SkillCall[Any]],
     error: type[Exception],
+    extra: Mapping[str, Any] | None = None,
 ) -> SkillCall[Any]:
     """The SkillCall of tool call ``position`` of a turn, whose arguments hold ``refs``:
     it depends on the calls they point to, and its arguments are made and checked when
@@ -475,8 +476,9 @@ def planned(
     def fill(values: tuple[Any, ...]) -> tuple[tuple[Any, ...], dict[str, Any]]:
         validated = bind(plan, args, values, error)
         if tool.remote:
-            return (), args.json_arguments(validated)
-        return args.call_args(validated)
+            return (), {**args.json_arguments(validated), **(extra or {})}
+        positional, named = args.call_args(validated)
+        return positional, {**named, **extra} if extra else named
 
     made: Skill[Any, Any] = tool.skill
     inputs = tuple(source.call for source in sources)

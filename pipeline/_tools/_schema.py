@@ -22,6 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
+from ._inject import Kind, injected_kind
+
 __all__ = [
     "ArgsModel", "StrictSchemaError", "from_json_schema", "from_signature", "parse_docstring",
     "strict_schema",
@@ -104,6 +106,10 @@ class ArgsModel:
     fields: tuple[tuple[str, str, bool], ...]
     complete: bool = False
     lax: bool = True
+    injected: tuple[tuple[str, Kind], ...] = ()
+    """``(parameter name, kind)`` of each argument the application fills in at call
+    time (a :class:`ToolContext`, ``Annotated[T, Injected]``, a LangChain injected
+    argument): in no schema, not validated, never taken from the model."""
 
     @property
     def defs(self) -> Mapping[str, Any]:
@@ -358,6 +364,7 @@ def from_signature(fn: Callable[..., Any], tool: str, arg_docs: Mapping[str, str
         raise TypeError(f"tool {tool!r}: cannot resolve the annotations of {fn!r}: {exc}") from exc
     definitions: dict[str, Any] = {}
     fields: list[tuple[str, str, bool]] = []
+    injected: list[tuple[str, Kind]] = []
     for i, (name, param) in enumerate(signature.parameters.items()):
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             stars = "*" if param.kind is param.VAR_POSITIONAL else "**"
@@ -366,6 +373,15 @@ def from_signature(fn: Callable[..., Any], tool: str, arg_docs: Mapping[str, str
                 "give the function named parameters"
             )
         annotation = hints.get(name, Any)
+        kind = injected_kind(annotation)
+        if kind is not None:  # the application's, not the model's: no field, no schema
+            if param.kind is param.POSITIONAL_ONLY:
+                raise TypeError(
+                    f"tool {tool!r}: the injected parameter {name!r} is filled by name; "
+                    "make it a keyword parameter (not before /)"
+                )
+            injected.append((name, kind))
+            continue
         default = param.default
         extra: list[Any] = []
         if isinstance(default, FieldInfo):  # def f(x: int = Field(3, description=...))
@@ -390,7 +406,7 @@ def from_signature(fn: Callable[..., Any], tool: str, arg_docs: Mapping[str, str
     model = create_model(f"{tool}_arguments", __config__=_FORBID, **definitions)
     schema = _closed(_clean(model.model_json_schema(by_alias=True)))
     schema.setdefault("properties", {})
-    return ArgsModel(model, schema, tuple(fields))
+    return ArgsModel(model, schema, tuple(fields), injected=tuple(injected))
 
 
 def _admits_none(annotation: Any) -> bool:

@@ -338,6 +338,7 @@ class ToolNode:
         self._max_concurrency = max_concurrency
         self._timeout = timeout
         self._langchain_tools: dict[str, Any] = {}
+        self._injected: dict[str, tuple[dict[str, str | None], str | None]] = {}
         skills: list[Skill[Any, Any]] = []
         for item in tools:
             if _is_langchain_tool(item):
@@ -419,10 +420,11 @@ class ToolNode:
             key = str(call_id) if call_id is not None and str(call_id) not in where else f"{call_id}#{i}"
             if name in self._langchain_tools:
                 made = self._langchain_skill(name, config)
-                call_dict = {**call, "type": "tool_call"}
+                # A state or store the graph does not have raises, as LangGraph's node does.
+                call_dict = self._with_injected(name, {**call, "type": "tool_call"}, input, config)
                 calls.append(SkillCall(made, (call_dict,), {}, key=key))
             else:
-                calls.append(self._toolset.call(key, str(name), call.get("args") or {}))
+                calls.append(self._toolset.call(key, str(name), call.get("args") or {}, context=input))
             where[key] = (i, call)
         if calls:
             catch = _Catch()
@@ -433,6 +435,39 @@ class ToolNode:
                 i, call = where[result.key]
                 outputs[i] = self._output(result, call, catch.errors.get(result.key), kind)
         return self._combine(outputs, kind)
+
+    def _with_injected(self, name: str, call: dict[str, Any], state: Any, config: Any) -> dict[str, Any]:
+        """The tool call with the graph's state and store in the arguments a LangChain
+        tool marks ``InjectedState`` and ``InjectedStore``, as LangGraph's node fills them
+        (what the model sent for them is dropped)."""
+        wanted = self._injected.get(name)
+        if wanted is None:
+            wanted = self._injected[name] = _graph_injected(self._langchain_tools[name])
+        states, store_arg = wanted
+        if not states and store_arg is None:
+            return call
+        args = {k: v for k, v in (call.get("args") or {}).items() if k not in states and k != store_arg}
+        if states and isinstance(state, list):
+            fields = set(states.values())
+            if fields - {None, self._messages_key}:
+                raise ValueError(f"Invalid input to ToolNode. Tool {name} requires graph state dict as input.")
+            state = {self._messages_key: state}
+        for arg, field in states.items():
+            if not field:
+                args[arg] = state
+            elif isinstance(state, dict):
+                args[arg] = state[field]
+            else:
+                args[arg] = getattr(state, field)
+        if store_arg is not None:
+            store = _store_of(config)
+            if store is None:
+                raise ValueError(
+                    "Cannot inject store into tools with InjectedStore annotations - "
+                    "please compile your graph with a store."
+                )
+            args[store_arg] = store
+        return {**call, "args": args}
 
     def _langchain_skill(self, name: str, config: Any) -> Skill[Any, Any]:
         tool = self._langchain_tools[name]
@@ -541,6 +576,31 @@ class ToolNode:
         if parent is not None:
             combined.append(parent)
         return combined
+
+
+def _graph_injected(tool: Any) -> tuple[dict[str, str | None], str | None]:
+    """A LangChain tool's arguments marked with LangGraph's ``InjectedState`` (each with
+    its state field, ``None`` for the whole state) and ``InjectedStore``; read by class
+    name, so that LangGraph need not be installed."""
+    fields = tool.get_input_schema().model_fields
+    states: dict[str, str | None] = {}
+    store: str | None = None
+    for arg, info in fields.items():
+        for mark in info.metadata:
+            names = {c.__name__ for c in (mark.__mro__ if isinstance(mark, type) else type(mark).__mro__)}
+            if "InjectedState" in names:
+                states[arg] = None if isinstance(mark, type) else getattr(mark, "field", None)
+            elif "InjectedStore" in names:
+                store = arg
+    return states, store
+
+
+def _store_of(config: Any) -> Any:
+    """The graph's store, where LangGraph puts it in a node's config."""
+    configurable = (config or {}).get("configurable", {}) if isinstance(config, dict) else {}
+    runtime = configurable.get("__pregel_runtime")
+    store = getattr(runtime, "store", None)
+    return store if store is not None else configurable.get("__pregel_store")
 
 
 def _is_bubble_up(exc: BaseException) -> bool:

@@ -48,6 +48,8 @@ from ._plans import (
     planned,
     positions_in,
 )
+from ._inject import InjectionError, injected_values
+from ._media import media_parts, render
 from ._replies import clip as _clip
 from ._replies import _as_text, reply_content
 from ._schema import ArgsModel, from_signature, parse_docstring, strict_schema
@@ -86,8 +88,8 @@ async def _echo(value: Any) -> Any:
     return value
 
 
-async def _reject(message: str) -> NoReturn:
-    raise ToolCallError(message)
+async def _reject(message: str, error: type[Exception] = ToolCallError) -> NoReturn:
+    raise error(message)
 
 
 # What OpenAI (function names) and Anthropic (tool names) accept.
@@ -126,6 +128,11 @@ class Toolset:
     models as arguments); its description is the docstring's text (Google, NumPy or
     Sphinx style, read by griffe) without its sections for Python callers, and each
     argument's its entry in the docstring's parameters.
+
+    A parameter annotated :class:`ToolContext` or ``Annotated[T, Injected]`` is the
+    application's: in no schema, filled per turn (``calls(response, context=...,
+    inject={...})``). A tool may return images and files as :class:`Media`; each
+    provider's reply carries them as its own blocks (see :meth:`replies`).
 
     Examples:
         >>> @skill(timeout=10)
@@ -311,7 +318,9 @@ class Toolset:
 
     # -- 2. the model's calls ----------------------------------------------------------------
 
-    def calls(self, response: Any) -> ToolCalls:
+    def calls(
+        self, response: Any, *, context: Any = None, inject: Mapping[str, Any] | None = None
+    ) -> ToolCalls:
         """One SkillCall per tool call of a model's response, in the order the model
         wrote them, each keyed by the tool call's id (``result.key``).
 
@@ -334,32 +343,45 @@ class Toolset:
             response: an OpenAI ``ChatCompletion`` or ``ChatCompletionMessage`` (or its
                 ``tool_calls``), a Responses API ``Response`` (or its ``output``), an
                 Anthropic ``Message`` (or its ``content``), or the same as dicts.
+            context: this turn's value for the tools' :class:`ToolContext` parameters
+                (``ctx.context``): the conversation, the user, what the tools share.
+            inject: this turn's values of the tools' ``Annotated[T, Injected]``
+                parameters (and LangChain's injected arguments), by parameter name. A
+                call whose tool needs one this does not give ends ``error``
+                (``InjectionError``).
 
         Raises:
             TypeError: ``response`` is none of these.
         """
         requests = requests_in(response)
-        turn = _Turn(lambda: [(r.position, r.id, r.name, True) for r in requests])
+        turn = _Turn(lambda: [(r.position, r.id, r.name, True) for r in requests], context, inject)
         if self._references:
             turn.later = {r.position + 1: (r.name, positions_in(r.arguments)) for r in requests}
         seen: dict[tuple[str, str], SkillCall[Any]] = {}
         return ToolCalls([self._build(request, seen, turn) for request in requests], turn, response)
 
-    def call(self, id: str, name: str, arguments: str | Mapping[str, Any] | None) -> SkillCall[Any]:
+    def call(
+        self, id: str, name: str, arguments: str | Mapping[str, Any] | None, *,
+        context: Any = None, inject: Mapping[str, Any] | None = None,
+    ) -> SkillCall[Any]:
         """One tool call from its parts, for formats :meth:`calls` does not read.
 
         Args:
             id: the call's id: the result's key.
             name: the tool's name.
             arguments: JSON text or a mapping.
+            context: the value of its :class:`ToolContext` (as :meth:`calls` takes it).
+            inject: its injected values by parameter name (as :meth:`calls` takes them).
         """
-        return self._build(ToolCallRequest(id, name, arguments), None, None)
+        return self._build(ToolCallRequest(id, name, arguments), None, None, (context, inject))
 
     def calls_from_stream(
         self,
         stream: AsyncIterable[Any] | Iterable[Any],
         *,
         on_text: Callable[[str], object] | None = None,
+        context: Any = None,
+        inject: Mapping[str, Any] | None = None,
     ) -> ToolCallStream:
         """The tool calls of a streamed response, each the moment it is complete, so that
         ``run(toolset.calls_from_stream(stream))`` starts tools while the model is still
@@ -385,16 +407,21 @@ class Toolset:
                 the anthropic SDK's events (``messages.create(stream=True)`` or the
                 ``messages.stream()`` helper), or the same as dicts.
             on_text: called with each text delta.
+            context: this turn's :class:`ToolContext` value, as :meth:`calls` takes it.
+            inject: this turn's injected values, as :meth:`calls` takes them.
         """
-        return ToolCallStream(self, stream, on_text)
+        return ToolCallStream(self, stream, on_text, context, inject)
 
     def _build(
         self,
         request: ToolCallRequest,
         seen: dict[tuple[str, str], SkillCall[Any]] | None,
         turn: _Turn | None,
+        given: tuple[Any, Mapping[str, Any] | None] | None = None,
     ) -> SkillCall[Any]:
-        call = self._make(request, seen, turn)
+        if given is None:
+            given = (turn.context, turn.inject) if turn is not None else (None, None)
+        call = self._make(request, seen, turn, given)
         if self._references and turn is not None:
             turn.placed[request.position + 1] = (call, request.name)
         return call
@@ -404,6 +431,7 @@ class Toolset:
         request: ToolCallRequest,
         seen: dict[tuple[str, str], SkillCall[Any]] | None,
         turn: _Turn | None,
+        given: tuple[Any, Mapping[str, Any] | None],
     ) -> SkillCall[Any]:
         id = request.id or f"{request.name or 'tool'}#{request.position + 1}"
         key = turn.key(id) if turn is not None else _CallKey(id)
@@ -437,20 +465,30 @@ class Toolset:
                 f"The arguments of {tool.name!r} must be a JSON object, not "
                 f"{_clip(json.dumps(data), 200)}. Send {tool.args.describe()}.",
             )
+        extra: dict[str, Any] | None = None
+        if tool.args.injected:
+            found = injected_values(tool.args.injected, tool.name, str(key), *given)
+            if isinstance(found, str):
+                return self._rejected(key, tool.name, found, InjectionError)
+            extra = found
         if self._references and turn is not None:
             refs = find_references(data)
             if refs:
-                return planned(tool, key, request.position + 1, data, refs, turn, self._rejected, ToolCallError)
+                return planned(
+                    tool, key, request.position + 1, data, refs, turn, self._rejected, ToolCallError, extra
+                )
         try:
             validated = tool.args.validate(data)
         except ValidationError as exc:
             return self._rejected(key, tool.name, tool.args.explain(tool.name, exc))
         runs = tool.skill if turn is None or not tool.recordable else _recording(tool.skill, turn, key)
         if tool.remote:
-            call: SkillCall[Any] = SkillCall(runs, (), tool.args.json_arguments(validated), key=key)
+            call: SkillCall[Any] = SkillCall(runs, (), {**tool.args.json_arguments(validated), **(extra or {})}, key=key)
         else:
             args, kwargs = tool.args.call_args(validated)
-            call = SkillCall(runs, args, kwargs, key=key)
+            call = SkillCall(runs, args, {**kwargs, **extra} if extra else kwargs, key=key)
+        if extra:
+            return call  # its own injected values: never one run standing for two calls
         if tool.idempotent and seen is not None:
             canonical = _canonical(validated)
             if canonical is not None:
@@ -463,9 +501,11 @@ class Toolset:
                 seen[(tool.name, canonical)] = call
         return call
 
-    def _rejected(self, key: str, name: str, message: str) -> SkillCall[Any]:
+    def _rejected(
+        self, key: str, name: str, message: str, error: type[Exception] = ToolCallError
+    ) -> SkillCall[Any]:
         rejecting: Skill[Any, Any] = Skill(_reject, SkillOptions(name=name or "unnamed tool"))
-        return SkillCall(rejecting, (message,), {}, key=key)
+        return SkillCall(rejecting, (message, error), {}, key=key)
 
     # -- 3. the replies ----------------------------------------------------------------------
 
@@ -485,7 +525,12 @@ class Toolset:
         the tool returned it (written when the call ended, not when replies are made).
 
         Values are sent as JSON (pydantic models, dataclasses, dates included; a string
-        as it is), errors, timeouts and skipped calls as short text. Always a list, so
+        as it is), errors, timeouts and skipped calls as short text. A value that is a
+        :class:`Media`, or a list holding some, goes as the provider's blocks: Anthropic
+        ``image``/``document`` blocks in the ``tool_result``, Responses ``input_image``/
+        ``input_file`` items as the ``output``, MCP ``image``/``resource`` content; Chat
+        Completions tool messages take text only, so there the text says what the tool
+        returned. Always a list, so
         ``messages.extend(toolset.replies(results, provider))`` fits every provider.
 
         Examples:
@@ -521,11 +566,16 @@ class Toolset:
                 loose[result.key] = result
             else:
                 answered.setdefault(turn, {})[result.key] = result
-        texts: list[tuple[str, str, bool]] = []
+        made: list[tuple[str, str | list[Any], bool]] = []
         for turn in sorted(answered, key=lambda t: t.seq):
-            texts.extend(turn.replies(answered[turn]))
+            made.extend(turn.replies(answered[turn]))
         for result in sorted(loose.values(), key=lambda r: r.index):
-            texts.append((result.key, *reply_content(result)))
+            made.append((result.key, *_content(result)))
+        # Images and files: the provider's blocks (text, for Chat Completions).
+        texts: list[tuple[str, Any, bool]] = [
+            (key, render(provider, text, _as_text) if isinstance(text, list) else text, is_error)
+            for key, text, is_error in made
+        ]
         if provider == "openai":
             return [{"role": "tool", "tool_call_id": key, "content": text} for key, text, _ in texts]
         if provider == "openai-responses":
@@ -541,7 +591,7 @@ class Toolset:
                 blocks.append(block)
             return [{"role": "user", "content": blocks}]
         return [
-            {"content": [{"type": "text", "text": text}], "isError": is_error}
+            {"content": text if isinstance(text, list) else [{"type": "text", "text": text}], "isError": is_error}
             for _, text, is_error in texts
         ]
 
@@ -639,11 +689,13 @@ class ToolCallStream:
         toolset: Toolset,
         source: AsyncIterable[Any] | Iterable[Any],
         on_text: Callable[[str], object] | None,
+        context: Any = None,
+        inject: Mapping[str, Any] | None = None,
     ) -> None:
         self._toolset = toolset
         self._source = source
         parser = self._parser = StreamParser(on_text)
-        self._turn = _Turn(parser.listed)
+        self._turn = _Turn(parser.listed, context, inject)
         self._state = "new"
         self.calls: list[SkillCall[Any]] = []
         """The calls yielded so far."""
@@ -798,12 +850,19 @@ class _Turn:
     assistant's turn lists them), the duplicates standing for another call, and each
     value's reply text, written when its call returned."""
 
-    def __init__(self, listed: Callable[[], list[tuple[int, str, str, bool]]]) -> None:
+    def __init__(
+        self,
+        listed: Callable[[], list[tuple[int, str, str, bool]]],
+        context: Any = None,
+        inject: Mapping[str, Any] | None = None,
+    ) -> None:
         self.seq = next(_TURNS)
+        self.context = context  # the turn's injected values: the calls' own, not the Toolset's
+        self.inject = inject
         self.listed = listed  # (position, id, name, complete) of each call listed
         self.keys: dict[str, _CallKey] = {}
         self.aliases: dict[str, str] = {}  # a duplicate's id -> the id of the call that runs
-        self.recorded: dict[str, tuple[Any, str]] = {}  # id -> (value, its reply text)
+        self.recorded: dict[str, tuple[Any, str | list[Any]]] = {}  # id -> (value, its reply)
         # With references: the calls so far by position (1-based), the plans of the calls
         # that take results, and (a whole response) the positions each call refers to.
         self.placed: dict[int, tuple[SkillCall[Any], str]] = {}
@@ -821,13 +880,14 @@ class _Turn:
         """The reply text of a value, made as its call returns (on its thread, for a
         thread skill): a tool that returns a live object says what it held then."""
         try:
-            text = _as_text(value)
+            parts = media_parts(value)
+            text: str | list[Any] = _as_text(value) if parts is None else parts
         except Exception:  # replies() will say what it can
             return
         self.recorded.setdefault(id, (value, text))
 
-    def replies(self, results: Mapping[str, SkillResult]) -> list[tuple[str, str, bool]]:
-        out: list[tuple[str, str, bool]] = []
+    def replies(self, results: Mapping[str, SkillResult]) -> list[tuple[str, str | list[Any], bool]]:
+        out: list[tuple[str, str | list[Any], bool]] = []
         listed: set[str] = set()
         for position, id, name, complete in self.listed():
             key = id or f"{name or 'tool'}#{position + 1}"
@@ -847,7 +907,7 @@ class _Turn:
 
     def _reply(
         self, key: str, result: SkillResult, results: Mapping[str, SkillResult]
-    ) -> tuple[str, bool]:
+    ) -> tuple[str | list[Any], bool]:
         plan = self.plans.get(key) if self.plans else None
         if plan is not None and result.status is Status.SKIPPED:
             said = input_failed_reply(plan, results)
@@ -863,7 +923,17 @@ class _Turn:
             recorded = self.recorded.get(key)
             if recorded is not None and recorded[0] is result.value:
                 return recorded[1], False
-        return reply_content(result)
+        return _content(result)
+
+
+def _content(result: SkillResult) -> tuple[str | list[Any], bool]:
+    """What the model reads of a result: the parts of a value holding images or files,
+    else its text."""
+    if result.has_value:
+        parts = media_parts(result.value)
+        if parts is not None:
+            return parts, False
+    return reply_content(result)
 
 
 def _recording(made: Skill[Any, Any], turn: _Turn, key: str) -> Skill[Any, Any]:

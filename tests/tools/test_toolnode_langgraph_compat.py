@@ -316,7 +316,6 @@ def test_tool_node_command_validation() -> None:
         ToolNode([no_update_tool]).invoke(config=_config(), input={"messages": [AIMessage("", tool_calls=[{"args": {}, "id": "1", "name": "no_update_tool"}])]})
 
 
-@DIFFERENT(reason="not supported: InjectedState, InjectedStore and ToolRuntime arguments are not filled in by this ToolNode (the call fails validation)")
 def test_tool_node_inject_state() -> None:
     """test_tool_node_inject_state (one field)."""
 
