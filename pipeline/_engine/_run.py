@@ -238,7 +238,9 @@ class TimeoutLane:
         queue.append(due)
         self.live += 1
         if self.handle is None:
-            self.handle = self.loop.call_at(due.when, self._fire)
+            # The head's time, not this entry's: an attempt added while the lane fires
+            # (a retry, a dependent started by a timeout) must not push the head back.
+            self.handle = self.loop.call_at(queue[0].when, self._fire)
         elif len(queue) > 2 * self.live + 64:
             self.queue = deque(d for d in queue if d.callback is not None)
         return due

@@ -11,7 +11,7 @@ import gc
 from typing import Any
 
 import pipeline
-from pipeline import Status, run, skill
+from pipeline import Retry, Status, run, skill
 from pipeline._engine._run import TimeoutLane
 from tests.support.probes import alive_midway
 from tests.support.vloop import vrun
@@ -160,6 +160,62 @@ def test_timeouts_of_one_length_fire_in_order_and_the_lane_stays_small() -> None
         assert abs(at - (i * 0.001 + 1.0)) < 1e-6
     # At most 11 live at an add (10 kept, plus the one just added): O(live), not O(calls).
     assert largest <= 2 * 11 + 64 + 1
+
+
+def test_an_entry_added_while_the_lane_fires_does_not_delay_the_head() -> None:
+    # A timeout's callback may add to its own lane (a retry, a dependent it started): the
+    # lane's next timer is still its head's, not the new entry's.
+    async def main() -> list[tuple[str, float]]:
+        loop = asyncio.get_running_loop()
+        lane = TimeoutLane(loop, 1.0)
+        fired: list[tuple[str, float]] = []
+
+        def first() -> None:
+            fired.append(("first", loop.time()))
+            lane.add(lambda: fired.append(("added", loop.time())), loop.time())
+
+        lane.add(first, loop.time())
+        await asyncio.sleep(0.5)
+        lane.add(lambda: fired.append(("second", loop.time())), loop.time())
+        await asyncio.sleep(3)
+        return fired
+
+    fired, _ = vrun(main)
+    assert fired == [("first", 1.0), ("second", 1.5), ("added", 2.0)]
+
+
+def test_a_retried_attempt_keeps_its_timeout_when_another_call_times_out_first() -> None:
+    # Found by the random-run property: ``slow`` timed out at 0.5 and retried; ``other``
+    # timed out at 0.75 and started ``after`` (the same timeout), whose entry set the
+    # lane's timer past ``slow``'s second deadline, so that attempt ran on to success.
+    @skill(timeout=0.5, retry=Retry(attempts=2, backoff=0))
+    async def slow() -> str:
+        await asyncio.sleep(0.75)
+        return "late"
+
+    @skill(timeout=0.5, fallback="fallback")
+    async def other(_: int) -> str:
+        await asyncio.sleep(2)
+        return "late"
+
+    @skill(timeout=0.5)
+    async def after(value: str) -> str:
+        return value
+
+    @skill
+    async def first() -> int:
+        await asyncio.sleep(0.25)
+        return 1
+
+    async def main() -> list[Any]:
+        dep = other(first())
+        return list(await run([slow(), dep, after(dep)]).collect())
+
+    results, _ = vrun(main)
+    by_name = {r.name: r for r in results}
+    assert by_name["other"].status is Status.TIMEOUT and by_name["after"].ok
+    assert by_name["slow"].status is Status.TIMEOUT
+    assert (by_name["slow"].attempts, by_name["slow"].finished_at) == (2, 1.0)
 
 
 def test_a_dropped_stream_in_a_reference_cycle_ends_its_parked_workers_cleanly() -> None:
