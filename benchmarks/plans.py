@@ -23,8 +23,8 @@ final answer's turn is the same for all and left out).
   call when its arguments are complete and its inputs have values.
 - ``skillstream, a turn per step``: parallel tool calls, streamed, one turn per level of the
   graph (the model reads the results before it writes the next level).
-- ``LangGraph ToolNode`` and ``pydantic-ai``: parallel tool calls after the whole message,
-  one turn per level.
+- ``LangGraph ToolNode``, ``pydantic-ai`` and ``OpenAI Agents SDK`` (``Runner.run`` with a
+  scripted ``Model``): parallel tool calls after the whole message, one turn per level.
 - ``ReAct``: one tool call per model turn, as in the paper's baseline.
 
 The ideal of the plan: each call starting when both its arguments are complete and its
@@ -378,12 +378,81 @@ async def pydantic_ai(s: Scenario, agent: Any, box: list[Scenario]) -> float:
     return max(ENDS) - asked
 
 
+def _agents_sdk_agent(box: list[Scenario], per_call: float) -> Any:
+    from agents import Agent, function_tool, set_tracing_disabled
+    from agents.items import ModelResponse
+    from agents.models.interface import Model
+    from agents.usage import Usage
+    from openai.types.responses import (
+        ResponseFunctionToolCall,
+        ResponseOutputMessage,
+        ResponseOutputText,
+    )
+
+    set_tracing_disabled(True)
+
+    class Scripted(Model):
+        """Parallel tool calls after the whole message, one turn per level (the model reads
+        the results, as ``function_call_output`` items, before it writes the next level)."""
+
+        async def get_response(self, system_instructions: Any, input: Any, *args: Any, **kwargs: Any,
+                               ) -> ModelResponse:
+            s = box[0]
+            values: dict[int, Any] = {}
+            for item in input if isinstance(input, list) else []:
+                if isinstance(item, dict) and item.get("type") == "function_call_output":
+                    data = json.loads(item["output"])
+                    values[int(item["call_id"].removeprefix("call_"))] = (
+                        data["value"] if isinstance(data, dict) else data)
+            levels = s.levels()
+            turn = sum(1 for level in levels if all(i in values for i in level))
+            if turn == len(levels):
+                text = ResponseOutputText(text=json.dumps(values[len(s.nodes) - 1]), type="output_text",
+                                          annotations=[])
+                return ModelResponse(output=[ResponseOutputMessage(
+                    id="msg", type="message", role="assistant", status="completed", content=[text],
+                )], usage=Usage(), response_id=None)
+            level = levels[turn]
+            await asyncio.sleep(s.ttft[turn] + len(level) * per_call)
+            known = [values.get(i, 0.0) for i in range(len(s.nodes))]
+            return ModelResponse(output=[
+                ResponseFunctionToolCall(type="function_call", call_id=f"call_{i}", name=s.nodes[i].kind,
+                                         arguments=json.dumps(_literal_arguments(s.nodes[i], known)))
+                for i in level
+            ], usage=Usage(), response_id=None)
+
+        def stream_response(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+            raise NotImplementedError("Runner.run asks for whole responses")
+
+    @function_tool(name_override="lookup")
+    async def sdk_lookup(entity: str) -> str:
+        """Look an entity up."""
+        return json.dumps(await lookup.fn(entity))
+
+    @function_tool(name_override="combine")
+    async def sdk_combine(op: Literal["sum", "product", "max", "min"], values: list[float]) -> str:
+        """Arithmetic on some numbers."""
+        return json.dumps(await combine.fn(op, values))
+
+    return Agent(name="plans", model=Scripted(), tools=[sdk_lookup, sdk_combine])
+
+
+async def agents_sdk(s: Scenario, agent: Any, box: list[Scenario]) -> float:
+    from agents import Runner
+
+    box[:] = [s]
+    asked = time.perf_counter()
+    result = await Runner.run(agent, "go")
+    assert float(result.final_output) == values_of(s)[-1]
+    return max(ENDS) - asked
+
+
 # -- the run ---------------------------------------------------------------------------------
 
 PLAN = "skillstream plan"
 PER_STEP = "skillstream, a turn per step"
-NAMES = [PLAN, PER_STEP, "LangGraph ToolNode", "pydantic-ai", "ReAct"]
-PEERS = NAMES[1:4]
+NAMES = [PLAN, PER_STEP, "LangGraph ToolNode", "pydantic-ai", "OpenAI Agents SDK", "ReAct"]
+PEERS = NAMES[1:5]
 
 
 def p95(xs: list[float]) -> float:
@@ -398,11 +467,13 @@ async def measure(scenarios: int, seed: int, time_scale: float) -> dict[str, dic
     graph = _tool_graph()
     box: list[Scenario] = []
     agent = _pydantic_ai_agent(box, per_call)
+    sdk_agent = _agents_sdk_agent(box, per_call)
     runners: dict[str, Callable[[Scenario], Awaitable[float]]] = {
         PLAN: lambda s: skillstream_plan(s, per_call),
         PER_STEP: lambda s: skillstream_per_step(s, per_call),
         "LangGraph ToolNode": lambda s: toolnode(s, per_call, graph),
         "pydantic-ai": lambda s: pydantic_ai(s, agent, box),
+        "OpenAI Agents SDK": lambda s: agents_sdk(s, sdk_agent, box),
         "ReAct": lambda s: react(s, per_call),
     }
     warm = scenario("parallelqa", seed, -1, time_scale * 0.2)

@@ -134,9 +134,10 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         "plans", "benchmarks.plans",
         "questions whose tool calls depend on each other (2-way, 8-way, a graph of lookups "
         "feeding arithmetic): one planning turn against a turn per step (skillstream, "
-        "LangGraph's ToolNode, pydantic-ai) and ReAct's turn per call",
-        ("skillstream plan", "skillstream, a turn per step", "LangGraph ToolNode", "pydantic-ai", "ReAct"),
-        packages=("langgraph", "langchain_core", "pydantic_ai"),
+        "LangGraph's ToolNode, pydantic-ai, the OpenAI Agents SDK) and ReAct's turn per call",
+        ("skillstream plan", "skillstream, a turn per step", "LangGraph ToolNode", "pydantic-ai",
+         "OpenAI Agents SDK", "ReAct"),
+        packages=("langgraph", "langchain_core", "pydantic_ai", "agents"),
     ),
     Benchmark(
         "graph", "benchmarks.graph_vs_langgraph",
