@@ -147,7 +147,7 @@ def _launch_dbos(variant: str, directory: Path, url: str) -> Any:
 
     from dbos import DBOS, DBOSConfig
 
-    if url.startswith("postgresql://") or url.startswith("postgres://"):
+    if url.startswith(("postgresql://", "postgres://")):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     database = f"sqlite:///{directory / 'dbos.sqlite'}" if variant == "dbos-sqlite" else url
     config: DBOSConfig = {"name": "journal-bench", "system_database_url": database, "log_level": "WARNING"}
