@@ -21,7 +21,8 @@ workflow calling ``N`` no-op ``@DBOS.step()`` functions, pulled from a generator
 tasks at most 100 at once (a semaphore taken before each call: the steps get their ids in
 the generator's order, so a recovery replays them in place; DBOS's ``Queue(concurrency=)``
 would instead start a workflow per call, polled from the database), on DBOS's SQLite system
-database and on PostgreSQL, beside the same fan-out in plain asyncio. Each row gives the cost per call, what the journal or checkpointer
+database (as DBOS opens it: SQLite's defaults, a rollback journal and ``synchronous=FULL``, a
+commit per step) and on PostgreSQL, beside the same fan-out in plain asyncio. Each row gives the cost per call, what the journal or checkpointer
 adds per call (wall clock, and CPU time of the child's threads: the steadier figure on a
 busy machine), the child's peak RSS and what the timed run grew it by (beyond a warm-up);
 with ``--scale-repeat`` rounds, the fastest round counts.
