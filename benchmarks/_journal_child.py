@@ -6,7 +6,13 @@ lazily from a generator at most ``CAP`` in flight, without a journal, on a SQLit
 in ``DIR`` (``synchronous=NORMAL``) or on the PostgreSQL database at ``URL``. LangGraph
 variants run a graph that fans out to ``N`` no-op nodes with ``Send`` (``max_concurrency``
 ``CAP``), without a checkpointer, with ``AsyncSqliteSaver`` (a file in ``DIR``) or with
-``AsyncPostgresSaver`` (``URL``). A warm-up run of 200 comes first (imports, tables).
+``AsyncPostgresSaver`` (``URL``). DBOS variants run one async workflow
+(``@DBOS.workflow()``) that calls ``N`` no-op ``@DBOS.step()`` functions, pulled from a
+generator, as asyncio tasks at most ``CAP`` at once (a semaphore taken before each call,
+so the steps get their ids in the generator's order and a recovery replays them in
+place): on DBOS's SQLite system database (a file in ``DIR``) or on PostgreSQL (``URL``);
+"dbos-plain" is the same fan-out without DBOS (plain asyncio, the functions undecorated).
+A warm-up run of 200 calls (20 for DBOS: a few ms a step) comes first (imports, tables).
 
 Prints one JSON line: ``{"seconds", "cpu_seconds", "maxrss_kb", "baseline_kb"}``: the timed
 run's wall-clock seconds and CPU seconds (of every thread of this process: a journal's
@@ -28,7 +34,8 @@ from typing import Annotated, Any, TypedDict
 from benchmarks._rss_child import peak_rss_kb
 from pipeline import Journal, run, skill
 
-VARIANTS = ("plain", "sqlite", "postgres", "lg-plain", "lg-sqlite", "lg-postgres")
+VARIANTS = ("plain", "sqlite", "postgres", "lg-plain", "lg-sqlite", "lg-postgres", "dbos-plain", "dbos-sqlite",
+            "dbos-postgres")
 
 
 @skill
@@ -96,20 +103,103 @@ async def _langgraph(variant: str, n: int, cap: int, directory: Path, url: str) 
     assert len(state["done"]) == n
 
 
+async def _noop(i: int) -> int:
+    return i
+
+
+async def _fan_out(step: Any, n: int, cap: int) -> int:
+    """Call ``step`` on 0..n-1 (a generator), at most ``cap`` at once; the count of results.
+
+    Each call starts in the generator's order (a DBOS step takes its id when called), and
+    the semaphore is taken before the call: at most ``cap`` in flight, the rest not yet
+    pulled from the generator."""
+    slots = asyncio.Semaphore(cap)
+    done = 0
+
+    async def one(call: Any) -> None:
+        nonlocal done
+        try:
+            await call
+            done += 1
+        finally:
+            slots.release()
+
+    tasks: set[asyncio.Task[None]] = set()
+    for i in (i for i in range(n)):
+        await slots.acquire()
+        task = asyncio.create_task(one(step(i)))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+    for _ in range(cap):  # every call finished
+        await slots.acquire()
+    return done
+
+
+_dbos_workflow: Any = None
+
+
+def _launch_dbos(variant: str, directory: Path, url: str) -> Any:
+    """DBOS launched on its SQLite or PostgreSQL system database; the fan-out workflow."""
+    global _dbos_workflow
+    if _dbos_workflow is not None:
+        return _dbos_workflow
+    import logging
+
+    from dbos import DBOS, DBOSConfig
+
+    if url.startswith(("postgresql://", "postgres://")):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    database = f"sqlite:///{directory / 'dbos.sqlite'}" if variant == "dbos-sqlite" else url
+    config: DBOSConfig = {"name": "journal-bench", "system_database_url": database, "log_level": "WARNING"}
+    DBOS(config=config)
+
+    @DBOS.step()
+    async def noop_step(i: int) -> int:
+        return i
+
+    @DBOS.workflow()
+    async def fan_out(n: int, cap: int) -> int:
+        return await _fan_out(noop_step, n, cap)
+
+    DBOS.launch()
+    logging.getLogger("dbos").setLevel(logging.WARNING)
+    _dbos_workflow = fan_out
+    return fan_out
+
+
+async def _dbos(variant: str, n: int, cap: int, directory: Path, url: str) -> None:
+    if variant == "dbos-plain":
+        count = await _fan_out(_noop, n, cap)
+    else:
+        from dbos import DBOS, SetWorkflowID
+
+        workflow = _launch_dbos(variant, directory, url)
+        workflow_id = f"bench-{uuid.uuid4().hex[:12]}"
+        with SetWorkflowID(workflow_id):
+            count = await workflow(n, cap)
+        if variant == "dbos-postgres":  # a database that outlives the benchmark: leave it clean
+            await DBOS.delete_workflow_async(workflow_id)
+    assert count == n, (count, n)
+
+
 def main() -> int:
     variant, n, cap, directory = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4])
     url = sys.argv[5] if len(sys.argv) > 5 else ""
     if variant not in VARIANTS:
         print(f"unknown variant {variant!r}; known: {', '.join(VARIANTS)}", file=sys.stderr)
         return 2
-    go = _langgraph if variant.startswith("lg-") else _skillstream
-    asyncio.run(go(variant, 200, cap, directory, url))  # imports, tables, warm-up
+    go = _langgraph if variant.startswith("lg-") else _dbos if variant.startswith("dbos-") else _skillstream
+    asyncio.run(go(variant, 20 if variant.startswith("dbos-") else 200, cap, directory, url))  # imports, tables
     baseline = peak_rss_kb()
     t0, cpu0 = time.perf_counter(), time.process_time()
     asyncio.run(go(variant, n, cap, directory, url))
     seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "maxrss_kb": peak_rss_kb(),
                       "baseline_kb": baseline}))
+    if _dbos_workflow is not None:
+        from dbos import DBOS
+
+        DBOS.destroy()
     return 0
 
 

@@ -8,6 +8,7 @@ and memory that follows the concurrency cap, not the number of calls).
     python -m benchmarks.journal_overhead --scale-only --calls 100000   # only the rows at scale
     python -m benchmarks.journal_overhead --pg postgresql://me@127.0.0.1:5432/bench
     python -m benchmarks.journal_overhead --pg none        # no PostgreSQL rows
+    python -m benchmarks.journal_overhead --scale-only --calls 10000 --dbos-max 10000
 
 At scale (``--calls``, a ladder of run sizes; default 10^4, 10^5, 10^6): each variant runs
 in a fresh child process (:mod:`benchmarks._journal_child`): no-op calls produced lazily by
@@ -15,7 +16,13 @@ a generator, cap 100, without a journal, on a SQLite journal (``synchronous=NORM
 on PostgreSQL; beside them LangGraph's fan-out graph (``Send``) without a checkpointer,
 with ``AsyncSqliteSaver`` and with ``AsyncPostgresSaver``, up to ``--langgraph-max`` nodes
 (LangGraph holds a fan-out's tasks in memory and takes milliseconds a node: larger sizes
-take many minutes). Each row gives the cost per call, what the journal or checkpointer
+take many minutes); and DBOS (``pip install dbos``), up to ``--dbos-max`` calls: one async
+workflow calling ``N`` no-op ``@DBOS.step()`` functions, pulled from a generator, as asyncio
+tasks at most 100 at once (a semaphore taken before each call: the steps get their ids in
+the generator's order, so a recovery replays them in place; DBOS's ``Queue(concurrency=)``
+would instead start a workflow per call, polled from the database), on DBOS's SQLite system
+database (as DBOS opens it: SQLite's defaults, a rollback journal and ``synchronous=FULL``, a
+commit per step) and on PostgreSQL, beside the same fan-out in plain asyncio. Each row gives the cost per call, what the journal or checkpointer
 adds per call (wall clock, and CPU time of the child's threads: the steadier figure on a
 busy machine), the child's peak RSS and what the timed run grew it by (beyond a warm-up);
 with ``--scale-repeat`` rounds, the fastest round counts.
@@ -59,9 +66,9 @@ from pipeline import Journal, Send, SkillCall, StateGraph, run, skill  # noqa: E
 
 SIZES = {
     "small": {"n": 300, "repeat": 1, "graph_n": 100, "calls": "500", "langgraph_max": 500, "pg": "none",
-              "scale_repeat": 1},
+              "scale_repeat": 1, "dbos_max": 500},
     "full": {"n": 10_000, "repeat": 3, "graph_n": 2_000, "calls": "10000,100000,1000000",
-             "langgraph_max": 10_000, "pg": "auto", "scale_repeat": 2},
+             "langgraph_max": 10_000, "pg": "auto", "scale_repeat": 2, "dbos_max": 10_000},
 }
 
 
@@ -215,6 +222,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--graph-n", type=int, help="nodes of the fan-out graph")
     ap.add_argument("--calls", help="run sizes measured in child processes, comma-separated")
     ap.add_argument("--langgraph-max", type=int, help="largest fan-out run for LangGraph's rows")
+    ap.add_argument("--dbos-max", type=int, help="largest run for DBOS's rows (a few ms a step)")
     ap.add_argument("--scale-repeat", type=int, help="rounds of each run at scale (the fastest counts)")
     ap.add_argument("--scale-only", action="store_true", help="only the child-process runs at scale")
     ap.add_argument("--pg", help="PostgreSQL: a URL, 'start' (a throwaway local server), "
@@ -248,6 +256,9 @@ SCALE_VARIANTS = {
     "lg-plain": ("LangGraph", None),
     "lg-sqlite": ("LangGraph + AsyncSqliteSaver", "LangGraph"),
     "lg-postgres": ("LangGraph + AsyncPostgresSaver", "LangGraph"),
+    "dbos-plain": ("asyncio fan-out (no DBOS)", None),
+    "dbos-sqlite": ("DBOS workflow, SQLite", "asyncio fan-out (no DBOS)"),
+    "dbos-postgres": ("DBOS workflow, PostgreSQL", "asyncio fan-out (no DBOS)"),
 }
 
 
@@ -304,6 +315,7 @@ def measure_scale(a: argparse.Namespace) -> dict[str, Any]:
 
     langgraph = importlib.util.find_spec("langgraph") is not None and importlib.util.find_spec(
         "langgraph.checkpoint.sqlite") is not None
+    dbos = importlib.util.find_spec("dbos") is not None
     url, server = _postgres(a.pg)
     rows: dict[str, dict[int, dict[str, float]]] = {}
     try:
@@ -312,6 +324,8 @@ def measure_scale(a: argparse.Namespace) -> dict[str, Any]:
                 if variant.endswith("postgres") and not url:
                     continue
                 if variant.startswith("lg-") and (n > a.langgraph_max or not langgraph):
+                    continue
+                if variant.startswith("dbos-") and (n > a.dbos_max or not dbos):
                     continue
                 rows.setdefault(name, {})[n] = _child(variant, n, a.cap, url)
         # Further rounds, interleaved with the other variants: the fastest round counts (a
@@ -328,7 +342,7 @@ def measure_scale(a: argparse.Namespace) -> dict[str, Any]:
     finally:
         if server is not None:
             server.stop()
-    return {"sizes": sizes, "rows": rows, "postgres": bool(url)}
+    return {"sizes": sizes, "rows": rows, "postgres": bool(url), "dbos": dbos, "dbos_max": a.dbos_max}
 
 
 Scaled = tuple[str, int, float, float | None, float, float | None, float, float]
@@ -352,7 +366,7 @@ def scale_figures(scale: dict[str, Any]) -> list[Scaled]:
 
 def render_scale(scale: dict[str, Any], cap: int) -> list[str]:
     lines = [(f"at scale: calls from a generator, cap {cap}, each in a fresh process "
-              "(LangGraph: a Send fan-out of as many nodes)"),
+              "(LangGraph: a Send fan-out of as many nodes; DBOS: one workflow of as many steps)"),
              f"  {'variant':<31} {'calls':>10} {'us/call':>9} {'+us/call':>9} {'cpu us':>9} "
              f"{'+cpu us':>9} {'peak MiB':>9} {'grew MiB':>9}"]
     for name, n, wall, extra_wall, cpu, extra_cpu, rss, growth in scale_figures(scale):
@@ -360,6 +374,10 @@ def render_scale(scale: dict[str, Any], cap: int) -> list[str]:
         plus_cpu = "" if extra_cpu is None else f"{extra_cpu:+9.1f}"
         lines.append(f"  {name:<31} {n:>10,} {wall:9.1f} {plus_wall:>9} {cpu:9.1f} {plus_cpu:>9} "
                      f"{rss:9.1f} {growth:9.1f}")
+    if not scale.get("dbos", True):
+        lines.append("  (DBOS rows left out: pip install dbos)")
+    elif any(n > scale["dbos_max"] for n in scale["sizes"]):
+        lines.append(f"  (DBOS rows only up to --dbos-max {scale['dbos_max']:,} calls: a few ms a step)")
     if not scale["postgres"]:
         lines.append("  (PostgreSQL rows left out: --pg URL, or --pg start with PostgreSQL installed)")
     return lines
@@ -430,7 +448,8 @@ def bench(size: str) -> Figures:
         title=f"What a journal costs: {a.n:,} calls, cap {a.cap}; a fan-out graph of {a.graph_n:,} nodes",
         text=render(data, a), rows=rows, derived=derived, markdown=False,
         params={"n": a.n, "cap": a.cap, "repeat": a.repeat, "graph_n": a.graph_n, "fsync": not a.no_full,
-                "calls": a.calls, "langgraph_max": a.langgraph_max, "postgres": data["scale"]["postgres"]},
+                "calls": a.calls, "langgraph_max": a.langgraph_max, "dbos_max": a.dbos_max,
+                "postgres": data["scale"]["postgres"]},
     )
 
 
