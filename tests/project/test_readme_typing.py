@@ -10,7 +10,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from mypy import api as mypy_api
+
+from tests.support.typecheck import mypy
 
 ROOT = Path(__file__).resolve().parents[2]
 FENCE = re.compile(r"^```python[^\n]*\n(.*?)^```[ \t]*$", re.M | re.S)
@@ -33,7 +34,7 @@ def test_the_readme_snippets_pass_mypy_strict(tmp_path: Path) -> None:
     joined = "\n".join(p.read_text() for p in scripts)
     # What the snippets exercise: a fan-out's values(), scan with a [] seed, Command[Literal].
     assert ".values()" in joined and ".scan(" in joined and "Command[Literal[" in joined
-    out, err, status = mypy_api.run(
+    out, err, status = mypy(
         [
             "--strict",
             "--config-file", str(ROOT / "pyproject.toml"),  # the project's mypy plugin
@@ -66,7 +67,7 @@ async def main() -> None:
 def test_a_typed_reducer_types_the_aggregate_and_refuses_a_seed_it_cannot_take(tmp_path: Path) -> None:
     source = tmp_path / "reducers.py"
     source.write_text(REDUCERS)
-    out, _, _ = mypy_api.run(["--strict", "--no-incremental", "--cache-dir", str(tmp_path / ".c"), str(source)])
+    out, _, _ = mypy(["--strict", "--no-incremental", "--cache-dir", str(tmp_path / ".c"), str(source)])
     assert len(re.findall(r'Revealed type is "(?:builtins\.)?int"', out)) == 2, out
     errors = [line for line in out.splitlines() if ": error:" in line]
     assert len(errors) == 1 and "reducers.py:15:" in errors[0] and "[arg-type]" in errors[0], out

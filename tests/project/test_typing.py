@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
-from mypy import api as mypy_api
+from tests.support.typecheck import mypy
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,14 +36,14 @@ async def main() -> None:
 
 
 def test_library_and_examples_are_strictly_typed() -> None:
-    out, err, status = mypy_api.run(["--strict", "pipeline", "operators", *map(str, (ROOT / "examples").glob("*.py"))])
+    out, err, status = mypy(["--strict", "pipeline", "operators", *map(str, (ROOT / "examples").glob("*.py"))])
     assert status == 0, out + err
 
 
 def test_awaiting_a_call_types_as_the_skills_value(tmp_path: Path) -> None:
     source = tmp_path / "uses.py"
     source.write_text(USES)
-    out, _, _ = mypy_api.run(["--strict", "--no-incremental", str(source)])
+    out, _, _ = mypy(["--strict", "--no-incremental", str(source)])
     notes = [line.split("Revealed type is ")[1] for line in out.splitlines() if "Revealed type" in line]
     assert [n.replace("builtins.", "") for n in notes] == [
         '"dict[str, float]"',
@@ -89,7 +88,7 @@ def test_a_skill_takes_a_value_or_a_call_of_its_type_and_gather_keeps_types(tmp_
     source.write_text(DAG_USES)
     config = tmp_path / "mypy.ini"
     config.write_text("[mypy]\nplugins = pipeline.mypy_plugin\n")
-    out, _, _ = mypy_api.run(["--strict", "--no-incremental", "--config-file", str(config), str(source)])
+    out, _, _ = mypy(["--strict", "--no-incremental", "--config-file", str(config), str(source)])
     notes = [line.split("Revealed type is ")[1] for line in out.splitlines() if "Revealed type" in line]
     assert [n.replace("builtins.", "") for n in notes] == ['"str"', '"tuple[dict[str, float], int]"']
     errors = [line for line in out.splitlines() if "error:" in line]
