@@ -31,7 +31,14 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .._core._errors import JournalError, RunInProgress
-from ._store import _FORMAT, _VERSION, STATE_IDENT, JournalRecord, RunInfo
+from ._store import (
+    _FORMAT,
+    _VERSION,
+    STATE_IDENT,
+    JournalRecord,
+    RunInfo,
+    write_and_wait,
+)
 
 # psycopg is the postgres extra: never imported at module level, not even for typing (the
 # library type-checks without it), so its objects are Any here.
@@ -465,17 +472,7 @@ class PostgresJournal:
                 (thread_id, codec, data, thread_id),
             )
 
-        outcome: list[BaseException | None] = []
-        written = threading.Event()
-
-        def done(error: BaseException | None) -> None:
-            outcome.append(error)
-            written.set()
-
-        self._submit(op, done)
-        written.wait()
-        if outcome[0] is not None:
-            raise outcome[0]
+        write_and_wait(self._submit, op)
 
     def checkpoints(self, thread_id: str) -> list[tuple[str, bytes]]:
         """Every checkpoint of ``thread_id`` as ``(codec, data)``, oldest first."""

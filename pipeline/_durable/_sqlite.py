@@ -22,7 +22,14 @@ from .._core._errors import JournalError, RunInProgress
 if TYPE_CHECKING:
     pass
 
-from ._store import _FORMAT, _VERSION, STATE_IDENT, JournalRecord, RunInfo
+from ._store import (
+    _FORMAT,
+    _VERSION,
+    STATE_IDENT,
+    JournalRecord,
+    RunInfo,
+    write_and_wait,
+)
 
 __all__ = ["Journal"]
 
@@ -549,17 +556,7 @@ class Journal:
                 (thread_id, now, codec, data, thread_id),
             )
 
-        outcome: list[BaseException | None] = []
-        written = threading.Event()
-
-        def done(error: BaseException | None) -> None:
-            outcome.append(error)
-            written.set()
-
-        self._submit(op, done)
-        written.wait()
-        if outcome[0] is not None:
-            raise outcome[0]
+        write_and_wait(self._submit, op)
 
     def checkpoints(self, thread_id: str) -> list[tuple[str, bytes]]:
         """Every checkpoint of ``thread_id`` as ``(codec, data)``, oldest first."""

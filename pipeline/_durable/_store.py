@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 __all__ = ["JournalRecord", "JournalStore", "RunInfo", "STATE_IDENT"]
 
@@ -154,3 +155,22 @@ class JournalStore(Protocol):
     def close(self) -> None:
         """Finish the queued writes and let go of the store."""
         ...
+
+
+def write_and_wait(
+    submit: Callable[[Any, Callable[[BaseException | None], None]], None], op: Any
+) -> None:
+    """Hand ``op`` to a store's writer thread with ``submit`` and return once it is
+    committed (raising what it raised): for the writes a caller must see done, such as a
+    graph thread's checkpoint."""
+    outcome: list[BaseException | None] = []
+    written = threading.Event()
+
+    def done(error: BaseException | None) -> None:
+        outcome.append(error)
+        written.set()
+
+    submit(op, done)
+    written.wait()
+    if outcome[0] is not None:
+        raise outcome[0]
