@@ -862,7 +862,8 @@ class CompiledStateGraph(Generic[S]):
             >>> sorted((e.source, e.target) for e in app.get_graph().edges)
 
         Args:
-            config, xray: taken for LangGraph code's sake (there are no subgraphs to expand).
+            config: taken for LangGraph code's sake.
+            xray: taken for LangGraph code's sake (there are no subgraphs to expand).
         """
         nodes, edges, joins, branches = self._draw_from
         return draw(nodes, edges, joins, branches, _command_targets)
@@ -1011,8 +1012,10 @@ class CompiledStateGraph(Generic[S]):
             ...     print(mode, chunk)  # custom {"progress": ...} while a node runs, then its update
 
         Args:
-            config, run_id, durability: as for :meth:`ainvoke` (a graph with a
-                checkpointer needs a ``thread_id``; it never runs without its thread).
+            config: as for :meth:`ainvoke` (a graph with a checkpointer needs a
+                ``thread_id``; it never runs without its thread).
+            run_id: as for :meth:`ainvoke` (deprecated: the thread's id).
+            durability: as for :meth:`ainvoke`.
 
         Raises:
             ValueError: at once, if ``stream_mode`` is unknown or ``input`` invalid, or a
