@@ -36,7 +36,7 @@ if ON_LANGGRAPH:
     from langgraph.errors import GraphRecursionError, InvalidUpdateError
     from langgraph.graph import END, START, StateGraph
     from langgraph.graph.message import MessagesState, add_messages
-    from langgraph.types import Command, Interrupt, PregelTask, Send, StateSnapshot, interrupt
+    from langgraph.types import Command, Interrupt, PregelTask, RetryPolicy, Send, StateSnapshot, interrupt
 else:
     from pipeline import (
         END,
@@ -48,6 +48,7 @@ else:
         InvalidUpdateError,
         MessagesState,
         PregelTask,
+        RetryPolicy,
         Send,
         StateGraph,
         StateSnapshot,
@@ -63,7 +64,7 @@ from typing_extensions import Self
 from langgraph._internal._constants import ERROR, PULL
 from langgraph.channels.untracked_value import UntrackedValue
 from langgraph.checkpoint.base import CheckpointTuple
-from langgraph.types import Durability, RetryPolicy, StateUpdate
+from langgraph.types import Durability, StateUpdate
 
 BaseCheckpointSaver = Any
 RunnableConfig = dict
@@ -245,7 +246,7 @@ def test_run_from_checkpoint_id_retains_previous_writes(
 
 
 # From test_pregel.py::test_pending_writes_resume
-@pytest.mark.xfail(not ON_LANGGRAPH, strict=True, reason="not supported: add_node(retry_policy=...) (skillstream: retry=Retry(...)) and LangGraph's checkpointer API (get_tuple, list, CheckpointTuple, pending writes); skillstream's savers are read through get_state and get_state_history")
+@pytest.mark.xfail(not ON_LANGGRAPH, strict=True, reason="not supported: LangGraph's checkpointer API (get_tuple, list, CheckpointTuple, pending writes); skillstream's savers are read through get_state and get_state_history")
 def test_pending_writes_resume(
     sync_checkpointer: BaseCheckpointSaver, durability: Durability
 ) -> None:
