@@ -17,13 +17,12 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-import anthropic
-import openai
 import pytest
 from pydantic import BaseModel, TypeAdapter
 
 from pipeline import Retry, SkillResult, Status, Toolset, run, skill
 from tests.support.local_api_loader import load_scripted_model
+from tests.support.sdk_clients import anthropic_client, close_clients, openai_client
 
 pytestmark = pytest.mark.slow
 
@@ -79,29 +78,13 @@ async def shout(text: str) -> str:
 
 TOOLS = Toolset([get_city, divide, total, shout], references=True)
 
-_OPEN: list[Any] = []
-
-
-def openai_client(base_url: str) -> openai.AsyncOpenAI:
-    client = openai.AsyncOpenAI(base_url=f"{base_url}/v1", api_key="local", max_retries=0)
-    _OPEN.append(client)
-    return client
-
-
-def anthropic_client(base_url: str) -> anthropic.AsyncAnthropic:
-    client = anthropic.AsyncAnthropic(base_url=base_url, api_key="local", max_retries=0)
-    _OPEN.append(client)
-    return client
-
-
 @pytest.fixture(autouse=True)
 async def _close_clients() -> AsyncIterator[None]:
     STARTED.clear()
     ENDED.clear()
     ATTEMPTS.clear()
     yield
-    while _OPEN:
-        await _OPEN.pop().close()
+    await close_clients()
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -14,12 +14,12 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import anthropic
 import openai
 import pytest
 
 from pipeline import SkillResult, Status, Toolset, run, skill
 from tests.support.local_api_loader import load_scripted_model
+from tests.support.sdk_clients import anthropic_client, close_clients, openai_client
 
 pytestmark = pytest.mark.slow
 
@@ -90,26 +90,10 @@ async def model() -> AsyncIterator[tuple[Any, str]]:
         yield scripted, base_url
 
 
-_OPEN: list[Any] = []  # every client a test made, closed by the autouse fixture below
-
-
-def openai_client(base_url: str) -> openai.AsyncOpenAI:
-    client = openai.AsyncOpenAI(base_url=f"{base_url}/v1", api_key="local", max_retries=0)
-    _OPEN.append(client)
-    return client
-
-
-def anthropic_client(base_url: str) -> anthropic.AsyncAnthropic:
-    client = anthropic.AsyncAnthropic(base_url=base_url, api_key="local", max_retries=0)
-    _OPEN.append(client)
-    return client
-
-
 @pytest.fixture(autouse=True)
 async def _close_clients() -> AsyncIterator[None]:
     yield
-    while _OPEN:
-        await _OPEN.pop().close()
+    await close_clients()
 
 
 # -- whole responses ------------------------------------------------------------------------
