@@ -87,9 +87,17 @@ class Hedge(BaseModel):
     Only for skills declared ``idempotent=True`` (a copy may do the work twice), running
     where a losing copy can be stopped (async, process and Ray skills; not threads).
 
+    ``budget`` bounds the extra requests whatever the latencies do: with
+    ``budget=0.05`` a skill starts at most one extra copy per twenty attempts. Without it,
+    the extra requests are the share of attempts slower than ``after``, which moves with
+    the load (``after`` set to the p95 latency hedges 5% of attempts on a calm day, more on
+    a busy one).
+
     Examples:
         >>> @skill(hedge=Hedge(after=0.2), idempotent=True, timeout=5)  # doctest: +SKIP
         ... async def lookup(key: str) -> dict: ...
+        >>> Hedge(after=0.2, budget=0.05)  # at most 5% extra requests
+        Hedge(after=0.2, max_extra=1, budget=0.05)
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -98,6 +106,14 @@ class Hedge(BaseModel):
     """Seconds without an answer before the next copy starts (e.g. the p95 latency)."""
     max_extra: int = Field(default=1, ge=1)
     """Copies started at most beyond the first. Default 1."""
+    budget: float | None = Field(default=None, gt=0)
+    """Extra copies at most this fraction of the skill's attempts; ``None`` (the default):
+    no bound. Each attempt earns ``budget`` of a copy and each extra copy spends one, so a
+    skill's extra copies never outnumber ``budget`` times its attempts (its first extra
+    copy comes after ``1/budget`` attempts). An attempt whose copy is not earned yet goes on
+    and asks again ``after`` seconds later: the credit goes to the attempts still waiting,
+    not to the ones about to answer. A skill saves at most ten copies' worth, so a quiet
+    spell does not pay for a burst."""
 
 
 # A key names one API: the policy first given under it, per kind of policy.

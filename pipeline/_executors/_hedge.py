@@ -7,6 +7,11 @@ the attempt's answer and the others are stopped; if every copy started has faile
 attempt fails with the last failure (the skill's ``Retry`` then decides). A tail latency
 of one slow server in fifty then costs ``after`` instead of the tail.
 
+With ``Hedge(budget=...)`` each skill keeps a credit of copies: an attempt earns
+``budget`` of one, an extra copy spends one. A copy not earned yet is not started; the
+attempt asks again ``after`` seconds later, by when the attempts that were merely a little
+slow have answered and the credit goes to the ones still waiting.
+
 It is the attempt's executor seen through :class:`HedgedExecutor`, so the engine's
 timeout, deadline and cancellation treat the copies as one attempt: stopping it stops them
 all, and it has ended when they all have.
@@ -52,6 +57,9 @@ class _Race:
         self.stopping = False
 
     def launch(self) -> None:
+        """Start the next copy (the first: the attempt earns its share of the budget)."""
+        if not self.copies and self.executor.hedge.budget is not None:
+            self.executor._earn(self.skill.name)
         copy = self.executor.inner.start(self.loop, self.skill, self.args, self.kwargs, self.on_item)
         self.copies.append(copy)
         copy.add_done_callback(self._copy_done)
@@ -61,6 +69,10 @@ class _Race:
     def _next(self) -> None:
         self.timer = None
         if self.outer.done() or self.stopping:
+            return
+        hedge = self.executor.hedge
+        if hedge.budget is not None and not self.executor._spend(self.skill.name):
+            self.timer = self.loop.call_later(hedge.after, self._next)
             return
         try:
             self.launch()
@@ -119,6 +131,21 @@ class HedgedExecutor:
         self.interruptible = inner.interruptible
         # A Ray skill's executor takes its Ray inputs by reference; so do its copies.
         self.takes_deferred = getattr(inner, "takes_deferred", False)
+        # With a budget: each skill's unspent copies (a fraction of one per attempt).
+        self._credit: dict[str, float] = {}
+
+    def _earn(self, name: str) -> None:
+        assert self.hedge.budget is not None
+        self._credit[name] = min(_SAVED, self._credit.get(name, 0.0) + self.hedge.budget)
+
+    def _spend(self, name: str) -> bool:
+        """Take one copy from ``name``'s credit; False if it has not earned one yet."""
+        credit = self._credit.get(name, 0.0)
+        # The tolerance: twenty attempts at 0.05 sum to a hair under 1.0 in floating point.
+        if credit < 1.0 - 1e-9:
+            return False
+        self._credit[name] = max(0.0, credit - 1.0)
+        return True
 
     @property
     def stops_within(self) -> float | None:
@@ -154,6 +181,9 @@ class HedgedExecutor:
     def close(self) -> None:
         pass
 
+
+# The most copies a skill's budget saves: a quiet spell does not pay for a burst.
+_SAVED = 10.0
 
 _MADE: dict[tuple[int, Hedge], HedgedExecutor] = {}
 

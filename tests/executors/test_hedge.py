@@ -144,3 +144,79 @@ def test_hedging_is_refused_where_it_would_be_unsafe() -> None:
     plain = skill(blocking, idempotent=True)
     with pytest.raises(ValueError, match="not a thread, which cannot be stopped"):
         plain("k").with_options(hedge=Hedge(after=0.1))
+
+
+class ByKey:
+    """Answers copy n of key k after ``latencies[k][n]`` seconds."""
+
+    def __init__(self, latencies: dict[str, list[float]]) -> None:
+        self.latencies = latencies
+        self.started: list[tuple[str, float]] = []
+
+    async def handle(self, key: str) -> str:
+        n = sum(1 for k, _ in self.started if k == key)
+        self.started.append((key, round(asyncio.get_running_loop().time(), 6)))
+        await asyncio.sleep(self.latencies[key][n])
+        return f"{key} from copy {n}"
+
+
+def test_a_budget_bounds_the_extra_copies_to_its_share_of_the_attempts() -> None:
+    # Every first copy is slow: unbounded, each of the 100 calls would start a second one.
+    server = ByKey({f"k{i}": [1.0, 0.05] for i in range(100)})
+    lookup = hedged_skill(server, Hedge(after=0.1, budget=0.1))  # type: ignore[arg-type]
+
+    async def main() -> Any:
+        return await run([lookup(f"k{i}") for i in range(100)], max_concurrency=100).collect()
+
+    results, _ = vrun(main)
+    assert len(server.started) == 110  # 100 attempts earn 10 extra copies, not 100
+    hedged = [r for r in results if r.value.endswith("copy 1")]
+    assert len(hedged) == 10 and all(r.finished_at == pytest.approx(0.15) for r in hedged)
+    assert all(r.finished_at == pytest.approx(1.0) for r in results if r not in hedged)
+
+
+def test_a_copy_not_earned_yet_is_asked_for_again_after_seconds_later() -> None:
+    # budget 0.5: a and b start together and earn one copy, which a (its timer first) takes.
+    # b asks again at 0.2; c and d have started meanwhile and earned it: b's copy starts at 0.2.
+    server = ByKey({"a": [1.0, 0.02], "b": [1.0, 0.02], "c": [0.05], "d": [0.05]})
+    lookup = hedged_skill(server, Hedge(after=0.1, budget=0.5))  # type: ignore[arg-type]
+
+    async def main() -> Any:
+        return await run([lookup(k) for k in "abcd"], max_concurrency=2).collect()
+
+    results, _ = vrun(main)
+    assert server.started == [("a", 0.0), ("b", 0.0), ("a", 0.1), ("c", 0.12), ("d", 0.17), ("b", 0.2)]
+    a, b, _c, _d = results
+    assert (a.value, a.finished_at) == ("a from copy 1", pytest.approx(0.12))
+    assert (b.value, b.finished_at) == ("b from copy 1", pytest.approx(0.22))
+
+
+def test_a_budget_saves_at_most_ten_copies_across_a_quiet_spell() -> None:
+    quick = {f"q{i}": [0.01] for i in range(200)}
+    slow = {f"s{i}": [1.0, 0.05] for i in range(20)}
+    server = ByKey({**quick, **slow})
+    lookup = hedged_skill(server, Hedge(after=0.1, budget=0.1))  # type: ignore[arg-type]
+
+    async def main() -> Any:
+        await run([lookup(k) for k in quick], max_concurrency=50).collect()  # earns 20, keeps 10
+        return await run([lookup(k) for k in slow], max_concurrency=20).collect()
+
+    results, _ = vrun(main)
+    # Unbounded savings would have hedged all 20 slow calls.
+    assert len(server.started) == 200 + 20 + 10
+    assert sum(r.value.endswith("copy 1") for r in results) == 10
+
+
+def test_a_budget_is_a_positive_fraction_and_each_skill_has_its_own() -> None:
+    with pytest.raises(pydantic.ValidationError, match="budget"):
+        Hedge(after=0.1, budget=0)
+    server = ByKey({"a": [1.0, 0.05], "b": [1.0, 0.05]})
+    hedge = Hedge(after=0.1, budget=1.0)
+    first, second = hedged_skill(server, hedge, name="first"), hedged_skill(server, hedge, name="second")
+
+    async def main() -> Any:
+        return await run([first("a"), second("b")], max_concurrency=2).collect()
+
+    results, _ = vrun(main)
+    # Each skill earned one copy with its one attempt; neither took the other's.
+    assert [r.value for r in results] == ["a from copy 1", "b from copy 1"]
