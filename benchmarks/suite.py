@@ -90,9 +90,9 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     ),
     Benchmark(
         "hedge", "benchmarks.hedge",
-        "p50/p99 latency against a server with a slow tail, plain calls against Hedge(after=p95), "
-        "and the extra requests hedging sends",
-        ("plain", "Hedge(after=p95)"), packages=("aiohttp",),
+        "p50/p99 latency against a server with a slow tail, plain calls against Hedge(after=p95) "
+        "with and without budget=0.05, rounds interleaved, and the extra requests hedging sends",
+        ("plain", "Hedge(after=p95)", "Hedge(after=p95, budget=0.05)"), packages=("aiohttp",),
     ),
     Benchmark(
         "rate_limit", "benchmarks.rate_limit",
