@@ -12,7 +12,7 @@ import argparse
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 SIZE_NAMES = ("small", "full")
 
@@ -57,6 +57,16 @@ class Figures:
     def to_json(self) -> dict[str, Any]:
         return {"title": self.title, "rows": self.rows, "derived": self.derived,
                 "params": self.params, "text": self.text}
+
+
+T = TypeVar("T")
+
+
+def rotated(items: Sequence[T], round_: int) -> list[T]:
+    """``items`` in the order round ``round_`` runs them: each first in turn, so that when
+    modes are interleaved round by round none always runs first (warmest, or coldest)."""
+    k = round_ % len(items) if items else 0
+    return [*items[k:], *items[:k]]
 
 
 def size_option(ap: argparse.ArgumentParser, sizes: Mapping[str, Mapping[str, Any]],

@@ -34,7 +34,7 @@ if __name__ == "__main__":  # a package or program missing: one line, not a trac
 import aiohttp  # noqa: E402
 from aiohttp import web  # noqa: E402
 
-from benchmarks._figures import Figures, size_option  # noqa: E402
+from benchmarks._figures import Figures, rotated, size_option  # noqa: E402
 from pipeline import Hedge, run, skill  # noqa: E402
 
 SIZES = {"small": {"calls": 300, "slow": 0.5, "rounds": 2}, "full": {"calls": 1000, "slow": 2.0, "rounds": 5}}
@@ -128,7 +128,7 @@ def measure_all(calls: int, cap: int, seed: int, slow: float, rounds: int) -> di
         hedges = {MODES[0]: None, MODES[1]: Hedge(after=after), MODES[2]: Hedge(after=after, budget=BUDGET)}
         per_round: list[dict[str, Any]] = []
         for r in range(rounds):
-            order = MODES[r % len(MODES):] + MODES[:r % len(MODES)]  # each mode first in turn
+            order = rotated(MODES, r)
             figures = {mode: asyncio.run(measure(base, calls, cap, hedges[mode], slow, f"fetch_r{r}_m{MODES.index(mode)}"))
                        for mode in order}
             per_round.append({"order": list(order), **{mode: figures[mode] for mode in MODES}})

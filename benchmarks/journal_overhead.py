@@ -24,8 +24,9 @@ would instead start a workflow per call, polled from the database), on DBOS's SQ
 database (as DBOS opens it: SQLite's defaults, a rollback journal and ``synchronous=FULL``, a
 commit per step) and on PostgreSQL, beside the same fan-out in plain asyncio. Each row gives the cost per call, what the journal or checkpointer
 adds per call (wall clock, and CPU time of the child's threads: the steadier figure on a
-busy machine), the child's peak RSS and what the timed run grew it by (beyond a warm-up);
-with ``--scale-repeat`` rounds, the fastest round counts.
+busy machine), the child's peak RSS and what the timed run grew it by (beyond a warm-up).
+``--scale-repeat`` rounds, each running every variant once in an order that rotates from round
+to round: times are the median round's, memory the round that grew the most.
 PostgreSQL: ``--pg URL`` uses that database (the benchmark's run ids are forgotten
 afterwards), ``--pg start`` starts a throwaway local server (PostgreSQL's ``initdb`` and
 ``pg_ctl`` on PATH or in /usr/lib/postgresql/*/bin; the default at full size when they are
@@ -61,14 +62,14 @@ if __name__ == "__main__":  # a package or program missing: one line, not a trac
 
     exit_if_missing("journal")
 
-from benchmarks._figures import Figures, size_option  # noqa: E402
+from benchmarks._figures import Figures, rotated, size_option  # noqa: E402
 from pipeline import Journal, Send, SkillCall, StateGraph, run, skill  # noqa: E402
 
 SIZES = {
-    "small": {"n": 300, "repeat": 1, "graph_n": 100, "calls": "500", "langgraph_max": 500, "pg": "none",
-              "scale_repeat": 1, "dbos_max": 500},
+    "small": {"n": 300, "repeat": 2, "graph_n": 100, "calls": "500", "langgraph_max": 500, "pg": "none",
+              "scale_repeat": 2, "dbos_max": 500},
     "full": {"n": 10_000, "repeat": 3, "graph_n": 2_000, "calls": "10000,100000,1000000",
-             "langgraph_max": 10_000, "pg": "auto", "scale_repeat": 2, "dbos_max": 10_000},
+             "langgraph_max": 10_000, "pg": "auto", "scale_repeat": 3, "dbos_max": 10_000},
 }
 
 
@@ -104,20 +105,27 @@ def _time(fn: Any, n: int, cap: int, journal: Journal | None, run_id: str) -> fl
     return time.perf_counter() - t0
 
 
-def measure(fn: Any, n: int, cap: int, repeat: int, synchronous: str | None) -> float:
-    """Median seconds of ``repeat`` runs; ``synchronous`` None means no journal."""
-    times = []
+def measure_once(fn: Any, n: int, cap: int, synchronous: str | None, r: int) -> float:
+    """Seconds of one run; ``synchronous`` None means no journal, else a fresh SQLite file."""
+    if synchronous is None:
+        return _time(fn, n, cap, None, "")
+    with tempfile.TemporaryDirectory() as tmp:
+        journal = Journal(Path(tmp) / "runs.db", synchronous=synchronous)  # type: ignore[arg-type]
+        try:
+            return _time(fn, n, cap, journal, f"round-{r}")
+        finally:
+            journal.close()
+
+
+def measure(fn: Any, n: int, cap: int, repeat: int, modes: list[tuple[str, str | None]]) -> dict[str, float]:
+    """Median seconds of each mode over ``repeat`` rounds; a round runs every mode once, in an
+    order that rotates from round to round (interleaved, not one mode's runs in a block: a
+    machine that slows down for a while slows every mode alike)."""
+    times: dict[str, list[float]] = {name: [] for name, _ in modes}
     for r in range(repeat):
-        if synchronous is None:
-            times.append(_time(fn, n, cap, None, ""))
-            continue
-        with tempfile.TemporaryDirectory() as tmp:
-            journal = Journal(Path(tmp) / "runs.db", synchronous=synchronous)  # type: ignore[arg-type]
-            try:
-                times.append(_time(fn, n, cap, journal, f"round-{r}"))
-            finally:
-                journal.close()
-    return statistics.median(times)
+        for name, synchronous in rotated(modes, r):
+            times[name].append(measure_once(fn, n, cap, synchronous, r))
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def measure_resume(n: int, cap: int, repeat: int) -> tuple[float, float]:
@@ -191,7 +199,8 @@ async def _langgraph(n: int, cap: int, path: Path | None) -> float:
 
 
 def measure_graphs(n: int, cap: int, repeat: int) -> dict[str, float] | None:
-    """Median seconds per variant of the fan-out graph; None without LangGraph's saver."""
+    """Median seconds per variant of the fan-out graph over ``repeat`` rounds, the variants
+    interleaved (a round runs each once, in a rotating order); None without LangGraph's saver."""
     try:
         import langgraph.checkpoint.sqlite.aio  # noqa: F401
     except ImportError:
@@ -202,15 +211,14 @@ def measure_graphs(n: int, cap: int, repeat: int) -> dict[str, float] | None:
         "StateGraph": (_skillstream_graph, False),
         "StateGraph + journal": (_skillstream_graph, True),
     }
-    out = {}
-    for name, (fn, saved) in variants.items():
-        times = []
-        for _ in range(repeat):
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for r in range(repeat):
+        for name in rotated(list(variants), r):
+            fn, saved = variants[name]
             with tempfile.TemporaryDirectory() as tmp:
                 gc.collect()
-                times.append(asyncio.run(fn(n, cap, Path(tmp) / "graph.db" if saved else None)))
-        out[name] = statistics.median(times)
-    return out
+                times[name].append(asyncio.run(fn(n, cap, Path(tmp) / "graph.db" if saved else None)))
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def _args(argv: list[str] | None) -> argparse.Namespace:
@@ -223,7 +231,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--calls", help="run sizes measured in child processes, comma-separated")
     ap.add_argument("--langgraph-max", type=int, help="largest fan-out run for LangGraph's rows")
     ap.add_argument("--dbos-max", type=int, help="largest run for DBOS's rows (a few ms a step)")
-    ap.add_argument("--scale-repeat", type=int, help="rounds of each run at scale (the fastest counts)")
+    ap.add_argument("--scale-repeat", type=int, help="rounds of the runs at scale, interleaved (medians)")
     ap.add_argument("--scale-only", action="store_true", help="only the child-process runs at scale")
     ap.add_argument("--pg", help="PostgreSQL: a URL, 'start' (a throwaway local server), "
                                  "'auto' (start one if PostgreSQL is installed) or 'none'")
@@ -240,8 +248,7 @@ def measure_all(a: argparse.Namespace) -> dict[str, Any]:
     modes: list[tuple[str, str | None]] = [("no journal", None), ("journal (NORMAL)", "normal")]
     if not a.no_full:
         modes.append(("journal (FULL, fsync)", "full"))
-    runs = {label: {name: measure(fn, a.n, a.cap, a.repeat, sync) for name, sync in modes}
-            for label, fn in WORKLOADS}
+    runs = {label: measure(fn, a.n, a.cap, a.repeat, modes) for label, fn in WORKLOADS}
     return {"runs": runs, "resume": measure_resume(a.n, a.cap, a.repeat),
             "graphs": measure_graphs(a.graph_n, a.cap, a.repeat), "scale": measure_scale(a)}
 
@@ -317,32 +324,34 @@ def measure_scale(a: argparse.Namespace) -> dict[str, Any]:
         "langgraph.checkpoint.sqlite") is not None
     dbos = importlib.util.find_spec("dbos") is not None
     url, server = _postgres(a.pg)
-    rows: dict[str, dict[int, dict[str, float]]] = {}
+    def runs_at(n: int, variant: str) -> bool:
+        if variant.endswith("postgres") and not url:
+            return False
+        if variant.startswith("lg-") and (n > a.langgraph_max or not langgraph):
+            return False
+        return not (variant.startswith("dbos-") and (n > a.dbos_max or not dbos))
+
+    rounds: dict[str, dict[int, list[dict[str, float]]]] = {}
     try:
-        for n in sizes:
-            for variant, (name, _) in SCALE_VARIANTS.items():
-                if variant.endswith("postgres") and not url:
-                    continue
-                if variant.startswith("lg-") and (n > a.langgraph_max or not langgraph):
-                    continue
-                if variant.startswith("dbos-") and (n > a.dbos_max or not dbos):
-                    continue
-                rows.setdefault(name, {})[n] = _child(variant, n, a.cap, url)
-        # Further rounds, interleaved with the other variants: the fastest round counts (a
-        # shared machine only ever slows a round down), the highest peak RSS.
-        for _ in range(a.scale_repeat - 1):
-            for name, by_size in rows.items():
-                variant = next(v for v, (row, _) in SCALE_VARIANTS.items() if row == name)
-                for n, best in by_size.items():
-                    again = _child(variant, n, a.cap, url)
-                    for figure in ("seconds", "cpu_seconds"):
-                        best[figure] = min(best[figure], again[figure])
-                    if again["maxrss_kb"] - again["baseline_kb"] > best["maxrss_kb"] - best["baseline_kb"]:
-                        best["maxrss_kb"], best["baseline_kb"] = again["maxrss_kb"], again["baseline_kb"]
+        # Every round runs each variant once at each size, the variants in an order that
+        # rotates from round to round (interleaved, never one variant's rounds in a block).
+        for r in range(a.scale_repeat):
+            for n in sizes:
+                for variant in rotated([v for v in SCALE_VARIANTS if runs_at(n, v)], r):
+                    name = SCALE_VARIANTS[variant][0]
+                    rounds.setdefault(name, {}).setdefault(n, []).append(_child(variant, n, a.cap, url))
     finally:
         if server is not None:
             server.stop()
-    return {"sizes": sizes, "rows": rows, "postgres": bool(url), "dbos": dbos, "dbos_max": a.dbos_max}
+    # Times: the median round. Memory: the round whose run grew the most (the bound).
+    rows: dict[str, dict[int, dict[str, float]]] = {}
+    for name, by_size in rounds.items():
+        for n, figures in by_size.items():
+            most = max(figures, key=lambda f: f["maxrss_kb"] - f["baseline_kb"])
+            rows.setdefault(name, {})[n] = {
+                **most, **{k: statistics.median(f[k] for f in figures) for k in ("seconds", "cpu_seconds")}}
+    return {"sizes": sizes, "rows": rows, "postgres": bool(url), "dbos": dbos, "dbos_max": a.dbos_max,
+            "rounds": a.scale_repeat}
 
 
 Scaled = tuple[str, int, float, float | None, float, float | None, float, float]
@@ -366,7 +375,8 @@ def scale_figures(scale: dict[str, Any]) -> list[Scaled]:
 
 def render_scale(scale: dict[str, Any], cap: int) -> list[str]:
     lines = [(f"at scale: calls from a generator, cap {cap}, each in a fresh process "
-              "(LangGraph: a Send fan-out of as many nodes; DBOS: one workflow of as many steps)"),
+              "(LangGraph: a Send fan-out of as many nodes; DBOS: one workflow of as many steps); "
+              f"times: median of {scale.get('rounds', 1)} interleaved rounds, memory: the largest growth"),
              f"  {'variant':<31} {'calls':>10} {'us/call':>9} {'+us/call':>9} {'cpu us':>9} "
              f"{'+cpu us':>9} {'peak MiB':>9} {'grew MiB':>9}"]
     for name, n, wall, extra_wall, cpu, extra_cpu, rss, growth in scale_figures(scale):
@@ -384,7 +394,8 @@ def render_scale(scale: dict[str, Any], cap: int) -> list[str]:
 
 
 def render(data: dict[str, Any], a: argparse.Namespace) -> str:
-    lines = [f"{a.n:,} calls, cap {a.cap}, median of {a.repeat}",
+    lines = [f"{a.n:,} calls, cap {a.cap}; median of {a.repeat} rounds, each running every variant once, "
+             "in an order that rotates from round to round",
              f"{'workload':<14} {'variant':<24} {'total s':>8} {'us/call':>9} {'+us/call':>9}"]
     for label, variants in data["runs"].items():
         base = None
