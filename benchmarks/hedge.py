@@ -157,9 +157,9 @@ def render(data: dict[str, Any], cap: int, slow: float) -> str:
     budgeted = s[MODES[2]]
     verdict = "PASS" if budgeted["p99_fall_median"] >= 5 and budgeted["extra_worst"] <= 0.05 else "MISS"
     lines = [
-        f"{calls} calls, cap {cap}; 2% of answers take {slow:g} s, the rest 50 ms; "
-        f"after = {data['after_s'] * 1e3:.0f} ms (p95 of a plain run before the rounds); "
-        f"{rounds} rounds, modes interleaved, medians over rounds",
+        (f"{calls} calls, cap {cap}; 2% of answers take {slow:g} s, the rest 50 ms; "
+         f"after = {data['after_s'] * 1e3:.0f} ms (p95 of a plain run before the rounds); "
+         f"{rounds} rounds, modes interleaved, medians over rounds"),
         "",
         "| run | p50 | p95 | p99 | p99 lower (median, worst round) | extra requests (median, worst round) |",
         "|---|---|---|---|---|---|",
@@ -177,8 +177,8 @@ def render(data: dict[str, Any], cap: int, slow: float) -> str:
         *(f"- round {i + 1}: " + ", ".join(f"{m} {rnd[m]['requests'] / calls - 1:+.1%}" for m in rnd["order"])
           for i, rnd in enumerate(data["rounds"])),
         "",
-        f"{MODES[2]}: p99 {budgeted['p99_fall_median']:.1f}x lower (median of rounds), at most "
-        f"{budgeted['extra_worst']:.1%} extra requests in any round (target >= 5x, <= 5%): {verdict}",
+        (f"{MODES[2]}: p99 {budgeted['p99_fall_median']:.1f}x lower (median of rounds), at most "
+         f"{budgeted['extra_worst']:.1%} extra requests in any round (target >= 5x, <= 5%): {verdict}"),
     ]
     return "\n".join(lines)
 

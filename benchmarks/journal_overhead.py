@@ -377,8 +377,8 @@ def render_scale(scale: dict[str, Any], cap: int) -> list[str]:
     lines = [(f"at scale: calls from a generator, cap {cap}, each in a fresh process "
               "(LangGraph: a Send fan-out of as many nodes; DBOS: one workflow of as many steps); "
               f"times: median of {scale.get('rounds', 1)} interleaved rounds, memory: the largest growth"),
-             f"  {'variant':<31} {'calls':>10} {'us/call':>9} {'+us/call':>9} {'cpu us':>9} "
-             f"{'+cpu us':>9} {'peak MiB':>9} {'grew MiB':>9}"]
+             (f"  {'variant':<31} {'calls':>10} {'us/call':>9} {'+us/call':>9} {'cpu us':>9} "
+              f"{'+cpu us':>9} {'peak MiB':>9} {'grew MiB':>9}")]
     for name, n, wall, extra_wall, cpu, extra_cpu, rss, growth in scale_figures(scale):
         plus_wall = "" if extra_wall is None else f"{extra_wall:+9.1f}"
         plus_cpu = "" if extra_cpu is None else f"{extra_cpu:+9.1f}"
@@ -394,8 +394,8 @@ def render_scale(scale: dict[str, Any], cap: int) -> list[str]:
 
 
 def render(data: dict[str, Any], a: argparse.Namespace) -> str:
-    lines = [f"{a.n:,} calls, cap {a.cap}; median of {a.repeat} rounds, each running every variant once, "
-             "in an order that rotates from round to round",
+    lines = [(f"{a.n:,} calls, cap {a.cap}; median of {a.repeat} rounds, each running every variant once, "
+              "in an order that rotates from round to round"),
              f"{'workload':<14} {'variant':<24} {'total s':>8} {'us/call':>9} {'+us/call':>9}"]
     for label, variants in data["runs"].items():
         base = None
