@@ -400,6 +400,8 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--reps", type=int, help="repetitions of the overhead measurement")
     parser.add_argument("--overhead-calls", type=int)
     parser.add_argument("--time-scale", type=float, help="multiplies the stream's and the tools' times")
+    parser.add_argument("--overhead-only", action="store_true",
+                        help="only the overhead per tool call (no turns): skillstream, both ToolNodes")
     return size_option(parser, SIZES, argv)
 
 
@@ -461,8 +463,32 @@ def bench(size: str) -> Figures:
     )
 
 
+async def measure_overhead(reps: int, calls: int) -> dict[str, float]:
+    """The overhead per tool call alone (median of ``reps``), the three measured
+    alternately in one process after a warm-up run each."""
+    runners: dict[str, Callable[[], Awaitable[float]]] = {
+        "skillstream": lambda: overhead_skillstream(calls),
+        "LangGraph ToolNode": lambda: overhead_toolnode(calls),
+        "skillstream ToolNode in LangGraph": lambda: overhead_toolnode(calls, ours=True),
+    }
+    taken: dict[str, list[float]] = {name: [] for name in runners}
+    for runner in runners.values():
+        await runner()
+    for _ in range(reps):
+        for name, runner in runners.items():
+            taken[name].append(await runner())
+    return {name: statistics.median(xs) for name, xs in taken.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
+    if args.overhead_only:
+        figures = asyncio.run(measure_overhead(args.reps, args.overhead_calls))
+        peer = figures["LangGraph ToolNode"]
+        print(f"overhead per tool call: {args.overhead_calls} no-op calls from one message, median of {args.reps}")
+        for name, took in figures.items():
+            print(f"| {name} | {took * 1e6:.1f} µs | {took / peer:.2f}× LangGraph ToolNode |")
+        return 0
     figures = _measured(args)
     set_time_scale(args.time_scale)
     try:

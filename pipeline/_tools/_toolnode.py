@@ -28,6 +28,7 @@ from .._core._instruments import Instrument
 from .._core._result import SkillResult, Status
 from .._core._skill import Skill, SkillCall, SkillOptions, skill
 from .._stream._results import run
+from ._lc_calls import Prepared, prepare
 from ._toolset import ToolCallError, Toolset
 
 __all__ = ["ToolNode", "tools_condition"]
@@ -338,11 +339,13 @@ class ToolNode:
         self._max_concurrency = max_concurrency
         self._timeout = timeout
         self._langchain_tools: dict[str, Any] = {}
+        self._langchain_skills: dict[str, Skill[Any, Any]] = {}
         self._injected: dict[str, tuple[dict[str, str | None], str | None]] = {}
         skills: list[Skill[Any, Any]] = []
         for item in tools:
             if _is_langchain_tool(item):
                 self._langchain_tools[item.name] = item
+                self._langchain_skills[item.name] = _langchain_skill(item)
             elif isinstance(item, Skill):
                 skills.append(_catching(item))
             elif callable(item):
@@ -405,6 +408,7 @@ class ToolNode:
         outputs: list[Any] = [None] * len(tool_calls)
         calls: list[SkillCall[Any]] = []
         where: dict[str, tuple[int, dict[str, Any]]] = {}
+        turn: _Turn | None = None
         for i, call in enumerate(tool_calls):
             name, call_id = call.get("name"), call.get("id")
             if name not in self._toolset and name not in self._langchain_tools:
@@ -419,10 +423,13 @@ class ToolNode:
                 continue
             key = str(call_id) if call_id is not None and str(call_id) not in where else f"{call_id}#{i}"
             if name in self._langchain_tools:
-                made = self._langchain_skill(name, config)
                 # A state or store the graph does not have raises, as LangGraph's node does.
                 call_dict = self._with_injected(name, {**call, "type": "tool_call"}, input, config)
-                calls.append(SkillCall(made, (call_dict,), {}, key=key))
+                if turn is None:
+                    turn = _Turn(config)
+                lc_call = SkillCall(self._langchain_skills[name], (call_dict, turn), {}, key=key)
+                lc_call._opaque = True  # a tool call and the turn: nothing in them to wait for
+                calls.append(lc_call)
             else:
                 calls.append(self._toolset.call(key, str(name), call.get("args") or {}, context=input))
             where[key] = (i, call)
@@ -468,19 +475,6 @@ class ToolNode:
                 )
             args[store_arg] = store
         return {**call, "args": args}
-
-    def _langchain_skill(self, name: str, config: Any) -> Skill[Any, Any]:
-        tool = self._langchain_tools[name]
-
-        async def invoke(tool_call: dict[str, Any]) -> Any:
-            try:
-                return await tool.ainvoke(tool_call, config)
-            except Exception as exc:
-                _keep(exc)
-                raise
-
-        invoke.__name__ = invoke.__qualname__ = name
-        return Skill(invoke, SkillOptions(name=name))
 
     def _checked(self, command: Any, call: dict[str, Any], kind: str) -> Any:
         """A tool's Command as LangGraph takes it: its update's ToolMessage for this call
@@ -576,6 +570,60 @@ class ToolNode:
         if parent is not None:
             combined.append(parent)
         return combined
+
+
+class _Turn:
+    """What a node's LangChain tool calls share in one run: the config, ensured once, and
+    one callback manager per tool (each call still opens a tool run of its own)."""
+
+    __slots__ = ("config", "_ensured", "_managers", "_run_id")
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+        self._ensured: dict[str, Any] | None = None
+        self._managers: dict[str, Any] = {}
+        self._run_id: Any = None
+
+    def ensured(self) -> dict[str, Any]:
+        if self._ensured is None:
+            from langchain_core.runnables.config import ensure_config
+
+            ensured: dict[str, Any] = dict(ensure_config(self.config))
+            # A run id given for the node goes to its first tool run, as LangGraph's
+            # node gives it (the others get their own).
+            self._run_id = ensured.pop("run_id", None)
+            self._ensured = ensured
+        return self._ensured
+
+    def run_id(self) -> Any:
+        run_id, self._run_id = self._run_id, None
+        return run_id
+
+    def manager(self, prepared: Prepared) -> Any:
+        made = self._managers.get(prepared.name)
+        if made is None:
+            made = self._managers[prepared.name] = prepared.manager(self.ensured())
+        return made
+
+
+def _langchain_skill(tool: Any) -> Skill[Any, Any]:
+    """The skill calling a LangChain tool with a whole tool call, as LangGraph's node calls
+    it: prepared once (see ``_lc_calls``), else with ``tool.ainvoke``."""
+    prepared = prepare(tool)
+    name = tool.name
+
+    async def invoke(tool_call: dict[str, Any], turn: _Turn) -> Any:
+        try:
+            if prepared is None:
+                return await tool.ainvoke(tool_call, turn.config)
+            config = turn.ensured()
+            return await prepared.call(tool_call, config, turn.manager(prepared), turn.run_id())
+        except Exception as exc:
+            _keep(exc)
+            raise
+
+    invoke.__name__ = invoke.__qualname__ = name
+    return Skill(invoke, SkillOptions(name=name))
 
 
 def _graph_injected(tool: Any) -> tuple[dict[str, str | None], str | None]:
