@@ -3,6 +3,7 @@ to the last tool result?
 
     pip install -e '.[bench,test]' && python -m benchmarks.agent_turn          # ~2 minutes
     python -m benchmarks.agent_turn --size small    # a smoke run: 3 scenarios, every time a quarter as long
+    python -m benchmarks.agent_turn --overhead-only --reps 5 --overhead-calls 200   # the overhead rows alone
 
 Over ``--scenarios`` seeded scenarios (``--seed``): in each, the 8 tools' durations are
 drawn at random, uniform in 50-400 ms (``random.Random(seed + scenario)``), and every

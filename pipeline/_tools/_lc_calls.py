@@ -136,7 +136,12 @@ class Prepared:
         ``config``: the ensured config; ``manager``: :meth:`manager` of it."""
         from langchain_core.runnables.config import patch_config, set_config_context
         from langchain_core.runnables.utils import coro_with_context
-        from langchain_core.tools.base import ToolException, _format_output, _handle_tool_error, _handle_validation_error
+        from langchain_core.tools.base import (
+            ToolException,
+            _format_output,
+            _handle_tool_error,
+            _handle_validation_error,
+        )
         from pydantic import ValidationError
         from pydantic.v1 import ValidationError as ValidationErrorV1
 
@@ -159,14 +164,14 @@ class Prepared:
                 kwargs[self.config_param] = {
                     **config, **{k: copy(config[k]) for k in ("tags", "metadata", "configurable") if k in config}
                 }
-            child = patch_config(config, callbacks=run_manager.get_child())
+            child = patch_config(config, callbacks=run_manager.get_child())  # type: ignore[arg-type]
             with set_config_context(child) as context:
                 if self.coroutine is not None:
                     response = await coro_with_context(self.coroutine(**kwargs), context)
                 else:
                     loop = asyncio.get_running_loop()
                     response = await loop.run_in_executor(
-                        None, functools.partial(context.run, self.func, **kwargs)
+                        None, functools.partial(context.run, self.func, **kwargs)  # type: ignore[arg-type]
                     )
             if self.artifact:
                 if isinstance(response, tuple) and len(response) == 2:

@@ -576,7 +576,7 @@ class _Turn:
     """What a node's LangChain tool calls share in one run: the config, ensured once, and
     one callback manager per tool (each call still opens a tool run of its own)."""
 
-    __slots__ = ("config", "_ensured", "_managers", "_run_id")
+    __slots__ = ("_ensured", "_managers", "_run_id", "config")
 
     def __init__(self, config: Any) -> None:
         self.config = config
