@@ -16,19 +16,21 @@ import functools
 import inspect
 import json
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from types import UnionType
 from typing import Any, Literal, Self, Union, get_args, get_origin, get_type_hints
 
 import pydantic_core
 
+from .._core._approval import Approve, Decision, Reject
 from .._core._errors import SkillError, SkillTimeout
 from .._core._instruments import Instrument
 from .._core._result import SkillResult, Status
 from .._core._skill import Skill, SkillCall, SkillOptions, skill
 from .._stream._results import run
 from ._lc_calls import Prepared, prepare
+from ._replies import reply_content
 from ._toolset import ToolCallError, Toolset
 
 __all__ = ["ToolNode", "tools_condition"]
@@ -257,10 +259,12 @@ def _run_sync(make: Callable[[], Any]) -> Any:
     except RuntimeError:
         return asyncio.run(make())
     box: dict[str, Any] = {}
+    # The caller's context goes along: the graph's config and interrupt scratch are in it.
+    context = contextvars.copy_context()
 
     def work() -> None:
         try:
-            box["value"] = asyncio.run(make())
+            box["value"] = context.run(asyncio.run, make())
         except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
             box["error"] = exc
 
@@ -433,15 +437,64 @@ class ToolNode:
             else:
                 calls.append(self._toolset.call(key, str(name), call.get("args") or {}, context=input))
             where[key] = (i, call)
+        decisions = self._decide(calls, where, input, config) if calls else None
         if calls:
             catch = _Catch()
             results = await run(
-                calls, max_concurrency=self._max_concurrency, timeout=self._timeout, instruments=(catch,)
+                calls, max_concurrency=self._max_concurrency, timeout=self._timeout, instruments=(catch,),
+                decisions=decisions,
             ).collect()
             for result in results:
                 i, call = where[result.key]
                 outputs[i] = self._output(result, call, catch.errors.get(result.key), kind)
         return self._combine(outputs, kind)
+
+    def _decide(
+        self, calls: list[SkillCall[Any]], where: dict[str, tuple[int, dict[str, Any]]], input: Any, config: Any
+    ) -> dict[str, Decision] | None:
+        """The decisions on the calls that need approval: the graph pauses (``interrupt``)
+        with the list of them, and the resume's answer decides each one. ``None``: no call
+        needs approval. An edited call is made again from the edited arguments (checked
+        as the model's are) and replaces its call in ``calls``."""
+        held = [i for i, call in enumerate(calls) if _needs_approval(call)]
+        if not held:
+            return None
+        asked = [
+            {"name": tc.get("name"), "args": dict(tc.get("args") or {}), "id": tc.get("id")}
+            for tc in (where[calls[i].key][1] for i in held)
+        ]
+        answer = _pause(asked, config)
+        if not isinstance(answer, Mapping):
+            raise ValueError(
+                "ToolNode: resume with Command(resume={tool_call_id: decision, ...}), a decision "
+                f"for each call listed in the interrupt; got {answer!r}"
+            )
+        decisions: dict[str, Decision] = {}
+        for i in held:
+            call = calls[i]
+            tool_call = where[call.key][1]
+            call_id = tool_call.get("id")
+            if call_id in answer:
+                given = answer[call_id]
+            elif str(call_id) in answer:
+                given = answer[str(call_id)]
+            else:
+                raise ValueError(
+                    f"ToolNode: Command(resume=...) has no decision for tool call {call_id!r} "
+                    f"({tool_call.get('name')}); give one for each call listed in the interrupt: "
+                    f"{{{call_id!r}: {{'type': 'accept'}}}}, or 'edit' with 'args', or 'reject' "
+                    "with a 'reason'"
+                )
+            decision = _decision(given, call_id)
+            if isinstance(decision, Approve) and decision.arguments is not None:
+                # edited arguments are checked as the model's: a call of them anew
+                args = {**(tool_call.get("args") or {}), **decision.arguments}
+                call = calls[i] = self._toolset.call(call.key, str(tool_call.get("name")), args, context=input)
+                if not _needs_approval(call):
+                    continue  # arguments that do not fit (or need no approval): it runs as it is
+                decision = Approve()
+            decisions[call.key] = decision
+        return decisions
 
     def _with_injected(self, name: str, call: dict[str, Any], state: Any, config: Any) -> dict[str, Any]:
         """The tool call with the graph's state and store in the arguments a LangChain
@@ -534,6 +587,11 @@ class ToolNode:
             ):
                 return [self._checked(v, call, kind) if _is_command(v) else v for v in value]
             return ToolMessage(content=_content(value), name=name, tool_call_id=call_id)
+        if result.error is not None and result.error.type == "Rejected" and result.status is Status.ERROR:
+            # a person's decision, not a failure: the model reads why, whatever handle_tool_errors
+            return ToolMessage(
+                content=reply_content(result)[0], name=name, tool_call_id=call_id, status="error"
+            )
         exc = _exception_of(result, kept)
         flag = self._handle_tool_errors
         if _is_bubble_up(exc) or not flag or not isinstance(exc, self._handled):
@@ -624,6 +682,72 @@ def _langchain_skill(tool: Any) -> Skill[Any, Any]:
 
     invoke.__name__ = invoke.__qualname__ = name
     return Skill(invoke, SkillOptions(name=name))
+
+
+def _needs_approval(call: SkillCall[Any]) -> bool:
+    """Whether the run would hold ``call`` for a person (its skill's ``needs_approval``
+    on its arguments). A predicate that raises: no, and the run ends the call with its
+    error, as it does without a ToolNode."""
+    need = call.options.needs_approval
+    if need is False or need is True:
+        return bool(need)
+    try:
+        return bool(need(*call.args, **call.kwargs))
+    except Exception:  # noqa: BLE001 - the run reports it as the call's error
+        return False
+
+
+def _decision(given: Any, call_id: Any) -> Decision:
+    """One resume decision as pipeline's Approve / Reject (see ToolNode's docstring)."""
+    if isinstance(given, (Approve, Reject)):
+        return given
+    if isinstance(given, str):
+        given = {"type": given}
+    kind = given.get("type") if isinstance(given, Mapping) else None
+    if kind == "accept":
+        return Approve()
+    if kind == "edit" and isinstance(given.get("args"), Mapping):
+        return Approve(arguments=dict(given["args"]))
+    if kind == "reject":
+        reason = given.get("reason", "")
+        if isinstance(reason, str):
+            return Reject(reason)
+    raise ValueError(
+        f"ToolNode: the decision for tool call {call_id!r} is {{'type': 'accept'}}, "
+        "{'type': 'edit', 'args': {...}}, {'type': 'reject', 'reason': '...'}, 'accept', "
+        f"'reject', Approve(...) or Reject(...); got {given!r}"
+    )
+
+
+_GRAPH_INTERRUPT: Callable[[Any], Any] | None = None  # skillstream's, set by ``pipeline``
+
+
+def use_graph_interrupt(interrupt: Callable[[Any], Any]) -> None:
+    """Give the tool node skillstream's ``interrupt`` (the package does, on import: the
+    graph's layer is not this one's to import)."""
+    global _GRAPH_INTERRUPT
+    _GRAPH_INTERRUPT = interrupt
+
+
+def _pause(value: Any, config: Any) -> Any:
+    """``interrupt(value)`` of the graph the node runs in: LangGraph's inside LangGraph's
+    graph (its config carries its scratchpad), else skillstream's."""
+    configurable = config.get("configurable") if isinstance(config, Mapping) else None
+    if isinstance(configurable, Mapping) and "__pregel_scratchpad" in configurable:
+        from langgraph.types import interrupt
+
+        return interrupt(value)
+    if _GRAPH_INTERRUPT is None:  # pragma: no cover - importing pipeline sets it
+        raise RuntimeError("ToolNode: import pipeline first")
+    try:
+        return _GRAPH_INTERRUPT(value)
+    except RuntimeError as exc:
+        names = ", ".join(sorted({str(v["name"]) for v in value}))
+        raise RuntimeError(
+            f"ToolNode: {names} need a person's approval: run the node in a graph compiled "
+            "with a checkpointer (compile(checkpointer=InMemorySaver())), where the calls "
+            "pause the graph until Command(resume={tool_call_id: decision})"
+        ) from exc
 
 
 def _graph_injected(tool: Any) -> tuple[dict[str, str | None], str | None]:
