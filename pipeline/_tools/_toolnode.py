@@ -314,6 +314,29 @@ class ToolNode:
             ``timeout`` and calls not started ``skipped`` (error messages, or raised,
             as ``handle_tool_errors`` says).
 
+    Calls that need approval (a skill's ``needs_approval``): when the model's message
+    has one, the node pauses the graph before any of its calls runs, with
+    ``interrupt(pending)`` (LangGraph's inside LangGraph's graph, skillstream's in
+    skillstream's; the graph needs a checkpointer). ``pending`` lists those calls as
+    ``{"name": ..., "args": {...}, "id": ...}``. Resume with
+    ``Command(resume={tool_call_id: decision, ...})``, one decision per listed call:
+
+    - ``{"type": "accept"}`` (or ``"accept"``, or ``Approve()``): it runs as asked;
+    - ``{"type": "edit", "args": {...}}`` (or ``Approve(arguments={...})``): it runs
+      with those arguments replaced, checked as the model's are (arguments that do not
+      fit get the same error message);
+    - ``{"type": "reject", "reason": "..."}`` (or ``"reject"``, or ``Reject(reason)``):
+      it does not run; its ToolMessage (``status="error"``) tells the model the user did
+      not allow it, and why.
+
+    Then every call of the message runs, and each gets its ToolMessage in the model's
+    order. A listed call with no decision is a ``ValueError``.
+
+        >>> state = app.invoke({"messages": [...]}, config)
+        >>> state["__interrupt__"][0].value
+        [{'name': 'transfer', 'args': {'to': 'bob', 'amount': 500}, 'id': 'call_1'}]
+        >>> app.invoke(Command(resume={"call_1": {"type": "edit", "args": {"amount": 90}}}), config)
+
     Raises:
         ImportError: ``langchain_core`` is missing (``pip install 'skillstream[langchain]'``).
     """
