@@ -330,7 +330,8 @@ class ToolNode:
       not allow it, and why.
 
     Then every call of the message runs, and each gets its ToolMessage in the model's
-    order. A listed call with no decision is a ``ValueError``.
+    order. A listed call with no decision is a ``ValueError``, a resume value that is not
+    a mapping a ``TypeError``.
 
         >>> state = app.invoke({"messages": [...]}, config)
         >>> state["__interrupt__"][0].value
@@ -488,7 +489,7 @@ class ToolNode:
         ]
         answer = _pause(asked, config)
         if not isinstance(answer, Mapping):
-            raise ValueError(
+            raise TypeError(
                 "ToolNode: resume with Command(resume={tool_call_id: decision, ...}), a decision "
                 f"for each call listed in the interrupt; got {answer!r}"
             )
