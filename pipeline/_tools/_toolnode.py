@@ -368,12 +368,14 @@ class ToolNode:
         self._timeout = timeout
         self._langchain_tools: dict[str, Any] = {}
         self._langchain_skills: dict[str, Skill[Any, Any]] = {}
+        self._langchain_prepared: dict[str, Prepared | None] = {}
         self._injected: dict[str, tuple[dict[str, str | None], str | None]] = {}
         skills: list[Skill[Any, Any]] = []
         for item in tools:
             if _is_langchain_tool(item):
                 self._langchain_tools[item.name] = item
-                self._langchain_skills[item.name] = _langchain_skill(item)
+                self._langchain_prepared[item.name] = prepared = prepare(item)
+                self._langchain_skills[item.name] = _langchain_skill(item, prepared)
             elif isinstance(item, Skill):
                 skills.append(_catching(item))
             elif callable(item):
@@ -455,6 +457,11 @@ class ToolNode:
                 call_dict = self._with_injected(name, {**call, "type": "tool_call"}, input, config)
                 if turn is None:
                     turn = _Turn(config)
+                prepared = self._langchain_prepared[name]
+                if prepared is not None:
+                    # made here, in the node's context (its config and tracing context), as
+                    # ainvoke makes them in the context the node gave its calls
+                    turn.manager(prepared)
                 lc_call = SkillCall(self._langchain_skills[name], (call_dict, turn), {}, key=key)
                 lc_call._opaque = True  # a tool call and the turn: nothing in them to wait for
                 calls.append(lc_call)
@@ -688,10 +695,9 @@ class _Turn:
         return made
 
 
-def _langchain_skill(tool: Any) -> Skill[Any, Any]:
+def _langchain_skill(tool: Any, prepared: Prepared | None) -> Skill[Any, Any]:
     """The skill calling a LangChain tool with a whole tool call, as LangGraph's node calls
     it: prepared once (see ``_lc_calls``), else with ``tool.ainvoke``."""
-    prepared = prepare(tool)
     name = tool.name
 
     async def invoke(tool_call: dict[str, Any], turn: _Turn) -> Any:
