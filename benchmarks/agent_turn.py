@@ -3,6 +3,7 @@ to the last tool result?
 
     pip install -e '.[bench,test]' && python -m benchmarks.agent_turn          # ~2 minutes
     python -m benchmarks.agent_turn --size small    # a smoke run: 3 scenarios, every time a quarter as long
+    python -m benchmarks.agent_turn --overhead-only --reps 5 --overhead-calls 200   # the overhead rows alone
 
 Over ``--scenarios`` seeded scenarios (``--seed``): in each, the 8 tools' durations are
 drawn at random, uniform in 50-400 ms (``random.Random(seed + scenario)``), and every
@@ -400,6 +401,8 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--reps", type=int, help="repetitions of the overhead measurement")
     parser.add_argument("--overhead-calls", type=int)
     parser.add_argument("--time-scale", type=float, help="multiplies the stream's and the tools' times")
+    parser.add_argument("--overhead-only", action="store_true",
+                        help="only the overhead per tool call (no turns): skillstream, both ToolNodes")
     return size_option(parser, SIZES, argv)
 
 
@@ -461,8 +464,32 @@ def bench(size: str) -> Figures:
     )
 
 
+async def measure_overhead(reps: int, calls: int) -> dict[str, float]:
+    """The overhead per tool call alone (median of ``reps``), the three measured
+    alternately in one process after a warm-up run each."""
+    runners: dict[str, Callable[[], Awaitable[float]]] = {
+        "skillstream": lambda: overhead_skillstream(calls),
+        "LangGraph ToolNode": lambda: overhead_toolnode(calls),
+        "skillstream ToolNode in LangGraph": lambda: overhead_toolnode(calls, ours=True),
+    }
+    taken: dict[str, list[float]] = {name: [] for name in runners}
+    for runner in runners.values():
+        await runner()
+    for _ in range(reps):
+        for name, runner in runners.items():
+            taken[name].append(await runner())
+    return {name: statistics.median(xs) for name, xs in taken.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
+    if args.overhead_only:
+        figures = asyncio.run(measure_overhead(args.reps, args.overhead_calls))
+        peer = figures["LangGraph ToolNode"]
+        print(f"overhead per tool call: {args.overhead_calls} no-op calls from one message, median of {args.reps}")
+        for name, took in figures.items():
+            print(f"| {name} | {took * 1e6:.1f} µs | {took / peer:.2f}× LangGraph ToolNode |")
+        return 0
     figures = _measured(args)
     set_time_scale(args.time_scale)
     try:

@@ -106,7 +106,10 @@ from ._tools._inject import ToolContext as ToolContext
 from ._tools._media import Media as Media
 from ._tools._toolnode import ToolNode as ToolNode
 from ._tools._toolnode import tools_condition as tools_condition
+from ._tools._toolnode import use_graph_interrupt as _use_graph_interrupt
 from ._tools._toolset import Toolset as Toolset
+
+_use_graph_interrupt(interrupt)  # a ToolNode's calls that need approval pause the graph
 
 __all__ = [
     "CANCEL_GRACE",

@@ -16,18 +16,21 @@ import functools
 import inspect
 import json
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from types import UnionType
 from typing import Any, Literal, Self, Union, get_args, get_origin, get_type_hints
 
 import pydantic_core
 
+from .._core._approval import Approve, Decision, Reject
 from .._core._errors import SkillError, SkillTimeout
 from .._core._instruments import Instrument
 from .._core._result import SkillResult, Status
 from .._core._skill import Skill, SkillCall, SkillOptions, skill
 from .._stream._results import run
+from ._lc_calls import Prepared, prepare
+from ._replies import reply_content
 from ._toolset import ToolCallError, Toolset
 
 __all__ = ["ToolNode", "tools_condition"]
@@ -256,10 +259,12 @@ def _run_sync(make: Callable[[], Any]) -> Any:
     except RuntimeError:
         return asyncio.run(make())
     box: dict[str, Any] = {}
+    # The caller's context goes along: the graph's config and interrupt scratch are in it.
+    context = contextvars.copy_context()
 
     def work() -> None:
         try:
-            box["value"] = asyncio.run(make())
+            box["value"] = context.run(asyncio.run, make())
         except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
             box["error"] = exc
 
@@ -309,6 +314,30 @@ class ToolNode:
             ``timeout`` and calls not started ``skipped`` (error messages, or raised,
             as ``handle_tool_errors`` says).
 
+    Calls that need approval (a skill's ``needs_approval``): when the model's message
+    has one, the node pauses the graph before any of its calls runs, with
+    ``interrupt(pending)`` (LangGraph's inside LangGraph's graph, skillstream's in
+    skillstream's; the graph needs a checkpointer). ``pending`` lists those calls as
+    ``{"name": ..., "args": {...}, "id": ...}``. Resume with
+    ``Command(resume={tool_call_id: decision, ...})``, one decision per listed call:
+
+    - ``{"type": "accept"}`` (or ``"accept"``, or ``Approve()``): it runs as asked;
+    - ``{"type": "edit", "args": {...}}`` (or ``Approve(arguments={...})``): it runs
+      with those arguments replaced, checked as the model's are (arguments that do not
+      fit get the same error message);
+    - ``{"type": "reject", "reason": "..."}`` (or ``"reject"``, or ``Reject(reason)``):
+      it does not run; its ToolMessage (``status="error"``) tells the model the user did
+      not allow it, and why.
+
+    Then every call of the message runs, and each gets its ToolMessage in the model's
+    order. A listed call with no decision is a ``ValueError``, a resume value that is not
+    a mapping a ``TypeError``.
+
+        >>> state = app.invoke({"messages": [...]}, config)
+        >>> state["__interrupt__"][0].value
+        [{'name': 'transfer', 'args': {'to': 'bob', 'amount': 500}, 'id': 'call_1'}]
+        >>> app.invoke(Command(resume={"call_1": {"type": "edit", "args": {"amount": 90}}}), config)
+
     Raises:
         ImportError: ``langchain_core`` is missing (``pip install 'skillstream[langchain]'``).
     """
@@ -338,11 +367,15 @@ class ToolNode:
         self._max_concurrency = max_concurrency
         self._timeout = timeout
         self._langchain_tools: dict[str, Any] = {}
+        self._langchain_skills: dict[str, Skill[Any, Any]] = {}
+        self._langchain_prepared: dict[str, Prepared | None] = {}
         self._injected: dict[str, tuple[dict[str, str | None], str | None]] = {}
         skills: list[Skill[Any, Any]] = []
         for item in tools:
             if _is_langchain_tool(item):
                 self._langchain_tools[item.name] = item
+                self._langchain_prepared[item.name] = prepared = prepare(item)
+                self._langchain_skills[item.name] = _langchain_skill(item, prepared)
             elif isinstance(item, Skill):
                 skills.append(_catching(item))
             elif callable(item):
@@ -405,6 +438,7 @@ class ToolNode:
         outputs: list[Any] = [None] * len(tool_calls)
         calls: list[SkillCall[Any]] = []
         where: dict[str, tuple[int, dict[str, Any]]] = {}
+        turn: _Turn | None = None
         for i, call in enumerate(tool_calls):
             name, call_id = call.get("name"), call.get("id")
             if name not in self._toolset and name not in self._langchain_tools:
@@ -419,22 +453,79 @@ class ToolNode:
                 continue
             key = str(call_id) if call_id is not None and str(call_id) not in where else f"{call_id}#{i}"
             if name in self._langchain_tools:
-                made = self._langchain_skill(name, config)
                 # A state or store the graph does not have raises, as LangGraph's node does.
                 call_dict = self._with_injected(name, {**call, "type": "tool_call"}, input, config)
-                calls.append(SkillCall(made, (call_dict,), {}, key=key))
+                if turn is None:
+                    turn = _Turn(config)
+                prepared = self._langchain_prepared[name]
+                if prepared is not None:
+                    # made here, in the node's context (its config and tracing context), as
+                    # ainvoke makes them in the context the node gave its calls
+                    turn.manager(prepared)
+                lc_call = SkillCall(self._langchain_skills[name], (call_dict, turn), {}, key=key)
+                lc_call._opaque = True  # a tool call and the turn: nothing in them to wait for
+                calls.append(lc_call)
             else:
                 calls.append(self._toolset.call(key, str(name), call.get("args") or {}, context=input))
             where[key] = (i, call)
+        decisions = self._decide(calls, where, input, config) if calls else None
         if calls:
             catch = _Catch()
             results = await run(
-                calls, max_concurrency=self._max_concurrency, timeout=self._timeout, instruments=(catch,)
+                calls, max_concurrency=self._max_concurrency, timeout=self._timeout, instruments=(catch,),
+                decisions=decisions,
             ).collect()
             for result in results:
                 i, call = where[result.key]
                 outputs[i] = self._output(result, call, catch.errors.get(result.key), kind)
         return self._combine(outputs, kind)
+
+    def _decide(
+        self, calls: list[SkillCall[Any]], where: dict[str, tuple[int, dict[str, Any]]], input: Any, config: Any
+    ) -> dict[str, Decision] | None:
+        """The decisions on the calls that need approval: the graph pauses (``interrupt``)
+        with the list of them, and the resume's answer decides each one. ``None``: no call
+        needs approval. An edited call is made again from the edited arguments (checked
+        as the model's are) and replaces its call in ``calls``."""
+        held = [i for i, call in enumerate(calls) if _needs_approval(call)]
+        if not held:
+            return None
+        asked = [
+            {"name": tc.get("name"), "args": dict(tc.get("args") or {}), "id": tc.get("id")}
+            for tc in (where[calls[i].key][1] for i in held)
+        ]
+        answer = _pause(asked, config)
+        if not isinstance(answer, Mapping):
+            raise TypeError(
+                "ToolNode: resume with Command(resume={tool_call_id: decision, ...}), a decision "
+                f"for each call listed in the interrupt; got {answer!r}"
+            )
+        decisions: dict[str, Decision] = {}
+        for i in held:
+            call = calls[i]
+            tool_call = where[call.key][1]
+            call_id = tool_call.get("id")
+            if call_id in answer:
+                given = answer[call_id]
+            elif str(call_id) in answer:
+                given = answer[str(call_id)]
+            else:
+                raise ValueError(
+                    f"ToolNode: Command(resume=...) has no decision for tool call {call_id!r} "
+                    f"({tool_call.get('name')}); give one for each call listed in the interrupt: "
+                    f"{{{call_id!r}: {{'type': 'accept'}}}}, or 'edit' with 'args', or 'reject' "
+                    "with a 'reason'"
+                )
+            decision = _decision(given, call_id)
+            if isinstance(decision, Approve) and decision.arguments is not None:
+                # edited arguments are checked as the model's: a call of them anew
+                args = {**(tool_call.get("args") or {}), **decision.arguments}
+                call = calls[i] = self._toolset.call(call.key, str(tool_call.get("name")), args, context=input)
+                if not _needs_approval(call):
+                    continue  # arguments that do not fit (or need no approval): it runs as it is
+                decision = Approve()
+            decisions[call.key] = decision
+        return decisions
 
     def _with_injected(self, name: str, call: dict[str, Any], state: Any, config: Any) -> dict[str, Any]:
         """The tool call with the graph's state and store in the arguments a LangChain
@@ -468,19 +559,6 @@ class ToolNode:
                 )
             args[store_arg] = store
         return {**call, "args": args}
-
-    def _langchain_skill(self, name: str, config: Any) -> Skill[Any, Any]:
-        tool = self._langchain_tools[name]
-
-        async def invoke(tool_call: dict[str, Any]) -> Any:
-            try:
-                return await tool.ainvoke(tool_call, config)
-            except Exception as exc:
-                _keep(exc)
-                raise
-
-        invoke.__name__ = invoke.__qualname__ = name
-        return Skill(invoke, SkillOptions(name=name))
 
     def _checked(self, command: Any, call: dict[str, Any], kind: str) -> Any:
         """A tool's Command as LangGraph takes it: its update's ToolMessage for this call
@@ -540,6 +618,11 @@ class ToolNode:
             ):
                 return [self._checked(v, call, kind) if _is_command(v) else v for v in value]
             return ToolMessage(content=_content(value), name=name, tool_call_id=call_id)
+        if result.error is not None and result.error.type == "Rejected" and result.status is Status.ERROR:
+            # a person's decision, not a failure: the model reads why, whatever handle_tool_errors
+            return ToolMessage(
+                content=reply_content(result)[0], name=name, tool_call_id=call_id, status="error"
+            )
         exc = _exception_of(result, kept)
         flag = self._handle_tool_errors
         if _is_bubble_up(exc) or not flag or not isinstance(exc, self._handled):
@@ -576,6 +659,125 @@ class ToolNode:
         if parent is not None:
             combined.append(parent)
         return combined
+
+
+class _Turn:
+    """What a node's LangChain tool calls share in one run: the config, ensured once, and
+    one callback manager per tool (each call still opens a tool run of its own)."""
+
+    __slots__ = ("_ensured", "_managers", "_run_id", "config")
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+        self._ensured: dict[str, Any] | None = None
+        self._managers: dict[str, Any] = {}
+        self._run_id: Any = None
+
+    def ensured(self) -> dict[str, Any]:
+        if self._ensured is None:
+            from langchain_core.runnables.config import ensure_config
+
+            ensured: dict[str, Any] = dict(ensure_config(self.config))
+            # A run id given for the node goes to its first tool run, as LangGraph's
+            # node gives it (the others get their own).
+            self._run_id = ensured.pop("run_id", None)
+            self._ensured = ensured
+        return self._ensured
+
+    def run_id(self) -> Any:
+        run_id, self._run_id = self._run_id, None
+        return run_id
+
+    def manager(self, prepared: Prepared) -> Any:
+        made = self._managers.get(prepared.name)
+        if made is None:
+            made = self._managers[prepared.name] = prepared.manager(self.ensured())
+        return made
+
+
+def _langchain_skill(tool: Any, prepared: Prepared | None) -> Skill[Any, Any]:
+    """The skill calling a LangChain tool with a whole tool call, as LangGraph's node calls
+    it: prepared once (see ``_lc_calls``), else with ``tool.ainvoke``."""
+    name = tool.name
+
+    async def invoke(tool_call: dict[str, Any], turn: _Turn) -> Any:
+        try:
+            if prepared is None:
+                return await tool.ainvoke(tool_call, turn.config)
+            config = turn.ensured()
+            return await prepared.call(tool_call, config, turn.manager(prepared), turn.run_id())
+        except Exception as exc:
+            _keep(exc)
+            raise
+
+    invoke.__name__ = invoke.__qualname__ = name
+    return Skill(invoke, SkillOptions(name=name))
+
+
+def _needs_approval(call: SkillCall[Any]) -> bool:
+    """Whether the run would hold ``call`` for a person (its skill's ``needs_approval``
+    on its arguments). A predicate that raises: no, and the run ends the call with its
+    error, as it does without a ToolNode."""
+    need = call.options.needs_approval
+    if need is False or need is True:
+        return bool(need)
+    try:
+        return bool(need(*call.args, **call.kwargs))
+    except Exception:  # noqa: BLE001 - the run reports it as the call's error
+        return False
+
+
+def _decision(given: Any, call_id: Any) -> Decision:
+    """One resume decision as pipeline's Approve / Reject (see ToolNode's docstring)."""
+    if isinstance(given, (Approve, Reject)):
+        return given
+    if isinstance(given, str):
+        given = {"type": given}
+    kind = given.get("type") if isinstance(given, Mapping) else None
+    if kind == "accept":
+        return Approve()
+    if kind == "edit" and isinstance(given.get("args"), Mapping):
+        return Approve(arguments=dict(given["args"]))
+    if kind == "reject":
+        reason = given.get("reason", "")
+        if isinstance(reason, str):
+            return Reject(reason)
+    raise ValueError(
+        f"ToolNode: the decision for tool call {call_id!r} is {{'type': 'accept'}}, "
+        "{'type': 'edit', 'args': {...}}, {'type': 'reject', 'reason': '...'}, 'accept', "
+        f"'reject', Approve(...) or Reject(...); got {given!r}"
+    )
+
+
+_GRAPH_INTERRUPT: Callable[[Any], Any] | None = None  # skillstream's, set by ``pipeline``
+
+
+def use_graph_interrupt(interrupt: Callable[[Any], Any]) -> None:
+    """Give the tool node skillstream's ``interrupt`` (the package does, on import: the
+    graph's layer is not this one's to import)."""
+    global _GRAPH_INTERRUPT
+    _GRAPH_INTERRUPT = interrupt
+
+
+def _pause(value: Any, config: Any) -> Any:
+    """``interrupt(value)`` of the graph the node runs in: LangGraph's inside LangGraph's
+    graph (its config carries its scratchpad), else skillstream's."""
+    configurable = config.get("configurable") if isinstance(config, Mapping) else None
+    if isinstance(configurable, Mapping) and "__pregel_scratchpad" in configurable:
+        from langgraph.types import interrupt
+
+        return interrupt(value)
+    if _GRAPH_INTERRUPT is None:  # pragma: no cover - importing pipeline sets it
+        raise RuntimeError("ToolNode: import pipeline first")
+    try:
+        return _GRAPH_INTERRUPT(value)
+    except RuntimeError as exc:
+        names = ", ".join(sorted({str(v["name"]) for v in value}))
+        raise RuntimeError(
+            f"ToolNode: {names} need a person's approval: run the node in a graph compiled "
+            "with a checkpointer (compile(checkpointer=InMemorySaver())), where the calls "
+            "pause the graph until Command(resume={tool_call_id: decision})"
+        ) from exc
 
 
 def _graph_injected(tool: Any) -> tuple[dict[str, str | None], str | None]:
