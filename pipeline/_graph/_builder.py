@@ -77,6 +77,7 @@ from pydantic import BaseModel
 
 from ._invocation import _WRITER, STREAM_MODES, StreamMode, _as_config, _CallContext, _Invocation
 from ._supersteps import _SuperstepInvocation
+from ._stream_modes import check_modes
 from ._routing import (
     END,
     START,
@@ -1097,8 +1098,10 @@ def _stream_modes(stream_mode: Any) -> tuple[tuple[str, ...], bool]:
     for mode in modes:
         if mode not in STREAM_MODES:
             raise ValueError(
-                f"stream_mode must be 'updates', 'values' or 'custom' (or a list), got {mode!r}"
+                "stream_mode must be 'updates', 'values', 'custom', 'messages', 'tasks' or "
+                f"'debug' (or a list), got {mode!r}"
             )
+    check_modes(modes)
     return modes, multi
 
 
@@ -1128,6 +1131,7 @@ def _node_function(fn: Callable[..., Any], kind: str) -> Callable[..., Any]:
         async def run_agen(state: Any, context: _CallContext) -> AsyncGenerator[Any, None]:
             token = _WRITER.set(context.writer)
             scratch = SCRATCH.set(context.scratch())
+            runnable = context.enter()
             items = fn(state, **extras(context))
             try:
                 async for item in items:
@@ -1141,6 +1145,7 @@ def _node_function(fn: Callable[..., Any], kind: str) -> Callable[..., Any]:
                 await items.aclose()
                 _reset_writer(token)
                 _reset_scratch(scratch)
+                context.leave(runnable)
 
         node = run_agen
     elif kind == "async":
@@ -1148,6 +1153,7 @@ def _node_function(fn: Callable[..., Any], kind: str) -> Callable[..., Any]:
         async def run_async(state: Any, context: _CallContext) -> Any:
             token = _WRITER.set(context.writer)
             scratch = SCRATCH.set(context.scratch())
+            runnable = context.enter()
             try:
                 return await fn(state, **extras(context))
             except GraphInterrupt as paused_at:
@@ -1158,6 +1164,7 @@ def _node_function(fn: Callable[..., Any], kind: str) -> Callable[..., Any]:
             finally:
                 _reset_writer(token)
                 _reset_scratch(scratch)
+                context.leave(runnable)
 
         node = run_async
     elif _is_generator_function(fn):
@@ -1165,6 +1172,7 @@ def _node_function(fn: Callable[..., Any], kind: str) -> Callable[..., Any]:
         def run_gen(state: Any, context: _CallContext) -> Iterator[Any]:
             token = _WRITER.set(context.writer)
             scratch = SCRATCH.set(context.scratch())
+            runnable = context.enter()
             try:
                 yield from fn(state, **extras(context))
             except GraphInterrupt as paused_at:
@@ -1175,6 +1183,7 @@ def _node_function(fn: Callable[..., Any], kind: str) -> Callable[..., Any]:
             finally:
                 _reset_writer(token)
                 _reset_scratch(scratch)
+                context.leave(runnable)
 
         node = run_gen
     else:
@@ -1182,6 +1191,7 @@ def _node_function(fn: Callable[..., Any], kind: str) -> Callable[..., Any]:
         def run_sync(state: Any, context: _CallContext) -> Any:
             token = _WRITER.set(context.writer)
             scratch = SCRATCH.set(context.scratch())
+            runnable = context.enter()
             try:
                 return fn(state, **extras(context))
             except GraphInterrupt as paused_at:
@@ -1192,6 +1202,7 @@ def _node_function(fn: Callable[..., Any], kind: str) -> Callable[..., Any]:
             finally:
                 _reset_writer(token)
                 _reset_scratch(scratch)
+                context.leave(runnable)
 
         node = run_sync
     node.__name__ = getattr(fn, "__name__", node.__name__)

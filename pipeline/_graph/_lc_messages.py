@@ -1,0 +1,124 @@
+"""The LangChain callback handler behind ``stream_mode="messages"`` (imported only then).
+
+As LangGraph's ``StreamMessagesHandler``: being a streaming handler, it makes a chat model
+called with ``invoke`` stream; each token chunk is streamed with the model run's metadata
+(the node run's, plus what LangChain adds: ``ls_provider``, ``ls_model_type``, ...), and a
+model's final message is streamed unless its chunks were (by id).
+"""
+
+from __future__ import annotations
+
+import contextvars
+from typing import TYPE_CHECKING, Any
+from uuid import UUID, uuid4
+
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.messages import BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, LLMResult
+from langchain_core.runnables.config import var_child_runnable_config
+
+from ._stream_modes import NOSTREAM, input_message_ids
+
+try:
+    from langchain_core.tracers._streaming import _StreamingCallbackHandler
+except ImportError:  # an older langchain_core: models stream when asked to, not for us
+    _StreamingCallbackHandler = object  # type: ignore[assignment,misc]
+
+if TYPE_CHECKING:
+    from ._stream_modes import _Extra
+
+RUNNABLE_CONFIG: contextvars.ContextVar[Any] = var_child_runnable_config  # type: ignore[assignment]
+"""LangChain's config of the runnable running now: a node run's, while it runs, so that a
+chat model called without ``config`` inherits the handler (as in a LangGraph node)."""
+
+
+class MessagesHandler(BaseCallbackHandler, _StreamingCallbackHandler):  # type: ignore[misc]
+    """Streams chat model tokens and a node run's messages as "messages" chunks."""
+
+    run_inline = True  # called where the model runs, in order (not in an executor)
+    message_type = BaseMessage
+
+    def __init__(self, extra: _Extra) -> None:
+        self.extra = extra
+        self.runs: dict[UUID, tuple[str, dict[str, Any]]] = {}  # model run -> (namespace, metadata)
+        self.seen: set[str] = set()
+
+    def saw(self, value: Any) -> None:
+        """A node run starts with ``value``: its messages are not its to stream."""
+        self.seen.update(input_message_ids(value, BaseMessage))
+
+    def emit(self, metadata: dict[str, Any], message: Any, *, dedupe: bool = False) -> None:
+        if dedupe and message.id in self.seen:
+            return
+        if message.id is None:
+            message.id = str(uuid4())
+        self.seen.add(message.id)
+        self.extra.message(str(metadata.get("langgraph_checkpoint_ns", "")), message, metadata)
+
+    # The iterator taps of LangChain's streaming handler protocol: nothing to tap.
+    def tap_output_aiter(self, run_id: UUID, output: Any) -> Any:
+        return output
+
+    def tap_output_iter(self, run_id: UUID, output: Any) -> Any:
+        return output
+
+    def on_chat_model_start(
+        self,
+        serialized: dict[str, Any],
+        messages: list[list[BaseMessage]],
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        if not metadata or (tags and NOSTREAM in tags):
+            return
+        namespace = str(metadata.get("langgraph_checkpoint_ns", ""))
+        if not self.extra.owns(namespace):
+            return
+        user_tags = [t for t in tags or () if not t.startswith("seq:step")]
+        if user_tags:
+            metadata["tags"] = user_tags
+        self.runs[run_id] = (namespace, metadata)
+
+    def on_llm_new_token(
+        self,
+        token: str,
+        *,
+        chunk: Any = None,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        if not isinstance(chunk, ChatGenerationChunk):
+            return
+        found = self.runs.get(run_id)
+        if found is not None:
+            self.emit(found[1], chunk.message)
+
+    def on_llm_end(
+        self,
+        response: LLMResult,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        found = self.runs.pop(run_id, None)
+        if found is not None and response.generations and response.generations[0]:
+            generation = response.generations[0][0]
+            if isinstance(generation, ChatGeneration):
+                self.emit(found[1], generation.message, dedupe=True)
+
+    def on_llm_error(
+        self,
+        error: BaseException,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        self.runs.pop(run_id, None)
