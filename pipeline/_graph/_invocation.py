@@ -493,8 +493,13 @@ class _Invocation:
         and the ``goto`` of its Commands. A list holding a Command is many updates."""
         schema = self.schema
         if isinstance(value, Command):
+            if _repeats_a_key(value.update):
+                writes, chunks, _ = self._writes(node, [Command(update=[pair]) for pair in value.update])
+                return writes, chunks, [value.goto]
             update = schema.check_update(node, value.update)
             return list((update or {}).items()), schema.chunk(update), [value.goto]
+        if _repeats_a_key(value):
+            return self._writes(node, [Command(update=[pair]) for pair in value])
         if isinstance(value, (list, tuple)) and value and any(isinstance(i, Command) for i in value):
             writes: list[tuple[str, Any]] = []
             chunks: list[Any] = []
@@ -968,6 +973,17 @@ class _Invocation:
         results = self._all_results()
         values = self.folded if self.folded is not None else self.initial
         return GraphError(message, state=self.graph._output.output(values), results=results)
+
+
+def _repeats_a_key(update: Any) -> bool:
+    """Whether an update given as ``[(key, value), ...]`` writes a key more than once:
+    then each write is one update, in order (as LangGraph applies and streams them)."""
+    if not isinstance(update, (list, tuple)) or len(update) < 2:
+        return False
+    if not all(isinstance(p, tuple) and len(p) == 2 for p in update):
+        return False
+    keys = [p[0] for p in update]
+    return len(set(keys)) < len(keys)
 
 
 def _dependency_failed(failed: SkillResult) -> DependencyFailed:
