@@ -494,8 +494,8 @@ class _Invocation:
         schema = self.schema
         if isinstance(value, Command):
             if _repeats_a_key(value.update):
-                writes, chunks, _ = self._writes(node, [Command(update=[pair]) for pair in value.update])
-                return writes, chunks, [value.goto]
+                each = self._writes(node, [Command(update=[pair]) for pair in value.update])
+                return each[0], each[1], [value.goto]
             update = schema.check_update(node, value.update)
             return list((update or {}).items()), schema.chunk(update), [value.goto]
         if _repeats_a_key(value):

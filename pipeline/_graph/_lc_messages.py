@@ -19,21 +19,20 @@ from langchain_core.runnables.config import var_child_runnable_config
 
 from ._stream_modes import NOSTREAM, input_message_ids
 
-try:
-    from langchain_core.tracers._streaming import _StreamingCallbackHandler
-except ImportError:  # an older langchain_core: models stream when asked to, not for us
-    _StreamingCallbackHandler = object  # type: ignore[assignment,misc]
-
 if TYPE_CHECKING:
     from ._stream_modes import _Extra
 
-RUNNABLE_CONFIG: contextvars.ContextVar[Any] = var_child_runnable_config  # type: ignore[assignment]
+RUNNABLE_CONFIG: contextvars.ContextVar[Any] = var_child_runnable_config
 """LangChain's config of the runnable running now: a node run's, while it runs, so that a
 chat model called without ``config`` inherits the handler (as in a LangGraph node)."""
 
 
-class MessagesHandler(BaseCallbackHandler, _StreamingCallbackHandler):  # type: ignore[misc]
-    """Streams chat model tokens and a node run's messages as "messages" chunks."""
+class MessagesHandler(BaseCallbackHandler):
+    """Streams chat model tokens and a node run's messages as "messages" chunks.
+
+    Its ``tap_output_*`` methods make it a streaming handler (LangChain checks for them),
+    so a chat model called with ``invoke`` streams its tokens to it.
+    """
 
     run_inline = True  # called where the model runs, in order (not in an executor)
     message_type = BaseMessage
@@ -85,7 +84,7 @@ class MessagesHandler(BaseCallbackHandler, _StreamingCallbackHandler):  # type: 
 
     def on_llm_new_token(
         self,
-        token: str,
+        token: str | list[str | dict[str, Any]],
         *,
         chunk: Any = None,
         run_id: UUID,

@@ -30,8 +30,8 @@ from .._executors._local import with_loop_open
 from ._routing import Command
 
 if TYPE_CHECKING:
-    from ._invocation import _Invocation, _NodeRun
     from ._interrupt import Interrupt
+    from ._invocation import _Invocation, _NodeRun
 
 EXTRA_MODES = frozenset({"messages", "tasks", "debug"})
 
@@ -194,7 +194,7 @@ class _Extra:
         self.forget(run)
         if not (self.tasks or self.debug):
             return
-        payload = {
+        payload: dict[str, Any] = {
             "id": self._id(run),
             "name": run.node,
             "error": None,
@@ -216,7 +216,7 @@ class _Extra:
                 "debug",
                 {
                     "step": run.step,
-                    "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+                    "timestamp": datetime.datetime.now(datetime.UTC).isoformat(),
                     "type": kind,
                     "payload": payload,
                 },

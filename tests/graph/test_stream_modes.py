@@ -242,7 +242,7 @@ def test_messages_needs_langchain_core_and_other_modes_do_not_import_it() -> Non
             print(exc)
         """
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert "pip install 'skillstream[langchain]'" in done.stdout
 
@@ -358,9 +358,9 @@ async def test_debug_wraps_each_task_event_with_its_step_and_time(schedule: str)
         .add_edge("first", "second")
         .compile(schedule=schedule)
     )
-    before = datetime.datetime.now(datetime.timezone.utc)
+    before = datetime.datetime.now(datetime.UTC)
     pairs = await collect(app, {"topic": "x"}, stream_mode=["debug", "tasks"])
-    after = datetime.datetime.now(datetime.timezone.utc)
+    after = datetime.datetime.now(datetime.UTC)
     debug = [chunk for mode, chunk in pairs if mode == "debug"]
     tasks = [chunk for mode, chunk in pairs if mode == "tasks"]
     assert [(d["type"], d["step"], d["payload"]["name"]) for d in debug] == [
