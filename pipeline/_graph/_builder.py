@@ -995,8 +995,15 @@ class CompiledStateGraph(Generic[S]):
         :func:`get_stream_writer` (or to a ``writer`` parameter) and each item a generator
         node yields (an async one, or a sync one consumed in its thread), the moment it is
         written or yielded, while the node still runs; a generator node's update is its
-        last item, and a retried node's earlier attempts' items stay streamed. A list of
-        modes yields ``(mode, chunk)`` pairs, in the order things happened.
+        last item, and a retried node's earlier attempts' items stay streamed.
+        ``"messages"`` (needs ``langchain-core``) yields LangGraph's ``(message_chunk,
+        metadata)`` pairs: each token of a LangChain chat model called in a node (with the
+        node's ``config``, or from a sync node without it) the moment it comes, and each
+        message a node writes that was neither streamed nor in its input, when it ends.
+        ``"tasks"`` yields each node run as it starts (``{"id", "name", "input",
+        "triggers"}``) and ends (``{"id", "name", "error", "result", "interrupts"}``);
+        ``"debug"`` the same wrapped as ``{"step", "timestamp", "type", "payload"}``. A list
+        of modes yields ``(mode, chunk)`` pairs, in the order things happened.
         A node run that ends without a value yields nothing; once the graph is done
         the stream raises as :meth:`ainvoke` (after every update that was applied).
         Leaving early cancels the node runs in flight: use ``contextlib.aclosing`` (or
@@ -1011,6 +1018,8 @@ class CompiledStateGraph(Generic[S]):
             ...         print(update)   # {"news": {"news": [...]}}, then {"stock": ...}, ...
             >>> async for mode, chunk in app.astream(state, stream_mode=["custom", "updates"]):
             ...     print(mode, chunk)  # custom {"progress": ...} while a node runs, then its update
+            >>> async for token, metadata in app.astream(state, stream_mode="messages"):
+            ...     print(metadata["langgraph_node"], token.content)  # chat Rates, chat " ", ...
 
         Args:
             config: as for :meth:`ainvoke` (a graph with a checkpointer needs a
@@ -1021,6 +1030,7 @@ class CompiledStateGraph(Generic[S]):
         Raises:
             ValueError: at once, if ``stream_mode`` is unknown or ``input`` invalid, or a
                 graph with a checkpointer gets no ``thread_id`` (``run_id`` without one).
+            ImportError: at once, for ``"messages"`` without ``langchain-core``.
             GraphError and the rest: while iterating, as :meth:`ainvoke`.
         """
         modes, multi = _stream_modes(stream_mode)

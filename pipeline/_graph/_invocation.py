@@ -42,6 +42,9 @@ if TYPE_CHECKING:
     from .._durable._journal import JournalBinding
 
 StreamMode = Literal["updates", "values", "custom", "messages", "tasks", "debug"]
+"""What :meth:`CompiledStateGraph.astream` streams (LangGraph's names): node updates, the
+state, custom chunks, chat model tokens, node runs starting and ending, or the latter
+with their step and time."""
 STREAM_MODES = ("updates", "values", "custom", "messages", "tasks", "debug")
 
 StreamWriter = Callable[[Any], None]
