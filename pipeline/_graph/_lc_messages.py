@@ -9,6 +9,8 @@ model's final message is streamed unless its chunks were (by id).
 from __future__ import annotations
 
 import contextvars
+from collections.abc import Sequence
+from dataclasses import fields, is_dataclass
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
@@ -16,11 +18,14 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, LLMResult
 from langchain_core.runnables.config import var_child_runnable_config
+from pydantic import BaseModel
 
-from ._stream_modes import NOSTREAM, input_message_ids
+from ._routing import Command
 
 if TYPE_CHECKING:
     from ._stream_modes import _Extra
+
+NOSTREAM = "nostream"  # LangGraph's TAG_NOSTREAM: a model with this tag is not streamed
 
 RUNNABLE_CONFIG: contextvars.ContextVar[Any] = var_child_runnable_config
 """LangChain's config of the runnable running now: a node run's, while it runs, so that a
@@ -35,7 +40,6 @@ class MessagesHandler(BaseCallbackHandler):
     """
 
     run_inline = True  # called where the model runs, in order (not in an executor)
-    message_type = BaseMessage
 
     def __init__(self, extra: _Extra) -> None:
         self.extra = extra
@@ -44,7 +48,20 @@ class MessagesHandler(BaseCallbackHandler):
 
     def saw(self, value: Any) -> None:
         """A node run starts with ``value``: its messages are not its to stream."""
-        self.seen.update(input_message_ids(value, BaseMessage))
+        self.seen.update(_input_message_ids(value))
+
+    @staticmethod
+    def messages_in(value: Any) -> list[BaseMessage]:
+        """The messages a node's return value writes, where LangGraph looks for them: the
+        value itself, a list, or the fields of an update (a Command's ``update``)."""
+        if isinstance(value, Command):
+            return _messages_of(value.update)
+        if isinstance(value, Sequence) and any(isinstance(v, Command) for v in value):
+            found: list[BaseMessage] = []
+            for item in value:
+                found.extend(_messages_of(item.update if isinstance(item, Command) else item))
+            return found
+        return _messages_of(value)
 
     def emit(self, metadata: dict[str, Any], message: Any, *, dedupe: bool = False) -> None:
         if dedupe and message.id in self.seen:
@@ -121,3 +138,39 @@ class MessagesHandler(BaseCallbackHandler):
         **kwargs: Any,
     ) -> Any:
         self.runs.pop(run_id, None)
+
+
+def _state_values(obj: Any) -> Sequence[Any]:
+    if isinstance(obj, dict):
+        return list(obj.values())
+    if isinstance(obj, BaseModel):
+        return [getattr(obj, k) for k in type(obj).model_fields]
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return [getattr(obj, f.name) for f in fields(obj)]
+    return ()
+
+
+def _messages_of(value: Any) -> list[BaseMessage]:
+    if isinstance(value, BaseMessage):
+        return [value]
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return [v for v in value if isinstance(v, BaseMessage)]
+    found: list[BaseMessage] = []
+    for field in _state_values(value):
+        if isinstance(field, BaseMessage):
+            found.append(field)
+        elif isinstance(field, Sequence) and not isinstance(field, str):
+            found.extend(v for v in field if isinstance(v, BaseMessage))
+    return found
+
+
+def _input_message_ids(value: Any) -> list[str]:
+    """The ids of the messages in a node's input (they are not the node's to stream)."""
+    ids: list[str] = []
+    for field in _state_values(value):
+        if isinstance(field, BaseMessage):
+            if field.id is not None:
+                ids.append(field.id)
+        elif isinstance(field, Sequence) and not isinstance(field, str):
+            ids.extend(v.id for v in field if isinstance(v, BaseMessage) and v.id is not None)
+    return ids

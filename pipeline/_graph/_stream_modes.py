@@ -21,13 +21,10 @@ import importlib.util
 import threading
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict, fields, is_dataclass
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
-
 from .._executors._local import with_loop_open
-from ._routing import Command
 
 if TYPE_CHECKING:
     from ._interrupt import Interrupt
@@ -52,8 +49,6 @@ _INTERNAL_METADATA = frozenset(
     }
 )
 """Metadata a "tasks" event leaves out: it says no more than the event's own fields."""
-
-NOSTREAM = "nostream"  # LangGraph's TAG_NOSTREAM: a model with this tag is not streamed
 
 
 def check_modes(modes: Sequence[str]) -> None:
@@ -151,7 +146,7 @@ class _Extra:
             return
         metadata.setdefault("ls_integration", "langgraph")
         seen = self.handler.seen
-        for message in _messages_in(value, self.handler.message_type):
+        for message in self.handler.messages_in(value):
             if message.id in seen:  # streamed already, or in the node's input
                 continue
             if message.id is None:
@@ -238,52 +233,3 @@ class _Extra:
         """Whether a chat model run with this ``langgraph_checkpoint_ns`` is one of this
         invocation's node runs (a graph run inside a node has runs of its own)."""
         return namespace in self.runs
-
-
-def _state_values(obj: Any) -> Sequence[Any]:
-    if isinstance(obj, dict):
-        return list(obj.values())
-    if isinstance(obj, BaseModel):
-        return [getattr(obj, k) for k in type(obj).model_fields]
-    if is_dataclass(obj) and not isinstance(obj, type):
-        return [getattr(obj, f.name) for f in fields(obj)]
-    return ()
-
-
-def _messages_in(value: Any, message_type: type[Any]) -> list[Any]:
-    """The messages a node's return value writes, where LangGraph looks for them: the
-    value itself, a list, or the fields of an update (a Command's ``update``)."""
-    if isinstance(value, Command):
-        return _messages_of(value.update, message_type)
-    if isinstance(value, Sequence) and any(isinstance(v, Command) for v in value):
-        found: list[Any] = []
-        for item in value:
-            found.extend(_messages_of(item.update if isinstance(item, Command) else item, message_type))
-        return found
-    return _messages_of(value, message_type)
-
-
-def _messages_of(value: Any, message_type: type[Any]) -> list[Any]:
-    if isinstance(value, message_type):
-        return [value]
-    if isinstance(value, Sequence) and not isinstance(value, str):
-        return [v for v in value if isinstance(v, message_type)]
-    found: list[Any] = []
-    for field in _state_values(value):
-        if isinstance(field, message_type):
-            found.append(field)
-        elif isinstance(field, Sequence) and not isinstance(field, str):
-            found.extend(v for v in field if isinstance(v, message_type))
-    return found
-
-
-def input_message_ids(value: Any, message_type: type[Any]) -> list[str]:
-    """The ids of the messages in a node's input (they are not the node's to stream)."""
-    ids = []
-    for field in _state_values(value):
-        if isinstance(field, message_type):
-            if field.id is not None:
-                ids.append(field.id)
-        elif isinstance(field, Sequence) and not isinstance(field, str):
-            ids.extend(v.id for v in field if isinstance(v, message_type) and v.id is not None)
-    return ids
