@@ -293,7 +293,7 @@ class _Invocation:
         # stream_mode "messages", "tasks", "debug": None unless one of them is streamed.
         self.extra = _stream_modes.make(self, modes)
         self.live_events = self.custom or "messages" in modes  # chunks that come mid-run
-        self.id_base = uuid.uuid4().hex  # what task ids are made of, without a thread
+        self.id_base = ""  # what task ids are made of without a thread: made when first needed
 
     async def events(self) -> AsyncGenerator[Any, None]:
         """Run the invocation, yielding per the stream modes as nodes finish."""
@@ -367,6 +367,8 @@ class _Invocation:
 
     def task_id(self, key: str) -> str:
         """Node run ``key``'s id (LangGraph's task id), in its ``langgraph_checkpoint_ns``."""
+        if not self.scope and not self.id_base:
+            self.id_base = uuid.uuid4().hex
         return _stream_modes.task_id(self.scope or self.id_base, key)
 
     def final(self) -> Any:

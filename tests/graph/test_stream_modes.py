@@ -400,3 +400,17 @@ def test_unknown_modes_fail_where_given() -> None:
             .compile()
             .stream({}, stream_mode="debug")
         )
+
+
+async def test_a_node_writing_a_field_twice_shows_both_writes() -> None:
+    class Joined(TypedDict):
+        text: Annotated[str, lambda a, b: f"{a}+{b}" if a else b]
+
+    def twice(state: Joined) -> Command[Any]:
+        return Command(update=[("text", "one"), ("text", "two")])
+
+    app = StateGraph(Joined).add_node(twice).add_edge(START, "twice").compile()
+    pairs = await collect(app, {"text": ""}, stream_mode=["updates", "tasks"])
+    assert pairs[1] == ("updates", {"twice": [{"text": "one"}, {"text": "two"}]})
+    assert pairs[2][1]["result"] == {"text": {"$writes": ["one", "two"]}}  # as LangGraph shows them
+    assert await app.ainvoke({"text": ""}) == {"text": "one+two"}  # both folded, in order
