@@ -2086,7 +2086,7 @@ def test_supersteps_populate_task_results(
 
 
 # From test_pregel.py::test_multiple_writes_same_channel_from_same_node
-@pytest.mark.xfail(not ON_LANGGRAPH, strict=True, reason='not supported: stream_mode="tasks"')
+@pytest.mark.xfail(not ON_LANGGRAPH, strict=True, reason='not supported: a checkpoint per superstep (its "tasks" stream passes; a thread keeps a checkpoint when each invocation starts and when it ends, so its history is shorter)')
 def test_multiple_writes_same_channel_from_same_node(
     sync_checkpointer: BaseCheckpointSaver,
 ) -> None:
