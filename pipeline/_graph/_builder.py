@@ -96,7 +96,7 @@ from ._interrupt import SCRATCH, GraphInterrupt, paused
 from ._state import _is_typeddict, _Schema
 from ._policies import CachePolicy, InMemoryCache, RetryPolicy, _as_retry, cache_namespace
 from ._drawing import DrawableGraph, draw
-from . import _threads
+from . import _subgraphs, _threads
 from ._interrupt import StateSnapshot
 from .._durable._journal import open_store
 from .._durable._store import JournalStore
@@ -287,6 +287,8 @@ class StateGraph(Generic[S]):
         if fn is None and callable(name) and not isinstance(name, str):
             fn = name
             name = fn.name if isinstance(fn, Skill) else getattr(fn, "__name__", "")
+        if isinstance(fn, CompiledStateGraph):  # a subgraph: see _subgraphs
+            fn = _subgraphs.as_node(fn)
         if not isinstance(name, str) or not name:
             raise TypeError(f"a node's name must be a non-empty str, got {name!r}")
         if name in (START, END):
@@ -984,6 +986,7 @@ class CompiledStateGraph(Generic[S]):
         stream_mode: StreamMode | Sequence[StreamMode] = "updates",
         run_id: str | None = None,
         durability: Durability | None = None,
+        subgraphs: bool = False,
     ) -> AsyncGenerator[Any, None]:
         """Run the graph on ``input``, yielding as each node run finishes (completion order).
 
@@ -1029,15 +1032,25 @@ class CompiledStateGraph(Generic[S]):
         _threads.thread_of_checked(self, merged, run_id, input)
         if self.checkpointer is None and not isinstance(input, Command):
             self._initial(input)
-        return self._astream(input, merged, run_id, modes, multi)
+        if not isinstance(subgraphs, bool):
+            raise TypeError(f"subgraphs must be True or False, got {subgraphs!r}")
+        return self._astream(input, merged, run_id, modes, multi, subgraphs)
 
     async def _astream(
-        self, input: Any, config: dict[str, Any], run_id: str | None, modes: tuple[str, ...], multi: bool
+        self,
+        input: Any,
+        config: dict[str, Any],
+        run_id: str | None,
+        modes: tuple[str, ...],
+        multi: bool,
+        subgraphs: bool = False,
     ) -> AsyncGenerator[Any, None]:
         plan = await _threads.plan(self, input, config, run_id, modes, multi)
         invocation = plan.invocation
         if invocation is None:
             return
+        if subgraphs:
+            invocation.stream_subgraphs()
         await plan.started()
         try:
             async with contextlib.aclosing(invocation.events()) as events:
@@ -1056,6 +1069,7 @@ class CompiledStateGraph(Generic[S]):
         stream_mode: StreamMode | Sequence[StreamMode] = "updates",
         run_id: str | None = None,
         durability: Durability | None = None,
+        subgraphs: bool = False,
     ) -> Iterator[Any]:
         """:meth:`astream` for sync code: each item as it comes, from an event loop in a
         thread of its own. Leaving the loop early cancels the node runs in flight.
@@ -1071,8 +1085,12 @@ class CompiledStateGraph(Generic[S]):
         _stream_modes(stream_mode)  # a bad mode fails here, not in the thread
         _check_durability(durability)
         _threads.thread_of_checked(self, _as_config(config), run_id, input)  # so does a thread
+        if not isinstance(subgraphs, bool):
+            raise TypeError(f"subgraphs must be True or False, got {subgraphs!r}")
         return _iterate_sync(
-            lambda: self.astream(input, config, stream_mode=stream_mode, run_id=run_id, durability=durability)
+            lambda: self.astream(
+                input, config, stream_mode=stream_mode, run_id=run_id, durability=durability, subgraphs=subgraphs
+            )
         )
 
 

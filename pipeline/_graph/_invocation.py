@@ -25,7 +25,8 @@ from ._routing import (
     _Branch,
 )
 from .._executors._local import with_loop_open
-from ._interrupt import PAUSED, Interrupt, Scratch, is_paused
+from ._interrupt import PAUSED, SCRATCH, GraphInterrupt, Interrupt, Scratch, is_paused
+from ._subgraphs import NodeLink, passed_up, wanted
 from ._state import _short
 from .._core._instruments import Instrument
 from .._core._result import ErrorInfo, Results, SkillResult, Status
@@ -91,7 +92,7 @@ class _CallContext:
     own exception (so that ``except ValueError`` around ``invoke`` sees it), and the
     node run's stream writer."""
 
-    __slots__ = ("answers", "config", "errors", "key", "scope", "writer")
+    __slots__ = ("answers", "config", "errors", "key", "scope", "shared", "writer")
 
     def __init__(
         self,
@@ -101,6 +102,7 @@ class _CallContext:
         writer: StreamWriter = _no_op_writer,
         answers: list[Any] | None = None,
         scope: str = "",
+        shared: Scratch | None = None,
     ) -> None:
         self.config = config
         self.errors = errors
@@ -108,9 +110,12 @@ class _CallContext:
         self.writer = writer
         self.answers = answers or []  # resume answers for its interrupt() calls, in order
         self.scope = scope  # with the key, what its interrupt id is made of
+        self.shared = shared  # in a subgraph: the count of the node run it runs inside
 
     def scratch(self) -> Scratch:
         """A fresh count of interrupt() calls for one attempt (a retry starts again)."""
+        if self.shared is not None:
+            return self.shared
         return Scratch(self.answers, self.scope, self.key)
 
     def failed(self, exc: BaseException) -> None:
@@ -216,7 +221,18 @@ class _Invocation:
         self.graph = graph
         self.schema = graph._schema
         self.initial = initial
+        # Run inside another graph's node run (a subgraph): the link to it, and the modes
+        # whose chunks go up to it beside this invocation's own (see _subgraphs).
+        link = _WRITER.get()
+        self.link = link if isinstance(link, NodeLink) else None
+        up = passed_up(link)
+        self.own_modes = modes
+        if up:
+            modes = (*modes, *sorted(up.difference(modes)))
         self.modes = modes
+        self.subgraphs = False  # astream(subgraphs=True): the chunks of subgraphs too
+        self.wanted = wanted(self.own_modes, False, up)  # modes taken from subgraphs
+        self.shared_scratch = SCRATCH.get() if graph.checkpointer is None else None
         self.multi = multi  # stream_mode given as a list: yield (mode, chunk) pairs
         self.values_each_run = "values" in modes  # after each node run (supersteps: each step)
         self.config = config
@@ -291,8 +307,9 @@ class _Invocation:
             )
             # With "custom" the run is read as its events: an item a node yields (its
             # "partial" event) or a chunk it writes wakes this loop before the node ends.
-            source: Any = stream.events() if self.custom else stream
-            self.event_stream = source if self.custom else None
+            events = self.custom or bool(self.wanted)
+            source: Any = stream.events() if events else stream
+            self.event_stream = source if events else None
             # `async with`: leaving this generator early (or an error below) cancels and
             # awaits every node run in flight before the exception or the close goes on.
             async with source:
@@ -305,13 +322,19 @@ class _Invocation:
             for task in self.routing:
                 task.cancel()
         self._after_run()
+        if self.interrupts and self.shared_scratch is not None:
+            # A subgraph paused: its node run pauses, and with it the parent's thread.
+            raise GraphInterrupt(*(i for _, _, i in self.interrupts))
 
     # -- custom chunks -----------------------------------------------------------------------
 
-    def writer(self, key: str) -> StreamWriter:
-        """The stream writer of node run ``key``: a no-op unless streaming "custom"."""
-        if not self.custom:
+    def writer(self, key: str, node: str = "") -> StreamWriter:
+        """The stream writer of node run ``key``: a no-op unless streaming "custom"; a
+        :class:`NodeLink` when graphs run inside the node may stream through it."""
+        if not self.wanted:
             return _no_op_writer
+        if not self.custom:
+            return NodeLink(self, key, node or key, _no_op_writer)
         loop, loop_thread, write = self.loop, self.loop_thread, self._write
 
         def stream_writer(chunk: Any) -> None:
@@ -320,7 +343,26 @@ class _Invocation:
             else:  # a sync node's thread: hop onto the loop, in the order written
                 with_loop_open(loop, write, key, chunk)
 
-        return stream_writer
+        return NodeLink(self, key, node or key, stream_writer)
+
+    def stream_subgraphs(self) -> None:
+        """``astream(subgraphs=True)``: stream what graphs run inside the nodes stream,
+        each chunk with its namespace."""
+        self.subgraphs = True
+        self.wanted = wanted(self.own_modes, True, passed_up(self.link))
+
+    def _from_child(self, key: str, ns: tuple[str, ...], mode: str, chunk: Any) -> None:
+        # On the loop: a chunk of a graph run inside node run ``key``. Dropped once the
+        # run has ended, as a late custom chunk is.
+        if self.finished or key not in self.in_flight:
+            return
+        link = self.link
+        if link is not None and mode in passed_up(link):
+            link.up(ns, mode, chunk)
+        if mode in self.own_modes and (self.subgraphs or mode == "custom"):
+            self.outbox.append(self._shaped(ns, mode, chunk))
+            if self.event_stream is not None:
+                self.event_stream._put(_WAKE)
 
     def _write(self, key: str, chunk: Any) -> None:
         # On the loop. A write after its node run ended (a thread past its timeout) or
@@ -465,7 +507,20 @@ class _Invocation:
         return list((update or {}).items()), schema.chunk(update), []
 
     def _emit(self, mode: str, chunk: Any) -> None:
-        self.outbox.append((mode, chunk) if self.multi else chunk)
+        if self.link is None and not self.subgraphs:  # the common case: no subgraph involved
+            self.outbox.append((mode, chunk) if self.multi else chunk)
+            return
+        if self.link is not None and mode in passed_up(self.link):
+            self.link.up((), mode, chunk)
+        if mode in self.own_modes:
+            self.outbox.append(self._shaped((), mode, chunk))
+
+    def _shaped(self, ns: tuple[str, ...], mode: str, chunk: Any) -> Any:
+        # LangGraph's shapes: (namespace, mode, chunk) for a list of modes with
+        # subgraphs=True, (namespace, chunk) for one; (mode, chunk) or chunk without.
+        if self.subgraphs:
+            return (ns, mode, chunk) if self.multi else (ns, chunk)
+        return (mode, chunk) if self.multi else chunk
 
     def _record(self, run: _NodeRun) -> None:
         """A run finished with a value: check its writes, and place it in fold order."""
@@ -665,9 +720,10 @@ class _Invocation:
                 config,
                 self.errors,
                 run.key,
-                self.writer(run.key),
+                self.writer(run.key, node),
                 self.answers.get(run.key),
                 self.scope,
+                self.shared_scratch,
             )
             args: tuple[Any, ...] = (value, context)
         else:
