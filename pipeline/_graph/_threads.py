@@ -139,7 +139,7 @@ async def plan(
     legacy = run_id is not None
     thread_id = thread_of(config, run_id)
     _check_thread(app, thread_id, input, legacy)
-    if thread_id is None:
+    if thread_id is None or app.checkpointer is None:  # a thread_id is only for a checkpointer
         result = Plan(app, None, [])
         result.invocation = app._invocation_type(app, app._initial(input), modes, config, multi)
         return result
