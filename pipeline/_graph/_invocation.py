@@ -225,6 +225,7 @@ class _Invocation:
         # whose chunks go up to it beside this invocation's own (see _subgraphs).
         link = _WRITER.get()
         self.link = link if isinstance(link, NodeLink) else None
+        self.link_ns = self.link.enter() if self.link is not None else ()
         up = passed_up(link)
         self.own_modes = modes
         if up:
@@ -358,8 +359,8 @@ class _Invocation:
             return
         link = self.link
         if link is not None and mode in passed_up(link):
-            link.up(ns, mode, chunk)
-        if mode in self.own_modes and (self.subgraphs or mode == "custom"):
+            link.up((*self.link_ns, *ns), mode, chunk)
+        if self.subgraphs and mode in self.own_modes:
             self.outbox.append(self._shaped(ns, mode, chunk))
             if self.event_stream is not None:
                 self.event_stream._put(_WAKE)
@@ -511,7 +512,7 @@ class _Invocation:
             self.outbox.append((mode, chunk) if self.multi else chunk)
             return
         if self.link is not None and mode in passed_up(self.link):
-            self.link.up((), mode, chunk)
+            self.link.up(self.link_ns, mode, chunk)
         if mode in self.own_modes:
             self.outbox.append(self._shaped((), mode, chunk))
 

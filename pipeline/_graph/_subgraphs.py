@@ -10,8 +10,9 @@ the parent's state is its input (it keeps the keys its input schema has), and it
 inside it, a :class:`NodeLink`: it names the run (``"node:<task id>"``, LangGraph's
 namespace element) and the invocation it belongs to. A graph invoked inside that run
 finds the link (the writer is the node run's context) and passes its chunks up: every
-chunk its ancestors want (their modes with ``subgraphs=True``; "custom" always, as
-LangGraph's stream writer is inherited). Each invocation keeps, beside its own modes,
+chunk its ancestors want (their modes, when they stream with ``subgraphs=True``; without
+it, as in LangGraph, nothing of a subgraph is streamed, "custom" chunks included). Each
+invocation keeps, beside its own modes,
 what it passes up; a chunk reaches the parent on the parent's loop (hopping from a sync
 node's thread, in the order written) and is dropped once the node run it came from has
 ended. A graph that streams nothing pays one ``None`` check per chunk.
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
 class NodeLink:
     """A node run's stream writer that links the graphs invoked inside the run to it."""
 
-    __slots__ = ("element", "invocation", "key", "write")
+    __slots__ = ("element", "invocation", "key", "runs", "write")
 
     def __init__(self, invocation: _Invocation, key: str, node: str, write: Any) -> None:
         self.invocation = invocation
@@ -51,6 +52,14 @@ class NodeLink:
         # LangGraph's namespace element: the node's name and its task's id.
         self.element = f"{node}:{uuid.uuid4()}"
         self.write = write
+        self.runs = 0  # graphs invoked inside the run so far
+
+    def enter(self) -> tuple[str, ...]:
+        """A graph starts inside the run: its namespace below the run's element. As
+        LangGraph numbers them: nothing for the first, then ``"1"``, ``"2"``, ..."""
+        count = self.runs
+        self.runs += 1
+        return (str(count),) if count else ()
 
     def __call__(self, chunk: Any) -> None:
         self.write(chunk)
@@ -75,8 +84,8 @@ def passed_up(link: Any) -> frozenset[str]:
 
 def wanted(own: tuple[str, ...], subgraphs: bool, up: frozenset[str]) -> frozenset[str]:
     """The modes an invocation takes from the graphs run inside its nodes: its own, with
-    ``subgraphs=True``; "custom" anyway; and whatever it passes up."""
-    return frozenset(m for m in own if subgraphs or m == "custom") | up
+    ``subgraphs=True``, and whatever it passes up."""
+    return (frozenset(own) if subgraphs else frozenset()) | up
 
 
 def as_input(state: Any) -> Any:
