@@ -332,10 +332,8 @@ class _Invocation:
     def writer(self, key: str, node: str = "") -> StreamWriter:
         """The stream writer of node run ``key``: a no-op unless streaming "custom"; a
         :class:`NodeLink` when graphs run inside the node may stream through it."""
-        if not self.wanted:
-            return _no_op_writer
         if not self.custom:
-            return NodeLink(self, key, node or key, _no_op_writer)
+            return NodeLink(self, key, node or key, _no_op_writer) if self.wanted else _no_op_writer
         loop, loop_thread, write = self.loop, self.loop_thread, self._write
 
         def stream_writer(chunk: Any) -> None:
@@ -344,7 +342,7 @@ class _Invocation:
             else:  # a sync node's thread: hop onto the loop, in the order written
                 with_loop_open(loop, write, key, chunk)
 
-        return NodeLink(self, key, node or key, stream_writer)
+        return NodeLink(self, key, node or key, stream_writer) if self.wanted else stream_writer
 
     def stream_subgraphs(self) -> None:
         """``astream(subgraphs=True)``: stream what graphs run inside the nodes stream,
