@@ -823,6 +823,7 @@ class CompiledStateGraph(Generic[S]):
         invocation = plan.invocation
         if invocation is None:  # a finished thread, invoked with None: nothing to run
             return plan.state
+        invocation.values_schema = self._output
         await plan.started()
         try:
             async with contextlib.aclosing(invocation.events()) as events:

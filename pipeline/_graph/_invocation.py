@@ -220,6 +220,9 @@ class _Invocation:
     ) -> None:
         self.graph = graph
         self.schema = graph._schema
+        # What a "values" chunk holds: every channel, as LangGraph's stream() streams; the
+        # output schema's keys for an invoke() (what a subgraph passes up then).
+        self.values_schema = graph._schema
         self.initial = initial
         # Run inside another graph's node run (a subgraph): the link to it, and the modes
         # whose chunks go up to it beside this invocation's own (see _subgraphs).
@@ -289,7 +292,7 @@ class _Invocation:
                 # As LangGraph does: the input state first (if the input wrote anything;
                 # for a resume, the state it paused at).
                 first = self.first_values if self.first_values is not _INPUT else self.initial
-                self._emit("values", self.schema.output(first))
+                self._emit("values", self.values_schema.output(first))
             self._fire(_START_RUN if self.origin is None else _NodeRun(self.origin, 0, 0))
             while self.routing:  # START's async routers decide before anything runs
                 await asyncio.wait(set(self.routing))
@@ -442,7 +445,7 @@ class _Invocation:
                 else:
                     self._emit("updates", {node: chunk})
             if self.values_each_run and not result.replayed:  # every channel, as LangGraph streams them
-                self._emit("values", self.schema.output(self._fold_all()))
+                self._emit("values", self.values_schema.output(self._fold_all()))
             self._fire(run)
             for i, goto in enumerate(gotos):
                 if goto is not None and goto != ():
@@ -464,7 +467,7 @@ class _Invocation:
         if "updates" in self.modes:  # as LangGraph streams a pause
             self._emit("updates", {"__interrupt__": tuple(made)})
         if "values" in self.modes:
-            values = self.schema.output(self._fold_all())
+            values = self.values_schema.output(self._fold_all())
             if isinstance(values, dict):
                 values["__interrupt__"] = tuple(made)
             self._emit("values", values)
