@@ -200,7 +200,7 @@ class StateGraph(Generic[S]):
     def add_node(
         self,
         name: str,
-        fn: Callable[..., Any],
+        fn: Callable[..., Any] | CompiledStateGraph[Any],
         *,
         timeout: float | None = ...,
         retry: Retry | None = ...,
@@ -227,7 +227,7 @@ class StateGraph(Generic[S]):
     def add_node(
         self,
         name: str | Callable[..., Any],
-        fn: Callable[..., Any] | None = None,
+        fn: Callable[..., Any] | CompiledStateGraph[Any] | None = None,
         *,
         timeout: float | None = _UNSET,
         retry: Retry | None = _UNSET,
@@ -248,17 +248,24 @@ class StateGraph(Generic[S]):
         graph flows on; one that returns something that is not an update fails, fallback
         or not.
 
+        A compiled graph is a node too (a subgraph, as in LangGraph): it gets the state
+        (keeping the keys of its own input schema) and its output (its output schema's
+        keys that this graph has) is the node's update, folded by this graph's reducers.
+        ``stream(..., subgraphs=True)`` streams its chunks as well.
+
         Examples:
             >>> graph.add_node("stock", fetch_stock, timeout=5, retry=Retry(attempts=3))
             >>> graph.add_node(summarize)                  # the node "summarize"
             >>> graph.add_node("fetch", fetch, retry_policy=RetryPolicy(max_attempts=5))
+            >>> graph.add_node("research", research_graph.compile())   # a subgraph
 
         Args:
             name: the node's name (also the key of its :class:`SkillResult`), or the
                 function itself.
-            fn: a sync or async function taking the state (or a Send's input), or a Skill;
-                a generator (sync or async) streams its items as "custom" chunks and
-                updates with its last item. It may take ``config`` and ``writer``.
+            fn: a sync or async function taking the state (or a Send's input), a Skill,
+                or a compiled graph; a generator (sync or async) streams its items as
+                "custom" chunks and updates with its last item. A function may take
+                ``config`` and ``writer``.
             timeout: seconds each attempt may take; ``None``: no limit.
             retry: a :class:`Retry` policy; ``None``: one attempt.
             fallback: an update to use when the node fails, or a callable taking the
@@ -866,7 +873,7 @@ class CompiledStateGraph(Generic[S]):
 
         Args:
             config: taken for LangGraph code's sake.
-            xray: taken for LangGraph code's sake (there are no subgraphs to expand).
+            xray: taken for LangGraph code's sake (a subgraph is drawn as one node).
         """
         nodes, edges, joins, branches = self._draw_from
         return draw(nodes, edges, joins, branches, _command_targets)
@@ -1007,6 +1014,12 @@ class CompiledStateGraph(Generic[S]):
         an async generator only when it is garbage collected. A pause at :func:`interrupt`
         is streamed as ``{"__interrupt__": (...)}`` in "updates" (and with the state in
         "values"); a resume streams what runs after it, not the updates the thread had.
+        With ``subgraphs=True`` the chunks of the graphs run by this one's nodes (a
+        compiled graph as a node, or one a node invokes) are streamed too, while they
+        run: each item is ``(namespace, chunk)`` (``(namespace, mode, chunk)`` for a list
+        of modes), the namespace ``()`` for this graph's own chunks and
+        ``("node:<task id>",)`` for those of a subgraph run by node ``node`` (deeper
+        graphs add elements), as LangGraph streams them.
 
         Examples:
             >>> async with contextlib.aclosing(app.astream({"query": "AAPL"})) as updates:
@@ -1014,16 +1027,20 @@ class CompiledStateGraph(Generic[S]):
             ...         print(update)   # {"news": {"news": [...]}}, then {"stock": ...}, ...
             >>> async for mode, chunk in app.astream(state, stream_mode=["custom", "updates"]):
             ...     print(mode, chunk)  # custom {"progress": ...} while a node runs, then its update
+            >>> async for namespace, update in app.astream(state, subgraphs=True):
+            ...     print(namespace, update)  # ('research:1f0c...',) {'draft': ...}, then () {'research': ...}
 
         Args:
             config: as for :meth:`ainvoke` (a graph with a checkpointer needs a
                 ``thread_id``; it never runs without its thread).
             run_id: as for :meth:`ainvoke` (deprecated: the thread's id).
             durability: as for :meth:`ainvoke`.
+            subgraphs: stream the subgraphs' chunks too, each with its namespace.
 
         Raises:
             ValueError: at once, if ``stream_mode`` is unknown or ``input`` invalid, or a
                 graph with a checkpointer gets no ``thread_id`` (``run_id`` without one).
+            TypeError: at once, if ``subgraphs`` is not a bool.
             GraphError and the rest: while iterating, as :meth:`ainvoke`.
         """
         modes, multi = _stream_modes(stream_mode)
@@ -1078,6 +1095,8 @@ class CompiledStateGraph(Generic[S]):
         Examples:
             >>> for mode, chunk in app.stream({"query": "AAPL"}, stream_mode=["updates", "values"]):
             ...     print(mode, chunk)
+            >>> for namespace, update in app.stream({"query": "AAPL"}, subgraphs=True):
+            ...     print(namespace, update)
 
         Raises:
             ValueError: at once, as :meth:`astream` (a bad mode, or no ``thread_id`` on a
