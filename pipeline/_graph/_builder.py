@@ -1256,7 +1256,9 @@ def _run_sync(make: Callable[[], Any]) -> Any:
             except BaseException as exc:
                 box["error"] = exc
 
-        thread = threading.Thread(target=work, name="skillstream-invoke")
+        # In the caller's context: a graph invoked inside a node finds the node run there.
+        context = contextvars.copy_context()
+        thread = threading.Thread(target=context.run, args=(work,), name="skillstream-invoke")
         thread.start()
         thread.join()
         if "error" in box:
@@ -1291,7 +1293,9 @@ def _iterate_sync(make: Callable[[], AsyncGenerator[Any, None]]) -> Iterator[Any
             return
         items.put(("done", None))
 
-    thread = threading.Thread(target=lambda: asyncio.run(pump()), name="skillstream-stream")
+    # In the caller's context: a graph streamed inside a node finds the node run there.
+    context = contextvars.copy_context()
+    thread = threading.Thread(target=context.run, args=(lambda: asyncio.run(pump()),), name="skillstream-stream")
     thread.start()
     try:
         while True:

@@ -62,7 +62,7 @@ def _build(
 ) -> Any:
     """The same graphs on either library: a parent whose node "research" is a compiled
     graph (with a private key, an output schema, a custom chunk), then a sync node that
-    invokes another graph itself, then an async one invoking a graph that has a subgraph."""
+    invokes a graph and streams it, then an async one invoking a graph that has a subgraph."""
     compile_kw = {} if schedule is None else {"schedule": schedule}
 
     def draft(state: Inner) -> Inner:
@@ -89,7 +89,7 @@ def _build(
 
     def review(state: Parent) -> Parent:  # sync: runs in a thread, its graph on a loop of its own
         first = shouter.invoke({"question": state["question"]})
-        second = shouter.invoke({"question": first["answer"]})
+        *_, second = shouter.stream({"question": first["answer"]}, stream_mode="values")
         return {"answer": second["answer"], "log": ["reviewed"]}
 
     nested = state_graph(Parent).add_node("research", research).add_edge(start, "research").compile(**compile_kw)
