@@ -26,6 +26,7 @@ getting its answer in the order they were asked.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import threading
 import uuid
@@ -111,7 +112,14 @@ def child_config(config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def as_node(graph: CompiledStateGraph[Any]) -> Any:
-    """A compiled graph as a node's function: the state in, its output as the update."""
+    """A compiled graph as a node's function: the state in, its output as the update.
+
+    A graph compiled with a checkpointer of its own runs without it here: the parent's
+    thread keeps the state, as a LangGraph subgraph inherits its parent's checkpointer
+    (with its own, its checkpoints would land in the parent's thread)."""
+    if graph.checkpointer is not None:
+        graph = copy.copy(graph)
+        graph.checkpointer = None
 
     async def subgraph(state: Any, config: dict[str, Any]) -> Any:
         return await graph.ainvoke(as_input(state), child_config(config))

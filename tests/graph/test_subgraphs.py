@@ -366,3 +366,28 @@ def test_subgraphs_must_be_a_bool() -> None:
         app.stream({"question": "q"}, subgraphs="yes")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="subgraphs must be True or False"):
         app.astream({"question": "q"}, subgraphs=1)  # type: ignore[arg-type]
+
+
+@SCHEDULES
+def test_a_subgraph_with_a_checkpointer_of_its_own_runs_in_the_parent_s_thread(schedule: str) -> None:
+    saver = InMemorySaver()
+
+    def ask(state: Inner) -> Inner:
+        return {"draft": interrupt("why?")}
+
+    inner = StateGraph(Inner).add_node("ask", ask).add_edge(START, "ask").compile(checkpointer=saver, schedule=schedule)
+    app = (
+        StateGraph(Parent)
+        .add_node("research", inner)
+        .add_node("answer", lambda s: {"answer": "done"})
+        .add_edge(START, "research")
+        .add_edge("research", "answer")
+        .compile(checkpointer=saver, schedule=schedule)
+    )
+    config = {"configurable": {"thread_id": "t"}}
+    assert [i.value for i in app.invoke({"question": "q"}, config)["__interrupt__"]] == ["why?"]
+    assert app.invoke(Command(resume="because"), config) == {"question": "q", "log": [], "answer": "done"}
+    # Only the parent's checkpoints are in its thread (two per invocation).
+    history = list(app.get_state_history(config))
+    assert [s.metadata["source"] for s in history] == ["loop", "loop", "loop", "input"]
+    assert history[0].values == {"question": "q", "log": [], "answer": "done"}
