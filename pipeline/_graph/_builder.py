@@ -870,13 +870,22 @@ class CompiledStateGraph(Generic[S]):
         Examples:
             >>> print(app.get_graph().draw_mermaid())
             >>> sorted((e.source, e.target) for e in app.get_graph().edges)
+            >>> print(app.get_graph(xray=True).draw_mermaid())   # subgraphs' nodes too
 
         Args:
             config: taken for LangGraph code's sake.
-            xray: taken for LangGraph code's sake (a subgraph is drawn as one node).
+            xray: draw each subgraph's nodes inside it (``True``: every level; a number:
+                that many levels), as LangGraph does; ``False``: a subgraph is one node.
         """
         nodes, edges, joins, branches = self._draw_from
-        return draw(nodes, edges, joins, branches, _command_targets)
+        subgraphs: dict[str, DrawableGraph] = {}
+        if xray:
+            deeper = xray if isinstance(xray, bool) else xray - 1
+            for name, fn in nodes.items():
+                sub = getattr(fn, "_skillstream_subgraph", None)
+                if isinstance(sub, CompiledStateGraph):
+                    subgraphs[name] = sub.get_graph(config, xray=deeper)
+        return draw(nodes, edges, joins, branches, _command_targets, subgraphs)
 
     def clear_cache(self, nodes: Sequence[str] | None = None) -> None:
         """Forget the cached results of these nodes (every node's by default).

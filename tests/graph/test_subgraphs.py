@@ -11,7 +11,7 @@ import operator
 import re
 import threading
 from collections.abc import Callable
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, Literal, TypedDict
 
 import pytest
 from pydantic import BaseModel
@@ -391,3 +391,70 @@ def test_a_subgraph_with_a_checkpointer_of_its_own_runs_in_the_parent_s_thread(s
     history = list(app.get_state_history(config))
     assert [s.metadata["source"] for s in history] == ["loop", "loop", "loop", "input"]
     assert history[0].values == {"question": "q", "log": [], "answer": "done"}
+
+
+def _drawn(state_graph: Any, start: str, end: str) -> list[Any]:
+    """Graphs with subgraphs, one and two levels deep, with routers and a self-loop."""
+
+    def f(state: Inner) -> Inner:
+        return {}
+
+    def route(state: Inner) -> Literal["b", "c"]:
+        return "b"
+
+    up = state_graph(Inner).add_node("up", f).add_edge(start, "up").add_edge("up", end).compile()
+    branchy = (
+        state_graph(Inner)
+        .add_node("a", f)
+        .add_node("b", f)
+        .add_node("c", f)
+        .add_edge(start, "a")
+        .add_conditional_edges("a", route)
+        .add_edge("b", end)
+        .add_edge("c", end)
+        .compile()
+    )
+    mid = (
+        state_graph(Inner)
+        .add_node("x", f)
+        .add_node("deep", branchy)
+        .add_edge(start, "x")
+        .add_edge("x", "deep")
+        .add_edge("deep", end)
+        .compile()
+    )
+    nested = (
+        state_graph(Inner)
+        .add_node("pre", f)
+        .add_node("mid", mid)
+        .add_node("loop", f)
+        .add_edge(start, "pre")
+        .add_edge("pre", "mid")
+        .add_edge("mid", "loop")
+        .add_conditional_edges("loop", lambda s: end, {"again": "loop", "stop": end})
+        .compile()
+    )
+    side_by_side = (
+        state_graph(Inner).add_node("one", branchy).add_node("two", up).add_edge(start, "one").add_edge(start, "two").compile()
+    )
+    return [nested, side_by_side]
+
+
+def test_get_graph_xray_draws_the_subgraphs_as_langgraph_does() -> None:
+    from langgraph.graph import END as LG_END
+    from langgraph.graph import START as LG_START
+    from langgraph.graph import StateGraph as LangGraph
+
+    for ours, theirs in zip(_drawn(StateGraph, START, END), _drawn(LangGraph, LG_START, LG_END), strict=True):
+        for xray in (False, True, 1, 2):
+            mine, want = ours.get_graph(xray=xray), theirs.get_graph(xray=xray)
+            assert mine.draw_mermaid() == want.draw_mermaid(), xray
+            assert mine.draw_mermaid(with_styles=False) == want.draw_mermaid(with_styles=False)
+            assert list(mine.nodes) == list(want.nodes)
+            assert [(e.source, e.target, e.data, e.conditional) for e in mine.edges] == [
+                (e.source, e.target, e.data, e.conditional) for e in want.edges
+            ]
+    nested = _drawn(StateGraph, START, END)[0]
+    assert "mid:deep:a" in nested.get_graph(xray=True).nodes
+    assert "mid:deep:a" not in nested.get_graph(xray=1).nodes and "mid:deep" in nested.get_graph(xray=1).nodes
+    assert "mid" in nested.get_graph().nodes
