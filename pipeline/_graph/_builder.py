@@ -97,7 +97,7 @@ from ._interrupt import SCRATCH, GraphInterrupt, paused
 from ._state import _is_typeddict, _Schema
 from ._policies import CachePolicy, InMemoryCache, RetryPolicy, _as_retry, cache_namespace
 from ._drawing import DrawableGraph, draw
-from . import _threads
+from . import _subgraphs, _threads
 from ._interrupt import StateSnapshot
 from .._durable._journal import open_store
 from .._durable._store import JournalStore
@@ -201,7 +201,7 @@ class StateGraph(Generic[S]):
     def add_node(
         self,
         name: str,
-        fn: Callable[..., Any],
+        fn: Callable[..., Any] | CompiledStateGraph[Any],
         *,
         timeout: float | None = ...,
         retry: Retry | None = ...,
@@ -228,7 +228,7 @@ class StateGraph(Generic[S]):
     def add_node(
         self,
         name: str | Callable[..., Any],
-        fn: Callable[..., Any] | None = None,
+        fn: Callable[..., Any] | CompiledStateGraph[Any] | None = None,
         *,
         timeout: float | None = _UNSET,
         retry: Retry | None = _UNSET,
@@ -249,17 +249,24 @@ class StateGraph(Generic[S]):
         graph flows on; one that returns something that is not an update fails, fallback
         or not.
 
+        A compiled graph is a node too (a subgraph, as in LangGraph): it gets the state
+        (keeping the keys of its own input schema) and its output (its output schema's
+        keys that this graph has) is the node's update, folded by this graph's reducers.
+        ``stream(..., subgraphs=True)`` streams its chunks as well.
+
         Examples:
             >>> graph.add_node("stock", fetch_stock, timeout=5, retry=Retry(attempts=3))
             >>> graph.add_node(summarize)                  # the node "summarize"
             >>> graph.add_node("fetch", fetch, retry_policy=RetryPolicy(max_attempts=5))
+            >>> graph.add_node("research", research_graph.compile())   # a subgraph
 
         Args:
             name: the node's name (also the key of its :class:`SkillResult`), or the
                 function itself.
-            fn: a sync or async function taking the state (or a Send's input), or a Skill;
-                a generator (sync or async) streams its items as "custom" chunks and
-                updates with its last item. It may take ``config`` and ``writer``.
+            fn: a sync or async function taking the state (or a Send's input), a Skill,
+                or a compiled graph; a generator (sync or async) streams its items as
+                "custom" chunks and updates with its last item. A function may take
+                ``config`` and ``writer``.
             timeout: seconds each attempt may take; ``None``: no limit.
             retry: a :class:`Retry` policy; ``None``: one attempt.
             fallback: an update to use when the node fails, or a callable taking the
@@ -288,6 +295,8 @@ class StateGraph(Generic[S]):
         if fn is None and callable(name) and not isinstance(name, str):
             fn = name
             name = fn.name if isinstance(fn, Skill) else getattr(fn, "__name__", "")
+        if isinstance(fn, CompiledStateGraph):  # a subgraph: see _subgraphs
+            fn = _subgraphs.as_node(fn)
         if not isinstance(name, str) or not name:
             raise TypeError(f"a node's name must be a non-empty str, got {name!r}")
         if name in (START, END):
@@ -822,6 +831,7 @@ class CompiledStateGraph(Generic[S]):
         invocation = plan.invocation
         if invocation is None:  # a finished thread, invoked with None: nothing to run
             return plan.state
+        invocation.values_schema = self._output
         await plan.started()
         try:
             async with contextlib.aclosing(invocation.events()) as events:
@@ -861,13 +871,22 @@ class CompiledStateGraph(Generic[S]):
         Examples:
             >>> print(app.get_graph().draw_mermaid())
             >>> sorted((e.source, e.target) for e in app.get_graph().edges)
+            >>> print(app.get_graph(xray=True).draw_mermaid())   # subgraphs' nodes too
 
         Args:
             config: taken for LangGraph code's sake.
-            xray: taken for LangGraph code's sake (there are no subgraphs to expand).
+            xray: draw each subgraph's nodes inside it (``True``: every level; a number:
+                that many levels), as LangGraph does; ``False``: a subgraph is one node.
         """
         nodes, edges, joins, branches = self._draw_from
-        return draw(nodes, edges, joins, branches, _command_targets)
+        subgraphs: dict[str, DrawableGraph] = {}
+        if xray:
+            deeper = xray if isinstance(xray, bool) else xray - 1
+            for name, fn in nodes.items():
+                sub = getattr(fn, "_skillstream_subgraph", None)
+                if isinstance(sub, CompiledStateGraph):
+                    subgraphs[name] = sub.get_graph(config, xray=deeper)
+        return draw(nodes, edges, joins, branches, _command_targets, subgraphs)
 
     def clear_cache(self, nodes: Sequence[str] | None = None) -> None:
         """Forget the cached results of these nodes (every node's by default).
@@ -985,6 +1004,7 @@ class CompiledStateGraph(Generic[S]):
         stream_mode: StreamMode | Sequence[StreamMode] = "updates",
         run_id: str | None = None,
         durability: Durability | None = None,
+        subgraphs: bool = False,
     ) -> AsyncGenerator[Any, None]:
         """Run the graph on ``input``, yielding as each node run finishes (completion order).
 
@@ -1011,6 +1031,12 @@ class CompiledStateGraph(Generic[S]):
         an async generator only when it is garbage collected. A pause at :func:`interrupt`
         is streamed as ``{"__interrupt__": (...)}`` in "updates" (and with the state in
         "values"); a resume streams what runs after it, not the updates the thread had.
+        With ``subgraphs=True`` the chunks of the graphs run by this one's nodes (a
+        compiled graph as a node, or one a node invokes) are streamed too, while they
+        run: each item is ``(namespace, chunk)`` (``(namespace, mode, chunk)`` for a list
+        of modes), the namespace ``()`` for this graph's own chunks and
+        ``("node:<task id>",)`` for those of a subgraph run by node ``node`` (deeper
+        graphs add elements), as LangGraph streams them.
 
         Examples:
             >>> async with contextlib.aclosing(app.astream({"query": "AAPL"})) as updates:
@@ -1020,17 +1046,21 @@ class CompiledStateGraph(Generic[S]):
             ...     print(mode, chunk)  # custom {"progress": ...} while a node runs, then its update
             >>> async for token, metadata in app.astream(state, stream_mode="messages"):
             ...     print(metadata["langgraph_node"], token.content)  # chat Rates, chat " ", ...
+            >>> async for namespace, update in app.astream(state, subgraphs=True):
+            ...     print(namespace, update)  # ('research:1f0c...',) {'draft': ...}, then () {'research': ...}
 
         Args:
             config: as for :meth:`ainvoke` (a graph with a checkpointer needs a
                 ``thread_id``; it never runs without its thread).
             run_id: as for :meth:`ainvoke` (deprecated: the thread's id).
             durability: as for :meth:`ainvoke`.
+            subgraphs: stream the subgraphs' chunks too, each with its namespace.
 
         Raises:
             ValueError: at once, if ``stream_mode`` is unknown or ``input`` invalid, or a
                 graph with a checkpointer gets no ``thread_id`` (``run_id`` without one).
             ImportError: at once, for ``"messages"`` without ``langchain-core``.
+            TypeError: at once, if ``subgraphs`` is not a bool.
             GraphError and the rest: while iterating, as :meth:`ainvoke`.
         """
         modes, multi = _stream_modes(stream_mode)
@@ -1040,15 +1070,25 @@ class CompiledStateGraph(Generic[S]):
         _threads.thread_of_checked(self, merged, run_id, input)
         if self.checkpointer is None and not isinstance(input, Command):
             self._initial(input)
-        return self._astream(input, merged, run_id, modes, multi)
+        if not isinstance(subgraphs, bool):
+            raise TypeError(f"subgraphs must be True or False, got {subgraphs!r}")
+        return self._astream(input, merged, run_id, modes, multi, subgraphs)
 
     async def _astream(
-        self, input: Any, config: dict[str, Any], run_id: str | None, modes: tuple[str, ...], multi: bool
+        self,
+        input: Any,
+        config: dict[str, Any],
+        run_id: str | None,
+        modes: tuple[str, ...],
+        multi: bool,
+        subgraphs: bool = False,
     ) -> AsyncGenerator[Any, None]:
         plan = await _threads.plan(self, input, config, run_id, modes, multi)
         invocation = plan.invocation
         if invocation is None:
             return
+        if subgraphs:
+            invocation.stream_subgraphs()
         await plan.started()
         try:
             async with contextlib.aclosing(invocation.events()) as events:
@@ -1067,6 +1107,7 @@ class CompiledStateGraph(Generic[S]):
         stream_mode: StreamMode | Sequence[StreamMode] = "updates",
         run_id: str | None = None,
         durability: Durability | None = None,
+        subgraphs: bool = False,
     ) -> Iterator[Any]:
         """:meth:`astream` for sync code: each item as it comes, from an event loop in a
         thread of its own. Leaving the loop early cancels the node runs in flight.
@@ -1074,6 +1115,8 @@ class CompiledStateGraph(Generic[S]):
         Examples:
             >>> for mode, chunk in app.stream({"query": "AAPL"}, stream_mode=["updates", "values"]):
             ...     print(mode, chunk)
+            >>> for namespace, update in app.stream({"query": "AAPL"}, subgraphs=True):
+            ...     print(namespace, update)
 
         Raises:
             ValueError: at once, as :meth:`astream` (a bad mode, or no ``thread_id`` on a
@@ -1082,8 +1125,12 @@ class CompiledStateGraph(Generic[S]):
         _stream_modes(stream_mode)  # a bad mode fails here, not in the thread
         _check_durability(durability)
         _threads.thread_of_checked(self, _as_config(config), run_id, input)  # so does a thread
+        if not isinstance(subgraphs, bool):
+            raise TypeError(f"subgraphs must be True or False, got {subgraphs!r}")
         return _iterate_sync(
-            lambda: self.astream(input, config, stream_mode=stream_mode, run_id=run_id, durability=durability)
+            lambda: self.astream(
+                input, config, stream_mode=stream_mode, run_id=run_id, durability=durability, subgraphs=subgraphs
+            )
         )
 
 
@@ -1239,7 +1286,9 @@ def _run_sync(make: Callable[[], Any]) -> Any:
             except BaseException as exc:
                 box["error"] = exc
 
-        thread = threading.Thread(target=work, name="skillstream-invoke")
+        # In the caller's context: a graph invoked inside a node finds the node run there.
+        context = contextvars.copy_context()
+        thread = threading.Thread(target=context.run, args=(work,), name="skillstream-invoke")
         thread.start()
         thread.join()
         if "error" in box:
@@ -1274,7 +1323,9 @@ def _iterate_sync(make: Callable[[], AsyncGenerator[Any, None]]) -> Iterator[Any
             return
         items.put(("done", None))
 
-    thread = threading.Thread(target=lambda: asyncio.run(pump()), name="skillstream-stream")
+    # In the caller's context: a graph streamed inside a node finds the node run there.
+    context = contextvars.copy_context()
+    thread = threading.Thread(target=context.run, args=(lambda: asyncio.run(pump()),), name="skillstream-stream")
     thread.start()
     try:
         while True:

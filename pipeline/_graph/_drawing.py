@@ -72,7 +72,8 @@ class DrawableGraph:
     def draw_mermaid(self, *, with_styles: bool = True, wrap_label_n_words: int = 9) -> str:
         """The graph as Mermaid flowchart text, as LangGraph draws it: plain edges
         ``a --> b``, a router's edges dashed ``a -.-> b`` (labelled with its answer where
-        that is not the target's name), START and END as ``__start__`` and ``__end__``.
+        that is not the target's name), START and END as ``__start__`` and ``__end__``,
+        and a subgraph drawn with ``get_graph(xray=True)`` in a ``subgraph`` block.
 
         Examples:
             >>> text = app.get_graph().draw_mermaid()
@@ -87,29 +88,106 @@ class DrawableGraph:
         text = (
             "---\nconfig:\n  flowchart:\n    curve: linear\n---\ngraph TD;\n" if with_styles else "graph TD;\n"
         )
-        if with_styles:
-            for key, node in self.nodes.items():
-                name = node.name
-                special = "*_`"
-                label = f"<p>{name}</p>" if name[:1] in special and name[-1:] in special else name
-                text += "\t" + formats.get(key, "{0}({1})").format(_safe_id(key), label) + "\n"
-        # As LangGraph draws them: a node's edges to itself after the others (each node's
-        # in a "subgraph" of its own when there are several).
-        loops: dict[str, list[Edge]] = {}
+
+        def node_line(key: str, node: Node) -> str:
+            name = node.name.split(":")[-1]
+            special = "*_`"
+            label = f"<p>{name}</p>" if name[:1] in special and name[-1:] in special else name
+            return "\t" + formats.get(key, "{0}({1})").format(_safe_id(key), label) + "\n"
+
+        # As LangGraph (langchain_core) draws it: a subgraph's nodes ("sub:node") in a block
+        # of their own, each edge in the block of what its ends have in common (a node's
+        # edges to itself after the others, in a block of their own when there are several).
+        inner: dict[str, dict[str, Node]] = {}
+        for key, node in self.nodes.items():
+            if ":" in key:
+                inner.setdefault(key.rsplit(":", 1)[0], {})[key] = node
+            elif with_styles:
+                text += node_line(key, node)
+        groups: dict[str, list[Edge]] = {}
         for edge in self.edges:
-            if edge.source == edge.target:
-                loops.setdefault(edge.source, []).append(edge)
-            else:
-                text += _edge_line(edge, wrap_label_n_words)
-        for name, edges in loops.items():
-            if len(edges) > 1:
-                text += f"\tsubgraph {name}\n"
-            text += "".join(_edge_line(edge, wrap_label_n_words) for edge in edges)
-            if len(edges) > 1:
-                text += "\tend\n"
+            common = ":".join(a for a, b in zip(edge.source.split(":"), edge.target.split(":")) if a == b)
+            groups.setdefault(common, []).append(edge)
+        seen: set[str] = set()
+
+        def block(edges: list[Edge], prefix: str) -> str:
+            out = ""
+            self_loop = len(edges) == 1 and edges[0].source == edges[0].target
+            if prefix and not self_loop:
+                name = prefix.rsplit(":", 1)[-1]
+                if name in seen:
+                    raise ValueError(
+                        f"Found duplicate subgraph '{name}' -- this likely means that you're "
+                        "reusing a subgraph node with the same name. Please adjust your graph "
+                        "to have subgraph nodes with unique names."
+                    )
+                seen.add(name)
+                out += f"\tsubgraph {name}\n"
+                if with_styles:
+                    out += "".join(node_line(k, n) for k, n in inner.get(prefix, {}).items())
+            out += "".join(_edge_line(edge, wrap_label_n_words) for edge in edges)
+            for nested, nested_edges in groups.items():
+                if nested == prefix or not nested.startswith(prefix + ":"):
+                    continue
+                if ":" not in nested[len(prefix) + 1 :]:  # its own blocks, one level down
+                    out += block(nested_edges, nested)
+            if prefix and not self_loop:
+                out += "\tend\n"
+            return out
+
+        text += block(groups.get("", []), "")
+        for prefix, edges in groups.items():
+            if prefix and ":" not in prefix:
+                text += block(edges, prefix)
+                seen.add(prefix)
         if with_styles:
+            for prefix, nodes in inner.items():  # subgraphs with no edge inside
+                if ":" not in prefix and prefix not in seen:
+                    text += f"\tsubgraph {prefix}\n" + "".join(node_line(k, n) for k, n in nodes.items()) + "\tend\n"
             text += _STYLES
         return text
+
+    def _trim(self) -> None:
+        """Drop START and END where the rest still has a first and a last node (LangGraph
+        draws a subgraph so, inside its parent)."""
+        first = self.first_node()
+        if first and _end_node(self, "first", {first.id}) and sum(e.source == first.id for e in self.edges) == 1:
+            self._remove(first.id)
+        last = self.last_node()
+        if last and _end_node(self, "last", {last.id}) and sum(e.target == last.id for e in self.edges) == 1:
+            self._remove(last.id)
+
+    def _remove(self, key: str) -> None:
+        del self.nodes[key]
+        self.edges = [e for e in self.edges if key not in (e.source, e.target)]
+
+    def _expand(self, name: str, sub: DrawableGraph) -> None:
+        """Draw node ``name`` as the subgraph ``sub`` (``get_graph(xray=True)``)."""
+        if len(sub.nodes) <= 1 or name not in self.nodes or not sub.first_node() or not sub.last_node():
+            return
+        sub._trim()
+        del self.nodes[name]
+        self.nodes.update({f"{name}:{k}": Node(f"{name}:{k}", n.name, n.data, n.metadata) for k, n in sub.nodes.items()})
+        self.edges.extend(
+            Edge(f"{name}:{e.source}", f"{name}:{e.target}", e.data, e.conditional) for e in sub.edges
+        )
+        first, last = sub.first_node(), sub.last_node()
+        for i, edge in enumerate(self.edges):
+            if edge.source == name and last is not None:
+                edge = edge._replace(source=f"{name}:{last.id}")
+            if edge.target == name and first is not None:
+                edge = edge._replace(target=f"{name}:{first.id}")
+            self.edges[i] = edge
+
+
+def _end_node(graph: DrawableGraph, which: str, exclude: set[str]) -> Node | None:
+    """The one first (or last) node of ``graph`` without ``exclude``, if exactly one."""
+    if which == "first":
+        linked = {e.target for e in graph.edges if e.source not in exclude}
+    else:
+        linked = {e.source for e in graph.edges if e.target not in exclude}
+    found = [n for n in graph.nodes.values() if n.id not in exclude and n.id not in linked]
+    return found[0] if len(found) == 1 else None
 
 
 def _edge_line(edge: Edge, wrap_label_n_words: int) -> str:
@@ -132,6 +210,7 @@ def draw(
     joins: Sequence[tuple[tuple[str, ...], str]],
     branches: Mapping[str, Sequence[_Branch]],
     command_targets: Callable[[Any], tuple[str, ...] | None],
+    subgraphs: Mapping[str, DrawableGraph] | None = None,
 ) -> DrawableGraph:
     """A builder's graph as LangGraph draws it: the edges sorted, then an edge to END from
     every node that has none leaving it. A router whose targets are not declared may go
@@ -168,4 +247,7 @@ def draw(
     graph_nodes.update({name: Node(name, name, fn) for name, fn in nodes.items()})
     if any(e.target == END for e in drawn):
         graph_nodes[END] = Node(END, END)
-    return DrawableGraph(graph_nodes, drawn)
+    graph = DrawableGraph(graph_nodes, drawn)
+    for name, sub in (subgraphs or {}).items():
+        graph._expand(name, sub)
+    return graph

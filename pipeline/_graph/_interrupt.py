@@ -82,9 +82,10 @@ class StateSnapshot(NamedTuple):
 class GraphInterrupt(Exception):
     """Raised by :func:`interrupt` to pause its node run (caught by the node's wrapper)."""
 
-    def __init__(self, interrupt: Interrupt) -> None:
+    def __init__(self, interrupt: Interrupt, *more: Interrupt) -> None:
         super().__init__(interrupt)
         self.interrupt = interrupt
+        self.interrupts = (interrupt, *more)  # a subgraph's, when it paused in several places
 
 
 class Scratch:
@@ -153,7 +154,7 @@ def interrupt(value: Any) -> Any:
 
 def paused(exc: GraphInterrupt) -> dict[str, Any]:
     """What a paused node run returns: its interrupt, as data the journal keeps."""
-    return {PAUSED: [{"value": exc.interrupt.value, "id": exc.interrupt.id}]}
+    return {PAUSED: [{"value": i.value, "id": i.id} for i in exc.interrupts]}
 
 
 def is_paused(value: Any) -> bool:

@@ -26,7 +26,8 @@ from ._routing import (
     _Branch,
 )
 from .._executors._local import with_loop_open
-from ._interrupt import PAUSED, Interrupt, Scratch, is_paused
+from ._interrupt import PAUSED, SCRATCH, GraphInterrupt, Interrupt, Scratch, is_paused
+from ._subgraphs import NodeLink, passed_up, wanted
 from ._state import _short
 from .._core._instruments import Instrument
 from .._core._result import ErrorInfo, Results, SkillResult, Status
@@ -96,7 +97,7 @@ class _CallContext:
     own exception (so that ``except ValueError`` around ``invoke`` sees it), and the
     node run's stream writer."""
 
-    __slots__ = ("answers", "config", "errors", "key", "runnable_config", "scope", "writer")
+    __slots__ = ("answers", "config", "errors", "key", "runnable_config", "scope", "shared", "writer")
 
     def __init__(
         self,
@@ -106,6 +107,7 @@ class _CallContext:
         writer: StreamWriter = _no_op_writer,
         answers: list[Any] | None = None,
         scope: str = "",
+        shared: Scratch | None = None,
     ) -> None:
         self.config = config
         self.errors = errors
@@ -113,6 +115,7 @@ class _CallContext:
         self.writer = writer
         self.answers = answers or []  # resume answers for its interrupt() calls, in order
         self.scope = scope  # with the key, what its interrupt id is made of
+        self.shared = shared  # in a subgraph: the count of the node run it runs inside
         # With stream_mode="messages": LangChain's context variable of the running
         # runnable's config, set to this run's while it runs (see enter).
         self.runnable_config: contextvars.ContextVar[Any] | None = None
@@ -133,6 +136,8 @@ class _CallContext:
 
     def scratch(self) -> Scratch:
         """A fresh count of interrupt() calls for one attempt (a retry starts again)."""
+        if self.shared is not None:
+            return self.shared
         return Scratch(self.answers, self.scope, self.key)
 
     def failed(self, exc: BaseException) -> None:
@@ -241,8 +246,32 @@ class _Invocation:
     ) -> None:
         self.graph = graph
         self.schema = graph._schema
+        # What a "values" chunk holds: every channel, as LangGraph's stream() streams; the
+        # output schema's keys for an invoke() (what a subgraph passes up then).
+        self.values_schema = graph._schema
         self.initial = initial
+        # Run inside another graph's node run (a subgraph): the link to it, and the modes
+        # whose chunks go up to it beside this invocation's own (see _subgraphs).
+        link = _WRITER.get()
+        self.link = link if isinstance(link, NodeLink) else None
+        self.link_ns = self.link.enter() if self.link is not None else ()
+        up = passed_up(link)
+        # Where this invocation runs (LangGraph's checkpoint_ns, split at "|"): below the
+        # node run it runs inside; a node run's namespace is this plus "node:<task id>",
+        # the element its subgraphs' chunks are streamed under.
+        self.ns_path: tuple[str, ...] = ()
+        if self.link is not None:
+            self.ns_path = (*self.link.invocation.ns_path, self.link.element, *self.link_ns)
+        elif link is not None:  # in a node run that streams nothing: its config says where
+            given = config["configurable"].get("checkpoint_ns")
+            self.ns_path = tuple(given.split("|")) if isinstance(given, str) and given else ()
+        self.own_modes = modes
+        if up:
+            modes = (*modes, *sorted(up.difference(modes)))
         self.modes = modes
+        self.subgraphs = False  # astream(subgraphs=True): the chunks of subgraphs too
+        self.wanted = wanted(self.own_modes, False, up)  # modes taken from subgraphs
+        self.shared_scratch = SCRATCH.get() if graph.checkpointer is None else None
         self.multi = multi  # stream_mode given as a list: yield (mode, chunk) pairs
         self.values_each_run = "values" in modes  # after each node run (supersteps: each step)
         self.config = config
@@ -302,7 +331,7 @@ class _Invocation:
                 # As LangGraph does: the input state first (if the input wrote anything;
                 # for a resume, the state it paused at).
                 first = self.first_values if self.first_values is not _INPUT else self.initial
-                self._emit("values", self.schema.output(first))
+                self._emit("values", self.values_schema.output(first))
             self._fire(_START_RUN if self.origin is None else _NodeRun(self.origin, 0, 0))
             while self.routing:  # START's async routers decide before anything runs
                 await asyncio.wait(set(self.routing))
@@ -321,8 +350,9 @@ class _Invocation:
             )
             # With "custom" the run is read as its events: an item a node yields (its
             # "partial" event) or a chunk it writes wakes this loop before the node ends.
-            source: Any = stream.events() if self.live_events else stream
-            self.event_stream = source if self.live_events else None
+            events = self.live_events or bool(self.wanted)
+            source: Any = stream.events() if events else stream
+            self.event_stream = source if events else None
             # `async with`: leaving this generator early (or an error below) cancels and
             # awaits every node run in flight before the exception or the close goes on.
             async with source:
@@ -335,13 +365,18 @@ class _Invocation:
             for task in self.routing:
                 task.cancel()
         self._after_run()
+        if self.interrupts and self.shared_scratch is not None:
+            # A subgraph paused: its node run pauses, and with it the parent's thread.
+            raise GraphInterrupt(*(i for _, _, i in self.interrupts))
 
     # -- custom chunks -----------------------------------------------------------------------
 
-    def writer(self, key: str) -> StreamWriter:
-        """The stream writer of node run ``key``: a no-op unless streaming "custom"."""
+    def writer(self, key: str, element: str = "") -> StreamWriter:
+        """The stream writer of node run ``key``: a no-op unless streaming "custom"; a
+        :class:`NodeLink` when graphs run inside the node may stream through it
+        (``element``: the run's namespace element, ``"node:<task id>"``)."""
         if not self.custom:
-            return _no_op_writer
+            return NodeLink(self, key, element or key, _no_op_writer) if self.wanted else _no_op_writer
         loop, loop_thread, write = self.loop, self.loop_thread, self._write
 
         def stream_writer(chunk: Any) -> None:
@@ -350,7 +385,26 @@ class _Invocation:
             else:  # a sync node's thread: hop onto the loop, in the order written
                 with_loop_open(loop, write, key, chunk)
 
-        return stream_writer
+        return NodeLink(self, key, element or key, stream_writer) if self.wanted else stream_writer
+
+    def stream_subgraphs(self) -> None:
+        """``astream(subgraphs=True)``: stream what graphs run inside the nodes stream,
+        each chunk with its namespace."""
+        self.subgraphs = True
+        self.wanted = wanted(self.own_modes, True, passed_up(self.link))
+
+    def _from_child(self, key: str, ns: tuple[str, ...], mode: str, chunk: Any) -> None:
+        # On the loop: a chunk of a graph run inside node run ``key``. Dropped once the
+        # run has ended, as a late custom chunk is.
+        if self.finished or key not in self.in_flight:
+            return
+        link = self.link
+        if link is not None and mode in passed_up(link):
+            link.up((*self.link_ns, *ns), mode, chunk)
+        if self.subgraphs and mode in self.own_modes:
+            self.outbox.append(self._shaped(ns, mode, chunk))
+            if self.event_stream is not None:
+                self.event_stream._put(_WAKE)
 
     def _write(self, key: str, chunk: Any) -> None:
         self._live(key, "custom", chunk)
@@ -446,7 +500,7 @@ class _Invocation:
                 else:
                     self._emit("updates", {node: chunk})
             if self.values_each_run and not result.replayed:  # every channel, as LangGraph streams them
-                self._emit("values", self.schema.output(self._fold_all()))
+                self._emit("values", self.values_schema.output(self._fold_all()))
             if self.extra is not None and key not in self.cache_hits and not result.replayed:
                 self.extra.ended(run, writes, None)
             self._fire(run)
@@ -475,7 +529,7 @@ class _Invocation:
         if "updates" in self.modes:  # as LangGraph streams a pause
             self._emit("updates", {"__interrupt__": tuple(made)})
         if "values" in self.modes:
-            values = self.schema.output(self._fold_all())
+            values = self.values_schema.output(self._fold_all())
             if isinstance(values, dict):
                 values["__interrupt__"] = tuple(made)
             self._emit("values", values)
@@ -522,7 +576,20 @@ class _Invocation:
         return list((update or {}).items()), schema.chunk(update), []
 
     def _emit(self, mode: str, chunk: Any) -> None:
-        self.outbox.append((mode, chunk) if self.multi else chunk)
+        if self.link is None and not self.subgraphs:  # the common case: no subgraph involved
+            self.outbox.append((mode, chunk) if self.multi else chunk)
+            return
+        if self.link is not None and mode in passed_up(self.link):
+            self.link.up(self.link_ns, mode, chunk)
+        if mode in self.own_modes:
+            self.outbox.append(self._shaped((), mode, chunk))
+
+    def _shaped(self, ns: tuple[str, ...], mode: str, chunk: Any) -> Any:
+        # LangGraph's shapes: (namespace, mode, chunk) for a list of modes with
+        # subgraphs=True, (namespace, chunk) for one; (mode, chunk) or chunk without.
+        if self.subgraphs:
+            return (ns, mode, chunk) if self.multi else (ns, chunk)
+        return (mode, chunk) if self.multi else chunk
 
     def _record(self, run: _NodeRun) -> None:
         """A run finished with a value: check its writes, and place it in fold order."""
@@ -710,7 +777,8 @@ class _Invocation:
         config: dict[str, Any] | None = None
         if self.graph._wrapped[node]:
             pushed = run.sent is not None
-            namespace = f"{node}:{self.task_id(run.key)}"
+            element = f"{node}:{self.task_id(run.key)}"
+            namespace = "|".join((*self.ns_path, element)) if self.ns_path else element
             config = {
                 **self.config,
                 "metadata": {  # what LangGraph tells a node of where it runs
@@ -729,9 +797,10 @@ class _Invocation:
                 config,
                 self.errors,
                 run.key,
-                self.writer(run.key),
+                self.writer(run.key, element),
                 self.answers.get(run.key),
                 self.scope,
+                self.shared_scratch,
             )
             if extra is not None and extra.handler is not None:
                 from ._lc_messages import RUNNABLE_CONFIG

@@ -100,6 +100,13 @@ class _Extra:
             from ._lc_messages import MessagesHandler
 
             self.handler = MessagesHandler(self)
+            link = invocation.link
+            parent = link.invocation.extra if link is not None else None
+            if parent is not None and parent.handler is not None:
+                # A subgraph streaming its messages up: one set of messages seen for the
+                # whole stream (LangGraph's one handler), so that a message a subgraph
+                # streamed is not streamed again as its node's output in the parent.
+                self.handler.seen = parent.handler.seen
 
     # -- what the invocation tells ------------------------------------------------------------
 

@@ -93,7 +93,7 @@ class _SuperstepInvocation(_Invocation):
             if self.step_wrote:
                 self.step_wrote = False
                 if "values" in self.modes:
-                    self._emit("values", self.schema.output(self._fold_all()))
+                    self._emit("values", self.values_schema.output(self._fold_all()))
             if self.halt is not None:
                 self._drop_next(self.halt)
                 return

@@ -944,7 +944,7 @@ def test_node_before_multiple_interrupt_cycles_graph_api(
 
 
 # From test_pregel.py::test_multi_resume
-@pytest.mark.xfail(not ON_LANGGRAPH, strict=True, reason='not supported: a compiled graph as a node (subgraphs)')
+@pytest.mark.xfail(not ON_LANGGRAPH, strict=True, reason='not supported: invoke(..., stream_mode=...) (stream the invocation to choose what it streams)')
 def test_multi_resume(sync_checkpointer: BaseCheckpointSaver) -> None:
     class ChildState(TypedDict):
         prompt: str
@@ -1022,7 +1022,7 @@ def test_multi_resume(sync_checkpointer: BaseCheckpointSaver) -> None:
 
 
 # From test_pregel.py::test_parallel_interrupts
-@pytest.mark.xfail(not ON_LANGGRAPH, strict=True, reason='not supported: a compiled graph as a node (subgraphs)')
+@pytest.mark.xfail(not ON_LANGGRAPH, strict=True, reason='intended difference: a resume does not stream again the updates of node runs that finished before the pause (LangGraph streams them again, marked cached)')
 def test_parallel_interrupts(sync_checkpointer: BaseCheckpointSaver) -> None:
     # --- CHILD GRAPH ---
 
@@ -1182,7 +1182,6 @@ def test_parallel_interrupts(sync_checkpointer: BaseCheckpointSaver) -> None:
 
 
 # From test_pregel.py::test_parallel_interrupts_double
-@pytest.mark.xfail(not ON_LANGGRAPH, strict=True, reason='not supported: a compiled graph as a node (subgraphs)')
 def test_parallel_interrupts_double(sync_checkpointer: BaseCheckpointSaver) -> None:
     # --- CHILD GRAPH ---
 
