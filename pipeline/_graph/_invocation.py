@@ -262,6 +262,10 @@ class _Invocation:
         self.ns_path: tuple[str, ...] = ()
         if self.link is not None:
             self.ns_path = (*self.link.invocation.ns_path, self.link.element, *self.link_ns)
+            metadata = config.get("metadata") or {}
+            if "checkpoint_ns" not in metadata:  # as LangGraph's inherited config says
+                parent_ns = "|".join((*self.link.invocation.ns_path, self.link.element))
+                config["metadata"] = {**metadata, "checkpoint_ns": parent_ns}
         elif link is not None:  # in a node run that streams nothing: its config says where
             given = config["configurable"].get("checkpoint_ns")
             self.ns_path = tuple(given.split("|")) if isinstance(given, str) and given else ()
@@ -499,10 +503,10 @@ class _Invocation:
                     self._emit("updates", {node: chunk, "__metadata__": {"cached": True}})
                 else:
                     self._emit("updates", {node: chunk})
+            if self.extra is not None and key not in self.cache_hits and not result.replayed:
+                self.extra.ended(run, writes, None)  # before the state, as LangGraph streams it
             if self.values_each_run and not result.replayed:  # every channel, as LangGraph streams them
                 self._emit("values", self.values_schema.output(self._fold_all()))
-            if self.extra is not None and key not in self.cache_hits and not result.replayed:
-                self.extra.ended(run, writes, None)
             self._fire(run)
             for i, goto in enumerate(gotos):
                 if goto is not None and goto != ():

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypedDict
 
 import pytest
+from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel
 
 from pipeline import (
@@ -458,3 +459,98 @@ def test_get_graph_xray_draws_the_subgraphs_as_langgraph_does() -> None:
     assert "mid:deep:a" in nested.get_graph(xray=True).nodes
     assert "mid:deep:a" not in nested.get_graph(xray=1).nodes and "mid:deep" in nested.get_graph(xray=1).nodes
     assert "mid" in nested.get_graph().nodes
+
+
+# -- "messages", "tasks" and "debug" of subgraphs --------------------------------------------
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def _blank(value: Any) -> Any:
+    """A stream item comparable across libraries: ids blanked, messages as (type, text),
+    debug timestamps left out."""
+    if isinstance(value, str):
+        return _UUID.sub("*", value)
+    if isinstance(value, dict):
+        return {k: _blank(v) for k, v in value.items() if k != "timestamp"}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_blank(v) for v in value)
+    if hasattr(value, "content"):
+        return (type(value).__name__, value.content)
+    return value
+
+
+def _chat_graphs(state_graph: Any, start: str, messages_state: Any, schedule: str | None) -> Any:
+    """A parent whose node "research" is a graph with a chat model in its node "search",
+    then a sync node "ask" that invokes such a graph (without passing its config)."""
+    from langchain_core.language_models import GenericFakeChatModel
+
+    compile_kw = {} if schedule is None else {"schedule": schedule}
+
+    def chat_graph(sync: bool) -> Any:
+        model = GenericFakeChatModel(messages=iter(["sunny today"]))
+
+        async def search(state: Any, config: RunnableConfig) -> Any:
+            return {"messages": [await model.ainvoke(state["messages"], config)]}
+
+        def search_sync(state: Any, config: RunnableConfig) -> Any:
+            return {"messages": [model.invoke(state["messages"], config)]}
+
+        node = search_sync if sync else search
+        return state_graph(messages_state).add_node("search", node).add_edge(start, "search").compile(**compile_kw)
+
+    research, inner = chat_graph(False), chat_graph(True)
+
+    def ask(state: Any) -> Any:
+        return {"messages": inner.invoke({"messages": state["messages"]})["messages"][-1:]}
+
+    return (
+        state_graph(messages_state)
+        .add_node("research", research)
+        .add_node("ask", ask)
+        .add_edge(start, "research")
+        .add_edge("research", "ask")
+        .compile(**compile_kw)
+    )
+
+
+@SCHEDULES
+def test_messages_tasks_and_debug_of_subgraphs_are_langgraph_s(schedule: str) -> None:
+    from langgraph.graph import START as LG_START
+    from langgraph.graph import MessagesState as LGMessagesState
+    from langgraph.graph import StateGraph as LangGraph
+
+    from pipeline import MessagesState
+
+    given = {"messages": [("user", "weather?")]}
+
+    async def stream(app: Any, **kwargs: Any) -> list[Any]:
+        return [chunk async for chunk in app.astream(given, **kwargs)]
+
+    async def main() -> None:
+        for kwargs in (
+            {"stream_mode": "messages", "subgraphs": True},
+            {"stream_mode": "messages"},  # the parent's own: a subgraph's tokens are not
+            {"stream_mode": ["messages", "tasks", "updates", "values"], "subgraphs": True},
+            {"stream_mode": ["debug", "custom", "updates"], "subgraphs": True},
+            {"stream_mode": ["tasks", "updates"]},
+        ):
+            ours = await stream(_chat_graphs(StateGraph, START, MessagesState, schedule), **kwargs)
+            theirs = await stream(_chat_graphs(LangGraph, LG_START, LGMessagesState, None), **kwargs)
+            assert _blank(ours) == _blank(theirs), kwargs
+
+        # A namespace element is the checkpoint_ns of the node run the subgraph runs in,
+        # the id its "tasks" chunk has; a model's langgraph_checkpoint_ns is nested.
+        app = _chat_graphs(StateGraph, START, MessagesState, schedule)
+        items = await stream(app, stream_mode=["messages", "tasks"], subgraphs=True)
+        started = {(ns, c["name"]): c["id"] for ns, mode, c in items if mode == "tasks" and "input" in c}
+        tokens = [(ns, c[1]) for ns, mode, c in items if mode == "messages"]
+        assert {ns for ns, _ in tokens} == {(f"research:{started[(), 'research']}",), (f"ask:{started[(), 'ask']}",)}
+        for ns, meta in tokens:
+            search_id = started[ns, "search"]
+            assert meta["langgraph_checkpoint_ns"] == f"{ns[0]}|search:{search_id}"
+            assert meta["checkpoint_ns"] == ns[0]
+        # Each token once; the subgraphs' messages are not streamed again as their nodes' output.
+        assert "".join(c[0].content for _, mode, c in items if mode == "messages") == "sunny todaysunny today"
+
+    asyncio.run(main())
