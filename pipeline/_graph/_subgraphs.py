@@ -17,6 +17,12 @@ what it passes up; a chunk reaches the parent on the parent's loop (hopping from
 node's thread, in the order written) and is dropped once the node run it came from has
 ended. A graph that streams nothing pays one ``None`` check per chunk.
 
+The element is the run's ``checkpoint_ns`` as LangGraph gives it: a graph run inside the
+run gives its own node runs ``"<parent's checkpoint_ns>|node:<task id>"``, so its chat
+models' ``langgraph_checkpoint_ns`` is nested as in LangGraph, and its "messages", "tasks"
+and "debug" chunks go up like the others (its messages handler shares the top one's set of
+messages seen, so a message a subgraph streamed is not streamed again as its node's output).
+
 *Interrupts.* A graph without a checkpointer run inside a node run shares that run's
 count of ``interrupt()`` calls and its resume answers; when it pauses, its invocation
 raises to the node, which then pauses the parent (whose checkpointer keeps the thread). A
