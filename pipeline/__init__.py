@@ -79,6 +79,7 @@ from ._graph._builder import StateGraph as StateGraph
 from ._graph._interrupt import Interrupt as Interrupt
 from ._graph._interrupt import PregelTask as PregelTask
 from ._graph._interrupt import StateSnapshot as StateSnapshot
+from ._graph._interrupt import StateUpdate as StateUpdate
 from ._graph._interrupt import interrupt as interrupt
 from ._graph._invocation import get_stream_writer as get_stream_writer
 from ._graph._messages import REMOVE_ALL_MESSAGES as REMOVE_ALL_MESSAGES
@@ -177,6 +178,7 @@ __all__ = [
     "StartedEvent",
     "StateGraph",
     "StateSnapshot",
+    "StateUpdate",
     "Status",
     "ThreadExecutor",
     "ToolContext",

@@ -256,7 +256,10 @@ class _Invocation:
         # as (its edges are followed first instead of START's).
         self.answers: dict[str, list[Any]] = {}
         self.scope = ""
-        self.origin: str | None = None
+        self.origin: str | tuple[str, ...] | None = None
+        self.goto: tuple[str, ...] = ()  # a fork of a thread: these nodes run first instead
+        # schedule="supersteps" with a thread: called when a superstep ends with more to run
+        self.on_superstep: Callable[[list[str]], None] | None = None
         self.interrupts: list[tuple[str, str, Interrupt]] = []  # (key, node, interrupt)
         self.paused_skips: set[str] = set()  # skipped only because a run before them paused
         self.first_values: Any = _INPUT  # the first "values" chunk: None for none
@@ -273,7 +276,12 @@ class _Invocation:
                 # for a resume, the state it paused at).
                 first = self.first_values if self.first_values is not _INPUT else self.initial
                 self._emit("values", self.schema.output(first))
-            self._fire(_START_RUN if self.origin is None else _NodeRun(self.origin, 0, 0))
+            if self.goto:
+                for node in self.goto:
+                    self._trigger(node, _START_RUN)
+            else:
+                for origin in self.origin if isinstance(self.origin, tuple) else (self.origin,):
+                    self._fire(_START_RUN if origin is None else _NodeRun(origin, 0, 0))
             while self.routing:  # START's async routers decide before anything runs
                 await asyncio.wait(set(self.routing))
             if self.error is not None:
