@@ -60,6 +60,7 @@ from ._durable._sqlite import Journal as Journal
 from ._durable._store import JournalRecord as JournalRecord
 from ._durable._store import JournalStore as JournalStore
 from ._durable._store import RunInfo as RunInfo
+from ._durable._threads import CheckpointTuple as CheckpointTuple
 from ._durable._threads import InMemorySaver as InMemorySaver
 from ._durable._threads import InMemorySaver as MemorySaver
 from ._engine._cleanup import CANCEL_GRACE as CANCEL_GRACE
@@ -138,6 +139,7 @@ __all__ = [
     "Hedge",
     "InMemoryCache",
     "InMemorySaver",
+    "CheckpointTuple",
     "Injected",
     "InjectionError",
     "Instrument",

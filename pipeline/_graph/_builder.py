@@ -851,7 +851,7 @@ class CompiledStateGraph(Generic[S]):
                 :meth:`ainvoke`.
         """
         _check_durability(durability)
-        return _run_sync(lambda: self.ainvoke(input, config, run_id=run_id))
+        return _run_sync(lambda: self.ainvoke(input, config, run_id=run_id, durability=durability))
 
     def get_graph(self, config: Mapping[str, Any] | None = None, *, xray: int | bool = False) -> DrawableGraph:
         """The graph's nodes and edges, to draw (LangGraph's ``get_graph``):

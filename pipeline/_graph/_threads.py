@@ -27,7 +27,14 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._durable._journal import JournalBinding, journaled_state
-from .._durable._threads import fresh, keeps_threads, load_checkpoints, save_checkpoint
+from .._durable._threads import (
+    checkpoint_config,
+    chosen_checkpoint,
+    fresh,
+    keeps_threads,
+    load_checkpoints,
+    save_checkpoint,
+)
 from ._interrupt import Interrupt, PregelTask, StateSnapshot, interrupt_id
 from ._invocation import _Invocation
 from ._routing import END, START, Command, InvalidUpdateError
@@ -67,18 +74,19 @@ class Plan:
         self.step_values: Any = None  # supersteps: the state the running superstep started from
         self.input_kept = False  # its input's checkpoint is kept already (bulk_update_state's)
         self.saved_superstep = 0  # supersteps: the last one whose end is kept (a rerun skips them)
+        self.anchor = 0  # supersteps: the step of the checkpoint superstep 0 ends with
 
     def _step(self) -> int:
         return -2 if self.parent is None else int(self.history[self.parent]["step"])
 
-    def _save(self, checkpoint: dict[str, Any], amends: bool = False) -> None:
+    def _save(self, checkpoint: dict[str, Any], amends: bool = False, step: int | None = None) -> None:
         assert self.thread_id is not None
         checkpoint["created"] = time.time()
         if amends:
             last = self.history[-1]
             checkpoint.update(step=last["step"], parent=last["parent"], amends=True)
         else:
-            checkpoint.update(step=self._step() + 1, parent=self.parent)
+            checkpoint.update(step=self._step() + 1 if step is None else step, parent=self.parent)
         save_checkpoint(self.app.checkpointer, self.thread_id, checkpoint)
         if amends:
             self.history[-1] = checkpoint
@@ -104,8 +112,7 @@ class Plan:
         invocation = self.invocation
         if invocation is not None and self.supersteps and self.keeps:
             self.step_values = fresh(self.checkpoint["start"])
-            if self.every_step:
-                invocation.on_superstep = self._superstep
+            invocation.on_superstep = self._superstep
         if self.keeps:
             await asyncio.to_thread(self._first_saves)
 
@@ -115,7 +122,7 @@ class Plan:
         assert invocation is not None
         values = fresh(invocation._fold_all())
         self.step_values = values
-        if invocation.step <= self.saved_superstep:  # kept already (or the start: kept too)
+        if invocation.step <= self.saved_superstep or not self.every_step:  # kept already, or not kept
             return
         self.saved_superstep = invocation.step
         self._save({**self.checkpoint, "source": "loop", "values": values, "next": next_nodes,
@@ -147,13 +154,20 @@ class Plan:
         # Supersteps: a failed superstep writes nothing; as in LangGraph its error is
         # recorded on the checkpoint it started from (this run's latest), with its state.
         amends = False
-        if failed and self.supersteps:
-            checkpoint["values"] = self.step_values
-            last = self.history[-1] if self.history else None
-            amends = last is not None and last.get("run") == self.checkpoint.get("run") and last.get("status") != "done"
-            if amends and last is not None:
-                checkpoint["source"] = last.get("source", "loop")
-        await asyncio.to_thread(self._save, checkpoint, amends)
+        step: int | None = None
+        if self.supersteps:
+            # The step LangGraph gives it, whether or not the ones before it were kept.
+            step = self.anchor + invocation.step
+            if failed:
+                checkpoint["values"] = self.step_values
+                step = max(self.anchor, step - 1)
+                last = self.history[-1] if self.history else None
+                amends = (
+                    last is not None and last.get("run") == self.checkpoint.get("run") and last.get("status") != "done"
+                )
+                if amends and last is not None:
+                    checkpoint["source"] = last.get("source", "loop")
+        await asyncio.to_thread(self._save, checkpoint, amends, step)
 
 
 def thread_of(config: Mapping[str, Any], run_id: str | None) -> str | None:
@@ -222,9 +236,9 @@ async def plan(
         result.invocation = app._invocation_type(app, app._initial(input), modes, config, multi)
         return result
     store = app.checkpointer
-    history = await asyncio.to_thread(load_thread, store, thread_id) if keeps_threads(store) else []
+    history = await asyncio.to_thread(load_checkpoints, store, thread_id) if keeps_threads(store) else []
     result = Plan(app, thread_id, history, durability)
-    chosen = _chosen(config, history) if history else -1
+    chosen = chosen_checkpoint(config, history) if history else -1
     latest = history[chosen] if history else None
     # Invoked from an earlier checkpoint (time travel): a new run forks the thread there.
     travels = latest is not None and chosen != len(history) - 1
@@ -289,8 +303,14 @@ async def plan(
         result.prior = (
             fresh(latest["values"]) if latest is not None else {k: make() for k, make in app._schema.empty.items()}
         )
+    base_step = int(latest["step"]) if latest is not None else -1
     if latest is not None and checkpoint["run"] == latest.get("run"):
         result.saved_superstep = int(latest.get("superstep") or 0)
+        result.anchor = base_step - result.saved_superstep
+    elif checkpoint["source"] == "input":  # its input's checkpoint, then superstep 0's
+        result.anchor = base_step + 2 if latest is not None else 0
+    else:  # after an update, an input kept by bulk_update_state, or a fork
+        result.anchor = base_step + 1 if result.fork or result.input_kept else base_step
     result.checkpoint = checkpoint
     invocation = app._invocation_type(app, fresh(checkpoint["start"]), modes, config, multi)
     invocation.answers = {k: list(v) for k, v in checkpoint["answers"].items()}
@@ -386,16 +406,6 @@ def _new(
 # -- reading and writing a thread ----------------------------------------------------------
 
 
-def load_thread(store: Any, thread_id: str) -> list[dict[str, Any]]:
-    """The thread's checkpoints, oldest first, each with its step and parent (blocking)."""
-    history = load_checkpoints(store, thread_id)
-    for index, checkpoint in enumerate(history):
-        # Checkpoints kept before steps and forks were recorded follow the one before.
-        checkpoint.setdefault("step", index - 1)
-        checkpoint.setdefault("parent", index - 1 if index > 0 else None)
-    return history
-
-
 def history_of(app: CompiledStateGraph[Any], config: Mapping[str, Any]) -> tuple[str, list[dict[str, Any]]]:
     """The thread's id and checkpoints (blocking).
 
@@ -409,11 +419,7 @@ def history_of(app: CompiledStateGraph[Any], config: Mapping[str, Any]) -> tuple
         raise ValueError("get_state() needs a thread: {'configurable': {'thread_id': '1'}}")
     if not keeps_threads(app.checkpointer):
         raise ValueError(f"{app.checkpointer!r} keeps no threads; use InMemorySaver, Journal or PostgreSQL")
-    return thread_id, load_thread(app.checkpointer, thread_id)
-
-
-def _config_of(thread_id: str, index: int) -> dict[str, Any]:
-    return {"configurable": {"thread_id": thread_id, "checkpoint_ns": "", "checkpoint_id": str(index + 1)}}
+    return thread_id, load_checkpoints(app.checkpointer, thread_id)
 
 
 def snapshot(
@@ -445,10 +451,10 @@ def snapshot(
     return StateSnapshot(
         values=app._output.output(dict(checkpoint["values"])),
         next=tuple(next_),
-        config=_config_of(thread_id, index),
+        config=checkpoint_config(thread_id, index),
         metadata=metadata,
         created_at=created.isoformat(),
-        parent_config=None if parent is None else _config_of(thread_id, parent),
+        parent_config=None if parent is None else checkpoint_config(thread_id, parent),
         tasks=tasks,
         interrupts=interrupts,
     )
@@ -498,20 +504,7 @@ def get_state(app: CompiledStateGraph[Any], config: Any) -> Any:
             parent_config=None,
             tasks=(),
         )
-    return snapshot(app, thread_id, history, _chosen(config, history))
-
-
-def _chosen(config: Mapping[str, Any], history: list[dict[str, Any]]) -> int:
-    wanted = (config.get("configurable") or {}).get("checkpoint_id")
-    if wanted is None:
-        return len(history) - 1
-    try:
-        index = int(wanted) - 1
-    except (TypeError, ValueError):
-        index = -1
-    if not 0 <= index < len(history):
-        raise ValueError(f"checkpoint_id {wanted!r} is not a checkpoint of this thread")
-    return index
+    return snapshot(app, thread_id, history, chosen_checkpoint(config, history))
 
 
 def get_state_history(app: CompiledStateGraph[Any], config: Mapping[str, Any]) -> list[StateSnapshot]:
@@ -541,7 +534,7 @@ def bulk_update_state(
             raise ValueError("No updates provided")
         steps.append([_as_update(u) for u in superstep])
     thread_id, history = history_of(app, config)
-    at: int | None = _chosen(config, history) if history else None
+    at: int | None = chosen_checkpoint(config, history) if history else None
     for updates in steps:
         checkpoint, parent = _superstep(app, thread_id, history, at, updates)
         if "step" not in checkpoint:  # after its base's (an input to a new thread: -1)
@@ -553,7 +546,7 @@ def bulk_update_state(
         save_checkpoint(app.checkpointer, thread_id, checkpoint)
         history.append(checkpoint)
         at = len(history) - 1
-    return _config_of(thread_id, len(history) - 1)
+    return checkpoint_config(thread_id, len(history) - 1)
 
 
 def _as_update(update: Any) -> tuple[Any, str | None]:
