@@ -37,7 +37,7 @@ from .._durable._threads import (
 )
 from ._interrupt import Interrupt, PregelTask, StateSnapshot, interrupt_id
 from ._invocation import _Invocation
-from ._routing import END, START, Command, InvalidUpdateError
+from ._routing import END, START, Command, InvalidUpdateError, Send
 
 if TYPE_CHECKING:
     from ._builder import CompiledStateGraph
@@ -73,6 +73,7 @@ class Plan:
         self.prior: dict[str, Any] = {}  # the values an input checkpoint shows
         self.step_values: Any = None  # supersteps: the state the running superstep started from
         self.input_kept = False  # its input's checkpoint is kept already (bulk_update_state's)
+        self.input_update: dict[str, Any] = {}  # what START writes: its task's result
         self.saved_superstep = 0  # supersteps: the last one whose end is kept (a rerun skips them)
         self.anchor = 0  # supersteps: the step of the checkpoint superstep 0 ends with
 
@@ -106,7 +107,8 @@ class Plan:
             # it applied (step 0) as each superstep's end is.
             if not self.input_kept:
                 self._save({**self.checkpoint, "values": self.prior, "next": [START]})
-            self._save({**self.checkpoint, "source": "loop", "next": _next_of(self.app, self.checkpoint)})
+            self._save({**self.checkpoint, "source": "loop", "next": _next_of(self.app, self.checkpoint),
+                        "produced": [(START, self.input_update)]})
 
     async def started(self) -> None:
         invocation = self.invocation
@@ -126,7 +128,14 @@ class Plan:
             return
         self.saved_superstep = invocation.step
         self._save({**self.checkpoint, "source": "loop", "values": values, "next": next_nodes,
-                    "superstep": invocation.step})
+                    "superstep": invocation.step, "produced": self._produced()})
+
+    def _produced(self) -> list[tuple[str, dict[str, Any]]]:
+        """What each run of the superstep that just ended wrote: its task's result."""
+        invocation = self.invocation
+        assert invocation is not None
+        step = invocation.step
+        return [(r.node, fresh(dict(r.update))) for r in invocation.done if r.step == step and r.node != START]
 
     async def ended(self, failed: bool) -> None:
         invocation = self.invocation
@@ -151,6 +160,8 @@ class Plan:
             "next": list(dict.fromkeys(i["node"] for i in interrupts)),
             "superstep": self.saved_superstep,
         }
+        if self.supersteps and not failed and not interrupts:
+            checkpoint["produced"] = self._produced()
         # Supersteps: a failed superstep writes nothing; as in LangGraph its error is
         # recorded on the checkpoint it started from (this run's latest), with its state.
         amends = False
@@ -280,7 +291,7 @@ async def plan(
             if not nodes:
                 result.state = app._output.output(dict(latest["values"]))
                 return result
-            checkpoint = _new(app, latest, None, run, None)
+            checkpoint = _new(app, latest, None, run, [])
             checkpoint["goto"] = nodes
             result.fork = True
         elif unfinished:
@@ -289,9 +300,11 @@ async def plan(
             checkpoint = _new(app, latest, None, run, None)
             checkpoint.update(start=fresh(latest["start"]), values=latest["start"], source="loop")
             result.input_kept = True
-        elif status == "updated" and (latest.get("origin") is not None or latest.get("goto")):
-            checkpoint = _new(app, latest, None, run, latest.get("origin"))
+            result.input_update = dict(latest.get("input") or {})
+        elif status == "updated" and (latest.get("origin") is not None or latest.get("goto") or latest.get("sends")):
+            checkpoint = _new(app, latest, None, run, latest.get("origin") or [])
             checkpoint["goto"] = list(latest.get("goto") or ())
+            checkpoint["sends"] = list(latest.get("sends") or ())
         else:  # finished: nothing to run
             result.state = app._output.output(dict(latest["values"]))
             return result
@@ -300,6 +313,7 @@ async def plan(
         checkpoint = _again(latest)
     else:
         checkpoint = _new(app, latest, input, run, None)
+        result.input_update = app._input_update(input)
         result.prior = (
             fresh(latest["values"]) if latest is not None else {k: make() for k, make in app._schema.empty.items()}
         )
@@ -321,6 +335,7 @@ async def plan(
     else:
         invocation.origin = None if origin == START else origin
     invocation.goto = tuple(checkpoint.get("goto") or ())
+    invocation.sent_first = tuple((node, arg) for node, arg in checkpoint.get("sends") or ())
     if "values" in modes and (isinstance(input, Command) or (input is None and unfinished)):
         # A resume streams the state it goes on from first, not its input again.
         invocation.first_values = latest["values"] if latest is not None else None
@@ -350,6 +365,7 @@ def _base(checkpoint: dict[str, Any]) -> dict[str, Any]:
         "origin": checkpoint.get("origin"),
         "answers": dict(checkpoint.get("answers") or {}),
         "goto": list(checkpoint.get("goto") or ()),
+        "sends": list(checkpoint.get("sends") or ()),
         "values": checkpoint["start"],
         "interrupts": [],
         "next": [],
@@ -431,6 +447,7 @@ def snapshot(
     for i in checkpoint.get("interrupts") or ():
         by_node.setdefault(i["node"], []).append(Interrupt(i["value"], i["id"]))
     next_ = _next_of(app, checkpoint)
+    results = _results(history, index)
     tasks = tuple(
         PregelTask(
             by_node[n][0].id if n in by_node else interrupt_id(checkpoint.get("run") or thread_id, n),
@@ -438,6 +455,7 @@ def snapshot(
             ("__pregel_pull", n),
             error=(checkpoint.get("errors") or {}).get(n),
             interrupts=tuple(by_node.get(n, ())),
+            result=results.get(n, [None]).pop(0) if results.get(n) else None,
         )
         for n in next_
     )
@@ -460,6 +478,18 @@ def snapshot(
     )
 
 
+def _results(history: list[dict[str, Any]], index: int) -> dict[str, list[Any]]:
+    """What each task of checkpoint ``index`` wrote, per node: read from the first
+    checkpoint kept after it (its first child) that says."""
+    for later in history[index + 1 :]:
+        if later.get("parent") == index and later.get("produced") is not None:
+            found: dict[str, list[Any]] = {}
+            for node, update in later["produced"]:
+                found.setdefault(node, []).append(update)
+            return found
+    return {}
+
+
 def _next_of(app: CompiledStateGraph[Any], checkpoint: Mapping[str, Any]) -> list[str]:
     """The nodes a checkpoint runs next (as ``StateSnapshot.next`` lists them)."""
     next_: list[str] = list(checkpoint.get("next") or ())
@@ -469,12 +499,16 @@ def _next_of(app: CompiledStateGraph[Any], checkpoint: Mapping[str, Any]) -> lis
     if status not in ("failed", "running"):
         return []
     failed = list(checkpoint.get("errors") or ()) if status == "failed" else []
-    return failed or list(checkpoint.get("goto") or ()) or _first_nodes(app, checkpoint.get("origin"))
+    return failed or [
+        *(node for node, _ in checkpoint.get("sends") or ()),
+        *(checkpoint.get("goto") or ()),
+        *_first_nodes(app, checkpoint.get("origin")),
+    ]
 
 
 def _first_nodes(app: CompiledStateGraph[Any], origin: str | list[str] | None) -> list[str]:
     """The nodes a run starting from ``origin`` (START if None) goes to by plain edges."""
-    origins = origin if isinstance(origin, list) else [origin or START]
+    origins = origin if isinstance(origin, list) else [origin or START]  # [] for a fork: none
     return list(dict.fromkeys(t for o in origins for t in app._edges.get(o, ()) if t != END))
 
 
@@ -577,20 +611,20 @@ def _superstep(  # noqa: PLR0911 (one return per kind of update)
     if as_node == INPUT:  # an input, waiting for the next invoke(None, config) to run it
         if len(updates) > 1:
             raise InvalidUpdateError("Cannot apply multiple updates when updating as input")
-        update = app._input_update(values) if values is not None else {}
-        if not update:
+        if values is None:  # (an empty input is one: LangGraph runs the graph on it)
             raise InvalidUpdateError(f"Received no input writes for {sorted(app._input.fields)}")
+        update = app._input_update(values)
         start = fresh(current)
         app._schema.apply(start, update)
         checkpoint = _updated(current, START, {}, [START])
-        checkpoint.update(status="input", source="input", start=start)
+        checkpoint.update(status="input", source="input", start=start, input=update)
         return checkpoint, at
     if as_node == COPY:  # the same checkpoint again, as a sibling (then updates, if listed)
         if len(updates) > 1:
             raise InvalidUpdateError("Cannot copy checkpoint with multiple updates")
         if base is None or at is None:
             raise InvalidUpdateError("Cannot copy a non-existent checkpoint")
-        copy = {k: v for k, v in base.items() if k not in ("amends", "created")}
+        copy = {k: v for k, v in base.items() if k not in ("amends", "created", "produced")}
         copy.update(source="fork", step=int(base["step"]) + 1)
         parent = base.get("parent")
         if isinstance(values, list) and values:
@@ -605,14 +639,18 @@ def _superstep(  # noqa: PLR0911 (one return per kind of update)
         return copy, parent
     if len(updates) == 1:
         return _single(app, thread_id, history, at, values, as_node), at
-    merged: dict[str, Any] = {}
+    produced: list[tuple[str, Any]] = []
     writes: dict[str, Any] = {}
+    gotos: list[str] = []
+    sends: list[tuple[str, Any]] = []
     written: dict[str, str] = {}
     for values, as_node in updates:
         if as_node is None:
             raise InvalidUpdateError("as_node is required when applying multiple updates")
         _check_node(app, as_node)
-        update = app._schema.check_update(as_node, values) or {}
+        update, goto, sent = _command(app, as_node, values)
+        gotos.extend(goto)
+        sends.extend(sent)
         for key in update:
             if key not in app._schema.reducers and key in written:
                 raise InvalidUpdateError(
@@ -621,10 +659,38 @@ def _superstep(  # noqa: PLR0911 (one return per kind of update)
                 )
             written[key] = as_node
         app._schema.apply(current, update)
-        merged.update(update)
         writes[as_node] = values
+        produced.append((as_node, update))
     origins = list(dict.fromkeys(node for _, node in updates if node is not None))
-    return _updated(current, origins, writes, _first_nodes(app, origins)), at
+    checkpoint = _updated(current, origins, writes, _next_after(app, origins, gotos, sends))
+    checkpoint.update(produced=produced, goto=gotos, sends=sends)
+    return checkpoint, at
+
+
+def _command(app: CompiledStateGraph[Any], as_node: str, values: Any) -> tuple[dict[str, Any], list[str], list[tuple[str, Any]]]:
+    """An update's writes, and (for a Command) the nodes its goto names and its Sends."""
+    if not isinstance(values, Command):
+        return app._schema.check_update(as_node, values) or {}, [], []
+    if values.resume is not None:
+        raise InvalidUpdateError("an update's Command takes update= and goto=, not resume=")
+    update = app._schema.check_update(as_node, values.update) or {}
+    goto: list[str] = []
+    sends: list[tuple[str, Any]] = []
+    targets = values.goto if isinstance(values.goto, (list, tuple)) else [values.goto]
+    for target in targets:
+        if isinstance(target, Send):
+            _check_node(app, target.node)
+            sends.append((target.node, target.arg))
+        elif isinstance(target, str) and target != END:
+            _check_node(app, target)
+            goto.append(target)
+    return update, goto, sends
+
+
+def _next_after(app: CompiledStateGraph[Any], origins: list[str], goto: list[str], sends: list[tuple[str, Any]]) -> list[str]:
+    """What runs after updates as ``origins``: Sends first, then the nodes by name (LangGraph's order)."""
+    pulls = sorted({*_first_nodes(app, origins), *goto}) if origins else []
+    return [*(node for node, _ in sends), *pulls]
 
 
 def _updated(values: dict[str, Any], origin: Any, writes: Any, next_: list[str]) -> dict[str, Any]:
@@ -660,7 +726,12 @@ def _single(
         _check_node(app, as_node)
     latest = history[at] if at is not None else None
     current = fresh(latest["values"]) if latest else app._initial({} if not app._schema.is_root else None)
-    update = app._schema.check_update(as_node or "update_state", values)
+    goto: list[str] = []
+    sends: list[tuple[str, Any]] = []
+    if isinstance(values, Command) and as_node is not None:
+        update, goto, sends = _command(app, as_node, values)
+    else:
+        update = app._schema.check_update(as_node or "update_state", values)
     if update:
         app._schema.apply(current, update)
     if as_node is None and latest is not None and latest.get("status") in ("running", "failed", "interrupted"):
@@ -676,5 +747,9 @@ def _single(
             checkpoint["status"] = "failed"  # runs again on invoke(None), its pauses too
         return checkpoint
     origin = START if as_node is None and latest is None else as_node
-    next_ = list(app._edges.get(origin, ())) if origin is not None else []
-    return _updated(current, origin, update, next_)
+    next_ = _next_after(app, [origin], goto, sends) if origin is not None else []
+    checkpoint = _updated(current, origin, update, next_)
+    checkpoint.update(goto=goto, sends=sends)
+    if as_node is not None:
+        checkpoint["produced"] = [(as_node, update or {})]
+    return checkpoint
