@@ -301,7 +301,7 @@ async def plan(
             checkpoint.update(start=fresh(latest["start"]), values=latest["start"], source="loop")
             result.input_kept = True
             result.input_update = dict(latest.get("input") or {})
-        elif status == "updated" and (latest.get("origin") is not None or latest.get("goto") or latest.get("sends")):
+        elif status == "updated" and _runs_after(app, latest):
             checkpoint = _new(app, latest, None, run, latest.get("origin") or [])
             checkpoint["goto"] = list(latest.get("goto") or ())
             checkpoint["sends"] = list(latest.get("sends") or ())
@@ -343,6 +343,15 @@ async def plan(
     invocation.journal = JournalBinding(app.checkpointer, checkpoint["run"], owned=False)
     result.invocation = invocation
     return result
+
+
+def _runs_after(app: CompiledStateGraph[Any], checkpoint: Mapping[str, Any]) -> bool:
+    """Whether an update's checkpoint has nodes to run after it (its routers may name some)."""
+    origin = checkpoint.get("origin")
+    origins = origin if isinstance(origin, list) else [] if origin is None else [origin]
+    return bool(checkpoint.get("next")) or any(
+        app._branches.get(o) or app._joins_by_source.get(o) for o in origins
+    )
 
 
 def _next_run(thread_id: str, history: list[dict[str, Any]]) -> str:
