@@ -162,22 +162,24 @@ class Plan:
         }
         if self.supersteps and not failed and not interrupts:
             checkpoint["produced"] = self._produced()
-        # Supersteps: a failed superstep writes nothing; as in LangGraph its error is
-        # recorded on the checkpoint it started from (this run's latest), with its state.
+        # Supersteps: a failed or paused superstep writes nothing; as in LangGraph its errors
+        # or interrupts are recorded on the checkpoint it started from (this run's latest).
         amends = False
         step: int | None = None
         if self.supersteps:
             # The step LangGraph gives it, whether or not the ones before it were kept.
             step = self.anchor + invocation.step
-            if failed:
+            if failed or interrupts:
+                # Paused too: the superstep's other writes wait for the resume to keep them.
                 checkpoint["values"] = self.step_values
                 step = max(self.anchor, step - 1)
                 last = self.history[-1] if self.history else None
                 amends = (
                     last is not None and last.get("run") == self.checkpoint.get("run") and last.get("status") != "done"
                 )
-                if amends and last is not None:
+                if amends and last is not None:  # the same checkpoint, with what it ran into
                     checkpoint["source"] = last.get("source", "loop")
+                    checkpoint["produced"] = last.get("produced")
         await asyncio.to_thread(self._save, checkpoint, amends, step)
 
 
