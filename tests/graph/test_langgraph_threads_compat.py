@@ -9,7 +9,8 @@ skillstream's StateGraph does not have (the functional API ``entrypoint``/``task
 subgraphs, static breakpoints ``interrupt_before``/``interrupt_after``, debug streams,
 LangGraph's delta channels, the low-level ``Pregel`` class). Only the imports differ, and the ``sync_checkpointer``
 fixture is skillstream's ``InMemorySaver`` (LangGraph's parametrizes its own savers); with
-``SKILLSTREAM_COMPAT=langgraph`` the same file runs against LangGraph itself.
+``SKILLSTREAM_COMPAT=langgraph`` the same file runs against LangGraph itself. The tests
+that read a thread's history run under both schedules (the ``schedule`` fixture).
 
 Tests that fail for a documented difference are strict xfails, with the reason.
 """
@@ -78,7 +79,7 @@ RunnableConfig = dict
 # (start-when-ready) a thread keeps fewer checkpoints, an intended difference, strict xfail;
 # under compile(schedule="supersteps"), LangGraph's model, it keeps one per superstep as
 # LangGraph does, and they pass. On LangGraph itself both parameters run the same graphs.
-HISTORY = "intended difference: under the default schedule a thread keeps a checkpoint when each invocation starts and when it ends, not one per superstep (schedule='supersteps' keeps LangGraph's), so its history is shorter"
+HISTORY = "intended difference: under the default schedule a thread keeps a checkpoint when each invocation starts and when it ends, not one per superstep (schedule='supersteps' keeps LangGraph's), so its history is shorter and its steps count checkpoints, not supersteps"
 
 
 def _keeps_all(request: pytest.FixtureRequest) -> bool:
@@ -280,7 +281,7 @@ def test_run_from_checkpoint_id_retains_previous_writes(
 
 
 # From test_pregel.py::test_pending_writes_resume
-@pytest.mark.xfail(not ON_LANGGRAPH, strict=True, reason="not supported: a checkpoint's pending writes (CheckpointTuple.pending_writes is None: a thread keeps the results of an unfinished superstep's node runs in its journal, not on the checkpoint)")
+@pytest.mark.xfail(not ON_LANGGRAPH, strict=True, reason="not supported: a checkpoint's pending writes (the node runs that finished in a superstep that failed are kept in the thread's journal, not on its checkpoint: StateSnapshot.tasks does not list them, CheckpointTuple.pending_writes is None)")
 def test_pending_writes_resume(
     sync_checkpointer: BaseCheckpointSaver, durability: Durability
 ) -> None:
