@@ -124,17 +124,17 @@ class Plan:
         assert invocation is not None
         values = fresh(invocation._fold_all())
         self.step_values = values
-        if invocation.step <= self.saved_superstep or not self.every_step:  # kept already, or not kept
+        if _superstep_of(invocation) <= self.saved_superstep or not self.every_step:  # kept already, or not kept
             return
-        self.saved_superstep = invocation.step
+        self.saved_superstep = _superstep_of(invocation)
         self._save({**self.checkpoint, "source": "loop", "values": values, "next": next_nodes,
-                    "superstep": invocation.step, "produced": self._produced()})
+                    "superstep": _superstep_of(invocation), "produced": self._produced()})
 
     def _produced(self) -> list[tuple[str, dict[str, Any]]]:
         """What each run of the superstep that just ended wrote: its task's result."""
         invocation = self.invocation
         assert invocation is not None
-        step = invocation.step
+        step = _superstep_of(invocation)
         return [(r.node, fresh(dict(r.update))) for r in invocation.done if r.step == step and r.node != START]
 
     async def ended(self, failed: bool) -> None:
@@ -168,7 +168,7 @@ class Plan:
         step: int | None = None
         if self.supersteps:
             # The step LangGraph gives it, whether or not the ones before it were kept.
-            step = self.anchor + invocation.step
+            step = self.anchor + _superstep_of(invocation)
             if failed or interrupts:
                 # Paused too: the superstep's other writes wait for the resume to keep them.
                 checkpoint["values"] = self.step_values
@@ -181,6 +181,11 @@ class Plan:
                     checkpoint["source"] = last.get("source", "loop")
                     checkpoint["produced"] = last.get("produced")
         await asyncio.to_thread(self._save, checkpoint, amends, step)
+
+
+def _superstep_of(invocation: _Invocation) -> int:
+    """The superstep a schedule="supersteps" invocation is at (0 before the first)."""
+    return int(getattr(invocation, "step", 0))
 
 
 def thread_of(config: Mapping[str, Any], run_id: str | None) -> str | None:
@@ -409,7 +414,11 @@ def _resumed(latest: dict[str, Any], resume: Any) -> dict[str, Any]:
 
 
 def _new(
-    app: CompiledStateGraph[Any], latest: dict[str, Any] | None, input: Any, run: str, origin: str | None
+    app: CompiledStateGraph[Any],
+    latest: dict[str, Any] | None,
+    input: Any,
+    run: str,
+    origin: str | list[str] | None,
 ) -> dict[str, Any]:
     if latest is None:
         start = app._initial(input)
@@ -604,7 +613,7 @@ def _as_update(update: Any) -> tuple[Any, str | None]:
     return values, as_node
 
 
-def _superstep(  # noqa: PLR0911 (one return per kind of update)
+def _superstep(
     app: CompiledStateGraph[Any],
     thread_id: str,
     history: list[dict[str, Any]],
@@ -739,6 +748,7 @@ def _single(
     current = fresh(latest["values"]) if latest else app._initial({} if not app._schema.is_root else None)
     goto: list[str] = []
     sends: list[tuple[str, Any]] = []
+    update: dict[str, Any] | None
     if isinstance(values, Command) and as_node is not None:
         update, goto, sends = _command(app, as_node, values)
     else:
