@@ -49,6 +49,8 @@ class PregelTask(NamedTuple):
     interrupts: tuple[Interrupt, ...] = ()
     state: Any = None
     result: Any = None
+    """What the node run wrote, once a later checkpoint of the thread follows this one
+    (under ``schedule="supersteps"``, and for updates by ``update_state``)."""
 
 
 class StateUpdate(NamedTuple):
