@@ -294,3 +294,20 @@ def test_get_tuple_and_list_read_a_thread_as_langgraph_checkpointers_do() -> Non
 
     saver.delete_thread("t")
     assert saver.get_tuple(config) is None and list(saver.list(config)) == []
+
+
+def test_a_journal_reads_its_threads_as_langgraph_checkpointers_do(tmp_path: Path) -> None:
+    path = str(tmp_path / "threads.db")
+    assert list(Journal(path).list(None)) == []  # a new file: no threads yet
+    app = _chain([]).compile(checkpointer=Journal(path))
+    config = {"configurable": {"thread_id": "t"}}
+    app.invoke({"total": 0}, config)
+    app.bulk_update_state(config, [[StateUpdate({"total": 5}, "c")]])
+
+    reader = Journal(path)  # another store on the same file
+    latest = reader.get_tuple(config)
+    assert latest is not None and latest.checkpoint["channel_values"]["total"] == 116
+    assert latest.metadata == {"source": "update", "step": 1, "parents": {}}
+    assert [t.config for t in reader.list(config)] == [s.config for s in app.get_state_history(config)]
+    assert [t.config["configurable"]["thread_id"] for t in reader.list(None)] == ["t", "t", "t"]
+    assert reader.get_tuple({"configurable": {"thread_id": "none"}}) is None
