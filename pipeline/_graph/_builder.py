@@ -77,6 +77,7 @@ from pydantic import BaseModel
 
 from ._invocation import _WRITER, STREAM_MODES, StreamMode, _as_config, _CallContext, _Invocation
 from ._supersteps import _SuperstepInvocation
+from ._stream_modes import check_modes
 from ._routing import (
     END,
     START,
@@ -1038,8 +1039,15 @@ class CompiledStateGraph(Generic[S]):
         :func:`get_stream_writer` (or to a ``writer`` parameter) and each item a generator
         node yields (an async one, or a sync one consumed in its thread), the moment it is
         written or yielded, while the node still runs; a generator node's update is its
-        last item, and a retried node's earlier attempts' items stay streamed. A list of
-        modes yields ``(mode, chunk)`` pairs, in the order things happened.
+        last item, and a retried node's earlier attempts' items stay streamed.
+        ``"messages"`` (needs ``langchain-core``) yields LangGraph's ``(message_chunk,
+        metadata)`` pairs: each token of a LangChain chat model called in a node (with the
+        node's ``config``, or from a sync node without it) the moment it comes, and each
+        message a node writes that was neither streamed nor in its input, when it ends.
+        ``"tasks"`` yields each node run as it starts (``{"id", "name", "input",
+        "triggers"}``) and ends (``{"id", "name", "error", "result", "interrupts"}``);
+        ``"debug"`` the same wrapped as ``{"step", "timestamp", "type", "payload"}``. A list
+        of modes yields ``(mode, chunk)`` pairs, in the order things happened.
         A node run that ends without a value yields nothing; once the graph is done
         the stream raises as :meth:`ainvoke` (after every update that was applied).
         Leaving early cancels the node runs in flight: use ``contextlib.aclosing`` (or
@@ -1054,6 +1062,8 @@ class CompiledStateGraph(Generic[S]):
             ...         print(update)   # {"news": {"news": [...]}}, then {"stock": ...}, ...
             >>> async for mode, chunk in app.astream(state, stream_mode=["custom", "updates"]):
             ...     print(mode, chunk)  # custom {"progress": ...} while a node runs, then its update
+            >>> async for token, metadata in app.astream(state, stream_mode="messages"):
+            ...     print(metadata["langgraph_node"], token.content)  # chat Rates, chat " ", ...
 
         Args:
             config: as for :meth:`ainvoke` (a graph with a checkpointer needs a
@@ -1064,6 +1074,7 @@ class CompiledStateGraph(Generic[S]):
         Raises:
             ValueError: at once, if ``stream_mode`` is unknown or ``input`` invalid, or a
                 graph with a checkpointer gets no ``thread_id`` (``run_id`` without one).
+            ImportError: at once, for ``"messages"`` without ``langchain-core``.
             GraphError and the rest: while iterating, as :meth:`ainvoke`.
         """
         modes, multi = _stream_modes(stream_mode)
@@ -1148,8 +1159,10 @@ def _stream_modes(stream_mode: Any) -> tuple[tuple[str, ...], bool]:
     for mode in modes:
         if mode not in STREAM_MODES:
             raise ValueError(
-                f"stream_mode must be 'updates', 'values' or 'custom' (or a list), got {mode!r}"
+                "stream_mode must be 'updates', 'values', 'custom', 'messages', 'tasks' or "
+                f"'debug' (or a list), got {mode!r}"
             )
+    check_modes(modes)
     return modes, multi
 
 
@@ -1179,6 +1192,7 @@ def _node_function(fn: Callable[..., Any], kind: str) -> Callable[..., Any]:
         async def run_agen(state: Any, context: _CallContext) -> AsyncGenerator[Any, None]:
             token = _WRITER.set(context.writer)
             scratch = SCRATCH.set(context.scratch())
+            runnable = context.enter()
             items = fn(state, **extras(context))
             try:
                 async for item in items:
@@ -1192,6 +1206,7 @@ def _node_function(fn: Callable[..., Any], kind: str) -> Callable[..., Any]:
                 await items.aclose()
                 _reset_writer(token)
                 _reset_scratch(scratch)
+                context.leave(runnable)
 
         node = run_agen
     elif kind == "async":
@@ -1199,6 +1214,7 @@ def _node_function(fn: Callable[..., Any], kind: str) -> Callable[..., Any]:
         async def run_async(state: Any, context: _CallContext) -> Any:
             token = _WRITER.set(context.writer)
             scratch = SCRATCH.set(context.scratch())
+            runnable = context.enter()
             try:
                 return await fn(state, **extras(context))
             except GraphInterrupt as paused_at:
@@ -1209,6 +1225,7 @@ def _node_function(fn: Callable[..., Any], kind: str) -> Callable[..., Any]:
             finally:
                 _reset_writer(token)
                 _reset_scratch(scratch)
+                context.leave(runnable)
 
         node = run_async
     elif _is_generator_function(fn):
@@ -1216,6 +1233,7 @@ def _node_function(fn: Callable[..., Any], kind: str) -> Callable[..., Any]:
         def run_gen(state: Any, context: _CallContext) -> Iterator[Any]:
             token = _WRITER.set(context.writer)
             scratch = SCRATCH.set(context.scratch())
+            runnable = context.enter()
             try:
                 yield from fn(state, **extras(context))
             except GraphInterrupt as paused_at:
@@ -1226,6 +1244,7 @@ def _node_function(fn: Callable[..., Any], kind: str) -> Callable[..., Any]:
             finally:
                 _reset_writer(token)
                 _reset_scratch(scratch)
+                context.leave(runnable)
 
         node = run_gen
     else:
@@ -1233,6 +1252,7 @@ def _node_function(fn: Callable[..., Any], kind: str) -> Callable[..., Any]:
         def run_sync(state: Any, context: _CallContext) -> Any:
             token = _WRITER.set(context.writer)
             scratch = SCRATCH.set(context.scratch())
+            runnable = context.enter()
             try:
                 return fn(state, **extras(context))
             except GraphInterrupt as paused_at:
@@ -1243,6 +1263,7 @@ def _node_function(fn: Callable[..., Any], kind: str) -> Callable[..., Any]:
             finally:
                 _reset_writer(token)
                 _reset_scratch(scratch)
+                context.leave(runnable)
 
         node = run_sync
     node.__name__ = getattr(fn, "__name__", node.__name__)

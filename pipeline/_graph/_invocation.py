@@ -8,6 +8,7 @@ import contextvars
 import copy
 import inspect
 import threading
+import uuid
 from collections import Counter, deque
 from collections.abc import AsyncGenerator, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
@@ -33,14 +34,18 @@ from .._core._skill import NO_FALLBACK, Skill, SkillCall, SkillOptions
 from ._policies import cache_key
 from .._durable._session import JournalSession
 from .._stream._results import ResultStream
+from . import _stream_modes
 
 if TYPE_CHECKING:
     from .._engine._run import Run
     from ._builder import CompiledStateGraph
     from .._durable._journal import JournalBinding
 
-StreamMode = Literal["updates", "values", "custom"]
-STREAM_MODES = ("updates", "values", "custom")
+StreamMode = Literal["updates", "values", "custom", "messages", "tasks", "debug"]
+"""What :meth:`CompiledStateGraph.astream` streams (LangGraph's names): node updates, the
+state, custom chunks, chat model tokens, node runs starting and ending, or the latter
+with their step and time."""
+STREAM_MODES = ("updates", "values", "custom", "messages", "tasks", "debug")
 
 StreamWriter = Callable[[Any], None]
 """What :func:`get_stream_writer` returns: call it with any value to stream it as a
@@ -91,7 +96,7 @@ class _CallContext:
     own exception (so that ``except ValueError`` around ``invoke`` sees it), and the
     node run's stream writer."""
 
-    __slots__ = ("answers", "config", "errors", "key", "scope", "writer")
+    __slots__ = ("answers", "config", "errors", "key", "runnable_config", "scope", "writer")
 
     def __init__(
         self,
@@ -108,6 +113,23 @@ class _CallContext:
         self.writer = writer
         self.answers = answers or []  # resume answers for its interrupt() calls, in order
         self.scope = scope  # with the key, what its interrupt id is made of
+        # With stream_mode="messages": LangChain's context variable of the running
+        # runnable's config, set to this run's while it runs (see enter).
+        self.runnable_config: contextvars.ContextVar[Any] | None = None
+
+    def enter(self) -> contextvars.Token[Any] | None:
+        """Make the run's config LangChain's current one, when the invocation streams
+        "messages": a chat model called without ``config`` then streams too, as in a
+        LangGraph node. The token is for :meth:`leave`."""
+        var = self.runnable_config
+        return None if var is None else var.set(self.config)
+
+    def leave(self, token: contextvars.Token[Any] | None) -> None:
+        if token is not None and self.runnable_config is not None:
+            try:
+                self.runnable_config.reset(token)
+            except ValueError:  # a generator closed from another context: nothing to undo
+                pass
 
     def scratch(self) -> Scratch:
         """A fresh count of interrupt() calls for one attempt (a retry starts again)."""
@@ -120,7 +142,11 @@ class _CallContext:
         # Stable across invocations and processes: a journal matches a node run by its
         # arguments' text, which must not hold this object's address.
         try:
-            configurable = repr(sorted(dict(self.config.get("configurable") or {}).items()))
+            # Without the run's namespace, which holds its task id: the same run of
+            # another invocation (a resumed one) has another.
+            configurable = repr(
+                sorted((k, v) for k, v in dict(self.config.get("configurable") or {}).items() if k != "checkpoint_ns")
+            )
         except Exception:
             configurable = "?"
         # A resumed run differs from its paused one (whose value, its interrupt, the
@@ -270,6 +296,10 @@ class _Invocation:
         # that got theirs from the cache (they are not stored again).
         self.cache_keys: dict[str, tuple[Any, Any]] = {}
         self.cache_hits: set[str] = set()
+        # stream_mode "messages", "tasks", "debug": None unless one of them is streamed.
+        self.extra = _stream_modes.make(self, modes)
+        self.live_events = self.custom or "messages" in modes  # chunks that come mid-run
+        self.id_base = ""  # what task ids are made of without a thread: made when first needed
 
     async def events(self) -> AsyncGenerator[Any, None]:
         """Run the invocation, yielding per the stream modes as nodes finish."""
@@ -302,8 +332,8 @@ class _Invocation:
             )
             # With "custom" the run is read as its events: an item a node yields (its
             # "partial" event) or a chunk it writes wakes this loop before the node ends.
-            source: Any = stream.events() if self.custom else stream
-            self.event_stream = source if self.custom else None
+            source: Any = stream.events() if self.live_events else stream
+            self.event_stream = source if self.live_events else None
             # `async with`: leaving this generator early (or an error below) cancels and
             # awaits every node run in flight before the exception or the close goes on.
             async with source:
@@ -334,13 +364,23 @@ class _Invocation:
         return stream_writer
 
     def _write(self, key: str, chunk: Any) -> None:
-        # On the loop. A write after its node run ended (a thread past its timeout) or
-        # after the invocation is dropped, as the engine drops such a thread's items.
+        self._live(key, "custom", chunk)
+
+    def _live(self, key: str, mode: str, chunk: Any) -> None:
+        """Stream a chunk node run ``key`` made while running (on the loop). One made
+        after its run ended (a thread past its timeout) or after the invocation is
+        dropped, as the engine drops such a thread's items."""
         if self.finished or key not in self.in_flight:
             return
-        self._emit("custom", chunk)
+        self._emit(mode, chunk)
         if self.event_stream is not None:
             self.event_stream._put(_WAKE)
+
+    def task_id(self, key: str) -> str:
+        """Node run ``key``'s id (LangGraph's task id), in its ``langgraph_checkpoint_ns``."""
+        if not self.scope and not self.id_base:
+            self.id_base = uuid.uuid4().hex
+        return _stream_modes.task_id(self.scope or self.id_base, key)
 
     def final(self) -> Any:
         """The state: every update folded in fold order, however the runs finished; with
@@ -387,6 +427,11 @@ class _Invocation:
             if is_paused(value):
                 self._paused(run, result, value[PAUSED])
                 return
+            if self.extra is not None:
+                if key in self.cache_hits or result.replayed:  # it did not run now
+                    self.extra.forget(run)
+                else:
+                    self.extra.output(run, value)  # its messages come before its update
             try:
                 writes, chunk, gotos = self._writes(node, value)
             except (TypeError, ValueError, InvalidUpdateError) as exc:
@@ -413,11 +458,16 @@ class _Invocation:
                     self._emit("updates", {node: chunk})
             if self.values_each_run and not result.replayed:  # every channel, as LangGraph streams them
                 self._emit("values", self.schema.output(self._fold_all()))
+            if self.extra is not None and key not in self.cache_hits and not result.replayed:
+                self.extra.ended(run, writes, None)
             self._fire(run)
             for i, goto in enumerate(gotos):
                 if goto is not None and goto != ():
                     self._follow(run, None, goto, (0, i))
         else:
+            if self.extra is not None:
+                self.extra.forget(run)
+                self.extra.ended(run, None, self.errors.get(key) or result.error)
             for descendant in self.graph._reach[node]:
                 self.blocked.setdefault(descendant, result)
         self._release()
@@ -431,6 +481,8 @@ class _Invocation:
         made = [Interrupt(i["value"], i["id"]) for i in found]
         for item in made:
             self.interrupts.append((run.key, run.node, item))
+        if self.extra is not None and not result.replayed:
+            self.extra.paused(run, made)
         if "updates" in self.modes:  # as LangGraph streams a pause
             self._emit("updates", {"__interrupt__": tuple(made)})
         if "values" in self.modes:
@@ -457,8 +509,13 @@ class _Invocation:
         and the ``goto`` of its Commands. A list holding a Command is many updates."""
         schema = self.schema
         if isinstance(value, Command):
+            if _repeats_a_key(value.update):
+                each = self._writes(node, [Command(update=[pair]) for pair in value.update])
+                return each[0], each[1], [value.goto]
             update = schema.check_update(node, value.update)
             return list((update or {}).items()), schema.chunk(update), [value.goto]
+        if _repeats_a_key(value):
+            return self._writes(node, [Command(update=[pair]) for pair in value])
         if isinstance(value, (list, tuple)) and value and any(isinstance(i, Command) for i in value):
             writes: list[tuple[str, Any]] = []
             chunks: list[Any] = []
@@ -660,8 +717,11 @@ class _Invocation:
         node = run.node
         self.in_flight[run.key] = run
         skill = self.graph._nodes[node]
+        extra = self.extra
+        config: dict[str, Any] | None = None
         if self.graph._wrapped[node]:
             pushed = run.sent is not None
+            namespace = f"{node}:{self.task_id(run.key)}"
             config = {
                 **self.config,
                 "metadata": {  # what LangGraph tells a node of where it runs
@@ -670,8 +730,12 @@ class _Invocation:
                     "langgraph_node": node,
                     "langgraph_triggers": ("__pregel_push",) if pushed else self.graph._triggers[node],
                     "langgraph_path": ("__pregel_push" if pushed else "__pregel_pull", node),
+                    "langgraph_checkpoint_ns": namespace,
                 },
+                "configurable": {**self.config["configurable"], "checkpoint_ns": namespace},
             }
+            if extra is not None:
+                config = extra.config(run, config)
             context = _CallContext(
                 config,
                 self.errors,
@@ -680,9 +744,15 @@ class _Invocation:
                 self.answers.get(run.key),
                 self.scope,
             )
+            if extra is not None and extra.handler is not None:
+                from ._lc_messages import RUNNABLE_CONFIG
+
+                context.runnable_config = RUNNABLE_CONFIG
             args: tuple[Any, ...] = (value, context)
         else:
             args = (value,)
+        if extra is not None:
+            extra.started(run, value, config)
         policy = self.graph._cache_policies.get(node)
         if policy is not None:
             call = self._cached_call(run, policy, value)
@@ -921,6 +991,17 @@ class _Invocation:
         return GraphError(message, state=self.graph._output.output(values), results=results)
 
 
+def _repeats_a_key(update: Any) -> bool:
+    """Whether an update given as ``[(key, value), ...]`` writes a key more than once:
+    then each write is one update, in order (as LangGraph applies and streams them)."""
+    if not isinstance(update, (list, tuple)) or len(update) < 2:
+        return False
+    if not all(isinstance(p, tuple) and len(p) == 2 for p in update):
+        return False
+    keys = [p[0] for p in update]
+    return len(set(keys)) < len(keys)
+
+
 def _dependency_failed(failed: SkillResult) -> DependencyFailed:
     return DependencyFailed(f"dependency {failed.key!r} ended {failed.status.value}")
 
@@ -971,6 +1052,7 @@ def _as_config(config: Mapping[str, Any] | None) -> dict[str, Any]:
     merged: dict[str, Any] = dict(config or {})
     merged.setdefault("recursion_limit", 25)
     merged.setdefault("configurable", {})
+    _stream_modes.with_metadata_defaults(merged)
     limit = merged["recursion_limit"]
     if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
         raise ValueError(f"recursion_limit must be an int >= 1, got {limit!r}")

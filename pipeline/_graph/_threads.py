@@ -37,6 +37,7 @@ from .._durable._threads import (
 )
 from ._interrupt import Interrupt, PregelTask, StateSnapshot, interrupt_id
 from ._invocation import _Invocation
+from ._stream_modes import task_result
 from ._routing import END, START, Command, InvalidUpdateError, Send
 
 if TYPE_CHECKING:
@@ -135,7 +136,7 @@ class Plan:
         invocation = self.invocation
         assert invocation is not None
         step = _superstep_of(invocation)
-        return [(r.node, fresh(dict(r.update))) for r in invocation.done if r.step == step and r.node != START]
+        return [(r.node, fresh(task_result(r.update))) for r in invocation.done if r.step == step and r.node != START]
 
     async def ended(self, failed: bool) -> None:
         invocation = self.invocation
@@ -249,7 +250,7 @@ async def plan(
     legacy = run_id is not None
     thread_id = thread_of(config, run_id)
     _check_thread(app, thread_id, input, legacy)
-    if thread_id is None:
+    if thread_id is None or app.checkpointer is None:  # without one, a thread_id is config
         result = Plan(app, None, [])
         result.invocation = app._invocation_type(app, app._initial(input), modes, config, multi)
         return result

@@ -1978,3 +1978,952 @@ def test_in_one_fan_out_state_graph_waiting_edge_multiple(
             "docs": ["doc1", "doc1", "doc2", "doc2", "doc3", "doc3", "doc4", "doc4"],
         }
         assert rewrite_query_count == 4
+
+
+
+# -- stream_mode "messages", "tasks" and "debug" ----------------------------------------------
+# LangGraph's tests of these modes that need no subgraphs, checkpoint history or prebuilt
+# agents. The "messages" tests pass under both schedules; "values" is streamed after each
+# node run under the default schedule, so a test asserting it once per superstep is a
+# strict xfail there and passes under compile(schedule="supersteps").
+
+from langchain_core.language_models import GenericFakeChatModel  # noqa: E402
+from langchain_core.messages import AIMessageChunk  # noqa: E402
+from langchain_core.runnables import RunnableConfig  # noqa: E402
+from langchain_core.version import VERSION as LANGCHAIN_CORE_VERSION  # noqa: E402
+
+if ON_LANGGRAPH:
+    from langgraph.graph import MessagesState
+else:
+    from pipeline import MessagesState
+
+
+# From LangGraph's tests/messages.py (helper, unchanged).
+def _AnyIdAIMessageChunk(**kwargs: Any) -> AIMessageChunk:
+    """Create ai message with an any id field."""
+    message = AIMessageChunk(**kwargs)
+    message.id = AnyStr()
+    return message
+
+
+VALUES_PER_STEP = (
+    'intended difference: under the default schedule "values" is streamed after each node '
+    "run, not once per superstep (compile(schedule=\"supersteps\") streams it as LangGraph)"
+)
+
+
+def _compile_in(schedule: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    if schedule == "supersteps" and not ON_LANGGRAPH:
+        compile_ = StateGraph.compile
+
+        def compile_in_supersteps(self: Any, *args: Any, **kwargs: Any) -> Any:
+            kwargs.setdefault("schedule", "supersteps")
+            return compile_(self, *args, **kwargs)
+
+        monkeypatch.setattr(StateGraph, "compile", compile_in_supersteps)
+    return schedule
+
+
+@pytest.fixture(params=["ready", "supersteps"])
+def any_schedule(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both schedules, each expected to pass."""
+    return _compile_in(request.param, monkeypatch)
+
+
+@pytest.fixture(params=[
+    pytest.param("ready", marks=pytest.mark.xfail(not ON_LANGGRAPH, strict=True, reason=VALUES_PER_STEP)),
+    "supersteps",
+])
+def schedule_values(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    return _compile_in(request.param, monkeypatch)
+
+
+# test_pregel.py::test_tags_stream_mode_messages (line 6881)
+@pytest.mark.usefixtures("any_schedule")
+def test_tags_stream_mode_messages() -> None:
+    model = GenericFakeChatModel(messages=iter(["foo"]), tags=["meow"])
+    graph = (
+        StateGraph(MessagesState)
+        .add_node(
+            "call_model", lambda state: {"messages": model.invoke(state["messages"])}
+        )
+        .add_edge(START, "call_model")
+        .compile()
+    )
+    assert list(
+        graph.stream(
+            {
+                "messages": "hi",
+            },
+            stream_mode="messages",
+        )
+    ) == [
+        (
+            _AnyIdAIMessageChunk(content="foo", chunk_position="last"),
+            {
+                "langgraph_step": 1,
+                "langgraph_node": "call_model",
+                "langgraph_triggers": ("branch:to:call_model",),
+                "langgraph_path": ("__pregel_pull", "call_model"),
+                "langgraph_checkpoint_ns": AnyStr("call_model:"),
+                "checkpoint_ns": AnyStr("call_model:"),
+                "ls_provider": "genericfakechatmodel",
+                "ls_model_type": "chat",
+                "ls_integration": "langchain_chat_model",
+                "lc_versions": {"langchain-core": LANGCHAIN_CORE_VERSION},
+                "tags": ["meow"],
+            },
+        )
+    ]
+
+
+# test_pregel.py::test_configurable_propagates_to_stream_metadata (line 6918)
+@pytest.mark.usefixtures("any_schedule")
+def test_configurable_propagates_to_stream_metadata() -> None:
+    """Regression: thread_id, run_id, assistant_id, graph_id,
+    and langgraph_auth_user_id from configurable must appear
+    in stream_mode='messages' metadata."""
+
+    def my_node(state):
+        return {"messages": HumanMessage(content="hello")}
+
+    graph = (
+        StateGraph(MessagesState)
+        .add_node("my_node", my_node)
+        .add_edge(START, "my_node")
+        .compile()
+    )
+
+    config = {
+        "configurable": {
+            "thread_id": "th-123",
+            "checkpoint_id": "ckpt-1",
+            "checkpoint_ns": "ns-1",
+            "task_id": "task-1",
+            "run_id": "run-456",
+            "assistant_id": "asst-789",
+            "graph_id": "graph-0",
+            "model": "gpt-4o",
+            "user_id": "uid-1",
+            "cron_id": "cron-1",
+            "langgraph_auth_user_id": "user-1",
+            # these should NOT be propagated into metadata
+            "some_api_key": "secret",
+            "custom_setting": {"nested": True},
+        },
+    }
+    results = list(graph.stream({"messages": []}, config, stream_mode="messages"))
+    assert len(results) == 1
+    _, metadata = results[0]
+    # propagated keys
+    assert metadata["thread_id"] == "th-123"
+    assert metadata["checkpoint_id"] == "ckpt-1"
+    assert metadata["checkpoint_ns"] == "ns-1"
+    assert metadata["task_id"] == "task-1"
+    assert metadata["run_id"] == "run-456"
+    assert metadata["assistant_id"] == "asst-789"
+    assert metadata["graph_id"] == "graph-0"
+    # These are only present in trace metadata by default as of langgraph 1.2
+    # assert metadata["model"] == "gpt-4o"
+    # assert metadata["user_id"] == "uid-1"
+    # assert metadata["cron_id"] == "cron-1"
+    # assert metadata["langgraph_auth_user_id"] == "user-1"
+    # non-allowlisted keys must not appear
+    assert "some_api_key" not in metadata
+    assert "custom_setting" not in metadata
+
+
+# test_pregel.py::test_stream_mode_messages_command (line 6972)
+@pytest.mark.usefixtures("any_schedule")
+def test_stream_mode_messages_command() -> None:
+
+    def my_node(state):
+        return {"messages": HumanMessage(content="foo")}
+
+    def my_other_node(state):
+        return Command(update={"messages": HumanMessage(content="bar")})
+
+    def my_last_node(state):
+        return [Command(update={"messages": HumanMessage(content="baz")})]
+
+    graph = (
+        StateGraph(MessagesState)
+        .add_sequence([my_node, my_other_node, my_last_node])
+        .add_edge(START, "my_node")
+        .compile()
+    )
+    assert list(
+        graph.stream(
+            {
+                "messages": [],
+            },
+            stream_mode="messages",
+        )
+    ) == [
+        (
+            _AnyIdHumanMessage(content="foo"),
+            {
+                "ls_integration": "langgraph",
+                "langgraph_step": 1,
+                "langgraph_node": "my_node",
+                "langgraph_triggers": ("branch:to:my_node",),
+                "langgraph_path": ("__pregel_pull", "my_node"),
+                "langgraph_checkpoint_ns": AnyStr("my_node:"),
+            },
+        ),
+        (
+            _AnyIdHumanMessage(content="bar"),
+            {
+                "ls_integration": "langgraph",
+                "langgraph_step": 2,
+                "langgraph_node": "my_other_node",
+                "langgraph_triggers": ("branch:to:my_other_node",),
+                "langgraph_path": ("__pregel_pull", "my_other_node"),
+                "langgraph_checkpoint_ns": AnyStr("my_other_node:"),
+            },
+        ),
+        (
+            _AnyIdHumanMessage(content="baz"),
+            {
+                "ls_integration": "langgraph",
+                "langgraph_step": 3,
+                "langgraph_node": "my_last_node",
+                "langgraph_triggers": ("branch:to:my_last_node",),
+                "langgraph_path": ("__pregel_pull", "my_last_node"),
+                "langgraph_checkpoint_ns": AnyStr("my_last_node:"),
+            },
+        ),
+    ]
+
+
+# test_pregel.py::test_subgraph_streaming_sync (line 8815)
+@pytest.mark.usefixtures("any_schedule")
+def test_subgraph_streaming_sync() -> None:
+    """Test subgraph streaming when used as a node in sync version"""
+
+    # Create a fake chat model that returns a simple response
+    model = GenericFakeChatModel(messages=iter(["The weather is sunny today."]))
+
+    # Create a subgraph that uses the fake chat model
+    def call_model_node(state: MessagesState, config: RunnableConfig) -> MessagesState:
+        """Node that calls the model with the last message."""
+        messages = state["messages"]
+        last_message = messages[-1].content if messages else ""
+        response = model.invoke([("user", last_message)], config)
+        return {"messages": [response]}
+
+    # Build the subgraph
+    subgraph = StateGraph(MessagesState)
+    subgraph.add_node("call_model", call_model_node)
+    subgraph.add_edge(START, "call_model")
+    compiled_subgraph = subgraph.compile()
+
+    class SomeCustomState(TypedDict):
+        last_chunk: NotRequired[str]
+        num_chunks: NotRequired[int]
+
+    # Will invoke a subgraph as a function
+    def parent_node(state: SomeCustomState, config: RunnableConfig) -> dict:
+        """Node that runs the subgraph."""
+        msgs = {"messages": [("user", "What is the weather in Tokyo?")]}
+        events = []
+        for event in compiled_subgraph.stream(msgs, config, stream_mode="messages"):
+            events.append(event)
+        ai_msg_chunks = [ai_msg_chunk for ai_msg_chunk, _ in events]
+        return {
+            "last_chunk": ai_msg_chunks[-1],
+            "num_chunks": len(ai_msg_chunks),
+        }
+
+    # Build the main workflow
+    workflow = StateGraph(SomeCustomState)
+    workflow.add_node("subgraph", parent_node)
+    workflow.add_edge(START, "subgraph")
+    compiled_workflow = workflow.compile()
+
+    # Test the basic functionality
+    result = compiled_workflow.invoke({})
+
+    assert result["last_chunk"].content == "today."
+    assert result["num_chunks"] == 9
+
+
+# test_pregel_async.py::test_tags_stream_mode_messages (line 7571)
+@pytest.mark.usefixtures("any_schedule")
+async def test_tags_stream_mode_messages_async_file() -> None:
+    model = GenericFakeChatModel(messages=iter(["foo"]), tags=["meow"])
+
+    async def call_model(state, config):
+        return {"messages": await model.ainvoke(state["messages"], config)}
+
+    graph = (
+        StateGraph(MessagesState)
+        .add_node(call_model)
+        .add_edge(START, "call_model")
+        .compile()
+    )
+    assert [
+        c
+        async for c in graph.astream(
+            {
+                "messages": "hi",
+            },
+            stream_mode="messages",
+        )
+    ] == [
+        (
+            _AnyIdAIMessageChunk(content="foo", chunk_position="last"),
+            {
+                "langgraph_step": 1,
+                "langgraph_node": "call_model",
+                "langgraph_triggers": ("branch:to:call_model",),
+                "langgraph_path": ("__pregel_pull", "call_model"),
+                "langgraph_checkpoint_ns": AnyStr("call_model:"),
+                "checkpoint_ns": AnyStr("call_model:"),
+                "ls_provider": "genericfakechatmodel",
+                "ls_model_type": "chat",
+                "ls_integration": "langchain_chat_model",
+                "lc_versions": {"langchain-core": LANGCHAIN_CORE_VERSION},
+                "tags": ["meow"],
+            },
+        )
+    ]
+
+
+# test_pregel_async.py::test_configurable_propagates_to_stream_metadata (line 7611)
+@pytest.mark.usefixtures("any_schedule")
+async def test_configurable_propagates_to_stream_metadata_async_file() -> None:
+    """Regression: thread_id, run_id, assistant_id, graph_id,
+    and langgraph_auth_user_id from configurable must appear
+    in stream_mode='messages' metadata."""
+
+    def my_node(state):
+        return {"messages": HumanMessage(content="hello")}
+
+    graph = (
+        StateGraph(MessagesState)
+        .add_node("my_node", my_node)
+        .add_edge(START, "my_node")
+        .compile()
+    )
+
+    config = {
+        "configurable": {
+            "thread_id": "th-123",
+            "checkpoint_id": "ckpt-1",
+            "checkpoint_ns": "ns-1",
+            "task_id": "task-1",
+            "run_id": "run-456",
+            "assistant_id": "asst-789",
+            "graph_id": "graph-0",
+            "model": "gpt-4o",
+            "user_id": "uid-1",
+            "cron_id": "cron-1",
+            "langgraph_auth_user_id": "user-1",
+            # these should NOT be propagated into metadata
+            "some_api_key": "secret",
+            "custom_setting": {"nested": True},
+        },
+    }
+    results = [
+        chunk
+        async for chunk in graph.astream(
+            {"messages": []}, config, stream_mode="messages"
+        )
+    ]
+    assert len(results) == 1
+    _, metadata = results[0]
+    # propagated keys
+    assert metadata["thread_id"] == "th-123"
+    assert metadata["checkpoint_id"] == "ckpt-1"
+    assert metadata["checkpoint_ns"] == "ns-1"
+    assert metadata["task_id"] == "task-1"
+    assert metadata["run_id"] == "run-456"
+    assert metadata["assistant_id"] == "asst-789"
+    assert metadata["graph_id"] == "graph-0"
+
+    # These will only be traced as of langgraph 1.2 and not present by default in
+    # metadata
+    # assert metadata["model"] == "gpt-4o"
+    # assert metadata["user_id"] == "uid-1"
+    # assert metadata["cron_id"] == "cron-1"
+    # assert metadata["langgraph_auth_user_id"] == "user-1"
+    # non-allowlisted keys must not appear
+    assert "some_api_key" not in metadata
+    assert "custom_setting" not in metadata
+
+
+# test_pregel_async.py::test_stream_mode_messages_command (line 7672)
+@pytest.mark.usefixtures("any_schedule")
+async def test_stream_mode_messages_command_async_file() -> None:
+
+    async def my_node(state):
+        return {"messages": HumanMessage(content="foo")}
+
+    async def my_other_node(state):
+        return Command(update={"messages": HumanMessage(content="bar")})
+
+    graph = (
+        StateGraph(MessagesState)
+        .add_sequence([my_node, my_other_node])
+        .add_edge(START, "my_node")
+        .compile()
+    )
+    assert [
+        c
+        async for c in graph.astream(
+            {
+                "messages": [],
+            },
+            stream_mode="messages",
+        )
+    ] == [
+        (
+            _AnyIdHumanMessage(content="foo"),
+            {
+                "ls_integration": "langgraph",
+                "langgraph_step": 1,
+                "langgraph_node": "my_node",
+                "langgraph_triggers": ("branch:to:my_node",),
+                "langgraph_path": ("__pregel_pull", "my_node"),
+                "langgraph_checkpoint_ns": AnyStr("my_node:"),
+            },
+        ),
+        (
+            _AnyIdHumanMessage(content="bar"),
+            {
+                "ls_integration": "langgraph",
+                "langgraph_step": 2,
+                "langgraph_node": "my_other_node",
+                "langgraph_triggers": ("branch:to:my_other_node",),
+                "langgraph_path": ("__pregel_pull", "my_other_node"),
+                "langgraph_checkpoint_ns": AnyStr("my_other_node:"),
+            },
+        ),
+    ]
+
+
+# test_pregel_async.py::test_subgraph_streaming_async (line 9290)
+@pytest.mark.usefixtures("any_schedule")
+async def test_subgraph_streaming_async_async_file() -> None:
+    """Test subgraph streaming when used as a node in async version"""
+
+    # Create a fake chat model that returns a simple response
+    model = GenericFakeChatModel(messages=iter(["The weather is sunny today."]))
+
+    # Create a subgraph that uses the fake chat model
+    async def call_model_node(
+        state: MessagesState, config: RunnableConfig
+    ) -> MessagesState:
+        """Node that calls the model with the last message."""
+        messages = state["messages"]
+        last_message = messages[-1].content if messages else ""
+        response = await model.ainvoke([("user", last_message)], config)
+        return {"messages": [response]}
+
+    # Build the subgraph
+    subgraph = StateGraph(MessagesState)
+    subgraph.add_node("call_model", call_model_node)
+    subgraph.add_edge(START, "call_model")
+    compiled_subgraph = subgraph.compile()
+
+    class SomeCustomState(TypedDict):
+        last_chunk: NotRequired[str]
+        num_chunks: NotRequired[int]
+
+    # Will invoke a subgraph as a function
+    async def parent_node(state: SomeCustomState, config: RunnableConfig) -> dict:
+        """Node that runs the subgraph."""
+        msgs = {"messages": [("user", "What is the weather in Tokyo?")]}
+        events = []
+        async for event in compiled_subgraph.astream(
+            msgs, config, stream_mode="messages"
+        ):
+            events.append(event)
+        ai_msg_chunks = [ai_msg_chunk for ai_msg_chunk, _ in events]
+        return {
+            "last_chunk": ai_msg_chunks[-1],
+            "num_chunks": len(ai_msg_chunks),
+        }
+
+    # Build the main workflow
+    workflow = StateGraph(SomeCustomState)
+    workflow.add_node("subgraph", parent_node)
+    workflow.add_edge(START, "subgraph")
+    compiled_workflow = workflow.compile()
+
+    # Test the basic functionality
+    result = await compiled_workflow.ainvoke({})
+
+    assert result["last_chunk"].content == "today."
+    assert result["num_chunks"] == 9
+
+
+# test_large_cases.py::test_in_one_fan_out_out_one_graph_state (line 3915)
+@pytest.mark.usefixtures("schedule_values")
+def test_in_one_fan_out_out_one_graph_state() -> None:
+    def sorted_add(x: list[str], y: list[str]) -> list[str]:
+        return sorted(operator.add(x, y))
+
+    class State(TypedDict, total=False):
+        query: str
+        answer: str
+        docs: Annotated[list[str], sorted_add]
+
+    def rewrite_query(data: State) -> State:
+        return {"query": f"query: {data['query']}"}
+
+    def retriever_one(data: State) -> State:
+        # timer ensures stream output order is stable
+        # also, it confirms that the update order is not dependent on finishing order
+        # instead being defined by the order of the nodes/edges in the graph definition
+        # ie. stable between invocations
+        time.sleep(0.1)
+        return {"docs": ["doc1", "doc2"]}
+
+    def retriever_two(data: State) -> State:
+        return {"docs": ["doc3", "doc4"]}
+
+    def qa(data: State) -> State:
+        return {"answer": ",".join(data["docs"])}
+
+    workflow = StateGraph(State)
+
+    workflow.add_node("rewrite_query", rewrite_query)
+    workflow.add_node("retriever_one", retriever_one)
+    workflow.add_node("retriever_two", retriever_two)
+    workflow.add_node("qa", qa)
+
+    workflow.set_entry_point("rewrite_query")
+    workflow.add_edge("rewrite_query", "retriever_one")
+    workflow.add_edge("rewrite_query", "retriever_two")
+    workflow.add_edge("retriever_one", "qa")
+    workflow.add_edge("retriever_two", "qa")
+    workflow.set_finish_point("qa")
+
+    app = workflow.compile()
+
+    assert app.invoke({"query": "what is weather in sf"}) == {
+        "query": "query: what is weather in sf",
+        "docs": ["doc1", "doc2", "doc3", "doc4"],
+        "answer": "doc1,doc2,doc3,doc4",
+    }
+
+    assert [*app.stream({"query": "what is weather in sf"})] == [
+        {"rewrite_query": {"query": "query: what is weather in sf"}},
+        {"retriever_two": {"docs": ["doc3", "doc4"]}},
+        {"retriever_one": {"docs": ["doc1", "doc2"]}},
+        {"qa": {"answer": "doc1,doc2,doc3,doc4"}},
+    ]
+
+    assert [*app.stream({"query": "what is weather in sf"}, stream_mode="values")] == [
+        {"query": "what is weather in sf", "docs": []},
+        {"query": "query: what is weather in sf", "docs": []},
+        {
+            "query": "query: what is weather in sf",
+            "docs": ["doc1", "doc2", "doc3", "doc4"],
+        },
+        {
+            "query": "query: what is weather in sf",
+            "docs": ["doc1", "doc2", "doc3", "doc4"],
+            "answer": "doc1,doc2,doc3,doc4",
+        },
+    ]
+
+    assert [
+        *app.stream(
+            {"query": "what is weather in sf"},
+            stream_mode=["values", "updates", "debug"],
+        )
+    ] == [
+        ("values", {"query": "what is weather in sf", "docs": []}),
+        (
+            "debug",
+            {
+                "type": "task",
+                "timestamp": AnyStr(),
+                "step": 1,
+                "payload": {
+                    "id": AnyStr(),
+                    "name": "rewrite_query",
+                    "input": {"query": "what is weather in sf", "docs": []},
+                    "triggers": ("branch:to:rewrite_query",),
+                },
+            },
+        ),
+        ("updates", {"rewrite_query": {"query": "query: what is weather in sf"}}),
+        (
+            "debug",
+            {
+                "type": "task_result",
+                "timestamp": AnyStr(),
+                "step": 1,
+                "payload": {
+                    "id": AnyStr(),
+                    "name": "rewrite_query",
+                    "result": {
+                        "query": "query: what is weather in sf",
+                    },
+                    "error": None,
+                    "interrupts": [],
+                },
+            },
+        ),
+        ("values", {"query": "query: what is weather in sf", "docs": []}),
+        (
+            "debug",
+            {
+                "type": "task",
+                "timestamp": AnyStr(),
+                "step": 2,
+                "payload": {
+                    "id": AnyStr(),
+                    "name": "retriever_one",
+                    "input": {"query": "query: what is weather in sf", "docs": []},
+                    "triggers": ("branch:to:retriever_one",),
+                },
+            },
+        ),
+        (
+            "debug",
+            {
+                "type": "task",
+                "timestamp": AnyStr(),
+                "step": 2,
+                "payload": {
+                    "id": AnyStr(),
+                    "name": "retriever_two",
+                    "input": {"query": "query: what is weather in sf", "docs": []},
+                    "triggers": ("branch:to:retriever_two",),
+                },
+            },
+        ),
+        (
+            "updates",
+            {"retriever_two": {"docs": ["doc3", "doc4"]}},
+        ),
+        (
+            "debug",
+            {
+                "type": "task_result",
+                "timestamp": AnyStr(),
+                "step": 2,
+                "payload": {
+                    "id": AnyStr(),
+                    "name": "retriever_two",
+                    "result": {
+                        "docs": ["doc3", "doc4"],
+                    },
+                    "error": None,
+                    "interrupts": [],
+                },
+            },
+        ),
+        (
+            "updates",
+            {"retriever_one": {"docs": ["doc1", "doc2"]}},
+        ),
+        (
+            "debug",
+            {
+                "type": "task_result",
+                "timestamp": AnyStr(),
+                "step": 2,
+                "payload": {
+                    "id": AnyStr(),
+                    "name": "retriever_one",
+                    "result": {
+                        "docs": ["doc1", "doc2"],
+                    },
+                    "error": None,
+                    "interrupts": [],
+                },
+            },
+        ),
+        (
+            "values",
+            {
+                "query": "query: what is weather in sf",
+                "docs": ["doc1", "doc2", "doc3", "doc4"],
+            },
+        ),
+        (
+            "debug",
+            {
+                "type": "task",
+                "timestamp": AnyStr(),
+                "step": 3,
+                "payload": {
+                    "id": AnyStr(),
+                    "name": "qa",
+                    "input": {
+                        "query": "query: what is weather in sf",
+                        "docs": ["doc1", "doc2", "doc3", "doc4"],
+                    },
+                    "triggers": ("branch:to:qa",),
+                },
+            },
+        ),
+        ("updates", {"qa": {"answer": "doc1,doc2,doc3,doc4"}}),
+        (
+            "debug",
+            {
+                "type": "task_result",
+                "timestamp": AnyStr(),
+                "step": 3,
+                "payload": {
+                    "id": AnyStr(),
+                    "name": "qa",
+                    "result": {
+                        "answer": "doc1,doc2,doc3,doc4",
+                    },
+                    "error": None,
+                    "interrupts": [],
+                },
+            },
+        ),
+        (
+            "values",
+            {
+                "query": "query: what is weather in sf",
+                "answer": "doc1,doc2,doc3,doc4",
+                "docs": ["doc1", "doc2", "doc3", "doc4"],
+            },
+        ),
+    ]
+
+
+# test_large_cases_async.py::test_in_one_fan_out_out_one_graph_state (line 2473)
+@pytest.mark.usefixtures("schedule_values")
+async def test_in_one_fan_out_out_one_graph_state_async_file() -> None:
+    def sorted_add(x: list[str], y: list[str]) -> list[str]:
+        return sorted(operator.add(x, y))
+
+    class State(TypedDict, total=False):
+        query: str
+        answer: str
+        docs: Annotated[list[str], operator.add]
+
+    async def rewrite_query(data: State) -> State:
+        return {"query": f"query: {data['query']}"}
+
+    async def retriever_one(data: State) -> State:
+        await asyncio.sleep(0.1)
+        return {"docs": ["doc1", "doc2"]}
+
+    async def retriever_two(data: State) -> State:
+        return {"docs": ["doc3", "doc4"]}
+
+    async def qa(data: State) -> State:
+        return {"answer": ",".join(data["docs"])}
+
+    workflow = StateGraph(State)
+
+    workflow.add_node("rewrite_query", rewrite_query)
+    workflow.add_node("retriever_one", retriever_one)
+    workflow.add_node("retriever_two", retriever_two)
+    workflow.add_node("qa", qa)
+
+    workflow.set_entry_point("rewrite_query")
+    workflow.add_edge("rewrite_query", "retriever_one")
+    workflow.add_edge("rewrite_query", "retriever_two")
+    workflow.add_edge("retriever_one", "qa")
+    workflow.add_edge("retriever_two", "qa")
+    workflow.set_finish_point("qa")
+
+    app = workflow.compile()
+
+    assert await app.ainvoke({"query": "what is weather in sf"}) == {
+        "query": "query: what is weather in sf",
+        "docs": ["doc1", "doc2", "doc3", "doc4"],
+        "answer": "doc1,doc2,doc3,doc4",
+    }
+
+    assert [c async for c in app.astream({"query": "what is weather in sf"})] == [
+        {"rewrite_query": {"query": "query: what is weather in sf"}},
+        {"retriever_two": {"docs": ["doc3", "doc4"]}},
+        {"retriever_one": {"docs": ["doc1", "doc2"]}},
+        {"qa": {"answer": "doc1,doc2,doc3,doc4"}},
+    ]
+
+    assert [
+        c
+        async for c in app.astream(
+            {"query": "what is weather in sf"}, stream_mode="values"
+        )
+    ] == [
+        {"query": "what is weather in sf", "docs": []},
+        {"query": "query: what is weather in sf", "docs": []},
+        {
+            "query": "query: what is weather in sf",
+            "docs": ["doc1", "doc2", "doc3", "doc4"],
+        },
+        {
+            "query": "query: what is weather in sf",
+            "docs": ["doc1", "doc2", "doc3", "doc4"],
+            "answer": "doc1,doc2,doc3,doc4",
+        },
+    ]
+
+    assert [
+        c
+        async for c in app.astream(
+            {"query": "what is weather in sf"},
+            stream_mode=["values", "updates", "debug"],
+        )
+    ] == [
+        ("values", {"query": "what is weather in sf", "docs": []}),
+        (
+            "debug",
+            {
+                "type": "task",
+                "timestamp": AnyStr(),
+                "step": 1,
+                "payload": {
+                    "id": AnyStr(),
+                    "name": "rewrite_query",
+                    "input": {"query": "what is weather in sf", "docs": []},
+                    "triggers": ("branch:to:rewrite_query",),
+                },
+            },
+        ),
+        ("updates", {"rewrite_query": {"query": "query: what is weather in sf"}}),
+        (
+            "debug",
+            {
+                "type": "task_result",
+                "timestamp": AnyStr(),
+                "step": 1,
+                "payload": {
+                    "id": AnyStr(),
+                    "name": "rewrite_query",
+                    "result": {
+                        "query": "query: what is weather in sf",
+                    },
+                    "error": None,
+                    "interrupts": [],
+                },
+            },
+        ),
+        ("values", {"query": "query: what is weather in sf", "docs": []}),
+        (
+            "debug",
+            {
+                "type": "task",
+                "timestamp": AnyStr(),
+                "step": 2,
+                "payload": {
+                    "id": AnyStr(),
+                    "name": "retriever_one",
+                    "input": {"query": "query: what is weather in sf", "docs": []},
+                    "triggers": ("branch:to:retriever_one",),
+                },
+            },
+        ),
+        (
+            "debug",
+            {
+                "type": "task",
+                "timestamp": AnyStr(),
+                "step": 2,
+                "payload": {
+                    "id": AnyStr(),
+                    "name": "retriever_two",
+                    "input": {"query": "query: what is weather in sf", "docs": []},
+                    "triggers": ("branch:to:retriever_two",),
+                },
+            },
+        ),
+        (
+            "updates",
+            {"retriever_two": {"docs": ["doc3", "doc4"]}},
+        ),
+        (
+            "debug",
+            {
+                "type": "task_result",
+                "timestamp": AnyStr(),
+                "step": 2,
+                "payload": {
+                    "id": AnyStr(),
+                    "name": "retriever_two",
+                    "result": {
+                        "docs": ["doc3", "doc4"],
+                    },
+                    "error": None,
+                    "interrupts": [],
+                },
+            },
+        ),
+        (
+            "updates",
+            {"retriever_one": {"docs": ["doc1", "doc2"]}},
+        ),
+        (
+            "debug",
+            {
+                "type": "task_result",
+                "timestamp": AnyStr(),
+                "step": 2,
+                "payload": {
+                    "id": AnyStr(),
+                    "name": "retriever_one",
+                    "result": {
+                        "docs": ["doc1", "doc2"],
+                    },
+                    "error": None,
+                    "interrupts": [],
+                },
+            },
+        ),
+        (
+            "values",
+            {
+                "query": "query: what is weather in sf",
+                "docs": ["doc1", "doc2", "doc3", "doc4"],
+            },
+        ),
+        (
+            "debug",
+            {
+                "type": "task",
+                "timestamp": AnyStr(),
+                "step": 3,
+                "payload": {
+                    "id": AnyStr(),
+                    "name": "qa",
+                    "input": {
+                        "query": "query: what is weather in sf",
+                        "docs": ["doc1", "doc2", "doc3", "doc4"],
+                    },
+                    "triggers": ("branch:to:qa",),
+                },
+            },
+        ),
+        ("updates", {"qa": {"answer": "doc1,doc2,doc3,doc4"}}),
+        (
+            "debug",
+            {
+                "type": "task_result",
+                "timestamp": AnyStr(),
+                "step": 3,
+                "payload": {
+                    "id": AnyStr(),
+                    "name": "qa",
+                    "result": {
+                        "answer": "doc1,doc2,doc3,doc4",
+                    },
+                    "error": None,
+                    "interrupts": [],
+                },
+            },
+        ),
+        (
+            "values",
+            {
+                "query": "query: what is weather in sf",
+                "answer": "doc1,doc2,doc3,doc4",
+                "docs": ["doc1", "doc2", "doc3", "doc4"],
+            },
+        ),
+    ]

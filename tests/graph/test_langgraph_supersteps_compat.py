@@ -2,7 +2,7 @@
 
 Each test is copied from langchain-ai/langgraph ``libs/langgraph/tests`` (file and test
 named in the comment above it), assertions unchanged; what is left out (graph drawing,
-"debug" streams, ``interrupt_before``/``interrupt_after``, node caches) is not in scope
+``interrupt_before``/``interrupt_after``, node caches) is not in scope
 and said in the comment. Every graph here is compiled with ``schedule="supersteps"``
 (the StateGraph below sets it); with ``SKILLSTREAM_COMPAT=langgraph`` in the environment
 the same file runs against LangGraph itself, which shows the assertions are LangGraph's.
@@ -17,6 +17,8 @@ import operator
 import os
 import time
 from typing import Annotated, Any, Literal
+
+import re
 
 import pytest
 from typing_extensions import TypedDict
@@ -34,6 +36,23 @@ else:
         def compile(self, **kwargs: Any) -> Any:
             kwargs.setdefault("schedule", "supersteps")
             return super().compile(**kwargs)
+
+
+# From LangGraph's tests/any_str.py (helper, unchanged).
+class AnyStr(str):
+    def __init__(self, prefix: str | re.Pattern = "") -> None:
+        super().__init__()
+        self.prefix = prefix
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and (
+            other.startswith(self.prefix)
+            if isinstance(self.prefix, str)
+            else bool(self.prefix.match(other))
+        )
+
+    def __hash__(self) -> int:
+        return hash((str(self), self.prefix))
 
 
 # test_pregel.py::test_in_one_fan_out_state_graph_waiting_edge (line 1953); the drawing
@@ -100,7 +119,7 @@ def test_in_one_fan_out_state_graph_waiting_edge() -> None:
 
 
 # test_pregel.py::test_in_one_fan_out_state_graph_defer_node (line 2088); the drawing
-# snapshot, the "debug" stream and the interrupt_after/interrupt_before parts left out
+# snapshot and the interrupt_after/interrupt_before parts left out
 @pytest.mark.parametrize("use_waiting_edge", (True, False))
 def test_in_one_fan_out_state_graph_defer_node(use_waiting_edge: bool) -> None:
     def sorted_add(x: list[str], y: list[str] | list[tuple[str, str]]) -> list[str]:
@@ -164,6 +183,142 @@ def test_in_one_fan_out_state_graph_defer_node(use_waiting_edge: bool) -> None:
         {"retriever_two": {"docs": ["doc3", "doc4"]}},
         {"analyzer_one": {"query": "analyzed: query: what is weather in sf"}},
         {"qa": {"answer": "doc1,doc2,doc3,doc4"}},
+    ]
+
+    assert [*app.stream({"query": "what is weather in sf"}, stream_mode="debug")] == [
+        {
+            "type": "task",
+            "timestamp": AnyStr(),
+            "step": 1,
+            "payload": {
+                "id": AnyStr(),
+                "name": "rewrite_query",
+                "input": {"query": "what is weather in sf", "docs": []},
+                "triggers": ("branch:to:rewrite_query",),
+            },
+        },
+        {
+            "type": "task_result",
+            "timestamp": AnyStr(),
+            "step": 1,
+            "payload": {
+                "id": AnyStr(),
+                "name": "rewrite_query",
+                "error": None,
+                "result": {
+                    "query": "query: what is weather in sf",
+                },
+                "interrupts": [],
+            },
+        },
+        {
+            "type": "task",
+            "timestamp": AnyStr(),
+            "step": 2,
+            "payload": {
+                "id": AnyStr(),
+                "name": "retriever_one",
+                "input": {"query": "query: what is weather in sf", "docs": []},
+                "triggers": ("branch:to:retriever_one",),
+            },
+        },
+        {
+            "type": "task",
+            "timestamp": AnyStr(),
+            "step": 2,
+            "payload": {
+                "id": AnyStr(),
+                "name": "retriever_two",
+                "input": {"query": "query: what is weather in sf", "docs": []},
+                "triggers": ("branch:to:retriever_two",),
+            },
+        },
+        {
+            "type": "task_result",
+            "timestamp": AnyStr(),
+            "step": 2,
+            "payload": {
+                "id": AnyStr(),
+                "name": "retriever_one",
+                "error": None,
+                "result": {
+                    "docs": ["doc1", "doc2"],
+                },
+                "interrupts": [],
+            },
+        },
+        {
+            "type": "task_result",
+            "timestamp": AnyStr(),
+            "step": 2,
+            "payload": {
+                "id": AnyStr(),
+                "name": "retriever_two",
+                "error": None,
+                "result": {
+                    "docs": ["doc3", "doc4"],
+                },
+                "interrupts": [],
+            },
+        },
+        {
+            "type": "task",
+            "timestamp": AnyStr(),
+            "step": 3,
+            "payload": {
+                "id": AnyStr(),
+                "name": "analyzer_one",
+                "input": {
+                    "query": "query: what is weather in sf",
+                    "docs": ["doc1", "doc2", "doc3", "doc4"],
+                },
+                "triggers": ("branch:to:analyzer_one",),
+            },
+        },
+        {
+            "type": "task_result",
+            "timestamp": AnyStr(),
+            "step": 3,
+            "payload": {
+                "id": AnyStr(),
+                "name": "analyzer_one",
+                "error": None,
+                "result": {
+                    "query": "analyzed: query: what is weather in sf",
+                },
+                "interrupts": [],
+            },
+        },
+        {
+            "type": "task",
+            "timestamp": AnyStr(),
+            "step": 4,
+            "payload": {
+                "id": AnyStr(),
+                "name": "qa",
+                "input": {
+                    "query": "analyzed: query: what is weather in sf",
+                    "docs": ["doc1", "doc2", "doc3", "doc4"],
+                },
+                "triggers": ("branch:to:qa", "join:retriever_one+retriever_two:qa")
+                if use_waiting_edge
+                else ("branch:to:qa",),
+            },
+        },
+        {
+            "type": "task_result",
+            "timestamp": AnyStr(),
+            "step": 4,
+            "payload": {
+                "id": AnyStr(),
+                "name": "qa",
+                "error": None,
+                "result": {
+                    "answer": "doc1,doc2,doc3,doc4",
+                },
+                "interrupts": [],
+            },
+        },
     ]
 
 

@@ -2119,7 +2119,7 @@ def test_supersteps_populate_task_results(
 
 
 # From test_pregel.py::test_multiple_writes_same_channel_from_same_node
-@pytest.mark.xfail(not ON_LANGGRAPH, strict=True, reason='not supported: stream_mode="tasks"')
+@pytest.mark.usefixtures("schedule")
 def test_multiple_writes_same_channel_from_same_node(
     sync_checkpointer: BaseCheckpointSaver,
 ) -> None:

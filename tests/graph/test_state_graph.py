@@ -888,8 +888,11 @@ def test_cancelling_ainvoke_cancels_nodes_in_flight() -> None:
 
 def test_astream_checks_its_mode_at_once() -> None:
     app = research_graph(Clock()).compile()
-    with pytest.raises(ValueError, match=r"^stream_mode must be 'updates', 'values' or 'custom' \(or a list\), got 'debug'$"):
-        app.astream({}, stream_mode="debug")  # type: ignore[call-overload]
+    with pytest.raises(
+        ValueError,
+        match=r"^stream_mode must be 'updates', 'values', 'custom', 'messages', 'tasks' or 'debug' \(or a list\), got 'checkpoints'$",
+    ):
+        app.astream({}, stream_mode="checkpoints")  # type: ignore[call-overload]
 
 
 # -- concurrency ----------------------------------------------------------------------------
