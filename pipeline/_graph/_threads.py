@@ -37,8 +37,8 @@ from .._durable._threads import (
 )
 from ._interrupt import Interrupt, PregelTask, StateSnapshot, interrupt_id
 from ._invocation import _Invocation
-from ._stream_modes import task_result
 from ._routing import END, START, Command, InvalidUpdateError, Send
+from ._stream_modes import task_result
 
 if TYPE_CHECKING:
     from ._builder import CompiledStateGraph
