@@ -60,6 +60,7 @@ from ._durable._sqlite import Journal as Journal
 from ._durable._store import JournalRecord as JournalRecord
 from ._durable._store import JournalStore as JournalStore
 from ._durable._store import RunInfo as RunInfo
+from ._durable._threads import CheckpointTuple as CheckpointTuple
 from ._durable._threads import InMemorySaver as InMemorySaver
 from ._durable._threads import InMemorySaver as MemorySaver
 from ._engine._cleanup import CANCEL_GRACE as CANCEL_GRACE
@@ -79,6 +80,7 @@ from ._graph._builder import StateGraph as StateGraph
 from ._graph._interrupt import Interrupt as Interrupt
 from ._graph._interrupt import PregelTask as PregelTask
 from ._graph._interrupt import StateSnapshot as StateSnapshot
+from ._graph._interrupt import StateUpdate as StateUpdate
 from ._graph._interrupt import interrupt as interrupt
 from ._graph._invocation import get_stream_writer as get_stream_writer
 from ._graph._messages import REMOVE_ALL_MESSAGES as REMOVE_ALL_MESSAGES
@@ -137,6 +139,7 @@ __all__ = [
     "Hedge",
     "InMemoryCache",
     "InMemorySaver",
+    "CheckpointTuple",
     "Injected",
     "InjectionError",
     "Instrument",
@@ -177,6 +180,7 @@ __all__ = [
     "StartedEvent",
     "StateGraph",
     "StateSnapshot",
+    "StateUpdate",
     "Status",
     "ThreadExecutor",
     "ToolContext",

@@ -14,10 +14,11 @@ import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from .._core._errors import JournalError, RunInProgress
+from ._threads import CheckpointTuple, checkpoint_tuple, list_checkpoints
 
 if TYPE_CHECKING:
     pass
@@ -572,6 +573,44 @@ class Journal:
                 return []
             raise _failure(self.path, f"loading thread {thread_id!r}", exc, self.busy_timeout) from exc
         return [(r[0], bytes(r[1])) for r in rows]
+
+    def get_tuple(self, config: Mapping[str, Any]) -> CheckpointTuple | None:
+        """The checkpoint the config names (its ``checkpoint_id``, or the thread's latest;
+        ``None`` if it has none), LangGraph's ``get_tuple``: see
+        :meth:`InMemorySaver.get_tuple <pipeline.InMemorySaver.get_tuple>`.
+
+        Examples:
+            >>> Journal("runs.db").get_tuple({"configurable": {"thread_id": "t1"}})
+        """
+        return checkpoint_tuple(self, config)
+
+    def list(
+        self,
+        config: Mapping[str, Any] | None,
+        *,
+        filter: Mapping[str, Any] | None = None,
+        before: Mapping[str, Any] | None = None,
+        limit: int | None = None,
+    ) -> Iterator[CheckpointTuple]:
+        """The checkpoints of the config's thread (every thread's, for ``None``), newest
+        first, LangGraph's ``list``: see :meth:`InMemorySaver.list <pipeline.InMemorySaver.list>`.
+
+        Examples:
+            >>> [t.metadata["step"] for t in Journal("runs.db").list({"configurable": {"thread_id": "t1"}})]
+        """
+        threads: list[str] = []
+        if config is None:
+            self._sync()
+            try:
+                with self._lock:
+                    rows = self._conn.execute(
+                        "SELECT DISTINCT thread_id FROM skillstream_checkpoints ORDER BY thread_id"
+                    ).fetchall()
+                threads = [r[0] for r in rows]
+            except sqlite3.OperationalError as exc:
+                if "no such table" not in str(exc):
+                    raise _failure(self.path, "listing threads", exc, self.busy_timeout) from exc
+        return list_checkpoints(self, threads, config, filter=filter, before=before, limit=limit)
 
     def close(self) -> None:
         """Commit what is queued, stop the writer thread and close the file."""

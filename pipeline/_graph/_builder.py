@@ -98,7 +98,7 @@ from ._state import _is_typeddict, _Schema
 from ._policies import CachePolicy, InMemoryCache, RetryPolicy, _as_retry, cache_namespace
 from ._drawing import DrawableGraph, draw
 from . import _subgraphs, _threads
-from ._interrupt import StateSnapshot
+from ._interrupt import StateSnapshot, StateUpdate
 from .._durable._journal import open_store
 from .._durable._store import JournalStore
 from .._core._retry import Retry
@@ -827,7 +827,7 @@ class CompiledStateGraph(Generic[S]):
             RunInProgress: if a live invocation of the thread is running.
         """
         _check_durability(durability)
-        plan = await _threads.plan(self, input, _as_config(config), run_id, (), False)
+        plan = await _threads.plan(self, input, _as_config(config), run_id, (), False, durability)
         invocation = plan.invocation
         if invocation is None:  # a finished thread, invoked with None: nothing to run
             return plan.state
@@ -862,7 +862,7 @@ class CompiledStateGraph(Generic[S]):
                 :meth:`ainvoke`.
         """
         _check_durability(durability)
-        return _run_sync(lambda: self.ainvoke(input, config, run_id=run_id))
+        return _run_sync(lambda: self.ainvoke(input, config, run_id=run_id, durability=durability))
 
     def get_graph(self, config: Mapping[str, Any] | None = None, *, xray: int | bool = False) -> DrawableGraph:
         """The graph's nodes and edges, to draw (LangGraph's ``get_graph``):
@@ -936,8 +936,12 @@ class CompiledStateGraph(Generic[S]):
     def get_state_history(self, config: Mapping[str, Any]) -> Iterator[StateSnapshot]:
         """Every checkpoint of the thread, newest first (LangGraph's ``get_state_history``).
 
-        A thread keeps one checkpoint when each invocation starts, one when it ends
-        (done, paused or failed), and one per :meth:`update_state`.
+        Under the default schedule a thread keeps one checkpoint when each invocation
+        starts and one when it ends (done, paused or failed); under
+        ``schedule="supersteps"``, LangGraph's: one for the input and one when each
+        superstep ends. :meth:`update_state` keeps one, and :meth:`bulk_update_state` one
+        per superstep. Each names its parent (``parent_config``): a fork's is the earlier
+        checkpoint it started from.
 
         Examples:
             >>> [s.metadata["source"] for s in app.get_state_history(config)]
@@ -957,7 +961,9 @@ class CompiledStateGraph(Generic[S]):
 
         Without ``as_node``, a thread that is paused or did not finish runs its pending
         invocation again from its input with ``values`` folded in (its nodes then run
-        again); a finished one keeps the new values.
+        again); a finished one keeps the new values. A ``checkpoint_id`` in the config
+        (one of :meth:`get_state_history`) updates that earlier checkpoint instead: the
+        thread forks there, and ``invoke(None, returned_config)`` goes on from the fork.
 
         Examples:
             >>> app.update_state(config, {"approved": True}, as_node="review")
@@ -977,6 +983,44 @@ class CompiledStateGraph(Generic[S]):
     ) -> dict[str, Any]:
         """:meth:`update_state`, written in a thread (the store may block)."""
         return await asyncio.to_thread(self.update_state, config, values, as_node)
+
+    def bulk_update_state(
+        self, config: Mapping[str, Any], supersteps: Sequence[Sequence[StateUpdate]]
+    ) -> dict[str, Any]:
+        """Apply updates as supersteps would (LangGraph's ``bulk_update_state``): each
+        superstep is a list of :class:`StateUpdate`, folded in together as if those nodes
+        had returned those values in one step, and kept as one checkpoint.
+
+        ``as_node`` may also be ``"__input__"`` (the values wait as the next invocation's
+        input: ``invoke(None, config)`` runs the graph on them), ``"__start__"`` (the
+        input, applied), ``END`` with ``None`` (nothing left to run) or ``"__copy__"`` (a
+        copy of the checkpoint, as a fork; its values may be a list of updates to apply to
+        the copy). Those four stand alone in their superstep. A ``checkpoint_id`` in the
+        config starts from that checkpoint (a fork).
+
+        Examples:
+            >>> app.bulk_update_state(config, [
+            ...     [StateUpdate({"foo": "a"}, as_node="node_a")],
+            ...     [StateUpdate({"foo": "b"}, "node_a"), StateUpdate({"bar": 1}, "node_b")],
+            ... ])
+
+        Returns:
+            The config of the last checkpoint kept.
+
+        Raises:
+            ValueError: as :meth:`update_state`; if there is no superstep, or a superstep
+                has no update.
+            InvalidUpdateError: if a superstep of several updates has one without
+                ``as_node`` or one of the four above, two of its updates set one field
+                that has no reducer, or a value is not an update of the State.
+        """
+        return _threads.bulk_update_state(self, config, supersteps)
+
+    async def abulk_update_state(
+        self, config: Mapping[str, Any], supersteps: Sequence[Sequence[StateUpdate]]
+    ) -> dict[str, Any]:
+        """:meth:`bulk_update_state`, written in a thread (the store may block)."""
+        return await asyncio.to_thread(self.bulk_update_state, config, supersteps)
 
     def _input_update(self, input: Any) -> dict[str, Any]:
         """An input as an update of a thread's saved state: the keys it sets, checked."""
@@ -1072,7 +1116,7 @@ class CompiledStateGraph(Generic[S]):
             self._initial(input)
         if not isinstance(subgraphs, bool):
             raise TypeError(f"subgraphs must be True or False, got {subgraphs!r}")
-        return self._astream(input, merged, run_id, modes, multi, subgraphs)
+        return self._astream(input, merged, run_id, modes, multi, subgraphs, durability)
 
     async def _astream(
         self,
@@ -1082,8 +1126,9 @@ class CompiledStateGraph(Generic[S]):
         modes: tuple[str, ...],
         multi: bool,
         subgraphs: bool = False,
+        durability: Durability | None = None,
     ) -> AsyncGenerator[Any, None]:
-        plan = await _threads.plan(self, input, config, run_id, modes, multi)
+        plan = await _threads.plan(self, input, config, run_id, modes, multi, durability)
         invocation = plan.invocation
         if invocation is None:
             return
@@ -1139,9 +1184,10 @@ Schedule = Literal["ready", "supersteps"]
 ``"supersteps"`` (LangGraph's supersteps); see :meth:`StateGraph.compile`."""
 
 Durability = Literal["sync", "async", "exit"]
-"""LangGraph's ``durability``: when checkpoints are written. Taken for its code's sake: a
-thread saves one when each invocation starts and one when it ends, and each node run's
-result is in the journal before the next node sees it, whichever is given."""
+"""LangGraph's ``durability``: when checkpoints are written. ``"exit"`` keeps only the
+checkpoint each invocation ends with; ``"sync"`` and ``"async"`` keep them all (each is
+written before the invocation goes on). Each node run's result is in the journal before the
+next node sees it, whichever is given."""
 
 
 def _check_durability(durability: Any) -> None:

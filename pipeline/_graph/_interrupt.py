@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 
 from .._durable._codec import register_type
 
-__all__ = ["Interrupt", "PregelTask", "StateSnapshot", "interrupt"]
+__all__ = ["Interrupt", "PregelTask", "StateSnapshot", "StateUpdate", "interrupt"]
 
 PAUSED = "\x00interrupt"
 """The key of what a paused node run returns instead of an update: its interrupts. A plain
@@ -49,6 +49,22 @@ class PregelTask(NamedTuple):
     interrupts: tuple[Interrupt, ...] = ()
     state: Any = None
     result: Any = None
+    """What the node run wrote, once a later checkpoint of the thread follows this one
+    (under ``schedule="supersteps"``, and for updates by ``update_state``)."""
+
+
+class StateUpdate(NamedTuple):
+    """One update of :meth:`~pipeline.CompiledStateGraph.bulk_update_state`: ``values`` as
+    if node ``as_node`` had returned them (LangGraph's ``StateUpdate``). ``task_id`` is
+    taken for LangGraph's code's sake; skillstream's checkpoints do not name node runs.
+
+    Examples:
+        >>> app.bulk_update_state(config, [[StateUpdate({"foo": "bar"}, as_node="node_a")]])
+    """
+
+    values: Any
+    as_node: str | None = None
+    task_id: str | None = None
 
 
 class StateSnapshot(NamedTuple):

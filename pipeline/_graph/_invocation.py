@@ -315,7 +315,13 @@ class _Invocation:
         # as (its edges are followed first instead of START's).
         self.answers: dict[str, list[Any]] = {}
         self.scope = ""
-        self.origin: str | None = None
+        self.origin: str | tuple[str, ...] | None = None
+        # A thread going on from a checkpoint: the nodes it runs first besides its origin's
+        # edges (a fork's have no origin), and the Sends an update_state() Command made.
+        self.goto: tuple[str, ...] = ()
+        self.sent_first: tuple[tuple[str, Any], ...] = ()
+        # schedule="supersteps" with a thread: called when a superstep ends with more to run
+        self.on_superstep: Callable[[list[str]], None] | None = None
         self.interrupts: list[tuple[str, str, Interrupt]] = []  # (key, node, interrupt)
         self.paused_skips: set[str] = set()  # skipped only because a run before them paused
         self.first_values: Any = _INPUT  # the first "values" chunk: None for none
@@ -336,7 +342,12 @@ class _Invocation:
                 # for a resume, the state it paused at).
                 first = self.first_values if self.first_values is not _INPUT else self.initial
                 self._emit("values", self.values_schema.output(first))
-            self._fire(_START_RUN if self.origin is None else _NodeRun(self.origin, 0, 0))
+            for origin in self.origin if isinstance(self.origin, tuple) else (self.origin,):
+                self._fire(_START_RUN if origin is None else _NodeRun(origin, 0, 0))
+            for node in self.goto:
+                self._trigger(node, _START_RUN)
+            for i, (node, arg) in enumerate(self.sent_first):
+                self._send(_START_RUN, Send(node, arg), (0, 0, i))
             while self.routing:  # START's async routers decide before anything runs
                 await asyncio.wait(set(self.routing))
             if self.error is not None:

@@ -20,7 +20,7 @@ import hashlib
 import importlib.util
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
@@ -83,6 +83,22 @@ def make(invocation: _Invocation, modes: Sequence[str]) -> _Extra | None:
     if EXTRA_MODES.isdisjoint(modes):
         return None
     return _Extra(invocation, modes)
+
+
+def task_result(writes: Iterable[tuple[str, Any]]) -> dict[str, Any]:
+    """A node run's writes as its task's result, as LangGraph shows them: ``{field: value}``,
+    ``{field: {"$writes": [value, ...]}}`` for a field written several times."""
+    result: dict[str, Any] = {}
+    for field, value in writes:
+        if field in result:
+            earlier = result[field]
+            if isinstance(earlier, dict) and isinstance(earlier.get("$writes"), list):
+                earlier["$writes"].append(value)
+            else:
+                result[field] = {"$writes": [earlier, value]}
+        else:
+            result[field] = value
+    return result
 
 
 class _Extra:
@@ -178,16 +194,7 @@ class _Extra:
         """``run`` ended: with ``writes`` (its update), or without a value (``error``)."""
         if not (self.tasks or self.debug):
             return
-        result: dict[str, Any] = {}
-        for field, value in writes or ():
-            if field in result:  # several writes to one field, as LangGraph shows them
-                earlier = result[field]
-                if isinstance(earlier, dict) and isinstance(earlier.get("$writes"), list):
-                    earlier["$writes"].append(value)
-                else:
-                    result[field] = {"$writes": [earlier, value]}
-            else:
-                result[field] = value
+        result = task_result(writes or ())
         payload = {"id": self._id(run), "name": run.node, "error": error, "result": result, "interrupts": []}
         self._task_event(run, "task_result", payload)
 

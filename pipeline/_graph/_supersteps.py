@@ -101,6 +101,10 @@ class _SuperstepInvocation(_Invocation):
                 if not self.held:
                     return
                 self._unhold()
+            if self.on_superstep is not None:
+                # Pushes first, then the nodes by name: LangGraph's order of a step's tasks.
+                pulls = sorted({r.node for r in self.pending.values()})
+                self.on_superstep([*(r.node for r, _ in sorted(self.pushes, key=lambda p: p[0].order())), *pulls])
             self.step += 1
             self._check_step()
             self._start_step()

@@ -9,7 +9,8 @@ skillstream's StateGraph does not have (the functional API ``entrypoint``/``task
 subgraphs, static breakpoints ``interrupt_before``/``interrupt_after``, debug streams,
 LangGraph's delta channels, the low-level ``Pregel`` class). Only the imports differ, and the ``sync_checkpointer``
 fixture is skillstream's ``InMemorySaver`` (LangGraph's parametrizes its own savers); with
-``SKILLSTREAM_COMPAT=langgraph`` the same file runs against LangGraph itself.
+``SKILLSTREAM_COMPAT=langgraph`` the same file runs against LangGraph itself. The tests
+that read a thread's history run under both schedules (the ``schedule`` fixture).
 
 Tests that fail for a documented difference are strict xfails, with the reason.
 """
@@ -64,10 +65,44 @@ from typing_extensions import Self
 from langgraph._internal._constants import ERROR, PULL
 from langgraph.channels.untracked_value import UntrackedValue
 from langgraph.checkpoint.base import CheckpointTuple
-from langgraph.types import Durability, StateUpdate
+from langgraph.types import Durability
+if ON_LANGGRAPH:
+    from langgraph.types import StateUpdate
+else:
+    from pipeline import StateUpdate
 
 BaseCheckpointSaver = Any
 RunnableConfig = dict
+
+
+# LangGraph's tests of a thread's history run under both schedules: under the default
+# (start-when-ready) a thread keeps fewer checkpoints, an intended difference, strict xfail;
+# under compile(schedule="supersteps"), LangGraph's model, it keeps one per superstep as
+# LangGraph does, and they pass. On LangGraph itself both parameters run the same graphs.
+HISTORY = "intended difference: under the default schedule a thread keeps a checkpoint when each invocation starts and when it ends, not one per superstep (schedule='supersteps' keeps LangGraph's), so its history is shorter and its steps count checkpoints, not supersteps"
+
+
+def _keeps_all(request: pytest.FixtureRequest) -> bool:
+    # With durability="exit" only an invocation's last checkpoint is kept, under either
+    # schedule: where a test reads no step numbers, the histories agree.
+    callspec = getattr(request.node, "callspec", None)
+    exit_ = callspec is not None and callspec.params.get("durability") == "exit"
+    return not (exit_ and request.node.originalname == "test_checkpoint_recovery")
+
+
+@pytest.fixture(params=["ready", "supersteps"])
+def schedule(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    if request.param == "ready" and not ON_LANGGRAPH and _keeps_all(request):
+        request.applymarker(pytest.mark.xfail(strict=True, reason=HISTORY))
+    if request.param == "supersteps" and not ON_LANGGRAPH:
+        compile_ = StateGraph.compile
+
+        def compile_in_supersteps(self: Any, *args: Any, **kwargs: Any) -> Any:
+            kwargs.setdefault("schedule", "supersteps")
+            return compile_(self, *args, **kwargs)
+
+        monkeypatch.setattr(StateGraph, "compile", compile_in_supersteps)
+    return request.param
 
 
 @pytest.fixture
@@ -164,7 +199,7 @@ class UnsortedSequence:
 
 
 # From test_pregel.py::test_run_from_checkpoint_id_retains_previous_writes
-@pytest.mark.xfail(not ON_LANGGRAPH, strict=True, reason='intended difference: a thread keeps a checkpoint when each invocation starts and when it ends (and one per update_state), not one per superstep, so its history is shorter')
+@pytest.mark.usefixtures("schedule")
 def test_run_from_checkpoint_id_retains_previous_writes(
     sync_checkpointer: BaseCheckpointSaver,
 ) -> None:
@@ -246,7 +281,7 @@ def test_run_from_checkpoint_id_retains_previous_writes(
 
 
 # From test_pregel.py::test_pending_writes_resume
-@pytest.mark.xfail(not ON_LANGGRAPH, strict=True, reason="not supported: LangGraph's checkpointer API (get_tuple, list, CheckpointTuple, pending writes); skillstream's savers are read through get_state and get_state_history")
+@pytest.mark.xfail(not ON_LANGGRAPH, strict=True, reason="not supported: a checkpoint's pending writes (the node runs that finished in a superstep that failed are kept in the thread's journal, not on its checkpoint: StateSnapshot.tasks does not list them, CheckpointTuple.pending_writes is None)")
 def test_pending_writes_resume(
     sync_checkpointer: BaseCheckpointSaver, durability: Durability
 ) -> None:
@@ -504,7 +539,6 @@ def test_pending_writes_resume(
 
 
 # From test_pregel.py::test_remove_message_via_state_update
-@pytest.mark.xfail(not ON_LANGGRAPH, strict=True, reason="not supported: LangGraph's checkpointer API (get_tuple, list, CheckpointTuple, pending writes); skillstream's savers are read through get_state and get_state_history")
 def test_remove_message_via_state_update(
     sync_checkpointer: BaseCheckpointSaver,
 ) -> None:
@@ -733,7 +767,7 @@ def test_multiple_interrupt_state_persistence(
 
 
 # From test_pregel.py::test_checkpoint_recovery
-@pytest.mark.xfail(not ON_LANGGRAPH, strict=True, reason='intended difference: a thread keeps a checkpoint when each invocation starts and when it ends (and one per update_state), not one per superstep, so its history is shorter')
+@pytest.mark.usefixtures("schedule")
 def test_checkpoint_recovery(
     sync_checkpointer: BaseCheckpointSaver, durability: Durability
 ):
@@ -1297,7 +1331,6 @@ def test_parallel_interrupts_double(sync_checkpointer: BaseCheckpointSaver) -> N
 
 
 # From test_pregel.py::test_bulk_state_updates
-@pytest.mark.xfail(not ON_LANGGRAPH, strict=True, reason='not supported: bulk_update_state (call update_state once per update)')
 def test_bulk_state_updates(
     sync_checkpointer: BaseCheckpointSaver,
 ) -> None:
@@ -1406,7 +1439,7 @@ def test_bulk_state_updates(
 
 
 # From test_pregel.py::test_update_as_input
-@pytest.mark.xfail(not ON_LANGGRAPH, strict=True, reason='not supported: bulk_update_state (call update_state once per update)')
+@pytest.mark.usefixtures("schedule")
 def test_update_as_input(
     sync_checkpointer: BaseCheckpointSaver, durability: Durability
 ) -> None:
@@ -1483,7 +1516,7 @@ def test_update_as_input(
 
 
 # From test_pregel.py::test_batch_update_as_input
-@pytest.mark.xfail(not ON_LANGGRAPH, strict=True, reason='not supported: bulk_update_state (call update_state once per update)')
+@pytest.mark.usefixtures("schedule")
 def test_batch_update_as_input(
     sync_checkpointer: BaseCheckpointSaver, durability: Durability
 ) -> None:
@@ -1581,7 +1614,7 @@ def test_batch_update_as_input(
 
 
 # From test_pregel.py::test_fork_and_update_task_results
-@pytest.mark.xfail(not ON_LANGGRAPH, strict=True, reason='not supported: forking a thread from an earlier checkpoint_id, and a thread keeps a checkpoint when each invocation starts and when it ends (and one per update_state), not one per superstep, so its history is shorter')
+@pytest.mark.usefixtures("schedule")
 def test_fork_and_update_task_results(sync_checkpointer: BaseCheckpointSaver) -> None:
     """Test forking and updating task results with state history."""
 
@@ -2029,7 +2062,7 @@ def test_interrupt_stream_mode_values(sync_checkpointer: BaseCheckpointSaver):
 
 
 # From test_pregel.py::test_supersteps_populate_task_results
-@pytest.mark.xfail(not ON_LANGGRAPH, strict=True, reason='not supported: bulk_update_state (call update_state once per update)')
+@pytest.mark.usefixtures("schedule")
 def test_supersteps_populate_task_results(
     sync_checkpointer: BaseCheckpointSaver,
 ) -> None:
@@ -2085,7 +2118,7 @@ def test_supersteps_populate_task_results(
 
 
 # From test_pregel.py::test_multiple_writes_same_channel_from_same_node
-@pytest.mark.xfail(not ON_LANGGRAPH, strict=True, reason='not supported: a checkpoint per superstep (its "tasks" stream passes; a thread keeps a checkpoint when each invocation starts and when it ends, so its history is shorter)')
+@pytest.mark.usefixtures("schedule")
 def test_multiple_writes_same_channel_from_same_node(
     sync_checkpointer: BaseCheckpointSaver,
 ) -> None:
@@ -2296,7 +2329,6 @@ def test_send_with_untracked_value_overlapping_keys(
 
 
 # From test_pregel.py::test_fork_does_not_apply_pending_writes
-@pytest.mark.xfail(not ON_LANGGRAPH, strict=True, reason="not supported: invoking from an earlier checkpoint_id (time travel); an invocation goes on from the thread's latest checkpoint")
 def test_fork_does_not_apply_pending_writes(
     sync_checkpointer: BaseCheckpointSaver,
 ) -> None:
