@@ -69,11 +69,18 @@ _warm = ray.remote(_warm)
 # -- the cluster's view ----------------------------------------------------------------------
 
 
+def tasks_named(name: str) -> list[Any]:
+    """The state API's tasks of that name on this module's cluster (named by its address:
+    other Ray instances may run on the same machine)."""
+    address = ray.get_runtime_context().gcs_address
+    return list_tasks(address=address, filters=[("name", "=", name)], limit=10_000, raise_on_missing_output=False)
+
+
 def unfinished(*names: str) -> list[tuple[str, str]]:
     """Tasks of these skills that Ray does not report as finished or failed."""
     left = []
     for name in names:
-        for task in list_tasks(filters=[("name", "=", name)], limit=10_000, raise_on_missing_output=False):
+        for task in tasks_named(name):
             if task.state not in ("FINISHED", "FAILED"):
                 left.append((name, task.state))
     return left
@@ -263,7 +270,7 @@ async def test_ray_options_reach_the_task() -> None:
     assert result.value == 0.5  # num_cpus reached Ray
     # ray_options' name is the task's name on the cluster (the state API shows it late).
     deadline = time.monotonic() + 20
-    while not list_tasks(filters=[("name", "=", "renamed")], raise_on_missing_output=False):
+    while not tasks_named("renamed"):
         assert time.monotonic() < deadline, "no task named 'renamed' on the cluster"
         await asyncio.sleep(0.25)
 
