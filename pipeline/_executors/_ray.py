@@ -55,6 +55,7 @@ import inspect
 import logging
 import os
 import threading
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -364,6 +365,44 @@ class RayTask:
         return made
 
 
+class _Inbox:
+    """The outcomes Ray delivered, from its own thread, for one loop's attempts: the loop
+    is woken once for all that arrived meanwhile, not once per call (as ``await ref``
+    does), so a burst of completions costs one wake."""
+
+    __slots__ = ("_items", "_lock", "_scheduled")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: list[tuple[RayAttempt, Any]] = []
+        self._scheduled = False
+
+    def put(self, attempt: RayAttempt, outcome: Any) -> None:
+        """From any thread (Ray's, or the loop's if the outcome was in already)."""
+        with self._lock:
+            self._items.append((attempt, outcome))
+            if self._scheduled:
+                return
+            self._scheduled = True
+        try:
+            attempt.get_loop().call_soon_threadsafe(self._deliver)
+        except RuntimeError:  # the loop is closed: nobody awaits these attempts any more
+            with self._lock:
+                self._items.clear()
+                self._scheduled = False
+
+    def _deliver(self) -> None:
+        with self._lock:
+            items, self._items = self._items, []
+            self._scheduled = False
+        for attempt, outcome in items:
+            try:
+                attempt._settle(outcome)
+            except Exception as exc:  # noqa: BLE001 (that call fails; the others are delivered)
+                if not attempt.done():
+                    attempt.set_exception(exc)
+
+
 class RayAttempt(asyncio.Future[Any]):
     """One attempt of a Ray skill, as the run awaits it: it resolves when Ray reports the
     task's first return (``(value,)``, or ``None`` with the value left in Ray), with no
@@ -374,10 +413,11 @@ class RayAttempt(asyncio.Future[Any]):
     killed at once.
     """
 
-    __slots__ = ("_done", "_force_after", "_ray", "_stopping", "_value")
+    __slots__ = ("_done", "_force_after", "_inbox", "_ray", "_stopping", "_value")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, force_after: float | None) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, force_after: float | None, inbox: _Inbox) -> None:
         super().__init__(loop=loop)
+        self._inbox = inbox
         self._ray: Any = None
         self._done: Any = None  # the ObjectRefs, held until the outcome is in
         self._value: Any = None
@@ -396,9 +436,11 @@ class RayAttempt(asyncio.Future[Any]):
         else:  # a bound copy of a method skill: its instance goes first
             done, value = task.remote(ray, True).remote(fn.__self__, *args, **kwargs)  # type: ignore[attr-defined]
         self._ray, self._done, self._value = ray, done, value
-        # Ray calls back from its own thread once the first return is in (deserialized);
-        # one hop onto the loop, as ``await ref`` makes, and nothing more per call.
+        # Ray calls back from its own thread once the first return is in (deserialized).
         done._on_completed(self._completed)
+
+    def _completed(self, outcome: Any) -> None:
+        self._inbox.put(self, outcome)
 
     def _connected(self, connecting: asyncio.Future[Any], skill: Skill[Any, Any], args: Any, kwargs: Any) -> None:
         if self.done():  # cancelled while connecting: nothing was submitted
@@ -411,15 +453,6 @@ class RayAttempt(asyncio.Future[Any]):
             self._submit(connecting.result(), skill, args, kwargs)
         except Exception as error:  # noqa: BLE001 (arguments Ray cannot serialize: the call fails)
             self.set_exception(error)
-
-    def _completed(self, outcome: Any) -> None:
-        # On Ray's thread (or at once, on the loop, if the return was already in).
-        loop = self.get_loop()
-        if not loop.is_closed():
-            try:
-                loop.call_soon_threadsafe(self._settle, outcome)
-            except RuntimeError:  # the loop closed meanwhile: nobody awaits the attempt
-                pass
 
     def _settle(self, outcome: Any) -> None:
         if self.done() or self._stopping is not None:
@@ -501,6 +534,7 @@ class RayExecutor:
         self._ray: Any = None
         self._started_local = False
         self._lock = threading.Lock()
+        self._inboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Inbox] = weakref.WeakKeyDictionary()
 
     @property
     def stops_within(self) -> float | None:
@@ -516,7 +550,10 @@ class RayExecutor:
         kwargs: dict[str, Any],
         on_item: Callable[[Any], None] | None = None,
     ) -> asyncio.Future[Any]:
-        attempt = RayAttempt(loop, self.force_after)
+        inbox = self._inboxes.get(loop)
+        if inbox is None:
+            inbox = self._inboxes[loop] = _Inbox()
+        attempt = RayAttempt(loop, self.force_after, inbox)
         ray = self._ray
         if ray is not None and ray.is_initialized():
             attempt._submit(ray, skill, args, kwargs)  # an error (arguments) fails the call
