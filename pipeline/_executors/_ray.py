@@ -3,12 +3,13 @@
 How a call runs
 ---------------
 :meth:`RayExecutor.start` submits the skill's function as a Ray task with *two* returns
-and gives the run a :class:`RayAttempt`, a future Ray completes from its own thread (no
-asyncio task per call): the first return is what the run awaits, the second is the value,
-which stays in Ray's object store. Small plain data (under
-about 64 KB, see :func:`_is_small`) rides back in the first, as Ray sends small returns to
-the caller anyway; for any other value the future resolves to a :class:`RayValue` holding
-its ObjectRef. The engine keeps it in the node and
+and gives the run a :class:`RayAttempt`, a future that Ray's callback completes (no
+asyncio task per call; Ray's thread hands outcomes to the loop, and those that arrive
+together wake it once). The first return is what the run awaits; the second is the value, which stays
+in Ray's object store. Small plain data (under about 64 KB, see :func:`_is_small`) rides
+back in the first, as Ray sends small returns to the caller anyway; for any other value
+the future resolves to a :class:`RayValue` holding its ObjectRef. The engine keeps it in
+the node and
 
 - hands it to a Ray consumer as it is (the executor's ``takes_deferred``): a top-level
   argument becomes the ObjectRef, which Ray resolves on the worker; one inside a list,
@@ -23,10 +24,10 @@ Retries are skillstream's: Ray's ``max_retries`` defaults to 0 for these tasks.
 What cancel can stop
 --------------------
 A timeout, the run's deadline and leaving early cancel the attempt; it calls
-``ray.cancel(ref)`` and ends (cancelled) once Ray reports the task ended. A task still queued is
-withdrawn; one running Python code gets ``KeyboardInterrupt`` at its next bytecode (an
-async skill is cancelled inside its own loop, which the worker wakes every 50 ms so that
-it notices). A body blocked in C (``time.sleep``, a socket read, a long numpy call) does
+``ray.cancel(ref)`` and ends, cancelled, once Ray reports the task ended. A task still
+queued is withdrawn; one running Python code gets ``KeyboardInterrupt`` at its next
+bytecode (an async skill is cancelled inside its own loop, which the worker wakes every
+50 ms so that it notices). A body blocked in C (``time.sleep``, a socket read, a long numpy call) does
 not see the interrupt: after ``force_after`` seconds (0.5 s by default) the worker process
 is killed (``ray.cancel(force=True)``). The run's closing waits until Ray reports each
 cancelled task ended (its ObjectRef fails with ``TaskCancelledError``): up to
@@ -493,8 +494,8 @@ class RayAttempt(asyncio.Future[Any]):
         """Cancel the Ray task and wait until Ray says it ended; kill its worker if it has
         not stopped after ``force_after`` seconds."""
         ray, ref = self._ray, self._done
-        _retrieve(self._value)
         try:
+            _retrieve(self._value)
             ray.cancel(ref)
             if not await _ended(ref, self._force_after):
                 ray.cancel(ref, force=True)
@@ -504,6 +505,8 @@ class RayAttempt(asyncio.Future[Any]):
             # leave it running on the cluster.
             ray.cancel(ref, force=True)
             raise
+        except Exception:  # noqa: BLE001 (Ray itself failed, shut down meanwhile: nothing to stop)
+            _log.warning("skillstream: could not cancel a Ray task", exc_info=True)
         finally:
             self._done = self._value = None
             super().cancel(msg)

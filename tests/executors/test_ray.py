@@ -32,7 +32,7 @@ from ray.util.state import list_tasks
 
 from pipeline import Retry, Status, run, skill  # noqa: E402
 from pipeline._executors._local import EXECUTORS  # noqa: E402
-from pipeline._executors._ray import RayValue  # noqa: E402
+from pipeline._executors._ray import RayExecutor, RayValue  # noqa: E402
 
 pytestmark = [pytest.mark.ray, pytest.mark.usefixtures("loop_errors")]
 
@@ -489,6 +489,44 @@ async def test_leaving_early_cancels_running_and_queued_ray_tasks(tmp_path: Path
     await assert_nothing_left_running("long_task")
     assert len(marks(Path(marker))) <= 2  # the queued ones were withdrawn, never started
 
+
+
+async def test_an_attempt_is_cancelled_once_ray_says_its_task_ended_and_at_once_if_cancelled_again(
+    tmp_path: Path,
+) -> None:
+    # Never killed on its own within the test: only the second cancel can end it.
+    executor = RayExecutor(force_after=FOREVER)
+    marker = tmp_path / "twice"
+    attempt = executor.start(asyncio.get_running_loop(), sleeps_in_c, (str(marker),), {})
+    deadline = time.monotonic() + 30
+    while marks(marker) != ["started"]:
+        assert time.monotonic() < deadline, "the task never started"
+        await asyncio.sleep(0.05)
+
+    assert attempt.cancel()
+    await asyncio.sleep(1.0)  # blocked in C, it ignores the interrupt: still being stopped
+    assert not attempt.done()
+    attempt.cancel()  # again: its worker is killed now
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(attempt, timeout=20)
+    assert attempt.cancelled() and marks(marker) == ["started"]
+    await assert_nothing_left_running("sleeps_in_c")
+
+
+@skill(executor="ray")
+def echo(x: Any) -> Any:
+    return x
+
+
+async def test_an_argument_ray_cannot_ship_fails_that_call_and_no_other() -> None:
+    import threading
+
+    results = await run([echo(threading.Lock()).named("lock"), echo(3).named("three")]).collect()
+
+    lock, three = results["lock"], results["three"]
+    assert lock.status is Status.ERROR and lock.error is not None
+    assert "pickle" in lock.error.message or "serializ" in lock.error.message
+    assert (three.status, three.value) == (Status.SUCCESS, 3)
 
 # -- data stays in Ray -------------------------------------------------------------------------
 
