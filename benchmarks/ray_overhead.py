@@ -21,7 +21,9 @@ a warm-up; figures are medians.
 
    The ratio is ``skillstream / raw_ray`` (target <= 1.2).
 2. ``fanout``: ``--fanout-calls`` (1,000) calls of a task doing about 1 ms of CPU work, cap
-   100: wall time of a Ray skill's run against raw Ray under a semaphore, and their ratio.
+   100: wall time of a Ray skill's run against raw Ray under a semaphore, and their ratio;
+   beside them ``raw_ray_two_returns``, raw Ray with the Ray skill's task shape
+   (``num_returns=2``, the first awaited): the share of the gap that is Ray's own.
 3. ``dag``: a seeded random layered DAG of ``--dag-nodes`` (30) sleeping tasks of known
    durations (``num_cpus=0``: the DAG's shape, not the machine's cores, bounds it); each
    node gets its dependencies' values. The makespan against the critical path (the longest
@@ -139,6 +141,22 @@ async def _raw_fanout(f: Any, calls: int, cap: int) -> None:
     async def one(i: int) -> Any:
         async with sem:
             return await f.remote(i)
+
+    values = await asyncio.gather(*(one(i) for i in range(calls)))
+    assert values[-1] == busy_work(calls - 1)
+
+
+def busy_two(i: int) -> tuple[tuple[int], None]:
+    return (busy_work(i),), None
+
+
+async def _raw_two_fanout(f: Any, calls: int, cap: int) -> None:
+    sem = asyncio.Semaphore(cap)
+
+    async def one(i: int) -> Any:
+        async with sem:
+            done, _ = f.remote(i)
+            return (await done)[0]
 
     values = await asyncio.gather(*(one(i) for i in range(calls)))
     assert values[-1] == busy_work(calls - 1)
@@ -323,8 +341,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "fanout" in sections:
             n = args.fanout_calls
             fb = ray.remote(max_retries=0)(busy_work)
+            fb2 = ray.remote(max_retries=0, num_returns=2)(busy_two)
             wall = _medians(
-                {"raw_ray": lambda: _raw_fanout(fb, n, cap), "skillstream": lambda: _skillstream_fanout(n, cap)},
+                {
+                    "raw_ray": lambda: _raw_fanout(fb, n, cap),
+                    "skillstream": lambda: _skillstream_fanout(n, cap),
+                    "raw_ray_two_returns": lambda: _raw_two_fanout(fb2, n, cap),
+                },
                 repeats,
             )
             fanout = {
@@ -332,13 +355,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "cap": cap,
                 "raw_ray_seconds": round(wall["raw_ray"], 3),
                 "skillstream_seconds": round(wall["skillstream"], 3),
+                "raw_ray_two_returns_seconds": round(wall["raw_ray_two_returns"], 3),
                 "ratio": round(wall["skillstream"] / wall["raw_ray"], 3),
+                "two_returns_ratio": round(wall["raw_ray_two_returns"] / wall["raw_ray"], 3),
             }
             figures["fanout"] = fanout
             print(f"2. fan-out: {n} calls of ~1 ms CPU, cap {cap}")
             _table(
-                ["raw Ray (s)", "skillstream (s)", "ratio"],
-                [(f"{fanout['raw_ray_seconds']:.2f}", f"{fanout['skillstream_seconds']:.2f}", f"{fanout['ratio']:.2f}x")],
+                ["raw Ray (s)", "skillstream (s)", "ratio", "raw Ray, two returns (s)", "ratio"],
+                [(f"{fanout['raw_ray_seconds']:.2f}", f"{fanout['skillstream_seconds']:.2f}", f"{fanout['ratio']:.2f}x",
+                  f"{fanout['raw_ray_two_returns_seconds']:.2f}", f"{fanout['two_returns_ratio']:.2f}x")],
             )
 
         if "dag" in sections:
@@ -419,6 +445,7 @@ def bench(size: str) -> Figures:
     rows: dict[str, dict[str, float]] = {
         name: {"overhead µs/call": f[f"{name}_us_per_call"]} for name in OVERHEAD_VARIANTS
     }
+    rows["raw_ray_two_returns"]["fan-out s"] = f["fanout"]["raw_ray_two_returns_seconds"]
     for name in ("raw_ray", "skillstream"):
         rows[name]["fan-out s"] = f["fanout"][f"{name}_seconds"]
         rows[name]["DAG makespan s"] = f["dag"][f"{name}_makespan_seconds"]

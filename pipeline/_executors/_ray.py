@@ -2,12 +2,14 @@
 
 How a call runs
 ---------------
-:meth:`RayExecutor.start` returns an asyncio task that submits the skill's function as a
-Ray task with *two* returns: what the run awaits, on its event loop (Ray completes it from
-its own thread), and the value, which stays in Ray's object store. Small plain data (under
-about 64 KB, see :func:`_is_small`) rides back in the first, as Ray sends small returns to
-the caller anyway; for any other value the future resolves to a :class:`RayValue` holding
-its ObjectRef. The engine keeps it in the node and
+:meth:`RayExecutor.start` submits the skill's function as a Ray task with *two* returns
+and gives the run a :class:`RayAttempt`, a future that Ray's callback completes (no
+asyncio task per call; Ray's thread hands outcomes to the loop, and those that arrive
+together wake it once). The first return is what the run awaits; the second is the value, which stays
+in Ray's object store. Small plain data (under about 64 KB, see :func:`_is_small`) rides
+back in the first, as Ray sends small returns to the caller anyway; for any other value
+the future resolves to a :class:`RayValue` holding its ObjectRef. The engine keeps it in
+the node and
 
 - hands it to a Ray consumer as it is (the executor's ``takes_deferred``): a top-level
   argument becomes the ObjectRef, which Ray resolves on the worker; one inside a list,
@@ -21,11 +23,11 @@ Retries are skillstream's: Ray's ``max_retries`` defaults to 0 for these tasks.
 
 What cancel can stop
 --------------------
-A timeout, the run's deadline and leaving early cancel the asyncio task; it calls
-``ray.cancel(ref)`` and waits for Ray to report the task ended. A task still queued is
-withdrawn; one running Python code gets ``KeyboardInterrupt`` at its next bytecode (an
-async skill is cancelled inside its own loop, which the worker wakes every 50 ms so that
-it notices). A body blocked in C (``time.sleep``, a socket read, a long numpy call) does
+A timeout, the run's deadline and leaving early cancel the attempt; it calls
+``ray.cancel(ref)`` and ends, cancelled, once Ray reports the task ended. A task still
+queued is withdrawn; one running Python code gets ``KeyboardInterrupt`` at its next
+bytecode (an async skill is cancelled inside its own loop, which the worker wakes every
+50 ms so that it notices). A body blocked in C (``time.sleep``, a socket read, a long numpy call) does
 not see the interrupt: after ``force_after`` seconds (0.5 s by default) the worker process
 is killed (``ray.cancel(force=True)``). The run's closing waits until Ray reports each
 cancelled task ended (its ObjectRef fails with ``TaskCancelledError``): up to
@@ -54,6 +56,7 @@ import inspect
 import logging
 import os
 import threading
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -63,7 +66,7 @@ from .._core._result import Deferred
 if TYPE_CHECKING:
     from .._core._skill import Skill, SkillOptions
 
-__all__ = ["FORCE_AFTER", "KILL_WAIT", "RayExecutor", "RayTask", "RayValue", "check_ray_options", "require_ray"]
+__all__ = ["FORCE_AFTER", "KILL_WAIT", "RayAttempt", "RayExecutor", "RayTask", "RayValue", "check_ray_options", "require_ray"]
 
 INSTALL = "pip install 'skillstream[ray]'"
 
@@ -191,24 +194,34 @@ def check_ray_options(options: dict[str, Any]) -> dict[str, Any]:
 # -- the worker's side -----------------------------------------------------------------------
 
 
-def _task_body(fn: Callable[..., Any], name: str) -> Callable[..., Any]:
-    """The function Ray runs for one skill: ``fn`` (bound to ``owner`` for a method),
-    then whatever it made (a coroutine, a generator) run to its value.
+def _task_body(fn: Callable[..., Any], name: str, bound: bool) -> Callable[..., Any]:
+    """The function Ray runs for one skill: ``fn`` (for a method, bound to the instance
+    given first), then whatever it made (a coroutine, a generator) run to its value.
 
     It returns two objects: what the driver awaits, and what stays in Ray. A small value
     of plain data comes back in the first, ``(value,)`` (Ray sends small returns to the
     caller anyway, and a second fetch per call would cost more than the value); any other
     comes back as ``None`` and the value is the second, left in the object store.
     """
+    if bound:
 
-    def run_skill(owner: Any, /, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
-        call = fn if owner is None else fn.__get__(owner)
-        value = _invoke(call, args, kwargs)
-        return ((value,), None) if _is_small(value) else (None, value)
+        def run_method(owner: Any, /, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+            return _returns(_invoke(fn.__get__(owner), args, kwargs))
 
+        run_skill: Callable[..., tuple[Any, Any]] = run_method
+    else:
+        # No instance to pass: each argument Ray ships costs the submit, so none is sent.
+        def run_function(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
+            return _returns(_invoke(fn, args, kwargs))
+
+        run_skill = run_function
     # Ray names the task after the function: the dashboard and the state API show the skill.
     run_skill.__name__ = run_skill.__qualname__ = name
     return run_skill
+
+
+def _returns(value: Any) -> tuple[Any, Any]:
+    return ((value,), None) if _is_small(value) else (None, value)
 
 
 def _invoke(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -319,32 +332,184 @@ class RayValue(Deferred):
 
 
 class RayTask:
-    """One skill's Ray remote function, made on first use and shared by its bound copies."""
+    """One skill's Ray remote functions, made on first use and shared by its bound copies
+    (a method's copies pass their instance first; a plain function's calls pass nothing more)."""
 
-    __slots__ = ("fn", "options", "_remote", "_lock")
+    __slots__ = ("_bound", "_lock", "_plain", "fn", "options")
 
     def __init__(self, fn: Callable[..., Any], options: SkillOptions) -> None:
         require_ray()
         self.fn = fn
         self.options = options
-        self._remote: Any = None
+        self._plain: Any = None
+        self._bound: Any = None
         self._lock = threading.Lock()
 
-    def remote(self, ray: Any) -> Any:
-        """The remote function with this skill's options applied."""
-        made = self._remote
+    def remote(self, ray: Any, bound: bool = False) -> Any:
+        """The remote function with this skill's options applied; ``bound``: the one that
+        takes the instance of a method first."""
+        made = self._bound if bound else self._plain
         if made is None:
             with self._lock:
-                made = self._remote
+                made = self._bound if bound else self._plain
                 if made is None:
                     options = {
                         "max_retries": 0,  # retries are skillstream's, so none happens twice
                         **(self.options.ray_options or {}),
                         "num_returns": 2,
                     }
-                    body = _task_body(self.fn, self.options.name)
-                    made = self._remote = ray.remote(body).options(**options)
+                    made = ray.remote(_task_body(self.fn, self.options.name, bound)).options(**options)
+                    if bound:
+                        self._bound = made
+                    else:
+                        self._plain = made
         return made
+
+
+class _Inbox:
+    """The outcomes Ray delivered, from its own thread, for one loop's attempts: the loop
+    is woken once for all that arrived meanwhile, not once per call (as ``await ref``
+    does), so a burst of completions costs one wake."""
+
+    __slots__ = ("_items", "_lock", "_scheduled")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: list[tuple[RayAttempt, Any]] = []
+        self._scheduled = False
+
+    def put(self, attempt: RayAttempt, outcome: Any) -> None:
+        """From any thread (Ray's, or the loop's if the outcome was in already)."""
+        with self._lock:
+            self._items.append((attempt, outcome))
+            if self._scheduled:
+                return
+            self._scheduled = True
+        try:
+            attempt.get_loop().call_soon_threadsafe(self._deliver)
+        except RuntimeError:  # the loop is closed: nobody awaits these attempts any more
+            with self._lock:
+                self._items.clear()
+                self._scheduled = False
+
+    def _deliver(self) -> None:
+        with self._lock:
+            items, self._items = self._items, []
+            self._scheduled = False
+        for attempt, outcome in items:
+            try:
+                attempt._settle(outcome)
+            except Exception as exc:  # noqa: BLE001 (that call fails; the others are delivered)
+                if not attempt.done():
+                    attempt.set_exception(exc)
+
+
+class RayAttempt(asyncio.Future[Any]):
+    """One attempt of a Ray skill, as the run awaits it: it resolves when Ray reports the
+    task's first return (``(value,)``, or ``None`` with the value left in Ray), with no
+    task or thread of its own on the loop.
+
+    ``cancel()`` stops the Ray task: the attempt ends cancelled once Ray reports the task
+    ended (see the module docstring); cancelled again meanwhile, the task's worker is
+    killed at once.
+    """
+
+    __slots__ = ("_done", "_force_after", "_inbox", "_ray", "_stopping", "_value")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, force_after: float | None, inbox: _Inbox) -> None:
+        super().__init__(loop=loop)
+        self._inbox = inbox
+        self._ray: Any = None
+        self._done: Any = None  # the ObjectRefs, held until the outcome is in
+        self._value: Any = None
+        self._force_after = force_after
+        self._stopping: asyncio.Task[None] | None = None
+
+    def _submit(self, ray: Any, skill: Skill[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        task: RayTask = skill.remote_task
+        fn = skill.fn
+        # A top-level ObjectRef is resolved by Ray on the worker, with no driver round trip.
+        args = tuple(a.ref if type(a) is RayValue else a for a in args)
+        if kwargs:
+            kwargs = {k: v.ref if type(v) is RayValue else v for k, v in kwargs.items()}
+        if fn is task.fn:
+            done, value = task.remote(ray).remote(*args, **kwargs)
+        else:  # a bound copy of a method skill: its instance goes first
+            done, value = task.remote(ray, True).remote(fn.__self__, *args, **kwargs)  # type: ignore[attr-defined]
+        self._ray, self._done, self._value = ray, done, value
+        # Ray calls back from its own thread once the first return is in (deserialized).
+        done._on_completed(self._completed)
+
+    def _completed(self, outcome: Any) -> None:
+        self._inbox.put(self, outcome)
+
+    def _connected(self, connecting: asyncio.Future[Any], skill: Skill[Any, Any], args: Any, kwargs: Any) -> None:
+        if self.done():  # cancelled while connecting: nothing was submitted
+            return
+        exc = None if connecting.cancelled() else connecting.exception()
+        if exc is not None:
+            self.set_exception(exc)
+            return
+        try:
+            self._submit(connecting.result(), skill, args, kwargs)
+        except Exception as error:  # noqa: BLE001 (arguments Ray cannot serialize: the call fails)
+            self.set_exception(error)
+
+    def _settle(self, outcome: Any) -> None:
+        if self.done() or self._stopping is not None:
+            return  # being stopped: the attempt ends cancelled once Ray says the task ended
+        value, self._done, self._value = self._value, None, None
+        if outcome is None:
+            self.set_result(RayValue(value))
+        elif type(outcome) is tuple:
+            self.set_result(outcome[0])
+        else:  # an error: the first return is always a tuple or None
+            _retrieve(value)  # holds the same error: read, so Ray does not log it unhandled
+            exceptions = self._ray.exceptions
+            if isinstance(outcome, exceptions.RayTaskError):
+                # The skill's own exception (Retry(on=...) and ErrorInfo see its type),
+                # with Ray's error, which carries the remote traceback, as its cause.
+                wrapped = outcome.as_instanceof_cause()
+                cause = outcome.cause
+                if isinstance(cause, Exception):
+                    cause.__cause__ = wrapped
+                    cause.__suppress_context__ = True
+                    outcome = cause
+                else:
+                    outcome = wrapped
+            self.set_exception(outcome)
+
+    def cancel(self, msg: Any | None = None) -> bool:
+        if self.done():
+            return False
+        if self._done is None:  # not submitted (still connecting): nothing runs on Ray
+            return super().cancel(msg)
+        if self._stopping is None:
+            self._stopping = self.get_loop().create_task(self._stop(msg))
+        else:  # cancelled again while stopping it: the worker is killed at once
+            self._stopping.cancel()
+        return True
+
+    async def _stop(self, msg: Any | None) -> None:
+        """Cancel the Ray task and wait until Ray says it ended; kill its worker if it has
+        not stopped after ``force_after`` seconds."""
+        ray, ref = self._ray, self._done
+        try:
+            _retrieve(self._value)
+            ray.cancel(ref)
+            if not await _ended(ref, self._force_after):
+                ray.cancel(ref, force=True)
+                await _ended(ref, None)
+        except asyncio.CancelledError:
+            # Cancelled while stopping it (the loop is closing): kill it rather than
+            # leave it running on the cluster.
+            ray.cancel(ref, force=True)
+            raise
+        except Exception:  # noqa: BLE001 (Ray itself failed, shut down meanwhile: nothing to stop)
+            _log.warning("skillstream: could not cancel a Ray task", exc_info=True)
+        finally:
+            self._done = self._value = None
+            super().cancel(msg)
 
 
 class RayExecutor:
@@ -372,6 +537,7 @@ class RayExecutor:
         self._ray: Any = None
         self._started_local = False
         self._lock = threading.Lock()
+        self._inboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Inbox] = weakref.WeakKeyDictionary()
 
     @property
     def stops_within(self) -> float | None:
@@ -387,43 +553,18 @@ class RayExecutor:
         kwargs: dict[str, Any],
         on_item: Callable[[Any], None] | None = None,
     ) -> asyncio.Future[Any]:
-        # Submitted inside the task: a task cancelled before its first step never submits.
-        return loop.create_task(self._attempt(loop, skill, args, kwargs))
-
-    async def _attempt(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        skill: Skill[Any, Any],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-    ) -> Any:
+        inbox = self._inboxes.get(loop)
+        if inbox is None:
+            inbox = self._inboxes[loop] = _Inbox()
+        attempt = RayAttempt(loop, self.force_after, inbox)
         ray = self._ray
-        if ray is None or not ray.is_initialized():
-            ray = await loop.run_in_executor(None, self._connect)
-        task: RayTask = skill.remote_task
-        fn = skill.fn
-        owner = None if fn is task.fn else fn.__self__  # type: ignore[attr-defined]
-        # A top-level ObjectRef is resolved by Ray on the worker, with no driver round trip.
-        args = tuple(a.ref if type(a) is RayValue else a for a in args)
-        if kwargs:
-            kwargs = {k: v.ref if type(v) is RayValue else v for k, v in kwargs.items()}
-        done, value = task.remote(ray).remote(owner, *args, **kwargs)
-        try:
-            inline = await done
-        except asyncio.CancelledError:
-            _retrieve(value)
-            await _stop(ray, done, self.force_after)
-            raise
-        except Exception as exc:
-            _retrieve(value)  # holds the same error: read, so Ray does not log it unhandled
-            # The skill's own exception (Retry(on=...) and ErrorInfo see its type), with
-            # Ray's error, which carries the remote traceback, as its cause.
-            if isinstance(exc, ray.exceptions.RayTaskError) and isinstance(exc.cause, Exception):
-                raise exc.cause from exc
-            raise
-        if inline is not None:
-            return inline[0]
-        return RayValue(value)
+        if ray is not None and ray.is_initialized():
+            attempt._submit(ray, skill, args, kwargs)  # an error (arguments) fails the call
+        else:
+            # Connecting runs in a thread, so the loop keeps going; submitted once connected.
+            connecting = loop.run_in_executor(None, self._connect)
+            connecting.add_done_callback(lambda c: attempt._connected(c, skill, args, kwargs))
+        return attempt
 
     def _connect(self) -> Any:
         ray = _import_ray()
@@ -461,21 +602,6 @@ def _cpus() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
-
-
-async def _stop(ray: Any, ref: Any, force_after: float | None) -> None:
-    """Cancel the task behind ``ref`` and wait until Ray says it ended; kill its worker
-    if it has not stopped after ``force_after`` seconds."""
-    try:
-        ray.cancel(ref)
-        if not await _ended(ref, force_after):
-            ray.cancel(ref, force=True)
-            await _ended(ref, None)
-    except asyncio.CancelledError:
-        # Cancelled again while stopping it (the loop is closing): kill it rather than
-        # leave it running on the cluster.
-        ray.cancel(ref, force=True)
-        raise
 
 
 def _retrieve(ref: Any) -> None:

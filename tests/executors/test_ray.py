@@ -32,7 +32,7 @@ from ray.util.state import list_tasks
 
 from pipeline import Retry, Status, run, skill  # noqa: E402
 from pipeline._executors._local import EXECUTORS  # noqa: E402
-from pipeline._executors._ray import RayValue  # noqa: E402
+from pipeline._executors._ray import RayExecutor, RayValue  # noqa: E402
 
 pytestmark = [pytest.mark.ray, pytest.mark.usefixtures("loop_errors")]
 
@@ -69,11 +69,18 @@ _warm = ray.remote(_warm)
 # -- the cluster's view ----------------------------------------------------------------------
 
 
+def tasks_named(name: str) -> list[Any]:
+    """The state API's tasks of that name on this module's cluster (named by its address:
+    other Ray instances may run on the same machine)."""
+    address = ray.get_runtime_context().gcs_address
+    return list_tasks(address=address, filters=[("name", "=", name)], limit=10_000, raise_on_missing_output=False)
+
+
 def unfinished(*names: str) -> list[tuple[str, str]]:
     """Tasks of these skills that Ray does not report as finished or failed."""
     left = []
     for name in names:
-        for task in list_tasks(filters=[("name", "=", name)], limit=10_000, raise_on_missing_output=False):
+        for task in tasks_named(name):
             if task.state not in ("FINISHED", "FAILED"):
                 left.append((name, task.state))
     return left
@@ -263,7 +270,7 @@ async def test_ray_options_reach_the_task() -> None:
     assert result.value == 0.5  # num_cpus reached Ray
     # ray_options' name is the task's name on the cluster (the state API shows it late).
     deadline = time.monotonic() + 20
-    while not list_tasks(filters=[("name", "=", "renamed")], raise_on_missing_output=False):
+    while not tasks_named("renamed"):
         assert time.monotonic() < deadline, "no task named 'renamed' on the cluster"
         await asyncio.sleep(0.25)
 
@@ -482,6 +489,44 @@ async def test_leaving_early_cancels_running_and_queued_ray_tasks(tmp_path: Path
     await assert_nothing_left_running("long_task")
     assert len(marks(Path(marker))) <= 2  # the queued ones were withdrawn, never started
 
+
+
+async def test_an_attempt_is_cancelled_once_ray_says_its_task_ended_and_at_once_if_cancelled_again(
+    tmp_path: Path,
+) -> None:
+    # Never killed on its own within the test: only the second cancel can end it.
+    executor = RayExecutor(force_after=FOREVER)
+    marker = tmp_path / "twice"
+    attempt = executor.start(asyncio.get_running_loop(), sleeps_in_c, (str(marker),), {})
+    deadline = time.monotonic() + 30
+    while marks(marker) != ["started"]:
+        assert time.monotonic() < deadline, "the task never started"
+        await asyncio.sleep(0.05)
+
+    assert attempt.cancel()
+    await asyncio.sleep(1.0)  # blocked in C, it ignores the interrupt: still being stopped
+    assert not attempt.done()
+    attempt.cancel()  # again: its worker is killed now
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(attempt, timeout=20)
+    assert attempt.cancelled() and marks(marker) == ["started"]
+    await assert_nothing_left_running("sleeps_in_c")
+
+
+@skill(executor="ray")
+def echo(x: Any) -> Any:
+    return x
+
+
+async def test_an_argument_ray_cannot_ship_fails_that_call_and_no_other() -> None:
+    import threading
+
+    results = await run([echo(threading.Lock()).named("lock"), echo(3).named("three")]).collect()
+
+    lock, three = results["lock"], results["three"]
+    assert lock.status is Status.ERROR and lock.error is not None
+    assert "pickle" in lock.error.message or "serializ" in lock.error.message
+    assert (three.status, three.value) == (Status.SUCCESS, 3)
 
 # -- data stays in Ray -------------------------------------------------------------------------
 
