@@ -69,7 +69,7 @@ from .._core._skill import NO_FALLBACK, SkillCall, calls_in, holds_calls
 if TYPE_CHECKING:
     from ._recorder import Recorder, Recording
 
-__all__ = ["Attempts", "CallNode", "Feeder", "NodeState", "Run", "RunSpec"]
+__all__ = ["CallNode", "Feeder", "NodeState", "Run", "RunSpec"]
 
 # With no cap, an iterable source is read this many calls per loop turn: enough to keep
 # the loop busy, few enough that the deadline, early exit and results are not held back.
@@ -277,74 +277,7 @@ class TimeoutLane:
 # -- one call ------------------------------------------------------------------------------
 
 
-class CallNode:
-    """One call in one run: its place in the dependency graph.
-
-    When the run starts it, the node occupies a slot of the run's merge with its
-    :class:`Attempts` (:meth:`occupy`), which emit its one :class:`SkillResult`.
-    """
-
-    __slots__ = (
-        "owner",
-        "call",
-        "index",
-        "state",
-        "pending",
-        "deps",
-        "dependents",
-        "result",
-        "fill_args",
-        "fill_kwargs",
-        "inputs",
-    )
-
-    def __init__(self, run: Run, call: SkillCall[Any], index: int) -> None:  # noqa: D107
-        self.owner = run
-        self.call = call
-        self.index = index
-        self.state = NodeState.REGISTERING
-        self.pending = 0
-        self.deps: tuple[CallNode, ...] = ()
-        self.dependents: list[CallNode] | tuple[()] = ()  # a list of its own from the first
-        self.result: SkillResult | None = None
-        # Which arguments hold calls (and are replaced by values): none for most calls.
-        self.fill_args: tuple[int, ...] = ()
-        self.fill_kwargs: tuple[str, ...] = ()
-        self.inputs: Mapping[SkillCall[Any], CallNode] = _NO_INPUTS  # only for calls with inputs
-
-    def occupy(self, merge: BoundedMerge[SkillResult]) -> Attempts:
-        """Start the call in a slot of ``merge``: its attempts are the slot's observer."""
-        attempts = Attempts(self, merge)
-        attempts._attempt(self.owner.clock())
-        return attempts
-
-    def arguments(self, deferred: bool = False) -> tuple[tuple[Any, ...], dict[str, Any]]:
-        """The call's arguments, its input calls replaced by their values.
-
-        Only a container that holds calls is replaced, by a copy of the same type (a
-        NamedTuple stays one, a defaultdict keeps its factory); every other argument is the
-        caller's own object. With ``deferred``, an input's :class:`Deferred` value (a Ray
-        skill's ObjectRef) is passed as it is instead of being fetched.
-        """
-        call = self.call
-        args, kwargs = call.args, call.kwargs
-        if not (self.fill_args or self.fill_kwargs):
-            return args, kwargs
-        nodes = self.inputs
-        value = _stored if deferred else _value
-        if self.fill_args:
-            filled = list(args)
-            for i in self.fill_args:
-                filled[i] = _fill(filled[i], nodes, value)
-            args = tuple(filled)
-        if self.fill_kwargs:
-            kwargs = dict(kwargs)
-            for k in self.fill_kwargs:
-                kwargs[k] = _fill(kwargs[k], nodes, value)
-        return args, kwargs
-
-
-_Nodes = Mapping[SkillCall[Any], CallNode]
+_Nodes = Mapping[SkillCall[Any], "CallNode"]
 # Shared until a node has inputs of its own (most never do); read-only.
 _NO_INPUTS: _Nodes = MappingProxyType({})
 
@@ -385,22 +318,33 @@ def _fill(value: Any, nodes: _Nodes, get: Callable[[SkillCall[Any], _Nodes], Any
         return tuple(items)
 
 
-class Attempts(Inner[SkillResult]):
-    """One call's attempt state machine, in its slot of the run's merge, and its one result.
+class CallNode(Inner[SkillResult]):
+    """One call in one run: its place in the dependency graph, its attempt state machine,
+    and its one :class:`SkillResult`.
+
+    When the run starts it, the node occupies a slot of the run's merge (:meth:`occupy`):
+    it is the slot's observer itself (:class:`operators.Inner`), and emits its result and
+    frees the slot with nothing in between. One object per call, whatever it does.
 
     Phases: ``PERMIT`` (waiting for its rate limiter), ``ATTEMPT`` (a job on the skill's
     executor, bounded by the timeout), ``BACKOFF`` (a loop timer before the next attempt),
     ``SETTLING`` (an abandoned thread attempt must end before the next starts, so the cap
     bounds bodies really running), ``FALLBACK`` (an async fallback). Every attempt's start
     and end time is recorded in the result (``attempt_spans``).
-
-    It is the merge's observer of its slot (:class:`operators.Inner`): it emits its result
-    and frees the slot itself, with nothing in between.
     """
 
     __slots__ = (
-        "node",
         "run",
+        "call",
+        "index",
+        "state",
+        "pending",
+        "deps",
+        "dependents",
+        "result",
+        "fill_args",
+        "fill_kwargs",
+        "inputs",
         "finished",
         "attempts",
         "future",
@@ -414,12 +358,22 @@ class Attempts(Inner[SkillResult]):
         "last_error",
     )
 
-    def __init__(self, node: CallNode, merge: BoundedMerge[SkillResult]) -> None:
-        self.merge = merge
+    def __init__(self, run: Run, call: SkillCall[Any], index: int) -> None:  # noqa: D107
+        self.merge = None  # type: ignore[assignment]  # set by occupy()
         self.subscription = None  # none: the merge calls stop() (no cycle through self)
         self.done = False  # the slot is freed (or the merge stopped)
-        self.node = node
-        self.run = node.owner
+        self.run = run
+        self.call = call
+        self.index = index
+        self.state = NodeState.REGISTERING
+        self.pending = 0
+        self.deps: tuple[CallNode, ...] = ()
+        self.dependents: list[CallNode] | tuple[()] = ()  # a list of its own from the first
+        self.result: SkillResult | None = None
+        # Which arguments hold calls (and are replaced by values): none for most calls.
+        self.fill_args: tuple[int, ...] = ()
+        self.fill_kwargs: tuple[str, ...] = ()
+        self.inputs: Mapping[SkillCall[Any], CallNode] = _NO_INPUTS  # only for calls with inputs
         self.finished = False  # the call has its result (or ended the run)
         self.attempts = 0
         self.future: asyncio.Future[Any] | Job | None = None
@@ -439,6 +393,37 @@ class Attempts(Inner[SkillResult]):
         # DeadlineExceeded if the run's deadline ends the call before another attempt ends.
         self.last_error: Exception | None = None
 
+    def occupy(self, merge: BoundedMerge[SkillResult]) -> CallNode:
+        """Start the call in a slot of ``merge``: the node is the slot's observer."""
+        self.merge = merge
+        self._attempt(self.run.clock())
+        return self
+
+    def arguments(self, deferred: bool = False) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """The call's arguments, its input calls replaced by their values.
+
+        Only a container that holds calls is replaced, by a copy of the same type (a
+        NamedTuple stays one, a defaultdict keeps its factory); every other argument is the
+        caller's own object. With ``deferred``, an input's :class:`Deferred` value (a Ray
+        skill's ObjectRef) is passed as it is instead of being fetched.
+        """
+        call = self.call
+        args, kwargs = call.args, call.kwargs
+        if not (self.fill_args or self.fill_kwargs):
+            return args, kwargs
+        nodes = self.inputs
+        value = _stored if deferred else _value
+        if self.fill_args:
+            filled = list(args)
+            for i in self.fill_args:
+                filled[i] = _fill(filled[i], nodes, value)
+            args = tuple(filled)
+        if self.fill_kwargs:
+            kwargs = dict(kwargs)
+            for k in self.fill_kwargs:
+                kwargs[k] = _fill(kwargs[k], nodes, value)
+        return args, kwargs
+
     # -- phases ----------------------------------------------------------------------------
 
     def _attempt(self, now: float | None = None) -> None:
@@ -450,7 +435,7 @@ class Attempts(Inner[SkillResult]):
             now = run.clock()
         if self.started < 0:
             self.started = now
-        node = self.node
+        node = self
         call = node.call
         skill = call.skill
         options = call.options
@@ -511,7 +496,7 @@ class Attempts(Inner[SkillResult]):
         circuit is closed, and the rate limiter granted a permit (else ``_attempt`` runs
         again when it does)."""
         run = self.run
-        node = self.node
+        node = self
         call = node.call
         options = call.options
         if self.stray is not None:
@@ -550,7 +535,7 @@ class Attempts(Inner[SkillResult]):
         if self.finished or self.future is None:
             return
         run = self.run
-        options = self.node.call.options
+        options = self.call.options
         idle = options.idle_timeout
         if idle is not None and self.timer is not None:
             now = self.last_item = run.loop.time()
@@ -560,7 +545,7 @@ class Attempts(Inner[SkillResult]):
                 due = min(due, self.attempt_start + options.timeout)
             self.timer = run.loop.call_at(due, self._on_timeout)
         if run.instruments:
-            run.emit("call_item", self.node.call, self.node.index, self.attempts, item, run.loop.time() - run.t0)
+            run.emit("call_item", self.call, self.index, self.attempts, item, run.loop.time() - run.t0)
 
     def _end_span(self) -> None:
         run = self.run
@@ -582,7 +567,7 @@ class Attempts(Inner[SkillResult]):
             self._ended(None, exc)
             return
         value = future.result()
-        if self.node.call.skill.kind == "thread" and inspect.isawaitable(value):
+        if self.call.skill.kind == "thread" and inspect.isawaitable(value):
             # A sync callable that returned an awaitable (a lambda around a coroutine):
             # await it on the loop, within the same attempt and timeout.
             self.future = future = asyncio.ensure_future(value)
@@ -638,7 +623,7 @@ class Attempts(Inner[SkillResult]):
         self.timer = None
         self._abandon_attempt()
         self._end_span()
-        options = self.node.call.options
+        options = self.call.options
         timeout, idle = options.timeout, options.idle_timeout
         if idle is not None and (timeout is None or self.last_item + idle < self.attempt_start + timeout):
             what = "its first item" if self.last_item == self.attempt_start else "its next item"
@@ -651,7 +636,7 @@ class Attempts(Inner[SkillResult]):
         future, self.future = self.future, None
         if future is None:
             return
-        node = self.node
+        node = self
         if isinstance(future, Job):
             stopped = future.abandon(self.run.loop)
             if stopped is not None:
@@ -677,7 +662,7 @@ class Attempts(Inner[SkillResult]):
                     self.gates = [g for g in self.gates if not g.outlived_by(future)]
 
     def _failed(self, exc: Exception) -> None:
-        node = self.node
+        node = self
         run = self.run
         options = node.call.options
         retry = options.retry
@@ -708,7 +693,7 @@ class Attempts(Inner[SkillResult]):
         self._finish(status, None, exc)
 
     def _finish(self, status: Status, value: Any, exc: BaseException | None) -> None:
-        node = self.node
+        node = self
         fallback_used = False
         error = None
         if exc is not None:
@@ -729,7 +714,7 @@ class Attempts(Inner[SkillResult]):
     def _await_fallback(self, awaitable: Any, status: Status, error: ErrorInfo) -> None:
         """Await an async fallback, bounded by the call's timeout; at the deadline there is
         no time left, so it is not awaited."""
-        node = self.node
+        node = self
         run = self.run
         if run.expired:
             with contextlib.suppress(Exception):
@@ -776,7 +761,7 @@ class Attempts(Inner[SkillResult]):
         """Emit the call's one result and free its slot. With ``attempt_ended``, the
         attempt in flight ended just now (its span ends with the result)."""
         self.finished = True
-        node = self.node
+        node = self
         run = self.run
         t0 = run.t0
         now = run.clock() - t0
@@ -1554,7 +1539,7 @@ class Run(abc.ObserverBase[SkillResult]):
         if self.instruments:
             self.emit("run_deadline", self.loop.time() - self.t0)
         for inner in list(self.merge.inners):
-            if isinstance(inner, Attempts):
+            if isinstance(inner, CallNode):
                 inner.expire(exc)
         if self.pump is not None and not self.pump.done():
             self.pump.cancel()
