@@ -102,6 +102,7 @@ class NodeState(IntEnum):
 
 
 _ENDED = (NodeState.DONE, NodeState.SKIPPED)
+_ref = weakref.ref
 _SCALARS = frozenset({int, float, str, bool, bytes, type(None)})
 
 
@@ -873,9 +874,9 @@ class Run(abc.ObserverBase[SkillResult]):
         # be shared by runs). A lazy source's finished calls move to a weak map: once
         # nobody else holds a call it cannot be listed again, and memory stays O(cap).
         self.nodes: dict[SkillCall[Any], CallNode] = {}
-        self.ended: weakref.WeakKeyDictionary[SkillCall[Any], SkillResult] | None = (
-            None if spec.sized else weakref.WeakKeyDictionary()
-        )
+        # Keyed by weak references whose callback is the map's own pop (no Python code
+        # runs when a call is dropped).
+        self.ended: dict[weakref.ref[SkillCall[Any]], SkillResult] | None = None if spec.sized else {}
         self.by_index: dict[int, CallNode] = {}  # a lazy source's unfinished nodes
         self.ready: deque[CallNode] = deque()
         self.unstarted: dict[CallNode, None] = {}  # insertion-ordered set
@@ -1259,7 +1260,11 @@ class Run(abc.ObserverBase[SkillResult]):
         if node is not None:
             call = node.call
             self.nodes.pop(call, None)
-            self.ended[call] = result  # type: ignore[index]
+            ended = self.ended
+            assert ended is not None
+            # A call is forgotten once per run (a call listed again is found here, and not
+            # forgotten again), so the entry is there for its callback to pop.
+            ended[_ref(call, ended.pop)] = result
 
     def _next_batch(self) -> None:
         self.batch = None
@@ -1326,7 +1331,7 @@ class Run(abc.ObserverBase[SkillResult]):
                 raise ValueError("dependency cycle: " + " -> ".join(c.key for c in cycle))
             return existing
         if self.ended is not None:
-            result = self.ended.get(call)
+            result = self.ended.get(_ref(call))
             if result is not None:  # finished and forgotten: it does not run again
                 done = CallNode(self, call, result.index)
                 done.state = NodeState.SKIPPED if result.status is Status.SKIPPED else NodeState.DONE
