@@ -200,8 +200,11 @@ def new_result(
     """Build a SkillResult from values the engine already knows to be valid (equal to
     the validated model)."""
     deferred = type(value) not in _PLAIN and isinstance(value, Deferred)  # (an ABC check: slow)
-    return built(
-        _DeferredResult if deferred else SkillResult,
+    # built(), inlined: one call per result on a run's hot path.
+    result = _object_new(_DeferredResult if deferred else SkillResult)
+    _object_setattr(
+        result,
+        "__dict__",
         {
             "name": name,
             "key": key,
@@ -216,8 +219,11 @@ def new_result(
             "attempt_spans": attempt_spans,
             "replayed": replayed,
         },
-        _REPLAYED_FIELDS_SET if replayed else _FIELDS_SET,
     )
+    _set_fields_set(result, _REPLAYED_FIELDS_SET if replayed else _FIELDS_SET)
+    _set_extra(result, None)
+    _set_private(result, None)
+    return result
 
 
 def _describe(r: SkillResult) -> str:

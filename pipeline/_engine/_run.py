@@ -37,7 +37,6 @@ import weakref
 from collections import deque
 from collections.abc import AsyncIterable, Callable, Iterator, Mapping
 from types import CoroutineType as _Coroutine
-from types import MappingProxyType
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -279,8 +278,6 @@ class TimeoutLane:
 
 
 _Nodes = Mapping[SkillCall[Any], "CallNode"]
-# Shared until a node has inputs of its own (most never do); read-only.
-_NO_INPUTS: _Nodes = MappingProxyType({})
 
 
 def _value(call: SkillCall[Any], nodes: _Nodes) -> Any:
@@ -343,9 +340,7 @@ class CallNode(Inner[SkillResult]):
         "deps",
         "dependents",
         "result",
-        "fill_args",
-        "fill_kwargs",
-        "inputs",
+        "fill",
         "finished",
         "attempts",
         "future",
@@ -360,8 +355,9 @@ class CallNode(Inner[SkillResult]):
     )
 
     def __init__(self, run: Run, call: SkillCall[Any], index: int) -> None:  # noqa: D107
+        # (Inner's ``subscription`` is never set: the merge calls stop(), which ends the
+        # attempts, and never disposes a node's subscription.)
         self.merge = None  # type: ignore[assignment]  # set by occupy()
-        self.subscription = None  # none: the merge calls stop() (no cycle through self)
         self.done = False  # the slot is freed (or the merge stopped)
         self.run = run
         self.call = call
@@ -371,10 +367,9 @@ class CallNode(Inner[SkillResult]):
         self.deps: tuple[CallNode, ...] = ()
         self.dependents: list[CallNode] | tuple[()] = ()  # a list of its own from the first
         self.result: SkillResult | None = None
-        # Which arguments hold calls (and are replaced by values): none for most calls.
-        self.fill_args: tuple[int, ...] = ()
-        self.fill_kwargs: tuple[str, ...] = ()
-        self.inputs: Mapping[SkillCall[Any], CallNode] = _NO_INPUTS  # only for calls with inputs
+        # Which arguments hold calls (and are replaced by values), and the nodes of those
+        # calls: (positions, keywords, nodes by call). None for most calls.
+        self.fill: tuple[tuple[int, ...], tuple[str, ...], Mapping[SkillCall[Any], CallNode]] | None = None
         self.finished = False  # the call has its result (or ended the run)
         self.attempts = 0
         self.future: asyncio.Future[Any] | Job | None = None
@@ -410,18 +405,19 @@ class CallNode(Inner[SkillResult]):
         """
         call = self.call
         args, kwargs = call.args, call.kwargs
-        if not (self.fill_args or self.fill_kwargs):
+        fill = self.fill
+        if fill is None:
             return args, kwargs
-        nodes = self.inputs
+        fill_args, fill_kwargs, nodes = fill
         value = _stored if deferred else _value
-        if self.fill_args:
+        if fill_args:
             filled = list(args)
-            for i in self.fill_args:
+            for i in fill_args:
                 filled[i] = _fill(filled[i], nodes, value)
             args = tuple(filled)
-        if self.fill_kwargs:
+        if fill_kwargs:
             kwargs = dict(kwargs)
-            for k in self.fill_kwargs:
+            for k in fill_kwargs:
                 kwargs[k] = _fill(kwargs[k], nodes, value)
         return args, kwargs
 
@@ -437,9 +433,34 @@ class CallNode(Inner[SkillResult]):
         if self.started < 0:
             self.started = now
         node = self
-        call = node.call
+        call = self.call
         skill = call.skill
         options = call.options
+        if skill._plain and options is skill.options and self.stray is None and not run.instruments:
+            # The common case (an async skill with nothing asked before or around its
+            # attempt, in a run without instruments): awaited by one of the run's workers.
+            self.attempts += 1
+            self.attempt_start = now
+            try:
+                if self.fill is None:
+                    made = skill.fn(*call.args, **call.kwargs)
+                else:
+                    args, kwargs = self.arguments()
+                    made = skill.fn(*args, **kwargs)
+                if type(made) is not _Coroutine:
+                    made = awaitable_of(made, None)
+            except Exception as exc:  # e.g. wrong arguments for the function: the call fails
+                self._end_span()
+                self._failed(exc)
+                return
+            self.future = run.workers.submit(made, self._ended)
+            timeout = options.timeout
+            if timeout is not None:
+                lane = run.lanes.get(timeout)
+                if lane is None:
+                    lane = run.lanes[timeout] = TimeoutLane(run.loop, timeout)
+                self.timer = lane.add(self._on_timeout, now)
+            return
         if (self.stray is not None or options is not skill.options or not skill._unlimited) and not self._admit(
             now
         ):
@@ -1053,8 +1074,13 @@ class Run(abc.ObserverBase[SkillResult]):
         if self.closed:
             return
         self.open -= 1
-        if self.ended is not None:
-            self._forget(result)
+        ended = self.ended
+        if ended is not None:  # _forget(), inlined
+            node = self.by_index.pop(result.index, None)
+            if node is not None:
+                call = node.call
+                self.nodes.pop(call, None)
+                ended[_ref(call, ended.pop)] = result
         if self.finished_hooks:
             self.emit("call_finished", result)
             if self.closed:
@@ -1185,7 +1211,15 @@ class Run(abc.ObserverBase[SkillResult]):
             except Exception as exc:  # the source itself failed: that ends the run
                 self.fail(exc)
                 return None
-            if not self._take(item):
+            if type(item) is not SkillCall or self.spec.track_roots:
+                if not self._take(item):
+                    return None
+                continue
+            self.taken += 1  # _take(), inlined for the common case
+            try:
+                self._register(item)
+            except ValueError as exc:  # a dependency cycle
+                self.fail(exc)
                 return None
 
     # -- calls that need a person's approval ---------------------------------------------
@@ -1224,7 +1258,7 @@ class Run(abc.ObserverBase[SkillResult]):
                 except (TypeError, ValueError) as exc:
                     self.fail(exc)
                     return True
-                node.fill_args = node.fill_kwargs = ()
+                node.fill = None
             return False
         assert isinstance(decision, Reject)  # check_decisions() let nothing else in
         self._end_unrun(node, Status.ERROR, None, ErrorInfo.of(Rejected(decision.reason)), record=True)
@@ -1330,17 +1364,48 @@ class Run(abc.ObserverBase[SkillResult]):
                 cycle = path[path.index(call) :] + [call]
                 raise ValueError("dependency cycle: " + " -> ".join(c.key for c in cycle))
             return existing
-        if self.ended is not None:
-            result = self.ended.get(_ref(call))
+        ended = self.ended
+        if ended:
+            result = ended.get(_ref(call))
             if result is not None:  # finished and forgotten: it does not run again
                 done = CallNode(self, call, result.index)
                 done.state = NodeState.SKIPPED if result.status is Status.SKIPPED else NodeState.DONE
                 done.result = result
                 return done
-        # Most calls have no inputs: nothing is allocated for them.
+        if call.after:
+            return self._register_inputs(call, path)
+        if not call._opaque:
+            # Most calls have no inputs (their arguments plain scalars): nothing more is
+            # looked at, or allocated, for them.
+            for a in call.args:
+                if type(a) not in _SCALARS:
+                    return self._register_inputs(call, path)
+            if call.kwargs:
+                for a in call.kwargs.values():
+                    if type(a) not in _SCALARS:
+                        return self._register_inputs(call, path)
+        node = CallNode(self, call, self.next_index)
+        self.next_index += 1
+        nodes[call] = node
+        if ended is not None:
+            self.by_index[node.index] = node
+        if self.recorder is not None and self.recorder.replay(node):
+            if self.decisions:  # decided in an earlier run: its outcome is in the journal
+                self.decisions.pop(call.key, None)
+            return node
+        self.unstarted[node] = None
+        self.open += 1
+        node.state = NodeState.READY
+        self.ready.append(node)
+        return node
+
+    def _register_inputs(self, call: SkillCall[Any], path: list[SkillCall[Any]] | None) -> CallNode:
+        """:meth:`_register` for a call whose arguments may hold calls, or that waits for
+        others (``after``)."""
+        nodes = self.nodes
         found: list[SkillCall[Any]] | None = None
-        fill_args: list[int] = []
-        fill_kwargs: list[str] = []
+        fill_args: list[int] | None = None
+        fill_kwargs: list[str] | None = None
         if not call._opaque:
             i = 0
             for a in call.args:
@@ -1348,6 +1413,8 @@ class Run(abc.ObserverBase[SkillResult]):
                 if type(a) not in _SCALARS and holds_calls(a):
                     if found is None:
                         found = []
+                    if fill_args is None:
+                        fill_args = []
                     fill_args.append(i)
                     calls_in(a, found)
                 i += 1
@@ -1356,13 +1423,16 @@ class Run(abc.ObserverBase[SkillResult]):
                     if type(v) not in _SCALARS and holds_calls(v):
                         if found is None:
                             found = []
+                        if fill_kwargs is None:
+                            fill_kwargs = []
                         fill_kwargs.append(k)
                         calls_in(v, found)
         if call.after:
             found = [*(found or ()), *call.after]
         node = CallNode(self, call, -1)
-        deps: list[CallNode] = []
+        deps: list[CallNode] | None = None
         if found:
+            deps = []
             if path is None:
                 path = []
             nodes[call] = node
@@ -1380,9 +1450,8 @@ class Run(abc.ObserverBase[SkillResult]):
                 del nodes[call]
                 raise
             path.pop()
-            node.fill_args = tuple(fill_args)
-            node.fill_kwargs = tuple(fill_kwargs)
-            node.inputs = inputs
+            if fill_args or fill_kwargs:
+                node.fill = (tuple(fill_args or ()), tuple(fill_kwargs or ()), inputs)
         node.index = self.next_index
         self.next_index += 1
         nodes[call] = node
