@@ -811,6 +811,10 @@ class CallNode(Inner[SkillResult]):
         node.state = NodeState.DONE
         merge = self.merge
         if not self.done and not merge.stopped:
+            ended = run.ended
+            if ended is not None:  # run._forget(), inlined
+                run.nodes.pop(call, None)
+                ended[_ref(call, ended.pop)] = result
             # The merge's observer is the run; everything here runs on the loop's thread.
             run.on_next(result)
         if node.dependents:
@@ -898,7 +902,6 @@ class Run(abc.ObserverBase[SkillResult]):
         # Keyed by weak references whose callback is the map's own pop (no Python code
         # runs when a call is dropped).
         self.ended: dict[weakref.ref[SkillCall[Any]], SkillResult] | None = None if spec.sized else {}
-        self.by_index: dict[int, CallNode] = {}  # a lazy source's unfinished nodes
         self.ready: deque[CallNode] = deque()
         self.unstarted: dict[CallNode, None] = {}  # insertion-ordered set
         self.open = 0  # nodes registered and without a result
@@ -1074,13 +1077,6 @@ class Run(abc.ObserverBase[SkillResult]):
         if self.closed:
             return
         self.open -= 1
-        ended = self.ended
-        if ended is not None:  # _forget(), inlined
-            node = self.by_index.pop(result.index, None)
-            if node is not None:
-                call = node.call
-                self.nodes.pop(call, None)
-                ended[_ref(call, ended.pop)] = result
         if self.finished_hooks:
             self.emit("call_finished", result)
             if self.closed:
@@ -1216,11 +1212,21 @@ class Run(abc.ObserverBase[SkillResult]):
                     return None
                 continue
             self.taken += 1  # _take(), inlined for the common case
-            try:
-                self._register(item)
-            except ValueError as exc:  # a dependency cycle
-                self.fail(exc)
-                return None
+            fresh = self._fresh(item)
+            if fresh is None:
+                try:
+                    self._register(item)
+                except ValueError as exc:  # a dependency cycle
+                    self.fail(exc)
+                    return None
+                continue
+            # Started at once, never queued (the ready queue is empty here).
+            if fresh.call.options.needs_approval is not False and self._held(fresh):
+                if self.closed:
+                    return None
+                continue
+            fresh.state = NodeState.STARTED
+            return fresh
 
     # -- calls that need a person's approval ---------------------------------------------
 
@@ -1276,6 +1282,8 @@ class Run(abc.ObserverBase[SkillResult]):
         )
         node.result = result
         node.state = NodeState.DONE
+        if self.ended is not None:
+            self._forget(node, result)
         if record:
             self.on_next(result)
         else:
@@ -1289,16 +1297,16 @@ class Run(abc.ObserverBase[SkillResult]):
             if d.state is NodeState.WAITING:
                 self._skip(d, self.expired or _dependency_failed(node))
 
-    def _forget(self, result: SkillResult) -> None:
-        node = self.by_index.pop(result.index, None)
-        if node is not None:
-            call = node.call
-            self.nodes.pop(call, None)
-            ended = self.ended
-            assert ended is not None
-            # A call is forgotten once per run (a call listed again is found here, and not
-            # forgotten again), so the entry is there for its callback to pop.
-            ended[_ref(call, ended.pop)] = result
+    def _forget(self, node: CallNode, result: SkillResult) -> None:
+        """A lazy source's call has its result: the run keeps nothing of it but a weak
+        entry (found again only if someone holds the call and lists it again)."""
+        call = node.call
+        self.nodes.pop(call, None)
+        ended = self.ended
+        assert ended is not None
+        # A call is forgotten once per run (a call listed again is found here, and not
+        # forgotten again), so the entry is there for its callback to pop.
+        ended[_ref(call, ended.pop)] = result
 
     def _next_batch(self) -> None:
         self.batch = None
@@ -1353,11 +1361,40 @@ class Run(abc.ObserverBase[SkillResult]):
 
     # -- the dependency graph --------------------------------------------------------------
 
+    def _fresh(self, call: SkillCall[Any]) -> CallNode | None:
+        """A node for ``call``, ready and not queued, when the call is new to this run,
+        has no inputs (its arguments are plain scalars) and waits for nothing, and the
+        run keeps no journal: most calls. Else ``None`` (:meth:`_register` then looks
+        at it in full)."""
+        if call.after or call in self.nodes or self.recorder is not None:
+            return None
+        ended = self.ended
+        if ended and _ref(call) in ended:
+            return None
+        if not call._opaque:
+            for a in call.args:
+                if type(a) not in _SCALARS:
+                    return None
+            if call.kwargs:
+                for a in call.kwargs.values():
+                    if type(a) not in _SCALARS:
+                        return None
+        node = CallNode(self, call, self.next_index)
+        self.next_index += 1
+        self.nodes[call] = node
+        self.open += 1
+        node.state = NodeState.READY
+        return node
+
     def _register(self, call: SkillCall[Any], path: list[SkillCall[Any]] | None = None) -> CallNode:
         """The node of ``call`` in this run, made (with its dependencies') if it is new.
         ``path``: the calls whose inputs are being registered (to name a cycle)."""
-        nodes = self.nodes
-        existing = nodes.get(call)
+        node = self._fresh(call)
+        if node is not None:
+            self.unstarted[node] = None
+            self.ready.append(node)
+            return node
+        existing = self.nodes.get(call)
         if existing is not None:
             if existing.state is NodeState.REGISTERING:  # we came back round
                 assert path is not None
@@ -1372,36 +1409,12 @@ class Run(abc.ObserverBase[SkillResult]):
                 done.state = NodeState.SKIPPED if result.status is Status.SKIPPED else NodeState.DONE
                 done.result = result
                 return done
-        if call.after:
-            return self._register_inputs(call, path)
-        if not call._opaque:
-            # Most calls have no inputs (their arguments plain scalars): nothing more is
-            # looked at, or allocated, for them.
-            for a in call.args:
-                if type(a) not in _SCALARS:
-                    return self._register_inputs(call, path)
-            if call.kwargs:
-                for a in call.kwargs.values():
-                    if type(a) not in _SCALARS:
-                        return self._register_inputs(call, path)
-        node = CallNode(self, call, self.next_index)
-        self.next_index += 1
-        nodes[call] = node
-        if ended is not None:
-            self.by_index[node.index] = node
-        if self.recorder is not None and self.recorder.replay(node):
-            if self.decisions:  # decided in an earlier run: its outcome is in the journal
-                self.decisions.pop(call.key, None)
-            return node
-        self.unstarted[node] = None
-        self.open += 1
-        node.state = NodeState.READY
-        self.ready.append(node)
-        return node
+        return self._register_inputs(call, path)
 
     def _register_inputs(self, call: SkillCall[Any], path: list[SkillCall[Any]] | None) -> CallNode:
-        """:meth:`_register` for a call whose arguments may hold calls, or that waits for
-        others (``after``)."""
+        """:meth:`_register` for a new call that :meth:`_fresh` did not take: its
+        arguments may hold calls, it may wait for others (``after``), or the run's journal
+        may end it with a kept result."""
         nodes = self.nodes
         found: list[SkillCall[Any]] | None = None
         fill_args: list[int] | None = None
@@ -1455,8 +1468,6 @@ class Run(abc.ObserverBase[SkillResult]):
         node.index = self.next_index
         self.next_index += 1
         nodes[call] = node
-        if self.ended is not None:
-            self.by_index[node.index] = node
         if self.recorder is not None and self.recorder.replay(node):
             if self.decisions:  # decided in an earlier run: its outcome is in the journal
                 self.decisions.pop(call.key, None)
@@ -1493,6 +1504,8 @@ class Run(abc.ObserverBase[SkillResult]):
         node.result = result
         node.state = NodeState.DONE
         self.open += 1
+        if self.ended is not None:
+            self._forget(node, result)
         self.deliver(result)
 
     def skipped(self, call: SkillCall[Any], exc: Exception) -> None:
@@ -1575,7 +1588,7 @@ class Run(abc.ObserverBase[SkillResult]):
             )
             self.open -= 1
             if self.ended is not None:
-                self._forget(n.result)
+                self._forget(n, n.result)
             if self.instruments:
                 self.emit("call_skipped", n.result)
                 if self.closed:
