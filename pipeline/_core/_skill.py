@@ -234,7 +234,17 @@ class Skill(Generic[P, R]):
         return bound
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> SkillCall[R]:
-        return SkillCall(self, args, kwargs)
+        # SkillCall(self, args, kwargs), without its __init__'s frame: a call is made
+        # per item of a source.
+        call: SkillCall[R] = _new_call(SkillCall)
+        call.skill = self
+        call.args = args
+        call.kwargs = kwargs
+        call.key = self.options.name
+        call.options = self.options
+        call.after = ()
+        call._opaque = False
+        return call
 
     def __repr__(self) -> str:
         return f"<skill {self.options.name} ({self.kind})>"
@@ -407,6 +417,9 @@ class SkillCall(Generic[R]):
         parts = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs.items()]
         named = f" as {self.key!r}" if self.key != self.skill.options.name else ""
         return f"{self.skill.options.name}({', '.join(parts)}){named}"
+
+
+_new_call = object.__new__
 
 
 class SkillDecorator(Protocol):

@@ -102,6 +102,7 @@ class NodeState(IntEnum):
 
 _ENDED = (NodeState.DONE, NodeState.SKIPPED)
 _ref = weakref.ref
+_weakrefs = weakref.getweakrefcount
 _SCALARS = frozenset({int, float, str, bool, bytes, type(None)})
 
 
@@ -1369,7 +1370,8 @@ class Run(abc.ObserverBase[SkillResult]):
         if call.after or call in self.nodes or self.recorder is not None:
             return None
         ended = self.ended
-        if ended and _ref(call) in ended:
+        # (A call nobody ever took a weak reference to was never forgotten: no lookup.)
+        if ended and _weakrefs(call) and _ref(call) in ended:
             return None
         if not call._opaque:
             for a in call.args:
