@@ -56,7 +56,15 @@ from .._core._errors import (
     retry_after_of,
     dependency_failed,
 )
-from .._executors._local import EXECUTORS, Executor, Job, LoopWorkers, awaitable_of, exit_if_importing_main
+from .._executors._local import (
+    EXECUTORS,
+    Executor,
+    Job,
+    LoopWorkers,
+    abandon_attempt,
+    awaitable_of,
+    exit_if_importing_main,
+)
 from .._core._instruments import Instrument, Phase, attempt_context, contextual, listeners
 from .._executors._hedge import hedged
 from .._admission._gate import Gate, admission_for
@@ -353,6 +361,12 @@ class CallNode(Inner[SkillResult]):
         "gates",
         "last_item",
         "last_error",
+        # Its first attempt, when the run's workers await it, is the node itself (an
+        # Attempt): no object per attempt. Set by that attempt.
+        "coro",
+        "worker",
+        "abandoned",
+        "stopped",
     )
 
     def __init__(self, run: Run, call: SkillCall[Any], index: int) -> None:  # noqa: D107
@@ -373,7 +387,7 @@ class CallNode(Inner[SkillResult]):
         self.fill: tuple[tuple[int, ...], tuple[str, ...], Mapping[SkillCall[Any], CallNode]] | None = None
         self.finished = False  # the call has its result (or ended the run)
         self.attempts = 0
-        self.future: asyncio.Future[Any] | Job | None = None
+        self.future: asyncio.Future[Any] | Job | CallNode | None = None
         self.timer: asyncio.TimerHandle | _Due | None = None
         self.started = -1.0
         self.attempt_start = 0.0
@@ -454,7 +468,17 @@ class CallNode(Inner[SkillResult]):
                 self._end_span()
                 self._failed(exc)
                 return
-            self.future = run.workers.submit(made, self._ended)
+            if self.attempts == 1:
+                # The node is its first attempt's Attempt; a later attempt gets a Job
+                # (an abandoned first one may still be running in a worker).
+                self.coro: Any = made
+                self.worker: asyncio.Task[None] | None = None
+                self.abandoned = False
+                self.stopped: asyncio.Future[None] | None = None
+                self.future = self
+                run.workers.put(self)
+            else:
+                self.future = run.workers.submit(made, self._ended)
             timeout = options.timeout
             if timeout is not None:
                 lane = run.lanes.get(timeout)
@@ -598,6 +622,15 @@ class CallNode(Inner[SkillResult]):
             return
         self._ended(value, None)
 
+    def abandon(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future[None] | None:
+        """Stop the first attempt, awaited by a worker as the node itself (an Attempt)."""
+        return abandon_attempt(self, self.run.workers, loop)
+
+    def ended(self, value: Any, exc: BaseException | None) -> None:
+        """The first attempt, awaited as the node itself, ended (an Attempt's ``ended``)."""
+        self.coro = None  # (kept by a sized source's run to its end: not its coroutine too)
+        self._ended(value, exc)
+
     def _ended(self, value: Any, exc: BaseException | None) -> None:
         """The attempt's job ended with ``value`` or ``exc``."""
         if exc is None:
@@ -660,7 +693,7 @@ class CallNode(Inner[SkillResult]):
         if future is None:
             return
         node = self
-        if isinstance(future, Job):
+        if isinstance(future, (Job, CallNode)):  # (a node is its first attempt)
             stopped = future.abandon(self.run.loop)
             if stopped is not None:
                 self.run.abandoned.add(stopped, node.call)
