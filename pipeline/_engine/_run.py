@@ -345,7 +345,7 @@ class CallNode(Inner[SkillResult]):
         "call",
         "index",
         "state",
-        "pending",
+        "pending",  # set when the node is registered with dependencies
         "deps",
         "dependents",
         "result",
@@ -359,7 +359,11 @@ class CallNode(Inner[SkillResult]):
         "stray",
         "attempt_start",
         "gates",
+        # When a streaming attempt last yielded: set by its attempt, for idle_timeout.
         "last_item",
+        # The error of the last attempt that failed and was retried (set then): the cause
+        # of the DeadlineExceeded if the run's deadline ends the call before another
+        # attempt ends.
         "last_error",
         # Its first attempt, when the run's workers await it, is the node itself (an
         # Attempt): no object per attempt. Set by that attempt.
@@ -368,6 +372,15 @@ class CallNode(Inner[SkillResult]):
         "abandoned",
         "stopped",
     )
+
+    # Slots set only when needed (read only after they are).
+    pending: int
+    last_item: float
+    last_error: Exception
+    coro: Any
+    worker: asyncio.Task[None] | None
+    abandoned: bool
+    stopped: asyncio.Future[None] | None
 
     def __init__(self, run: Run, call: SkillCall[Any], index: int) -> None:  # noqa: D107
         # (Inner's ``subscription`` is never set: the merge calls stop(), which ends the
@@ -378,7 +391,6 @@ class CallNode(Inner[SkillResult]):
         self.call = call
         self.index = index
         self.state = NodeState.REGISTERING
-        self.pending = 0
         self.deps: tuple[CallNode, ...] = ()
         self.dependents: list[CallNode] | tuple[()] = ()  # a list of its own from the first
         self.result: SkillResult | None = None
@@ -399,15 +411,45 @@ class CallNode(Inner[SkillResult]):
         # What the attempt holds of its admission policies (rate limits, breakers), in
         # the order it asked them; None: nothing (no policy, or not asked yet).
         self.gates: list[Gate] | None = None
-        self.last_item = 0.0  # when a streaming attempt last yielded (for idle_timeout)
-        # The error of the last attempt that failed and was retried: the cause of the
-        # DeadlineExceeded if the run's deadline ends the call before another attempt ends.
-        self.last_error: Exception | None = None
 
     def occupy(self, merge: BoundedMerge[SkillResult]) -> CallNode:
         """Start the call in a slot of ``merge``: the node is the slot's observer."""
         self.merge = merge
-        self._attempt(self.run.clock())
+        run = self.run
+        call = self.call
+        skill = call.skill
+        options = call.options
+        if not (skill._plain and options is skill.options and not run.instruments):
+            self._attempt(run.clock())
+            return self
+        # The common case (an async skill with nothing asked before or around its first
+        # attempt, in a run without instruments), _attempt() inlined: the node is its
+        # first attempt's Attempt, awaited by one of the run's workers.
+        self.started = self.attempt_start = now = run.clock()
+        self.attempts = 1
+        try:
+            if self.fill is None:
+                made = skill.fn(*call.args, **call.kwargs)
+            else:
+                args, kwargs = self.arguments()
+                made = skill.fn(*args, **kwargs)
+            if type(made) is not _Coroutine:
+                made = awaitable_of(made, None)
+        except Exception as exc:  # e.g. wrong arguments for the function: the call fails
+            self._end_span()
+            self._failed(exc)
+            return self
+        self.coro = made
+        self.worker = None
+        self.abandoned = False
+        self.future = self
+        run.workers.put(self)
+        timeout = options.timeout
+        if timeout is not None:
+            lane = run.lanes.get(timeout)
+            if lane is None:
+                lane = run.lanes[timeout] = TimeoutLane(run.loop, timeout)
+            self.timer = lane.add(self._on_timeout, now)
         return self
 
     def arguments(self, deferred: bool = False) -> tuple[tuple[Any, ...], dict[str, Any]]:
@@ -451,41 +493,6 @@ class CallNode(Inner[SkillResult]):
         call = self.call
         skill = call.skill
         options = call.options
-        if skill._plain and options is skill.options and self.stray is None and not run.instruments:
-            # The common case (an async skill with nothing asked before or around its
-            # attempt, in a run without instruments): awaited by one of the run's workers.
-            self.attempts += 1
-            self.attempt_start = now
-            try:
-                if self.fill is None:
-                    made = skill.fn(*call.args, **call.kwargs)
-                else:
-                    args, kwargs = self.arguments()
-                    made = skill.fn(*args, **kwargs)
-                if type(made) is not _Coroutine:
-                    made = awaitable_of(made, None)
-            except Exception as exc:  # e.g. wrong arguments for the function: the call fails
-                self._end_span()
-                self._failed(exc)
-                return
-            if self.attempts == 1:
-                # The node is its first attempt's Attempt; a later attempt gets a Job
-                # (an abandoned first one may still be running in a worker).
-                self.coro: Any = made
-                self.worker: asyncio.Task[None] | None = None
-                self.abandoned = False
-                self.stopped: asyncio.Future[None] | None = None
-                self.future = self
-                run.workers.put(self)
-            else:
-                self.future = run.workers.submit(made, self._ended)
-            timeout = options.timeout
-            if timeout is not None:
-                lane = run.lanes.get(timeout)
-                if lane is None:
-                    lane = run.lanes[timeout] = TimeoutLane(run.loop, timeout)
-                self.timer = lane.add(self._on_timeout, now)
-            return
         if (self.stray is not None or options is not skill.options or not skill._unlimited) and not self._admit(
             now
         ):
@@ -510,7 +517,7 @@ class CallNode(Inner[SkillResult]):
                 made = skill.fn(*args, **kwargs)
                 if type(made) is not _Coroutine:
                     made = awaitable_of(made, self._on_item if instruments or idle is not None else None)
-                self.future = run.workers.submit(made, self._ended)
+                self.future = run.workers.submit(made, self.ended)
             else:
                 on_item = self._on_item if instruments or idle is not None else None
                 executor = EXECUTORS.loop if skill._on_loop and options.hedge is None else _executor(call)
@@ -607,11 +614,11 @@ class CallNode(Inner[SkillResult]):
         if future is not self.future:
             return
         if future.cancelled():
-            self._ended(None, asyncio.CancelledError())
+            self.ended(None, asyncio.CancelledError())
             return
         exc = future.exception()
         if exc is not None:
-            self._ended(None, exc)
+            self.ended(None, exc)
             return
         value = future.result()
         if self.call.skill.kind == "thread" and inspect.isawaitable(value):
@@ -620,19 +627,16 @@ class CallNode(Inner[SkillResult]):
             self.future = future = asyncio.ensure_future(value)
             future.add_done_callback(self._on_done)
             return
-        self._ended(value, None)
+        self.ended(value, None)
 
     def abandon(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future[None] | None:
         """Stop the first attempt, awaited by a worker as the node itself (an Attempt)."""
         return abandon_attempt(self, self.run.workers, loop)
 
     def ended(self, value: Any, exc: BaseException | None) -> None:
-        """The first attempt, awaited as the node itself, ended (an Attempt's ``ended``)."""
-        self.coro = None  # (kept by a sized source's run to its end: not its coroutine too)
-        self._ended(value, exc)
-
-    def _ended(self, value: Any, exc: BaseException | None) -> None:
-        """The attempt's job ended with ``value`` or ``exc``."""
+        """The attempt in flight ended with ``value`` or ``exc`` (also an Attempt's
+        ``ended``, for the first attempt awaited as the node itself)."""
+        self.coro = None  # (a sized source's run keeps its nodes: not their coroutines)
         if exc is None:
             # The hot path: _stop_attempt() and _finish() inlined.
             self.future = None
@@ -872,8 +876,9 @@ class CallNode(Inner[SkillResult]):
         with the last attempt's error as its ``__cause__`` (what its fallback sees)."""
         if self.finished:
             return
-        if self.last_error is not None:
-            last, exc = self.last_error, DeadlineExceeded(*exc.args)
+        last = getattr(self, "last_error", None)  # set by a retry
+        if last is not None:
+            exc = DeadlineExceeded(*exc.args)
             exc.__cause__ = last
         in_attempt = self.future is not None
         self._cancel()
@@ -1478,6 +1483,7 @@ class Run(abc.ObserverBase[SkillResult]):
         if call.after:
             found = [*(found or ()), *call.after]
         node = CallNode(self, call, -1)
+        node.pending = 0  # (dependencies without a result yet: only a node that has some)
         deps: list[CallNode] | None = None
         if found:
             deps = []

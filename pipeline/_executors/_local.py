@@ -144,6 +144,7 @@ def abandon_attempt(
     worker = attempt.worker
     if worker is None:  # not begun: it never will
         attempt.coro.close()
+        attempt.stopped = None
         return None
     stopped = attempt.stopped = loop.create_future()
     worker.cancel()
