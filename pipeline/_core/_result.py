@@ -127,17 +127,31 @@ class SkillResult:
         _replayed: bool
         _fields_set: frozenset[str]
         name: str
+        """The skill's name."""
         key: str
+        """The call's key: the skill's name unless set with ``SkillCall.named()``."""
         index: int
+        """Position in the order the run took calls from its source (dependencies first)."""
         status: Status
+        """How the call ended."""
         value: Any
+        """The skill's value; the fallback when ``fallback_used``; else ``None``."""
         error: ErrorInfo | None
+        """Why the call has no value of its own (its exception's type and message)."""
         fallback_used: bool
+        """True when ``value`` is the fallback."""
         attempts: int
+        """Tries made (0 for a skipped call)."""
         started_at: float | None
+        """Seconds from the run's start to the first attempt's start; ``None`` if never started."""
         finished_at: float | None
+        """Seconds from the run's start to the end of the call."""
         attempt_spans: tuple[tuple[float, float], ...]
+        """``(start, end)`` of each attempt, in seconds from the run's start: the gaps between
+        them are backoff (or settling) waits, the gap before the first a permit wait."""
         replayed: bool
+        """True when the result comes from a journal (``run(..., journal=...)``): the call ran
+        and finished in an earlier run with the same ``run_id``, and did not run this time."""
     else:
         name = _field("name", "The skill's name.")
         key = _field("key", "The call's key: the skill's name unless set with ``SkillCall.named()``."

@@ -12,12 +12,19 @@ frees, the merge asks the run for the next node. The run hands out nodes whose
 dependencies all have values (a DAG runs start-when-ready, with no level barriers), and
 only when none is ready does it take the next call from the source, so a generator of a
 million calls is held in memory ``max_concurrency`` at a time (with no cap, it is read in
-batches, giving the loop back between them). A node occupies its slot with an
-:class:`Attempts` machine, which is the slot's observer itself (the merge's ``occupy``
-protocol: no subscription per call): it moves the call through its phases (permit,
-attempt, backoff, settling, fallback; see :class:`Phase`) and finally emits one result,
-catching the skill's exception into it. No exception of a skill ever reaches the merge, so
-one failure never disposes its siblings.
+batches, giving the loop back between them). A node occupies its slot itself: it is
+the slot's observer (the merge's ``occupy`` protocol: no subscription per call) and its
+call's attempt state machine, which moves the call through its phases (permit, attempt,
+backoff, settling, fallback; see :class:`Phase`) and finally emits one result, catching
+the skill's exception into it. No exception of a skill ever reaches the merge, so one
+failure never disposes its siblings.
+
+The hot path pays only for what a call declares: a new call whose arguments are plain
+values starts the moment it is read, without being queued; an async skill with nothing
+asked around its first attempt is awaited by one of the run's workers with the node
+itself as the attempt (no task, no job object); and a lazy source's finished calls are
+kept only in a map of weak references, whose entries leave without Python code running.
+One object per call (its node) plus its result, which is a slotted object too.
 
 Every callback runs on the event loop thread: tasks complete there, executor jobs resolve
 asyncio futures, timers are loop timers. The run's tasks are owned by the run object,
