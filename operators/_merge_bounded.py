@@ -212,15 +212,18 @@ class BoundedMerge(Generic[_T]):
             self.observer.on_completed()
 
     def _subscribe(self, source: Source[_T]) -> None:
-        self._pending.append(source)
+        # A source that completes while it is subscribed frees its slot, and the next
+        # source is subscribed here, in this loop, not deeper in the stack.
         if self._subscribing:
+            self._pending.append(source)
+            return
+        if self.stopped:
             return
         self._subscribing = True
         try:
             pending = self._pending
-            while pending and not self.stopped:
-                xs = pending.popleft()
-                occupy = getattr(xs, "occupy", None)
+            while True:
+                occupy = getattr(source, "occupy", None)
                 if occupy is not None:  # a source that is its own inner observer
                     inner: Inner[_T] = occupy(self)
                     if not inner.done:
@@ -229,19 +232,22 @@ class BoundedMerge(Generic[_T]):
                             inner.stop()
                             return
                         self.inners.add(inner)
-                    continue
-                inner = Inner(self)
-                self.inners.add(inner)
-                try:
-                    subscription = xs.subscribe(inner, scheduler=self.scheduler)  # type: ignore[union-attr]
-                except Exception as exc:  # a source that fails to subscribe fails the merge
-                    inner.done = True
-                    self.error(exc)
-                    return
-                if inner.done:
-                    subscription.dispose()
                 else:
-                    inner.subscription = subscription
+                    inner = Inner(self)
+                    self.inners.add(inner)
+                    try:
+                        subscription = source.subscribe(inner, scheduler=self.scheduler)  # type: ignore[union-attr]
+                    except Exception as exc:  # a source that fails to subscribe fails the merge
+                        inner.done = True
+                        self.error(exc)
+                        return
+                    if inner.done:
+                        subscription.dispose()
+                    else:
+                        inner.subscription = subscription
+                if not pending or self.stopped:
+                    return
+                source = pending.popleft()
         finally:
             self._subscribing = False
 

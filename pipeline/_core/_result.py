@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import abc
+import copy
 import os
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from collections.abc import Set as AbstractSet
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_core import core_schema
 
 from operators._policy import safe_str
 
@@ -40,57 +45,162 @@ class ErrorInfo(BaseModel):
         return cls(type=name, message=message)
 
 
-class SkillResult(BaseModel):
-    """The outcome of one call. Built once, frozen.
+class _ResultFields(BaseModel):
+    """A SkillResult's fields as pydantic validates and serializes them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    name: str
+    key: str
+    index: int
+    status: Status
+    value: Any = None
+    error: ErrorInfo | None = None
+    fallback_used: bool = False
+    attempts: int = 0
+    started_at: float | None = None
+    finished_at: float | None = None
+    attempt_spans: tuple[tuple[float, float], ...] = ()
+    replayed: bool = False
+
+
+_FIELD_NAMES = tuple(_ResultFields.model_fields)
+_SLOTS = tuple("_" + name for name in _FIELD_NAMES)
+_object_new = object.__new__
+_object_setattr = object.__setattr__
+
+
+def _field(name: str, doc: str) -> Any:
+    """A read-only field: its value is the slot ``_<name>``; setting or deleting it raises
+    pydantic's ``ValidationError`` (a frozen instance), as a frozen model's would."""
+
+    def refuse(self: SkillResult, value: Any) -> None:
+        raise _frozen(name, value)
+
+    def refuse_delete(self: SkillResult) -> None:
+        raise _frozen(name, None)
+
+    return property(attrgetter("_" + name), refuse, refuse_delete, doc)
+
+
+def _frozen(name: str, value: Any) -> ValidationError:
+    return ValidationError.from_exception_data(
+        "SkillResult", [{"type": "frozen_instance", "loc": (name,), "input": value}]
+    )
+
+
+class SkillResult:
+    """The outcome of one call. Built once, read-only.
+
+    A slotted class (a run makes one per call, so it costs little to make and to keep)
+    that pydantic validates and serializes like a model: ``SkillResult(**fields)``
+    validates, a pydantic model or ``TypeAdapter`` can hold one, and it has the model
+    methods ``model_dump()``, ``model_dump_json()``, ``model_copy()``,
+    ``model_validate()``, ``model_json_schema()``, ``model_fields`` and
+    ``model_fields_set``.
 
     Examples:
         >>> r = SkillResult(name="f", key="f", index=0, status=Status.SUCCESS, value=3)
         >>> r.ok, r.unwrap()
         (True, 3)
+        >>> r.model_dump()["status"]
+        <Status.SUCCESS: 'success'>
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+    __slots__ = (*_SLOTS, "_fields_set")
 
-    name: str
-    """The skill's name."""
-    key: str
-    """The call's key: the skill's name unless set with ``SkillCall.named()``."""
-    index: int
-    """Position in the order the run took calls from its source (dependencies first)."""
-    status: Status
-    value: Any = None
-    """The skill's value; the fallback when ``fallback_used``; else ``None``."""
-    error: ErrorInfo | None = None
-    fallback_used: bool = False
-    attempts: int = 0
-    """Tries made (0 for a skipped call)."""
-    started_at: float | None = None
-    """Seconds from the run's start to the first attempt's start; ``None`` if never started."""
-    finished_at: float | None = None
-    """Seconds from the run's start to the end of the call."""
-    attempt_spans: tuple[tuple[float, float], ...] = ()
-    """``(start, end)`` of each attempt, in seconds from the run's start: the gaps between
-    them are backoff (or settling) waits, the gap before the first a permit wait."""
-    replayed: bool = False
-    """True when the result comes from a journal (``run(..., journal=...)``): the call ran
-    and finished in an earlier run with the same ``run_id``, and did not run this time."""
+    model_config: ClassVar[ConfigDict] = _ResultFields.model_config
+    model_fields: ClassVar[dict[str, FieldInfo]] = _ResultFields.model_fields
+
+    if TYPE_CHECKING:
+        _name: str
+        _key: str
+        _index: int
+        _status: Status
+        _value: Any
+        _error: ErrorInfo | None
+        _fallback_used: bool
+        _attempts: int
+        _started_at: float | None
+        _finished_at: float | None
+        _attempt_spans: tuple[tuple[float, float], ...]
+        _replayed: bool
+        _fields_set: frozenset[str]
+        name: str
+        """The skill's name."""
+        key: str
+        """The call's key: the skill's name unless set with ``SkillCall.named()``."""
+        index: int
+        """Position in the order the run took calls from its source (dependencies first)."""
+        status: Status
+        """How the call ended."""
+        value: Any
+        """The skill's value; the fallback when ``fallback_used``; else ``None``."""
+        error: ErrorInfo | None
+        """Why the call has no value of its own (its exception's type and message)."""
+        fallback_used: bool
+        """True when ``value`` is the fallback."""
+        attempts: int
+        """Tries made (0 for a skipped call)."""
+        started_at: float | None
+        """Seconds from the run's start to the first attempt's start; ``None`` if never started."""
+        finished_at: float | None
+        """Seconds from the run's start to the end of the call."""
+        attempt_spans: tuple[tuple[float, float], ...]
+        """``(start, end)`` of each attempt, in seconds from the run's start: the gaps between
+        them are backoff (or settling) waits, the gap before the first a permit wait."""
+        replayed: bool
+        """True when the result comes from a journal (``run(..., journal=...)``): the call ran
+        and finished in an earlier run with the same ``run_id``, and did not run this time."""
+    else:
+        name = _field("name", "The skill's name.")
+        key = _field("key", "The call's key: the skill's name unless set with ``SkillCall.named()``."
+        )
+        index = _field("index", "Position in the order the run took calls from its source (dependencies first).",
+        )
+        status = _field("status", "How the call ended (a :class:`Status`).")
+        value = _field("value", "The skill's value; the fallback when ``fallback_used``; else ``None``."
+        )
+        error = _field("error", "Why the call has no value of its own, or ``None``.")
+        fallback_used = _field("fallback_used", "True when ``value`` is the fallback.")
+        attempts = _field("attempts", "Tries made (0 for a skipped call).")
+        started_at = _field("started_at", "Seconds from the run's start to the first attempt's start; ``None`` if never started.",
+        )
+        finished_at = _field("finished_at", "Seconds from the run's start to the end of the call.")
+        attempt_spans = _field("attempt_spans", "``(start, end)`` of each attempt, in seconds from the run's start: the gaps between "
+            "them are backoff (or settling) waits, the gap before the first a permit wait.",
+        )
+        replayed = _field("replayed", "True when the result comes from a journal (``run(..., journal=...)``): the call ran "
+            "and finished in an earlier run with the same ``run_id``, and did not run this time.",
+        )
+
+    def __init__(self, **fields: Any) -> None:
+        """Validate ``fields`` (pydantic).
+
+        Raises:
+            pydantic.ValidationError: naming each field that is missing, unknown or invalid.
+        """
+        valid = _ResultFields(**fields)
+        _fill(self, valid.__dict__, valid.model_fields_set)
+
+    # -- what it says ----------------------------------------------------------------------
 
     @property
     def ok(self) -> bool:
         """True when the skill itself returned a value."""
-        return self.status is Status.SUCCESS
+        return self._status is Status.SUCCESS
 
     @property
     def has_value(self) -> bool:
         """True when ``value`` is usable: the skill's own, or its fallback."""
-        return self.status is Status.SUCCESS or self.fallback_used
+        return self._status is Status.SUCCESS or self._fallback_used
 
     @property
     def duration(self) -> float | None:
         """Seconds from start to finish; ``None`` if never started."""
-        if self.started_at is None or self.finished_at is None:
+        if self._started_at is None or self._finished_at is None:
             return None
-        return self.finished_at - self.started_at
+        return self._finished_at - self._started_at
 
     def unwrap(self) -> Any:
         """The value (or the fallback value).
@@ -98,9 +208,128 @@ class SkillResult(BaseModel):
         Raises:
             SkillError: if the call ended without a value.
         """
-        if self.status is Status.SUCCESS or self.fallback_used:
+        if self._status is Status.SUCCESS or self._fallback_used:
             return self.value
         raise SkillError(_describe(self), result=self)
+
+    # -- a value: read-only, compared, hashed, shown -----------------------------------------
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SkillResult):
+            return NotImplemented
+        return _fields(self) == _fields(other)
+
+    def __hash__(self) -> int:
+        return hash((SkillResult, *(getattr(self, s) for s in _SLOTS)))
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, slot)!r}" for name, slot in zip(_FIELD_NAMES, _SLOTS))
+        return f"SkillResult({shown})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuilt, (type(self), _stored_fields(self), self._fields_set))
+
+    # -- pydantic ----------------------------------------------------------------------------
+
+    @property
+    def model_fields_set(self) -> set[str]:
+        """The fields given when it was made (every one but ``replayed`` for a run's own)."""
+        return set(self._fields_set)
+
+    def model_dump(self, **kwargs: Any) -> dict[str, Any]:
+        """The fields as a dict (pydantic's ``model_dump``, with its keyword arguments)."""
+        return self._model().model_dump(**kwargs)
+
+    def model_dump_json(self, **kwargs: Any) -> str:
+        """The fields as JSON (pydantic's ``model_dump_json``, with its keyword arguments)."""
+        return self._model().model_dump_json(**kwargs)
+
+    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> SkillResult:
+        """A copy with ``update`` applied, unvalidated (as pydantic's ``model_copy``)."""
+        fields = _fields(self)
+        fields_set = self._fields_set
+        if update:
+            unknown = set(update) - set(_FIELD_NAMES)
+            if unknown:
+                raise ValueError(f"SkillResult has no field {', '.join(sorted(unknown))}")
+            fields.update(update)
+            fields_set = fields_set | update.keys()
+        if deep:
+            fields = copy.deepcopy(fields)
+        copied: SkillResult = _object_new(SkillResult)
+        _fill(copied, fields, fields_set)
+        return copied
+
+    @classmethod
+    def model_validate(cls, obj: Any) -> SkillResult:
+        """A SkillResult from a mapping of its fields (or a SkillResult, as it is).
+
+        Raises:
+            pydantic.ValidationError: naming each field that is missing, unknown or invalid.
+        """
+        if isinstance(obj, SkillResult):
+            return obj
+        valid = _ResultFields.model_validate(obj)
+        made: SkillResult = _object_new(SkillResult)
+        _fill(made, valid.__dict__, valid.model_fields_set)
+        return made
+
+    @classmethod
+    def model_json_schema(cls, **kwargs: Any) -> dict[str, Any]:
+        """The JSON schema of its fields (pydantic's ``model_json_schema``)."""
+        schema = _ResultFields.model_json_schema(**kwargs)
+        schema["title"] = "SkillResult"
+        return schema
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        fields = handler.generate_schema(_ResultFields)
+        return core_schema.union_schema(
+            [
+                core_schema.is_instance_schema(SkillResult),
+                core_schema.no_info_after_validator_function(_from_fields, fields),
+            ],
+            serialization=core_schema.plain_serializer_function_ser_schema(
+                _to_fields, return_schema=fields, when_used="always"
+            ),
+        )
+
+    def _model(self) -> _ResultFields:
+        fields = _fields(self)
+        fields["value"] = self.value  # a deferred value is read here
+        return _ResultFields.model_construct(_fields_set=set(self._fields_set), **fields)
+
+
+def _fields(r: SkillResult) -> dict[str, Any]:
+    return {name: getattr(r, slot) for name, slot in zip(_FIELD_NAMES, _SLOTS)}
+
+
+def _stored_fields(r: SkillResult) -> tuple[Any, ...]:
+    return tuple(getattr(r, slot) for slot in _SLOTS)
+
+
+def _fill(r: SkillResult, fields: dict[str, Any], fields_set: AbstractSet[str]) -> None:
+    for name, slot in zip(_FIELD_NAMES, _SLOTS):
+        setattr(r, slot, fields[name])
+    r._fields_set = _shared_fields_set(fields_set)
+
+
+def _rebuilt(cls: type[SkillResult], stored: tuple[Any, ...], fields_set: AbstractSet[str]) -> SkillResult:
+    r: SkillResult = _object_new(cls)
+    for slot, v in zip(_SLOTS, stored):
+        setattr(r, slot, v)
+    r._fields_set = _shared_fields_set(fields_set)
+    return r
+
+
+def _from_fields(valid: _ResultFields) -> SkillResult:
+    made: SkillResult = _object_new(SkillResult)
+    _fill(made, valid.__dict__, valid.model_fields_set)
+    return made
+
+
+def _to_fields(r: SkillResult) -> _ResultFields:
+    return r._model()
 
 
 class Deferred(abc.ABC):
@@ -119,52 +348,45 @@ class Deferred(abc.ABC):
 
 
 class _DeferredResult(SkillResult):
-    """A SkillResult whose value is fetched on first read. ``__dict__["value"]`` keeps the
+    """A SkillResult whose value is fetched on first read; ``stored_value()`` gives the
     Deferred (so a later Ray consumer still gets the reference, not a copy)."""
 
-    def __repr_name__(self) -> str:
-        return "SkillResult"
+    __slots__ = ()
 
-    def model_dump(self, **kwargs: Any) -> dict[str, Any]:
-        return _materialized(self).model_dump(**kwargs)
+    if not TYPE_CHECKING:
 
-    def model_dump_json(self, **kwargs: Any) -> str:
-        return _materialized(self).model_dump_json(**kwargs)
-
-
-def _read_value(self: SkillResult) -> Any:
-    stored = self.__dict__["value"]
-    return stored.resolve() if isinstance(stored, Deferred) else stored
-
-
-# Set after the class is made: in its body, pydantic would take ``value`` for the field.
-# A property is a data descriptor, so it wins over the instance's ``__dict__``.
-_DeferredResult.value = property(_read_value)
-
-
-def _materialized(r: SkillResult) -> SkillResult:
-    fields = dict(r.__dict__)
-    fields["value"] = r.value
-    return SkillResult.model_construct(**fields)
+        @property
+        def value(self) -> Any:
+            stored = self._value
+            return stored.resolve() if isinstance(stored, Deferred) else stored
 
 
 def stored_value(r: SkillResult) -> Any:
     """``r``'s value as the run holds it: a :class:`Deferred` is not fetched."""
-    return r.__dict__["value"]
+    return r._value
 
 
 # Every result of a run has all its fields set ("replayed" only when it comes from a
 # journal, as validation would count it): all results share one of two sets.
-_FIELDS_SET = set(SkillResult.model_fields) - {"replayed"}
-_REPLAYED_FIELDS_SET = set(SkillResult.model_fields)
-_object_new = object.__new__
-_object_setattr = object.__setattr__
-# Values of these types are never Deferred.
-_PLAIN = frozenset({type(None), bool, int, float, str, bytes, list, tuple, dict})
-# The model's slots, set through their descriptors (a third cheaper than setattr).
+_FIELDS_SET = frozenset(_FIELD_NAMES) - {"replayed"}
+_REPLAYED_FIELDS_SET = frozenset(_FIELD_NAMES)
+
+
+def _shared_fields_set(fields_set: AbstractSet[str]) -> frozenset[str]:
+    fields_set = frozenset(fields_set)
+    if fields_set == _FIELDS_SET:
+        return _FIELDS_SET
+    if fields_set == _REPLAYED_FIELDS_SET:
+        return _REPLAYED_FIELDS_SET
+    return fields_set
+
+
+# The model's slots, set through their descriptors (for events, still pydantic models).
 _set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
 _set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
 _set_private = BaseModel.__dict__["__pydantic_private__"].__set__
+# Values of these types are never Deferred.
+_PLAIN = frozenset({type(None), bool, int, float, str, bytes, list, tuple, dict})
 
 
 def built(cls: type[M], fields: dict[str, Any], fields_set: set[str]) -> M:
@@ -200,24 +422,21 @@ def new_result(
     """Build a SkillResult from values the engine already knows to be valid (equal to
     the validated model)."""
     deferred = type(value) not in _PLAIN and isinstance(value, Deferred)  # (an ABC check: slow)
-    return built(
-        _DeferredResult if deferred else SkillResult,
-        {
-            "name": name,
-            "key": key,
-            "index": index,
-            "status": status,
-            "value": value,
-            "error": error,
-            "fallback_used": fallback_used,
-            "attempts": attempts,
-            "started_at": started_at,
-            "finished_at": finished_at,
-            "attempt_spans": attempt_spans,
-            "replayed": replayed,
-        },
-        _REPLAYED_FIELDS_SET if replayed else _FIELDS_SET,
-    )
+    result: SkillResult = _object_new(_DeferredResult if deferred else SkillResult)
+    result._name = name
+    result._key = key
+    result._index = index
+    result._status = status
+    result._value = value
+    result._error = error
+    result._fallback_used = fallback_used
+    result._attempts = attempts
+    result._started_at = started_at
+    result._finished_at = finished_at
+    result._attempt_spans = attempt_spans
+    result._replayed = replayed
+    result._fields_set = _REPLAYED_FIELDS_SET if replayed else _FIELDS_SET
+    return result
 
 
 def _describe(r: SkillResult) -> str:

@@ -183,6 +183,7 @@ class Skill(Generic[P, R]):
         # An Executor object of the skill's own (its own pool); None: the shared ones.
         self.executor: ExecutorProtocol | None = custom
         self._on_loop = False  # runs as a task on the run's loop (the engine's fast path)
+        self._plain = False
         # No admission before an attempt (no breaker, no rate limit): the engine's fast path.
         self._unlimited = all(getattr(options, name) is None for name in ADMISSION)
         if options.executor == "ray":
@@ -208,6 +209,9 @@ class Skill(Generic[P, R]):
         else:
             self.kind = "thread"
         _check_hedge(self.kind, options)
+        # Awaited by a run's worker with nothing asked before or around an attempt (no
+        # admission policy, no hedge): the engine's shortest path.
+        self._plain = self._on_loop and self._unlimited and options.hedge is None
         if options.idle_timeout is not None and not (is_agen or _is_generator_function(fn)):
             raise ValueError(
                 f"skill {options.name!r}: idle_timeout is for generator skills (time between "
@@ -230,7 +234,17 @@ class Skill(Generic[P, R]):
         return bound
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> SkillCall[R]:
-        return SkillCall(self, args, kwargs)
+        # SkillCall(self, args, kwargs), without its __init__'s frame: a call is made
+        # per item of a source.
+        call: SkillCall[R] = _new_call(SkillCall)
+        call.skill = self
+        call.args = args
+        call.kwargs = kwargs
+        call.key = self.options.name
+        call.options = self.options
+        call.after = ()
+        call._opaque = False
+        return call
 
     def __repr__(self) -> str:
         return f"<skill {self.options.name} ({self.kind})>"
@@ -403,6 +417,9 @@ class SkillCall(Generic[R]):
         parts = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs.items()]
         named = f" as {self.key!r}" if self.key != self.skill.options.name else ""
         return f"{self.skill.options.name}({', '.join(parts)}){named}"
+
+
+_new_call = object.__new__
 
 
 class SkillDecorator(Protocol):

@@ -12,12 +12,19 @@ frees, the merge asks the run for the next node. The run hands out nodes whose
 dependencies all have values (a DAG runs start-when-ready, with no level barriers), and
 only when none is ready does it take the next call from the source, so a generator of a
 million calls is held in memory ``max_concurrency`` at a time (with no cap, it is read in
-batches, giving the loop back between them). A node occupies its slot with an
-:class:`Attempts` machine, which is the slot's observer itself (the merge's ``occupy``
-protocol: no subscription per call): it moves the call through its phases (permit,
-attempt, backoff, settling, fallback; see :class:`Phase`) and finally emits one result,
-catching the skill's exception into it. No exception of a skill ever reaches the merge, so
-one failure never disposes its siblings.
+batches, giving the loop back between them). A node occupies its slot itself: it is
+the slot's observer (the merge's ``occupy`` protocol: no subscription per call) and its
+call's attempt state machine, which moves the call through its phases (permit, attempt,
+backoff, settling, fallback; see :class:`Phase`) and finally emits one result, catching
+the skill's exception into it. No exception of a skill ever reaches the merge, so one
+failure never disposes its siblings.
+
+The hot path pays only for what a call declares: a new call whose arguments are plain
+values starts the moment it is read, without being queued; an async skill with nothing
+asked around its first attempt is awaited by one of the run's workers with the node
+itself as the attempt (no task, no job object); and a lazy source's finished calls are
+kept only in a map of weak references, whose entries leave without Python code running.
+One object per call (its node) plus its result, which is a slotted object too.
 
 Every callback runs on the event loop thread: tasks complete there, executor jobs resolve
 asyncio futures, timers are loop timers. The run's tasks are owned by the run object,
@@ -37,7 +44,6 @@ import weakref
 from collections import deque
 from collections.abc import AsyncIterable, Callable, Iterator, Mapping
 from types import CoroutineType as _Coroutine
-from types import MappingProxyType
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -57,7 +63,15 @@ from .._core._errors import (
     retry_after_of,
     dependency_failed,
 )
-from .._executors._local import EXECUTORS, Executor, Job, LoopWorkers, awaitable_of, exit_if_importing_main
+from .._executors._local import (
+    EXECUTORS,
+    Executor,
+    Job,
+    LoopWorkers,
+    abandon_attempt,
+    awaitable_of,
+    exit_if_importing_main,
+)
 from .._core._instruments import Instrument, Phase, attempt_context, contextual, listeners
 from .._executors._hedge import hedged
 from .._admission._gate import Gate, admission_for
@@ -69,7 +83,7 @@ from .._core._skill import NO_FALLBACK, SkillCall, calls_in, holds_calls
 if TYPE_CHECKING:
     from ._recorder import Recorder, Recording
 
-__all__ = ["Attempts", "CallNode", "Feeder", "NodeState", "Run", "RunSpec"]
+__all__ = ["CallNode", "Feeder", "NodeState", "Run", "RunSpec"]
 
 # With no cap, an iterable source is read this many calls per loop turn: enough to keep
 # the loop busy, few enough that the deadline, early exit and results are not held back.
@@ -102,6 +116,8 @@ class NodeState(IntEnum):
 
 
 _ENDED = (NodeState.DONE, NodeState.SKIPPED)
+_ref = weakref.ref
+_weakrefs = weakref.getweakrefcount
 _SCALARS = frozenset({int, float, str, bool, bytes, type(None)})
 
 
@@ -277,76 +293,7 @@ class TimeoutLane:
 # -- one call ------------------------------------------------------------------------------
 
 
-class CallNode:
-    """One call in one run: its place in the dependency graph.
-
-    When the run starts it, the node occupies a slot of the run's merge with its
-    :class:`Attempts` (:meth:`occupy`), which emit its one :class:`SkillResult`.
-    """
-
-    __slots__ = (
-        "owner",
-        "call",
-        "index",
-        "state",
-        "pending",
-        "deps",
-        "dependents",
-        "result",
-        "fill_args",
-        "fill_kwargs",
-        "inputs",
-    )
-
-    def __init__(self, run: Run, call: SkillCall[Any], index: int) -> None:  # noqa: D107
-        self.owner = run
-        self.call = call
-        self.index = index
-        self.state = NodeState.REGISTERING
-        self.pending = 0
-        self.deps: tuple[CallNode, ...] = ()
-        self.dependents: list[CallNode] | tuple[()] = ()  # a list of its own from the first
-        self.result: SkillResult | None = None
-        # Which arguments hold calls (and are replaced by values): none for most calls.
-        self.fill_args: tuple[int, ...] = ()
-        self.fill_kwargs: tuple[str, ...] = ()
-        self.inputs: Mapping[SkillCall[Any], CallNode] = _NO_INPUTS  # only for calls with inputs
-
-    def occupy(self, merge: BoundedMerge[SkillResult]) -> Attempts:
-        """Start the call in a slot of ``merge``: its attempts are the slot's observer."""
-        attempts = Attempts(self, merge)
-        attempts._attempt(self.owner.clock())
-        return attempts
-
-    def arguments(self, deferred: bool = False) -> tuple[tuple[Any, ...], dict[str, Any]]:
-        """The call's arguments, its input calls replaced by their values.
-
-        Only a container that holds calls is replaced, by a copy of the same type (a
-        NamedTuple stays one, a defaultdict keeps its factory); every other argument is the
-        caller's own object. With ``deferred``, an input's :class:`Deferred` value (a Ray
-        skill's ObjectRef) is passed as it is instead of being fetched.
-        """
-        call = self.call
-        args, kwargs = call.args, call.kwargs
-        if not (self.fill_args or self.fill_kwargs):
-            return args, kwargs
-        nodes = self.inputs
-        value = _stored if deferred else _value
-        if self.fill_args:
-            filled = list(args)
-            for i in self.fill_args:
-                filled[i] = _fill(filled[i], nodes, value)
-            args = tuple(filled)
-        if self.fill_kwargs:
-            kwargs = dict(kwargs)
-            for k in self.fill_kwargs:
-                kwargs[k] = _fill(kwargs[k], nodes, value)
-        return args, kwargs
-
-
-_Nodes = Mapping[SkillCall[Any], CallNode]
-# Shared until a node has inputs of its own (most never do); read-only.
-_NO_INPUTS: _Nodes = MappingProxyType({})
+_Nodes = Mapping[SkillCall[Any], "CallNode"]
 
 
 def _value(call: SkillCall[Any], nodes: _Nodes) -> Any:
@@ -385,22 +332,31 @@ def _fill(value: Any, nodes: _Nodes, get: Callable[[SkillCall[Any], _Nodes], Any
         return tuple(items)
 
 
-class Attempts(Inner[SkillResult]):
-    """One call's attempt state machine, in its slot of the run's merge, and its one result.
+class CallNode(Inner[SkillResult]):
+    """One call in one run: its place in the dependency graph, its attempt state machine,
+    and its one :class:`SkillResult`.
+
+    When the run starts it, the node occupies a slot of the run's merge (:meth:`occupy`):
+    it is the slot's observer itself (:class:`operators.Inner`), and emits its result and
+    frees the slot with nothing in between. One object per call, whatever it does.
 
     Phases: ``PERMIT`` (waiting for its rate limiter), ``ATTEMPT`` (a job on the skill's
     executor, bounded by the timeout), ``BACKOFF`` (a loop timer before the next attempt),
     ``SETTLING`` (an abandoned thread attempt must end before the next starts, so the cap
     bounds bodies really running), ``FALLBACK`` (an async fallback). Every attempt's start
     and end time is recorded in the result (``attempt_spans``).
-
-    It is the merge's observer of its slot (:class:`operators.Inner`): it emits its result
-    and frees the slot itself, with nothing in between.
     """
 
     __slots__ = (
-        "node",
         "run",
+        "call",
+        "index",
+        "state",
+        "pending",  # set when the node is registered with dependencies
+        "deps",
+        "dependents",
+        "result",
+        "fill",
         "finished",
         "attempts",
         "future",
@@ -410,19 +366,47 @@ class Attempts(Inner[SkillResult]):
         "stray",
         "attempt_start",
         "gates",
+        # When a streaming attempt last yielded: set by its attempt, for idle_timeout.
         "last_item",
+        # The error of the last attempt that failed and was retried (set then): the cause
+        # of the DeadlineExceeded if the run's deadline ends the call before another
+        # attempt ends.
         "last_error",
+        # Its first attempt, when the run's workers await it, is the node itself (an
+        # Attempt): no object per attempt. Set by that attempt.
+        "coro",
+        "worker",
+        "abandoned",
+        "stopped",
     )
 
-    def __init__(self, node: CallNode, merge: BoundedMerge[SkillResult]) -> None:
-        self.merge = merge
-        self.subscription = None  # none: the merge calls stop() (no cycle through self)
+    # Slots set only when needed (read only after they are).
+    pending: int
+    last_item: float
+    last_error: Exception
+    coro: Any
+    worker: asyncio.Task[None] | None
+    abandoned: bool
+    stopped: asyncio.Future[None] | None
+
+    def __init__(self, run: Run, call: SkillCall[Any], index: int) -> None:  # noqa: D107
+        # (Inner's ``subscription`` is never set: the merge calls stop(), which ends the
+        # attempts, and never disposes a node's subscription.)
+        self.merge = None  # type: ignore[assignment]  # set by occupy()
         self.done = False  # the slot is freed (or the merge stopped)
-        self.node = node
-        self.run = node.owner
+        self.run = run
+        self.call = call
+        self.index = index
+        self.state = NodeState.REGISTERING
+        self.deps: tuple[CallNode, ...] = ()
+        self.dependents: list[CallNode] | tuple[()] = ()  # a list of its own from the first
+        self.result: SkillResult | None = None
+        # Which arguments hold calls (and are replaced by values), and the nodes of those
+        # calls: (positions, keywords, nodes by call). None for most calls.
+        self.fill: tuple[tuple[int, ...], tuple[str, ...], Mapping[SkillCall[Any], CallNode]] | None = None
         self.finished = False  # the call has its result (or ended the run)
         self.attempts = 0
-        self.future: asyncio.Future[Any] | Job | None = None
+        self.future: asyncio.Future[Any] | Job | CallNode | None = None
         self.timer: asyncio.TimerHandle | _Due | None = None
         self.started = -1.0
         self.attempt_start = 0.0
@@ -434,10 +418,72 @@ class Attempts(Inner[SkillResult]):
         # What the attempt holds of its admission policies (rate limits, breakers), in
         # the order it asked them; None: nothing (no policy, or not asked yet).
         self.gates: list[Gate] | None = None
-        self.last_item = 0.0  # when a streaming attempt last yielded (for idle_timeout)
-        # The error of the last attempt that failed and was retried: the cause of the
-        # DeadlineExceeded if the run's deadline ends the call before another attempt ends.
-        self.last_error: Exception | None = None
+
+    def occupy(self, merge: BoundedMerge[SkillResult]) -> CallNode:
+        """Start the call in a slot of ``merge``: the node is the slot's observer."""
+        self.merge = merge
+        run = self.run
+        call = self.call
+        skill = call.skill
+        options = call.options
+        if not (skill._plain and options is skill.options and not run.instruments):
+            self._attempt(run.clock())
+            return self
+        # The common case (an async skill with nothing asked before or around its first
+        # attempt, in a run without instruments), _attempt() inlined: the node is its
+        # first attempt's Attempt, awaited by one of the run's workers.
+        self.started = self.attempt_start = now = run.clock()
+        self.attempts = 1
+        try:
+            if self.fill is None:
+                made = skill.fn(*call.args, **call.kwargs)
+            else:
+                args, kwargs = self.arguments()
+                made = skill.fn(*args, **kwargs)
+            if type(made) is not _Coroutine:
+                made = awaitable_of(made, None)
+        except Exception as exc:  # e.g. wrong arguments for the function: the call fails
+            self._end_span()
+            self._failed(exc)
+            return self
+        self.coro = made
+        self.worker = None
+        self.abandoned = False
+        self.future = self
+        run.workers.put(self)
+        timeout = options.timeout
+        if timeout is not None:
+            lane = run.lanes.get(timeout)
+            if lane is None:
+                lane = run.lanes[timeout] = TimeoutLane(run.loop, timeout)
+            self.timer = lane.add(self._on_timeout, now)
+        return self
+
+    def arguments(self, deferred: bool = False) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """The call's arguments, its input calls replaced by their values.
+
+        Only a container that holds calls is replaced, by a copy of the same type (a
+        NamedTuple stays one, a defaultdict keeps its factory); every other argument is the
+        caller's own object. With ``deferred``, an input's :class:`Deferred` value (a Ray
+        skill's ObjectRef) is passed as it is instead of being fetched.
+        """
+        call = self.call
+        args, kwargs = call.args, call.kwargs
+        fill = self.fill
+        if fill is None:
+            return args, kwargs
+        fill_args, fill_kwargs, nodes = fill
+        value = _stored if deferred else _value
+        if fill_args:
+            filled = list(args)
+            for i in fill_args:
+                filled[i] = _fill(filled[i], nodes, value)
+            args = tuple(filled)
+        if fill_kwargs:
+            kwargs = dict(kwargs)
+            for k in fill_kwargs:
+                kwargs[k] = _fill(kwargs[k], nodes, value)
+        return args, kwargs
 
     # -- phases ----------------------------------------------------------------------------
 
@@ -450,8 +496,8 @@ class Attempts(Inner[SkillResult]):
             now = run.clock()
         if self.started < 0:
             self.started = now
-        node = self.node
-        call = node.call
+        node = self
+        call = self.call
         skill = call.skill
         options = call.options
         if (self.stray is not None or options is not skill.options or not skill._unlimited) and not self._admit(
@@ -478,7 +524,7 @@ class Attempts(Inner[SkillResult]):
                 made = skill.fn(*args, **kwargs)
                 if type(made) is not _Coroutine:
                     made = awaitable_of(made, self._on_item if instruments or idle is not None else None)
-                self.future = run.workers.submit(made, self._ended)
+                self.future = run.workers.submit(made, self.ended)
             else:
                 on_item = self._on_item if instruments or idle is not None else None
                 executor = EXECUTORS.loop if skill._on_loop and options.hedge is None else _executor(call)
@@ -511,7 +557,7 @@ class Attempts(Inner[SkillResult]):
         circuit is closed, and the rate limiter granted a permit (else ``_attempt`` runs
         again when it does)."""
         run = self.run
-        node = self.node
+        node = self
         call = node.call
         options = call.options
         if self.stray is not None:
@@ -550,7 +596,7 @@ class Attempts(Inner[SkillResult]):
         if self.finished or self.future is None:
             return
         run = self.run
-        options = self.node.call.options
+        options = self.call.options
         idle = options.idle_timeout
         if idle is not None and self.timer is not None:
             now = self.last_item = run.loop.time()
@@ -560,7 +606,7 @@ class Attempts(Inner[SkillResult]):
                 due = min(due, self.attempt_start + options.timeout)
             self.timer = run.loop.call_at(due, self._on_timeout)
         if run.instruments:
-            run.emit("call_item", self.node.call, self.node.index, self.attempts, item, run.loop.time() - run.t0)
+            run.emit("call_item", self.call, self.index, self.attempts, item, run.loop.time() - run.t0)
 
     def _end_span(self) -> None:
         run = self.run
@@ -575,23 +621,29 @@ class Attempts(Inner[SkillResult]):
         if future is not self.future:
             return
         if future.cancelled():
-            self._ended(None, asyncio.CancelledError())
+            self.ended(None, asyncio.CancelledError())
             return
         exc = future.exception()
         if exc is not None:
-            self._ended(None, exc)
+            self.ended(None, exc)
             return
         value = future.result()
-        if self.node.call.skill.kind == "thread" and inspect.isawaitable(value):
+        if self.call.skill.kind == "thread" and inspect.isawaitable(value):
             # A sync callable that returned an awaitable (a lambda around a coroutine):
             # await it on the loop, within the same attempt and timeout.
             self.future = future = asyncio.ensure_future(value)
             future.add_done_callback(self._on_done)
             return
-        self._ended(value, None)
+        self.ended(value, None)
 
-    def _ended(self, value: Any, exc: BaseException | None) -> None:
-        """The attempt's job ended with ``value`` or ``exc``."""
+    def abandon(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future[None] | None:
+        """Stop the first attempt, awaited by a worker as the node itself (an Attempt)."""
+        return abandon_attempt(self, self.run.workers, loop)
+
+    def ended(self, value: Any, exc: BaseException | None) -> None:
+        """The attempt in flight ended with ``value`` or ``exc`` (also an Attempt's
+        ``ended``, for the first attempt awaited as the node itself)."""
+        self.coro = None  # (a sized source's run keeps its nodes: not their coroutines)
         if exc is None:
             # The hot path: _stop_attempt() and _finish() inlined.
             self.future = None
@@ -638,7 +690,7 @@ class Attempts(Inner[SkillResult]):
         self.timer = None
         self._abandon_attempt()
         self._end_span()
-        options = self.node.call.options
+        options = self.call.options
         timeout, idle = options.timeout, options.idle_timeout
         if idle is not None and (timeout is None or self.last_item + idle < self.attempt_start + timeout):
             what = "its first item" if self.last_item == self.attempt_start else "its next item"
@@ -651,8 +703,8 @@ class Attempts(Inner[SkillResult]):
         future, self.future = self.future, None
         if future is None:
             return
-        node = self.node
-        if isinstance(future, Job):
+        node = self
+        if isinstance(future, (Job, CallNode)):  # (a node is its first attempt)
             stopped = future.abandon(self.run.loop)
             if stopped is not None:
                 self.run.abandoned.add(stopped, node.call)
@@ -677,7 +729,7 @@ class Attempts(Inner[SkillResult]):
                     self.gates = [g for g in self.gates if not g.outlived_by(future)]
 
     def _failed(self, exc: Exception) -> None:
-        node = self.node
+        node = self
         run = self.run
         options = node.call.options
         retry = options.retry
@@ -708,7 +760,7 @@ class Attempts(Inner[SkillResult]):
         self._finish(status, None, exc)
 
     def _finish(self, status: Status, value: Any, exc: BaseException | None) -> None:
-        node = self.node
+        node = self
         fallback_used = False
         error = None
         if exc is not None:
@@ -729,7 +781,7 @@ class Attempts(Inner[SkillResult]):
     def _await_fallback(self, awaitable: Any, status: Status, error: ErrorInfo) -> None:
         """Await an async fallback, bounded by the call's timeout; at the deadline there is
         no time left, so it is not awaited."""
-        node = self.node
+        node = self
         run = self.run
         if run.expired:
             with contextlib.suppress(Exception):
@@ -776,7 +828,7 @@ class Attempts(Inner[SkillResult]):
         """Emit the call's one result and free its slot. With ``attempt_ended``, the
         attempt in flight ended just now (its span ends with the result)."""
         self.finished = True
-        node = self.node
+        node = self
         run = self.run
         t0 = run.t0
         now = run.clock() - t0
@@ -804,6 +856,10 @@ class Attempts(Inner[SkillResult]):
         node.state = NodeState.DONE
         merge = self.merge
         if not self.done and not merge.stopped:
+            ended = run.ended
+            if ended is not None:  # run._forget(), inlined
+                run.nodes.pop(call, None)
+                ended[_ref(call, ended.pop)] = result
             # The merge's observer is the run; everything here runs on the loop's thread.
             run.on_next(result)
         if node.dependents:
@@ -827,8 +883,9 @@ class Attempts(Inner[SkillResult]):
         with the last attempt's error as its ``__cause__`` (what its fallback sees)."""
         if self.finished:
             return
-        if self.last_error is not None:
-            last, exc = self.last_error, DeadlineExceeded(*exc.args)
+        last = getattr(self, "last_error", None)  # set by a retry
+        if last is not None:
+            exc = DeadlineExceeded(*exc.args)
             exc.__cause__ = last
         in_attempt = self.future is not None
         self._cancel()
@@ -888,10 +945,9 @@ class Run(abc.ObserverBase[SkillResult]):
         # be shared by runs). A lazy source's finished calls move to a weak map: once
         # nobody else holds a call it cannot be listed again, and memory stays O(cap).
         self.nodes: dict[SkillCall[Any], CallNode] = {}
-        self.ended: weakref.WeakKeyDictionary[SkillCall[Any], SkillResult] | None = (
-            None if spec.sized else weakref.WeakKeyDictionary()
-        )
-        self.by_index: dict[int, CallNode] = {}  # a lazy source's unfinished nodes
+        # Keyed by weak references whose callback is the map's own pop (no Python code
+        # runs when a call is dropped).
+        self.ended: dict[weakref.ref[SkillCall[Any]], SkillResult] | None = None if spec.sized else {}
         self.ready: deque[CallNode] = deque()
         self.unstarted: dict[CallNode, None] = {}  # insertion-ordered set
         self.open = 0  # nodes registered and without a result
@@ -1067,8 +1123,6 @@ class Run(abc.ObserverBase[SkillResult]):
         if self.closed:
             return
         self.open -= 1
-        if self.ended is not None:
-            self._forget(result)
         if self.finished_hooks:
             self.emit("call_finished", result)
             if self.closed:
@@ -1199,8 +1253,26 @@ class Run(abc.ObserverBase[SkillResult]):
             except Exception as exc:  # the source itself failed: that ends the run
                 self.fail(exc)
                 return None
-            if not self._take(item):
-                return None
+            if type(item) is not SkillCall or self.spec.track_roots:
+                if not self._take(item):
+                    return None
+                continue
+            self.taken += 1  # _take(), inlined for the common case
+            fresh = self._fresh(item)
+            if fresh is None:
+                try:
+                    self._register(item)
+                except ValueError as exc:  # a dependency cycle
+                    self.fail(exc)
+                    return None
+                continue
+            # Started at once, never queued (the ready queue is empty here).
+            if fresh.call.options.needs_approval is not False and self._held(fresh):
+                if self.closed:
+                    return None
+                continue
+            fresh.state = NodeState.STARTED
+            return fresh
 
     # -- calls that need a person's approval ---------------------------------------------
 
@@ -1238,7 +1310,7 @@ class Run(abc.ObserverBase[SkillResult]):
                 except (TypeError, ValueError) as exc:
                     self.fail(exc)
                     return True
-                node.fill_args = node.fill_kwargs = ()
+                node.fill = None
             return False
         assert isinstance(decision, Reject)  # check_decisions() let nothing else in
         self._end_unrun(node, Status.ERROR, None, ErrorInfo.of(Rejected(decision.reason)), record=True)
@@ -1256,6 +1328,8 @@ class Run(abc.ObserverBase[SkillResult]):
         )
         node.result = result
         node.state = NodeState.DONE
+        if self.ended is not None:
+            self._forget(node, result)
         if record:
             self.on_next(result)
         else:
@@ -1269,12 +1343,16 @@ class Run(abc.ObserverBase[SkillResult]):
             if d.state is NodeState.WAITING:
                 self._skip(d, self.expired or _dependency_failed(node))
 
-    def _forget(self, result: SkillResult) -> None:
-        node = self.by_index.pop(result.index, None)
-        if node is not None:
-            call = node.call
-            self.nodes.pop(call, None)
-            self.ended[call] = result  # type: ignore[index]
+    def _forget(self, node: CallNode, result: SkillResult) -> None:
+        """A lazy source's call has its result: the run keeps nothing of it but a weak
+        entry (found again only if someone holds the call and lists it again)."""
+        call = node.call
+        self.nodes.pop(call, None)
+        ended = self.ended
+        assert ended is not None
+        # A call is forgotten once per run (a call listed again is found here, and not
+        # forgotten again), so the entry is there for its callback to pop.
+        ended[_ref(call, ended.pop)] = result
 
     def _next_batch(self) -> None:
         self.batch = None
@@ -1329,28 +1407,65 @@ class Run(abc.ObserverBase[SkillResult]):
 
     # -- the dependency graph --------------------------------------------------------------
 
+    def _fresh(self, call: SkillCall[Any]) -> CallNode | None:
+        """A node for ``call``, ready and not queued, when the call is new to this run,
+        has no inputs (its arguments are plain scalars) and waits for nothing, and the
+        run keeps no journal: most calls. Else ``None`` (:meth:`_register` then looks
+        at it in full)."""
+        if call.after or call in self.nodes or self.recorder is not None:
+            return None
+        ended = self.ended
+        # (A call nobody ever took a weak reference to was never forgotten: no lookup.)
+        if ended and _weakrefs(call) and _ref(call) in ended:
+            return None
+        if not call._opaque:
+            for a in call.args:
+                if type(a) not in _SCALARS:
+                    return None
+            if call.kwargs:
+                for a in call.kwargs.values():
+                    if type(a) not in _SCALARS:
+                        return None
+        node = CallNode(self, call, self.next_index)
+        self.next_index += 1
+        self.nodes[call] = node
+        self.open += 1
+        node.state = NodeState.READY
+        return node
+
     def _register(self, call: SkillCall[Any], path: list[SkillCall[Any]] | None = None) -> CallNode:
         """The node of ``call`` in this run, made (with its dependencies') if it is new.
         ``path``: the calls whose inputs are being registered (to name a cycle)."""
-        nodes = self.nodes
-        existing = nodes.get(call)
+        node = self._fresh(call)
+        if node is not None:
+            self.unstarted[node] = None
+            self.ready.append(node)
+            return node
+        existing = self.nodes.get(call)
         if existing is not None:
             if existing.state is NodeState.REGISTERING:  # we came back round
                 assert path is not None
                 cycle = path[path.index(call) :] + [call]
                 raise ValueError("dependency cycle: " + " -> ".join(c.key for c in cycle))
             return existing
-        if self.ended is not None:
-            result = self.ended.get(call)
+        ended = self.ended
+        if ended:
+            result = ended.get(_ref(call))
             if result is not None:  # finished and forgotten: it does not run again
                 done = CallNode(self, call, result.index)
                 done.state = NodeState.SKIPPED if result.status is Status.SKIPPED else NodeState.DONE
                 done.result = result
                 return done
-        # Most calls have no inputs: nothing is allocated for them.
+        return self._register_inputs(call, path)
+
+    def _register_inputs(self, call: SkillCall[Any], path: list[SkillCall[Any]] | None) -> CallNode:
+        """:meth:`_register` for a new call that :meth:`_fresh` did not take: its
+        arguments may hold calls, it may wait for others (``after``), or the run's journal
+        may end it with a kept result."""
+        nodes = self.nodes
         found: list[SkillCall[Any]] | None = None
-        fill_args: list[int] = []
-        fill_kwargs: list[str] = []
+        fill_args: list[int] | None = None
+        fill_kwargs: list[str] | None = None
         if not call._opaque:
             i = 0
             for a in call.args:
@@ -1358,6 +1473,8 @@ class Run(abc.ObserverBase[SkillResult]):
                 if type(a) not in _SCALARS and holds_calls(a):
                     if found is None:
                         found = []
+                    if fill_args is None:
+                        fill_args = []
                     fill_args.append(i)
                     calls_in(a, found)
                 i += 1
@@ -1366,13 +1483,17 @@ class Run(abc.ObserverBase[SkillResult]):
                     if type(v) not in _SCALARS and holds_calls(v):
                         if found is None:
                             found = []
+                        if fill_kwargs is None:
+                            fill_kwargs = []
                         fill_kwargs.append(k)
                         calls_in(v, found)
         if call.after:
             found = [*(found or ()), *call.after]
         node = CallNode(self, call, -1)
-        deps: list[CallNode] = []
+        node.pending = 0  # (dependencies without a result yet: only a node that has some)
+        deps: list[CallNode] | None = None
         if found:
+            deps = []
             if path is None:
                 path = []
             nodes[call] = node
@@ -1390,14 +1511,11 @@ class Run(abc.ObserverBase[SkillResult]):
                 del nodes[call]
                 raise
             path.pop()
-            node.fill_args = tuple(fill_args)
-            node.fill_kwargs = tuple(fill_kwargs)
-            node.inputs = inputs
+            if fill_args or fill_kwargs:
+                node.fill = (tuple(fill_args or ()), tuple(fill_kwargs or ()), inputs)
         node.index = self.next_index
         self.next_index += 1
         nodes[call] = node
-        if self.ended is not None:
-            self.by_index[node.index] = node
         if self.recorder is not None and self.recorder.replay(node):
             if self.decisions:  # decided in an earlier run: its outcome is in the journal
                 self.decisions.pop(call.key, None)
@@ -1434,6 +1552,8 @@ class Run(abc.ObserverBase[SkillResult]):
         node.result = result
         node.state = NodeState.DONE
         self.open += 1
+        if self.ended is not None:
+            self._forget(node, result)
         self.deliver(result)
 
     def skipped(self, call: SkillCall[Any], exc: Exception) -> None:
@@ -1516,7 +1636,7 @@ class Run(abc.ObserverBase[SkillResult]):
             )
             self.open -= 1
             if self.ended is not None:
-                self._forget(n.result)
+                self._forget(n, n.result)
             if self.instruments:
                 self.emit("call_skipped", n.result)
                 if self.closed:
@@ -1554,7 +1674,7 @@ class Run(abc.ObserverBase[SkillResult]):
         if self.instruments:
             self.emit("run_deadline", self.loop.time() - self.t0)
         for inner in list(self.merge.inners):
-            if isinstance(inner, Attempts):
+            if isinstance(inner, CallNode):
                 inner.expire(exc)
         if self.pump is not None and not self.pump.done():
             self.pump.cancel()

@@ -34,7 +34,7 @@ import weakref
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .._core._executor import CARRIED, Executor, OnItem
 
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CARRIED",
     "EXECUTORS",
+    "Attempt",
     "Executor",
     "Executors",
     "Job",
@@ -113,12 +114,52 @@ async def _awaited(awaitable: Any) -> Any:
     return await awaitable
 
 
-class Job:
-    """One attempt of an async skill, awaited by one of a run's :class:`LoopWorkers`.
+class Attempt(Protocol):
+    """What a run's :class:`LoopWorkers` await: one attempt of an async skill.
 
-    ``ended(value, exc)`` is called on the loop when the attempt ends, unless it was
-    abandoned first. It stands where a task's future would (``done()``, ``cancel()``).
+    :class:`Job` is one; an engine may give its own object (a call's first attempt is the
+    call's node itself: no object per attempt). ``ended(value, exc)`` is called on the
+    loop when the attempt ends, unless it was abandoned first.
     """
+
+    coro: Any
+    worker: asyncio.Task[None] | None  # while a worker awaits it
+    abandoned: bool
+    # Made only when a running attempt is abandoned: resolved once its coroutine has ended.
+    stopped: asyncio.Future[None] | None
+
+    def ended(self, value: Any, exc: BaseException | None) -> None: ...
+
+    def abandon(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future[None] | None: ...
+
+
+def abandon_attempt(
+    attempt: Attempt, workers: LoopWorkers, loop: asyncio.AbstractEventLoop
+) -> asyncio.Future[None] | None:
+    """Stop ``attempt``; returns a future of its end if it was running, else ``None``
+    (every :class:`Attempt`'s ``abandon``)."""
+    if attempt.abandoned:
+        return attempt.stopped
+    attempt.abandoned = True
+    worker = attempt.worker
+    if worker is None:  # not begun: it never will
+        attempt.coro.close()
+        attempt.stopped = None
+        return None
+    stopped = attempt.stopped = loop.create_future()
+    worker.cancel()
+    # As with a task of its own, the cancelled attempt must see its CancelledError
+    # before any attempt started after this begins (or the cap could be exceeded for
+    # an instant): workers hold back until this callback, queued behind the worker's
+    # wake-up, has run.
+    workers.cancelling += 1
+    loop.call_soon(workers.cancel_delivered)
+    return stopped
+
+
+class Job:
+    """One attempt of an async skill (an :class:`Attempt`), awaited by one of a run's
+    :class:`LoopWorkers`."""
 
     __slots__ = ("workers", "coro", "ended", "worker", "abandoned", "stopped")
 
@@ -128,30 +169,13 @@ class Job:
         self.workers = workers
         self.coro = coro
         self.ended = ended
-        self.worker: asyncio.Task[None] | None = None  # while a worker awaits it
+        self.worker: asyncio.Task[None] | None = None
         self.abandoned = False
-        # Made only when a running job is abandoned: resolved once its coroutine has ended.
         self.stopped: asyncio.Future[None] | None = None
 
     def abandon(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future[None] | None:
         """Stop the attempt; returns a future of its end if it was running, else ``None``."""
-        if self.abandoned:
-            return self.stopped
-        self.abandoned = True
-        worker = self.worker
-        if worker is None:  # not begun: it never will
-            self.coro.close()
-            return None
-        self.stopped = loop.create_future()
-        worker.cancel()
-        # As with a task of its own, the cancelled attempt must see its CancelledError
-        # before any attempt started after this begins (or the cap could be exceeded for
-        # an instant): workers hold back until this callback, queued behind the worker's
-        # wake-up, has run.
-        workers = self.workers
-        workers.cancelling += 1
-        loop.call_soon(workers.cancel_delivered)
-        return self.stopped
+        return abandon_attempt(self, self.workers, loop)
 
 
 def _raise(exc: BaseException) -> None:
@@ -183,7 +207,7 @@ class LoopWorkers:
 
     def __init__(self, loop: asyncio.AbstractEventLoop, name: str = "skillstream worker") -> None:
         self.loop = loop
-        self.jobs: deque[Job] = deque()
+        self.jobs: deque[Attempt] = deque()
         self.idle: list[asyncio.Future[None]] = []
         # Workers that will look at the queue before they park (woken, new, or between two
         # attempts). While jobs are queued there is at least one; each, as it takes a job,
@@ -205,6 +229,12 @@ class LoopWorkers:
         if not self.pickers:
             self._cover()
         return job
+
+    def put(self, attempt: Attempt) -> None:
+        """Queue an attempt the caller made (see :class:`Attempt`)."""
+        self.jobs.append(attempt)
+        if not self.pickers:
+            self._cover()
 
     def cancel_delivered(self) -> None:
         self.cancelling -= 1
@@ -299,7 +329,7 @@ class LoopWorkers:
             # it, log "Task exception was never retrieved" once collected.
             self.loop.call_soon(_raise, exc)
 
-    def _deliver(self, job: Job, value: Any, exc: BaseException | None, before: contextvars.Context) -> bool:
+    def _deliver(self, job: Attempt, value: Any, exc: BaseException | None, before: contextvars.Context) -> bool:
         """Pass the attempt's outcome on; returns whether this worker must end."""
         if contextvars.copy_context() != before:
             # The skill set a context variable and left it set. The next skill must not
@@ -331,7 +361,7 @@ class LoopWorkers:
                 self.tasks.add(task)
                 task.add_done_callback(self.tasks.discard)
 
-    def _stopped(self, job: Job, task: asyncio.Task[None], before: contextvars.Context) -> bool:
+    def _stopped(self, job: Attempt, task: asyncio.Task[None], before: contextvars.Context) -> bool:
         """An abandoned attempt has ended; returns whether this worker must end."""
         if task.cancelling():
             task.uncancel()

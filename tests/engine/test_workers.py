@@ -247,11 +247,11 @@ def test_a_dropped_stream_in_a_reference_cycle_ends_its_parked_workers_cleanly()
 def test_a_finished_calls_attempt_machine_is_freed_at_once_not_left_to_the_gc() -> None:
     # Garbage in reference cycles waits for the cycle collector: one per call would make
     # every large run pay for collections the worker pool it replaces never triggers.
-    from pipeline._engine._run import Attempts
+    from pipeline._engine._run import CallNode
 
     @skill(timeout=5)
     async def noop(i: int) -> int:
         return i
 
-    left, _ = vrun(lambda: alive_midway([noop(i) for i in range(500)], Attempts, 10))
+    left, _ = vrun(lambda: alive_midway([noop(i) for i in range(500)], CallNode, 10, lazy=True))
     assert left <= 10  # those in flight at most, not one per finished call

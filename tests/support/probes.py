@@ -44,10 +44,11 @@ class Probe:
         return work
 
 
-async def alive_midway(calls: list[Any], kind: type, cap: int) -> int:
+async def alive_midway(calls: list[Any], kind: type, cap: int, lazy: bool = False) -> int:
     """How many ``kind`` objects exist (the cycle collector off) once most of ``calls``
     have run with ``cap``: garbage in reference cycles stays until a collection, so a
-    cycle per call shows as one object per finished call, not ``cap`` at most."""
+    cycle per call shows as one object per finished call, not ``cap`` at most. With
+    ``lazy`` the calls come from a generator (a run then keeps nothing of finished calls)."""
     import gc
 
     from pipeline import run
@@ -57,7 +58,9 @@ async def alive_midway(calls: list[Any], kind: type, cap: int) -> int:
     gc.disable()
     try:
         alive = 0
-        async for r in run(calls, max_concurrency=cap):
+        source = (c for c in calls) if lazy else calls
+        calls = []  # the run's source holds them (a lazy one lets go of each once read)
+        async for r in run(source, max_concurrency=cap):
             if r.index == midway:
                 alive = sum(isinstance(o, kind) for o in gc.get_objects())
         return alive
