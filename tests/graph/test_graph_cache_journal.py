@@ -230,3 +230,33 @@ def pg_url() -> Iterator[str]:
         yield server.url(name)
     finally:
         server.stop()
+
+
+@pytest.mark.postgres
+def test_a_second_process_gets_the_hit_on_postgres(pg_url: str) -> None:
+    _hit_in_a_second_process(pg_url)
+
+
+@pytest.mark.postgres
+def test_ttl_and_clear_on_postgres(pg_url: str) -> None:
+    from pipeline._durable._postgres import PostgresJournal
+
+    now = [1_000_000.0]
+    runs: list[str] = []
+    store = PostgresJournal(pg_url)
+    app = _graph(runs, CachePolicy(ttl=60)).compile(cache=JournalCache(store, clock=lambda: now[0]))
+    app.invoke({"q": "pg", "log": []})
+    now[0] += 59.9
+    assert app.invoke({"q": "pg", "log": []})["log"] == ["pg#1", "other:pg"]
+    now[0] += 0.2
+    assert app.invoke({"q": "pg", "log": []})["log"] == ["pg#3", "other:pg"]
+    assert runs.count("pg") == 2
+    # Graphs given the URL share the entries, until they are cleared.
+    _graph(runs).compile(cache=pg_url).invoke({"q": "x", "log": []})
+    again = _graph(runs).compile(cache=pg_url)
+    assert [c.get("__metadata__") for c in again.stream({"q": "x", "log": []})] == [{"cached": True}] * 2
+    assert runs.count("x") == 1
+    app.clear_cache()
+    again.invoke({"q": "x", "log": []})
+    assert runs.count("x") == 2 and runs.count("other:x") == 2
+    store.close()
