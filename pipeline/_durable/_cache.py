@@ -52,7 +52,7 @@ class JournalCache:
         for entry, (codec, data) in self.store.cache_get(list(wanted), self._clock()).items():
             try:
                 found[wanted[entry]] = decode(codec, data, None)
-            except Exception:  # noqa: BLE001 (a class gone since it was stored: run the node)
+            except Exception:  # noqa: BLE001, S112 (a class gone since it was stored: run the node)
                 continue
         return found
 
@@ -68,7 +68,7 @@ class JournalCache:
         for (ns, key), (value, ttl) in keys.items():
             try:
                 codec, data = encode(value, None, self._pickle)
-            except Exception:  # noqa: BLE001 (not storable: simply not cached)
+            except Exception:  # noqa: BLE001, S112 (not storable: simply not cached)
                 continue
             entries.append((_ns(ns), key, codec, data, None if ttl is None else now + ttl))
         self.store.cache_set(entries)

@@ -93,6 +93,9 @@ class JournalStore(Protocol):
     ``lease`` seconds later, and a live owner that keeps renewing is never taken over. A
     store should also refuse a write from an owner whose lease was lost (a fence).
 
+    A store may also keep a graph's node cache (``compile(cache=store)``): that takes the
+    three methods of :class:`CacheStore` besides these.
+
     Examples:
         >>> class RedisJournal:          # sketch: claim with SET NX PX, write with a pipeline
         ...     pickle = False

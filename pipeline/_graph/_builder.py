@@ -636,7 +636,7 @@ def _open_cache(cache: Any) -> Any:
     its path or URL) as a :class:`JournalCache` on its store."""
     if cache is None or (callable(getattr(cache, "get", None)) and callable(getattr(cache, "set", None))):
         return cache
-    if isinstance(cache, (str, os.PathLike)) or isinstance(cache, JournalStore):
+    if isinstance(cache, (str, os.PathLike, JournalStore)):
         return JournalCache(open_store(cache))  # type: ignore[arg-type]
     raise TypeError(
         f"cache must be an InMemoryCache, a Journal, a SQLite path or a postgresql:// URL "
@@ -705,7 +705,8 @@ class CompiledStateGraph(Generic[S]):
         cache: Any = None,
     ) -> None:
         self.cache = cache
-        """Where nodes with a ``cache_policy`` keep their results; ``None``: nowhere."""
+        """Where nodes with a ``cache_policy`` keep their results (a journal given to
+        ``compile(cache=...)`` is here as the cache on its store); ``None``: nowhere."""
         self.checkpointer = journal
         """Where threads are kept (their checkpoints, and their node runs); ``None``: nowhere."""
         self.max_concurrency = max_concurrency
