@@ -3,7 +3,8 @@
 May import: ``pipeline._core`` and ``pipeline._engine`` (and what they may). Modules:
 ``_store`` (records and the store protocol), ``_sqlite`` (the SQLite store), ``_codec``
 (values), ``_session`` (one run's recorder), ``_journal`` (what ``run()`` keeps),
-``_threads`` (a StateGraph's checkpoints per thread, and the in-memory store).
+``_threads`` (a StateGraph's checkpoints per thread, and the in-memory store), ``_cache``
+(a StateGraph's node cache in a store that has ``cache_get``/``cache_set``/``cache_clear``).
 
 How it works
 ------------

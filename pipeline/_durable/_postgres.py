@@ -88,6 +88,16 @@ _CHECKPOINTS = """CREATE TABLE IF NOT EXISTS skillstream_checkpoints (
     PRIMARY KEY (thread_id, seq)
 )"""
 
+# A graph's node cache (compile(cache=...)): made when first used, like the checkpoints.
+_CACHE = """CREATE TABLE IF NOT EXISTS skillstream_cache (
+    ns TEXT NOT NULL,
+    key TEXT NOT NULL,
+    codec TEXT NOT NULL,
+    data BYTEA NOT NULL,
+    expiry DOUBLE PRECISION,
+    PRIMARY KEY (ns, key)
+)"""
+
 # The database's clock, in seconds since the epoch (leases never compare two hosts' clocks).
 _NOW = "extract(epoch from clock_timestamp())::double precision"
 
@@ -188,6 +198,7 @@ class PostgresJournal:
         self._shared = _Shared(url, self._name, uuid.uuid4().hex, self.lease)
         self._lock = threading.Lock()  # guards self._conn (management calls, any thread)
         self._checkpoints_ready = False
+        self._cache_ready = False
         self._queue: queue.SimpleQueue[tuple[Any, _Done | None]] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._closed = False
@@ -488,14 +499,85 @@ class PostgresJournal:
         # Made when first used (additive: databases made before it still open).
         if self._checkpoints_ready:
             return
+        self._ensure(_CHECKPOINTS)
+        self._checkpoints_ready = True
+
+    def _ensure(self, table: str) -> None:
         with self._lock:
             try:
                 with self._conn.transaction():
                     self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-                    self._conn.execute(_CHECKPOINTS)
+                    self._conn.execute(table)
             except self._psycopg.Error as exc:
                 raise JournalError(f"journal {self._name!r}: {exc}") from exc
-        self._checkpoints_ready = True
+
+    # -- a StateGraph's node cache -------------------------------------------------------------
+
+    def _ensure_cache(self) -> None:
+        if not self._cache_ready:
+            self._ensure(_CACHE)
+            self._cache_ready = True
+
+    def cache_get(self, keys: Sequence[tuple[str, str]], now: float) -> dict[tuple[str, str], tuple[str, bytes]]:
+        """The ``(codec, data)`` of the cache entries among ``keys`` that have not expired at
+        ``now``; the expired ones are deleted."""
+        if not keys:
+            return {}
+        self._ensure_cache()
+        self._sync()
+        found: dict[tuple[str, str], tuple[str, bytes]] = {}
+        expired: list[tuple[str, str, float]] = []
+        for ns, key in keys:
+            for codec, data, expiry in self._query(
+                "SELECT codec, data, expiry FROM skillstream_cache WHERE ns = %s AND key = %s", (ns, key)
+            ):
+                if expiry is None or now < expiry:
+                    found[(ns, key)] = (codec, bytes(data))
+                else:
+                    expired.append((ns, key, now))
+        if expired:
+
+            def op(conn: Any) -> None:
+                # Only if still expired: another process may have stored it again since.
+                with conn.cursor() as cursor:
+                    cursor.executemany(
+                        "DELETE FROM skillstream_cache WHERE ns = %s AND key = %s AND expiry <= %s", expired
+                    )
+
+            write_and_wait(self._submit, op)
+        return found
+
+    def cache_set(self, entries: Sequence[tuple[str, str, str, bytes, float | None]]) -> None:
+        """Store ``(namespace, key, codec, data, expiry)`` cache entries, committed when this
+        returns."""
+        if not entries:
+            return
+        self._ensure_cache()
+        rows = list(entries)
+
+        def op(conn: Any) -> None:
+            with conn.cursor() as cursor:
+                cursor.executemany(
+                    "INSERT INTO skillstream_cache (ns, key, codec, data, expiry) VALUES (%s, %s, %s, %s, %s) "
+                    "ON CONFLICT (ns, key) DO UPDATE SET codec = excluded.codec, data = excluded.data, "
+                    "expiry = excluded.expiry",
+                    rows,
+                )
+
+        write_and_wait(self._submit, op)
+
+    def cache_clear(self, namespaces: Sequence[str] | None = None) -> None:
+        """Delete the cache entries of these namespaces (every entry by default)."""
+        self._ensure_cache()
+        chosen = None if namespaces is None else list(namespaces)
+
+        def op(conn: Any) -> None:
+            if chosen is None:
+                conn.execute("DELETE FROM skillstream_cache")
+            else:
+                conn.execute("DELETE FROM skillstream_cache WHERE ns = ANY(%s)", (chosen,))
+
+        write_and_wait(self._submit, op)
 
     def close(self) -> None:
         """Commit what is queued, stop the writer thread and disconnect."""

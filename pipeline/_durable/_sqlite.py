@@ -76,6 +76,15 @@ _CHECKPOINTS = """CREATE TABLE IF NOT EXISTS skillstream_checkpoints (
     data BLOB NOT NULL,
     PRIMARY KEY (thread_id, seq)
 )"""
+# A graph's node cache (compile(cache=...)): made when first written, like the checkpoints.
+_CACHE = """CREATE TABLE IF NOT EXISTS skillstream_cache (
+    ns TEXT NOT NULL,
+    key TEXT NOT NULL,
+    codec TEXT NOT NULL,
+    data BLOB NOT NULL,
+    expiry REAL,
+    PRIMARY KEY (ns, key)
+) WITHOUT ROWID"""
 _TABLES = frozenset({"skillstream_meta", "skillstream_runs", "skillstream_results", "skillstream_leases"})
 
 # Runs held by this process, by (journal file, run id): another thread or another
@@ -611,6 +620,74 @@ class Journal:
                 if "no such table" not in str(exc):
                     raise _failure(self.path, "listing threads", exc, self.busy_timeout) from exc
         return list_checkpoints(self, threads, config, filter=filter, before=before, limit=limit)
+
+    # -- a StateGraph's node cache -------------------------------------------------------------
+
+    def cache_get(self, keys: Sequence[tuple[str, str]], now: float) -> dict[tuple[str, str], tuple[str, bytes]]:
+        """The ``(codec, data)`` of the cache entries among ``keys`` that have not expired at
+        ``now``; the expired ones are deleted."""
+        if not keys:
+            return {}
+        self._sync()
+        found: dict[tuple[str, str], tuple[str, bytes]] = {}
+        expired: list[tuple[str, str]] = []
+        try:
+            with self._lock:
+                for ns, key in keys:
+                    row = self._conn.execute(
+                        "SELECT codec, data, expiry FROM skillstream_cache WHERE ns = ? AND key = ?",
+                        (ns, key),
+                    ).fetchone()
+                    if row is None:
+                        continue
+                    if row[2] is None or now < row[2]:
+                        found[(ns, key)] = (row[0], bytes(row[1]))
+                    else:
+                        expired.append((ns, key))
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return {}
+            raise _failure(self.path, "reading the cache", exc, self.busy_timeout) from exc
+        if expired:
+
+            def op(conn: sqlite3.Connection) -> None:
+                # Only if still expired: another process may have stored it again since.
+                conn.executemany(
+                    "DELETE FROM skillstream_cache WHERE ns = ? AND key = ? AND expiry <= ?",
+                    [(ns, key, now) for ns, key in expired],
+                )
+
+            write_and_wait(self._submit, op)
+        return found
+
+    def cache_set(self, entries: Sequence[tuple[str, str, str, bytes, float | None]]) -> None:
+        """Store ``(namespace, key, codec, data, expiry)`` cache entries, committed when this
+        returns. The table is made the first time."""
+        if not entries:
+            return
+        rows = list(entries)
+
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute(_CACHE)
+            conn.executemany(
+                "INSERT OR REPLACE INTO skillstream_cache (ns, key, codec, data, expiry) VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
+
+        write_and_wait(self._submit, op)
+
+    def cache_clear(self, namespaces: Sequence[str] | None = None) -> None:
+        """Delete the cache entries of these namespaces (every entry by default)."""
+        chosen = None if namespaces is None else list(namespaces)
+
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute(_CACHE)
+            if chosen is None:
+                conn.execute("DELETE FROM skillstream_cache")
+            else:
+                conn.executemany("DELETE FROM skillstream_cache WHERE ns = ?", [(ns,) for ns in chosen])
+
+        write_and_wait(self._submit, op)
 
     def close(self) -> None:
         """Commit what is queued, stop the writer thread and close the file."""

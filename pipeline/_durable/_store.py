@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["JournalRecord", "JournalStore", "RunInfo", "STATE_IDENT"]
+__all__ = ["CacheStore", "JournalRecord", "JournalStore", "RunInfo", "STATE_IDENT"]
 
 STATE_IDENT = "\x00state"
 """The ident of a StateGraph invocation's journaled state (not a call)."""
@@ -93,6 +93,9 @@ class JournalStore(Protocol):
     ``lease`` seconds later, and a live owner that keeps renewing is never taken over. A
     store should also refuse a write from an owner whose lease was lost (a fence).
 
+    A store may also keep a graph's node cache (``compile(cache=store)``): that takes the
+    three methods of :class:`CacheStore` besides these.
+
     Examples:
         >>> class RedisJournal:          # sketch: claim with SET NX PX, write with a pipeline
         ...     pickle = False
@@ -154,6 +157,31 @@ class JournalStore(Protocol):
 
     def close(self) -> None:
         """Finish the queued writes and let go of the store."""
+        ...
+
+
+@runtime_checkable
+class CacheStore(Protocol):
+    """A journal store that can also keep a graph's node cache (``compile(cache=...)``):
+    entries ``(namespace, key) -> (codec, data, expiry)``, values already encoded.
+    :class:`Journal` is one; a store without these methods keeps no cache.
+
+    Expiry is in seconds since the epoch (``None``: never); the caller gives ``now``, so
+    the hosts that share a store should agree on the time.
+    """
+
+    def cache_get(self, keys: Sequence[tuple[str, str]], now: float) -> dict[tuple[str, str], tuple[str, bytes]]:
+        """``(codec, data)`` of those entries that exist and have not expired at ``now``;
+        expired ones among ``keys`` are deleted."""
+        ...
+
+    def cache_set(self, entries: Sequence[tuple[str, str, str, bytes, float | None]]) -> None:
+        """Store ``(namespace, key, codec, data, expiry)`` entries (replacing any with the
+        same namespace and key), committed when this returns."""
+        ...
+
+    def cache_clear(self, namespaces: Sequence[str] | None = None) -> None:
+        """Delete the entries of these namespaces (every entry by default)."""
         ...
 
 

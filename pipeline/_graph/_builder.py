@@ -99,6 +99,7 @@ from ._policies import CachePolicy, InMemoryCache, RetryPolicy, _as_retry, cache
 from ._drawing import DrawableGraph, draw
 from . import _subgraphs, _threads
 from ._interrupt import StateSnapshot, StateUpdate
+from .._durable._cache import JournalCache
 from .._durable._journal import open_store
 from .._durable._store import JournalStore
 from .._core._retry import Retry
@@ -490,7 +491,7 @@ class StateGraph(Generic[S]):
         checkpointer: str | os.PathLike[str] | JournalStore | None = None,
         journal: str | os.PathLike[str] | JournalStore | None = None,
         schedule: Schedule = "ready",
-        cache: InMemoryCache | Any | None = None,
+        cache: InMemoryCache | str | os.PathLike[str] | JournalStore | Any | None = None,
     ) -> CompiledStateGraph[S]:
         """Check the graph and freeze it into something that runs.
 
@@ -527,8 +528,14 @@ class StateGraph(Generic[S]):
             journal: the older name of ``checkpointer``.
             schedule: ``"ready"`` (the default) or ``"supersteps"`` (LangGraph's model).
             cache: where nodes with a ``cache_policy`` keep their results (LangGraph's
-                ``cache``): an :class:`InMemoryCache`, or any object with its ``get`` and
-                ``set`` (LangGraph's caches have them). ``None``: nothing is cached.
+                ``cache``): an :class:`InMemoryCache` (this process's memory), or a
+                :class:`~pipeline.Journal`, a SQLite file path (opened now) or a
+                ``postgresql://`` URL, as ``checkpointer`` takes them: the entries are
+                then kept in that store (LangGraph's ``SqliteCache``), so another process
+                or a later run gets the hits; values are encoded as the journal encodes
+                results, and an update it cannot store is not cached. Or any object with
+                :class:`InMemoryCache`'s ``get`` and ``set`` (LangGraph's caches have
+                them). ``None``: nothing is cached.
 
         Returns:
             A :class:`CompiledStateGraph`; later changes to this builder do not affect it.
@@ -538,7 +545,7 @@ class StateGraph(Generic[S]):
                 a node has ``defer=True`` under ``schedule="ready"``.
             ValueError, TypeError: if ``max_concurrency``, ``timeout`` or ``schedule`` is
                 invalid.
-            JournalError: if the journal file cannot be used.
+            JournalError: if the journal file (or the cache's) cannot be used.
         """
         check_run_options(max_concurrency, timeout)
         if schedule not in ("ready", "supersteps"):
@@ -549,8 +556,7 @@ class StateGraph(Generic[S]):
                 f"compile(schedule='supersteps'): a deferred node waits for a superstep "
                 f"with nothing else to run"
             )
-        if cache is not None and not (callable(getattr(cache, "get", None)) and callable(getattr(cache, "set", None))):
-            raise TypeError(f"cache must have get() and set(), as InMemoryCache does, got {cache!r}")
+        cache = _open_cache(cache)
         if journal is not None and checkpointer is not None:
             raise TypeError("give checkpointer or journal (its older name), not both")
         store = open_store(checkpointer if checkpointer is not None else journal)
@@ -625,6 +631,19 @@ class StateGraph(Generic[S]):
         return CompiledStateGraph(self, succ, max_concurrency, timeout, store, schedule, cache=cache)
 
 
+def _open_cache(cache: Any) -> Any:
+    """``compile``'s ``cache``: an object with ``get`` and ``set`` as it is; a journal (or
+    its path or URL) as a :class:`JournalCache` on its store."""
+    if cache is None or (callable(getattr(cache, "get", None)) and callable(getattr(cache, "set", None))):
+        return cache
+    if isinstance(cache, (str, os.PathLike, JournalStore)):
+        return JournalCache(open_store(cache))  # type: ignore[arg-type]
+    raise TypeError(
+        f"cache must be an InMemoryCache, a Journal, a SQLite path or a postgresql:// URL "
+        f"(or have get() and set(), as InMemoryCache does), got {cache!r}"
+    )
+
+
 def _edge_text(start: Any, end: str) -> str:
     return f"{start!r} -> {end!r}"
 
@@ -686,7 +705,8 @@ class CompiledStateGraph(Generic[S]):
         cache: Any = None,
     ) -> None:
         self.cache = cache
-        """Where nodes with a ``cache_policy`` keep their results; ``None``: nowhere."""
+        """Where nodes with a ``cache_policy`` keep their results (a journal given to
+        ``compile(cache=...)`` is here as the cache on its store); ``None``: nowhere."""
         self.checkpointer = journal
         """Where threads are kept (their checkpoints, and their node runs); ``None``: nowhere."""
         self.max_concurrency = max_concurrency
