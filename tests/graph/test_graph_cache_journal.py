@@ -4,6 +4,7 @@ cannot store, ``clear_cache`` (on a SQLite file; on PostgreSQL with ``-m postgre
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import operator
@@ -56,7 +57,7 @@ def _graph(runs: list[str], policy: CachePolicy[Any] | None = None, result: Any 
 
 
 def _rows(path: Path) -> int:
-    with sqlite3.connect(path) as conn:
+    with contextlib.closing(sqlite3.connect(path)) as conn:
         count: int = conn.execute("SELECT COUNT(*) FROM skillstream_cache").fetchone()[0]
         return count
 
@@ -115,7 +116,7 @@ def test_an_entry_past_its_ttl_is_not_returned_and_is_deleted(tmp_path: Path) ->
     assert app.invoke({"q": "a", "log": []})["log"] == ["a#3", "other:a"]
     assert runs == ["a", "other:a", "a", "other:a"]  # other's input changed ("a#3")
     # search's entry was stored again with a new expiry (replaced, not kept beside it).
-    with sqlite3.connect(path) as conn:
+    with contextlib.closing(sqlite3.connect(path)) as conn:
         expiries = sorted(r[0] or 0 for r in conn.execute("SELECT expiry FROM skillstream_cache"))
     assert expiries == [0, 0, now[0] + 60]
 
