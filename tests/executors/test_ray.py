@@ -32,6 +32,7 @@ from ray.util.state import list_tasks
 
 from pipeline import Retry, Status, run, skill  # noqa: E402
 from pipeline._executors._local import EXECUTORS  # noqa: E402
+from pipeline._core._result import stored_value  # noqa: E402
 from pipeline._executors._ray import RayExecutor, RayValue  # noqa: E402
 
 pytestmark = [pytest.mark.ray, pytest.mark.usefixtures("loop_errors")]
@@ -282,9 +283,9 @@ async def test_small_plain_values_come_back_at_once_and_others_stay_in_ray_until
     ).collect()
 
     small, big, obj = results["small"], results["big"], results["object"]
-    assert small.__dict__["value"] == [1, "two", 3.0]  # came back with the completion
+    assert stored_value(small) == [1, "two", 3.0]  # came back with the completion
     for stays in (results["values_of_every_size"], big, obj):
-        assert isinstance(stays.__dict__["value"], RayValue)  # still in Ray, until read:
+        assert isinstance(stored_value(stays), RayValue)  # still in Ray, until read:
     assert big.value == b"x" * (100 * 1024)
     assert obj.value.x == 7
     assert obj.value is obj.value  # fetched once
@@ -565,7 +566,7 @@ async def test_a_50_mb_intermediate_between_ray_skills_never_enters_the_driver()
     results = done[0]
 
     assert [r.status for r in results] == [Status.SUCCESS, Status.SUCCESS]
-    assert isinstance(results["make_blob"].__dict__["value"], RayValue)
+    assert isinstance(stored_value(results["make_blob"]), RayValue)
     assert rise < 20, f"driver peak RSS rose {rise:.1f} MiB during the DAG"
 
     # Control: the same measure sees the blob when the user does read it.
