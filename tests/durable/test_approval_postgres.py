@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,19 +29,8 @@ ROOT = CHILD.parents[2]
 
 @pytest.fixture(scope="module")
 def pg_url() -> Iterator[str]:
-    import psycopg
-
-    try:
-        server = pg_server.start_server()
-    except pg_server.ServerUnavailable as exc:
-        pytest.fail(f"cannot start a local PostgreSQL for the postgres tests: {exc}", pytrace=False)
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    try:
-        with psycopg.connect(server.url(), autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
-        yield server.url(name)
-    finally:
-        server.stop()
+    with pg_server.fresh_database() as url:
+        yield url
 
 
 def _lines(path: Path) -> list[str]:

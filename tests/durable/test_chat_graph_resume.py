@@ -16,7 +16,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -169,19 +168,8 @@ def test_a_chat_graph_killed_on_one_host_resumes_on_another(tmp_path: Path, unin
 
 @pytest.fixture(scope="module")
 def pg_url() -> Iterator[str]:
-    try:
-        server = pg_server.start_server()
-    except pg_server.ServerUnavailable as exc:
-        pytest.fail(f"cannot start a local PostgreSQL for the postgres tests: {exc}", pytrace=False)
-    try:
-        import psycopg
-
-        name = f"t_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(server.url(), autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
-        yield server.url(name)
-    finally:
-        server.stop()
+    with pg_server.fresh_database() as url:
+        yield url
 
 
 @pytest.mark.postgres

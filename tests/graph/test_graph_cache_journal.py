@@ -218,19 +218,8 @@ def test_bad_cache_arguments_are_refused(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def pg_url() -> Iterator[str]:
-    import psycopg
-
-    try:
-        server = pg_server.start_server()
-    except pg_server.ServerUnavailable as exc:
-        pytest.fail(f"cannot start a local PostgreSQL for the postgres tests: {exc}", pytrace=False)
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    try:
-        with psycopg.connect(server.url(), autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
-        yield server.url(name)
-    finally:
-        server.stop()
+    with pg_server.fresh_database() as url:
+        yield url
 
 
 @pytest.mark.postgres

@@ -6,6 +6,7 @@ As root, the server runs as the ``postgres`` user (PostgreSQL refuses to run as 
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -14,6 +15,8 @@ import socket
 import subprocess
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,3 +129,23 @@ def start_server() -> Server:
     shutil.rmtree(directory, ignore_errors=True)
     assert last is not None
     raise last
+
+
+@contextlib.contextmanager
+def fresh_database() -> Iterator[str]:
+    """A server of its own with a fresh database, its URL yielded; a test fails at once,
+    saying why, when no server can start. The server stops afterwards."""
+    import psycopg
+    import pytest
+
+    try:
+        server = start_server()
+    except ServerUnavailable as exc:
+        pytest.fail(f"cannot start a local PostgreSQL for the postgres tests: {exc}", pytrace=False)
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    try:
+        with psycopg.connect(server.url(), autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        yield server.url(name)
+    finally:
+        server.stop()
